@@ -74,6 +74,12 @@ typedef struct {
     void (*on_message)(eio_session *s, const char *data, size_t len, int binary, void *ud);
     /* The session moved from polling to WebSocket (upgrade completed). */
     void (*on_upgrade)(eio_session *s, void *ud);
+    /* Optional: an Engine.IO packet of `type` (0 open .. 6 noop) was received
+     * (outgoing = 0) or queued for the client (outgoing = 1).  Feeds the
+     * worker's conn "packet"/"packetCreate" notices. */
+    void (*on_packet)(eio_session *s, int type, int outgoing, void *ud);
+    /* Optional: everything queued for the client has been written. */
+    void (*on_drain)(eio_session *s, void *ud);
     /* The session is closed; last callback for `s`. */
     void (*on_close)(eio_session *s, eio_close_reason reason, void *ud);
 } eio_handler;

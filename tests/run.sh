@@ -1,0 +1,42 @@
+#!/bin/bash
+# Runs every test tier and prints one closing line "N passed, N failed".
+#  - unit: each build/tests/test_* (cmocka, TAP output)
+#  - e2e:  node --test over tests/e2e/*.test.js (real gateway, real workers,
+#          real socket.io-client / engine.io-client from npm)
+# ONLY=unit|e2e runs one tier; FILTER=regex limits e2e files.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export IOGATE_BUILD="$PWD/$BUILD"
+pass=0; fail=0
+mkdir -p tests/artifacts
+
+if [ "${ONLY:-unit}" = unit ] || [ -z "${ONLY:-}" ]; then
+    for t in "$BUILD"/tests/test_*; do
+        [ -x "$t" ] || continue
+        out=$(CMOCKA_MESSAGE_OUTPUT=tap "$t" 2>&1); rc=$?
+        p=$(grep -cE '^ok ' <<<"$out"); f=$(grep -cE '^not ok ' <<<"$out")
+        if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # crashed before reporting
+        pass=$((pass + p)); fail=$((fail + f))
+        if [ "$f" -gt 0 ]; then echo "$out"; fi
+        printf '%-40s %3d passed, %d failed\n' "unit: $(basename "$t")" "$p" "$f"
+    done
+fi
+
+if [ "${ONLY:-e2e}" = e2e ] || [ -z "${ONLY:-}" ]; then
+    files=$(ls tests/e2e/*.test.js 2>/dev/null | grep -E "${FILTER:-.}" || true)
+    if [ -n "$files" ]; then
+        out=$(node --test --test-concurrency=1 --test-reporter=tap $files 2>&1); rc=$?
+        echo "$out" > tests/artifacts/e2e.tap
+        p=$(grep -E '^# pass ' <<<"$out" | tail -1 | awk '{print $3}'); p=${p:-0}
+        f=$(grep -E '^# fail ' <<<"$out" | tail -1 | awk '{print $3}'); f=${f:-0}
+        if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+        grep -E '^(not ok|ok) |^# Subtest' <<<"$out" | grep -E '^not ok' -A0 || true
+        if [ "$f" -gt 0 ]; then grep -B2 -A30 -E '^\s*not ok' <<<"$out" | head -200; fi
+        printf '%-40s %3d passed, %d failed\n' "e2e: node --test" "$p" "$f"
+        pass=$((pass + p)); fail=$((fail + f))
+    fi
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
