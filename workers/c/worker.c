@@ -133,7 +133,9 @@ int iog_send(iog_worker *w, ipc_type t, const char *sid, json_t *meta, json_t *d
             return iog_fail(EINVAL, "arguments cannot be encoded as JSON");
         }
     }
-    int rc = ipc_send_json(w->zsock, NULL, t, w->nsp, sid ? sid : "", meta, text,
+    /* PING / PONG name no namespace (PROTOCOL.md rule 14). */
+    const char *nsp = t == IPC_PING || t == IPC_PONG ? "" : w->nsp;
+    int rc = ipc_send_json(w->zsock, NULL, t, nsp, sid ? sid : "", meta, text,
                            text ? strlen(text) : 0, att.v, att.n, vol ? ZMQ_DONTWAIT : 0);
     int err = errno;
     free(text);
