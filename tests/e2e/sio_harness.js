@@ -28,7 +28,10 @@ async function startGateway({ workers = { '/': 'echo' }, args = [], env = {} } =
   const port = await freePort();
   const argv = ['--listen', `127.0.0.1:${port}`, ...args];
   for (const [nsp, cmd] of Object.entries(workers)) {
-    const command = /\s|\//.test(cmd) ? cmd : path.join(BUILD, 'examples', cmd);
+    // IOGATE_ECHO swaps the echo worker for another language's (the
+    // conformance suite runs once per implementation).
+    const chosen = cmd === 'echo' && process.env.IOGATE_ECHO ? process.env.IOGATE_ECHO : cmd;
+    const command = /\s|\//.test(chosen) ? chosen : path.join(BUILD, 'examples', chosen);
     argv.push('--worker', `${nsp}=${command}`);
   }
   const proc = spawn(path.join(BUILD, 'iogate'), argv, {
