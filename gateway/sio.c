@@ -108,7 +108,7 @@ static sio_socket *client_socket(sio_client *c, const char *nsp, size_t len)
 static int notify(gw_app *app, sio_socket *s, ipc_type type, const char *meta, size_t meta_len,
                   const char *data, size_t data_len, const ipc_buf *att, size_t n_att)
 {
-    if (!s->nsp->worker) return -1;
+    if (!s->nsp->worker || s->unsent) return -1;
     return gw_router_send(app, s->nsp->worker, type, s->nsp->name, s->id, meta, meta_len, data,
                           data_len, att, n_att);
 }
@@ -136,6 +136,7 @@ void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason)
     }
     LL_DELETE2(s->client->sockets, s, cnext);
     HASH_DEL(app->sockets, s);
+    if (s->auth) json_decref(s->auth);
     free(s);
 }
 
@@ -248,6 +249,32 @@ static void close_client(sio_client *c, eio_close_reason why)
     /* `c` may be freed now: callers return at once. */
 }
 
+/* Send a pending socket's CONNECT to its namespace's worker. */
+static void send_connect(gw_app *app, sio_socket *s)
+{
+    sio_client *c = s->client;
+    json_t *meta = json_pack("{s:o, s:s, s:b}", "handshake", handshake_json(c, s->auth),
+                             "transport", eio_session_transport_name(c->session), "recovered", 0);
+    char *mt = json_dumps(meta, JSON_COMPACT);
+    json_decref(meta);
+    s->unsent = 0;
+    if (notify(app, s, IPC_CONNECT, mt, strlen(mt), NULL, 0, NULL, 0) < 0) {
+        log_warn("namespace %s: worker did not take CONNECT (%s)", s->nsp->name, strerror(errno));
+        send_connect_error(c, s->nsp->name, "Namespace unavailable", NULL);
+        sio_socket_remove(app, s, NULL);
+    }
+    free(mt);
+}
+
+void sio_worker_arrived(gw_app *app, gw_nsp *nsp)
+{
+    sio_socket *s, *tmp;
+    HASH_ITER(hh, app->sockets, s, tmp)
+    {
+        if (s->nsp == nsp && s->unsent && !s->client->closing) send_connect(app, s);
+    }
+}
+
 static void handle_connect(sio_client *c, const sio_packet *p)
 {
     gw_app *app = c->app;
@@ -260,7 +287,8 @@ static void handle_connect(sio_client *c, const sio_packet *p)
         return;
     }
     gw_nsp *nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 0);
-    if (!nsp || !nsp->worker || app->shutting_down) {
+    int wait = nsp && !nsp->worker && gw_router_worker_expected(app, nsp);
+    if (!nsp || (!nsp->worker && !wait) || app->shutting_down) {
         log_debug("CONNECT to unknown namespace %s", nspname);
         send_connect_error(c, nspname, "Invalid namespace", NULL);
         free(nspname);
@@ -271,21 +299,17 @@ static void handle_connect(sio_client *c, const sio_packet *p)
     s->state = SOCK_PENDING;
     s->nsp = nsp;
     s->client = c;
+    s->auth = p->json && json_is_object(p->json) ? json_incref(p->json) : json_object();
     HASH_ADD(hh, app->sockets, id, IPC_ID_LEN, s);
     LL_PREPEND2(c->sockets, s, cnext);
-
-    json_t *auth = p->json && json_is_object(p->json) ? json_incref(p->json) : json_object();
-    json_t *meta = json_pack("{s:o, s:s, s:b}", "handshake", handshake_json(c, auth), "transport",
-                             eio_session_transport_name(c->session), "recovered", 0);
-    json_decref(auth);
-    char *mt = json_dumps(meta, JSON_COMPACT);
-    json_decref(meta);
-    if (notify(app, s, IPC_CONNECT, mt, strlen(mt), NULL, 0, NULL, 0) < 0) {
-        log_warn("namespace %s: worker did not take CONNECT (%s)", nspname, strerror(errno));
-        sio_socket_remove(app, s, NULL);
-        send_connect_error(c, nspname, "Namespace unavailable", NULL);
+    if (wait) {
+        /* The namespace's worker is (re)starting: the CONNECT waits for its
+         * HELLO (sio_worker_arrived), within the client's connect timeout. */
+        s->unsent = 1;
+        log_debug("CONNECT to %s waits for its worker", nspname);
+    } else {
+        send_connect(app, s);
     }
-    free(mt);
     free(nspname);
 }
 
@@ -651,12 +675,20 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 
 void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
 {
-    size_t n = 0;
+    size_t n = 0, held = 0;
+    int expected = gw_router_worker_expected(app, nsp);
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp)
     {
         if (s->nsp != nsp) continue;
         sio_client *c = s->client;
+        if (s->state == SOCK_PENDING && expected) {
+            /* Its CONNECT went to the dead worker (or none did yet): send it
+             * again to the next one. */
+            s->unsent = 1;
+            held++;
+            continue;
+        }
         if (s->state == SOCK_CONNECTED && !c->closing)
             send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
         else if (!c->closing)
@@ -664,7 +696,8 @@ void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
         sio_socket_remove(app, s, NULL);
         n++;
     }
-    log_warn("namespace %s: worker gone (%s); %zu socket(s) disconnected", nsp->name, why, n);
+    log_warn("namespace %s: worker gone (%s); %zu socket(s) disconnected, %zu waiting", nsp->name,
+             why, n, held);
 }
 
 /* ---- the app -------------------------------------------------------------- */
@@ -678,6 +711,10 @@ void gw_app_options_defaults(gw_app_options *o)
     o->heartbeat_ms = 5000;
     o->startup_wait_ms = 5000;
     o->sndhwm = 100000;
+    o->restart_min_ms = 100;
+    o->restart_max_ms = 10000;
+    o->crash_limit = 10;
+    o->crash_window_ms = 60000;
 }
 
 gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_options *opt)
