@@ -12,8 +12,9 @@
  *   "disconnect-me" (close) iog_socket_disconnect(close)
  *   "fetch"                 ack with [{id, rooms, data}…] of every socket
  *   "set-data" (obj)        set the socket's data, ack with it
- *   "emit-with-ack" (ms)    emit "ping-back" asking an ack within ms; ack
- *                           {"ok":true,"args":[…]} or {"error":"<message>"}
+ *   "emit-with-ack" (ms)    emit "ping-back" ("ping") asking an ack within ms;
+ *                           ack with the client's ack arguments, or with the
+ *                           error message ("operation has timed out")
  *   "pid"                   ack with the worker's pid
  *   middleware              refuse auth {"refuse":true}: "refused", {"reason":"auth"}
  *   socket middleware       event "forbidden" fails with "forbidden event"
@@ -124,16 +125,18 @@ static void on_set_data(iog_socket *s, json_t *args, iog_ack *ack, void *user)
 static void ping_back_done(iog_socket *s, const char *err, json_t *args, void *user)
 {
     iog_ack *ack = user;
-    if (err) iog_ack_send(&ack, json_pack("[{s:s}]", "error", err));
-    else iog_ack_send(&ack, json_pack("[{s:b,s:O}]", "ok", 1, "args", args));
+    if (err) iog_ack_send(&ack, json_pack("[s]", err));
+    else iog_ack_send(&ack, json_incref(args));
 }
 
 static void on_emit_with_ack(iog_socket *s, json_t *args, iog_ack *ack, void *user)
 {
     json_t *t = json_array_get(args, 0);
     int timeout = json_is_number(t) ? (int)json_number_value(t) : 1000;
-    if (iog_socket_emit_with_ack(s, "ping-back", NULL, timeout, ping_back_done, ack) != 0 && ack)
-        iog_ack_send(&ack, json_pack("[{s:s}]", "error", iog_strerror()));
+    if (iog_socket_emit_with_ack(s, "ping-back", json_pack("[s]", "ping"), timeout,
+                                 ping_back_done, ack) != 0 &&
+        ack)
+        iog_ack_send(&ack, json_pack("[s]", iog_strerror()));
 }
 
 static void on_pid(iog_socket *s, json_t *args, iog_ack *ack, void *user)

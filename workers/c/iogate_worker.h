@@ -141,7 +141,10 @@ int iog_worker_process(iog_worker *w);
 int iog_worker_next_timeout_ms(iog_worker *w);
 
 /* Run the loop (poll on the fd with next_timeout) until iog_worker_stop().
- * 0 when stopped, -1 on a fatal error. */
+ * After the stop it keeps handling messages for up to 250 ms or until the
+ * gateway's BYE, so that a gateway shutting down (DISCONNECT "server
+ * shutting down" to every socket, BYE, then SIGTERM to its workers) still
+ * gets its disconnect handlers run.  0 when stopped, -1 on a fatal error. */
 int iog_worker_run(iog_worker *w);
 
 /* Make iog_worker_run() return soon.  Async-signal-safe: may be called from

@@ -18,6 +18,7 @@
 #define DEFAULT_HEARTBEAT_MS 5000
 #define HELLO_RETRY_MS 100 /* while the connection to the gateway is not up */
 #define HWM 100000
+#define STOP_GRACE_MS 250 /* iog_worker_run after a stop: wait for BYE */
 
 /* ---- socket table ---- */
 
@@ -542,16 +543,25 @@ int iog_worker_run(iog_worker *w)
 {
     int fd = iog_worker_fd(w);
     if (fd < 0) return -1;
-    while (!w->stop) {
+    int64_t grace_end = 0;
+    for (;;) {
+        if (w->stop && !grace_end) {
+            /* Stopped (often by the SIGTERM of a gateway shutting down,
+             * which sent its DISCONNECTs and BYE just before): handle what
+             * is already on the way for a short while, so disconnect
+             * handlers still run, then return. */
+            grace_end = iog_now_ms() + STOP_GRACE_MS;
+        }
+        if (grace_end && (!w->welcomed || iog_now_ms() >= grace_end)) break;
         int t = iog_worker_next_timeout_ms(w);
+        if (grace_end && t > 10) t = 10;
         if (t > 0) {
             struct pollfd p = {.fd = fd, .events = POLLIN};
-            if (poll(&p, 1, t) < 0 && errno != EINTR)
-                return iog_fail(errno, "poll failed");
-            if (w->stop) break;
+            if (poll(&p, 1, t) < 0 && errno != EINTR) return iog_fail(errno, "poll failed");
         }
         if (iog_worker_process(w) != 0) return -1;
     }
+    iog_worker_process(w);
     w->stop = 0;
     return 0;
 }
