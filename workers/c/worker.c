@@ -220,7 +220,9 @@ static void send_hello(iog_worker *w)
         w->hello_sent = 1;
         w->last_rx = now; /* the silence clock starts now */
         w->last_ping = now;
-        w->hello_at = now + 3 * (int64_t)w->heartbeat_ms; /* no WELCOME by then: again */
+        /* No WELCOME within a heartbeat: again (a HELLO repeated on the
+         * same connection with the same incarnation is harmless). */
+        w->hello_at = now + w->heartbeat_ms;
     } else {
         w->hello_sent = 0;
         w->hello_at = now + HELLO_RETRY_MS;
@@ -260,7 +262,10 @@ static void gateway_lost(iog_worker *w, const char *why, int rehello)
             w->n_sockets, w->nsp);
     w->welcomed = 0;
     while (w->head) iog_socket_close(w->head, "transport close");
-    if (rehello) send_hello(w);
+    if (rehello) { /* from the loop's timers, soon: not into a pipe that is closing */
+        w->hello_sent = 0;
+        w->hello_at = iog_now_ms() + HELLO_RETRY_MS;
+    }
 }
 
 void iog_worker_destroy(iog_worker **pw)
