@@ -34,6 +34,7 @@ typedef struct {
     int have_msg;
     json_t *data; /* parsed data frame of the last message */
     iog_worker *w;
+    char inc[64]; /* incarnation of the first HELLO */
 } gw_t;
 
 static gw_t G;
@@ -154,6 +155,7 @@ static int setup_hb(int hb, int conn_mask)
     if (conn_mask) iog_worker_subscribe_conn(G.w, conn_mask);
     if (iog_worker_start(G.w) != 0) return -1;
     if (gw_recv(2000, 0) != 0 || G.m.type != IPC_HELLO) return -1;
+    snprintf(G.inc, sizeof G.inc, "%s", meta_str("incarnation"));
     char meta[128];
     snprintf(meta, sizeof meta, "{\"version\":1,\"gateway\":\"gw1\",\"heartbeat_ms\":%d}", hb);
     gw_send(IPC_WELCOME, NULL, meta, NULL, NULL, 0);
@@ -777,6 +779,11 @@ static void gateway_silence_is_transport_close(void **st)
         assert_int_equal(G.m.type, IPC_PING);
     }
     assert_true(now_ms() - t0 >= 140);
+    /* A fresh incarnation, so a gateway that was alive after all drops
+     * what it still routes to us. */
+    assert_string_not_equal(meta_str("incarnation"), G.inc);
+    assert_int_equal(iog_emit(G.w, "x", NULL), -1);
+    assert_string_equal(iog_strerror(), "not connected to the gateway");
     assert_string_equal(trace, "conn(" SID1 ");disconnecting(transport close,2,1);"
                                "disconnect(transport close,0);"
                                "ackerr(socket has been disconnected);");

@@ -285,7 +285,10 @@ bool iog_reserved_event(const char *event);
 
 /* Emit `event` with `args` (consumed: a JSON array of arguments, NULL for
  * none, any other value = one argument) to this socket.  -1 without sending
- * anything for a reserved name, a socket not connected, or a send failure. */
+ * anything for a reserved name, a socket not connected, no gateway, or a
+ * send failure.  A send that blocks a whole heartbeat (the gateway stopped
+ * reading) fails, and the worker then resynchronises as if the gateway were
+ * lost (every socket disconnected with "transport close", HELLO again). */
 int iog_socket_emit(iog_socket *s, const char *event, json_t *args);
 /* Same, but the message may be dropped when the gateway is slow. */
 int iog_socket_emit_volatile(iog_socket *s, const char *event, json_t *args);

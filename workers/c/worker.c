@@ -123,6 +123,8 @@ void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a)
  * others may block up to ZMQ_SNDTIMEO (PROTOCOL.md rule 32). */
 int iog_send(iog_worker *w, ipc_type t, const char *sid, json_t *meta, json_t *data, int vol)
 {
+    if (!w->welcomed && t != IPC_PING && t != IPC_PONG) /* nothing to route it to */
+        return iog_fail(ENOTCONN, "not connected to the gateway");
     iog_atts att = {0};
     char *text = NULL;
     if (data) {
@@ -148,12 +150,25 @@ int iog_send(iog_worker *w, ipc_type t, const char *sid, json_t *meta, json_t *d
         }
         iog_log(IOG_LOG_WARN, "send %s on %s failed: %s", ipc_type_name(t), w->nsp,
                 zmq_strerror(err));
+        /* Blocked a whole heartbeat (ZMQ_SNDTIMEO) or worse: the message is
+         * lost, so the gateway's view and ours differ.  Start over. */
+        w->send_failed = 1;
         return iog_fail(err, "send to the gateway failed");
     }
     return 0;
 }
 
 /* ---- life of the worker ---- */
+
+static void new_incarnation(iog_worker *w)
+{
+    unsigned char rnd[16];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+        iog_log(IOG_LOG_ERROR, "RAND_bytes failed");
+        abort();
+    }
+    for (int i = 0; i < 16; i++) snprintf(w->incarnation + 2 * i, 3, "%02x", rnd[i]);
+}
 
 iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
 {
@@ -183,12 +198,7 @@ iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
     w->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
     w->n_buckets = 64;
     w->buckets = iog_xcalloc(w->n_buckets, sizeof *w->buckets);
-    unsigned char rnd[16];
-    if (RAND_bytes(rnd, sizeof rnd) != 1) {
-        iog_log(IOG_LOG_ERROR, "RAND_bytes failed");
-        abort();
-    }
-    for (int i = 0; i < 16; i++) snprintf(w->incarnation + 2 * i, 3, "%02x", rnd[i]);
+    new_incarnation(w);
     return w;
 }
 
@@ -236,7 +246,7 @@ int iog_worker_start(iog_worker *w)
     if (!w->zctx) return iog_fail(errno, "zmq_ctx_new failed");
     w->zsock = zmq_socket(w->zctx, ZMQ_DEALER);
     if (!w->zsock) return iog_fail(errno, "zmq_socket failed");
-    int one = 1, zero = 0, hwm = HWM, sndtimeo = 3 * DEFAULT_HEARTBEAT_MS;
+    int one = 1, zero = 0, hwm = HWM, sndtimeo = DEFAULT_HEARTBEAT_MS;
     zmq_setsockopt(w->zsock, ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(w->zsock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(w->zsock, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -262,7 +272,13 @@ static void gateway_lost(iog_worker *w, const char *why, int rehello)
             w->n_sockets, w->nsp);
     w->welcomed = 0;
     while (w->head) iog_socket_close(w->head, "transport close");
+    /* A new incarnation: if the gateway is in fact alive (we were blocked, or
+     * a send was lost) the HELLO on the same connection then makes it drop
+     * every socket it still routes to us, which we just closed here; with
+     * the same incarnation it would keep them and their clients would hang.
+     * See the report on PROTOCOL.md rule 10. */
     if (rehello) { /* from the loop's timers, soon: not into a pipe that is closing */
+        new_incarnation(w);
         w->hello_sent = 0;
         w->hello_at = iog_now_ms() + HELLO_RETRY_MS;
     }
@@ -351,7 +367,7 @@ static void on_welcome(iog_worker *w, const ipc_msg *m)
     }
     free(w->gateway);
     w->gateway = gw ? iog_xstrdup(gw) : NULL;
-    int sndtimeo = 3 * w->heartbeat_ms;
+    int sndtimeo = w->heartbeat_ms;
     zmq_setsockopt(w->zsock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
     w->welcomed = 1;
     w->hello_sent = 0;
@@ -450,6 +466,10 @@ static void handle(iog_worker *w, const ipc_msg *m)
 static void timers(iog_worker *w)
 {
     int64_t now = iog_now_ms();
+    if (w->send_failed) {
+        w->send_failed = 0;
+        if (w->welcomed) gateway_lost(w, "send to the gateway failed", 1);
+    }
     if (!w->welcomed) {
         if (now >= w->hello_at) send_hello(w);
     } else {
@@ -527,7 +547,7 @@ int iog_worker_next_timeout_ms(iog_worker *w)
 {
     if (!w->started) return 0;
     if (zevents(w) & ZMQ_POLLIN) return 0;
-    if (w->graveyard) return 0;
+    if (w->graveyard || w->send_failed) return 0;
     int64_t now = iog_now_ms(), next;
     if (!w->welcomed) {
         next = w->hello_at;

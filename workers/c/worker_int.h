@@ -137,6 +137,7 @@ struct iog_worker {
     char *gateway;             /* gateway incarnation from WELCOME */
     int heartbeat_ms;
     int64_t last_rx, last_ping;
+    int send_failed; /* a non-volatile send failed: resynchronise */
 
     iog_cbs mw, on_connection;
 
