@@ -809,6 +809,29 @@ static void bad_messages_ignored(void **st)
     assert_int_equal(iog_worker_socket_count(G.w), 1);
 }
 
+/* The loop helpers: next_timeout is 0 while messages wait (ZMQ_FD is
+ * edge-triggered), and iog_worker_run returns after iog_worker_stop. */
+static void stop_on_connection(iog_socket *s) { iog_worker_stop(iog_socket_worker(s)); }
+
+static void loop_helpers(void **st)
+{
+    assert_true(iog_worker_fd(G.w) >= 0);
+    assert_true(iog_worker_next_timeout_ms(G.w) > 1000); /* idle: next ping */
+    gw_send(IPC_PING, NULL, NULL, NULL, NULL, 0);
+    long long t0 = now_ms();
+    while (iog_worker_next_timeout_ms(G.w) != 0 && now_ms() - t0 < 1000) usleep(1000);
+    assert_int_equal(iog_worker_next_timeout_ms(G.w), 0);
+    iog_worker_process(G.w);
+    assert_true(iog_worker_next_timeout_ms(G.w) > 0);
+    expect(IPC_PONG);
+    iog_on_connection(G.w, on_connection, stop_on_connection);
+    connect_socket(SID1, NULL);
+    t0 = now_ms();
+    assert_int_equal(iog_worker_run(G.w), 0);
+    assert_true(now_ms() - t0 < 2000);
+    expect(IPC_ACCEPT);
+}
+
 int main(void)
 {
     iog_log_level = 0; /* errors only: the tests provoke warnings on purpose */
@@ -832,6 +855,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(heartbeat_pong_and_ping, setup, teardown),
         cmocka_unit_test_setup_teardown(gateway_silence_is_transport_close, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_messages_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(loop_helpers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
