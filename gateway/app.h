@@ -39,6 +39,8 @@ typedef struct {
     unsigned heartbeat_ms;  /* 5000: worker PING period; 3 missed = dead */
     unsigned startup_wait_ms; /* 5000: wait this long for spawned workers' HELLO */
     int sndhwm;             /* 100000 messages queued per worker */
+    size_t hold_max_msgs;     /* 1000: packets held per socket while its worker restarts */
+    size_t hold_max_bytes;    /* 1 MiB: ... and their bytes; past either, the socket is disconnected */
     unsigned restart_min_ms;  /* 100: first restart delay */
     unsigned restart_max_ms;  /* 10000: backoff cap */
     unsigned crash_limit;     /* 10 exits ... */
@@ -93,6 +95,13 @@ struct sio_socket {
     char id[IPC_ID_LEN + 1];
     sio_socket_state state;
     int unsent;   /* PENDING, CONNECT not yet sent: the worker is restarting */
+    /* CONNECTED but its worker died and a new one is expected: what the
+     * client sends is held here (bounded) and replayed after the recovered
+     * CONNECT is accepted (PROTOCOL.md §4). */
+    int orphaned;   /* worker gone, waiting for the next one */
+    int recovering; /* recovered CONNECT sent, ACCEPT not yet seen */
+    struct held_msg *held, *held_tail;
+    size_t n_held, held_bytes;
     json_t *auth; /* the CONNECT auth, kept while unsent */
     gw_nsp *nsp;
     sio_client *client;
