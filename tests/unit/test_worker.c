@@ -809,6 +809,52 @@ static void bad_messages_ignored(void **st)
     assert_int_equal(iog_worker_socket_count(G.w), 1);
 }
 
+/* A recovered socket (PROTOCOL.md rules 16, 33) comes with its rooms; only
+ * the changes made in middleware go back to the gateway. */
+static void mw_move(iog_socket *s, iog_next_handle *next, void *user)
+{
+    assert_true(iog_socket_recovered(s));
+    assert_true(iog_socket_in_room(s, "r2"));
+    iog_socket_leave(s, "r2");
+    iog_socket_join(s, "r3");
+    iog_next(&next);
+}
+
+static void recovered_socket_rooms(void **st)
+{
+    trace[0] = 0;
+    iog_on_connection(G.w, on_connection, NULL);
+    gw_send(IPC_CONNECT, SID1,
+            "{\"handshake\":{\"auth\":{\"k\":1}},\"transport\":\"websocket\","
+            "\"recovered\":true,\"rooms\":[\"" SID1 "\",\"r1\"]}",
+            NULL, NULL, 0);
+    expect(IPC_ACCEPT);
+    expect_nothing(20); /* the gateway has these rooms already */
+    assert_true(iog_socket_recovered(last_socket));
+    assert_true(iog_socket_in_room(last_socket, "r1"));
+    assert_string_equal(iog_socket_transport(last_socket), "websocket");
+    iog_use(G.w, mw_move, NULL);
+    gw_send(IPC_CONNECT, SID2,
+            "{\"handshake\":{},\"recovered\":true,\"rooms\":[\"" SID2 "\",\"r1\",\"r2\"]}",
+            NULL, NULL, 0);
+    expect(IPC_ACCEPT);
+    expect(IPC_JOIN);
+    char *r = json_dumps(json_object_get(G.m.meta, "rooms"), JSON_COMPACT);
+    assert_string_equal(r, "[\"r3\"]");
+    free(r);
+    expect(IPC_LEAVE);
+    r = json_dumps(json_object_get(G.m.meta, "rooms"), JSON_COMPACT);
+    assert_string_equal(r, "[\"r2\"]");
+    free(r);
+    json_t *rooms = iog_socket_rooms_json(last_socket);
+    r = json_dumps(rooms, JSON_COMPACT);
+    assert_string_equal(r, "[\"" SID2 "\",\"r1\",\"r3\"]");
+    free(r);
+    json_decref(rooms);
+    /* handshake without auth gets {} */
+    assert_true(json_is_object(json_object_get(iog_socket_handshake(last_socket), "auth")));
+}
+
 /* The loop helpers: next_timeout is 0 while messages wait (ZMQ_FD is
  * edge-triggered), and iog_worker_run returns after iog_worker_stop. */
 static void stop_on_connection(iog_socket *s) { iog_worker_stop(iog_socket_worker(s)); }
@@ -856,6 +902,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(gateway_silence_is_transport_close, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_messages_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(loop_helpers, setup, teardown),
+        cmocka_unit_test_setup_teardown(recovered_socket_rooms, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

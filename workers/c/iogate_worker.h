@@ -196,7 +196,13 @@ json_t *iog_socket_handshake(const iog_socket *s);
 /* The underlying transport name ("polling", "websocket"); updated on
  * upgrade.  Borrowed, valid until the next upgrade. */
 const char *iog_socket_transport(const iog_socket *s);
-/* Whether the gateway restored this socket (connection state recovery). */
+/* Whether this socket is a recovered one: it was connected to a previous
+ * worker of this namespace that died, and the gateway kept it and replays
+ * it here (PROTOCOL.md rule 16, 33).  Its id, handshake and rooms are the
+ * ones it had (the rooms from the gateway's routing copy); its data and user
+ * pointer start empty.  Namespace middleware and connection handlers run for
+ * it as for a new socket (check this to skip work); the client noticed
+ * nothing, and a refusal disconnects it. */
 bool iog_socket_recovered(const iog_socket *s);
 /* True from ACCEPT until disconnect. */
 bool iog_socket_connected(const iog_socket *s);

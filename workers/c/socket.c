@@ -56,6 +56,20 @@ iog_socket *iog_socket_create(iog_worker *w, const char *sid, json_t *meta)
     s->recovered = json_is_true(json_object_get(meta, "recovered"));
     s->data = iog_jcheck(json_object());
     add_room(s, s->id);
+    s->gw_rooms = iog_jcheck(json_array());
+    json_array_append_new(s->gw_rooms, json_string(s->id));
+    /* A recovered socket (PROTOCOL.md rule 16) comes back with the rooms of
+     * the gateway's routing copy: restore them before any handler runs. */
+    json_t *rooms = json_object_get(meta, "rooms");
+    size_t i;
+    json_t *r;
+    if (s->recovered && json_is_array(rooms)) json_array_foreach(rooms, i, r)
+        {
+            const char *name = json_string_value(r);
+            if (!name || iog_socket_in_room(s, name)) continue;
+            add_room(s, name);
+            json_array_append(s->gw_rooms, r);
+        }
     return s;
 }
 
@@ -104,6 +118,7 @@ void iog_socket_free(iog_socket *s)
     free(s->rooms);
     json_decref(s->handshake);
     json_decref(s->data);
+    json_decref(s->gw_rooms);
     free(s->transport);
     if (s->ufree && s->uptr) s->ufree(s->uptr);
     iog_cbs_clear(&s->on_event);
@@ -225,21 +240,51 @@ static void handle_unlink(iog_next_handle *h)
     h->next = h->prev = NULL;
 }
 
+static bool in_list(json_t *list, const char *name)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r)
+    {
+        if (strcmp(json_string_value(r), name) == 0) return true;
+    }
+    return false;
+}
+
 static void accept_socket(iog_socket *s)
 {
     iog_worker *w = s->w;
     s->state = IOG_S_CONNECTED;
     w->n_connected++;
     iog_send(w, IPC_ACCEPT, s->id, NULL, NULL, 0);
-    if (s->n_rooms > 1 || (s->n_rooms == 1 && strcmp(s->rooms[0], s->id) != 0)) {
-        /* Rooms joined in middleware: the gateway learns them now. */
-        json_t *rooms = iog_jcheck(json_array());
-        for (size_t i = 0; i < s->n_rooms; i++)
-            if (strcmp(s->rooms[i], s->id) != 0)
-                json_array_append_new(rooms, json_string(s->rooms[i]));
-        json_t *meta = iog_jcheck(json_pack("{s:o}", "rooms", rooms));
+    /* Rooms joined or left in middleware: the gateway learns the difference
+     * between what it routes (the socket's own id, plus a recovered
+     * socket's rooms) and what we hold now. */
+    json_t *join = iog_jcheck(json_array()), *leave = iog_jcheck(json_array());
+    for (size_t i = 0; i < s->n_rooms; i++)
+        if (!in_list(s->gw_rooms, s->rooms[i]))
+            json_array_append_new(join, json_string(s->rooms[i]));
+    size_t i;
+    json_t *r;
+    json_array_foreach(s->gw_rooms, i, r)
+    {
+        if (!iog_socket_in_room(s, json_string_value(r))) json_array_append(leave, r);
+    }
+    json_decref(s->gw_rooms);
+    s->gw_rooms = NULL;
+    if (json_array_size(join)) {
+        json_t *meta = iog_jcheck(json_pack("{s:o}", "rooms", join));
         iog_send(w, IPC_JOIN, s->id, meta, NULL, 0);
         json_decref(meta);
+    } else {
+        json_decref(join);
+    }
+    if (json_array_size(leave)) {
+        json_t *meta = iog_jcheck(json_pack("{s:o}", "rooms", leave));
+        iog_send(w, IPC_LEAVE, s->id, meta, NULL, 0);
+        json_decref(meta);
+    } else {
+        json_decref(leave);
     }
     for (size_t i = 0; i < w->on_connection.n && s->state == IOG_S_CONNECTED; i++)
         CALL(w->on_connection, i, iog_connection_fn)(s, w->on_connection.v[i].user);

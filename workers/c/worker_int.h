@@ -103,6 +103,8 @@ struct iog_socket {
     bool recovered;
     char **rooms;
     size_t n_rooms, cap_rooms;
+    json_t *gw_rooms; /* until ACCEPT: the rooms the gateway already routes
+                         (a recovered socket's), to send only the difference */
     json_t *data;
     void *uptr;
     void (*ufree)(void *);
