@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ev.h>
+
 #include "iogate_worker.h"
 #include "ipc.h"
 
@@ -35,6 +37,7 @@ typedef struct {
     json_t *data; /* parsed data frame of the last message */
     iog_worker *w;
     char inc[64]; /* incarnation of the first HELLO */
+    int passive;  /* gw_recv must not run the worker (it has its own loop) */
 } gw_t;
 
 static gw_t G;
@@ -61,10 +64,13 @@ static int gw_recv(int timeout_ms, int pings)
 {
     clear_msg();
     long long end = now_ms() + timeout_ms;
-    while (now_ms() < end) {
+    while (now_ms() < end || G.passive) {
         zmq_pollitem_t it = {.socket = G.router, .events = ZMQ_POLLIN};
-        iog_worker_process(G.w);
-        if (zmq_poll(&it, 1, 2) <= 0) continue;
+        if (!G.passive) iog_worker_process(G.w);
+        if (zmq_poll(&it, 1, G.passive ? 0 : 2) <= 0) {
+            if (G.passive) break;
+            continue;
+        }
         if (ipc_recv(G.router, &G.f, ZMQ_DONTWAIT) != 0) continue;
         assert_true(G.f.n >= 1);
         memcpy(G.rid, G.f.bufs[0].data, G.f.bufs[0].len);
@@ -878,6 +884,74 @@ static void loop_helpers(void **st)
     expect(IPC_ACCEPT);
 }
 
+/* Embedding in libev as README.md shows: ev_io on the fd, an ev_prepare
+ * that arms an ev_timer with next_timeout. */
+static ev_timer lt;
+static void lv_io(struct ev_loop *l, ev_io *io, int r) { iog_worker_process(io->data); }
+static void lv_tm(struct ev_loop *l, ev_timer *t, int r) { iog_worker_process(t->data); }
+static void lv_prepare(struct ev_loop *l, ev_prepare *p, int r)
+{
+    int ms = iog_worker_next_timeout_ms(lt.data);
+    ev_timer_stop(l, &lt);
+    ev_timer_set(&lt, ms / 1000.0, 0.);
+    ev_timer_start(l, &lt);
+}
+static void lv_gw(struct ev_loop *l, ev_timer *t, int r)
+{
+    /* The fake gateway, polled from the same loop: answer each EMIT "n"
+     * with an EVENT "n" until 50 round trips are done. */
+    static int rounds;
+    while (gw_recv(0, 0) == 0) {
+        if (G.m.type == IPC_ACCEPT) rounds = 0;
+        if (G.m.type == IPC_ACCEPT || G.m.type == IPC_EMIT) {
+            if (++rounds > 50) {
+                ev_break(l, EVBREAK_ALL);
+                return;
+            }
+            gw_send(IPC_EVENT, SID1, NULL, "[\"n\"]", NULL, 0);
+        }
+    }
+}
+static int lv_timed_out;
+static void lv_guard(struct ev_loop *l, ev_timer *t, int r)
+{
+    lv_timed_out = 1;
+    ev_break(l, EVBREAK_ALL);
+}
+static void on_n(iog_socket *s, json_t *args, iog_ack *ack, void *user)
+{
+    iog_socket_emit(s, "n", NULL);
+}
+static void reg_n(iog_socket *s) { iog_socket_on(s, "n", on_n, NULL); }
+
+static void embedded_in_libev(void **st)
+{
+    struct ev_loop *l = ev_loop_new(EVFLAG_AUTO);
+    ev_io io;
+    ev_prepare prep;
+    ev_timer gwt, guard;
+    ev_io_init(&io, lv_io, iog_worker_fd(G.w), EV_READ);
+    io.data = G.w;
+    ev_timer_init(&lt, lv_tm, 0., 0.);
+    lt.data = G.w;
+    ev_prepare_init(&prep, lv_prepare);
+    ev_timer_init(&gwt, lv_gw, 0.001, 0.001);
+    ev_timer_init(&guard, lv_guard, 5., 0.);
+    ev_io_start(l, &io);
+    ev_prepare_start(l, &prep);
+    ev_timer_start(l, &gwt);
+    ev_timer_start(l, &guard);
+    G.passive = 1;
+    iog_on_connection(G.w, on_connection, reg_n);
+    connect_socket(SID1, NULL);
+    long long t0 = now_ms();
+    ev_run(l, 0);
+    G.passive = 0;
+    assert_false(lv_timed_out);
+    assert_true(now_ms() - t0 < 4000);
+    ev_loop_destroy(l);
+}
+
 int main(void)
 {
     iog_log_level = 0; /* errors only: the tests provoke warnings on purpose */
@@ -903,6 +977,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_messages_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(loop_helpers, setup, teardown),
         cmocka_unit_test_setup_teardown(recovered_socket_rooms, setup, teardown),
+        cmocka_unit_test_setup_teardown(embedded_in_libev, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
