@@ -402,9 +402,7 @@ static void forged_binary_is_not_binary(void **st)
     assert_non_null(v);
     assert_false(iog_is_binary(v));
     json_decref(v);
-    /* The worker checks received placeholders with the shared codec (this
-     * call also pulls it from libiogate.a, which the Makefile links before
-     * the worker objects). */
+    /* The worker checks received placeholders with the shared codec. */
     const char *why;
     json_t *ph = json_loads("[{\"_placeholder\":true,\"num\":1}]", 0, NULL);
     assert_int_equal(ipc_check_placeholders(ph, 1, 8, &why), -1);
