@@ -406,17 +406,23 @@ static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
     json_t *args = iog_jcheck(json_array());
     for (size_t i = 1; i < json_array_size(packet); i++)
         json_array_append(args, json_array_get(packet, i));
+    size_t called = 0;
     if (ack) ack->in_dispatch++;
-    for (size_t i = 0; i < s->on_any.n && s->state == IOG_S_CONNECTED; i++)
+    for (size_t i = 0; i < s->on_any.n && s->state == IOG_S_CONNECTED; i++, called++)
         CALL(s->on_any, i, iog_any_fn)(s, ev, args, ack && !ack->sent && ack->s ? ack : NULL,
                                        s->on_any.v[i].user);
     for (size_t i = 0; i < s->on_event.n && s->state == IOG_S_CONNECTED; i++) {
         iog_cb *cb = &s->on_event.v[i];
         if (!cb->fn || strcmp(cb->event, ev) != 0) continue;
+        called++;
         ((iog_event_fn)cb->fn)(s, args, ack && !ack->sent && ack->s ? ack : NULL, cb->user);
     }
     if (ack) {
         ack->in_dispatch--;
+        /* No handler saw it: no one can answer it, so do not keep it until
+         * the disconnect (a client sending unhandled events with ack ids
+         * would grow memory). */
+        if (called == 0) ack_unlink(ack);
         /* Sent, or its socket gone during the handlers: free it now.
          * Otherwise a handler may answer it later; it stays on the list. */
         if (ack->in_dispatch == 0 && (ack->sent || !ack->s)) free(ack);
