@@ -32,7 +32,10 @@ typedef struct {
 static iog_worker *worker;
 static int num_users;
 
-static void on_signal(int sig) { iog_worker_stop(worker); }
+static void on_signal(int sig)
+{
+    iog_worker_stop(worker);
+}
 
 static void copy_name(char *dst, const char *src)
 {
@@ -78,9 +81,9 @@ static void on_new_message(iog_socket *s, json_t *args, iog_ack *ack, void *unus
     user *u = iog_socket_get_user(s);
     const char *text = json_string_value(json_array_get(args, 0));
     if (!u || !text) return;
-    to_room(s, u->room, "new message",
-            json_pack("[{s:s,s:s,s:s}]", "username", u->username, "message", text, "room",
-                      u->room));
+    to_room(
+        s, u->room, "new message",
+        json_pack("[{s:s,s:s,s:s}]", "username", u->username, "message", text, "room", u->room));
 }
 
 static void on_typing(iog_socket *s, json_t *args, iog_ack *ack, void *event)

@@ -33,7 +33,10 @@
 
 static iog_worker *worker;
 
-static void on_signal(int sig) { iog_worker_stop(worker); }
+static void on_signal(int sig)
+{
+    iog_worker_stop(worker);
+}
 
 static void refuse_mw(iog_socket *s, iog_next_handle *next, void *user)
 {
@@ -47,8 +50,10 @@ static void refuse_mw(iog_socket *s, iog_next_handle *next, void *user)
 static void forbid_mw(iog_socket *s, json_t *packet, iog_next_handle *next, void *user)
 {
     const char *ev = json_string_value(json_array_get(packet, 0));
-    if (ev && strcmp(ev, "forbidden") == 0) iog_next_error(&next, "forbidden event", NULL);
-    else iog_next(&next);
+    if (ev && strcmp(ev, "forbidden") == 0)
+        iog_next_error(&next, "forbidden event", NULL);
+    else
+        iog_next(&next);
 }
 
 static void on_error(iog_socket *s, const char *message, json_t *data, void *user)
@@ -125,16 +130,18 @@ static void on_set_data(iog_socket *s, json_t *args, iog_ack *ack, void *user)
 static void ping_back_done(iog_socket *s, const char *err, json_t *args, void *user)
 {
     iog_ack *ack = user;
-    if (err) iog_ack_send(&ack, json_pack("[s]", err));
-    else iog_ack_send(&ack, json_incref(args));
+    if (err)
+        iog_ack_send(&ack, json_pack("[s]", err));
+    else
+        iog_ack_send(&ack, json_incref(args));
 }
 
 static void on_emit_with_ack(iog_socket *s, json_t *args, iog_ack *ack, void *user)
 {
     json_t *t = json_array_get(args, 0);
     int timeout = json_is_number(t) ? (int)json_number_value(t) : 1000;
-    if (iog_socket_emit_with_ack(s, "ping-back", json_pack("[s]", "ping"), timeout,
-                                 ping_back_done, ack) != 0 &&
+    if (iog_socket_emit_with_ack(s, "ping-back", json_pack("[s]", "ping"), timeout, ping_back_done,
+                                 ack) != 0 &&
         ack)
         iog_ack_send(&ack, json_pack("[s]", iog_strerror()));
 }
@@ -148,7 +155,8 @@ static void on_disconnecting(iog_socket *s, const char *reason, void *user)
 {
     size_t n, len = 0;
     const char *const *rooms = iog_socket_rooms(s, &n);
-    for (size_t i = 0; i < n; i++) len += strlen(rooms[i]) + 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(rooms[i]) + 1;
     char *txt = calloc(1, len + 1);
     for (size_t i = 0; i < n; i++) {
         if (i) strcat(txt, ",");

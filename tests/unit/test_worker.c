@@ -96,8 +96,7 @@ static int gw_recv(int timeout_ms, int pings)
 static ipc_msg *expect(ipc_type t)
 {
     if (gw_recv(2000, t == IPC_PING || t == IPC_PONG) != 0) fail_msg("no %s", ipc_type_name(t));
-    if (G.m.type != t)
-        fail_msg("expected %s, got %s", ipc_type_name(t), ipc_type_name(G.m.type));
+    if (G.m.type != t) fail_msg("expected %s, got %s", ipc_type_name(t), ipc_type_name(G.m.type));
     return &G.m;
 }
 
@@ -153,8 +152,7 @@ static int setup_hb(int hb, int conn_mask)
     G.router = zmq_socket(G.ctx, ZMQ_ROUTER);
     int zero = 0;
     zmq_setsockopt(G.router, ZMQ_LINGER, &zero, sizeof zero);
-    snprintf(G.ep, sizeof G.ep, "ipc:///tmp/iog-test-worker-%d-%d.sock", (int)getpid(),
-             counter++);
+    snprintf(G.ep, sizeof G.ep, "ipc:///tmp/iog-test-worker-%d-%d.sock", (int)getpid(), counter++);
     if (zmq_bind(G.router, G.ep) != 0) return -1;
     G.w = iog_worker_new(G.ep, NSP);
     if (!G.w) return -1;
@@ -169,7 +167,10 @@ static int setup_hb(int hb, int conn_mask)
     return iog_worker_connected(G.w) ? 0 : -1;
 }
 
-static int setup(void **st) { return setup_hb(5000, 0); }
+static int setup(void **st)
+{
+    return setup_hb(5000, 0);
+}
 
 static int teardown(void **st)
 {
@@ -233,8 +234,7 @@ static void hello_content(void **st)
     memset(&G, 0, sizeof G);
     G.ctx = zmq_ctx_new();
     G.router = zmq_socket(G.ctx, ZMQ_ROUTER);
-    snprintf(G.ep, sizeof G.ep, "ipc:///tmp/iog-test-worker-%d-%d.sock", (int)getpid(),
-             counter++);
+    snprintf(G.ep, sizeof G.ep, "ipc:///tmp/iog-test-worker-%d-%d.sock", (int)getpid(), counter++);
     assert_int_equal(zmq_bind(G.router, G.ep), 0);
     setenv("IOGATE_ENDPOINT", G.ep, 1);
     setenv("IOGATE_NAMESPACE", NSP, 1);
@@ -373,7 +373,10 @@ static void on_message(iog_socket *s, json_t *args, iog_ack *ack, void *user)
     assert_null(ack);
 }
 
-static void reg_message(iog_socket *s) { iog_socket_on(s, "message", on_message, NULL); }
+static void reg_message(iog_socket *s)
+{
+    iog_socket_on(s, "message", on_message, NULL);
+}
 
 static void event_binary_and_ack(void **st)
 {
@@ -415,8 +418,14 @@ static void forged_binary_is_not_binary(void **st)
 }
 
 /* A kept ack answered later, and an unanswered one freed with the socket. */
-static void on_keep(iog_socket *s, json_t *args, iog_ack *ack, void *user) { held_ack = ack; }
-static void reg_keep(iog_socket *s) { iog_socket_on(s, "keep", on_keep, NULL); }
+static void on_keep(iog_socket *s, json_t *args, iog_ack *ack, void *user)
+{
+    held_ack = ack;
+}
+static void reg_keep(iog_socket *s)
+{
+    iog_socket_on(s, "keep", on_keep, NULL);
+}
 
 static void ack_later_and_unanswered(void **st)
 {
@@ -431,8 +440,7 @@ static void ack_later_and_unanswered(void **st)
     gw_send(IPC_EVENT, SID1, "{\"ack\":2}", "[\"keep\"]", NULL, 0);
     expect_nothing(30);
     held_ack = NULL; /* never answered: freed by the library (valgrind/ASan) */
-    gw_send(IPC_DISCONNECT, SID1, "{\"reason\":\"client namespace disconnect\"}", NULL, NULL,
-            0);
+    gw_send(IPC_DISCONNECT, SID1, "{\"reason\":\"client namespace disconnect\"}", NULL, NULL, 0);
     pump(20);
 }
 
@@ -530,8 +538,10 @@ static void reserved_names_refused(void **st)
 
 static void ack_cb(iog_socket *s, const char *err, json_t *args, void *user)
 {
-    if (err) rec("ackerr(%s);", err);
-    else rec("ack(%s);", json_string_value(json_array_get(args, 0)));
+    if (err)
+        rec("ackerr(%s);", err);
+    else
+        rec("ack(%s);", json_string_value(json_array_get(args, 0)));
 }
 
 static void emit_with_ack_and_timeout(void **st)
@@ -539,9 +549,8 @@ static void emit_with_ack_and_timeout(void **st)
     trace[0] = 0;
     iog_on_connection(G.w, on_connection, NULL);
     connect_ok(SID1);
-    assert_int_equal(iog_socket_emit_with_ack(last_socket, "q", json_pack("[i]", 42), 1000,
-                                              ack_cb, NULL),
-                     0);
+    assert_int_equal(
+        iog_socket_emit_with_ack(last_socket, "q", json_pack("[i]", 42), 1000, ack_cb, NULL), 0);
     expect(IPC_EMIT);
     json_int_t id = json_integer_value(json_object_get(G.m.meta, "ack"));
     char meta[64];
@@ -560,7 +569,8 @@ static void emit_with_ack_and_timeout(void **st)
     expect(IPC_EMIT);
     assert_int_not_equal(json_integer_value(json_object_get(G.m.meta, "ack")), id);
     assert_true(iog_worker_next_timeout_ms(G.w) <= 60);
-    while (!trace[0] && now_ms() - t0 < 1000) pump(5);
+    while (!trace[0] && now_ms() - t0 < 1000)
+        pump(5);
     assert_string_equal(trace, "ackerr(operation has timed out);");
     assert_true(now_ms() - t0 >= 55);
     /* Pending at disconnect: fails with the disconnect error. */
@@ -655,8 +665,7 @@ static void disconnect_from_gateway(void **st)
     iog_on_connection(G.w, on_connection, reg_disc);
     connect_ok(SID1);
     expect(IPC_JOIN);
-    gw_send(IPC_DISCONNECT, SID1, "{\"reason\":\"client namespace disconnect\"}", NULL, NULL,
-            0);
+    gw_send(IPC_DISCONNECT, SID1, "{\"reason\":\"client namespace disconnect\"}", NULL, NULL, 0);
     expect_nothing(30);
     assert_string_equal(trace, "conn(" SID1 ");disconnecting(client namespace disconnect,2,1);"
                                "disconnect(client namespace disconnect,0);");
@@ -687,8 +696,7 @@ static void conn_notices(void **st)
     assert_int_equal(setup_hb(5000, IOG_CONN_DRAIN), 0);
     iog_on_connection(G.w, on_connection, NULL);
     connect_ok(SID1);
-    gw_send(IPC_CONN, SID1, "{\"event\":\"upgrade\",\"transport\":\"websocket\"}", NULL, NULL,
-            0);
+    gw_send(IPC_CONN, SID1, "{\"event\":\"upgrade\",\"transport\":\"websocket\"}", NULL, NULL, 0);
     pump(30);
     assert_string_equal(iog_socket_transport(last_socket), "websocket");
 }
@@ -712,12 +720,12 @@ static void fetch_join_leave_disconnect(void **st)
     assert_int_equal(json_array_size(all), 3);
     json_t *first = json_array_get(all, 0);
     assert_string_equal(json_string_value(json_object_get(first, "id")), SID1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(first, "data"), "name")),
+                        SID1);
     assert_string_equal(
-        json_string_value(json_object_get(json_object_get(first, "data"), "name")), SID1);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(json_object_get(first, "handshake"), "headers"),
-                            "host")),
-                        "x");
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(first, "handshake"), "headers"), "host")),
+        "x");
     json_decref(all);
     const char *r3[] = {"three", NULL};
     json_t *some = iog_fetch_sockets(G.w, r3);
@@ -803,7 +811,8 @@ static void bad_messages_ignored(void **st)
     /* wrong version */
     ipc_buf bad[6] = {{"IOG9", 4}, {"EVENT", 5}, {NSP, 2}, {SID1, 20}, {"", 0}, {"[\"a\"]", 5}};
     zmq_send(G.router, rid.data, rid.len, ZMQ_SNDMORE);
-    for (int i = 0; i < 6; i++) zmq_send(G.router, bad[i].data, bad[i].len, i < 5 ? ZMQ_SNDMORE : 0);
+    for (int i = 0; i < 6; i++)
+        zmq_send(G.router, bad[i].data, bad[i].len, i < 5 ? ZMQ_SNDMORE : 0);
     /* meta not an object, other namespace, unknown socket, wrong placeholders */
     gw_send(IPC_EVENT, SID1, "[1]", "[\"a\"]", NULL, 0);
     gw_send(IPC_EVENT, SID2, NULL, "[\"a\"]", NULL, 0);
@@ -839,8 +848,8 @@ static void recovered_socket_rooms(void **st)
     assert_string_equal(iog_socket_transport(last_socket), "websocket");
     iog_use(G.w, mw_move, NULL);
     gw_send(IPC_CONNECT, SID2,
-            "{\"handshake\":{},\"recovered\":true,\"rooms\":[\"" SID2 "\",\"r1\",\"r2\"]}",
-            NULL, NULL, 0);
+            "{\"handshake\":{},\"recovered\":true,\"rooms\":[\"" SID2 "\",\"r1\",\"r2\"]}", NULL,
+            NULL, 0);
     expect(IPC_ACCEPT);
     expect(IPC_JOIN);
     char *r = json_dumps(json_object_get(G.m.meta, "rooms"), JSON_COMPACT);
@@ -861,7 +870,10 @@ static void recovered_socket_rooms(void **st)
 
 /* The loop helpers: next_timeout is 0 while messages wait (ZMQ_FD is
  * edge-triggered), and iog_worker_run returns after iog_worker_stop. */
-static void stop_on_connection(iog_socket *s) { iog_worker_stop(iog_socket_worker(s)); }
+static void stop_on_connection(iog_socket *s)
+{
+    iog_worker_stop(iog_socket_worker(s));
+}
 
 static void loop_helpers(void **st)
 {
@@ -869,7 +881,8 @@ static void loop_helpers(void **st)
     assert_true(iog_worker_next_timeout_ms(G.w) > 1000); /* idle: next ping */
     gw_send(IPC_PING, NULL, NULL, NULL, NULL, 0);
     long long t0 = now_ms();
-    while (iog_worker_next_timeout_ms(G.w) != 0 && now_ms() - t0 < 1000) usleep(1000);
+    while (iog_worker_next_timeout_ms(G.w) != 0 && now_ms() - t0 < 1000)
+        usleep(1000);
     assert_int_equal(iog_worker_next_timeout_ms(G.w), 0);
     iog_worker_process(G.w);
     assert_true(iog_worker_next_timeout_ms(G.w) > 0);
@@ -885,8 +898,14 @@ static void loop_helpers(void **st)
 /* Embedding in libev as README.md shows: ev_io on the fd, an ev_prepare
  * that arms an ev_timer with next_timeout. */
 static ev_timer lt;
-static void lv_io(struct ev_loop *l, ev_io *io, int r) { iog_worker_process(io->data); }
-static void lv_tm(struct ev_loop *l, ev_timer *t, int r) { iog_worker_process(t->data); }
+static void lv_io(struct ev_loop *l, ev_io *io, int r)
+{
+    iog_worker_process(io->data);
+}
+static void lv_tm(struct ev_loop *l, ev_timer *t, int r)
+{
+    iog_worker_process(t->data);
+}
 static void lv_prepare(struct ev_loop *l, ev_prepare *p, int r)
 {
     int ms = iog_worker_next_timeout_ms(lt.data);
@@ -920,7 +939,10 @@ static void on_n(iog_socket *s, json_t *args, iog_ack *ack, void *user)
 {
     iog_socket_emit(s, "n", NULL);
 }
-static void reg_n(iog_socket *s) { iog_socket_on(s, "n", on_n, NULL); }
+static void reg_n(iog_socket *s)
+{
+    iog_socket_on(s, "n", on_n, NULL);
+}
 
 static void embedded_in_libev(void **st)
 {

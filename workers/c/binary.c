@@ -121,8 +121,7 @@ static json_t *to_wire(json_t *v, iog_atts *a, int depth)
     size_t len;
     const void *bytes = iog_binary_data(v, &len);
     if (bytes) {
-        json_t *ph = iog_jcheck(json_pack("{s:b,s:I}", "_placeholder", 1, "num",
-                                          (json_int_t)a->n));
+        json_t *ph = iog_jcheck(json_pack("{s:b,s:I}", "_placeholder", 1, "num", (json_int_t)a->n));
         att_push(a, bytes, len);
         return ph;
     }

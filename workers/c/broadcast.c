@@ -61,8 +61,10 @@ void iog_bc_destroy(iog_broadcast **pb)
     iog_broadcast *b = *pb;
     if (!b) return;
     *pb = NULL;
-    for (size_t i = 0; i < b->n_rooms; i++) free(b->rooms[i]);
-    for (size_t i = 0; i < b->n_except; i++) free(b->except[i]);
+    for (size_t i = 0; i < b->n_rooms; i++)
+        free(b->rooms[i]);
+    for (size_t i = 0; i < b->n_except; i++)
+        free(b->except[i]);
     free(b->rooms);
     free(b->except);
     free(b);
@@ -71,7 +73,8 @@ void iog_bc_destroy(iog_broadcast **pb)
 static json_t *str_array(char **v, size_t n)
 {
     json_t *a = iog_jcheck(json_array());
-    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(v[i]));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
     return a;
 }
 
@@ -89,8 +92,10 @@ int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args)
     if (b->vol) json_object_set_new(meta, "volatile", json_true());
     json_t *data = iog_jcheck(json_array());
     json_array_append_new(data, json_string(event));
-    if (json_is_array(args)) json_array_extend(data, args);
-    else if (args) json_array_append(data, args);
+    if (json_is_array(args))
+        json_array_extend(data, args);
+    else if (args)
+        json_array_append(data, args);
     json_decref(args);
     int rc = iog_send(b->w, IPC_BROADCAST, NULL, meta, data, b->vol);
     json_decref(meta);
@@ -111,7 +116,8 @@ static bool matches(const iog_broadcast *b, const iog_socket *s)
 {
     if (s->state != IOG_S_CONNECTED) return false;
     bool in = b->n_rooms == 0;
-    for (size_t i = 0; i < b->n_rooms && !in; i++) in = iog_socket_in_room(s, b->rooms[i]);
+    for (size_t i = 0; i < b->n_rooms && !in; i++)
+        in = iog_socket_in_room(s, b->rooms[i]);
     if (!in) return false;
     for (size_t i = 0; i < b->n_except; i++)
         if (iog_socket_in_room(s, b->except[i])) return false;
@@ -123,7 +129,7 @@ void iog_bc_each(const iog_broadcast *b, iog_socket_each_fn fn, void *user)
     /* Snapshot the ids first: fn may disconnect sockets (ours or others). */
     iog_worker *w = b->w;
     size_t n = 0;
-    char (*ids)[IPC_ID_LEN] = iog_xmalloc((w->n_sockets + 1) * sizeof *ids);
+    char(*ids)[IPC_ID_LEN] = iog_xmalloc((w->n_sockets + 1) * sizeof *ids);
     for (iog_socket *s = w->head; s; s = s->next)
         if (matches(b, s)) memcpy(ids[n++], s->id, IPC_ID_LEN);
     for (size_t i = 0; i < n; i++) {
@@ -138,16 +144,21 @@ json_t *iog_bc_fetch_sockets(const iog_broadcast *b)
     json_t *out = iog_jcheck(json_array());
     for (iog_socket *s = b->w->head; s; s = s->next) {
         if (!matches(b, s)) continue;
-        json_array_append_new(out, iog_jcheck(json_pack("{s:s,s:o,s:O,s:O}", "id", s->id,
-                                                        "rooms", iog_socket_rooms_json(s),
-                                                        "handshake", s->handshake, "data",
-                                                        s->data)));
+        json_array_append_new(out, iog_jcheck(json_pack("{s:s,s:o,s:O,s:O}", "id", s->id, "rooms",
+                                                        iog_socket_rooms_json(s), "handshake",
+                                                        s->handshake, "data", s->data)));
     }
     return out;
 }
 
-static void each_join(iog_socket *s, void *room) { iog_socket_join(s, room); }
-static void each_leave(iog_socket *s, void *room) { iog_socket_leave(s, room); }
+static void each_join(iog_socket *s, void *room)
+{
+    iog_socket_join(s, room);
+}
+static void each_leave(iog_socket *s, void *room)
+{
+    iog_socket_leave(s, room);
+}
 static void each_disconnect(iog_socket *s, void *close)
 {
     iog_socket_disconnect(s, *(bool *)close);
@@ -171,7 +182,8 @@ void iog_bc_disconnect_sockets(const iog_broadcast *b, bool close)
 static iog_broadcast *from_rooms(iog_worker *w, const char *const *rooms)
 {
     iog_broadcast *b = iog_broadcast_new(w);
-    for (size_t i = 0; rooms && rooms[i]; i++) iog_bc_to(b, rooms[i]);
+    for (size_t i = 0; rooms && rooms[i]; i++)
+        iog_bc_to(b, rooms[i]);
     return b;
 }
 

@@ -14,7 +14,10 @@ int iog_log_level = IOG_LOG_INFO;
 
 static __thread const char *last_error = "no error";
 
-const char *iog_strerror(void) { return last_error; }
+const char *iog_strerror(void)
+{
+    return last_error;
+}
 
 int iog_fail(int err, const char *why)
 {
@@ -109,7 +112,8 @@ void iog_cbs_add(iog_cbs *l, void (*fn)(void), void *user, const char *event)
 
 void iog_cbs_clear(iog_cbs *l)
 {
-    for (size_t i = 0; i < l->n; i++) free(l->v[i].event);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].event);
     free(l->v);
     memset(l, 0, sizeof *l);
 }

@@ -322,7 +322,7 @@ int iog_socket_disconnect(iog_socket *s, bool close);
 
 /* A broadcast selector: receivers are the sockets in at least one of its
  * rooms (all sockets when none), minus those in any `except` room. */
-iog_broadcast *iog_broadcast_new(iog_worker *w);  /* everyone */
+iog_broadcast *iog_broadcast_new(iog_worker *w);        /* everyone */
 iog_broadcast *iog_to(iog_worker *w, const char *room); /* io.to(room) */
 /* socket.broadcast: everyone but s.  socket.to(room): room but s. */
 iog_broadcast *iog_socket_broadcast(iog_socket *s);

@@ -81,8 +81,10 @@ static void ack_free_if_idle(iog_ack *a)
 static void ack_unlink(iog_ack *a)
 {
     if (!a->s) return;
-    if (a->prev) a->prev->next = a->next;
-    else a->s->acks_in = a->next;
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        a->s->acks_in = a->next;
     if (a->next) a->next->prev = a->prev;
     a->next = a->prev = NULL;
     a->s = NULL;
@@ -114,7 +116,8 @@ void iog_socket_free(iog_socket *s)
         iog_worker_timed_del(s->w, a);
         free(a);
     }
-    for (size_t i = 0; i < s->n_rooms; i++) free(s->rooms[i]);
+    for (size_t i = 0; i < s->n_rooms; i++)
+        free(s->rooms[i]);
     free(s->rooms);
     json_decref(s->handshake);
     json_decref(s->data);
@@ -133,12 +136,30 @@ void iog_socket_free(iog_socket *s)
 
 /* ---- accessors ---- */
 
-const char *iog_socket_id(const iog_socket *s) { return s->id; }
-iog_worker *iog_socket_worker(const iog_socket *s) { return s->w; }
-json_t *iog_socket_handshake(const iog_socket *s) { return s->handshake; }
-const char *iog_socket_transport(const iog_socket *s) { return s->transport; }
-bool iog_socket_recovered(const iog_socket *s) { return s->recovered; }
-bool iog_socket_connected(const iog_socket *s) { return s->state == IOG_S_CONNECTED; }
+const char *iog_socket_id(const iog_socket *s)
+{
+    return s->id;
+}
+iog_worker *iog_socket_worker(const iog_socket *s)
+{
+    return s->w;
+}
+json_t *iog_socket_handshake(const iog_socket *s)
+{
+    return s->handshake;
+}
+const char *iog_socket_transport(const iog_socket *s)
+{
+    return s->transport;
+}
+bool iog_socket_recovered(const iog_socket *s)
+{
+    return s->recovered;
+}
+bool iog_socket_connected(const iog_socket *s)
+{
+    return s->state == IOG_S_CONNECTED;
+}
 
 const char *const *iog_socket_rooms(const iog_socket *s, size_t *n)
 {
@@ -156,11 +177,15 @@ bool iog_socket_in_room(const iog_socket *s, const char *room)
 json_t *iog_socket_rooms_json(const iog_socket *s)
 {
     json_t *a = iog_jcheck(json_array());
-    for (size_t i = 0; i < s->n_rooms; i++) json_array_append_new(a, json_string(s->rooms[i]));
+    for (size_t i = 0; i < s->n_rooms; i++)
+        json_array_append_new(a, json_string(s->rooms[i]));
     return a;
 }
 
-json_t *iog_socket_data_get(const iog_socket *s) { return s->data; }
+json_t *iog_socket_data_get(const iog_socket *s)
+{
+    return s->data;
+}
 
 void iog_socket_data_set(iog_socket *s, json_t *data)
 {
@@ -175,7 +200,10 @@ void iog_socket_set_user(iog_socket *s, void *ptr, void (*free_fn)(void *))
     s->ufree = free_fn;
 }
 
-void *iog_socket_get_user(const iog_socket *s) { return s->uptr; }
+void *iog_socket_get_user(const iog_socket *s)
+{
+    return s->uptr;
+}
 
 /* ---- registration ---- */
 
@@ -234,8 +262,10 @@ static iog_next_handle *handle_new(iog_socket *s, int kind, size_t index)
 static void handle_unlink(iog_next_handle *h)
 {
     if (!h->s) return;
-    if (h->prev) h->prev->next = h->next;
-    else h->s->handles = h->next;
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        h->s->handles = h->next;
     if (h->next) h->next->prev = h->prev;
     h->next = h->prev = NULL;
 }
@@ -302,7 +332,10 @@ static void run_ns_middleware(iog_socket *s, size_t i)
     CALL(w->mw, i, iog_middleware_fn)(s, h, w->mw.v[i].user);
 }
 
-void iog_socket_start_middleware(iog_socket *s) { run_ns_middleware(s, 0); }
+void iog_socket_start_middleware(iog_socket *s)
+{
+    run_ns_middleware(s, 0);
+}
 
 static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack);
 static void run_packet_middleware(iog_socket *s, json_t *packet, iog_ack *ack, size_t i);
@@ -321,7 +354,8 @@ void iog_next(iog_next_handle **ph)
     *ph = NULL;
     iog_socket *s = h->s;
     handle_unlink(h);
-    if (s && h->kind == IOG_NEXT_NS) run_ns_middleware(s, h->index + 1);
+    if (s && h->kind == IOG_NEXT_NS)
+        run_ns_middleware(s, h->index + 1);
     else if (s && h->kind == IOG_NEXT_PACKET)
         run_packet_middleware(s, h->packet, h->ack, h->index + 1);
     json_decref(h->packet);
@@ -409,8 +443,8 @@ static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
     size_t called = 0;
     if (ack) ack->in_dispatch++;
     for (size_t i = 0; i < s->on_any.n && s->state == IOG_S_CONNECTED; i++, called++)
-        CALL(s->on_any, i, iog_any_fn)(s, ev, args, ack && !ack->sent && ack->s ? ack : NULL,
-                                       s->on_any.v[i].user);
+        CALL(s->on_any, i, iog_any_fn)
+        (s, ev, args, ack && !ack->sent && ack->s ? ack : NULL, s->on_any.v[i].user);
     for (size_t i = 0; i < s->on_event.n && s->state == IOG_S_CONNECTED; i++) {
         iog_cb *cb = &s->on_event.v[i];
         if (!cb->fn || strcmp(cb->event, ev) != 0) continue;
@@ -464,8 +498,10 @@ static json_t *event_data(const char *event, json_t *args)
 {
     json_t *d = iog_jcheck(json_array());
     json_array_append_new(d, json_string(event));
-    if (json_is_array(args)) json_array_extend(d, args);
-    else if (args) json_array_append(d, args);
+    if (json_is_array(args))
+        json_array_extend(d, args);
+    else if (args)
+        json_array_append(d, args);
     json_decref(args);
     return d;
 }
@@ -508,8 +544,10 @@ int iog_ack_send(iog_ack **pa, json_t *args)
 void iog_pending_ack_fire(iog_pending_ack *a, const char *err, json_t *args)
 {
     iog_socket *s = a->s;
-    if (a->prev) a->prev->next = a->next;
-    else s->acks_out = a->next;
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        s->acks_out = a->next;
     if (a->next) a->next->prev = a->prev;
     iog_worker_timed_del(s->w, a);
     iog_ack_fn cb = a->cb;
@@ -545,8 +583,10 @@ static int emit(iog_socket *s, const char *event, json_t *args, int vol, int64_t
     }
     json_t *data = event_data(event, args);
     json_t *meta = NULL;
-    if (ack_id >= 0) meta = json_pack("{s:I}", "ack", (json_int_t)ack_id);
-    else if (vol) meta = json_pack("{s:b}", "volatile", 1);
+    if (ack_id >= 0)
+        meta = json_pack("{s:I}", "ack", (json_int_t)ack_id);
+    else if (vol)
+        meta = json_pack("{s:b}", "volatile", 1);
     int rc = iog_send(s->w, IPC_EMIT, s->id, meta, data, vol);
     json_decref(meta);
     json_decref(data);
@@ -645,13 +685,15 @@ void iog_socket_close(iog_socket *s, const char *reason)
     if (was_connected) {
         s->w->n_connected--;
         for (size_t i = 0; i < s->on_disconnecting.n; i++)
-            CALL(s->on_disconnecting, i, iog_disconnect_fn)(s, reason,
-                                                            s->on_disconnecting.v[i].user);
-        for (size_t i = 0; i < s->n_rooms; i++) free(s->rooms[i]);
+            CALL(s->on_disconnecting, i, iog_disconnect_fn)
+            (s, reason, s->on_disconnecting.v[i].user);
+        for (size_t i = 0; i < s->n_rooms; i++)
+            free(s->rooms[i]);
         s->n_rooms = 0;
         for (size_t i = 0; i < s->on_disconnect.n; i++)
             CALL(s->on_disconnect, i, iog_disconnect_fn)(s, reason, s->on_disconnect.v[i].user);
-        while (s->acks_out) iog_pending_ack_fire(s->acks_out, "socket has been disconnected", NULL);
+        while (s->acks_out)
+            iog_pending_ack_fire(s->acks_out, "socket has been disconnected", NULL);
     }
     detach(s);
     iog_worker_unlink(s->w, s);

@@ -25,7 +25,8 @@
 static size_t hash_id(const char *s, size_t len)
 {
     size_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
     return h;
 }
 
@@ -61,8 +62,10 @@ static void table_insert(iog_worker *w, iog_socket *s)
     w->buckets[j] = s;
     s->prev = w->tail;
     s->next = NULL;
-    if (w->tail) w->tail->next = s;
-    else w->head = s;
+    if (w->tail)
+        w->tail->next = s;
+    else
+        w->head = s;
     w->tail = s;
     w->n_sockets++;
 }
@@ -70,13 +73,18 @@ static void table_insert(iog_worker *w, iog_socket *s)
 void iog_worker_unlink(iog_worker *w, iog_socket *s)
 {
     iog_socket **pp = &w->buckets[hash_id(s->id, IPC_ID_LEN) % w->n_buckets];
-    while (*pp && *pp != s) pp = &(*pp)->hnext;
+    while (*pp && *pp != s)
+        pp = &(*pp)->hnext;
     if (!*pp) return; /* already unlinked */
     *pp = s->hnext;
-    if (s->prev) s->prev->next = s->next;
-    else w->head = s->next;
-    if (s->next) s->next->prev = s->prev;
-    else w->tail = s->prev;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        w->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        w->tail = s->prev;
     w->n_sockets--;
     /* Freed at the next safe point (end of iog_worker_process), never here:
      * a handler of this socket may still be on the stack. */
@@ -94,7 +102,10 @@ static void reap(iog_worker *w)
     }
 }
 
-size_t iog_worker_socket_count(const iog_worker *w) { return w->n_connected; }
+size_t iog_worker_socket_count(const iog_worker *w)
+{
+    return w->n_connected;
+}
 
 /* ---- timed acks ---- */
 
@@ -108,9 +119,12 @@ void iog_worker_timed_add(iog_worker *w, iog_pending_ack *a)
 
 void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a)
 {
-    if (a->tprev) a->tprev->tnext = a->tnext;
-    else if (w->timed == a) w->timed = a->tnext;
-    else return; /* not in the list */
+    if (a->tprev)
+        a->tprev->tnext = a->tnext;
+    else if (w->timed == a)
+        w->timed = a->tnext;
+    else
+        return; /* not in the list */
     if (a->tnext) a->tnext->tprev = a->tprev;
     a->tnext = a->tprev = NULL;
 }
@@ -131,8 +145,8 @@ int iog_send(iog_worker *w, ipc_type t, const char *sid, json_t *meta, json_t *d
         text = iog_dump_wire(data, &att);
         if (!text) {
             free(att.v);
-            iog_log(IOG_LOG_ERROR, "%s %s: arguments cannot be encoded as JSON",
-                    ipc_type_name(t), w->nsp);
+            iog_log(IOG_LOG_ERROR, "%s %s: arguments cannot be encoded as JSON", ipc_type_name(t),
+                    w->nsp);
             return iog_fail(EINVAL, "arguments cannot be encoded as JSON");
         }
     }
@@ -167,7 +181,8 @@ static void new_incarnation(iog_worker *w)
         iog_log(IOG_LOG_ERROR, "RAND_bytes failed");
         abort();
     }
-    for (int i = 0; i < 16; i++) snprintf(w->incarnation + 2 * i, 3, "%02x", rnd[i]);
+    for (int i = 0; i < 16; i++)
+        snprintf(w->incarnation + 2 * i, 3, "%02x", rnd[i]);
 }
 
 iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
@@ -216,13 +231,13 @@ static void send_hello(iog_worker *w)
     json_t *ev = iog_jcheck(json_array());
     for (int i = 0; i < 5; i++)
         if (w->conn_mask & (1 << i)) json_array_append_new(ev, json_string(conn_names[i]));
-    json_t *meta = iog_jcheck(json_pack("{s:i,s:s,s:i,s:o}", "version", IPC_PROTOCOL_VERSION,
-                                        "incarnation", w->incarnation, "pid", (int)getpid(),
-                                        "conn_events", ev));
+    json_t *meta =
+        iog_jcheck(json_pack("{s:i,s:s,s:i,s:o}", "version", IPC_PROTOCOL_VERSION, "incarnation",
+                             w->incarnation, "pid", (int)getpid(), "conn_events", ev));
     /* DONTWAIT: with ZMQ_IMMEDIATE the send fails while the connection is
      * not up; we retry soon instead of queueing HELLOs for later. */
-    int rc = ipc_send_json(w->zsock, NULL, IPC_HELLO, w->nsp, "", meta, NULL, 0, NULL, 0,
-                           ZMQ_DONTWAIT);
+    int rc =
+        ipc_send_json(w->zsock, NULL, IPC_HELLO, w->nsp, "", meta, NULL, 0, NULL, 0, ZMQ_DONTWAIT);
     json_decref(meta);
     int64_t now = iog_now_ms();
     if (rc == 0) {
@@ -257,8 +272,8 @@ int iog_worker_start(iog_worker *w)
         return iog_fail(errno, "zmq_connect failed");
     }
     w->started = 1;
-    iog_log(IOG_LOG_INFO, "worker for %s connecting to %s (incarnation %s)", w->nsp,
-            w->endpoint, w->incarnation);
+    iog_log(IOG_LOG_INFO, "worker for %s connecting to %s (incarnation %s)", w->nsp, w->endpoint,
+            w->incarnation);
     send_hello(w);
     return 0;
 }
@@ -268,10 +283,11 @@ int iog_worker_start(iog_worker *w)
  * pending acks fail, and we say HELLO again (PROTOCOL.md rules 14, 34). */
 static void gateway_lost(iog_worker *w, const char *why, int rehello)
 {
-    iog_log(IOG_LOG_WARN, "gateway lost (%s): %zu socket(s) of %s disconnected", why,
-            w->n_sockets, w->nsp);
+    iog_log(IOG_LOG_WARN, "gateway lost (%s): %zu socket(s) of %s disconnected", why, w->n_sockets,
+            w->nsp);
     w->welcomed = 0;
-    while (w->head) iog_socket_close(w->head, "transport close");
+    while (w->head)
+        iog_socket_close(w->head, "transport close");
     /* A new incarnation: if the gateway is in fact alive (we were blocked, or
      * a send was lost) the HELLO on the same connection then makes it drop
      * every socket it still routes to us, which we just closed here; with
@@ -318,9 +334,18 @@ void iog_worker_destroy(iog_worker **pw)
     free(w);
 }
 
-const char *iog_worker_namespace(const iog_worker *w) { return w->nsp; }
-bool iog_worker_connected(const iog_worker *w) { return w->welcomed; }
-void iog_worker_stop(iog_worker *w) { w->stop = 1; }
+const char *iog_worker_namespace(const iog_worker *w)
+{
+    return w->nsp;
+}
+bool iog_worker_connected(const iog_worker *w)
+{
+    return w->welcomed;
+}
+void iog_worker_stop(iog_worker *w)
+{
+    w->stop = 1;
+}
 
 void iog_use(iog_worker *w, iog_middleware_fn fn, void *user)
 {
@@ -399,8 +424,8 @@ static void handle(iog_worker *w, const ipc_msg *m)
         const char *code = json_string_value(json_object_get(m->meta, "code"));
         const char *msg = json_string_value(json_object_get(m->meta, "message"));
         const char *type = json_string_value(json_object_get(m->meta, "type"));
-        iog_log(IOG_LOG_WARN, "gateway ERROR %s: %s (about %s)", code ? code : "?",
-                msg ? msg : "", type ? type : "?");
+        iog_log(IOG_LOG_WARN, "gateway ERROR %s: %s (about %s)", code ? code : "?", msg ? msg : "",
+                type ? type : "?");
         if (code && strcmp(code, "hello") == 0) gateway_lost(w, "gateway does not know us", 1);
         return;
     }
@@ -410,8 +435,8 @@ static void handle(iog_worker *w, const ipc_msg *m)
         break;
     }
     if (nsp_ok) {
-        iog_log(IOG_LOG_WARN, "%s for namespace %.*s ignored (serving %s)",
-                ipc_type_name(m->type), (int)m->nsp.len, m->nsp.data, w->nsp);
+        iog_log(IOG_LOG_WARN, "%s for namespace %.*s ignored (serving %s)", ipc_type_name(m->type),
+                (int)m->nsp.len, m->nsp.data, w->nsp);
         return;
     }
     iog_socket *s = iog_worker_find(w, m->sid.data, m->sid.len);
@@ -444,8 +469,10 @@ static void handle(iog_worker *w, const ipc_msg *m)
                     ipc_type_name(m->type), s->id);
             return;
         }
-        if (m->type == IPC_EVENT) iog_socket_handle_event(s, data, m->meta);
-        else iog_socket_handle_ack(s, data, m->meta);
+        if (m->type == IPC_EVENT)
+            iog_socket_handle_event(s, data, m->meta);
+        else
+            iog_socket_handle_ack(s, data, m->meta);
         json_decref(data);
         return;
     }
@@ -520,8 +547,7 @@ int iog_worker_process(iog_worker *w)
         memset(&m, 0, sizeof m);
         const char *code = NULL, *why = NULL;
         if (ipc_decode(w->frames.bufs, w->frames.n, IPC_FROM_GATEWAY, &m, &code, &why) != 0) {
-            iog_log(IOG_LOG_WARN, "bad message from the gateway (%s: %s), dropped", code,
-                    why);
+            iog_log(IOG_LOG_WARN, "bad message from the gateway (%s: %s), dropped", code, why);
         } else {
             handle(w, &m);
         }

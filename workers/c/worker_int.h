@@ -72,7 +72,7 @@ struct iog_pending_ack { /* an emit_with_ack waiting for the client */
     int64_t deadline; /* monotonic ms, 0 = none */
     iog_ack_fn cb;
     void *user;
-    iog_pending_ack *next, *prev;  /* in the socket's list */
+    iog_pending_ack *next, *prev;   /* in the socket's list */
     iog_pending_ack *tnext, *tprev; /* in the worker's timed list */
 };
 
@@ -87,10 +87,10 @@ struct iog_ack { /* a client's ack request */
 enum { IOG_NEXT_NS = 1, IOG_NEXT_PACKET = 2 };
 struct iog_next_handle {
     int kind;
-    iog_socket *s; /* NULL once the socket is gone */
-    size_t index;  /* middleware that holds this handle */
-    json_t *packet; /* IOG_NEXT_PACKET: ["event", arg…] */
-    iog_ack *ack;   /* IOG_NEXT_PACKET: may be NULL */
+    iog_socket *s;                /* NULL once the socket is gone */
+    size_t index;                 /* middleware that holds this handle */
+    json_t *packet;               /* IOG_NEXT_PACKET: ["event", arg…] */
+    iog_ack *ack;                 /* IOG_NEXT_PACKET: may be NULL */
     iog_next_handle *next, *prev; /* in the socket's list */
 };
 
@@ -110,11 +110,11 @@ struct iog_socket {
     void (*ufree)(void *);
     iog_cbs on_event, on_any, on_error, on_disconnecting, on_disconnect, on_conn, mw;
     int64_t next_ack_id;
-    iog_pending_ack *acks_out;  /* emit_with_ack waiting */
-    iog_ack *acks_in;           /* client acks not answered yet */
-    iog_next_handle *handles;   /* middleware continuations outstanding */
-    iog_socket *next, *prev;    /* in the worker's list (or graveyard) */
-    iog_socket *hnext;          /* hash chain */
+    iog_pending_ack *acks_out; /* emit_with_ack waiting */
+    iog_ack *acks_in;          /* client acks not answered yet */
+    iog_next_handle *handles;  /* middleware continuations outstanding */
+    iog_socket *next, *prev;   /* in the worker's list (or graveyard) */
+    iog_socket *hnext;         /* hash chain */
 };
 
 struct iog_broadcast {
@@ -134,9 +134,9 @@ struct iog_worker {
 
     /* gateway liveness */
     int welcomed;
-    int hello_sent;            /* HELLO went out, waiting for WELCOME */
-    int64_t hello_at;          /* when to (re)try HELLO */
-    char *gateway;             /* gateway incarnation from WELCOME */
+    int hello_sent;   /* HELLO went out, waiting for WELCOME */
+    int64_t hello_at; /* when to (re)try HELLO */
+    char *gateway;    /* gateway incarnation from WELCOME */
     int heartbeat_ms;
     int64_t last_rx, last_ping;
     int send_failed; /* a non-volatile send failed: resynchronise */
