@@ -868,6 +868,32 @@ static void recovered_socket_rooms(void **st)
     assert_true(json_is_object(json_object_get(iog_socket_handshake(last_socket), "auth")));
 }
 
+/* Many sockets: the id table grows, lookups and removal stay right. */
+static void many_sockets(void **st)
+{
+    iog_on_connection(G.w, on_connection, NULL);
+    char sid[21];
+    for (int i = 0; i < 300; i++) {
+        snprintf(sid, sizeof sid, "S%019d", i);
+        connect_socket(sid, NULL);
+    }
+    for (int i = 0; i < 300; i++) expect(IPC_ACCEPT);
+    assert_int_equal(iog_worker_socket_count(G.w), 300);
+    for (int i = 0; i < 300; i += 2) {
+        snprintf(sid, sizeof sid, "S%019d", i);
+        gw_send(IPC_DISCONNECT, sid, "{\"reason\":\"transport close\"}", NULL, NULL, 0);
+    }
+    snprintf(sid, sizeof sid, "S%019d", 299);
+    gw_send(IPC_EVENT, sid, "{\"ack\":1}", "[\"unhandled\"]", NULL, 0);
+    pump(100);
+    assert_int_equal(iog_worker_socket_count(G.w), 150);
+    json_t *all = iog_fetch_sockets(G.w, NULL);
+    assert_int_equal(json_array_size(all), 150);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(all, 0), "id")),
+                        "S0000000000000000001");
+    json_decref(all);
+}
+
 /* The loop helpers: next_timeout is 0 while messages wait (ZMQ_FD is
  * edge-triggered), and iog_worker_run returns after iog_worker_stop. */
 static void stop_on_connection(iog_socket *s)
@@ -998,6 +1024,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(loop_helpers, setup, teardown),
         cmocka_unit_test_setup_teardown(recovered_socket_rooms, setup, teardown),
         cmocka_unit_test_setup_teardown(embedded_in_libev, setup, teardown),
+        cmocka_unit_test_setup_teardown(many_sockets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
