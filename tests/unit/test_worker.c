@@ -690,15 +690,35 @@ static void disconnect_from_worker(void **st)
     expect_nothing(20);
 }
 
-static void conn_notices(void **st)
+static void on_conn_ev(iog_socket *s, const char *event, json_t *meta, void *user)
+{
+    rec("conn:%s;", event);
+}
+static void reg_conn(iog_socket *s)
+{
+    iog_socket_on_conn(s, on_conn_ev, NULL);
+    iog_socket_on(s, "a", on_ev, "a1");
+    iog_socket_on(s, "a", on_ev, "a2");
+}
+
+static void conn_notices_and_off(void **st)
 {
     teardown(st);
     assert_int_equal(setup_hb(5000, IOG_CONN_DRAIN), 0);
-    iog_on_connection(G.w, on_connection, NULL);
+    trace[0] = 0;
+    iog_on_connection(G.w, on_connection, reg_conn);
     connect_ok(SID1);
     gw_send(IPC_CONN, SID1, "{\"event\":\"upgrade\",\"transport\":\"websocket\"}", NULL, NULL, 0);
+    gw_send(IPC_CONN, SID1, "{\"event\":\"drain\"}", NULL, NULL, 0);
+    gw_send(IPC_EVENT, SID1, NULL, "[\"a\",\"x\"]", NULL, 0);
     pump(30);
     assert_string_equal(iog_socket_transport(last_socket), "websocket");
+    assert_string_equal(trace, "conn(" SID1 ");conn:upgrade;conn:drain;a1(x);a2(x);");
+    trace[0] = 0;
+    iog_socket_off(last_socket, "a", on_ev);
+    gw_send(IPC_EVENT, SID1, NULL, "[\"a\",\"y\"]", NULL, 0);
+    pump(30);
+    assert_string_equal(trace, "");
 }
 
 /* Namespace utilities. */
@@ -877,7 +897,8 @@ static void many_sockets(void **st)
         snprintf(sid, sizeof sid, "S%019d", i);
         connect_socket(sid, NULL);
     }
-    for (int i = 0; i < 300; i++) expect(IPC_ACCEPT);
+    for (int i = 0; i < 300; i++)
+        expect(IPC_ACCEPT);
     assert_int_equal(iog_worker_socket_count(G.w), 300);
     for (int i = 0; i < 300; i += 2) {
         snprintf(sid, sizeof sid, "S%019d", i);
@@ -1016,7 +1037,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(rooms_and_broadcasts, setup, teardown),
         cmocka_unit_test_setup_teardown(disconnect_from_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(disconnect_from_worker, setup, teardown),
-        cmocka_unit_test_setup_teardown(conn_notices, setup, teardown),
+        cmocka_unit_test_setup_teardown(conn_notices_and_off, setup, teardown),
         cmocka_unit_test_setup_teardown(fetch_join_leave_disconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(heartbeat_pong_and_ping, setup, teardown),
         cmocka_unit_test_setup_teardown(gateway_silence_is_transport_close, setup, teardown),
