@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define DEFAULT_HEARTBEAT_MS 5000
-#define HELLO_RETRY_MS 100 /* while the connection to the gateway is not up */
+#define HELLO_RETRY_MS 20 /* while the connection to the gateway is not up */
 #define HWM 100000
 #define STOP_GRACE_MS 250 /* iog_worker_run after a stop: wait for BYE */
 
