@@ -240,9 +240,11 @@ static void session_close(eio_session *s, eio_close_reason reason)
         ws_close(w, reason == EIO_CLOSE_SHUTDOWN ? 1001 : 1000);
     } else if (s->get) {
         mark_dirty(s); /* the held GET carries what waits, then "1" */
-    } else if (s->send_close && reason != EIO_CLOSE_TRANSPORT_ERROR &&
-               reason != EIO_CLOSE_SHUTDOWN && s->transport == EIO_TRANSPORT_POLLING) {
-        s->lingering = 1; /* keep the sid so the next GET gets "1" */
+    } else if ((reason == EIO_CLOSE_FORCED || reason == EIO_CLOSE_FORCED_SERVER) &&
+               s->transport == EIO_TRANSPORT_POLLING) {
+        /* closed from above between two polls: keep the sid a little so
+         * the client's next GET gets what is queued and "1" */
+        s->lingering = 1;
         gw_tlist_add(&srv->linger_list, &s->lng);
     }
     if (!s->lingering) table_del(srv, s);
