@@ -44,7 +44,7 @@ setup:
 
 run: setup
 	@$(MAKE) --no-print-directory all
-	exec $(BUILD)/iogate --listen 127.0.0.1:3000 --static examples/chat/public \
+	exec $(BUILD)/iogate --listen 127.0.0.1:3000 --static examples/chat/public --client-js node_modules/socket.io-client/dist/socket.io.js \
 	  --worker "/=$(BUILD)/examples/chat"
 
 test: setup

@@ -1,0 +1,218 @@
+/* app.h — the Socket.IO half of the gateway: clients, sockets, namespaces,
+ * the routing copy of rooms (sio.c, rooms.c) and the ZeroMQ side that talks
+ * to workers (router.c).  Public part first (used by main.c), then the
+ * internals the three files share.
+ *
+ * Data model, one loop, no threads:
+ *   gw_app ── eio_server (transport, eio.h)
+ *          ├─ nsps: gw_nsp by name ── worker (gw_worker*), rooms, sockets
+ *          ├─ sockets: sio_socket by Socket.IO id (global: ids are random)
+ *          └─ workers: gw_worker by ZeroMQ routing id
+ *   sio_client (one per Engine.IO session) ── its sio_sockets (one per nsp)
+ */
+#ifndef IOGATE_APP_H
+#define IOGATE_APP_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "eio.h"
+#include "ipc.h"
+#include "sio_codec.h"
+
+/* ---- public ------------------------------------------------------------ */
+
+typedef struct {
+    const char *nsp;     /* "/chat" */
+    const char *command; /* run through /bin/sh -c */
+} gw_worker_spec;
+
+typedef struct {
+    unsigned connect_timeout_ms; /* 45000: no namespace joined by then → close */
+    const char *ipc_endpoint;    /* NULL → ipc://<private rundir>/workers.sock */
+    const gw_worker_spec *workers;
+    size_t n_workers;
+    size_t max_attachments; /* 10 */
+    int max_depth;          /* JSON nesting accepted from clients, 32 */
+    unsigned heartbeat_ms;  /* 5000: worker PING period; 3 missed = dead */
+    unsigned startup_wait_ms; /* 5000: wait this long for spawned workers' HELLO */
+    int sndhwm;             /* 100000 messages queued per worker */
+} gw_app_options;
+
+void gw_app_options_defaults(gw_app_options *o);
+
+typedef struct gw_app gw_app;
+
+/* Build the Socket.IO layer on `loop` over an Engine.IO server configured by
+ * `ecfg`, bind the IPC endpoint and spawn the configured workers.  The HTTP
+ * listener opens once every spawned worker said HELLO (or startup_wait_ms
+ * passed), so "listening on" means ready.  NULL (logged) on failure. */
+gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_options *opt);
+/* Clean shutdown: every socket gets DISCONNECT "server shutting down", then
+ * workers get BYE and spawned workers SIGTERM; clients are closed. */
+void gw_app_shutdown(gw_app *app);
+/* Free everything; sets *app to NULL. */
+void gw_app_destroy(gw_app **app);
+/* The endpoint workers connect to. */
+const char *gw_app_endpoint(const gw_app *app);
+
+/* ---- internals shared by sio.c, rooms.c, router.c ---------------------- */
+
+typedef struct sio_client sio_client;
+typedef struct sio_socket sio_socket;
+typedef struct gw_nsp gw_nsp;
+typedef struct gw_worker gw_worker;
+typedef struct gw_room gw_room;
+typedef struct gw_member gw_member;
+
+/* One socket's membership of one room: in the room's list and the socket's. */
+struct gw_member {
+    gw_room *room;
+    sio_socket *sock;
+    gw_member *rprev, *rnext; /* room's members (utlist DL) */
+    gw_member *snext;         /* socket's rooms (utlist LL) */
+};
+
+struct gw_room {
+    char *name;
+    gw_nsp *nsp;
+    gw_member *members;
+    size_t count;
+    UT_hash_handle hh;
+};
+
+typedef enum { SOCK_PENDING, SOCK_CONNECTED } sio_socket_state;
+
+struct sio_socket {
+    char id[IPC_ID_LEN + 1];
+    sio_socket_state state;
+    gw_nsp *nsp;
+    sio_client *client;
+    gw_member *rooms;          /* routing copy of the socket's rooms */
+    uint64_t mark;             /* broadcast dedup epoch */
+    sio_socket *nprev, *nnext; /* nsp's connected sockets (utlist DL) */
+    sio_socket *cnext;         /* client's sockets (utlist LL) */
+    UT_hash_handle hh;         /* app->sockets by id */
+};
+
+struct gw_nsp {
+    char *name;
+    gw_worker *worker; /* NULL: nobody serves it now */
+    int configured;    /* named by --worker */
+    gw_room *rooms;    /* by name */
+    sio_socket *sockets; /* connected sockets */
+    size_t n_sockets;
+    UT_hash_handle hh;
+};
+
+/* Binary packet being reassembled: its head, then n binary messages. */
+typedef struct {
+    sio_packet pkt;
+    char *text; /* owned copy of the packet text (pkt points into it) */
+    ipc_buf *att;
+    size_t n_att;
+} sio_partial;
+
+struct sio_client {
+    gw_app *app;
+    eio_session *session;
+    sio_socket *sockets;
+    int ever_connected;   /* a namespace accepted: connect timeout is off */
+    double deadline;      /* connect timeout (ev_now based) */
+    sio_client *tprev, *tnext; /* connect-timeout queue (utlist DL) */
+    int in_timeout_queue;
+    sio_partial *partial; /* binary packet awaiting attachments */
+    int closing;
+};
+
+enum {
+    CONN_EV_UPGRADE = 1,
+    CONN_EV_PACKET = 2,
+    CONN_EV_PACKET_CREATE = 4,
+    CONN_EV_DRAIN = 8,
+    CONN_EV_CLOSE = 16,
+};
+
+struct gw_worker {
+    char *rid; /* ZeroMQ routing id */
+    size_t rid_len;
+    char incarnation[64];
+    long pid;
+    gw_nsp *nsp;
+    unsigned conn_events;
+    double last_seen; /* ev_now */
+    UT_hash_handle hh;
+};
+
+/* A child process started for --worker. */
+typedef struct gw_child {
+    ev_child watcher;
+    gw_app *app;
+    char *nsp;
+    char *command;
+    pid_t pid;
+    int hello_seen;
+    struct gw_child *next;
+} gw_child;
+
+struct gw_app {
+    struct ev_loop *loop;
+    eio_server *eio;
+    eio_config ecfg;
+    gw_app_options opt;
+    sio_limits limits;
+    gw_nsp *nsps;
+    sio_socket *sockets;
+    gw_worker *workers;
+    sio_client *timeouts; /* connect-timeout queue, oldest first */
+    ev_timer connect_timer;
+    uint64_t epoch;
+    int shutting_down;
+    int listening;
+
+    /* router.c */
+    void *zctx;
+    void *router;
+    char *endpoint;
+    char *rundir;
+    ev_io zio;
+    ev_prepare zprep;
+    ev_idle zidle;
+    ev_timer heartbeat;
+    ev_timer startup;
+    gw_child *children;
+    char incarnation[IPC_ID_LEN + 1];
+    ipc_frames frames;
+};
+
+/* sio.c */
+gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create);
+void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason);
+void sio_client_send_text(sio_client *c, const char *text, size_t len);
+void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* The worker serving a namespace is gone: disconnect its sockets. */
+void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why);
+void sio_app_start_listening(gw_app *app);
+
+/* rooms.c */
+void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len);
+void gw_room_leave(gw_app *app, sio_socket *s, const char *room, size_t len);
+void gw_room_leave_all(gw_app *app, sio_socket *s);
+/* Call fn(s, ud) once for each socket of nsp in any of `rooms` (all when
+ * rooms is empty/NULL) and in none of `except`.  Returns the count. */
+size_t gw_rooms_select(gw_app *app, gw_nsp *nsp, json_t *rooms, json_t *except,
+                       void (*fn)(sio_socket *s, void *ud), void *ud);
+
+/* router.c */
+int gw_router_start(gw_app *app);
+void gw_router_stop(gw_app *app);
+/* Send to the worker serving s->nsp; returns 0, or -1 when the worker is
+ * missing, gone, or at its high-water mark (errno EAGAIN). */
+int gw_router_send(gw_app *app, gw_worker *w, ipc_type type, const char *nsp, const char *sid,
+                   const char *meta, size_t meta_len, const char *data, size_t data_len,
+                   const ipc_buf *att, size_t n_att);
+void gw_worker_drop(gw_app *app, gw_worker *w, const char *why);
+
+#endif

@@ -1,0 +1,759 @@
+/* sio.c — Socket.IO protocol v5 in the gateway.
+ *
+ * Sits on eio.h sessions: decodes each client's Socket.IO packets
+ * (sio_codec.h), reassembles binary packets with their attachments, keeps
+ * one sio_socket per (client, namespace), and turns packets into IPC
+ * messages for the namespace's worker — and worker messages back into
+ * packets (PROTOCOL.md §3).  The gateway decodes; the worker decides.
+ *
+ * Lifecycle of a socket, in one place:
+ *
+ *   client CONNECT ──► PENDING ──(worker ACCEPT)──► CONNECTED
+ *                         │  (worker REFUSE) → 44, freed
+ *                         └─ (client/engine gone) → DISCONNECT to worker
+ *   CONNECTED ──(client 41 | engine close | worker DISCONNECT | worker gone)──► freed
+ *
+ * Every removal goes through sio_socket_remove(), which says once and only
+ * once to the worker why the socket went (unless the worker asked for it).
+ */
+#include "app.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <utlist.h>
+
+/* ---- namespaces ------------------------------------------------------- */
+
+gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create)
+{
+    gw_nsp *n;
+    HASH_FIND(hh, app->nsps, name, len, n);
+    if (n || !create) return n;
+    n = xcalloc(1, sizeof *n);
+    n->name = xstrndup(name, len);
+    HASH_ADD_KEYPTR(hh, app->nsps, n->name, len, n);
+    return n;
+}
+
+/* ---- sending packets to a client -------------------------------------- */
+
+/* Build the Engine.IO messages of one Socket.IO packet: the text packet and
+ * one binary message per attachment.  Returns the number of messages in
+ * out (1 + n_att); the caller unrefs them. */
+static size_t build_packet(eio_msg **out, sio_type type, const char *nsp, size_t nsp_len,
+                           int64_t id, const char *json, size_t json_len, const ipc_buf *att,
+                           size_t n_att)
+{
+    if (n_att > 0) type = type == SIO_ACK ? SIO_BINARY_ACK : SIO_BINARY_EVENT;
+    char small[256];
+    size_t hmax = sio_head_max(nsp_len);
+    char *head = hmax <= sizeof small ? small : xmalloc(hmax);
+    size_t hl = sio_encode_head(head, type, n_att, nsp, nsp_len, id);
+    eio_msg *m = eio_msg_new(0, hl + json_len);
+    memcpy(eio_msg_data(m), head, hl);
+    if (json_len) memcpy(eio_msg_data(m) + hl, json, json_len);
+    if (head != small) free(head);
+    out[0] = m;
+    for (size_t i = 0; i < n_att; i++) out[1 + i] = eio_msg_copy(1, att[i].data, att[i].len);
+    return 1 + n_att;
+}
+
+static void send_msgs(sio_client *c, eio_msg **msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) eio_session_send(c->session, msgs[i]);
+}
+
+static void free_msgs(eio_msg **msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) eio_msg_unref(&msgs[i]);
+}
+
+static void send_packet(sio_client *c, sio_type type, const char *nsp, size_t nsp_len, int64_t id,
+                        const char *json, size_t json_len, const ipc_buf *att, size_t n_att)
+{
+    eio_msg *stack[16];
+    eio_msg **msgs = n_att + 1 <= 16 ? stack : xmalloc((n_att + 1) * sizeof *msgs);
+    size_t n = build_packet(msgs, type, nsp, nsp_len, id, json, json_len, att, n_att);
+    send_msgs(c, msgs, n);
+    free_msgs(msgs, n);
+    if (msgs != stack) free(msgs);
+}
+
+static void send_json_packet(sio_client *c, sio_type type, const char *nsp, json_t *j)
+{
+    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    send_packet(c, type, nsp, strlen(nsp), -1, txt, txt ? strlen(txt) : 0, NULL, 0);
+    free(txt);
+}
+
+static void send_connect_error(sio_client *c, const char *nsp, const char *message, json_t *data)
+{
+    json_t *j = json_pack("{s:s}", "message", message);
+    if (data) json_object_set(j, "data", data);
+    send_json_packet(c, SIO_CONNECT_ERROR, nsp, j);
+    json_decref(j);
+}
+
+/* ---- sockets ------------------------------------------------------------ */
+
+static sio_socket *client_socket(sio_client *c, const char *nsp, size_t len)
+{
+    for (sio_socket *s = c->sockets; s; s = s->cnext)
+        if (strlen(s->nsp->name) == len && memcmp(s->nsp->name, nsp, len) == 0) return s;
+    return NULL;
+}
+
+static int notify(gw_app *app, sio_socket *s, ipc_type type, const char *meta, size_t meta_len,
+                  const char *data, size_t data_len, const ipc_buf *att, size_t n_att)
+{
+    if (!s->nsp->worker) return -1;
+    return gw_router_send(app, s->nsp->worker, type, s->nsp->name, s->id, meta, meta_len, data,
+                          data_len, att, n_att);
+}
+
+static void timeout_dequeue(gw_app *app, sio_client *c)
+{
+    if (!c->in_timeout_queue) return;
+    DL_DELETE2(app->timeouts, c, tprev, tnext);
+    c->in_timeout_queue = 0;
+}
+
+void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason)
+{
+    if (notify_reason) {
+        json_t *meta = json_pack("{s:s}", "reason", notify_reason);
+        char *mt = json_dumps(meta, JSON_COMPACT);
+        notify(app, s, IPC_DISCONNECT, mt, strlen(mt), NULL, 0, NULL, 0);
+        free(mt);
+        json_decref(meta);
+    }
+    gw_room_leave_all(app, s);
+    if (s->state == SOCK_CONNECTED) {
+        DL_DELETE2(s->nsp->sockets, s, nprev, nnext);
+        s->nsp->n_sockets--;
+    }
+    LL_DELETE2(s->client->sockets, s, cnext);
+    HASH_DEL(app->sockets, s);
+    free(s);
+}
+
+/* ---- the handshake a worker sees ----------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode (and '+' → ' ') into a new string. */
+static char *url_decode(const char *s, size_t n)
+{
+    char *out = xmalloc(n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else {
+            *o++ = s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Query string → object; a repeated key becomes an array (as Node's
+ * querystring module does for the reference server). */
+static json_t *parse_query(const char *q)
+{
+    json_t *obj = json_object();
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len) {
+            const char *eq = memchr(q, '=', len);
+            size_t kl = eq ? (size_t)(eq - q) : len;
+            char *k = url_decode(q, kl);
+            char *v = eq ? url_decode(eq + 1, len - kl - 1) : xstrdup("");
+            json_t *old = json_object_get(obj, k);
+            json_t *jv = json_string(v); /* NULL for invalid UTF-8 */
+            if (!jv) jv = json_string("");
+            if (!old) {
+                json_object_set_new(obj, k, jv);
+            } else if (json_is_array(old)) {
+                json_array_append_new(old, jv);
+            } else {
+                json_t *arr = json_array();
+                json_array_append(arr, old);
+                json_array_append_new(arr, jv);
+                json_object_set_new(obj, k, arr);
+            }
+            free(k);
+            free(v);
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return obj;
+}
+
+/* Date.prototype.toString() of the reference, in UTC. */
+static void js_date_string(char *out, size_t n, double ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
+}
+
+static json_t *handshake_json(sio_client *c, json_t *auth)
+{
+    const eio_handshake *h = eio_session_handshake(c->session);
+    json_t *headers = json_object();
+    for (size_t i = 0; i < h->n_headers; i++) {
+        json_t *old = json_object_get(headers, h->headers[i].name);
+        if (old) {
+            size_t ol = json_string_length(old), nl = strlen(h->headers[i].value);
+            char *joined = xmalloc(ol + 2 + nl + 1);
+            memcpy(joined, json_string_value(old), ol);
+            memcpy(joined + ol, ", ", 2);
+            memcpy(joined + ol + 2, h->headers[i].value, nl + 1);
+            json_t *js = json_string(joined);
+            if (js) json_object_set_new(headers, h->headers[i].name, js);
+            free(joined);
+        } else {
+            json_t *js = json_string(h->headers[i].value);
+            if (js) json_object_set_new(headers, h->headers[i].name, js);
+        }
+    }
+    double now = gw_now_ms();
+    char date[96];
+    js_date_string(date, sizeof date, now);
+    json_t *url = json_string(h->url ? h->url : "");
+    return json_pack("{s:o, s:o, s:O, s:s, s:I, s:o*, s:s, s:b, s:b}", "headers", headers,
+                     "query", parse_query(h->query), "auth", auth, "time", date, "issued",
+                     (json_int_t)now, "url", url, "address", h->address ? h->address : "",
+                     "xdomain", h->xdomain, "secure", h->secure);
+}
+
+/* ---- packets from a client ----------------------------------------------- */
+
+static void close_client(sio_client *c, eio_close_reason why)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    eio_session_close(c->session, why);
+    /* `c` may be freed now: callers return at once. */
+}
+
+static void handle_connect(sio_client *c, const sio_packet *p)
+{
+    gw_app *app = c->app;
+    char *nspname = xstrndup(p->nsp, p->nsp_len);
+    if (client_socket(c, p->nsp, p->nsp_len)) {
+        /* A second CONNECT for a namespace is a protocol violation. */
+        log_info("client %s: duplicate CONNECT for %s, closing", eio_session_handshake(c->session)->address, nspname);
+        free(nspname);
+        close_client(c, EIO_CLOSE_FORCED_SERVER);
+        return;
+    }
+    gw_nsp *nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 0);
+    if (!nsp || !nsp->worker || app->shutting_down) {
+        log_debug("CONNECT to unknown namespace %s", nspname);
+        send_connect_error(c, nspname, "Invalid namespace", NULL);
+        free(nspname);
+        return;
+    }
+    sio_socket *s = xcalloc(1, sizeof *s);
+    gw_random_id(s->id);
+    s->state = SOCK_PENDING;
+    s->nsp = nsp;
+    s->client = c;
+    HASH_ADD(hh, app->sockets, id, IPC_ID_LEN, s);
+    LL_PREPEND2(c->sockets, s, cnext);
+
+    json_t *auth = p->json && json_is_object(p->json) ? json_incref(p->json) : json_object();
+    json_t *meta = json_pack("{s:o, s:s, s:b}", "handshake", handshake_json(c, auth), "transport",
+                             eio_session_transport_name(c->session), "recovered", 0);
+    json_decref(auth);
+    char *mt = json_dumps(meta, JSON_COMPACT);
+    json_decref(meta);
+    if (notify(app, s, IPC_CONNECT, mt, strlen(mt), NULL, 0, NULL, 0) < 0) {
+        log_warn("namespace %s: worker did not take CONNECT (%s)", nspname, strerror(errno));
+        sio_socket_remove(app, s, NULL);
+        send_connect_error(c, nspname, "Namespace unavailable", NULL);
+    }
+    free(mt);
+    free(nspname);
+}
+
+static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, size_t n_att)
+{
+    gw_app *app = c->app;
+    if (p->type == SIO_CONNECT) {
+        handle_connect(c, p);
+        return;
+    }
+    sio_socket *s = client_socket(c, p->nsp, p->nsp_len);
+    if (!s || s->state != SOCK_CONNECTED) {
+        /* EVENT/ACK/DISCONNECT before the namespace is connected: the
+         * reference closes the whole connection, and so do we. */
+        log_info("client %s: packet type %d for a namespace it is not connected to, closing",
+                 eio_session_handshake(c->session)->address, p->type);
+        close_client(c, EIO_CLOSE_FORCED_SERVER);
+        return;
+    }
+    char meta[48];
+    int ml = 0;
+    switch (p->type) {
+    case SIO_DISCONNECT:
+        sio_socket_remove(app, s, "client namespace disconnect");
+        if (!c->sockets) close_client(c, EIO_CLOSE_FORCED);
+        return;
+    case SIO_EVENT:
+    case SIO_BINARY_EVENT:
+        if (p->id >= 0) ml = snprintf(meta, sizeof meta, "{\"ack\":%lld}", (long long)p->id);
+        break;
+    case SIO_ACK:
+    case SIO_BINARY_ACK:
+        ml = snprintf(meta, sizeof meta, "{\"id\":%lld}", (long long)p->id);
+        break;
+    default:
+        close_client(c, EIO_CLOSE_PARSE_ERROR);
+        return;
+    }
+    ipc_type t = (p->type == SIO_ACK || p->type == SIO_BINARY_ACK) ? IPC_ACK : IPC_EVENT;
+    if (notify(app, s, t, ml ? meta : NULL, (size_t)ml, p->data, p->data_len, att, n_att) < 0) {
+        if (errno == EAGAIN) {
+            /* PROTOCOL.md rule 31: the worker is not reading. */
+            log_warn("namespace %s: worker queue full, disconnecting socket %s", s->nsp->name,
+                     s->id);
+            send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0,
+                        NULL, 0);
+            sio_socket_remove(app, s, NULL);
+        }
+    }
+}
+
+static void partial_free(sio_partial **pp)
+{
+    sio_partial *p = *pp;
+    if (!p) return;
+    sio_packet_clear(&p->pkt);
+    for (size_t i = 0; i < p->n_att; i++) free((void *)p->att[i].data);
+    free(p->att);
+    free(p->text);
+    free(p);
+    *pp = NULL;
+}
+
+static void on_message(eio_session *es, const char *data, size_t len, int binary, void *ud)
+{
+    gw_app *app = ud;
+    sio_client *c = eio_session_userdata(es);
+    if (!c || c->closing) return;
+    const char *addr = eio_session_handshake(es)->address;
+    if (binary) {
+        sio_partial *p = c->partial;
+        if (!p) {
+            log_info("client %s: binary message without a binary packet, closing", addr);
+            close_client(c, EIO_CLOSE_PARSE_ERROR);
+            return;
+        }
+        p->att[p->n_att].data = xstrndup(data, len);
+        p->att[p->n_att].len = len;
+        if (++p->n_att == p->pkt.attachments) {
+            c->partial = NULL;
+            dispatch(c, &p->pkt, p->att, p->n_att);
+            partial_free(&p);
+        }
+        return;
+    }
+    if (c->partial) {
+        log_info("client %s: text packet while attachments were expected, closing", addr);
+        close_client(c, EIO_CLOSE_PARSE_ERROR);
+        return;
+    }
+    sio_packet pkt;
+    const char *why = "invalid packet";
+    if (sio_decode(data, len, &app->limits, &pkt, &why) < 0) {
+        log_info("client %s: parse error (%s), closing", addr, why);
+        close_client(c, EIO_CLOSE_PARSE_ERROR);
+        return;
+    }
+    if ((pkt.type == SIO_BINARY_EVENT || pkt.type == SIO_BINARY_ACK) && pkt.attachments > 0) {
+        /* Keep the packet until its attachments arrive: re-decode an owned
+         * copy so every view points into memory we keep. */
+        sio_packet_clear(&pkt);
+        sio_partial *p = xcalloc(1, sizeof *p);
+        p->text = xstrndup(data, len);
+        if (sio_decode(p->text, len, &app->limits, &p->pkt, &why) < 0) { /* cannot differ */
+            free(p->text);
+            free(p);
+            close_client(c, EIO_CLOSE_PARSE_ERROR);
+            return;
+        }
+        p->att = xcalloc(p->pkt.attachments, sizeof *p->att);
+        c->partial = p;
+        return;
+    }
+    dispatch(c, &pkt, NULL, 0);
+    sio_packet_clear(&pkt);
+}
+
+/* ---- connect timeout: one timer, one FIFO (all deadlines are equal) -------- */
+
+static void arm_connect_timer(gw_app *app)
+{
+    if (ev_is_active(&app->connect_timer) || !app->timeouts) return;
+    double after = app->timeouts->deadline - ev_now(app->loop);
+    ev_timer_set(&app->connect_timer, after > 0 ? after : 0, 0);
+    ev_timer_start(app->loop, &app->connect_timer);
+}
+
+static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    gw_app *app = w->data;
+    double now = ev_now(loop);
+    while (app->timeouts && app->timeouts->deadline <= now + 0.0005) {
+        sio_client *c = app->timeouts;
+        timeout_dequeue(app, c);
+        if (!c->ever_connected && !c->closing) {
+            log_info("client %s: no namespace joined within %u ms, closing",
+                     eio_session_handshake(c->session)->address, app->opt.connect_timeout_ms);
+            close_client(c, EIO_CLOSE_FORCED_SERVER);
+        }
+    }
+    arm_connect_timer(app);
+}
+
+/* ---- engine callbacks ----------------------------------------------------- */
+
+static void on_open(eio_session *es, void *ud)
+{
+    gw_app *app = ud;
+    sio_client *c = xcalloc(1, sizeof *c);
+    c->app = app;
+    c->session = es;
+    eio_session_set_userdata(es, c);
+    c->deadline = ev_now(app->loop) + app->opt.connect_timeout_ms / 1000.0;
+    DL_APPEND2(app->timeouts, c, tprev, tnext);
+    c->in_timeout_queue = 1;
+    arm_connect_timer(app);
+}
+
+static void conn_notice(gw_app *app, sio_client *c, unsigned kind, const char *meta)
+{
+    for (sio_socket *s = c->sockets; s; s = s->cnext) {
+        gw_worker *w = s->nsp->worker;
+        if (w && (w->conn_events & kind) && s->state == SOCK_CONNECTED)
+            notify(app, s, IPC_CONN, meta, strlen(meta), NULL, 0, NULL, 0);
+    }
+}
+
+static void on_upgrade(eio_session *es, void *ud)
+{
+    sio_client *c = eio_session_userdata(es);
+    if (c) conn_notice(ud, c, CONN_EV_UPGRADE, "{\"event\":\"upgrade\",\"transport\":\"websocket\"}");
+}
+
+static void on_packet(eio_session *es, int type, int outgoing, void *ud)
+{
+    static const char *names[] = {"open", "close", "ping", "pong", "message", "upgrade", "noop"};
+    sio_client *c = eio_session_userdata(es);
+    if (!c || type < 0 || type > 6) return;
+    char meta[80];
+    snprintf(meta, sizeof meta, "{\"event\":\"%s\",\"type\":\"%s\"}",
+             outgoing ? "packetCreate" : "packet", names[type]);
+    conn_notice(ud, c, outgoing ? CONN_EV_PACKET_CREATE : CONN_EV_PACKET, meta);
+}
+
+static void on_drain(eio_session *es, void *ud)
+{
+    sio_client *c = eio_session_userdata(es);
+    if (c) conn_notice(ud, c, CONN_EV_DRAIN, "{\"event\":\"drain\"}");
+}
+
+static void on_close(eio_session *es, eio_close_reason reason, void *ud)
+{
+    gw_app *app = ud;
+    sio_client *c = eio_session_userdata(es);
+    if (!c) return;
+    const char *why = eio_close_reason_str(reason);
+    char meta[96];
+    snprintf(meta, sizeof meta, "{\"event\":\"close\",\"reason\":\"%s\"}", why);
+    conn_notice(app, c, CONN_EV_CLOSE, meta);
+    while (c->sockets) sio_socket_remove(app, c->sockets, why);
+    timeout_dequeue(app, c);
+    partial_free(&c->partial);
+    eio_session_set_userdata(es, NULL);
+    free(c);
+}
+
+/* ---- messages from workers ------------------------------------------------ */
+
+typedef struct {
+    eio_msg **msgs;
+    size_t n;
+} bcast_ctx;
+
+static void bcast_one(sio_socket *s, void *ud)
+{
+    bcast_ctx *b = ud;
+    if (!s->client->closing) send_msgs(s->client, b->msgs, b->n);
+}
+
+static void reply_sockets(gw_app *app, gw_worker *w, gw_nsp *nsp, json_t *req)
+{
+    json_t *list = json_array();
+    for (sio_socket *s = nsp->sockets; s; s = s->nnext) {
+        json_t *rooms = json_array();
+        for (gw_member *m = s->rooms; m; m = m->snext)
+            json_array_append_new(rooms, json_string(m->room->name));
+        json_array_append_new(list, json_pack("{s:s, s:o, s:s}", "id", s->id, "rooms", rooms,
+                                              "transport",
+                                              eio_session_transport_name(s->client->session)));
+    }
+    json_t *meta = json_pack("{s:O, s:o}", "req", req ? req : json_null(), "sockets", list);
+    char *mt = json_dumps(meta, JSON_COMPACT);
+    gw_router_send(app, w, IPC_REPLY, nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
+    free(mt);
+    json_decref(meta);
+}
+
+static void join_rooms(gw_app *app, sio_socket *s, json_t *rooms, int join)
+{
+    size_t i;
+    json_t *v;
+    if (!json_is_array(rooms)) return;
+    json_array_foreach(rooms, i, v)
+    {
+        if (!json_is_string(v)) continue;
+        if (join)
+            gw_room_join(app, s, json_string_value(v), json_string_length(v));
+        else
+            gw_room_leave(app, s, json_string_value(v), json_string_length(v));
+    }
+}
+
+void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
+{
+    gw_nsp *nsp = w->nsp;
+    if (m->type == IPC_QUERY) {
+        json_t *op = json_object_get(m->meta, "op");
+        if (json_is_string(op) && strcmp(json_string_value(op), "sockets") == 0) {
+            reply_sockets(app, w, nsp, json_object_get(m->meta, "req"));
+        } else {
+            json_t *meta = json_pack("{s:O, s:s}", "req",
+                                     json_object_get(m->meta, "req") ? json_object_get(m->meta, "req")
+                                                                     : json_null(),
+                                     "error", "unknown op");
+            char *mt = json_dumps(meta, JSON_COMPACT);
+            gw_router_send(app, w, IPC_REPLY, nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
+            free(mt);
+            json_decref(meta);
+        }
+        return;
+    }
+    if (m->type == IPC_BROADCAST) {
+        eio_msg *stack[16];
+        eio_msg **msgs = m->n_att + 1 <= 16 ? stack : xmalloc((m->n_att + 1) * sizeof *msgs);
+        bcast_ctx b = {msgs, build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1,
+                                          m->data.data, m->data.len, m->att, m->n_att)};
+        gw_rooms_select(app, nsp, json_object_get(m->meta, "rooms"),
+                        json_object_get(m->meta, "except"), bcast_one, &b);
+        free_msgs(msgs, b.n);
+        if (msgs != stack) free(msgs);
+        return;
+    }
+
+    /* Everything else names one socket of this worker's namespace.  One that
+     * is gone (or never was) is ignored: the normal race with a client that
+     * just left (rule 28). */
+    sio_socket *s;
+    HASH_FIND(hh, app->sockets, m->sid.data, IPC_ID_LEN, s);
+    if (!s || s->nsp != nsp || s->client->closing) return;
+    sio_client *c = s->client;
+
+    switch (m->type) {
+    case IPC_ACCEPT:
+        if (s->state != SOCK_PENDING) return;
+        s->state = SOCK_CONNECTED;
+        DL_APPEND2(nsp->sockets, s, nprev, nnext);
+        nsp->n_sockets++;
+        gw_room_join(app, s, s->id, IPC_ID_LEN);
+        c->ever_connected = 1;
+        timeout_dequeue(app, c);
+        {
+            char body[64];
+            int bl = snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);
+            send_packet(c, SIO_CONNECT, nsp->name, strlen(nsp->name), -1, body, (size_t)bl, NULL,
+                        0);
+        }
+        return;
+    case IPC_REFUSE: {
+        if (s->state != SOCK_PENDING) return;
+        json_t *msg = json_object_get(m->meta, "message");
+        send_connect_error(c, nsp->name, json_is_string(msg) ? json_string_value(msg) : "refused",
+                           json_object_get(m->meta, "data"));
+        sio_socket_remove(app, s, NULL);
+        return;
+    }
+    default:
+        break;
+    }
+    if (s->state != SOCK_CONNECTED) return;
+
+    switch (m->type) {
+    case IPC_EMIT: {
+        json_t *ack = json_object_get(m->meta, "ack");
+        send_packet(c, SIO_EVENT, nsp->name, strlen(nsp->name),
+                    json_is_integer(ack) ? (int64_t)json_integer_value(ack) : -1, m->data.data,
+                    m->data.len, m->att, m->n_att);
+        return;
+    }
+    case IPC_ACK: {
+        json_t *id = json_object_get(m->meta, "id");
+        if (!json_is_integer(id)) return;
+        send_packet(c, SIO_ACK, nsp->name, strlen(nsp->name), (int64_t)json_integer_value(id),
+                    m->data.len ? m->data.data : "[]", m->data.len ? m->data.len : 2, m->att,
+                    m->n_att);
+        return;
+    }
+    case IPC_JOIN:
+    case IPC_LEAVE:
+        join_rooms(app, s, json_object_get(m->meta, "rooms"), m->type == IPC_JOIN);
+        return;
+    case IPC_DISCONNECT: {
+        int close = json_is_true(json_object_get(m->meta, "close"));
+        send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
+        sio_socket_remove(app, s, NULL);
+        if (close) {
+            /* Rule 27: the whole connection goes; the other namespaces are
+             * told as the reference tells them. */
+            while (c->sockets) {
+                sio_socket *o = c->sockets;
+                if (o->state == SOCK_CONNECTED)
+                    send_packet(c, SIO_DISCONNECT, o->nsp->name, strlen(o->nsp->name), -1, NULL,
+                                0, NULL, 0);
+                sio_socket_remove(app, o, "server namespace disconnect");
+            }
+        }
+        if (!c->sockets) close_client(c, EIO_CLOSE_FORCED_SERVER);
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
+{
+    size_t n = 0;
+    sio_socket *s, *tmp;
+    HASH_ITER(hh, app->sockets, s, tmp)
+    {
+        if (s->nsp != nsp) continue;
+        sio_client *c = s->client;
+        if (s->state == SOCK_CONNECTED && !c->closing)
+            send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
+        else if (!c->closing)
+            send_connect_error(c, nsp->name, "Namespace unavailable", NULL);
+        sio_socket_remove(app, s, NULL);
+        n++;
+    }
+    log_warn("namespace %s: worker gone (%s); %zu socket(s) disconnected", nsp->name, why, n);
+}
+
+/* ---- the app -------------------------------------------------------------- */
+
+void gw_app_options_defaults(gw_app_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->connect_timeout_ms = 45000;
+    o->max_attachments = SIO_MAX_ATTACHMENTS_DEFAULT;
+    o->max_depth = SIO_MAX_DEPTH_DEFAULT;
+    o->heartbeat_ms = 5000;
+    o->startup_wait_ms = 5000;
+    o->sndhwm = 100000;
+}
+
+gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_options *opt)
+{
+    static const eio_handler handler = {
+        .on_open = on_open,
+        .on_message = on_message,
+        .on_upgrade = on_upgrade,
+        .on_packet = on_packet,
+        .on_drain = on_drain,
+        .on_close = on_close,
+    };
+    gw_app *app = xcalloc(1, sizeof *app);
+    app->loop = loop;
+    app->ecfg = *ecfg;
+    app->opt = *opt;
+    app->limits.max_attachments = opt->max_attachments;
+    app->limits.max_depth = opt->max_depth;
+    ev_init(&app->connect_timer, connect_timer_cb);
+    app->connect_timer.data = app;
+    for (size_t i = 0; i < opt->n_workers; i++) {
+        gw_nsp *n = gw_nsp_get(app, opt->workers[i].nsp, strlen(opt->workers[i].nsp), 1);
+        n->configured = 1;
+    }
+    app->eio = eio_server_new(loop, ecfg, &handler, app);
+    if (!app->eio || gw_router_start(app) < 0) {
+        gw_app_destroy(&app);
+        return NULL;
+    }
+    return app;
+}
+
+void sio_app_start_listening(gw_app *app)
+{
+    if (app->listening) return;
+    app->listening = 1;
+    if (eio_server_listen(app->eio) < 0) {
+        log_error("cannot listen; stopping");
+        ev_break(app->loop, EVBREAK_ALL);
+    }
+}
+
+void gw_app_shutdown(gw_app *app)
+{
+    if (app->shutting_down) return;
+    app->shutting_down = 1;
+    /* Workers hear "server shutting down" for every socket first (rule 15),
+     * then the clients' connections close. */
+    sio_socket *s, *tmp;
+    HASH_ITER(hh, app->sockets, s, tmp) sio_socket_remove(app, s, "server shutting down");
+    eio_server_shutdown(app->eio);
+    ev_timer_stop(app->loop, &app->connect_timer);
+    gw_router_stop(app);
+}
+
+void gw_app_destroy(gw_app **pa)
+{
+    gw_app *app = *pa;
+    if (!app) return;
+    if (app->eio) eio_server_destroy(&app->eio);
+    gw_nsp *n, *tn;
+    HASH_ITER(hh, app->nsps, n, tn)
+    {
+        gw_room *r, *tr;
+        HASH_ITER(hh, n->rooms, r, tr)
+        {
+            HASH_DEL(n->rooms, r);
+            free(r->name);
+            free(r);
+        }
+        HASH_DEL(app->nsps, n);
+        free(n->name);
+        free(n);
+    }
+    free(app);
+    *pa = NULL;
+}
+
+const char *gw_app_endpoint(const gw_app *app) { return app->endpoint; }

@@ -1,0 +1,119 @@
+/* ipc_zmq.c — send and receive whole IPC messages over a ZeroMQ socket.
+ * Shared by the gateway (ROUTER) and the C worker library (DEALER). */
+#include "ipc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int send_frame(void *z, const void *p, size_t n, int flags)
+{
+    return zmq_send(z, n ? p : "", n, flags) < 0 ? -1 : 0;
+}
+
+int ipc_send(void *z, const ipc_buf *rid, const ipc_out *m, int flags)
+{
+    const int more = ZMQ_SNDMORE | (flags & ZMQ_DONTWAIT);
+    /* Only the first frame can fail with EAGAIN: once a multipart message
+     * has started, ZeroMQ queues the rest atomically. */
+    if (rid && send_frame(z, rid->data, rid->len, more) < 0) return -1;
+    if (send_frame(z, IPC_VERSION, 4, rid ? ZMQ_SNDMORE : more) < 0) return -1;
+    const char *tn = ipc_type_name(m->type);
+    int last_plain = m->n_att == 0;
+    if (send_frame(z, tn, strlen(tn), ZMQ_SNDMORE) < 0 ||
+        send_frame(z, m->nsp, m->nsp ? m->nsp_len : 0, ZMQ_SNDMORE) < 0 ||
+        send_frame(z, m->sid, m->sid ? m->sid_len : 0, ZMQ_SNDMORE) < 0 ||
+        send_frame(z, m->meta, m->meta ? m->meta_len : 0, ZMQ_SNDMORE) < 0 ||
+        send_frame(z, m->data, m->data ? m->data_len : 0, last_plain ? 0 : ZMQ_SNDMORE) < 0)
+        return -1;
+    for (size_t i = 0; i < m->n_att; i++)
+        if (send_frame(z, m->att[i].data, m->att[i].len, i + 1 < m->n_att ? ZMQ_SNDMORE : 0) < 0)
+            return -1;
+    return 0;
+}
+
+int ipc_send_json(void *z, const ipc_buf *rid, ipc_type type, const char *nsp, const char *sid,
+                  json_t *meta, const char *data, size_t data_len, const ipc_buf *att,
+                  size_t n_att, int flags)
+{
+    char *mt = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    ipc_out m = {
+        .type = type,
+        .nsp = nsp,
+        .nsp_len = nsp ? strlen(nsp) : 0,
+        .sid = sid,
+        .sid_len = sid ? strlen(sid) : 0,
+        .meta = mt,
+        .meta_len = mt ? strlen(mt) : 0,
+        .data = data,
+        .data_len = data_len,
+        .att = att,
+        .n_att = n_att,
+    };
+    int rc = ipc_send(z, rid, &m, flags);
+    int e = errno;
+    free(mt);
+    errno = e;
+    return rc;
+}
+
+void ipc_frames_reset(ipc_frames *f)
+{
+    for (size_t i = 0; i < f->n; i++) zmq_msg_close(&f->parts[i]);
+    f->n = 0;
+}
+
+void ipc_frames_close(ipc_frames *f)
+{
+    ipc_frames_reset(f);
+    free(f->parts);
+    free(f->bufs);
+    memset(f, 0, sizeof *f);
+}
+
+static int grow(ipc_frames *f)
+{
+    size_t cap = f->cap ? f->cap * 2 : 16;
+    zmq_msg_t *p = realloc(f->parts, cap * sizeof *p);
+    if (!p) return -1;
+    f->parts = p;
+    ipc_buf *b = realloc(f->bufs, cap * sizeof *b);
+    if (!b) return -1;
+    f->bufs = b;
+    f->cap = cap;
+    return 0;
+}
+
+int ipc_recv(void *z, ipc_frames *f, int flags)
+{
+    ipc_frames_reset(f);
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, z, f->n == 0 ? flags : 0) < 0) {
+            int e = errno;
+            zmq_msg_close(&part);
+            ipc_frames_reset(f);
+            errno = e;
+            return -1;
+        }
+        int more = zmq_msg_more(&part);
+        /* Keep at most IPC_MAX_FRAMES + 1 (routing id); drain the rest so
+         * the socket stays in step, and let the decoder refuse it. */
+        if (f->n <= IPC_MAX_FRAMES) {
+            if (f->n == f->cap && grow(f) < 0) {
+                zmq_msg_close(&part);
+                abort(); /* out of memory: the one policy */
+            }
+            f->parts[f->n++] = part;
+        } else {
+            zmq_msg_close(&part);
+        }
+        if (!more) break;
+    }
+    for (size_t i = 0; i < f->n; i++) {
+        f->bufs[i].data = zmq_msg_data(&f->parts[i]);
+        f->bufs[i].len = zmq_msg_size(&f->parts[i]);
+    }
+    return 0;
+}
