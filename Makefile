@@ -123,17 +123,8 @@ FUZZ_ARGS    ?=
 FUZZ_BUILD   := build/libfuzzer
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-# A driver whose parser is not in this tree yet is left out, loudly (not on
-# a link failure: a declared dependency).  Once ipc/ipc.c is merged this
-# list guards nothing and may go.
-FUZZ_NEEDS_ipc_decode := ipc/ipc.c
-FUZZ_MISSING := $(foreach n,$(FUZZ_NAMES),$(if $(filter-out $(wildcard $(FUZZ_NEEDS_$(n))),$(FUZZ_NEEDS_$(n))),$(n)))
-FUZZ_READY   := $(filter-out $(FUZZ_MISSING),$(FUZZ_NAMES))
-ifneq ($(FUZZ_MISSING),)
-$(warning fuzz drivers not built, their parser is missing: $(foreach n,$(FUZZ_MISSING),$(n) (needs $(FUZZ_NEEDS_$(n)))))
-endif
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(GW_SRC) $(IPC_SRC))
-FUZZ_REPLAY  := $(FUZZ_READY:%=$(BUILD)/fuzz/%)
+FUZZ_REPLAY  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
 .PHONY: fuzz-build
 all: $(FUZZ_REPLAY)
@@ -152,10 +143,10 @@ $(FUZZ_BUILD)/libiogate-fuzz.a: $(FUZZ_LIB_OBJ)
 $(FUZZ_BUILD)/%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libiogate-fuzz.a
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libiogate-fuzz.a $(GW_LIBS)
 
-fuzz-build: $(FUZZ_READY:%=$(FUZZ_BUILD)/%)
+fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
 
 fuzz: fuzz-build
-	@status=0; for n in $(FUZZ_READY); do \
+	@status=0; for n in $(FUZZ_NAMES); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/artifacts/$$n fuzz/corpus/$$n; \
 	  dict=; [ -f fuzz/$$n.dict ] && dict=-dict=fuzz/$$n.dict; \
 	  echo "== fuzz $$n for $(FUZZ_SECONDS)s"; \
