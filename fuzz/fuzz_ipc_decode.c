@@ -104,8 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * for absent fields, and what tests and workers build by hand).  Off
      * for now: ipc.c passes an empty namespace frame's pointer to memchr(),
      * which UBSan reports at once for NULL (harmless with ZeroMQ frames,
-     * whose empty data pointer is never NULL).  Turn it on (FUZZ_ARGS has no
-     * say here: add -DFUZZ_IPC_EMPTY_AS_NULL) once ipc.c checks len first. */
+     * whose empty data pointer is never NULL).  Compile the driver with
+     * -DFUZZ_IPC_EMPTY_AS_NULL once ipc.c checks len first. */
     for (size_t i = 0; i < n; i++)
         if (frames[i].len == 0) frames[i].data = NULL;
     decode_as(frames, n, IPC_FROM_WORKER);
