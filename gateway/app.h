@@ -39,6 +39,12 @@ typedef struct {
     unsigned heartbeat_ms;  /* 5000: worker PING period; 3 missed = dead */
     unsigned startup_wait_ms; /* 5000: wait this long for spawned workers' HELLO */
     int sndhwm;             /* 100000 messages queued per worker */
+    size_t hold_max_msgs;     /* 1000: packets held per socket while its worker restarts */
+    size_t hold_max_bytes;    /* 1 MiB: ... and their bytes; past either, the socket is disconnected */
+    unsigned restart_min_ms;  /* 100: first restart delay */
+    unsigned restart_max_ms;  /* 10000: backoff cap */
+    unsigned crash_limit;     /* 10 exits ... */
+    unsigned crash_window_ms; /* ... within 60000 ms: give up */
 } gw_app_options;
 
 void gw_app_options_defaults(gw_app_options *o);
@@ -88,6 +94,15 @@ typedef enum { SOCK_PENDING, SOCK_CONNECTED } sio_socket_state;
 struct sio_socket {
     char id[IPC_ID_LEN + 1];
     sio_socket_state state;
+    int unsent;   /* PENDING, CONNECT not yet sent: the worker is restarting */
+    /* CONNECTED but its worker died and a new one is expected: what the
+     * client sends is held here (bounded) and replayed after the recovered
+     * CONNECT is accepted (PROTOCOL.md §4). */
+    int orphaned;   /* worker gone, waiting for the next one */
+    int recovering; /* recovered CONNECT sent, ACCEPT not yet seen */
+    struct held_msg *held, *held_tail;
+    size_t n_held, held_bytes;
+    json_t *auth; /* the CONNECT auth, kept while unsent */
     gw_nsp *nsp;
     sio_client *client;
     gw_member *rooms;          /* routing copy of the socket's rooms */
@@ -147,13 +162,23 @@ struct gw_worker {
 };
 
 /* A child process started for --worker. */
+/* A child process started for --worker, restarted when it exits: the
+ * delay doubles from restart_min_ms up to restart_max_ms while it keeps
+ * dying young, and after crash_limit exits within crash_window_ms the
+ * gateway gives up on it (logged) until a SIGHUP or restart. */
 typedef struct gw_child {
     ev_child watcher;
+    ev_timer restart;
     gw_app *app;
     char *nsp;
     char *command;
     pid_t pid;
     int hello_seen;
+    int given_up;
+    unsigned backoff_ms;
+    double started;          /* ev_now at the last spawn */
+    double crashes[16];      /* ev_now of recent exits (ring) */
+    unsigned n_crashes;
     struct gw_child *next;
 } gw_child;
 
@@ -194,6 +219,10 @@ void sio_client_send_text(sio_client *c, const char *text, size_t len);
 void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m);
 /* The worker serving a namespace is gone: disconnect its sockets. */
 void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why);
+/* A worker now serves nsp: send the CONNECTs that waited for it. */
+void sio_worker_arrived(gw_app *app, gw_nsp *nsp);
+/* Whether CONNECTs to nsp should wait for a worker (one is expected). */
+int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
 void sio_app_start_listening(gw_app *app);
 
 /* rooms.c */

@@ -154,6 +154,7 @@ static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ip
     snprintf(meta, sizeof meta, "{\"version\":%d,\"gateway\":\"%s\",\"heartbeat_ms\":%u}",
              IPC_PROTOCOL_VERSION, app->incarnation, app->opt.heartbeat_ms);
     send_simple(app, w, IPC_WELCOME, meta);
+    sio_worker_arrived(app, nsp);
     log_info("worker ready: namespace %s, pid %ld, incarnation %s", nsp->name, w->pid,
              w->incarnation);
     for (gw_child *c = app->children; c; c = c->next)
@@ -261,7 +262,15 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
     HASH_ITER(hh, app->workers, w, tmp)
     {
         if (now - w->last_seen > limit) {
-            gw_worker_drop(app, w, w->last_seen < 0 ? "unreachable" : "missed heartbeats");
+            long pid = w->pid;
+            int hung = w->last_seen >= 0;
+            gw_worker_drop(app, w, hung ? "missed heartbeats" : "unreachable");
+            /* A hung worker we started is killed; child_cb restarts it. */
+            for (gw_child *c = app->children; hung && c; c = c->next)
+                if (c->pid > 0 && (long)c->pid == pid) {
+                    log_warn("worker for %s (pid %ld) is hung: killing it", c->nsp, pid);
+                    kill(c->pid, SIGKILL);
+                }
             continue;
         }
         if (revents & EV_TIMER && t->repeat > 0) send_simple(app, w, IPC_PING, NULL);
@@ -269,6 +278,50 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 /* ---- spawned workers -------------------------------------------------------- */
+
+static int spawn(gw_app *app, gw_child *c);
+
+int gw_router_worker_expected(gw_app *app, gw_nsp *nsp)
+{
+    if (app->shutting_down) return 0;
+    for (gw_child *c = app->children; c; c = c->next)
+        if (!c->given_up && strcmp(c->nsp, nsp->name) == 0) return 1;
+    return 0;
+}
+
+static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    gw_child *c = t->data;
+    if (c->app->shutting_down || c->pid > 0) return;
+    spawn(c->app, c);
+}
+
+/* Decide whether and when to start an exited worker again. */
+static void schedule_restart(gw_app *app, gw_child *c)
+{
+    double now = ev_now(app->loop);
+    c->crashes[c->n_crashes++ % 16] = now;
+    unsigned recent = 0, limit = app->opt.crash_limit < 16 ? app->opt.crash_limit : 16;
+    for (unsigned i = 0; i < 16 && i < c->n_crashes; i++)
+        if (now - c->crashes[i] <= app->opt.crash_window_ms / 1000.0) recent++;
+    if (limit && recent >= limit) {
+        c->given_up = 1;
+        gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
+        if (nsp && !nsp->worker) sio_worker_gone(app, nsp, "crash loop");
+        log_error("worker for %s exited %u times within %u ms: crash loop, not restarting it",
+                  c->nsp, recent, app->opt.crash_window_ms);
+        return;
+    }
+    /* A worker that ran for a while starts again from the smallest delay. */
+    if (now - c->started > app->opt.crash_window_ms / 1000.0 || c->backoff_ms == 0)
+        c->backoff_ms = app->opt.restart_min_ms;
+    else
+        c->backoff_ms = c->backoff_ms * 2 > app->opt.restart_max_ms ? app->opt.restart_max_ms
+                                                                     : c->backoff_ms * 2;
+    log_info("restarting worker for %s in %u ms", c->nsp, c->backoff_ms);
+    ev_timer_set(&c->restart, c->backoff_ms / 1000.0, 0);
+    ev_timer_start(app->loop, &c->restart);
+}
 
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
@@ -287,6 +340,7 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     c->pid = 0;
     c->hello_seen = 1; /* do not hold the listener for a dead worker */
     if (!app->listening) maybe_listen(app);
+    if (!app->shutting_down) schedule_restart(app, c);
 }
 
 static int spawn(gw_app *app, gw_child *c)
@@ -309,6 +363,7 @@ static int spawn(gw_app *app, gw_child *c)
         _exit(127);
     }
     c->pid = pid;
+    c->started = ev_now(app->loop);
     ev_child_init(&c->watcher, child_cb, pid, 0);
     c->watcher.data = c;
     ev_child_start(app->loop, &c->watcher);
@@ -379,6 +434,8 @@ int gw_router_start(gw_app *app)
         c->command = xstrdup(app->opt.workers[i].command);
         c->next = app->children;
         app->children = c;
+        ev_init(&c->restart, restart_cb);
+        c->restart.data = c;
         if (spawn(app, c) < 0) c->hello_seen = 1;
     }
     if (app->children) {
@@ -426,6 +483,7 @@ void gw_router_stop(gw_app *app)
             waitpid(c->pid, NULL, 0);
         }
         ev_child_stop(loop, &c->watcher);
+        ev_timer_stop(loop, &c->restart);
         free(c->nsp);
         free(c->command);
         free(c);

@@ -108,7 +108,7 @@ static sio_socket *client_socket(sio_client *c, const char *nsp, size_t len)
 static int notify(gw_app *app, sio_socket *s, ipc_type type, const char *meta, size_t meta_len,
                   const char *data, size_t data_len, const ipc_buf *att, size_t n_att)
 {
-    if (!s->nsp->worker) return -1;
+    if (!s->nsp->worker || s->unsent || s->orphaned) return -1;
     return gw_router_send(app, s->nsp->worker, type, s->nsp->name, s->id, meta, meta_len, data,
                           data_len, att, n_att);
 }
@@ -120,8 +120,66 @@ static void timeout_dequeue(gw_app *app, sio_client *c)
     c->in_timeout_queue = 0;
 }
 
+/* A client packet held for a socket whose worker is restarting. */
+typedef struct held_msg {
+    struct held_msg *next;
+    ipc_type type;
+    char *meta, *data;
+    size_t meta_len, data_len;
+    ipc_buf *att;
+    size_t n_att;
+} held_msg;
+
+static void held_free_all(sio_socket *s)
+{
+    while (s->held) {
+        held_msg *h = s->held;
+        s->held = h->next;
+        for (size_t i = 0; i < h->n_att; i++) free((void *)h->att[i].data);
+        free(h->att);
+        free(h->meta);
+        free(h->data);
+        free(h);
+    }
+    s->held_tail = NULL;
+    s->n_held = s->held_bytes = 0;
+}
+
+/* Hold a packet for later; -1 when the socket's hold is full. */
+static int hold(gw_app *app, sio_socket *s, ipc_type type, const char *meta, size_t meta_len,
+                const char *data, size_t data_len, const ipc_buf *att, size_t n_att)
+{
+    size_t bytes = meta_len + data_len;
+    for (size_t i = 0; i < n_att; i++) bytes += att[i].len;
+    if (s->n_held + 1 > app->opt.hold_max_msgs || s->held_bytes + bytes > app->opt.hold_max_bytes)
+        return -1;
+    held_msg *h = xcalloc(1, sizeof *h);
+    h->type = type;
+    h->meta = meta_len ? xstrndup(meta, meta_len) : NULL;
+    h->meta_len = meta_len;
+    h->data = data_len ? xstrndup(data, data_len) : NULL;
+    h->data_len = data_len;
+    if (n_att) {
+        h->att = xcalloc(n_att, sizeof *h->att);
+        for (size_t i = 0; i < n_att; i++) {
+            h->att[i].data = xstrndup(att[i].data, att[i].len);
+            h->att[i].len = att[i].len;
+        }
+        h->n_att = n_att;
+    }
+    if (s->held_tail)
+        s->held_tail->next = h;
+    else
+        s->held = h;
+    s->held_tail = h;
+    s->n_held++;
+    s->held_bytes += bytes;
+    return 0;
+}
+
 void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason)
 {
+    held_free_all(s);
     if (notify_reason) {
         json_t *meta = json_pack("{s:s}", "reason", notify_reason);
         char *mt = json_dumps(meta, JSON_COMPACT);
@@ -136,6 +194,7 @@ void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason)
     }
     LL_DELETE2(s->client->sockets, s, cnext);
     HASH_DEL(app->sockets, s);
+    if (s->auth) json_decref(s->auth);
     free(s);
 }
 
@@ -248,6 +307,44 @@ static void close_client(sio_client *c, eio_close_reason why)
     /* `c` may be freed now: callers return at once. */
 }
 
+/* Send a pending socket's CONNECT to its namespace's worker. */
+static void send_connect(gw_app *app, sio_socket *s)
+{
+    sio_client *c = s->client;
+    int recovered = s->orphaned;
+    json_t *meta = json_pack("{s:o, s:s, s:b}", "handshake", handshake_json(c, s->auth),
+                             "transport", eio_session_transport_name(c->session), "recovered",
+                             recovered);
+    if (recovered) {
+        /* The gateway's routing copy is the truth about rooms now. */
+        json_t *rooms = json_array();
+        for (gw_member *m = s->rooms; m; m = m->snext)
+            json_array_append_new(rooms, json_string(m->room->name));
+        json_object_set_new(meta, "rooms", rooms);
+        s->orphaned = 0;
+        s->recovering = 1;
+    }
+    char *mt = json_dumps(meta, JSON_COMPACT);
+    json_decref(meta);
+    s->unsent = 0;
+    if (notify(app, s, IPC_CONNECT, mt, strlen(mt), NULL, 0, NULL, 0) < 0) {
+        log_warn("namespace %s: worker did not take CONNECT (%s)", s->nsp->name, strerror(errno));
+        send_connect_error(c, s->nsp->name, "Namespace unavailable", NULL);
+        sio_socket_remove(app, s, NULL);
+    }
+    free(mt);
+}
+
+void sio_worker_arrived(gw_app *app, gw_nsp *nsp)
+{
+    sio_socket *s, *tmp;
+    HASH_ITER(hh, app->sockets, s, tmp)
+    {
+        if (s->nsp == nsp && (s->unsent || s->orphaned) && !s->client->closing)
+            send_connect(app, s);
+    }
+}
+
 static void handle_connect(sio_client *c, const sio_packet *p)
 {
     gw_app *app = c->app;
@@ -260,7 +357,8 @@ static void handle_connect(sio_client *c, const sio_packet *p)
         return;
     }
     gw_nsp *nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 0);
-    if (!nsp || !nsp->worker || app->shutting_down) {
+    int wait = nsp && !nsp->worker && gw_router_worker_expected(app, nsp);
+    if (!nsp || (!nsp->worker && !wait) || app->shutting_down) {
         log_debug("CONNECT to unknown namespace %s", nspname);
         send_connect_error(c, nspname, "Invalid namespace", NULL);
         free(nspname);
@@ -271,21 +369,17 @@ static void handle_connect(sio_client *c, const sio_packet *p)
     s->state = SOCK_PENDING;
     s->nsp = nsp;
     s->client = c;
+    s->auth = p->json && json_is_object(p->json) ? json_incref(p->json) : json_object();
     HASH_ADD(hh, app->sockets, id, IPC_ID_LEN, s);
     LL_PREPEND2(c->sockets, s, cnext);
-
-    json_t *auth = p->json && json_is_object(p->json) ? json_incref(p->json) : json_object();
-    json_t *meta = json_pack("{s:o, s:s, s:b}", "handshake", handshake_json(c, auth), "transport",
-                             eio_session_transport_name(c->session), "recovered", 0);
-    json_decref(auth);
-    char *mt = json_dumps(meta, JSON_COMPACT);
-    json_decref(meta);
-    if (notify(app, s, IPC_CONNECT, mt, strlen(mt), NULL, 0, NULL, 0) < 0) {
-        log_warn("namespace %s: worker did not take CONNECT (%s)", nspname, strerror(errno));
-        sio_socket_remove(app, s, NULL);
-        send_connect_error(c, nspname, "Namespace unavailable", NULL);
+    if (wait) {
+        /* The namespace's worker is (re)starting: the CONNECT waits for its
+         * HELLO (sio_worker_arrived), within the client's connect timeout. */
+        s->unsent = 1;
+        log_debug("CONNECT to %s waits for its worker", nspname);
+    } else {
+        send_connect(app, s);
     }
-    free(mt);
     free(nspname);
 }
 
@@ -309,7 +403,8 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     int ml = 0;
     switch (p->type) {
     case SIO_DISCONNECT:
-        sio_socket_remove(app, s, "client namespace disconnect");
+        /* An orphaned socket's worker is gone: nobody to tell. */
+        sio_socket_remove(app, s, s->orphaned ? NULL : "client namespace disconnect");
         if (!c->sockets) close_client(c, EIO_CLOSE_FORCED);
         return;
     case SIO_EVENT:
@@ -325,6 +420,19 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
         return;
     }
     ipc_type t = (p->type == SIO_ACK || p->type == SIO_BINARY_ACK) ? IPC_ACK : IPC_EVENT;
+    if (s->orphaned || s->recovering) {
+        /* Its worker is restarting: keep the packet, in order, for the next
+         * one.  Past the bound the socket goes (PROTOCOL.md rule 35). */
+        if (hold(app, s, t, ml ? meta : NULL, (size_t)ml, p->data, p->data_len, att, n_att) < 0) {
+            log_warn("namespace %s: hold for socket %s is full while its worker restarts; "
+                     "disconnecting it", s->nsp->name, s->id);
+            send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0, NULL,
+                        0);
+            sio_socket_remove(app, s, NULL);
+            if (!c->sockets) close_client(c, EIO_CLOSE_FORCED_SERVER);
+        }
+        return;
+    }
     if (notify(app, s, t, ml ? meta : NULL, (size_t)ml, p->data, p->data_len, att, n_att) < 0) {
         if (errno == EAGAIN) {
             /* PROTOCOL.md rule 31: the worker is not reading. */
@@ -577,6 +685,26 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     if (!s || s->nsp != nsp || s->client->closing) return;
     sio_client *c = s->client;
 
+    if (s->recovering && (m->type == IPC_ACCEPT || m->type == IPC_REFUSE)) {
+        s->recovering = 0;
+        if (m->type == IPC_REFUSE) {
+            json_t *msg = json_object_get(m->meta, "message");
+            log_info("namespace %s: worker refused recovered socket %s (%s)", nsp->name, s->id,
+                     json_is_string(msg) ? json_string_value(msg) : "no reason");
+            send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
+            sio_socket_remove(app, s, NULL);
+            if (!c->sockets) close_client(c, EIO_CLOSE_FORCED_SERVER);
+            return;
+        }
+        /* Replay what the client sent meanwhile, in order. */
+        size_t n = s->n_held;
+        for (held_msg *h = s->held; h; h = h->next)
+            notify(app, s, h->type, h->meta, h->meta_len, h->data, h->data_len, h->att, h->n_att);
+        held_free_all(s);
+        log_info("namespace %s: socket %s recovered, %zu held packet(s) delivered", nsp->name,
+                 s->id, n);
+        return;
+    }
     switch (m->type) {
     case IPC_ACCEPT:
         if (s->state != SOCK_PENDING) return;
@@ -651,12 +779,26 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 
 void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
 {
-    size_t n = 0;
+    size_t n = 0, held = 0;
+    int expected = gw_router_worker_expected(app, nsp);
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp)
     {
         if (s->nsp != nsp) continue;
         sio_client *c = s->client;
+        if (s->state == SOCK_CONNECTED && expected) {
+            s->orphaned = 1;
+            s->recovering = 0;
+            held++;
+            continue;
+        }
+        if (s->state == SOCK_PENDING && expected) {
+            /* Its CONNECT went to the dead worker (or none did yet): send it
+             * again to the next one. */
+            s->unsent = 1;
+            held++;
+            continue;
+        }
         if (s->state == SOCK_CONNECTED && !c->closing)
             send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
         else if (!c->closing)
@@ -664,7 +806,8 @@ void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
         sio_socket_remove(app, s, NULL);
         n++;
     }
-    log_warn("namespace %s: worker gone (%s); %zu socket(s) disconnected", nsp->name, why, n);
+    log_warn("namespace %s: worker gone (%s); %zu socket(s) disconnected, %zu kept for the next worker", nsp->name,
+             why, n, held);
 }
 
 /* ---- the app -------------------------------------------------------------- */
@@ -678,6 +821,12 @@ void gw_app_options_defaults(gw_app_options *o)
     o->heartbeat_ms = 5000;
     o->startup_wait_ms = 5000;
     o->sndhwm = 100000;
+    o->hold_max_msgs = 1000;
+    o->hold_max_bytes = 1 << 20;
+    o->restart_min_ms = 100;
+    o->restart_max_ms = 10000;
+    o->crash_limit = 10;
+    o->crash_window_ms = 60000;
 }
 
 gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_options *opt)
