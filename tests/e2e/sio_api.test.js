@@ -190,8 +190,7 @@ for (const [name, opts] of Object.entries(TRANSPORTS)) {
     test('two namespaces on one connection, two worker processes', async () => {
       const root = gw.client('/', opts);
       await once(root, 'connect');
-      const custom = root.io.socket('/custom');
-      custom.connect();
+      const custom = root.io.socket('/custom'); // auto-connects on the same Manager
       await once(custom, 'connect');
       assert.notEqual(root.id, custom.id, 'each namespace has its own socket id');
       const [p1, p2] = await Promise.all([root.emitWithAck('pid'), custom.emitWithAck('pid')]);
