@@ -73,6 +73,7 @@ struct sio_socket {
 };
 
 struct gw_nsp {
+    double last_active; /* ev_now of the last socket added or removed */
     char *name;
     gw_worker *worker; /* NULL: nobody serves it now */
     int configured;    /* named by --worker */
@@ -140,6 +141,8 @@ struct gw_worker {
  * dying young, and after crash_limit exits within crash_window_ms the
  * gateway gives up on it (logged) until a SIGHUP or restart. */
 typedef struct gw_child {
+    int dynamic;  /* started for a pattern: retired when idle */
+    int retiring; /* SIGTERM sent on purpose: do not restart */
     ev_child watcher;
     ev_timer restart;
     gw_app *app;
@@ -181,6 +184,9 @@ struct gw_app {
     ev_timer heartbeat;
     ev_timer startup;
     gw_child *children;
+    struct gw_template *templates; /* --worker patterns, in order */
+    size_t n_dynamic;
+    ev_timer reaper; /* retires idle dynamic workers */
     char incarnation[IPC_ID_LEN + 1];
     ipc_frames frames;
 };
@@ -200,6 +206,9 @@ void sio_worker_processed(gw_app *app, gw_worker *w, uint64_t seq);
 void sio_worker_requeue(gw_app *app, gw_worker *w);
 /* Whether CONNECTs to nsp should wait for a worker (one is expected). */
 int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
+/* No worker serves this namespace: if a --worker pattern matches, start
+ * one for it and return 1 (the CONNECT waits for its HELLO), else 0. */
+int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len);
 void sio_app_start_listening(gw_app *app);
 
 /* rooms.c */

@@ -27,7 +27,16 @@ static const char usage[] =
     "  --cookie NAME             set a cookie NAME=<sid> on handshake\n"
     "  --static DIR              serve files from DIR for other paths\n"
     "  --client-js FILE          serve FILE at <path>socket.io.js\n"
-    "  --worker NSP=COMMAND      a worker process for a namespace, repeatable\n"
+    "  --worker NSP=COMMAND      a worker process for a namespace, repeatable;\n"
+    "                            NSP starting with ^ is a pattern: one process per\n"
+    "                            matching namespace, started on its first CONNECT\n"
+    "  --worker-heartbeat MS     IPC heartbeat; 3 missed = worker dead (5000)\n"
+    "  --worker-restart MS       first restart delay, doubling (100)\n"
+    "  --worker-restart-max MS   longest restart delay (10000)\n"
+    "  --worker-crash-limit N    exits within 60 s before giving up (10)\n"
+    "  --worker-credit N         client packets in flight per worker (10000)\n"
+    "  --worker-idle MS          stop an unused dynamic namespace's worker (60000)\n"
+    "  --max-dynamic N           dynamic namespace workers at once (100)\n"
     "  --connect-timeout MS      Socket.IO CONNECT deadline (45000)\n"
     "  --ipc ENDPOINT            ZeroMQ endpoint for the workers\n"
     "  --max-attachments N       binary attachments per packet (10)\n"
@@ -48,6 +57,13 @@ void gw_config_init(gw_config *c)
     c->eio.host = c->host;
     c->eio.path = c->path;
     c->connect_timeout_ms = 45000;
+    c->worker_heartbeat_ms = 5000;
+    c->worker_restart_ms = 100;
+    c->worker_restart_max_ms = 10000;
+    c->worker_idle_ms = 60000;
+    c->worker_crash_limit = 10;
+    c->worker_credit = 10000;
+    c->max_dynamic = 100;
     c->max_attachments = 10;
     c->log_level = GW_LOG_INFO;
 }
@@ -171,10 +187,18 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
               {"ping-timeout", &c->eio.ping_timeout_ms},
               {"upgrade-timeout", &c->eio.upgrade_timeout_ms},
               {"connect-timeout", &c->connect_timeout_ms},
-              {"max-attachments", &c->max_attachments}};
+              {"max-attachments", &c->max_attachments},
+              {"worker-heartbeat", &c->worker_heartbeat_ms},
+              {"worker-restart", &c->worker_restart_ms},
+              {"worker-restart-max", &c->worker_restart_max_ms},
+              {"worker-idle", &c->worker_idle_ms},
+              {"worker-crash-limit", &c->worker_crash_limit},
+              {"worker-credit", &c->worker_credit},
+              {"max-dynamic", &c->max_dynamic}};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         if (strcmp(key, ms[i].name)) continue;
-        int attach = !strcmp(key, "max-attachments");
+        int attach = !strcmp(key, "max-attachments") || !strcmp(key, "worker-crash-limit") ||
+                     !strcmp(key, "worker-credit") || !strcmp(key, "max-dynamic");
         if (parse_uint(v, 24ull * 3600 * 1000, &n) || (!attach && n == 0))
             return fail(err, errlen, "--%s wants a %s, got '%s'", key,
                         attach ? "count" : "positive number of milliseconds", v);
@@ -244,8 +268,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     }
     if (!strcmp(key, "worker")) {
         const char *eq = strchr(v, '=');
-        if (!eq || eq == v || !eq[1] || v[0] != '/')
-            return fail(err, errlen, "--worker wants NAMESPACE=COMMAND with NAMESPACE starting with '/', got '%s'", v);
+        if (!eq || eq == v || !eq[1] || (v[0] != '/' && v[0] != '^'))
+            return fail(err, errlen, "--worker wants NAMESPACE=COMMAND with NAMESPACE starting with '/' (or a pattern starting with '^'), got '%s'", v);
         if (c->workers_from_file && !from_file) clear_workers(c);
         c->workers_from_file = from_file;
         c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);

@@ -28,6 +28,13 @@ typedef struct {
     char *ipc;                   /* --ipc ENDPOINT, NULL = the Socket.IO layer picks */
     unsigned connect_timeout_ms; /* 45000 */
     unsigned max_attachments;    /* 10 */
+    unsigned worker_heartbeat_ms;   /* 5000: IPC heartbeat; 3 missed = worker dead */
+    unsigned worker_restart_ms;     /* 100: first restart delay, doubling ... */
+    unsigned worker_restart_max_ms; /* 10000: ... up to this */
+    unsigned worker_idle_ms;        /* 60000: dynamic namespace workers stop when unused */
+    unsigned worker_crash_limit;    /* 10 exits within 60 s: stop restarting */
+    unsigned worker_credit;         /* 10000 client packets in flight per worker */
+    unsigned max_dynamic;           /* 100 dynamic namespace workers at once */
     int echo;
     int log_level; /* GW_LOG_* */
     /* internal: lists still holding values from the config file */

@@ -9,8 +9,11 @@
 
 #include "eio.h"
 
+/* A namespace and the command serving it.  A namespace starting with '^'
+ * is a pattern (PCRE2): the first CONNECT to a namespace it matches starts
+ * one process of `command` for that namespace (dynamic namespaces). */
 typedef struct {
-    const char *nsp;     /* "/chat" */
+    const char *nsp;     /* "/chat", or a pattern like "^/room-\d+$" */
     const char *command; /* run through /bin/sh -c */
 } gw_worker_spec;
 
@@ -24,6 +27,8 @@ typedef struct {
     unsigned heartbeat_ms;  /* 5000: worker PING period; 3 missed = dead */
     unsigned startup_wait_ms; /* 5000: wait this long for spawned workers' HELLO */
     int sndhwm;             /* 100000 messages queued per worker */
+    size_t max_dynamic;       /* 100: processes started for patterns at once */
+    unsigned dynamic_idle_ms; /* 60000: a dynamic namespace's worker stops after this long unused */
     size_t credit;            /* 10000: client packets in flight per worker (sent, not PROCESSED) */
     size_t hold_max_msgs;     /* 1000: packets held per socket while its worker restarts */
     size_t hold_max_bytes;    /* 1 MiB: ... and their bytes; past either, the socket is disconnected */

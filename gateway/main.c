@@ -42,6 +42,13 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
     opt.connect_timeout_ms = cfg->connect_timeout_ms;
     opt.ipc_endpoint = cfg->ipc;
     opt.max_attachments = cfg->max_attachments;
+    opt.heartbeat_ms = cfg->worker_heartbeat_ms;
+    opt.restart_min_ms = cfg->worker_restart_ms;
+    opt.restart_max_ms = cfg->worker_restart_max_ms;
+    opt.dynamic_idle_ms = cfg->worker_idle_ms;
+    opt.crash_limit = cfg->worker_crash_limit;
+    opt.credit = cfg->worker_credit;
+    opt.max_dynamic = cfg->max_dynamic;
     g_specs = calloc(cfg->nworkers ? cfg->nworkers : 1, sizeof *g_specs);
     for (size_t i = 0; i < cfg->nworkers; i++) {
         g_specs[i].nsp = cfg->workers[i].nsp;

@@ -13,7 +13,9 @@
 #include "app.h"
 #include "util.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
+#include <pcre2.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -290,12 +292,100 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 static int spawn(gw_app *app, gw_child *c);
 
+/* A --worker pattern: namespaces it matches get a process each. */
+typedef struct gw_template {
+    struct gw_template *next;
+    char *pattern;
+    pcre2_code *re;
+    char *command;
+} gw_template;
+
+static gw_child *child_new(gw_app *app, const char *nsp, const char *command, int dynamic);
+static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len)
+{
+    for (gw_template *t = app->templates; t; t = t->next) {
+        pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
+        int rc = pcre2_match(t->re, (PCRE2_SPTR)nsp, len, 0, 0, md, NULL);
+        pcre2_match_data_free(md);
+        if (rc < 0) continue;
+        char *name = xstrndup(nsp, len);
+        if (app->n_dynamic >= app->opt.max_dynamic) {
+            log_warn("namespace %s matches %s but %zu dynamic workers already run; refused", name,
+                     t->pattern, app->n_dynamic);
+            free(name);
+            return 0;
+        }
+        gw_child *c = child_new(app, name, t->command, 1);
+        log_info("namespace %s matches %s: starting a worker for it", name, t->pattern);
+        free(name);
+        if (spawn(app, c) < 0) {
+            c->given_up = 1;
+            return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Stop the dynamic workers whose namespace has had no socket for a while. */
+static void reaper_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    gw_app *app = t->data;
+    double now = ev_now(loop), idle = app->opt.dynamic_idle_ms / 1000.0;
+    for (gw_child *c = app->children; c; c = c->next) {
+        if (!c->dynamic || c->retiring || c->pid <= 0) continue;
+        gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
+        if (!nsp || nsp->n_sockets > 0 || now - nsp->last_active < idle) continue;
+        sio_socket *s, *tmp;
+        int pending = 0;
+        HASH_ITER(hh, app->sockets, s, tmp) if (s->nsp == nsp) pending = 1;
+        if (pending) continue;
+        log_info("namespace %s unused for %u ms: stopping its worker (pid %d)", c->nsp,
+                 app->opt.dynamic_idle_ms, (int)c->pid);
+        c->retiring = 1;
+        kill(c->pid, SIGTERM);
+    }
+}
+
 int gw_router_worker_expected(gw_app *app, gw_nsp *nsp)
 {
     if (app->shutting_down) return 0;
     for (gw_child *c = app->children; c; c = c->next)
-        if (!c->given_up && strcmp(c->nsp, nsp->name) == 0) return 1;
+        if (!c->given_up && !c->retiring && strcmp(c->nsp, nsp->name) == 0) return 1;
     return 0;
+}
+
+static gw_child *child_new(gw_app *app, const char *nsp, const char *command, int dynamic)
+{
+    gw_child *c = xcalloc(1, sizeof *c);
+    c->app = app;
+    c->nsp = xstrdup(nsp);
+    c->command = xstrdup(command);
+    c->dynamic = dynamic;
+    c->hello_seen = dynamic; /* the listener never waits for dynamic ones */
+    ev_init(&c->restart, restart_cb);
+    c->restart.data = c;
+    c->next = app->children;
+    app->children = c;
+    if (dynamic) app->n_dynamic++;
+    return c;
+}
+
+static void child_free(gw_app *app, gw_child *c)
+{
+    for (gw_child **pp = &app->children; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    if (c->dynamic) app->n_dynamic--;
+    ev_child_stop(app->loop, &c->watcher);
+    ev_timer_stop(app->loop, &c->restart);
+    free(c->nsp);
+    free(c->command);
+    free(c);
 }
 
 static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -349,6 +439,10 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     c->pid = 0;
     c->hello_seen = 1; /* do not hold the listener for a dead worker */
     if (!app->listening) maybe_listen(app);
+    if (c->retiring) {
+        child_free(app, c); /* stopped on purpose */
+        return;
+    }
     if (!app->shutting_down) schedule_restart(app, c);
 }
 
@@ -442,16 +536,37 @@ int gw_router_start(gw_app *app)
     app->heartbeat.data = app;
     ev_timer_start(app->loop, &app->heartbeat);
 
+    gw_template **tail = &app->templates;
     for (size_t i = 0; i < app->opt.n_workers; i++) {
-        gw_child *c = xcalloc(1, sizeof *c);
-        c->app = app;
-        c->nsp = xstrdup(app->opt.workers[i].nsp);
-        c->command = xstrdup(app->opt.workers[i].command);
-        c->next = app->children;
-        app->children = c;
-        ev_init(&c->restart, restart_cb);
-        c->restart.data = c;
+        const gw_worker_spec *ws = &app->opt.workers[i];
+        if (ws->nsp[0] == '^') {
+            int ec;
+            PCRE2_SIZE off;
+            pcre2_code *re = pcre2_compile((PCRE2_SPTR)ws->nsp, PCRE2_ZERO_TERMINATED,
+                                           PCRE2_UTF, &ec, &off, NULL);
+            if (!re) {
+                PCRE2_UCHAR msg[256];
+                pcre2_get_error_message(ec, msg, sizeof msg);
+                log_error("--worker pattern %s: %s at offset %zu", ws->nsp, (char *)msg,
+                          (size_t)off);
+                return -1;
+            }
+            gw_template *t = xcalloc(1, sizeof *t);
+            t->pattern = xstrdup(ws->nsp);
+            t->re = re;
+            t->command = xstrdup(ws->command);
+            *tail = t;
+            tail = &t->next;
+            continue;
+        }
+        gw_child *c = child_new(app, ws->nsp, ws->command, 0);
         if (spawn(app, c) < 0) c->hello_seen = 1;
+    }
+    if (app->templates) {
+        double every = app->opt.dynamic_idle_ms / 4000.0;
+        ev_timer_init(&app->reaper, reaper_cb, every, every);
+        app->reaper.data = app;
+        ev_timer_start(app->loop, &app->reaper);
     }
     if (app->children) {
         ev_timer_init(&app->startup, startup_cb, app->opt.startup_wait_ms / 1000.0, 0);
@@ -493,17 +608,21 @@ void gw_router_stop(gw_app *app)
     }
     while (app->children) {
         gw_child *c = app->children;
-        app->children = c->next;
         if (c->pid > 0) {
             kill(c->pid, SIGKILL);
             waitpid(c->pid, NULL, 0);
         }
-        ev_child_stop(loop, &c->watcher);
-        ev_timer_stop(loop, &c->restart);
-        free(c->nsp);
-        free(c->command);
-        free(c);
+        child_free(app, c);
     }
+    while (app->templates) {
+        gw_template *t = app->templates;
+        app->templates = t->next;
+        pcre2_code_free(t->re);
+        free(t->pattern);
+        free(t->command);
+        free(t);
+    }
+    ev_timer_stop(loop, &app->reaper);
     ev_io_stop(loop, &app->zio);
     ev_prepare_stop(loop, &app->zprep);
     ev_idle_stop(loop, &app->zidle);

@@ -304,6 +304,7 @@ void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason)
         json_decref(meta);
     }
     gw_room_leave_all(app, s);
+    s->nsp->last_active = ev_now(app->loop);
     if (s->state == SOCK_CONNECTED) {
         DL_DELETE2(s->nsp->sockets, s, nprev, nnext);
         s->nsp->n_sockets--;
@@ -482,6 +483,11 @@ static void handle_connect(sio_client *c, const sio_packet *p)
     }
     gw_nsp *nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 0);
     int wait = nsp && !nsp->worker && gw_router_worker_expected(app, nsp);
+    if ((!nsp || !nsp->worker) && !wait && !app->shutting_down &&
+        gw_router_spawn_dynamic(app, p->nsp, p->nsp_len)) {
+        nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 1);
+        wait = 1;
+    }
     if (!nsp || (!nsp->worker && !wait) || app->shutting_down) {
         log_debug("CONNECT to unknown namespace %s", nspname);
         send_connect_error(c, nspname, "Invalid namespace", NULL);
@@ -494,6 +500,7 @@ static void handle_connect(sio_client *c, const sio_packet *p)
     s->nsp = nsp;
     s->client = c;
     s->auth = p->json && json_is_object(p->json) ? json_incref(p->json) : json_object();
+    nsp->last_active = ev_now(app->loop);
     HASH_ADD(hh, app->sockets, id, IPC_ID_LEN, s);
     LL_PREPEND2(c->sockets, s, cnext);
     if (wait) {
@@ -960,6 +967,8 @@ void gw_app_options_defaults(gw_app_options *o)
     o->startup_wait_ms = 5000;
     o->sndhwm = 100000;
     o->credit = 10000;
+    o->max_dynamic = 100;
+    o->dynamic_idle_ms = 60000;
     o->hold_max_msgs = 1000;
     o->hold_max_bytes = 1 << 20;
     o->restart_min_ms = 100;
@@ -987,6 +996,7 @@ gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_op
     ev_init(&app->connect_timer, connect_timer_cb);
     app->connect_timer.data = app;
     for (size_t i = 0; i < opt->n_workers; i++) {
+        if (opt->workers[i].nsp[0] == '^') continue; /* a pattern */
         gw_nsp *n = gw_nsp_get(app, opt->workers[i].nsp, strlen(opt->workers[i].nsp), 1);
         n->configured = 1;
     }
