@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "eio_codec.h"
+#include "eio_cors.h"
 #include "http.h"
 #include "tlist.h"
 #include "util.h"
@@ -254,47 +255,11 @@ static void session_close(eio_session *s, eio_close_reason reason)
 
 /* --- HTTP helpers ------------------------------------------------------------------ */
 
-static int origin_allowed(const eio_config *cfg, const char *origin, int *wild)
-{
-    *wild = 0;
-    int ok = 0;
-    for (const char **o = cfg->cors_origins; o && *o; o++) {
-        if (strcmp(*o, "*") == 0) *wild = ok = 1;
-        else if (origin && strcmp(*o, origin) == 0) ok = 1;
-    }
-    return ok;
-}
-
 /* CORS (and optionally the sid cookie) header lines for a response. */
 static const char *extra_headers(eio_server *srv, const http_request *r, const char *cookie_sid,
                                  char *buf)
 {
-    const eio_config *cfg = &srv->cfg;
-    size_t n = 0;
-    buf[0] = '\0';
-    if (cfg->cors_origins) {
-        const char *origin = http_header(r, "origin");
-        if (origin && strlen(origin) > 1024) origin = NULL;
-        int wild;
-        if (origin_allowed(cfg, origin, &wild)) {
-            if (cfg->cors_credentials) {
-                /* never "*" with credentials: echo the allowed origin */
-                if (origin)
-                    n += (size_t)snprintf(buf + n, HDR_BUF - n,
-                                          "Access-Control-Allow-Origin: %s\r\n"
-                                          "Access-Control-Allow-Credentials: true\r\nVary: Origin\r\n",
-                                          origin);
-            } else if (wild) {
-                n += (size_t)snprintf(buf + n, HDR_BUF - n, "Access-Control-Allow-Origin: *\r\n");
-            } else {
-                n += (size_t)snprintf(buf + n, HDR_BUF - n,
-                                      "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", origin);
-            }
-        }
-    }
-    if (cookie_sid && cfg->cookie)
-        n += (size_t)snprintf(buf + n, HDR_BUF - n, "Set-Cookie: %s=%s; Path=/; HttpOnly; SameSite=Lax\r\n",
-                              cfg->cookie, cookie_sid);
+    eio_cors_headers(&srv->cfg, http_header(r, "origin"), cookie_sid, buf, HDR_BUF);
     return buf;
 }
 
@@ -654,14 +619,8 @@ static void on_end(http_conn *c, void *ud)
 static void preflight(eio_server *srv, http_conn *c, const http_request *r)
 {
     char hdr[HDR_BUF];
-    extra_headers(srv, r, NULL, hdr);
-    size_t n = strlen(hdr);
-    const char *rh = http_header(r, "access-control-request-headers");
-    if (!rh || strlen(rh) > 1024) rh = "Content-Type";
-    snprintf(hdr + n, sizeof hdr - n,
-             "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\nAccess-Control-Allow-Headers: %s\r\n"
-             "Vary: Access-Control-Request-Headers\r\n",
-             rh);
+    eio_preflight_headers(&srv->cfg, http_header(r, "origin"),
+                          http_header(r, "access-control-request-headers"), hdr, sizeof hdr);
     http_respond(c, 204, NULL, hdr, NULL, 0, 0);
 }
 
