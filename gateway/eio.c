@@ -890,8 +890,11 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
     srv->cfg = *cfg;
     srv->h = *h;
     srv->ud = ud;
+    /* a client between two requests must be back within the heartbeat
+     * window anyway; the same bound cuts off silent and slow-loris peers */
+    double idle = (cfg->ping_interval_ms + cfg->ping_timeout_ms) / 1000.0;
     http_limits lim = {cfg->max_header_bytes, cfg->max_url_bytes,
-                       cfg->max_payload * 4 + 16 * 1024 * 1024};
+                       cfg->max_payload * 4 + 16 * 1024 * 1024, idle < 1.0 ? 1.0 : idle};
     http_handler hh = {
         .on_head = on_head,
         .on_body = on_body,

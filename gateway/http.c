@@ -47,6 +47,7 @@ struct http_server {
     http_conn *dirty;
     http_conn *grave;
     gw_tlist linger;
+    gw_tlist idle; /* slow or silent clients: no complete request in time */
 };
 
 static void process_input(http_conn *c);
@@ -81,6 +82,7 @@ static void conn_kill(http_conn *c, http_gone why)
     close(c->fd);
     c->fd = -1;
     gw_tlist_del(&c->linger);
+    gw_tlist_del(&c->idle);
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -112,7 +114,11 @@ void http_conn_deliver_ws(http_conn *c, int opcode, const char *p, size_t n)
     if (c->srv->h.on_ws_message) c->srv->h.on_ws_message(c, opcode, p, n, c->srv->ud);
 }
 
-void http_conn_set_owner(http_conn *c, void *owner) { c->owner = owner; }
+void http_conn_set_owner(http_conn *c, void *owner)
+{
+    c->owner = owner;
+    if (owner) gw_tlist_del(&c->idle); /* the owner's own timeouts govern now */
+}
 
 void http_conn_want_body(http_conn *c) { c->want_body = 1; }
 
@@ -138,10 +144,28 @@ static void begin_linger(http_conn *c)
     if (c->lingering || c->dead) return;
     notify_gone(c, HTTP_GONE_LOCAL);
     c->lingering = 1;
+    gw_tlist_del(&c->idle);
     shutdown(c->fd, SHUT_WR);
     c->in_off = c->in_len = 0;
     if (!ev_is_active(&c->rio)) ev_io_start(c->srv->loop, &c->rio);
     gw_tlist_add(&c->srv->linger, &c->linger);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    http_server *s = w->data;
+    gw_tnode *n;
+    while ((n = gw_tlist_expired(&s->idle))) {
+        http_conn *c = gw_container_of(n, http_conn, idle);
+        if (c->owner || c->ws) continue;
+        if (c->nseg > c->seg_head) { /* still sending a response: not idle */
+            gw_tlist_add(&s->idle, &c->idle);
+            continue;
+        }
+        log_debug("closing idle connection from %s", c->addr);
+        conn_kill(c, HTTP_GONE_LOCAL);
+    }
+    gw_tlist_rearm(&s->idle);
 }
 
 static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -298,6 +322,7 @@ void http_response_end(http_conn *c)
     c->responded = 1;
     c->want_body = 0;
     if (c->resp_close) c->close_after = 1;
+    else if (!c->ws) gw_tlist_add(&c->srv->idle, &c->idle); /* next request due within idle */
     http_conn_mark_dirty(c); /* flush, then parse any pipelined request */
 }
 
@@ -607,6 +632,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         ev_io_init(&c->rio, read_cb, fd, EV_READ);
         ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
         ev_io_start(loop, &c->rio);
+        gw_tlist_add(&s->idle, &c->idle);
         c->next = s->conns;
         if (s->conns) s->conns->prev = c;
         s->conns = c;
@@ -658,6 +684,7 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
     ev_prepare_start(loop, &s->prep);
     ev_unref(loop); /* the safe point alone must not keep the loop alive */
     gw_tlist_init(&s->linger, loop, LINGER_SECONDS, linger_cb, s);
+    gw_tlist_init(&s->idle, loop, lim->idle_timeout > 0 ? lim->idle_timeout : 60.0, idle_cb, s);
     return s;
 }
 
@@ -718,6 +745,7 @@ void http_server_destroy(http_server **sp)
     http_server_stop_listening(s);
     http_server_close_all(s);
     gw_tlist_stop(&s->linger);
+    gw_tlist_stop(&s->idle);
     while (s->grave) {
         http_conn *c = s->grave;
         s->grave = c->next;

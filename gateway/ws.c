@@ -145,6 +145,7 @@ void ws_start(http_conn *c, const char *accept, const char *extra, size_t max_ms
     wslay_event_config_set_max_recv_msg_length(w->ctx, max_msg);
     c->wss = w;
     c->ws = 1;
+    gw_tlist_del(&c->idle); /* the session's heartbeat governs a WebSocket */
     c->upgrade_pending = 0;
     c->responded = 1;
     http_conn_mark_dirty(c); /* buffered frames are read at the safe point */

@@ -121,6 +121,25 @@ describe('http', () => {
   });
 });
 
+describe('idle connections', () => {
+  test('a silent or slow-loris connection is closed after pingInterval + pingTimeout (min 1 s)', async () => {
+    const gw = await h.startGateway(['--ping-interval', '400', '--ping-timeout', '300']);
+    const t0 = Date.now();
+    const silent = h.raw(gw.port, [], { timeout: 3000 });
+    const loris = h.raw(gw.port, ['GET / HTTP/1.1\r\n', 300, 'X-A: 1\r\n', 300, 'X-B: 2\r\n', 300, 'X-C: 3\r\n', 300, 'X-D: 4\r\n'], { timeout: 3000 });
+    const [a, b] = await Promise.all([silent, loris]);
+    assert.equal(a.closed, true);
+    assert.equal(b.closed, true);
+    assert.equal(b.data.length, 0);
+    const dt = Date.now() - t0;
+    assert.ok(dt >= 900 && dt < 2500, `closed after ${dt} ms`);
+    // a held poll is not idle: it lasts until the ping
+    const { sid } = await h.handshake(gw.port);
+    assert.equal((await h.poll(gw.port, sid)).body, '2');
+    await gw.stop();
+  });
+});
+
 describe('http without static dir', () => {
   test('non-Engine.IO path → 404', async () => {
     const gw = await h.startGateway();
