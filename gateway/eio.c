@@ -85,6 +85,7 @@ struct eio_server {
     gw_tlist ping_list, pong_list, upgrade_list, linger_list;
     ev_timer noop_timer;
     eio_session *dirty, *closed, *reap;
+    int shut;
 };
 
 const char *eio_close_reason_str(eio_close_reason r)
@@ -926,6 +927,8 @@ size_t eio_server_sessions(const eio_server *srv) { return srv->nopen; }
 
 void eio_server_shutdown(eio_server *srv)
 {
+    if (srv->shut) return;
+    srv->shut = 1;
     http_server_stop_listening(srv->http);
     for (size_t i = 0; i < srv->nbuckets; i++) {
         for (eio_session *s = srv->buckets[i], *nx; s; s = nx) {
@@ -955,6 +958,7 @@ void eio_server_destroy(eio_server **sp)
     eio_server *srv = *sp;
     if (!srv) return;
     *sp = NULL;
+    eio_server_shutdown(srv); /* no-op if already done */
     http_server_destroy(&srv->http);
     on_prepare(srv);
     free(srv->buckets);

@@ -482,7 +482,13 @@ static int on_headers_complete(http_parser *p)
         return 0;
     }
     c->srv->h.on_head(c, &c->req, c->srv->ud);
-    return c->dead ? -1 : 0;
+    if (c->dead) return -1;
+    const char *expect = http_header(&c->req, "expect");
+    if (c->want_body && !c->responded && expect && strcasecmp(expect, "100-continue") == 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n"; /* curl waits for it */
+        http_conn_write(c, cont, sizeof cont - 1);
+    }
+    return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t n)

@@ -80,6 +80,15 @@ describe('http', () => {
     await h.post(gw.port, sid, '1');
   });
 
+  test('Expect: 100-continue on a POST gets the interim response', async () => {
+    const { sid } = await h.handshake(gw.port);
+    const head = `POST ${h.eioPath('sid=' + sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n`;
+    const r = await h.raw(gw.port, [head, 100, '4hi'], { until: (b) => b.toString().endsWith('ok') });
+    assert.match(r.data.toString(), /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    assert.equal((await h.poll(gw.port, sid)).body, '4hi');
+    await h.post(gw.port, sid, '1');
+  });
+
   test('HTTP/1.0 and Connection: close end the connection', async () => {
     const r = await h.raw(gw.port, ['GET /nothing HTTP/1.0\r\n\r\n']);
     assert.match(r.data.toString(), /^HTTP\/1\.1 404 [\s\S]*Connection: close/);
