@@ -317,16 +317,17 @@ void eio_session_close(eio_session *s, eio_close_reason reason) { session_close(
 
 /* Answer the held GET with everything queued (joined by 0x1e), plus "1"
  * when the session is closed, or a lone "6" for a pending upgrade. */
-static void answer_poll(eio_session *s)
+static void answer_poll(eio_session *s, int noop_only)
 {
     eio_server *srv = s->srv;
     http_conn *c = s->get;
-    int closing = s->state == S_CLOSED;
-    int noop = !s->nq && !closing && s->noop_due;
-    if (!c || (!s->nq && !closing && !noop && s->state == S_OPEN)) return;
+    size_t nq = noop_only ? 0 : s->nq;
+    int closing = s->state == S_CLOSED && !noop_only;
+    int noop = !nq && !closing && (s->noop_due || noop_only);
+    if (!c || (!nq && !closing && !noop)) return;
     s->noop_due = 0;
-    size_t total = 0, count = s->nq + (size_t)closing + (size_t)noop;
-    for (size_t i = 0; i < s->nq; i++) {
+    size_t total = 0, count = nq + (size_t)closing + (size_t)noop;
+    for (size_t i = 0; i < nq; i++) {
         size_t len = 1;
         if (s->q[i].msg) eio_msg_polling(s->q[i].msg, &len);
         total += len;
@@ -336,7 +337,7 @@ static void answer_poll(eio_session *s)
     http_response_head(c, 200, "text/plain; charset=UTF-8", extra_headers(srv, &c->req, NULL, hdr),
                        total, 0);
     if (c->req.method != HTTP_HEAD) {
-        for (size_t i = 0; i < s->nq; i++) {
+        for (size_t i = 0; i < nq; i++) {
             if (i) http_conn_write(c, "\x1e", 1);
             if (s->q[i].msg) {
                 size_t len;
@@ -349,13 +350,15 @@ static void answer_poll(eio_session *s)
             }
         }
         if (closing || noop) {
-            if (s->nq) http_conn_write(c, "\x1e", 1);
+            if (nq) http_conn_write(c, "\x1e", 1);
             http_conn_write(c, closing ? "1" : "6", 1);
         }
     }
-    for (size_t i = 0; i < s->nq; i++)
-        eio_msg_unref(&s->q[i].msg);
-    s->nq = 0;
+    if (!noop_only) {
+        for (size_t i = 0; i < s->nq; i++)
+            eio_msg_unref(&s->q[i].msg);
+        s->nq = 0;
+    }
     s->get = NULL;
     detach(c);
     http_response_end(c);
@@ -752,16 +755,6 @@ static void complete_upgrade(eio_session *s)
     eio_server *srv = s->srv;
     gw_tlist_del(&s->upg);
     s->probed = 0;
-    if (s->get) { /* a GET still held: finish it with a noop */
-        s->noop_due = 1;
-        struct pend *q = s->q;
-        size_t nq = s->nq;
-        s->q = NULL;
-        s->nq = s->qcap = 0;
-        answer_poll(s);
-        s->q = q;
-        s->nq = s->qcap = nq;
-    }
     s->ws = s->probe;
     s->probe = NULL;
     s->transport = EIO_TRANSPORT_WEBSOCKET;
@@ -775,6 +768,8 @@ static void complete_upgrade(eio_session *s)
         }
     }
     s->nq = 0;
+    /* a GET still held: finish it with a noop (the queue went to the websocket) */
+    if (s->get) answer_poll(s, 1);
     log_debug("session %s upgraded to websocket", s->sid);
     if (srv->h.on_upgrade) srv->h.on_upgrade(s, srv->ud);
 }
@@ -858,7 +853,7 @@ static int on_prepare(void *ud)
         eio_session *s = srv->dirty;
         srv->dirty = s->dnext;
         s->dirty = 0;
-        answer_poll(s);
+        answer_poll(s, 0);
         work = 1;
     }
     while (srv->closed) {
