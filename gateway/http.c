@@ -23,7 +23,8 @@
 #include "util.h"
 #include "ws.h"
 
-#define IN_CHUNK 16384
+#define IN_CHUNK 4096
+#define IN_SCRATCH (64 * 1024)
 #define IN_PAUSE (64 * 1024) /* stop reading when this much input waits */
 #define LINGER_SECONDS 2.0
 #define IOV_BATCH 64
@@ -48,6 +49,7 @@ struct http_server {
     http_conn *grave;
     gw_tlist linger;
     gw_tlist idle; /* slow or silent clients: no complete request in time */
+    char *scratch; /* IN_SCRATCH bytes, see read_cb */
 };
 
 static void process_input(http_conn *c);
@@ -267,6 +269,11 @@ static void conn_flush(http_conn *c)
     }
     c->nseg = c->seg_head = 0;
     c->ob_len = 0;
+    if (c->ob_cap > 64 * 1024) { /* do not keep a big burst's buffer forever */
+        free(c->ob);
+        c->ob = NULL;
+        c->ob_cap = 0;
+    }
     ev_io_stop(s->loop, &c->wio);
     if (c->close_after) {
         begin_linger(c);
@@ -568,27 +575,53 @@ static void process_input(http_conn *c)
     }
 }
 
+/* Input goes first into one server-wide buffer; only bytes left over after
+ * processing (a partial request or frame, a pipelined request waiting) are
+ * copied into a buffer of the connection's own.  Thousands of idle
+ * connections thus hold no input buffer at all. */
+static void unborrow(http_conn *c)
+{
+    size_t left = c->dead ? 0 : c->in_len - c->in_off;
+    char *own = NULL;
+    size_t cap = 0;
+    if (left) {
+        cap = left * 2 > IN_CHUNK ? left * 2 : IN_CHUNK;
+        own = xmalloc(cap);
+        memcpy(own, c->in + c->in_off, left);
+    }
+    c->in = own;
+    c->in_cap = cap;
+    c->in_off = 0;
+    c->in_len = left;
+}
+
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     http_conn *c = gw_container_of(w, http_conn, rio);
+    http_server *s = c->srv;
     for (int round = 0; round < 8 && !c->dead; round++) {
         if (c->lingering) {
-            char tmp[4096];
-            ssize_t n = read(c->fd, tmp, sizeof tmp);
+            ssize_t n = read(c->fd, s->scratch, IN_SCRATCH);
             if (n > 0) continue;
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
             conn_kill(c, HTTP_GONE_LOCAL);
             return;
         }
-        if (c->in_off && c->in_off == c->in_len) c->in_off = c->in_len = 0;
-        if (c->in_cap - c->in_len < 4096) {
+        int borrowed = 0;
+        if (c->in_off == c->in_len) { /* nothing pending: borrow the server's buffer */
+            free(c->in);
+            c->in = s->scratch;
+            c->in_cap = IN_SCRATCH;
+            c->in_off = c->in_len = 0;
+            borrowed = 1;
+        } else if (c->in_cap - c->in_len < 4096) {
             if (c->in_off) { /* compact */
                 memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
                 c->in_len -= c->in_off;
                 c->in_off = 0;
             }
             if (c->in_cap - c->in_len < 4096) {
-                c->in_cap = c->in_cap ? c->in_cap * 2 : IN_CHUNK;
+                c->in_cap = c->in_cap * 2;
                 c->in = xrealloc(c->in, c->in_cap);
             }
         }
@@ -597,9 +630,11 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (n > 0) {
             c->in_len += (size_t)n;
             process_input(c);
+            if (borrowed) unborrow(c);
             if ((size_t)n < room || c->read_paused) return;
             continue;
         }
+        if (borrowed) unborrow(c);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
         if (n == 0 && !c->ws && !c->owner && c->nseg > c->seg_head) {
             /* half-close after a request whose answer is still queued */
@@ -673,6 +708,7 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
 {
     signal(SIGPIPE, SIG_IGN);
     http_server *s = xcalloc(1, sizeof *s);
+    s->scratch = xmalloc(IN_SCRATCH);
     s->loop = loop;
     s->h = *h;
     s->ud = ud;
@@ -759,6 +795,7 @@ void http_server_destroy(http_server **sp)
     }
     ev_ref(s->loop);
     ev_prepare_stop(s->loop, &s->prep);
+    free(s->scratch);
     free(s);
 }
 

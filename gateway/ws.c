@@ -109,6 +109,15 @@ void ws_process_input(http_conn *c)
 {
     struct ws_state *w = c->wss;
     if (!w || c->dead || w->in_recv) return;
+    if (c->hb) { /* the HTTP request head is no longer needed */
+        free(c->hb);
+        free(c->hoffs);
+        free(c->hdrs);
+        c->hb = NULL;
+        c->hoffs = NULL;
+        c->hdrs = NULL;
+        c->hb_cap = c->hb_len = c->hoffs_cap = c->hdrs_cap = c->nh = 0;
+    }
     w->in_recv = 1;
     int r = wslay_event_recv(w->ctx);
     w->in_recv = 0;
