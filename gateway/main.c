@@ -63,8 +63,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int v6 = strchr(cfg.host, ':') != NULL;
-    log_info("listening on http://%s%s%s:%d%s", v6 ? "[" : "", cfg.host, v6 ? "]" : "",
-             cfg.eio.port, cfg.echo ? " (echo mode)" : "");
+    if (cfg.echo) log_info("echo mode: every message is sent back, no Socket.IO");
+    log_info("listening on http://%s%s%s:%d", v6 ? "[" : "", cfg.host, v6 ? "]" : "", cfg.eio.port);
 
     ev_signal sigint, sigterm;
     ev_signal_init(&sigint, on_signal, SIGINT);
