@@ -326,6 +326,7 @@ static void answer_poll(eio_session *s, int noop_only)
     int noop = !nq && !closing && (s->noop_due || noop_only);
     if (!c || (!nq && !closing && !noop)) return;
     s->noop_due = 0;
+    if (noop && srv->h.on_packet) srv->h.on_packet(s, EIO_PKT_NOOP, 1, srv->ud);
     size_t total = 0, count = nq + (size_t)closing + (size_t)noop;
     for (size_t i = 0; i < nq; i++) {
         size_t len = 1;

@@ -40,9 +40,20 @@ static void trace(const char *fmt, ...)
     va_end(ap);
 }
 
+static int handshake_ok = 1;
+
 static void on_open(eio_session *s, void *ud)
 {
     n_open_cb++;
+    const eio_handshake *hs = eio_session_handshake(s);
+    int host = 0;
+    for (size_t i = 0; i < hs->n_headers; i++)
+        if (!strcmp(hs->headers[i].name, "host") && !strcmp(hs->headers[i].value, "x")) host = 1;
+    if (!host || strncmp(hs->query, "EIO=4&transport=", 16) || strncmp(hs->url, "/socket.io/?EIO=4", 17) ||
+        strcmp(hs->address, "127.0.0.1") || hs->xdomain || hs->time_ms < 1e12 ||
+        strlen(eio_session_id(s)) != 20 || eio_session_userdata(s))
+        handshake_ok = 0;
+    eio_session_set_userdata(s, &handshake_ok);
     for (int i = 0; i < 8; i++)
         if (!open_sessions[i]) {
             open_sessions[i] = s;
@@ -75,9 +86,17 @@ static void on_message(eio_session *s, const char *d, size_t n, int binary, void
 static void on_upgrade(eio_session *s, void *ud) { n_upgrade_cb++; }
 static void on_drain(eio_session *s, void *ud) { n_drain_cb++; }
 
+static int packets_in, packets_out;
+static void on_packet(eio_session *s, int type, int outgoing, void *ud)
+{
+    if (outgoing) packets_out++;
+    else packets_in++;
+}
+
 static void on_close(eio_session *s, eio_close_reason r, void *ud)
 {
     n_close_cb++;
+    if (eio_session_userdata(s) != &handshake_ok) handshake_ok = 0;
     last_reason = r;
     for (int i = 0; i < 8; i++)
         if (open_sessions[i] == s) open_sessions[i] = NULL;
@@ -230,7 +249,7 @@ static void test_eio_server_contract(void **st)
     eio_config_defaults(&cfg);
     cfg.port = port;
     eio_handler h = {.on_open = on_open, .on_message = on_message, .on_upgrade = on_upgrade,
-                     .on_drain = on_drain, .on_close = on_close};
+                     .on_drain = on_drain, .on_close = on_close, .on_packet = on_packet};
     eio_server *srv = eio_server_new(loop, &cfg, &h, NULL);
     assert_non_null(srv);
     assert_int_equal(eio_server_listen(srv), 0);
@@ -250,6 +269,10 @@ static void test_eio_server_contract(void **st)
     assert_int_equal(n_upgrade_cb, 0);
     assert_true(n_drain_cb >= 1);
     assert_int_equal(eio_server_sessions(srv), 0);
+    assert_true(handshake_ok);
+    /* in: close-me, bcast, close-me, 1; out: 3 opens, bye, 2 bcast, bye */
+    assert_int_equal(packets_in, 4);
+    assert_int_equal(packets_out, 7);
     assert_string_equal(events, "open(polling);msg(close-me);close(forced close);"
                                 "open(polling);open(websocket);msg(bcast);"
                                 "msg(close-me);close(forced close);close(transport close);");
