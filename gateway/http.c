@@ -50,6 +50,7 @@ struct http_server {
     gw_tlist linger;
     gw_tlist idle; /* slow or silent clients: no complete request in time */
     char *scratch; /* IN_SCRATCH bytes, see read_cb */
+    ev_timer accept_pause;
 };
 
 static void process_input(http_conn *c);
@@ -657,8 +658,16 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         socklen_t sl = sizeof sa;
         int fd = accept4(s->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: the listening socket stays readable, so
+                 * stop accepting for a moment instead of spinning */
+                log_warn("accept: %s; pausing accepts for 100 ms", strerror(errno));
+                ev_io_stop(loop, &s->accept_w);
+                ev_timer_set(&s->accept_pause, 0.1, 0.); /* a fired timer keeps ~0 */
+                ev_timer_start(loop, &s->accept_pause);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 log_warn("accept: %s", strerror(errno));
+            }
             return;
         }
         int one = 1;
@@ -678,6 +687,12 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (s->conns) s->conns->prev = c;
         s->conns = c;
     }
+}
+
+static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    http_server *s = w->data;
+    if (s->lfd >= 0) ev_io_start(loop, &s->accept_w);
 }
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -725,6 +740,8 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
     s->prep.data = s;
     ev_prepare_start(loop, &s->prep);
     ev_unref(loop); /* the safe point alone must not keep the loop alive */
+    ev_timer_init(&s->accept_pause, accept_resume_cb, 0.1, 0.);
+    s->accept_pause.data = s;
     gw_tlist_init(&s->linger, loop, LINGER_SECONDS, linger_cb, s);
     gw_tlist_init(&s->idle, loop, lim->idle_timeout > 0 ? lim->idle_timeout : 60.0, idle_cb, s);
     return s;
@@ -764,6 +781,7 @@ int http_server_listen(http_server *s, const char *host, int port)
 
 void http_server_stop_listening(http_server *s)
 {
+    ev_timer_stop(s->loop, &s->accept_pause);
     if (s->lfd < 0) return;
     ev_io_stop(s->loop, &s->accept_w);
     close(s->lfd);

@@ -149,6 +149,27 @@ describe('idle connections', () => {
   });
 });
 
+describe('out of file descriptors', () => {
+  test('accept pauses instead of spinning, and recovers', async () => {
+    const gw = await h.startGateway([], { nofile: 40, logLevel: 'info' });
+    const net = require('node:net');
+    const socks = [];
+    for (let i = 0; i < 60; i++) {
+      const s = net.connect(gw.port, h.HOST);
+      s.on('error', () => {});
+      socks.push(s);
+    }
+    await h.sleep(600);
+    for (const s of socks) s.destroy();
+    await h.sleep(300);
+    const r = await h.request(gw.port, { path: h.eioPath() });
+    assert.equal(r.status, 200);
+    const pauses = (gw.log().match(/pausing accepts/g) || []).length;
+    assert.ok(pauses >= 1 && pauses <= 20, `${pauses} pauses`);
+    assert.equal(await gw.stop(), 0);
+  });
+});
+
 describe('http without static dir', () => {
   test('non-Engine.IO path → 404', async () => {
     const gw = await h.startGateway();
