@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "eio_codec.h"
+#include "eio_cors.h"
 #include "http.h"
 #include "tlist.h"
 #include "util.h"
@@ -84,6 +85,7 @@ struct eio_server {
     gw_tlist ping_list, pong_list, upgrade_list, linger_list;
     ev_timer noop_timer;
     eio_session *dirty, *closed, *reap;
+    int shut;
 };
 
 const char *eio_close_reason_str(eio_close_reason r)
@@ -254,47 +256,11 @@ static void session_close(eio_session *s, eio_close_reason reason)
 
 /* --- HTTP helpers ------------------------------------------------------------------ */
 
-static int origin_allowed(const eio_config *cfg, const char *origin, int *wild)
-{
-    *wild = 0;
-    int ok = 0;
-    for (const char **o = cfg->cors_origins; o && *o; o++) {
-        if (strcmp(*o, "*") == 0) *wild = ok = 1;
-        else if (origin && strcmp(*o, origin) == 0) ok = 1;
-    }
-    return ok;
-}
-
 /* CORS (and optionally the sid cookie) header lines for a response. */
 static const char *extra_headers(eio_server *srv, const http_request *r, const char *cookie_sid,
                                  char *buf)
 {
-    const eio_config *cfg = &srv->cfg;
-    size_t n = 0;
-    buf[0] = '\0';
-    if (cfg->cors_origins) {
-        const char *origin = http_header(r, "origin");
-        if (origin && strlen(origin) > 1024) origin = NULL;
-        int wild;
-        if (origin_allowed(cfg, origin, &wild)) {
-            if (cfg->cors_credentials) {
-                /* never "*" with credentials: echo the allowed origin */
-                if (origin)
-                    n += (size_t)snprintf(buf + n, HDR_BUF - n,
-                                          "Access-Control-Allow-Origin: %s\r\n"
-                                          "Access-Control-Allow-Credentials: true\r\nVary: Origin\r\n",
-                                          origin);
-            } else if (wild) {
-                n += (size_t)snprintf(buf + n, HDR_BUF - n, "Access-Control-Allow-Origin: *\r\n");
-            } else {
-                n += (size_t)snprintf(buf + n, HDR_BUF - n,
-                                      "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", origin);
-            }
-        }
-    }
-    if (cookie_sid && cfg->cookie)
-        n += (size_t)snprintf(buf + n, HDR_BUF - n, "Set-Cookie: %s=%s; Path=/; HttpOnly; SameSite=Lax\r\n",
-                              cfg->cookie, cookie_sid);
+    eio_cors_headers(&srv->cfg, http_header(r, "origin"), cookie_sid, buf, HDR_BUF);
     return buf;
 }
 
@@ -351,16 +317,18 @@ void eio_session_close(eio_session *s, eio_close_reason reason) { session_close(
 
 /* Answer the held GET with everything queued (joined by 0x1e), plus "1"
  * when the session is closed, or a lone "6" for a pending upgrade. */
-static void answer_poll(eio_session *s)
+static void answer_poll(eio_session *s, int noop_only)
 {
     eio_server *srv = s->srv;
     http_conn *c = s->get;
-    int closing = s->state == S_CLOSED;
-    int noop = !s->nq && !closing && s->noop_due;
-    if (!c || (!s->nq && !closing && !noop && s->state == S_OPEN)) return;
+    size_t nq = noop_only ? 0 : s->nq;
+    int closing = s->state == S_CLOSED && !noop_only;
+    int noop = !nq && !closing && (s->noop_due || noop_only);
+    if (!c || (!nq && !closing && !noop)) return;
     s->noop_due = 0;
-    size_t total = 0, count = s->nq + (size_t)closing + (size_t)noop;
-    for (size_t i = 0; i < s->nq; i++) {
+    if (noop && srv->h.on_packet) srv->h.on_packet(s, EIO_PKT_NOOP, 1, srv->ud);
+    size_t total = 0, count = nq + (size_t)closing + (size_t)noop;
+    for (size_t i = 0; i < nq; i++) {
         size_t len = 1;
         if (s->q[i].msg) eio_msg_polling(s->q[i].msg, &len);
         total += len;
@@ -370,7 +338,7 @@ static void answer_poll(eio_session *s)
     http_response_head(c, 200, "text/plain; charset=UTF-8", extra_headers(srv, &c->req, NULL, hdr),
                        total, 0);
     if (c->req.method != HTTP_HEAD) {
-        for (size_t i = 0; i < s->nq; i++) {
+        for (size_t i = 0; i < nq; i++) {
             if (i) http_conn_write(c, "\x1e", 1);
             if (s->q[i].msg) {
                 size_t len;
@@ -383,13 +351,15 @@ static void answer_poll(eio_session *s)
             }
         }
         if (closing || noop) {
-            if (s->nq) http_conn_write(c, "\x1e", 1);
+            if (nq) http_conn_write(c, "\x1e", 1);
             http_conn_write(c, closing ? "1" : "6", 1);
         }
     }
-    for (size_t i = 0; i < s->nq; i++)
-        eio_msg_unref(&s->q[i].msg);
-    s->nq = 0;
+    if (!noop_only) {
+        for (size_t i = 0; i < s->nq; i++)
+            eio_msg_unref(&s->q[i].msg);
+        s->nq = 0;
+    }
     s->get = NULL;
     detach(c);
     http_response_end(c);
@@ -654,14 +624,8 @@ static void on_end(http_conn *c, void *ud)
 static void preflight(eio_server *srv, http_conn *c, const http_request *r)
 {
     char hdr[HDR_BUF];
-    extra_headers(srv, r, NULL, hdr);
-    size_t n = strlen(hdr);
-    const char *rh = http_header(r, "access-control-request-headers");
-    if (!rh || strlen(rh) > 1024) rh = "Content-Type";
-    snprintf(hdr + n, sizeof hdr - n,
-             "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\nAccess-Control-Allow-Headers: %s\r\n"
-             "Vary: Access-Control-Request-Headers\r\n",
-             rh);
+    eio_preflight_headers(&srv->cfg, http_header(r, "origin"),
+                          http_header(r, "access-control-request-headers"), hdr, sizeof hdr);
     http_respond(c, 204, NULL, hdr, NULL, 0, 0);
 }
 
@@ -792,16 +756,6 @@ static void complete_upgrade(eio_session *s)
     eio_server *srv = s->srv;
     gw_tlist_del(&s->upg);
     s->probed = 0;
-    if (s->get) { /* a GET still held: finish it with a noop */
-        s->noop_due = 1;
-        struct pend *q = s->q;
-        size_t nq = s->nq;
-        s->q = NULL;
-        s->nq = s->qcap = 0;
-        answer_poll(s);
-        s->q = q;
-        s->nq = s->qcap = nq;
-    }
     s->ws = s->probe;
     s->probe = NULL;
     s->transport = EIO_TRANSPORT_WEBSOCKET;
@@ -815,6 +769,8 @@ static void complete_upgrade(eio_session *s)
         }
     }
     s->nq = 0;
+    /* a GET still held: finish it with a noop (the queue went to the websocket) */
+    if (s->get) answer_poll(s, 1);
     log_debug("session %s upgraded to websocket", s->sid);
     if (srv->h.on_upgrade) srv->h.on_upgrade(s, srv->ud);
 }
@@ -898,7 +854,7 @@ static int on_prepare(void *ud)
         eio_session *s = srv->dirty;
         srv->dirty = s->dnext;
         s->dirty = 0;
-        answer_poll(s);
+        answer_poll(s, 0);
         work = 1;
     }
     while (srv->closed) {
@@ -931,8 +887,11 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
     srv->cfg = *cfg;
     srv->h = *h;
     srv->ud = ud;
+    /* a client between two requests must be back within the heartbeat
+     * window anyway; the same bound cuts off silent and slow-loris peers */
+    double idle = (cfg->ping_interval_ms + cfg->ping_timeout_ms) / 1000.0;
     http_limits lim = {cfg->max_header_bytes, cfg->max_url_bytes,
-                       cfg->max_payload * 4 + 16 * 1024 * 1024};
+                       cfg->max_payload * 4 + 16 * 1024 * 1024, idle < 1.0 ? 1.0 : idle};
     http_handler hh = {
         .on_head = on_head,
         .on_body = on_body,
@@ -969,6 +928,8 @@ size_t eio_server_sessions(const eio_server *srv) { return srv->nopen; }
 
 void eio_server_shutdown(eio_server *srv)
 {
+    if (srv->shut) return;
+    srv->shut = 1;
     http_server_stop_listening(srv->http);
     for (size_t i = 0; i < srv->nbuckets; i++) {
         for (eio_session *s = srv->buckets[i], *nx; s; s = nx) {
@@ -998,6 +959,7 @@ void eio_server_destroy(eio_server **sp)
     eio_server *srv = *sp;
     if (!srv) return;
     *sp = NULL;
+    eio_server_shutdown(srv); /* no-op if already done */
     http_server_destroy(&srv->http);
     on_prepare(srv);
     free(srv->buckets);

@@ -23,7 +23,8 @@
 #include "util.h"
 #include "ws.h"
 
-#define IN_CHUNK 16384
+#define IN_CHUNK 4096
+#define IN_SCRATCH (64 * 1024)
 #define IN_PAUSE (64 * 1024) /* stop reading when this much input waits */
 #define LINGER_SECONDS 2.0
 #define IOV_BATCH 64
@@ -47,6 +48,9 @@ struct http_server {
     http_conn *dirty;
     http_conn *grave;
     gw_tlist linger;
+    gw_tlist idle; /* slow or silent clients: no complete request in time */
+    char *scratch; /* IN_SCRATCH bytes, see read_cb */
+    ev_timer accept_pause;
 };
 
 static void process_input(http_conn *c);
@@ -81,6 +85,7 @@ static void conn_kill(http_conn *c, http_gone why)
     close(c->fd);
     c->fd = -1;
     gw_tlist_del(&c->linger);
+    gw_tlist_del(&c->idle);
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -112,7 +117,11 @@ void http_conn_deliver_ws(http_conn *c, int opcode, const char *p, size_t n)
     if (c->srv->h.on_ws_message) c->srv->h.on_ws_message(c, opcode, p, n, c->srv->ud);
 }
 
-void http_conn_set_owner(http_conn *c, void *owner) { c->owner = owner; }
+void http_conn_set_owner(http_conn *c, void *owner)
+{
+    c->owner = owner;
+    if (owner) gw_tlist_del(&c->idle); /* the owner's own timeouts govern now */
+}
 
 void http_conn_want_body(http_conn *c) { c->want_body = 1; }
 
@@ -138,10 +147,28 @@ static void begin_linger(http_conn *c)
     if (c->lingering || c->dead) return;
     notify_gone(c, HTTP_GONE_LOCAL);
     c->lingering = 1;
+    gw_tlist_del(&c->idle);
     shutdown(c->fd, SHUT_WR);
     c->in_off = c->in_len = 0;
     if (!ev_is_active(&c->rio)) ev_io_start(c->srv->loop, &c->rio);
     gw_tlist_add(&c->srv->linger, &c->linger);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    http_server *s = w->data;
+    gw_tnode *n;
+    while ((n = gw_tlist_expired(&s->idle))) {
+        http_conn *c = gw_container_of(n, http_conn, idle);
+        if (c->owner || c->ws) continue;
+        if (c->nseg > c->seg_head) { /* still sending a response: not idle */
+            gw_tlist_add(&s->idle, &c->idle);
+            continue;
+        }
+        log_debug("closing idle connection from %s", c->addr);
+        conn_kill(c, HTTP_GONE_LOCAL);
+    }
+    gw_tlist_rearm(&s->idle);
 }
 
 static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -243,6 +270,11 @@ static void conn_flush(http_conn *c)
     }
     c->nseg = c->seg_head = 0;
     c->ob_len = 0;
+    if (c->ob_cap > 64 * 1024) { /* do not keep a big burst's buffer forever */
+        free(c->ob);
+        c->ob = NULL;
+        c->ob_cap = 0;
+    }
     ev_io_stop(s->loop, &c->wio);
     if (c->close_after) {
         begin_linger(c);
@@ -298,6 +330,7 @@ void http_response_end(http_conn *c)
     c->responded = 1;
     c->want_body = 0;
     if (c->resp_close) c->close_after = 1;
+    else if (!c->ws) gw_tlist_add(&c->srv->idle, &c->idle); /* next request due within idle */
     http_conn_mark_dirty(c); /* flush, then parse any pipelined request */
 }
 
@@ -457,7 +490,13 @@ static int on_headers_complete(http_parser *p)
         return 0;
     }
     c->srv->h.on_head(c, &c->req, c->srv->ud);
-    return c->dead ? -1 : 0;
+    if (c->dead) return -1;
+    const char *expect = http_header(&c->req, "expect");
+    if (c->want_body && !c->responded && expect && strcasecmp(expect, "100-continue") == 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n"; /* curl waits for it */
+        http_conn_write(c, cont, sizeof cont - 1);
+    }
+    return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t n)
@@ -537,27 +576,53 @@ static void process_input(http_conn *c)
     }
 }
 
+/* Input goes first into one server-wide buffer; only bytes left over after
+ * processing (a partial request or frame, a pipelined request waiting) are
+ * copied into a buffer of the connection's own.  Thousands of idle
+ * connections thus hold no input buffer at all. */
+static void unborrow(http_conn *c)
+{
+    size_t left = c->dead ? 0 : c->in_len - c->in_off;
+    char *own = NULL;
+    size_t cap = 0;
+    if (left) {
+        cap = left * 2 > IN_CHUNK ? left * 2 : IN_CHUNK;
+        own = xmalloc(cap);
+        memcpy(own, c->in + c->in_off, left);
+    }
+    c->in = own;
+    c->in_cap = cap;
+    c->in_off = 0;
+    c->in_len = left;
+}
+
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     http_conn *c = gw_container_of(w, http_conn, rio);
+    http_server *s = c->srv;
     for (int round = 0; round < 8 && !c->dead; round++) {
         if (c->lingering) {
-            char tmp[4096];
-            ssize_t n = read(c->fd, tmp, sizeof tmp);
+            ssize_t n = read(c->fd, s->scratch, IN_SCRATCH);
             if (n > 0) continue;
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
             conn_kill(c, HTTP_GONE_LOCAL);
             return;
         }
-        if (c->in_off && c->in_off == c->in_len) c->in_off = c->in_len = 0;
-        if (c->in_cap - c->in_len < 4096) {
+        int borrowed = 0;
+        if (c->in_off == c->in_len) { /* nothing pending: borrow the server's buffer */
+            free(c->in);
+            c->in = s->scratch;
+            c->in_cap = IN_SCRATCH;
+            c->in_off = c->in_len = 0;
+            borrowed = 1;
+        } else if (c->in_cap - c->in_len < 4096) {
             if (c->in_off) { /* compact */
                 memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
                 c->in_len -= c->in_off;
                 c->in_off = 0;
             }
             if (c->in_cap - c->in_len < 4096) {
-                c->in_cap = c->in_cap ? c->in_cap * 2 : IN_CHUNK;
+                c->in_cap = c->in_cap * 2;
                 c->in = xrealloc(c->in, c->in_cap);
             }
         }
@@ -566,9 +631,11 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (n > 0) {
             c->in_len += (size_t)n;
             process_input(c);
+            if (borrowed) unborrow(c);
             if ((size_t)n < room || c->read_paused) return;
             continue;
         }
+        if (borrowed) unborrow(c);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
         if (n == 0 && !c->ws && !c->owner && c->nseg > c->seg_head) {
             /* half-close after a request whose answer is still queued */
@@ -591,8 +658,16 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         socklen_t sl = sizeof sa;
         int fd = accept4(s->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: the listening socket stays readable, so
+                 * stop accepting for a moment instead of spinning */
+                log_warn("accept: %s; pausing accepts for 100 ms", strerror(errno));
+                ev_io_stop(loop, &s->accept_w);
+                ev_timer_set(&s->accept_pause, 0.1, 0.); /* a fired timer keeps ~0 */
+                ev_timer_start(loop, &s->accept_pause);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 log_warn("accept: %s", strerror(errno));
+            }
             return;
         }
         int one = 1;
@@ -607,10 +682,17 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         ev_io_init(&c->rio, read_cb, fd, EV_READ);
         ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
         ev_io_start(loop, &c->rio);
+        gw_tlist_add(&s->idle, &c->idle);
         c->next = s->conns;
         if (s->conns) s->conns->prev = c;
         s->conns = c;
     }
+}
+
+static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    http_server *s = w->data;
+    if (s->lfd >= 0) ev_io_start(loop, &s->accept_w);
 }
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -641,6 +723,7 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
 {
     signal(SIGPIPE, SIG_IGN);
     http_server *s = xcalloc(1, sizeof *s);
+    s->scratch = xmalloc(IN_SCRATCH);
     s->loop = loop;
     s->h = *h;
     s->ud = ud;
@@ -657,7 +740,10 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
     s->prep.data = s;
     ev_prepare_start(loop, &s->prep);
     ev_unref(loop); /* the safe point alone must not keep the loop alive */
+    ev_timer_init(&s->accept_pause, accept_resume_cb, 0.1, 0.);
+    s->accept_pause.data = s;
     gw_tlist_init(&s->linger, loop, LINGER_SECONDS, linger_cb, s);
+    gw_tlist_init(&s->idle, loop, lim->idle_timeout > 0 ? lim->idle_timeout : 60.0, idle_cb, s);
     return s;
 }
 
@@ -695,6 +781,7 @@ int http_server_listen(http_server *s, const char *host, int port)
 
 void http_server_stop_listening(http_server *s)
 {
+    ev_timer_stop(s->loop, &s->accept_pause);
     if (s->lfd < 0) return;
     ev_io_stop(s->loop, &s->accept_w);
     close(s->lfd);
@@ -718,6 +805,7 @@ void http_server_destroy(http_server **sp)
     http_server_stop_listening(s);
     http_server_close_all(s);
     gw_tlist_stop(&s->linger);
+    gw_tlist_stop(&s->idle);
     while (s->grave) {
         http_conn *c = s->grave;
         s->grave = c->next;
@@ -725,157 +813,6 @@ void http_server_destroy(http_server **sp)
     }
     ev_ref(s->loop);
     ev_prepare_stop(s->loop, &s->prep);
+    free(s->scratch);
     free(s);
-}
-
-/* --- static files ------------------------------------------------------------- */
-
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    ch = tolower(ch);
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    return -1;
-}
-
-/* Percent-decode [p, p+n) into out; '+' → ' ' when plus.  -1 if too long
- * or malformed. */
-static long pct_decode(const char *p, size_t n, char *out, size_t outlen, int plus)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i];
-        if (ch == '%') {
-            if (i + 2 >= n) return -1;
-            int a = hexval((unsigned char)p[i + 1]), b = hexval((unsigned char)p[i + 2]);
-            if (a < 0 || b < 0) return -1;
-            ch = (char)(a * 16 + b);
-            i += 2;
-        } else if (plus && ch == '+') {
-            ch = ' ';
-        }
-        if (o + 1 >= outlen) return -1;
-        out[o++] = ch;
-    }
-    out[o] = '\0';
-    return (long)o;
-}
-
-long http_query_get(const char *q, const char *name, char *out, size_t outlen)
-{
-    size_t nl = strlen(name);
-    while (q && *q) {
-        size_t len = strcspn(q, "&");
-        const char *eq = memchr(q, '=', len);
-        size_t kl = eq ? (size_t)(eq - q) : len;
-        if (kl == nl && memcmp(q, name, nl) == 0) {
-            if (!eq) {
-                if (outlen) out[0] = '\0';
-                return 0;
-            }
-            long r = pct_decode(eq + 1, len - kl - 1, out, outlen, 1);
-            return r < 0 ? -2 : r;
-        }
-        q += len;
-        if (*q == '&') q++;
-    }
-    return -1;
-}
-
-const char *http_header(const http_request *r, const char *name)
-{
-    for (size_t i = 0; i < r->n_headers; i++)
-        if (strcmp(r->headers[i].name, name) == 0) return r->headers[i].value;
-    return NULL;
-}
-
-int http_has_token(const char *v, const char *tok)
-{
-    size_t tl = strlen(tok);
-    while (v && *v) {
-        while (*v == ' ' || *v == '\t' || *v == ',') v++;
-        size_t len = strcspn(v, ",");
-        size_t l = len;
-        while (l && (v[l - 1] == ' ' || v[l - 1] == '\t')) l--;
-        if (l == tl && strncasecmp(v, tok, tl) == 0) return 1;
-        v += len;
-    }
-    return 0;
-}
-
-int http_safe_path(const char *root, const char *urlpath, char *out, size_t outlen)
-{
-    char dec[4096];
-    if (urlpath[0] != '/') return -1;
-    long n = pct_decode(urlpath, strlen(urlpath), dec, sizeof dec, 0);
-    if (n < 0 || memchr(dec, '\0', (size_t)n) || strchr(dec, '\\')) return -1;
-    for (const char *seg = dec; *seg;) {
-        size_t len = strcspn(seg, "/");
-        if (len == 2 && seg[0] == '.' && seg[1] == '.') return -1;
-        seg += len;
-        if (*seg == '/') seg++;
-    }
-    const char *idx = dec[n - 1] == '/' ? "index.html" : "";
-    int w = snprintf(out, outlen, "%s%s%s", root, dec, idx);
-    return (w < 0 || (size_t)w >= outlen) ? -1 : 0;
-}
-
-const char *http_mime_type(const char *path)
-{
-    static const char *map[][2] = {
-        {".html", "text/html; charset=UTF-8"}, {".htm", "text/html; charset=UTF-8"},
-        {".js", "application/javascript; charset=UTF-8"}, {".mjs", "application/javascript; charset=UTF-8"},
-        {".css", "text/css; charset=UTF-8"},   {".json", "application/json"},
-        {".map", "application/json"},          {".txt", "text/plain; charset=UTF-8"},
-        {".svg", "image/svg+xml"},             {".png", "image/png"},
-        {".jpg", "image/jpeg"},                {".jpeg", "image/jpeg"},
-        {".gif", "image/gif"},                 {".ico", "image/x-icon"},
-        {".wasm", "application/wasm"},         {".woff2", "font/woff2"},
-    };
-    const char *dot = strrchr(path, '.');
-    const char *sl = strrchr(path, '/');
-    if (dot && (!sl || dot > sl))
-        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-            if (strcasecmp(dot, map[i][0]) == 0) return map[i][1];
-    return "application/octet-stream";
-}
-
-static const char not_found[] = "404 Not Found\n";
-
-void http_respond_path(http_conn *c, const char *file, const char *extra)
-{
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 28)) {
-        if (fd >= 0) close(fd);
-        http_respond(c, 404, "text/plain; charset=UTF-8", extra, not_found, sizeof not_found - 1, 0);
-        return;
-    }
-    size_t len = (size_t)st.st_size;
-    char *buf = xmalloc(len + 1);
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, buf + got, len - got);
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(fd);
-    http_respond(c, 200, http_mime_type(file), extra, buf, got, 0);
-    free(buf);
-}
-
-void http_respond_file(http_conn *c, const char *root, const char *urlpath, const char *extra)
-{
-    char path[4200];
-    struct stat st;
-    if ((c->req.method != HTTP_GET && c->req.method != HTTP_HEAD) ||
-        http_safe_path(root, urlpath, path, sizeof path) < 0) {
-        http_respond(c, 404, "text/plain; charset=UTF-8", extra, not_found, sizeof not_found - 1, 0);
-        return;
-    }
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        size_t l = strlen(path);
-        if (l + 12 < sizeof path) memcpy(path + l, "/index.html", 12);
-    }
-    http_respond_path(c, path, extra);
 }

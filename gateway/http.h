@@ -75,6 +75,8 @@ typedef struct {
     size_t max_header_bytes; /* request head over this → 431 */
     size_t max_url_bytes;    /* URL over this → 414 */
     size_t max_output;       /* bytes queued for one slow reader → drop it */
+    double idle_timeout;     /* seconds an unowned connection may wait for a complete
+                                request (from accept or the last response) */
 } http_limits;
 
 struct ws_state;
@@ -120,6 +122,7 @@ struct http_conn {
     http_conn *next, *prev; /* all live connections */
     http_conn *dirty_next;
     gw_tnode linger;
+    gw_tnode idle;
 };
 
 http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const http_handler *h,

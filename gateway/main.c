@@ -32,6 +32,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 static int start_app(struct ev_loop *loop, gw_config *cfg)
 {
     if (cfg->echo) {
+        log_info("echo mode: every message is sent back, no Socket.IO");
         g_srv = eio_server_new(loop, &cfg->eio, gw_echo_handler(), NULL);
         if (!g_srv) return 1;
         if (eio_server_listen(g_srv) < 0) return 1;

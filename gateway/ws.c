@@ -109,6 +109,15 @@ void ws_process_input(http_conn *c)
 {
     struct ws_state *w = c->wss;
     if (!w || c->dead || w->in_recv) return;
+    if (c->hb) { /* the HTTP request head is no longer needed */
+        free(c->hb);
+        free(c->hoffs);
+        free(c->hdrs);
+        c->hb = NULL;
+        c->hoffs = NULL;
+        c->hdrs = NULL;
+        c->hb_cap = c->hb_len = c->hoffs_cap = c->hdrs_cap = c->nh = 0;
+    }
     w->in_recv = 1;
     int r = wslay_event_recv(w->ctx);
     w->in_recv = 0;
@@ -145,6 +154,7 @@ void ws_start(http_conn *c, const char *accept, const char *extra, size_t max_ms
     wslay_event_config_set_max_recv_msg_length(w->ctx, max_msg);
     c->wss = w;
     c->ws = 1;
+    gw_tlist_del(&c->idle); /* the session's heartbeat governs a WebSocket */
     c->upgrade_pending = 0;
     c->responded = 1;
     http_conn_mark_dirty(c); /* buffered frames are read at the safe point */

@@ -80,6 +80,15 @@ describe('http', () => {
     await h.post(gw.port, sid, '1');
   });
 
+  test('Expect: 100-continue on a POST gets the interim response', async () => {
+    const { sid } = await h.handshake(gw.port);
+    const head = `POST ${h.eioPath('sid=' + sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n`;
+    const r = await h.raw(gw.port, [head, 100, '4hi'], { until: (b) => b.toString().endsWith('ok') });
+    assert.match(r.data.toString(), /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    assert.equal((await h.poll(gw.port, sid)).body, '4hi');
+    await h.post(gw.port, sid, '1');
+  });
+
   test('HTTP/1.0 and Connection: close end the connection', async () => {
     const r = await h.raw(gw.port, ['GET /nothing HTTP/1.0\r\n\r\n']);
     assert.match(r.data.toString(), /^HTTP\/1\.1 404 [\s\S]*Connection: close/);
@@ -118,6 +127,46 @@ describe('http', () => {
     const cj = await h.request(gw.port, { path: '/socket.io/socket.io.js' });
     assert.equal(cj.status, 200);
     assert.equal(cj.body, '/* client */');
+  });
+});
+
+describe('idle connections', () => {
+  test('a silent or slow-loris connection is closed after pingInterval + pingTimeout (min 1 s)', async () => {
+    const gw = await h.startGateway(['--ping-interval', '400', '--ping-timeout', '300']);
+    const t0 = Date.now();
+    const silent = h.raw(gw.port, [], { timeout: 3000 });
+    const loris = h.raw(gw.port, ['GET / HTTP/1.1\r\n', 300, 'X-A: 1\r\n', 300, 'X-B: 2\r\n', 300, 'X-C: 3\r\n', 300, 'X-D: 4\r\n'], { timeout: 3000 });
+    const [a, b] = await Promise.all([silent, loris]);
+    assert.equal(a.closed, true);
+    assert.equal(b.closed, true);
+    assert.equal(b.data.length, 0);
+    const dt = Date.now() - t0;
+    assert.ok(dt >= 900 && dt < 2500, `closed after ${dt} ms`);
+    // a held poll is not idle: it lasts until the ping
+    const { sid } = await h.handshake(gw.port);
+    assert.equal((await h.poll(gw.port, sid)).body, '2');
+    await gw.stop();
+  });
+});
+
+describe('out of file descriptors', () => {
+  test('accept pauses instead of spinning, and recovers', async () => {
+    const gw = await h.startGateway([], { nofile: 40, logLevel: 'info' });
+    const net = require('node:net');
+    const socks = [];
+    for (let i = 0; i < 60; i++) {
+      const s = net.connect(gw.port, h.HOST);
+      s.on('error', () => {});
+      socks.push(s);
+    }
+    await h.sleep(600);
+    for (const s of socks) s.destroy();
+    await h.sleep(300);
+    const r = await h.request(gw.port, { path: h.eioPath() });
+    assert.equal(r.status, 200);
+    const pauses = (gw.log().match(/pausing accepts/g) || []).length;
+    assert.ok(pauses >= 1 && pauses <= 20, `${pauses} pauses`);
+    assert.equal(await gw.stop(), 0);
   });
 });
 

@@ -166,6 +166,29 @@ describe('websocket', () => {
   });
 });
 
+describe('many sessions', () => {
+  test('500 websocket + 200 polling sessions on one loop, back to 0 open', async () => {
+    const gw = await h.startGateway(['--ping-interval', '5000', '--ping-timeout', '5000'], { logLevel: 'debug' });
+    const wss = [];
+    for (let i = 0; i < 500; i++) wss.push(h.wsOpen(gw.port));
+    await Promise.all(wss.map((ws) => ws.next(10000)));
+    const sids = [];
+    for (let i = 0; i < 200; i++) sids.push(h.handshake(gw.port).then((x) => x.sid));
+    const ps = await Promise.all(sids);
+    await gw.waitLog(/opened \(polling\), 700 open/, 5000);
+    wss.forEach((ws, i) => ws.send('4n' + i));
+    const echoes = await Promise.all(wss.map((ws) => ws.next(10000)));
+    echoes.forEach((m, i) => assert.equal(m.data, '4n' + i));
+    for (const ws of wss) ws.close();
+    await Promise.all(ps.map((sid) => h.post(gw.port, sid, '1')));
+    await gw.waitLog(/freed, 0 open/, 5000, gw.log().lastIndexOf('700 open'));
+    await h.sleep(200);
+    const m = [...gw.log().matchAll(/, (\d+) open/g)];
+    assert.equal(m[m.length - 1][1], '0');
+    assert.equal(await gw.stop(), 0);
+  });
+});
+
 describe('websocket shutdown', () => {
   test('SIGTERM: clients get a close packet and close 1001; exit code 0', async () => {
     const gw = await h.startGateway();

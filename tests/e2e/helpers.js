@@ -28,10 +28,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Start build/iogate (--echo unless echo:false) with extra flags; resolves
 // once it logged "listening on".  gw.stop() sends SIGTERM and resolves
 // with the exit code.
-async function startGateway(args = [], { echo = true, logLevel = 'debug' } = {}) {
+async function startGateway(args = [], { echo = true, logLevel = 'debug', nofile } = {}) {
   const port = await freePort();
   const argv = ['--listen', `${HOST}:${port}`, '--log-level', logLevel, ...(echo ? ['--echo'] : []), ...args];
-  const proc = spawn(path.join(BUILD, 'iogate'), argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const bin = path.join(BUILD, 'iogate');
+  const proc = nofile // with a descriptor limit: through sh's ulimit, then exec
+    ? spawn('/bin/sh', ['-c', `ulimit -n ${nofile} && exec "$0" "$@"`, bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const waiters = [];
   const onData = (d) => {

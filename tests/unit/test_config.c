@@ -15,7 +15,7 @@
 
 static int parse(gw_config *c, char *err, const char **args)
 {
-    char *argv[32];
+    char *argv[64];
     int argc = 0;
     argv[argc++] = "iogate";
     for (; *args; args++)

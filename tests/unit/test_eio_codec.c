@@ -105,7 +105,7 @@ static void test_pitfall1_payload_split_every_byte(void **st)
 static void test_pitfall8_payload_invalid(void **st)
 {
     got_t g;
-    static const char *bad[] = {"abc", "", "7x", "4a\x1e\x1e" "4b", "bA", "b====", "b!!!!",
+    static const char *bad[] = {"abc", "", "7x", ("4a\x1e\x1e" "4b"), "bA", "b====", "b!!!!",
                                 "4\xff", "4\xc3", "4\xed\xa0\x80", "4a\x1e"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         size_t len = strlen(bad[i]);

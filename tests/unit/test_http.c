@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "eio_cors.h"
 #include "http.h"
 #include "ws.h"
 
@@ -110,12 +111,74 @@ static void test_ws_handshake(void **st)
     assert_non_null(ws_check_handshake(&r, acc));
 }
 
+static void test_cors_policy(void **st)
+{
+    eio_config cfg;
+    char b[2048];
+    eio_config_defaults(&cfg);
+    /* off */
+    assert_int_equal(eio_cors_headers(&cfg, "http://a", NULL, b, sizeof b), 0);
+    assert_string_equal(b, "");
+    /* a list */
+    const char *list[] = {"http://a", "http://b", NULL};
+    cfg.cors_origins = list;
+    eio_cors_headers(&cfg, "http://b", NULL, b, sizeof b);
+    assert_string_equal(b, "Access-Control-Allow-Origin: http://b\r\nVary: Origin\r\n");
+    eio_cors_headers(&cfg, "http://evil", NULL, b, sizeof b);
+    assert_string_equal(b, "");
+    eio_cors_headers(&cfg, NULL, NULL, b, sizeof b);
+    assert_string_equal(b, "");
+    /* wildcard */
+    const char *wild[] = {"*", NULL};
+    cfg.cors_origins = wild;
+    eio_cors_headers(&cfg, "http://x", NULL, b, sizeof b);
+    assert_string_equal(b, "Access-Control-Allow-Origin: *\r\n");
+    /* never "*" with credentials */
+    cfg.cors_credentials = 1;
+    eio_cors_headers(&cfg, "http://x", NULL, b, sizeof b);
+    assert_string_equal(b, "Access-Control-Allow-Origin: http://x\r\nAccess-Control-Allow-Credentials: "
+                           "true\r\nVary: Origin\r\n");
+    eio_cors_headers(&cfg, NULL, NULL, b, sizeof b);
+    assert_null(strstr(b, "*"));
+    cfg.cors_origins = list;
+    eio_cors_headers(&cfg, "http://evil", NULL, b, sizeof b);
+    assert_string_equal(b, "");
+    /* overlong origins are ignored */
+    char big[1100];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    cfg.cors_origins = wild;
+    eio_cors_headers(&cfg, big, NULL, b, sizeof b);
+    assert_string_equal(b, "");
+    /* cookie */
+    cfg.cors_origins = NULL;
+    cfg.cookie = "io";
+    eio_cors_headers(&cfg, NULL, "SID", b, sizeof b);
+    assert_string_equal(b, "Set-Cookie: io=SID; Path=/; HttpOnly; SameSite=Lax\r\n");
+    eio_cors_headers(&cfg, NULL, NULL, b, sizeof b);
+    assert_string_equal(b, "");
+    /* preflight */
+    cfg.cors_origins = list;
+    cfg.cors_credentials = 0;
+    eio_preflight_headers(&cfg, "http://a", "x-custom", b, sizeof b);
+    assert_non_null(strstr(b, "Access-Control-Allow-Origin: http://a\r\n"));
+    assert_non_null(strstr(b, "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"));
+    assert_non_null(strstr(b, "Access-Control-Allow-Headers: x-custom\r\n"));
+    eio_preflight_headers(&cfg, "http://a", NULL, b, sizeof b);
+    assert_non_null(strstr(b, "Access-Control-Allow-Headers: Content-Type\r\n"));
+    /* truncation stays NUL-terminated */
+    char small[20];
+    eio_preflight_headers(&cfg, "http://a", NULL, small, sizeof small);
+    assert_true(strlen(small) < sizeof small);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query_get), cmocka_unit_test(test_safe_path),
         cmocka_unit_test(test_mime),      cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_accept_key), cmocka_unit_test(test_ws_handshake),
+        cmocka_unit_test(test_cors_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
