@@ -594,9 +594,9 @@ class Worker:
         self._state = HELLO
         self._reset_sockets()
         self._fail_queries("gateway lost")
-        # If the gateway is in fact alive it drops its state about us first.
-        self._send(protocol.encode("BYE", self.namespace, "", {"reason": "gateway lost: " + why}),
-                   volatile=True)
+        # Rule 10: a fresh incarnation names the new (empty) socket state, so
+        # a gateway that is in fact alive resets what it had for us.
+        self.incarnation = _random_id()
         self._send_hello()
 
     def _forget(self, s):

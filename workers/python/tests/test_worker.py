@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -273,7 +275,10 @@ class TestLifecycle(Base):
         self.assertIsInstance(self.worker.fileno(), int)
 
     def test_gateway_silent_disconnects_and_hellos_again(self):
-        w = self.ready()
+        w = self.make_worker()
+        self.sockets = {}
+        w.on_connection(lambda s: self.sockets.__setitem__(s.id, s))
+        first = self.welcome()
         w.heartbeat = 0.1  # as if WELCOME said 100 ms
         self.connect()
         s = self.sockets[SID_A]
@@ -283,9 +288,8 @@ class TestLifecycle(Base):
         s.emit_with_ack("q", callback=lambda err, *a: acks.append(err))
         self.gw.expect("EMIT")
         # the gateway stops answering: no PONG, nothing
-        bye = self.gw.expect("BYE", timeout=2)
-        self.assertIn("gateway lost", bye.meta["reason"])
-        self.gw.expect("HELLO")
+        hello = self.gw.expect("HELLO", timeout=2)
+        self.assertNotEqual(hello.meta["incarnation"], first.meta["incarnation"])
         self.assertEqual(events, [("disconnecting", "transport close", [SID_A]),
                                   ("disconnect", "transport close")])
         self.assertEqual(len(acks), 1)
@@ -300,7 +304,6 @@ class TestLifecycle(Base):
         seen = []
         self.sockets[SID_A].on("disconnect", seen.append)
         self.gw.send("ERROR", meta={"code": "hello", "message": "HELLO first", "type": "EMIT"}, nsp="")
-        self.gw.expect("BYE")
         self.gw.expect("HELLO")
         self.assertEqual(seen, ["transport close"])
 
@@ -762,6 +765,100 @@ class TestRoomsAndDisconnect(Base):
         self.gw.send("REPLY", meta={"req": q.meta["req"], "sockets": []})
         self.gw.pump()
         self.assertEqual(got, [{"req": q.meta["req"], "sockets": []}])
+
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+
+
+class TestEchoProcess(Base):
+    """examples/echo/echo.py as a process, against the fake gateway."""
+
+    def setUp(self):
+        super().setUp()
+        env = dict(os.environ, IOGATE_ENDPOINT=self.endpoint, IOGATE_NAMESPACE=NSP)
+        self.proc = subprocess.Popen(["/usr/bin/python3", "examples/echo/echo.py"], cwd=ROOT, env=env,
+                                     stderr=subprocess.PIPE)
+        hello = self.gw.expect("HELLO", timeout=10)
+        self.assertEqual(hello.meta["pid"], self.proc.pid)
+        self.gw.send("WELCOME", meta={"version": 1, "gateway": "G" * 20, "heartbeat_ms": 5000})
+
+    def tearDown(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stderr.close()
+        super().tearDown()
+
+    def event(self, *args, ack=None, atts=(), sid=SID_A):
+        self.gw.send("EVENT", sid, {"ack": ack} if ack is not None else None, list(args), atts=atts)
+
+    def test_echo_contract(self):
+        gw = self.gw
+        self.connect(auth={"token": "t1"})
+        self.assertEqual(gw.expect("EMIT").data, ["auth", {"token": "t1"}])
+        r = self.connect(SID_B, auth={"refuse": True}, expect="REFUSE")
+        self.assertEqual(r.meta, {"message": "refused", "data": {"reason": "auth"}})
+
+        self.event("message", "a", {"b": [{"_placeholder": True, "num": 0}]}, ack=7, atts=[b"\x00"])
+        r = gw.expect("EMIT")
+        self.assertEqual((r.data, r.atts), (["message-back", "a", {"b": [{"_placeholder": True, "num": 0}]}], [b"\x00"]))
+        r = gw.expect("ACK")
+        self.assertEqual((r.meta, r.data, r.atts), ({"id": 7}, ["a", {"b": [{"_placeholder": True, "num": 0}]}], [b"\x00"]))
+        self.event("message-with-ack", 1, "x", ack=456)
+        self.assertEqual(gw.expect("ACK").data, [1, "x"])
+        self.event("forbidden", 1)
+        self.assertEqual(gw.expect("EMIT").data, ["error-seen", "forbidden event"])
+        self.event("emit-reserved")
+        self.assertEqual(gw.expect("EMIT").data, ["reserved-refused", 6])
+        self.event("join", "r1", ack=1)
+        self.assertEqual(gw.expect("JOIN").meta, {"rooms": ["r1"]})
+        self.assertEqual(gw.expect("ACK").data, [[SID_A, "r1"]])
+        self.event("to-room", "r1", "hi", ack=2)
+        r = gw.expect("BROADCAST")
+        self.assertEqual((r.meta, r.data), ({"rooms": ["r1"], "except": [SID_A]}, ["room-message", "hi"]))
+        self.assertEqual(gw.expect("ACK").data, [True])
+        self.event("set-data", {"name": "alice"}, ack=3)
+        self.assertEqual(gw.expect("ACK").data, [{"name": "alice"}])
+        self.event("fetch", ack=4)
+        self.assertEqual(gw.expect("ACK").data, [[{"id": SID_A, "rooms": [SID_A, "r1"], "data": {"name": "alice"}}]])
+        self.event("pid", ack=5)
+        self.assertEqual(gw.expect("ACK").data, [self.proc.pid])
+        self.event("emit-with-ack", 100, ack=6)
+        r = gw.expect("EMIT")
+        self.assertEqual(r.data, ["ping-back", "ping"])
+        self.assertEqual(gw.expect("ACK").data, ["operation has timed out"])
+        self.event("emit-with-ack", 2000, ack=8)
+        r = gw.expect("EMIT")
+        gw.send("ACK", SID_A, {"id": r.meta["ack"]}, ["pong:ping"])
+        r = gw.expect("ACK")
+        self.assertEqual((r.meta, r.data), ({"id": 8}, ["pong:ping"]))
+        self.event("leave", "r1", ack=9)
+        self.assertEqual(gw.expect("LEAVE").meta, {"rooms": ["r1"]})
+        self.assertEqual(gw.expect("ACK").data, [[SID_A]])
+        self.event("join", "kept")
+        gw.expect("JOIN")
+
+        self.connect(SID_C)
+        gw.expect("EMIT")
+        self.event("disconnect-me", True, sid=SID_C)
+        r = gw.expect("DISCONNECT")
+        self.assertEqual((r.sid, r.meta), (SID_C, {"close": True}))
+
+        # gateway shutdown: DISCONNECT for every socket, BYE, then SIGTERM
+        gw.send("DISCONNECT", SID_A, {"reason": "server shutting down"})
+        gw.send("BYE", meta={"reason": "server shutting down"}, nsp="")
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(5), 0)
+        err = self.proc.stderr.read().decode()
+        self.assertIn("disconnect %s server namespace disconnect rooms=%s\n" % (SID_C, SID_C), err)
+        self.assertIn("disconnect %s server shutting down rooms=%s,kept\n" % (SID_A, SID_A), err)
+
+    def test_sigterm_without_bye_exits(self):
+        self.connect()
+        self.gw.expect("EMIT")
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(5), 0)
+        self.assertEqual(self.gw.expect("BYE").meta["reason"], "worker closing")
 
 
 if __name__ == "__main__":
