@@ -19,7 +19,7 @@ FROM_GATEWAY = frozenset(
 )
 TO_GATEWAY = frozenset(
     ["HELLO", "PING", "PONG", "BYE", "ACCEPT", "REFUSE", "EMIT", "ACK", "BROADCAST", "JOIN", "LEAVE",
-     "DISCONNECT", "QUERY"]
+     "DISCONNECT", "QUERY", "PROCESSED"]
 )
 
 #: Event names the server-side API may not emit (Socket.IO v5).

@@ -174,6 +174,8 @@ class Worker:
         self._wake_r = self._wake_w = None
         self._queries = {}
         self._next_req = 1
+        self._seq_handled = 0  # rule 36: last EVENT/ACK seq handled ...
+        self._seq_reported = 0  # ... and last one reported with PROCESSED
 
     # -- registration --------------------------------------------------------
     def subscribe_conn(self, *events):
@@ -343,6 +345,9 @@ class Worker:
                 break
             self._last_recv = time.monotonic()
             self._handle(frames)
+        if self._seq_handled != self._seq_reported and self._state == READY:
+            self._seq_reported = self._seq_handled
+            self._send(protocol.encode("PROCESSED", "", "", {"seq": self._seq_handled}), volatile=True)
         self._run_timers()
         if self._lost:
             why, self._lost = self._lost, None
@@ -516,6 +521,10 @@ class Worker:
         if t == "CONNECT":
             self._on_connect(m)
             return
+        if t in ("EVENT", "ACK"):
+            seq = m.meta.get("seq")
+            if type(seq) is int:
+                self._seq_handled = seq
         s = self._sockets.get(m.sid)
         if s is None:
             log.debug("%s for unknown socket %r ignored", t, m.sid)
@@ -555,6 +564,7 @@ class Worker:
                 self._sock.setsockopt(zmq.SNDTIMEO, hb)
         self.gateway = gw
         self._state = READY
+        self._seq_handled = self._seq_reported = 0  # numbering is per registration
         now = time.monotonic()
         self._last_recv = now
         self._next_ping = now + self.heartbeat

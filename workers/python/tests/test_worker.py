@@ -646,6 +646,22 @@ class TestEvents(Base):
         self.gw.pump()
         self.assertEqual([str(e) for e in got], ["socket has been disconnected"])
 
+    def test_processed_reports_last_seq(self):
+        self.s.on("e", lambda *a, ack=None: ack and ack("ok"))
+        self.s.emit_with_ack("q", callback=lambda *a: None)
+        ack_id = self.gw.expect("EMIT").meta["ack"]
+        self.gw.send("EVENT", SID_A, {"seq": 1}, ["e"])
+        self.gw.send("EVENT", SID_A, {"seq": 2, "ack": 5}, ["e"])
+        self.gw.send("ACK", SID_A, {"seq": 3, "id": ack_id}, [])
+        self.gw.send("EVENT", "Z" * 20, {"seq": 4}, ["e"])  # unknown socket: handled too
+        got = []
+        while not got or got[-1].type != "PROCESSED" or got[-1].meta["seq"] != 4:
+            got.append(self.gw.recv())
+        self.assertIn("ACK", [m.type for m in got])
+        p = got[-1]
+        self.assertEqual((p.nsp, p.sid, p.data), ("", "", None))
+        self.gw.quiet(0.05)  # nothing new handled: no more PROCESSED
+
     def test_volatile_emit(self):
         self.assertTrue(self.s.volatile.emit("v", 1))
         r = self.gw.expect("EMIT")
