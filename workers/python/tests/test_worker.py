@@ -274,6 +274,29 @@ class TestLifecycle(Base):
         self.assertEqual(self.worker.next_timeout(), 0)
         self.assertIsInstance(self.worker.fileno(), int)
 
+    def test_embedding_with_select_on_fileno(self):
+        import select
+
+        self.make_worker()
+        self.gw.worker = None  # only the select loop below drives the worker
+        fd = self.worker.fileno()
+        got = []
+        end = time.monotonic() + 3
+        while len(got) < 4 and time.monotonic() < end:
+            select.select([fd], [], [], min(self.worker.next_timeout(), 0.5))
+            self.worker.process()
+            while self.gw.router.poll(0, zmq.POLLIN):
+                frames = self.gw.router.recv_multipart()
+                self.gw.rid = frames[0]
+                m = Msg(frames[1:])
+                got.append(m.type)
+                if m.type == "HELLO":
+                    self.gw.send("WELCOME", meta={"version": 1, "gateway": "G" * 20, "heartbeat_ms": 5000})
+                    self.gw.send("PING")
+                elif m.type == "PONG":
+                    self.gw.send("PING")
+        self.assertEqual(got[:4], ["HELLO", "PONG", "PONG", "PONG"])
+
     def test_gateway_silent_disconnects_and_hellos_again(self):
         w = self.make_worker()
         self.sockets = {}
