@@ -75,6 +75,10 @@ async function startGateway({ workers = { '/': 'echo' }, args = [], env = {} } =
       proc.kill('SIGKILL');
       await gw.exited;
     }
+    // Under SANITIZE builds a report from the gateway or any worker fails
+    // the test that started them.
+    const san = /(ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:)[^\n]*/.exec(gw.logs);
+    if (san) throw new Error(`sanitizer report in gateway/worker output: ${san[0]}\n${gw.logs.slice(-4000)}`);
     return r;
   };
   return gw;
