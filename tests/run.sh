@@ -6,7 +6,8 @@
 #  - fuzz: each build/fuzz/<name> (a libFuzzer driver linked with
 #          fuzz/replay_main.c) over fuzz/corpus/<name>/ and
 #          fuzz/regressions/<name>/, one test per input file
-# ONLY=unit|fuzz|e2e runs one tier; FILTER=regex limits e2e files.
+#  - python: the Python worker library's unittest suite (workers/python)
+# ONLY=unit|fuzz|python|e2e runs one tier; FILTER=regex limits e2e files.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -43,6 +44,18 @@ if [ "${ONLY:-fuzz}" = fuzz ] || [ -z "${ONLY:-}" ]; then
         pass=$((pass + p)); fail=$((fail + f))
         printf '%-40s %3d passed, %d failed\n' "fuzz: $name" "$p" "$f"
     done
+fi
+
+if [ "${ONLY:-python}" = python ] && [ -d workers/python/tests ]; then
+    out=$(/usr/bin/python3 -m unittest discover -s workers/python/tests 2>&1); rc=$?
+    n=$(grep -oE '^Ran [0-9]+ test' <<<"$out" | awk '{print $2}'); n=${n:-0}
+    f=0; for k in failures errors; do
+        v=$(grep -oE "$k=[0-9]+" <<<"$out" | tail -1 | cut -d= -f2); f=$((f + ${v:-0})); done
+    sk=$(grep -oE 'skipped=[0-9]+' <<<"$out" | tail -1 | cut -d= -f2); p=$((n - f - ${sk:-0}))
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    if [ "$f" -gt 0 ]; then echo "$out" | tail -80; fi
+    printf '%-40s %3d passed, %d failed\n' "python: workers/python/tests" "$p" "$f"
+    pass=$((pass + p)); fail=$((fail + f))
 fi
 
 if [ "${ONLY:-e2e}" = e2e ] || [ -z "${ONLY:-}" ]; then

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""echo.py — the echo worker in Python: serves the namespace named by
+IOGATE_NAMESPACE at the gateway named by IOGATE_ENDPOINT (both set by a
+gateway that spawns it) and echoes what clients send.  It behaves exactly
+like examples/echo/echo.c, so the end-to-end suites can drive either
+(IOGATE_ECHO="/usr/bin/python3 examples/echo/echo.py"):
+
+  connection              emit "auth" with the handshake's auth object
+  "message" (args...)     emit "message-back" with the same args (binary too);
+                          ack with them too when asked
+  "message-with-ack"      ack with the same args
+  "join" (room)           join, ack with the socket's rooms
+  "leave" (room)          leave, ack with the socket's rooms
+  "to-room" (room, a...)  broadcast "room-message" (a...) to room, not sender;
+                          ack with whether it was sent
+  "disconnect-me" (close) socket.disconnect(close)
+  "fetch"                 ack with [{id, rooms, data}...] of every socket
+  "set-data" (obj)        set the socket's data, ack with it
+  "emit-with-ack" (ms)    emit "ping-back" ("ping") asking an ack within ms;
+                          ack with the client's ack arguments, or with the
+                          error message ("operation has timed out")
+  "pid"                   ack with the worker's pid
+  "emit-reserved"         try to emit each reserved event name; emit
+                          "reserved-refused" with how many were refused
+  middleware              refuse auth {"refuse":true}: "refused", {"reason":"auth"}
+  socket middleware       event "forbidden" fails with "forbidden event"
+  error                   emit "error-seen" with the error message
+  disconnecting/disconnect  log "disconnect <id> <reason> rooms=<r1,r2>"
+                            (the rooms seen at disconnecting) to stderr
+"""
+import logging
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "workers", "python"))
+
+from iogate import RESERVED_EVENTS, ConnectError, Worker  # noqa: E402
+
+
+def die_with_parent():
+    """Do not outlive the gateway (or the shell) that spawned us."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def main():
+    die_with_parent()
+    level = os.environ.get("IOGATE_WORKER_LOG", "info").upper()
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.INFO),
+                        format="iogate-worker[%d] %%(levelname)s: %%(message)s" % os.getpid())
+    try:
+        worker = Worker()
+    except ValueError as e:
+        print("echo: %s" % e, file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop())
+
+    @worker.use
+    def refuse(socket, next):
+        if socket.handshake["auth"].get("refuse") is True:
+            next(ConnectError("refused", {"reason": "auth"}))
+        else:
+            next()
+
+    @worker.on_connection
+    def connection(socket):
+        @socket.use
+        def forbid(socket, packet, next):
+            if packet[0] == "forbidden":
+                next(ConnectError("forbidden event"))
+            else:
+                next()
+
+        @socket.on("error")
+        def on_error(err):
+            socket.emit("error-seen", getattr(err, "message", None) or str(err))
+
+        @socket.on("message")
+        def message(*args, ack=None):
+            socket.emit("message-back", *args)
+            if ack:
+                ack(*args)
+
+        @socket.on("message-with-ack")
+        def message_with_ack(*args, ack=None):
+            if ack:
+                ack(*args)
+
+        @socket.on("join")
+        def join(*args, ack=None):
+            if args and isinstance(args[0], str):
+                socket.join(args[0])
+            if ack:
+                ack(list(socket.rooms))
+
+        @socket.on("leave")
+        def leave(*args, ack=None):
+            if args and isinstance(args[0], str):
+                socket.leave(args[0])
+            if ack:
+                ack(list(socket.rooms))
+
+        @socket.on("to-room")
+        def to_room(*args, ack=None):
+            if not args or not isinstance(args[0], str):
+                return
+            ok = socket.to(args[0]).emit("room-message", *args[1:])
+            if ack:
+                ack(bool(ok))
+
+        @socket.on("disconnect-me")
+        def disconnect_me(*args, ack=None):
+            socket.disconnect(bool(args) and args[0] is True)
+
+        @socket.on("fetch")
+        def fetch(*args, ack=None):
+            if ack:
+                ack([{"id": s["id"], "rooms": s["rooms"], "data": s["data"]} for s in worker.fetch_sockets()])
+
+        @socket.on("set-data")
+        def set_data(*args, ack=None):
+            socket.data = args[0] if args else None
+            if ack:
+                ack(socket.data)
+
+        @socket.on("emit-with-ack")
+        def emit_with_ack(*args, ack=None):
+            t = args[0] if args else None
+            ms = int(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else 1000
+
+            def done(err, *reply):
+                if not ack:
+                    return
+                if err:
+                    ack(str(err))
+                else:
+                    ack(*reply)
+
+            if not socket.emit_with_ack("ping-back", "ping", callback=done, timeout=ms / 1000.0) and ack:
+                ack("socket is not connected")
+
+        @socket.on("pid")
+        def pid(*args, ack=None):
+            if ack:
+                ack(os.getpid())
+
+        @socket.on("emit-reserved")
+        def emit_reserved(*args, ack=None):
+            refused = 0
+            for name in sorted(RESERVED_EVENTS):
+                try:
+                    socket.emit(name, "x")
+                except ValueError:
+                    refused += 1
+            socket.emit("reserved-refused", refused)
+            if ack:
+                ack(refused)
+
+        @socket.on("disconnecting")
+        def disconnecting(reason):
+            socket.rooms_at_disconnecting = ",".join(socket.rooms)
+
+        @socket.on("disconnect")
+        def disconnect(reason):
+            rooms = getattr(socket, "rooms_at_disconnecting", "")
+            sys.stderr.write("disconnect %s %s rooms=%s\n" % (socket.id, reason, rooms))
+            sys.stderr.flush()
+
+        socket.emit("auth", socket.handshake["auth"])
+
+    worker.run()
+    worker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

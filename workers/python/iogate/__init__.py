@@ -1,0 +1,54 @@
+"""iogate — the Python worker library of iogate.
+
+A worker serves one Socket.IO namespace behind the iogate gateway, which
+terminates Engine.IO / Socket.IO for clients and forwards decoded packets
+over ZeroMQ (ipc/PROTOCOL.md).  This package gives the familiar server-side
+Socket API on top of that protocol::
+
+    from iogate import Worker, ConnectError
+
+    worker = Worker()                      # IOGATE_ENDPOINT, IOGATE_NAMESPACE
+
+    @worker.use
+    def auth(socket, next):
+        if socket.handshake["auth"].get("token") != "secret":
+            next(ConnectError("not authorized", {"code": 401}))
+        else:
+            next()
+
+    @worker.on_connection
+    def connection(socket):
+        socket.join("lobby")
+
+        @socket.on("message")
+        def message(*args, ack=None):
+            socket.to("lobby").emit("message", *args)
+            if ack:
+                ack("ok")
+
+    worker.run()
+
+See workers/python/README.md for the whole API.
+"""
+
+from .errors import AckError, AckTimeoutError, ConnectError, DisconnectedError
+from .protocol import RESERVED_EVENTS
+from .socket import Ack, Conn, RoomSet, Socket
+from .worker import BroadcastOperator, Timer, Worker
+
+__all__ = [
+    "Ack",
+    "AckError",
+    "AckTimeoutError",
+    "BroadcastOperator",
+    "Conn",
+    "ConnectError",
+    "DisconnectedError",
+    "RESERVED_EVENTS",
+    "RoomSet",
+    "Socket",
+    "Timer",
+    "Worker",
+]
+
+__version__ = "0.1.0"
