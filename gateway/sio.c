@@ -232,12 +232,16 @@ static int forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const 
     else
         ml = snprintf(meta, sizeof meta, "{\"seq\":%llu}", (unsigned long long)seq);
     if (gw_router_send(app, w, type, s->nsp->name, s->id, meta, (size_t)ml, data, data_len, att,
-                       n_att) < 0) {
+                       n_att) < 0 &&
+        errno != EHOSTUNREACH) {
         int e = errno;
         if (h) held_free(h);
         errno = e;
         return -1;
     }
+    /* Sent, or the worker just vanished (EHOSTUNREACH: its drop is already
+     * scheduled): either way keep the copy, so that a dead worker's packets
+     * go back to their sockets and on to the next worker. */
     w->next_seq = seq;
     gw_retained *r = xmalloc(sizeof *r);
     r->next = NULL;

@@ -417,7 +417,10 @@ static void handle(iog_worker *w, const ipc_msg *m)
     case IPC_BYE: {
         const char *r = json_string_value(json_object_get(m->meta, "reason"));
         iog_log(IOG_LOG_INFO, "gateway says BYE (%s)", r ? r : "no reason");
-        gateway_lost(w, "BYE", 1);
+        /* Rule 15: no HELLO of our own after a BYE (a worker replaced by a
+         * new one would take the namespace back); iog_worker_run returns. */
+        gateway_lost(w, "BYE", 0);
+        w->dismissed = 1;
         return;
     }
     case IPC_ERROR: {
@@ -498,7 +501,7 @@ static void timers(iog_worker *w)
         if (w->welcomed) gateway_lost(w, "send to the gateway failed", 1);
     }
     if (!w->welcomed) {
-        if (now >= w->hello_at) send_hello(w);
+        if (now >= w->hello_at && !w->dismissed) send_hello(w);
     } else {
         if (now - w->last_rx >= 3 * (int64_t)w->heartbeat_ms) {
             gateway_lost(w, "heartbeat timeout", 1);
@@ -616,6 +619,7 @@ int iog_worker_run(iog_worker *w)
             grace_end = iog_now_ms() + STOP_GRACE_MS;
         }
         if (grace_end && (!w->welcomed || iog_now_ms() >= grace_end)) break;
+        if (w->dismissed) break; /* BYE: the gateway is done with us */
         int t = iog_worker_next_timeout_ms(w);
         if (grace_end && t > 10) t = 10;
         if (t > 0) {
