@@ -36,7 +36,7 @@ UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EXAMPLE_BIN := $(EXAMPLES:%=$(BUILD)/examples/%)
 TOOL_BIN    := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 
-.PHONY: all setup run test unit e2e clean install fuzz format
+.PHONY: all setup run test test-valgrind unit e2e clean install fuzz format
 all: $(BUILD)/iogate $(BUILD)/libiogate-worker.a $(EXAMPLE_BIN) $(UNIT_BIN) $(TOOL_BIN) $(BUILD)/iogate-worker.pc
 
 setup:
@@ -47,9 +47,23 @@ run: setup
 	exec $(BUILD)/iogate --listen 127.0.0.1:3000 --static examples/chat/public --client-js node_modules/socket.io-client/dist/socket.io.js \
 	  --worker "/=$(BUILD)/examples/chat"
 
+# With CI=true in the environment (CI sets it) and no SANITIZE given,
+# `make test` runs the whole suite twice: the ordinary build, then the
+# ASan/UBSan build; the closing line sums both passes (.ci/run is `make test`).
+CI_SANITIZE ?= address,undefined
+TEST_ALSO   := $(if $(and $(filter true,$(CI)),$(if $(SANITIZE),,yes)),build-san)
+
 test: setup
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) bash tests/run.sh
+	$(if $(TEST_ALSO),@$(MAKE) --no-print-directory all SANITIZE=$(CI_SANITIZE))
+	@BUILD=$(BUILD) ALSO_BUILDS="$(TEST_ALSO)" bash tests/run.sh
+
+# The end-to-end suite with the gateway under valgrind memcheck: any error
+# or definite leak fails (slow: not part of `make test`).
+VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
+test-valgrind: setup
+	@$(MAKE) --no-print-directory all
+	@IOGATE_WRAPPER="$(VALGRIND)" IOGATE_SLOW=1 BUILD=$(BUILD) ONLY=e2e bash tests/run.sh
 
 unit: all
 	@BUILD=$(BUILD) ONLY=unit bash tests/run.sh

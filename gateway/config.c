@@ -40,6 +40,19 @@ static const char usage[] =
     "  --connect-timeout MS      Socket.IO CONNECT deadline (45000)\n"
     "  --ipc ENDPOINT            ZeroMQ endpoint for the workers\n"
     "  --max-attachments N       binary attachments per packet (10)\n"
+    "  --max-depth N             JSON nesting accepted from clients (32)\n"
+    "  --max-connections N       open sessions; more handshakes get 503\n"
+    "                            (from the descriptor limit, at most 10000)\n"
+    "  --max-sessions-per-address N  sessions from one IP; more get 429 (off)\n"
+    "  --max-buffered BYTES      queued for one client before it is dropped\n"
+    "                            (4 x max-payload + 16 MiB)\n"
+    "  --header-timeout MS       a request head must arrive within (10000)\n"
+    "  --idle-timeout MS         idle keep-alive connections are closed after\n"
+    "                            (ping-interval + ping-timeout)\n"
+    "  --max-header-bytes BYTES  request head cap, more gets 431 (8192)\n"
+    "  --max-url-bytes BYTES     request URL cap, more gets 414 (8192)\n"
+    "  --ipc-curve-secret FILE   ZeroMQ CURVE for the IPC endpoint: FILE holds the\n"
+    "                            gateway's Z85 secret key (40 characters)\n"
     "  --log-level LEVEL         error|warn|info|debug (info)\n"
     "  --echo                    diagnostic: echo every Engine.IO message back\n"
     "  --config FILE             read `key = value` lines (long option names)\n"
@@ -65,6 +78,7 @@ void gw_config_init(gw_config *c)
     c->worker_credit = 10000;
     c->max_dynamic = 100;
     c->max_attachments = 10;
+    c->max_depth = 32;
     c->log_level = GW_LOG_INFO;
 }
 
@@ -99,6 +113,7 @@ void gw_config_free(gw_config *c)
     free(c->static_dir);
     free(c->client_js);
     free(c->ipc);
+    free(c->ipc_curve_secret);
     memset(c, 0, sizeof *c);
 }
 
@@ -194,14 +209,20 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
               {"worker-idle", &c->worker_idle_ms},
               {"worker-crash-limit", &c->worker_crash_limit},
               {"worker-credit", &c->worker_credit},
-              {"max-dynamic", &c->max_dynamic}};
+              {"max-dynamic", &c->max_dynamic},
+              {"max-depth", &c->max_depth},
+              {"header-timeout", &c->eio.header_timeout_ms},
+              {"idle-timeout", &c->eio.idle_timeout_ms}};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         if (strcmp(key, ms[i].name)) continue;
         int attach = !strcmp(key, "max-attachments") || !strcmp(key, "worker-crash-limit") ||
-                     !strcmp(key, "worker-credit") || !strcmp(key, "max-dynamic");
+                     !strcmp(key, "worker-credit") || !strcmp(key, "max-dynamic") ||
+                     !strcmp(key, "max-depth");
         if (parse_uint(v, 24ull * 3600 * 1000, &n) || (!attach && n == 0))
             return fail(err, errlen, "--%s wants a %s, got '%s'", key,
                         attach ? "count" : "positive number of milliseconds", v);
+        if (!strcmp(key, "max-depth") && (n == 0 || n > 10000))
+            return fail(err, errlen, "--max-depth wants a depth from 1 to 10000, got '%s'", v);
         *ms[i].dst = (unsigned)n;
         return 0;
     }
@@ -209,6 +230,29 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         if (parse_uint(v, (unsigned long long)1 << 30, &n) || n == 0)
             return fail(err, errlen, "--max-payload wants a positive number of bytes (max 1 GiB), got '%s'", v);
         c->eio.max_payload = (size_t)n;
+        return 0;
+    }
+    struct {
+        const char *name;
+        size_t *dst;
+        unsigned long long max;
+        int zero_ok;
+    } sz[] = {{"max-connections", &c->eio.max_connections, 10000000, 0},
+              {"max-sessions-per-address", &c->eio.max_sessions_per_address, 10000000, 1},
+              {"max-buffered", &c->eio.max_buffered, (unsigned long long)1 << 40, 0},
+              {"max-header-bytes", &c->eio.max_header_bytes, (unsigned long long)1 << 24, 0},
+              {"max-url-bytes", &c->eio.max_url_bytes, (unsigned long long)1 << 24, 0}};
+    for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
+        if (strcmp(key, sz[i].name)) continue;
+        if (parse_uint(v, sz[i].max, &n) || (!sz[i].zero_ok && n == 0))
+            return fail(err, errlen, "--%s wants a %snumber up to %llu, got '%s'", key,
+                        sz[i].zero_ok ? "" : "positive ", sz[i].max, v);
+        *sz[i].dst = (size_t)n;
+        return 0;
+    }
+    if (!strcmp(key, "ipc-curve-secret")) {
+        if (!*v) return fail(err, errlen, "--ipc-curve-secret: empty file name");
+        set_str(&c->ipc_curve_secret, v);
         return 0;
     }
     if (!strcmp(key, "transports")) {

@@ -35,6 +35,8 @@ typedef struct {
     unsigned worker_crash_limit;    /* 10 exits within 60 s: stop restarting */
     unsigned worker_credit;         /* 10000 client packets in flight per worker */
     unsigned max_dynamic;           /* 100 dynamic namespace workers at once */
+    unsigned max_depth;             /* 32: JSON nesting accepted from clients */
+    char *ipc_curve_secret;         /* --ipc-curve-secret FILE, NULL = no CURVE */
     int echo;
     int log_level; /* GW_LOG_* */
     /* internal: lists still holding values from the config file */

@@ -33,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <uthash.h>
 
 #include "eio_codec.h"
 #include "eio_cors.h"
@@ -65,6 +67,8 @@ struct eio_session {
     size_t nq, qcap;
     eio_payload_dec dec;
     size_t post_bytes;
+    size_t q_bytes; /* payload bytes waiting in q (polling) */
+    struct addr_count *per_addr; /* counted here while open, or NULL */
     gw_tnode hb;  /* ping_list or pong_list */
     gw_tnode upg; /* upgrade_list */
     gw_tnode lng; /* linger_list */
@@ -72,6 +76,13 @@ struct eio_session {
     eio_handshake hs;
     void *hs_mem;
     void *userdata;
+};
+
+/* Open sessions per client address (--max-sessions-per-address). */
+struct addr_count {
+    char addr[64];
+    size_t n;
+    UT_hash_handle hh;
 };
 
 struct eio_server {
@@ -86,6 +97,8 @@ struct eio_server {
     ev_timer noop_timer;
     eio_session *dirty, *closed, *reap;
     int shut;
+    size_t max_sessions, max_buffered;
+    struct addr_count *addrs;
 };
 
 const char *eio_close_reason_str(eio_close_reason r)
@@ -109,6 +122,7 @@ void eio_config_defaults(eio_config *c)
     c->transports = EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET;
     c->max_header_bytes = 8192;
     c->max_url_bytes = 8192;
+    c->header_timeout_ms = 10000;
 }
 
 /* --- sid table ------------------------------------------------------------------ */
@@ -230,6 +244,11 @@ static void session_close(eio_session *s, eio_close_reason reason)
     s->state = S_CLOSED;
     s->reason = reason;
     srv->nopen--;
+    if (s->per_addr && --s->per_addr->n == 0) {
+        HASH_DEL(srv->addrs, s->per_addr);
+        free(s->per_addr);
+    }
+    s->per_addr = NULL;
     gw_tlist_del(&s->hb);
     drop_probe(s, 1000);
     log_debug("session %s closed (%s), %zu open", s->sid, eio_close_reason_str(reason), srv->nopen);
@@ -286,7 +305,15 @@ static void push(eio_session *s, int type, eio_msg *m)
     s->q[s->nq].type = type;
     s->q[s->nq].msg = m ? eio_msg_ref(m) : NULL;
     s->nq++;
+    s->q_bytes += m ? eio_msg_len(m) + 1 : 1;
     if (s->get) mark_dirty(s);
+    if (s->q_bytes > s->srv->max_buffered && s->state == S_OPEN) {
+        /* a polling client that does not come back for what waits: the
+         * same cap as a WebSocket's output queue */
+        log_warn("session %s from %s: %zu bytes waiting for a poll (--max-buffered %zu), closing",
+                 s->sid, s->hs.address, s->q_bytes, s->srv->max_buffered);
+        session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
+    }
 }
 
 static void send_ctrl(eio_session *s, int type)
@@ -359,6 +386,7 @@ static void answer_poll(eio_session *s, int noop_only)
         for (size_t i = 0; i < s->nq; i++)
             eio_msg_unref(&s->q[i].msg);
         s->nq = 0;
+        s->q_bytes = 0;
     }
     s->get = NULL;
     detach(c);
@@ -495,6 +523,37 @@ static void copy_handshake(eio_session *s, const http_request *r)
     s->hs.time_ms = gw_now_ms();
 }
 
+/* May a new session open for this request?  0, or the HTTP status that
+ * refuses it (logged with the address): 503 past --max-connections, 429
+ * past --max-sessions-per-address. */
+static int admit(eio_server *srv, const http_request *r)
+{
+    if (srv->nopen >= srv->max_sessions) {
+        log_warn("refusing handshake from %s: %zu sessions open (--max-connections)", r->address,
+                 srv->nopen);
+        return 503;
+    }
+    size_t per = srv->cfg.max_sessions_per_address;
+    if (per) {
+        struct addr_count *a;
+        HASH_FIND_STR(srv->addrs, r->address, a);
+        if (a && a->n >= per) {
+            log_warn("refusing handshake from %s: %zu sessions open from that address "
+                     "(--max-sessions-per-address)", r->address, a->n);
+            return 429;
+        }
+    }
+    return 0;
+}
+
+static void refuse_handshake(eio_server *srv, http_conn *c, const http_request *r, int status)
+{
+    char body[64], hdr[HDR_BUF];
+    int n = snprintf(body, sizeof body, "%d %s\n", status, http_status_text(status));
+    http_respond(c, status, "text/plain; charset=UTF-8", extra_headers(srv, r, NULL, hdr), body,
+                 (size_t)n, 1);
+}
+
 static eio_session *session_new(eio_server *srv, const http_request *r, int transport)
 {
     eio_session *s = xcalloc(1, sizeof *s);
@@ -507,6 +566,17 @@ static eio_session *session_new(eio_server *srv, const http_request *r, int tran
     copy_handshake(s, r);
     table_put(srv, s);
     srv->nopen++;
+    if (srv->cfg.max_sessions_per_address) {
+        struct addr_count *a;
+        HASH_FIND_STR(srv->addrs, s->hs.address, a);
+        if (!a) {
+            a = xcalloc(1, sizeof *a);
+            snprintf(a->addr, sizeof a->addr, "%s", s->hs.address);
+            HASH_ADD_STR(srv->addrs, addr, a);
+        }
+        a->n++;
+        s->per_addr = a;
+    }
     return s;
 }
 
@@ -530,6 +600,11 @@ static void opened(eio_server *srv, eio_session *s)
 
 static void handshake_polling(eio_server *srv, http_conn *c, const http_request *r)
 {
+    int st = admit(srv, r);
+    if (st) {
+        refuse_handshake(srv, c, r, st);
+        return;
+    }
     eio_session *s = session_new(srv, r, EIO_TRANSPORT_POLLING);
     char body[512], hdr[HDR_BUF];
     int n = open_packet(srv, s, body, sizeof body);
@@ -726,6 +801,11 @@ static void on_upgrade(http_conn *c, const http_request *r, void *ud)
         return;
     }
     if (!sid[0]) { /* a session that starts on WebSocket */
+        int st = admit(srv, r);
+        if (st) {
+            refuse_handshake(srv, c, r, st);
+            return;
+        }
         eio_session *s = session_new(srv, r, EIO_TRANSPORT_WEBSOCKET);
         ws_start(c, accept, extra_headers(srv, r, s->sid, hdr), srv->cfg.max_payload);
         s->ws = c;
@@ -769,6 +849,7 @@ static void complete_upgrade(eio_session *s)
         }
     }
     s->nq = 0;
+    s->q_bytes = 0;
     /* a GET still held: finish it with a noop (the queue went to the websocket) */
     if (s->get) answer_poll(s, 1);
     log_debug("session %s upgraded to websocket", s->sid);
@@ -890,8 +971,26 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
     /* a client between two requests must be back within the heartbeat
      * window anyway; the same bound cuts off silent and slow-loris peers */
     double idle = (cfg->ping_interval_ms + cfg->ping_timeout_ms) / 1000.0;
-    http_limits lim = {cfg->max_header_bytes, cfg->max_url_bytes,
-                       cfg->max_payload * 4 + 16 * 1024 * 1024, idle < 1.0 ? 1.0 : idle};
+    if (cfg->idle_timeout_ms) idle = cfg->idle_timeout_ms / 1000.0;
+    srv->max_buffered = cfg->max_buffered ? cfg->max_buffered : cfg->max_payload * 4 + 16 * 1024 * 1024;
+    srv->max_sessions = cfg->max_connections;
+    if (!srv->max_sessions) { /* what the descriptor limit allows, keeping some for the rest */
+        struct rlimit rl;
+        srv->max_sessions = 10000;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            rl.rlim_cur < srv->max_sessions + 64)
+            srv->max_sessions = rl.rlim_cur > 128 ? (size_t)rl.rlim_cur - 64 : 64;
+    }
+    http_limits lim = {
+        .max_header_bytes = cfg->max_header_bytes,
+        .max_url_bytes = cfg->max_url_bytes,
+        .max_output = srv->max_buffered,
+        .idle_timeout = idle < 0.1 ? 0.1 : idle,
+        .header_timeout = (cfg->header_timeout_ms ? cfg->header_timeout_ms : 10000) / 1000.0,
+        /* a polling session may hold two connections (GET + POST), plus
+         * some for requests that open no session */
+        .max_conns = srv->max_sessions * 2 + 64,
+    };
     http_handler hh = {
         .on_head = on_head,
         .on_body = on_body,
@@ -925,6 +1024,11 @@ int eio_server_listen(eio_server *srv)
 }
 
 size_t eio_server_sessions(const eio_server *srv) { return srv->nopen; }
+
+void eio_server_adopt(eio_server *srv, int fd, const char *addr)
+{
+    http_server_adopt(srv->http, fd, addr);
+}
 
 void eio_server_shutdown(eio_server *srv)
 {
@@ -962,6 +1066,11 @@ void eio_server_destroy(eio_server **sp)
     eio_server_shutdown(srv); /* no-op if already done */
     http_server_destroy(&srv->http);
     on_prepare(srv);
+    struct addr_count *a, *tmp;
+    HASH_ITER(hh, srv->addrs, a, tmp) {
+        HASH_DEL(srv->addrs, a);
+        free(a);
+    }
     free(srv->buckets);
     free(srv);
 }

@@ -58,6 +58,16 @@ typedef struct {
     const char *client_js;       /* file served at <path>socket.io.js, or NULL */
     size_t max_header_bytes;     /* 8192: larger request head → 431 */
     size_t max_url_bytes;        /* 8192: longer URL → 414 */
+    /* Exhaustion limits (README "Security and limits").  Each refusal is
+     * logged with the client's address and touches nobody else. */
+    size_t max_connections;      /* open sessions; 0 = from RLIMIT_NOFILE (at most 10000);
+                                    a handshake past it → 503 */
+    size_t max_sessions_per_address; /* 0 = off; a handshake past it from one IP → 429 */
+    unsigned header_timeout_ms;  /* 10000: a request head must be complete by then (408) */
+    unsigned idle_timeout_ms;    /* 0 = pingInterval + pingTimeout: a keep-alive connection
+                                    with no request in flight is closed after it */
+    size_t max_buffered;         /* 0 = 4 × max_payload + 16 MiB: bytes queued for one
+                                    client; past it the session closes (transport error) */
 } eio_config;
 
 /* Fill *cfg with the defaults above. */
@@ -97,6 +107,10 @@ void eio_server_shutdown(eio_server *srv);
 void eio_server_destroy(eio_server **srv);
 /* Number of open sessions. */
 size_t eio_server_sessions(const eio_server *srv);
+/* Serve an already connected non-blocking socket as if accepted from
+ * `addr` (the server owns fd from now on).  For fuzzers and tests: the
+ * whole request path, from read() up, without a listener. */
+void eio_server_adopt(eio_server *srv, int fd, const char *addr);
 
 /* --- outgoing messages -------------------------------------------------
  * An eio_msg is one Engine.IO *message* packet ready to send, encoded once

@@ -48,7 +48,16 @@ struct http_server {
     http_conn *dirty;
     http_conn *grave;
     gw_tlist linger;
-    gw_tlist idle; /* slow or silent clients: no complete request in time */
+    /* A connection without an owner is on exactly one of these (its `idle`
+     * node moves between them): `head` from accept or the first byte of a
+     * request until the head is complete (slowloris: 408 after
+     * header_timeout), `idle` from the end of a response until the next
+     * request begins (silent keep-alive: closed after idle_timeout). */
+    gw_tlist idle;
+    gw_tlist head;
+    size_t nconns;
+    double refused_logged; /* ev_now of the last "refusing connection" line */
+    size_t refused;        /* refused since that line */
     char *scratch; /* IN_SCRATCH bytes, see read_cb */
     ev_timer accept_pause;
 };
@@ -89,6 +98,7 @@ static void conn_kill(http_conn *c, http_gone why)
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    s->nconns--;
     drop_output(c);
     notify_gone(c, why);
     c->next = s->grave;
@@ -171,6 +181,27 @@ static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
     gw_tlist_rearm(&s->idle);
 }
 
+static void bad_request(http_conn *c);
+
+static void head_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    http_server *s = w->data;
+    gw_tnode *n;
+    while ((n = gw_tlist_expired(&s->head))) {
+        http_conn *c = gw_container_of(n, http_conn, idle);
+        if (c->owner || c->ws || c->dead || c->lingering) continue;
+        log_info("request head from %s not complete within %.0f ms (--header-timeout), closing",
+                 c->addr, s->lim.header_timeout * 1000);
+        if (c->in_parse || c->responded || c->nseg > c->seg_head) {
+            conn_kill(c, HTTP_GONE_LOCAL);
+            continue;
+        }
+        c->err_status = 408;
+        bad_request(c);
+    }
+    gw_tlist_rearm(&s->head);
+}
+
 static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     http_server *s = w->data;
@@ -231,7 +262,8 @@ static void conn_flush(http_conn *c)
     http_server *s = c->srv;
     if (c->dead) return;
     if (c->out_bytes > s->lim.max_output) {
-        log_info("dropping slow reader %s (%zu bytes queued)", c->addr, c->out_bytes);
+        log_warn("dropping slow reader %s: %zu bytes queued (--max-buffered %zu)", c->addr,
+                 c->out_bytes, s->lim.max_output);
         conn_kill(c, HTTP_GONE_ERROR);
         return;
     }
@@ -300,10 +332,13 @@ const char *http_status_text(int st)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 413: return "Payload Too Large";
     case 414: return "URI Too Long";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
     default: return "Unknown";
     }
 }
@@ -382,6 +417,8 @@ static int on_message_begin(http_parser *p)
 {
     http_conn *c = p->data;
     req_reset(c);
+    /* the head must now arrive within header_timeout, however slowly */
+    if (!c->owner && !c->ws) gw_tlist_add(&c->srv->head, &c->idle);
     return 0;
 }
 
@@ -481,6 +518,7 @@ static void finish_head(http_conn *c)
 static int on_headers_complete(http_parser *p)
 {
     http_conn *c = p->data;
+    gw_tlist_del(&c->idle); /* the response (or the owner) decides what is next */
     finish_head(c);
     /* the query may hold a '#'-free fragment only; cut a fragment off */
     char *hash = strchr((char *)c->req.query, '#');
@@ -650,6 +688,8 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* --- server -------------------------------------------------------------------- */
 
+static void refuse(http_server *s, int fd, const char *addr);
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     http_server *s = w->data;
@@ -661,7 +701,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* out of descriptors: the listening socket stays readable, so
                  * stop accepting for a moment instead of spinning */
-                log_warn("accept: %s; pausing accepts for 100 ms", strerror(errno));
+                log_warn("accept: %s (%zu connections open); pausing accepts for 100 ms",
+                         strerror(errno), s->nconns);
                 ev_io_stop(loop, &s->accept_w);
                 ev_timer_set(&s->accept_pause, 0.1, 0.); /* a fired timer keeps ~0 */
                 ev_timer_start(loop, &s->accept_pause);
@@ -672,22 +713,59 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        http_conn *c = xcalloc(1, sizeof *c);
-        c->srv = s;
-        c->fd = fd;
-        getnameinfo((struct sockaddr *)&sa, sl, c->addr, sizeof c->addr, NULL, 0, NI_NUMERICHOST);
-        http_parser_init(&c->parser, HTTP_REQUEST);
-        c->parser.data = c;
-        req_reset(c);
-        ev_io_init(&c->rio, read_cb, fd, EV_READ);
-        ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
-        ev_io_start(loop, &c->rio);
-        gw_tlist_add(&s->idle, &c->idle);
-        c->next = s->conns;
-        if (s->conns) s->conns->prev = c;
-        s->conns = c;
+        char addr[64] = "?";
+        getnameinfo((struct sockaddr *)&sa, sl, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
+        if (s->lim.max_conns && s->nconns >= s->lim.max_conns) {
+            refuse(s, fd, addr);
+            continue;
+        }
+        http_server_adopt(s, fd, addr);
     }
 }
+
+/* Over the connection cap: answer 503 without reading (best effort, the
+ * socket is fresh so the few bytes fit) and close.  Logged at most once a
+ * second, with the count, so a flood cannot flood the log too. */
+static void refuse(http_server *s, int fd, const char *addr)
+{
+    static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                               "Content-Length: 24\r\nConnection: close\r\n\r\n"
+                               "503 Service Unavailable\n";
+    ssize_t w = write(fd, resp, sizeof resp - 1);
+    (void)w;
+    shutdown(fd, SHUT_WR);
+    close(fd);
+    s->refused++;
+    double now = ev_now(s->loop);
+    if (now - s->refused_logged >= 1.0) {
+        log_warn("refusing connection from %s: %zu connections open (cap %zu); %zu refused",
+                 addr, s->nconns, s->lim.max_conns, s->refused);
+        s->refused_logged = now;
+        s->refused = 0;
+    }
+}
+
+http_conn *http_server_adopt(http_server *s, int fd, const char *addr)
+{
+    http_conn *c = xcalloc(1, sizeof *c);
+    c->srv = s;
+    c->fd = fd;
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    req_reset(c);
+    ev_io_init(&c->rio, read_cb, fd, EV_READ);
+    ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
+    ev_io_start(s->loop, &c->rio);
+    gw_tlist_add(&s->head, &c->idle); /* a first request is due at once */
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    return c;
+}
+
+size_t http_server_conns(const http_server *s) { return s->nconns; }
 
 static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -744,6 +822,8 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
     s->accept_pause.data = s;
     gw_tlist_init(&s->linger, loop, LINGER_SECONDS, linger_cb, s);
     gw_tlist_init(&s->idle, loop, lim->idle_timeout > 0 ? lim->idle_timeout : 60.0, idle_cb, s);
+    gw_tlist_init(&s->head, loop, lim->header_timeout > 0 ? lim->header_timeout : 10.0, head_cb, s);
+    s->lim.header_timeout = s->head.dur;
     return s;
 }
 
@@ -806,6 +886,7 @@ void http_server_destroy(http_server **sp)
     http_server_close_all(s);
     gw_tlist_stop(&s->linger);
     gw_tlist_stop(&s->idle);
+    gw_tlist_stop(&s->head);
     while (s->grave) {
         http_conn *c = s->grave;
         s->grave = c->next;

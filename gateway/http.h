@@ -75,8 +75,12 @@ typedef struct {
     size_t max_header_bytes; /* request head over this → 431 */
     size_t max_url_bytes;    /* URL over this → 414 */
     size_t max_output;       /* bytes queued for one slow reader → drop it */
-    double idle_timeout;     /* seconds an unowned connection may wait for a complete
-                                request (from accept or the last response) */
+    double idle_timeout;     /* seconds an unowned keep-alive connection may stay
+                                silent after its last response */
+    double header_timeout;   /* seconds from accept, or from the first byte of a
+                                request, until its head is complete → 408 */
+    size_t max_conns;        /* TCP connections at once; past it a new one gets a
+                                503 and is closed (0 = no cap) */
 } http_limits;
 
 struct ws_state;
@@ -122,7 +126,7 @@ struct http_conn {
     http_conn *next, *prev; /* all live connections */
     http_conn *dirty_next;
     gw_tnode linger;
-    gw_tnode idle;
+    gw_tnode idle; /* in the server's idle or header list, see http.c */
 };
 
 http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const http_handler *h,
@@ -134,6 +138,12 @@ void http_server_stop_listening(http_server *s);
 void http_server_close_all(http_server *s);
 void http_server_destroy(http_server **s);
 struct ev_loop *http_server_loop(http_server *s);
+/* Serve an already connected, non-blocking socket as if it had just been
+ * accepted from `addr` (accept() uses it; fuzzers and tests drive the
+ * whole request path through a socketpair with it).  The server owns fd. */
+http_conn *http_server_adopt(http_server *s, int fd, const char *addr);
+/* Number of open TCP connections. */
+size_t http_server_conns(const http_server *s);
 
 /* --- per connection -------------------------------------------------------- */
 void http_conn_set_owner(http_conn *c, void *owner);

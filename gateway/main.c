@@ -43,6 +43,7 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
     opt.connect_timeout_ms = cfg->connect_timeout_ms;
     opt.ipc_endpoint = cfg->ipc;
     opt.max_attachments = cfg->max_attachments;
+    opt.max_depth = (int)cfg->max_depth;
     opt.heartbeat_ms = cfg->worker_heartbeat_ms;
     opt.restart_min_ms = cfg->worker_restart_ms;
     opt.restart_max_ms = cfg->worker_restart_max_ms;

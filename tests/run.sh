@@ -8,9 +8,30 @@
 #          fuzz/regressions/<name>/, one test per input file
 #  - python: the Python worker library's unittest suite (workers/python)
 # ONLY=unit|fuzz|python|e2e runs one tier; FILTER=regex limits e2e files.
+# ALSO_BUILDS="build-san" runs everything again against each further build
+# directory (CI: `make test` with CI=true adds the ASan/UBSan pass) and the
+# closing line sums every pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+
+if [ -n "${ALSO_BUILDS:-}" ]; then
+    tp=0; tf=0
+    for b in "$BUILD" $ALSO_BUILDS; do
+        echo "== pass: $b"
+        log=$(mktemp)
+        BUILD=$b ALSO_BUILDS= bash "$0" > "$log" 2>&1
+        last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+        grep -vxF "$last" "$log" | sed "s/^/[$b] /"
+        rm -f "$log"
+        p=$(awk '{print $1}' <<<"${last:-0 passed, 1 failed}"); f=$(awk '{print $3}' <<<"${last:-0 passed, 1 failed}")
+        echo "[$b] $p passed, $f failed (this pass)"
+        tp=$((tp + p)); tf=$((tf + f))
+    done
+    echo "$tp passed, $tf failed"
+    [ "$tf" -eq 0 ] && [ "$tp" -gt 0 ]
+    exit
+fi
 export IOGATE_BUILD="$PWD/$BUILD"
 pass=0; fail=0
 mkdir -p tests/artifacts

@@ -15,11 +15,15 @@
 
 static int parse(gw_config *c, char *err, const char **args)
 {
-    char *argv[64];
+    char *argv[128];
     int argc = 0;
     argv[argc++] = "iogate";
-    for (; *args; args++)
+    for (; *args; args++) {
+        /* was an unchecked argv[argc++]: a longer list wrote past argv */
+        assert_true(argc < (int)(sizeof argv / sizeof argv[0]) - 1);
         argv[argc++] = (char *)*args;
+    }
+    argv[argc] = NULL;
     gw_config_init(c);
     return gw_config_parse(c, argc, argv, err, 256);
 }
@@ -44,7 +48,47 @@ static void test_defaults(void **st)
     assert_null(c.ipc);
     assert_int_equal(c.echo, 0);
     assert_int_equal(c.log_level, GW_LOG_INFO);
+    assert_int_equal(c.max_depth, 32);
+    assert_int_equal(c.eio.max_connections, 0); /* from RLIMIT_NOFILE */
+    assert_int_equal(c.eio.max_sessions_per_address, 0);
+    assert_int_equal(c.eio.header_timeout_ms, 10000);
+    assert_int_equal(c.eio.idle_timeout_ms, 0);
+    assert_int_equal(c.eio.max_buffered, 0);
+    assert_null(c.ipc_curve_secret);
     gw_config_free(&c);
+}
+
+static void test_limits(void **st)
+{
+    gw_config c;
+    char err[256];
+    const char *a[] = {"--max-depth", "8", "--max-connections", "100",
+                       "--max-sessions-per-address", "3", "--header-timeout", "500",
+                       "--idle-timeout", "700", "--max-buffered", "65536",
+                       "--max-header-bytes", "1024", "--max-url-bytes", "512",
+                       "--ipc-curve-secret", "/etc/iogate/secret", NULL};
+    assert_int_equal(parse(&c, err, a), GW_CONFIG_OK);
+    assert_int_equal(c.max_depth, 8);
+    assert_int_equal(c.eio.max_connections, 100);
+    assert_int_equal(c.eio.max_sessions_per_address, 3);
+    assert_int_equal(c.eio.header_timeout_ms, 500);
+    assert_int_equal(c.eio.idle_timeout_ms, 700);
+    assert_int_equal(c.eio.max_buffered, 65536);
+    assert_int_equal(c.eio.max_header_bytes, 1024);
+    assert_int_equal(c.eio.max_url_bytes, 512);
+    assert_string_equal(c.ipc_curve_secret, "/etc/iogate/secret");
+    gw_config_free(&c);
+    static const char *bad[][3] = {
+        {"--max-depth", "0", NULL},          {"--max-connections", "0", NULL},
+        {"--max-buffered", "-1", NULL},      {"--header-timeout", "0", NULL},
+        {"--max-sessions-per-address", "x", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(parse(&c, err, bad[i]), GW_CONFIG_ERROR);
+        assert_true(strlen(err) > 0);
+        gw_config_free(&c);
+    }
 }
 
 static void test_valid(void **st)
@@ -184,7 +228,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_valid),
         cmocka_unit_test(test_invalid),      cmocka_unit_test(test_help_version),
-        cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_config_file),  cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
