@@ -190,9 +190,9 @@ static void head_cb(struct ev_loop *loop, ev_timer *w, int revents)
     while ((n = gw_tlist_expired(&s->head))) {
         http_conn *c = gw_container_of(n, http_conn, idle);
         if (c->owner || c->ws || c->dead || c->lingering) continue;
-        log_info("request head from %s not complete within %.0f ms (--header-timeout), closing",
-                 c->addr, s->lim.header_timeout * 1000);
-        if (c->in_parse || c->responded || c->nseg > c->seg_head) {
+        log_info("request %s from %s not complete within %.0f ms (--header-timeout), closing",
+                 c->in_head ? "head" : "(nothing sent)", c->addr, s->lim.header_timeout * 1000);
+        if (!c->in_head || c->in_parse || c->responded || c->nseg > c->seg_head) {
             conn_kill(c, HTTP_GONE_LOCAL);
             continue;
         }
@@ -417,6 +417,7 @@ static int on_message_begin(http_parser *p)
 {
     http_conn *c = p->data;
     req_reset(c);
+    c->in_head = 1;
     /* the head must now arrive within header_timeout, however slowly */
     if (!c->owner && !c->ws) gw_tlist_add(&c->srv->head, &c->idle);
     return 0;
@@ -519,6 +520,7 @@ static int on_headers_complete(http_parser *p)
 {
     http_conn *c = p->data;
     gw_tlist_del(&c->idle); /* the response (or the owner) decides what is next */
+    c->in_head = 0;
     finish_head(c);
     /* the query may hold a '#'-free fragment only; cut a fragment off */
     char *hash = strchr((char *)c->req.query, '#');

@@ -97,6 +97,7 @@ struct http_conn {
     unsigned in_parse : 1;
     unsigned msg_complete : 1;
     unsigned responded : 1;
+    unsigned in_head : 1;     /* a request head has begun and is not complete */
     unsigned want_body : 1;
     unsigned upgrade_pending : 1;
     unsigned read_paused : 1;

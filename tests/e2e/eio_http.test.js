@@ -131,21 +131,43 @@ describe('http', () => {
 });
 
 describe('idle connections', () => {
-  test('a silent or slow-loris connection is closed after pingInterval + pingTimeout (min 1 s)', async () => {
-    const gw = await h.startGateway(['--ping-interval', '400', '--ping-timeout', '300']);
-    const t0 = Date.now();
-    const silent = h.raw(gw.port, [], { timeout: 3000 });
-    const loris = h.raw(gw.port, ['GET / HTTP/1.1\r\n', 300, 'X-A: 1\r\n', 300, 'X-B: 2\r\n', 300, 'X-C: 3\r\n', 300, 'X-D: 4\r\n'], { timeout: 3000 });
-    const [a, b] = await Promise.all([silent, loris]);
-    assert.equal(a.closed, true);
-    assert.equal(b.closed, true);
-    assert.equal(b.data.length, 0);
-    const dt = Date.now() - t0;
-    assert.ok(dt >= 900 && dt < 2500, `closed after ${dt} ms`);
-    // a held poll is not idle: it lasts until the ping
-    const { sid } = await h.handshake(gw.port);
-    assert.equal((await h.poll(gw.port, sid)).body, '2');
-    await gw.stop();
+  test('a silent or slow-loris connection is cut after --header-timeout (408 for a started head)', async () => {
+    const gw = await h.startGateway(['--ping-interval', '400', '--ping-timeout', '300', '--header-timeout', '1000']);
+    try {
+      const t0 = Date.now();
+      const silent = h.raw(gw.port, [], { timeout: 3000 });
+      const loris = h.raw(gw.port, ['GET / HTTP/1.1\r\n', 300, 'X-A: 1\r\n', 300, 'X-B: 2\r\n', 300, 'X-C: 3\r\n', 300, 'X-D: 4\r\n'], { timeout: 3000 });
+      const [a, b] = await Promise.all([silent, loris]);
+      assert.equal(a.closed, true);
+      assert.equal(a.data.length, 0);
+      assert.equal(b.closed, true);
+      assert.match(b.data.toString(), /^HTTP\/1\.1 408 Request Timeout\r\n/);
+      const dt = Date.now() - t0;
+      assert.ok(dt >= 900 && dt < 2500, `closed after ${dt} ms`);
+      await gw.waitLog(/request head from 127\.0\.0\.1 not complete within 1000 ms/);
+      await gw.waitLog(/request \(nothing sent\) from 127\.0\.0\.1 not complete/);
+      // a held poll is not idle: it lasts until the ping
+      const { sid } = await h.handshake(gw.port);
+      assert.equal((await h.poll(gw.port, sid)).body, '2');
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  test('an idle keep-alive connection is closed after --idle-timeout (default pingInterval + pingTimeout)', async () => {
+    for (const [args, want] of [[['--idle-timeout', '500'], 500], [['--ping-interval', '400', '--ping-timeout', '400'], 800]]) {
+      const gw = await h.startGateway(args);
+      try {
+        const t0 = Date.now();
+        const r = await h.raw(gw.port, ['GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n'], { timeout: 3000 });
+        const dt = Date.now() - t0;
+        assert.equal(r.closed, true);
+        assert.match(r.data.toString(), /^HTTP\/1\.1 404 /);
+        assert.ok(dt >= want - 100 && dt < want + 1000, `closed after ${dt} ms, wanted ~${want}`);
+      } finally {
+        await gw.stop();
+      }
+    }
   });
 });
 
