@@ -20,6 +20,7 @@ typedef struct {
 typedef struct {
     unsigned connect_timeout_ms; /* 45000: no namespace joined by then → close */
     const char *ipc_endpoint;    /* NULL → ipc://<private rundir>/workers.sock */
+    const char *ipc_curve_secret; /* file with the Z85 CURVE secret key, or NULL (PROTOCOL.md §1) */
     const gw_worker_spec *workers;
     size_t n_workers;
     size_t max_attachments; /* 10 */

@@ -515,6 +515,22 @@ int gw_router_start(gw_app *app)
     zmq_setsockopt(app->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(app->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(app->router, ZMQ_LINGER, &zero, sizeof zero);
+    /* CURVE (PROTOCOL.md §1): workers we spawn learn the server key from
+     * the environment they inherit; without CURVE none is passed on. */
+    unsetenv("IOGATE_CURVE_SERVERKEY");
+    if (app->opt.ipc_curve_secret) {
+        char secret[41], pub[41];
+        if (ipc_curve_read_key(app->opt.ipc_curve_secret, secret) < 0 ||
+            ipc_curve_server(app->router, secret, pub) < 0) {
+            log_error("--ipc-curve-secret %s: %s", app->opt.ipc_curve_secret,
+                      errno == EINVAL ? "not a Z85 CURVE secret key (40 characters)" : strerror(errno));
+            memset(secret, 0, sizeof secret);
+            return -1;
+        }
+        memset(secret, 0, sizeof secret);
+        setenv("IOGATE_CURVE_SERVERKEY", pub, 1);
+        log_info("IPC encrypted with CURVE; server public key %s", pub);
+    }
     if (zmq_bind(app->router, app->endpoint) < 0) {
         log_error("cannot bind IPC endpoint %s: %s", app->endpoint, zmq_strerror(errno));
         return -1;

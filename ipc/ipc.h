@@ -126,6 +126,22 @@ typedef struct {
  * IPC_MAX_FRAMES + 1 parts are received fully but truncated (the decoder
  * then refuses them). */
 int ipc_recv(void *zsock, ipc_frames *f, int flags);
+
+/* ZeroMQ CURVE for a tcp:// endpoint across machines (PROTOCOL.md §1).
+ * Keys are Z85 text, 40 characters.
+ *  - ipc_curve_server(): make zsock (the gateway's ROUTER, before bind) a
+ *    CURVE server with this secret key; the matching public key, which
+ *    workers need, is written to public_z85 (41 bytes with the NUL).
+ *  - ipc_curve_client(): make zsock (a worker's DEALER, before connect) a
+ *    CURVE client of the server with this public key, using a fresh
+ *    ephemeral client keypair.
+ * 0, or -1 with errno (EINVAL: not a valid key; ENOTSUP: libzmq was built
+ * without CURVE). */
+int ipc_curve_server(void *zsock, const char *secret_z85, char public_z85[41]);
+int ipc_curve_client(void *zsock, const char *server_public_z85);
+/* Read a Z85 key (the first 40 non-blank characters) from a file into
+ * key (41 bytes).  0, or -1 with errno. */
+int ipc_curve_read_key(const char *file, char key[41]);
 /* Free the parts of the last message, keep the arrays for the next one. */
 void ipc_frames_reset(ipc_frames *f);
 void ipc_frames_close(ipc_frames *f);

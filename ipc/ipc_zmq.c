@@ -2,7 +2,9 @@
  * Shared by the gateway (ROUTER) and the C worker library (DEALER). */
 #include "ipc.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +116,66 @@ int ipc_recv(void *z, ipc_frames *f, int flags)
     for (size_t i = 0; i < f->n; i++) {
         f->bufs[i].data = zmq_msg_data(&f->parts[i]);
         f->bufs[i].len = zmq_msg_size(&f->parts[i]);
+    }
+    return 0;
+}
+
+/* --- CURVE ----------------------------------------------------------------- */
+
+static int z85_key_ok(const char *k)
+{
+    uint8_t bin[32];
+    return k && strlen(k) == 40 && zmq_z85_decode(bin, k) != NULL;
+}
+
+int ipc_curve_server(void *z, const char *secret, char public_z85[41])
+{
+    if (!zmq_has("curve")) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    if (!z85_key_ok(secret) || zmq_curve_public(public_z85, secret) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int one = 1;
+    if (zmq_setsockopt(z, ZMQ_CURVE_SERVER, &one, sizeof one) != 0) return -1;
+    return zmq_setsockopt(z, ZMQ_CURVE_SECRETKEY, secret, 41);
+}
+
+int ipc_curve_client(void *z, const char *server_public)
+{
+    if (!zmq_has("curve")) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    char pub[41], sec[41];
+    if (!z85_key_ok(server_public)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (zmq_curve_keypair(pub, sec) != 0) return -1;
+    int rc = zmq_setsockopt(z, ZMQ_CURVE_SERVERKEY, server_public, 41);
+    if (rc == 0) rc = zmq_setsockopt(z, ZMQ_CURVE_PUBLICKEY, pub, 41);
+    if (rc == 0) rc = zmq_setsockopt(z, ZMQ_CURVE_SECRETKEY, sec, 41);
+    memset(sec, 0, sizeof sec);
+    return rc;
+}
+
+int ipc_curve_read_key(const char *file, char key[41])
+{
+    FILE *f = fopen(file, "r");
+    if (!f) return -1;
+    size_t n = 0;
+    int ch;
+    while ((ch = fgetc(f)) != EOF && n < 40)
+        if (!isspace(ch)) key[n++] = (char)ch;
+    fclose(f);
+    key[n] = '\0';
+    if (n != 40 || !z85_key_ok(key)) {
+        memset(key, 0, 41);
+        errno = EINVAL;
+        return -1;
     }
     return 0;
 }

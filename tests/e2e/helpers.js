@@ -32,8 +32,12 @@ async function startGateway(args = [], { echo = true, logLevel = 'debug', nofile
   const port = await freePort();
   const argv = ['--listen', `${HOST}:${port}`, '--log-level', logLevel, ...(echo ? ['--echo'] : []), ...args];
   const bin = path.join(BUILD, 'iogate');
-  const proc = nofile // with a descriptor limit: through sh's ulimit, then exec
-    ? spawn('/bin/sh', ['-c', `ulimit -n ${nofile} && exec "$0" "$@"`, bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // IOGATE_WRAPPER (e.g. "valgrind --error-exitcode=99 …", see `make
+  // test-valgrind`) prefixes the gateway command; sh execs it, so the pid
+  // stays the gateway's.
+  const wrapper = process.env.IOGATE_WRAPPER ? `${process.env.IOGATE_WRAPPER} ` : '';
+  const proc = nofile || wrapper // through sh (ulimit for a descriptor limit), then exec
+    ? spawn('/bin/sh', ['-c', `${nofile ? `ulimit -n ${nofile} && ` : ''}exec ${wrapper}"$0" "$@"`, bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const waiters = [];
@@ -73,14 +77,17 @@ async function startGateway(args = [], { echo = true, logLevel = 'debug', nofile
     },
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
+      const t = setTimeout(() => proc.kill('SIGKILL'), wrapper ? 20000 : 3000);
       const code = await exited;
       clearTimeout(t);
+      // under valgrind (or a sanitizer) a report fails the test that started it
+      if (code === 99 || /==\d+== (Invalid|Conditional|Syscall param|Mismatched|Source and destination)|definitely lost in|ERROR: (Address|Leak)Sanitizer|runtime error:/.test(log))
+        throw new Error(`memory error report from the gateway (exit ${code}):\n${log.slice(-6000)}`);
       return code;
     },
   };
   await Promise.race([
-    gw.waitLog(/listening on http:\/\/127\.0\.0\.1:\d+/, 5000),
+    gw.waitLog(/listening on http:\/\/127\.0\.0\.1:\d+/, wrapper ? 30000 : 5000),
     exited.then((c) => { throw new Error(`iogate exited early (${c}):\n${log}`); }),
   ]);
   return gw;

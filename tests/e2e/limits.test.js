@@ -367,6 +367,69 @@ describe('security defaults', () => {
     }
   });
 
+  test('CURVE on a tcp:// IPC endpoint: a worker with the server key connects, one without it (or with a wrong one) cannot', async () => {
+    const { spawn, execFileSync } = require('node:child_process');
+    const os = require('node:os');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-curve-'));
+    const keygen = path.join(sh.BUILD, 'iogate-keygen');
+    const secret = path.join(dir, 'secret');
+    const pub = execFileSync(keygen, [secret]).toString().trim();
+    assert.equal(fs.statSync(secret).mode & 0o777, 0o600);
+    const wrong = execFileSync(keygen, [path.join(dir, 'other')]).toString().trim();
+    const zport = await sh.freePort();
+    const endpoint = `tcp://127.0.0.1:${zport}`;
+    const gw = await sh.startGateway({ workers: { '/': 'echo' }, args: ['--ipc', endpoint, '--ipc-curve-secret', secret] });
+    const workers = [];
+    const external = (key) => {
+      const env = { ...process.env, IOGATE_ENDPOINT: endpoint, IOGATE_NAMESPACE: '/other' };
+      delete env.IOGATE_CURVE_SERVERKEY;
+      if (key) env.IOGATE_CURVE_SERVERKEY = key;
+      const p = spawn(path.join(sh.BUILD, 'examples', 'echo'), [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      p.stderr.on('data', (d) => { gw.logs += d.toString(); });
+      workers.push(p);
+      return p;
+    };
+    try {
+      assert.match(gw.logs, new RegExp(`IPC encrypted with CURVE; server public key ${pub.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      // the spawned worker got the key from the gateway: it serves /
+      const c = gw.client('/');
+      await sh.once(c, 'connect');
+      assert.equal(await c.timeout(2000).emitWithAck('message-with-ack', 'over curve'), 'over curve');
+      // no key: the CURVE handshake never completes, no HELLO arrives
+      const plain = external(null);
+      const bad = external(wrong);
+      await sh.sleep(1500);
+      assert.doesNotMatch(gw.logs, /worker ready: namespace \/other/);
+      plain.kill('SIGKILL');
+      bad.kill('SIGKILL');
+      // the right key: it connects and serves /other
+      external(pub);
+      await gw.waitLog(/worker ready: namespace \/other/, 5000);
+      const o = gw.client('/other');
+      await sh.once(o, 'connect');
+      assert.equal(await o.timeout(2000).emitWithAck('message-with-ack', 'hi'), 'hi');
+    } finally {
+      for (const p of workers) p.kill('SIGKILL');
+      await gw.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a bad --ipc-curve-secret file stops the gateway at startup', async () => {
+    const os = require('node:os');
+    const { spawnSync } = require('node:child_process');
+    const bad = path.join(os.tmpdir(), `iogate-badkey-${process.pid}`);
+    fs.writeFileSync(bad, 'not a key\n');
+    try {
+      const port = await sh.freePort();
+      const r = spawnSync(path.join(sh.BUILD, 'iogate'), ['--listen', `127.0.0.1:${port}`, '--ipc-curve-secret', bad], { encoding: 'utf8', timeout: 5000 });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /--ipc-curve-secret .*: not a Z85 CURVE secret key/);
+    } finally {
+      fs.rmSync(bad, { force: true });
+    }
+  });
+
   test('a worker never sees the Engine.IO sid (its raw CONNECT, EVENT, DISCONNECT frames)', async () => {
     const gw = await sh.startGateway({ workers: { '/': SPY }, env: PYENV });
     try {

@@ -34,7 +34,11 @@ async function startGateway({ workers = { '/': 'echo' }, args = [], env = {} } =
     const command = /\s|\//.test(chosen) ? chosen : path.join(BUILD, 'examples', chosen);
     argv.push('--worker', `${nsp}=${command}`);
   }
-  const proc = spawn(path.join(BUILD, 'iogate'), argv, {
+  // IOGATE_WRAPPER (e.g. valgrind, see `make test-valgrind`) prefixes the
+  // gateway command; sh execs it, so the pid stays the gateway's.
+  const wrapper = process.env.IOGATE_WRAPPER;
+  const bin = path.join(BUILD, 'iogate');
+  const proc = spawn(wrapper ? '/bin/sh' : bin, wrapper ? ['-c', `exec ${wrapper} "$0" "$@"`, bin, ...argv] : argv, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'pipe'],
@@ -51,7 +55,7 @@ async function startGateway({ workers = { '/': 'echo' }, args = [], env = {} } =
     gw.logs += d.toString();
     if (process.env.IOGATE_TEST_VERBOSE) process.stderr.write(d);
   });
-  await waitFor(() => /listening on/.test(gw.logs), 8000, () => `gateway did not start:\n${gw.logs}`);
+  await waitFor(() => /listening on/.test(gw.logs), wrapper ? 30000 : 8000, () => `gateway did not start:\n${gw.logs}`);
   gw.client = (nsp = '/', opts = {}) => {
     const s = io(gw.url + (nsp === '/' ? '' : nsp), {
       forceNew: true,
@@ -70,14 +74,15 @@ async function startGateway({ workers = { '/': 'echo' }, args = [], env = {} } =
   gw.stop = async ({ closeClients = true } = {}) => {
     if (closeClients) for (const c of gw.clients) c.close();
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-    const r = await Promise.race([gw.exited, sleep(5000).then(() => null)]);
+    const r = await Promise.race([gw.exited, sleep(wrapper ? 20000 : 5000).then(() => null)]);
     if (!r) {
       proc.kill('SIGKILL');
       await gw.exited;
     }
     // Under SANITIZE builds a report from the gateway or any worker fails
     // the test that started them.
-    const san = /(ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:)[^\n]*/.exec(gw.logs);
+    const san = /(ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|==\d+== (Invalid|Conditional|Syscall param|Mismatched|Source and destination)|definitely lost in)[^\n]*/.exec(gw.logs);
+    if (!san && r && r.code === 99) throw new Error(`gateway exited 99 (memory error report):\n${gw.logs.slice(-4000)}`);
     if (san) throw new Error(`sanitizer report in gateway/worker output: ${san[0]}\n${gw.logs.slice(-4000)}`);
     return r;
   };

@@ -267,6 +267,13 @@ int iog_worker_start(iog_worker *w)
     zmq_setsockopt(w->zsock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(w->zsock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(w->zsock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+    /* PROTOCOL.md rule 1a: CURVE when the gateway's public key is given */
+    const char *curve = getenv("IOGATE_CURVE_SERVERKEY");
+    if (curve && *curve && ipc_curve_client(w->zsock, curve) != 0) {
+        iog_log(IOG_LOG_ERROR, "IOGATE_CURVE_SERVERKEY: %s",
+                errno == EINVAL ? "not a Z85 public key (40 characters)" : zmq_strerror(errno));
+        return iog_fail(errno, "CURVE setup failed");
+    }
     if (zmq_connect(w->zsock, w->endpoint) != 0) {
         iog_log(IOG_LOG_ERROR, "connect %s: %s", w->endpoint, zmq_strerror(errno));
         return iog_fail(errno, "zmq_connect failed");
