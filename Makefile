@@ -129,7 +129,8 @@ clean:
 #    and runs each for N seconds; new inputs go to build/libfuzzer/corpus/,
 #    crashes to build/libfuzzer/artifacts/<name>/.
 #  - the replay tier: each driver is also linked with fuzz/replay_main.c
-#    against $(BUILD)/libiogate.a into $(BUILD)/fuzz/<name>; tests/run.sh
+#    against $(BUILD)/libiogate.a (and the worker library, for fuzz_worker)
+#    into $(BUILD)/fuzz/<name>; tests/run.sh
 #    runs it over its corpus and regressions (ONLY=fuzz).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
@@ -137,15 +138,15 @@ FUZZ_ARGS    ?=
 FUZZ_BUILD   := build/libfuzzer
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(GW_SRC) $(IPC_SRC))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(GW_SRC) $(IPC_SRC) $(WORKER_SRC))
 FUZZ_REPLAY  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
 .PHONY: fuzz-build
 all: $(FUZZ_REPLAY)
 
-$(BUILD)/fuzz/%: fuzz/fuzz_%.c fuzz/replay_main.c $(BUILD)/libiogate.a
+$(BUILD)/fuzz/%: fuzz/fuzz_%.c fuzz/replay_main.c $(BUILD)/libiogate.a $(BUILD)/libiogate-worker.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -DFUZZ_REPLAY -o $@ $< fuzz/replay_main.c $(BUILD)/libiogate.a $(GW_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -DFUZZ_REPLAY -o $@ $< fuzz/replay_main.c $(BUILD)/libiogate.a $(BUILD)/libiogate-worker.a $(GW_LIBS)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
