@@ -12,6 +12,8 @@ const WebSocket = require('ws');
 const h = require('./helpers');
 const sh = require('./sio_harness');
 
+// Under IOGATE_WRAPPER (valgrind) RSS is the tool's, not the gateway's.
+const WRAPPED = !!process.env.IOGATE_WRAPPER;
 const SPY = `/usr/bin/python3 ${path.join(sh.ROOT, 'tests/e2e/fixtures/spy_worker.py')}`;
 const PYENV = { PYTHONPATH: path.join(sh.ROOT, 'workers/python') };
 
@@ -300,7 +302,8 @@ describe('floods: bounded gateway memory', () => {
         await sh.waitFor(() => refused === (k + 1) * 2000, 10000);
       }
       const after = rssKiB(gw.proc.pid);
-      assert.ok(after - before < 8 * 1024, `RSS grew by ${after - before} KiB over 18,000 refused CONNECTs`);
+      console.log(`# gateway RSS ${before} KiB -> ${after} KiB over 18,000 refused CONNECTs`);
+      if (!WRAPPED) assert.ok(after - before < 8 * 1024, `RSS grew by ${after - before} KiB over 18,000 refused CONNECTs`);
       // the connection is fine afterwards
       ws.send('40');
       await sh.waitFor(() => true);
@@ -329,7 +332,8 @@ describe('floods: bounded gateway memory', () => {
       await gw.waitLog(/namespace \/: worker too slow, disconnecting socket/);
       await sh.waitFor(() => got.includes('1'), 10000).catch(() => {}); // closed or just the socket
       const after = rssKiB(gw.proc.pid);
-      assert.ok(after - before < 40 * 1024, `RSS grew by ${after - before} KiB`);
+      console.log(`# gateway RSS ${before} KiB -> ${after} KiB over a 20,000-event (20 MB) flood`);
+      if (!WRAPPED) assert.ok(after - before < 40 * 1024, `RSS grew by ${after - before} KiB`);
       // the worker catches up and the other client is served (before that,
       // a packet from it would be refused the same way: PROTOCOL.md rule 31)
       await gw.waitLog(/namespace \/: worker caught up/, 10000);
