@@ -108,6 +108,7 @@ $(BUILD)/iogate-worker.pc: Makefile
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
 	install -m 755 $(BUILD)/iogate $(DESTDIR)$(PREFIX)/bin/iogate
+	install -m 755 $(BUILD)/iogate-keygen $(DESTDIR)$(PREFIX)/bin/iogate-keygen
 	install -m 644 $(BUILD)/libiogate-worker.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 workers/c/iogate_worker.h ipc/ipc.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/iogate-worker.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
