@@ -81,7 +81,7 @@ FORCE_EXAMPLE:
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libiogate.a $(BUILD)/libiogate-worker.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libiogate.a $(WORKER_OBJ) $(GW_LIBS) $(TEST_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(WORKER_OBJ) $(BUILD)/libiogate.a $(GW_LIBS) $(TEST_LIBS)
 
 $(BUILD)/%: tools/%.c $(BUILD)/libiogate.a
 	@mkdir -p $(dir $@)

@@ -1,0 +1,340 @@
+/* config.c — command line and config file.  See config.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char usage[] =
+    "Usage: iogate [options]\n"
+    "A Socket.IO v5 / Engine.IO v4 gateway.\n"
+    "\n"
+    "  --listen HOST:PORT        address to listen on (127.0.0.1:3000)\n"
+    "  --path PATH               Engine.IO path (/socket.io/)\n"
+    "  --ping-interval MS        heartbeat interval (25000)\n"
+    "  --ping-timeout MS         heartbeat timeout (20000)\n"
+    "  --upgrade-timeout MS      time to complete a WebSocket upgrade (10000)\n"
+    "  --max-payload BYTES       POST body / WebSocket message cap (1000000)\n"
+    "  --transports LIST         polling,websocket (both)\n"
+    "  --cors-origin ORIGIN      allowed origin, repeatable, or *\n"
+    "  --cors-credentials        allow credentials (the origin is echoed, never *)\n"
+    "  --cookie NAME             set a cookie NAME=<sid> on handshake\n"
+    "  --static DIR              serve files from DIR for other paths\n"
+    "  --client-js FILE          serve FILE at <path>socket.io.js\n"
+    "  --worker NSP=COMMAND      a worker process for a namespace, repeatable\n"
+    "  --connect-timeout MS      Socket.IO CONNECT deadline (45000)\n"
+    "  --ipc ENDPOINT            ZeroMQ endpoint for the workers\n"
+    "  --max-attachments N       binary attachments per packet (10)\n"
+    "  --log-level LEVEL         error|warn|info|debug (info)\n"
+    "  --echo                    diagnostic: echo every Engine.IO message back\n"
+    "  --config FILE             read `key = value` lines (long option names)\n"
+    "  --help                    this text\n"
+    "  --version                 print the version\n";
+
+const char *gw_config_usage(void) { return usage; }
+
+void gw_config_init(gw_config *c)
+{
+    memset(c, 0, sizeof *c);
+    eio_config_defaults(&c->eio);
+    c->host = xstrdup(c->eio.host);
+    c->path = xstrdup(c->eio.path);
+    c->eio.host = c->host;
+    c->eio.path = c->path;
+    c->connect_timeout_ms = 45000;
+    c->max_attachments = 10;
+    c->log_level = GW_LOG_INFO;
+}
+
+static void clear_cors(gw_config *c)
+{
+    for (size_t i = 0; i < c->ncors; i++)
+        free(c->cors[i]);
+    free(c->cors);
+    c->cors = NULL;
+    c->ncors = 0;
+    c->eio.cors_origins = NULL;
+}
+
+static void clear_workers(gw_config *c)
+{
+    for (size_t i = 0; i < c->nworkers; i++) {
+        free(c->workers[i].nsp);
+        free(c->workers[i].cmd);
+    }
+    free(c->workers);
+    c->workers = NULL;
+    c->nworkers = 0;
+}
+
+void gw_config_free(gw_config *c)
+{
+    clear_cors(c);
+    clear_workers(c);
+    free(c->host);
+    free(c->path);
+    free(c->cookie);
+    free(c->static_dir);
+    free(c->client_js);
+    free(c->ipc);
+    memset(c, 0, sizeof *c);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int parse_uint(const char *v, unsigned long long max, unsigned long long *out)
+{
+    if (!v || !*v || !isdigit((unsigned char)v[0])) return -1;
+    errno = 0;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end || x > max) return -1;
+    *out = x;
+    return 0;
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = xstrdup(v);
+}
+
+static int parse_bool(const char *v)
+{
+    if (!v || !*v || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
+        return 1;
+    if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off")) return 0;
+    return -1;
+}
+
+static int set_listen(gw_config *c, const char *v, char *err, size_t errlen)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v) return fail(err, errlen, "--listen wants HOST:PORT, got '%s'", v);
+    unsigned long long port;
+    if (parse_uint(colon + 1, 65535, &port) || port == 0)
+        return fail(err, errlen, "--listen: invalid port in '%s'", v);
+    const char *h = v;
+    size_t hl = (size_t)(colon - v);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') { /* [::1]:3000 */
+        h++;
+        hl -= 2;
+    }
+    free(c->host);
+    c->host = xstrndup(h, hl);
+    c->eio.host = c->host;
+    c->eio.port = (int)port;
+    return 0;
+}
+
+int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, char *err,
+                  size_t errlen)
+{
+    unsigned long long n;
+    /* bare flags */
+    if (!strcmp(key, "cors-credentials") || !strcmp(key, "echo")) {
+        int b = parse_bool(v);
+        if (b < 0) return fail(err, errlen, "--%s takes no value (or true/false), got '%s'", key, v);
+        if (key[0] == 'e') c->echo = b;
+        else c->eio.cors_credentials = b;
+        return 0;
+    }
+    if (!v) return fail(err, errlen, "--%s needs a value", key);
+    if (!strcmp(key, "listen")) return set_listen(c, v, err, errlen);
+    if (!strcmp(key, "path")) {
+        if (v[0] != '/') return fail(err, errlen, "--path must start with '/', got '%s'", v);
+        size_t l = strlen(v);
+        free(c->path);
+        c->path = xmalloc(l + 2);
+        memcpy(c->path, v, l + 1);
+        if (v[l - 1] != '/') memcpy(c->path + l, "/", 2);
+        c->eio.path = c->path;
+        return 0;
+    }
+    struct {
+        const char *name;
+        unsigned *dst;
+    } ms[] = {{"ping-interval", &c->eio.ping_interval_ms},
+              {"ping-timeout", &c->eio.ping_timeout_ms},
+              {"upgrade-timeout", &c->eio.upgrade_timeout_ms},
+              {"connect-timeout", &c->connect_timeout_ms},
+              {"max-attachments", &c->max_attachments}};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        if (strcmp(key, ms[i].name)) continue;
+        int attach = !strcmp(key, "max-attachments");
+        if (parse_uint(v, 24ull * 3600 * 1000, &n) || (!attach && n == 0))
+            return fail(err, errlen, "--%s wants a %s, got '%s'", key,
+                        attach ? "count" : "positive number of milliseconds", v);
+        *ms[i].dst = (unsigned)n;
+        return 0;
+    }
+    if (!strcmp(key, "max-payload")) {
+        if (parse_uint(v, (unsigned long long)1 << 30, &n) || n == 0)
+            return fail(err, errlen, "--max-payload wants a positive number of bytes (max 1 GiB), got '%s'", v);
+        c->eio.max_payload = (size_t)n;
+        return 0;
+    }
+    if (!strcmp(key, "transports")) {
+        unsigned mask = 0;
+        const char *p = v;
+        while (*p) {
+            size_t l = strcspn(p, ",");
+            if (l == 7 && !strncmp(p, "polling", 7)) mask |= EIO_TRANSPORT_POLLING;
+            else if (l == 9 && !strncmp(p, "websocket", 9)) mask |= EIO_TRANSPORT_WEBSOCKET;
+            else return fail(err, errlen, "--transports: unknown transport in '%s' (polling, websocket)", v);
+            p += l;
+            if (*p == ',') p++;
+        }
+        if (!mask) return fail(err, errlen, "--transports: none given");
+        c->eio.transports = mask;
+        return 0;
+    }
+    if (!strcmp(key, "cors-origin")) {
+        if (!*v) return fail(err, errlen, "--cors-origin: empty origin");
+        if (strpbrk(v, "\r\n")) return fail(err, errlen, "--cors-origin: invalid characters");
+        if (c->cors_from_file && !from_file) clear_cors(c);
+        c->cors_from_file = from_file;
+        c->cors = xrealloc(c->cors, (c->ncors + 2) * sizeof *c->cors);
+        c->cors[c->ncors++] = xstrdup(v);
+        c->cors[c->ncors] = NULL;
+        c->eio.cors_origins = (const char **)c->cors;
+        return 0;
+    }
+    if (!strcmp(key, "cookie")) {
+        if (!*v || strpbrk(v, "=;, \t\r\n")) return fail(err, errlen, "--cookie: invalid cookie name '%s'", v);
+        set_str(&c->cookie, v);
+        c->eio.cookie = c->cookie;
+        return 0;
+    }
+    if (!strcmp(key, "static")) {
+        set_str(&c->static_dir, v);
+        size_t l = strlen(c->static_dir);
+        while (l > 1 && c->static_dir[l - 1] == '/') c->static_dir[--l] = '\0';
+        c->eio.static_dir = c->static_dir;
+        return 0;
+    }
+    if (!strcmp(key, "client-js")) {
+        set_str(&c->client_js, v);
+        c->eio.client_js = c->client_js;
+        return 0;
+    }
+    if (!strcmp(key, "ipc")) {
+        if (!*v) return fail(err, errlen, "--ipc: empty endpoint");
+        set_str(&c->ipc, v);
+        return 0;
+    }
+    if (!strcmp(key, "log-level")) {
+        int l = gw_log_level_parse(v);
+        if (l < 0) return fail(err, errlen, "--log-level: unknown level '%s' (error|warn|info|debug)", v);
+        c->log_level = l;
+        return 0;
+    }
+    if (!strcmp(key, "worker")) {
+        const char *eq = strchr(v, '=');
+        if (!eq || eq == v || !eq[1] || v[0] != '/')
+            return fail(err, errlen, "--worker wants NAMESPACE=COMMAND with NAMESPACE starting with '/', got '%s'", v);
+        if (c->workers_from_file && !from_file) clear_workers(c);
+        c->workers_from_file = from_file;
+        c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
+        c->workers[c->nworkers].nsp = xstrndup(v, (size_t)(eq - v));
+        c->workers[c->nworkers].cmd = xstrdup(eq + 1);
+        c->nworkers++;
+        return 0;
+    }
+    return fail(err, errlen, "unknown option --%s", key);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    size_t l = strlen(s);
+    while (l && isspace((unsigned char)s[l - 1])) s[--l] = '\0';
+    return s;
+}
+
+int gw_config_load(gw_config *c, const char *file, char *err, size_t errlen)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) return fail(err, errlen, "--config %s: %s", file, strerror(errno));
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+        char *s = trim(line);
+        if (!*s) continue;
+        char *eq = strchr(s, '=');
+        char *key = s, *val = NULL;
+        if (eq) {
+            *eq = '\0';
+            val = trim(eq + 1);
+            key = trim(s);
+        }
+        if (!strcmp(key, "config") || !strcmp(key, "help") || !strcmp(key, "version")) {
+            rc = fail(err, errlen, "%s:%d: '%s' is not allowed in a config file", file, lineno, key);
+            break;
+        }
+        char e[512];
+        if (gw_config_set(c, key, val, 1, e, sizeof e) < 0) {
+            rc = fail(err, errlen, "%s:%d: %s", file, lineno, e);
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int is_bare(const char *key)
+{
+    return !strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "help") ||
+           !strcmp(key, "version");
+}
+
+int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    /* pass 1: --help, --version, --config; pass 2: everything else */
+    for (int pass = 1; pass <= 2; pass++) {
+        for (int i = 1; i < argc; i++) {
+            const char *a = argv[i];
+            if (strncmp(a, "--", 2) != 0 || !a[2])
+                return fail(err, errlen, "unexpected argument '%s'", a);
+            char key[64];
+            const char *val = NULL;
+            const char *eq = strchr(a + 2, '=');
+            size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            if (kl >= sizeof key) return fail(err, errlen, "unknown option %s", a);
+            memcpy(key, a + 2, kl);
+            key[kl] = '\0';
+            if (eq) {
+                val = eq + 1;
+            } else if (!is_bare(key)) {
+                if (i + 1 >= argc) return fail(err, errlen, "--%s needs a value", key);
+                val = argv[++i];
+            }
+            if (pass == 1) {
+                if (!strcmp(key, "help")) return GW_CONFIG_HELP;
+                if (!strcmp(key, "version")) return GW_CONFIG_VERSION;
+                if (!strcmp(key, "config") && gw_config_load(c, val, err, errlen) < 0)
+                    return GW_CONFIG_ERROR;
+                continue;
+            }
+            if (!strcmp(key, "config") || !strcmp(key, "help") || !strcmp(key, "version")) continue;
+            if (gw_config_set(c, key, val, 0, err, errlen) < 0) return GW_CONFIG_ERROR;
+        }
+    }
+    return GW_CONFIG_OK;
+}

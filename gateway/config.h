@@ -1,0 +1,53 @@
+/* config.h — the gateway's configuration: command-line flags and an
+ * optional plain config file (`key = value` lines using the long flag
+ * names, `#` comments).  Flags on the command line win over the file; a
+ * repeatable flag given on the command line replaces the file's list.
+ *
+ * Trust: argv and the config file come from the operator; every value is
+ * still validated and rejected with a message.
+ */
+#ifndef IOGATE_CONFIG_H
+#define IOGATE_CONFIG_H
+
+#include <stddef.h>
+
+#include "eio.h"
+
+typedef struct {
+    char *nsp; /* "/chat" */
+    char *cmd; /* command line run by the Socket.IO layer */
+} gw_worker;
+
+typedef struct {
+    eio_config eio; /* its strings point into the fields below */
+    char *host, *path, *cookie, *static_dir, *client_js;
+    char **cors; /* NULL-terminated, or NULL */
+    size_t ncors;
+    gw_worker *workers;
+    size_t nworkers;
+    char *ipc;                   /* --ipc ENDPOINT, NULL = the Socket.IO layer picks */
+    unsigned connect_timeout_ms; /* 45000 */
+    unsigned max_attachments;    /* 10 */
+    int echo;
+    int log_level; /* GW_LOG_* */
+    /* internal: lists still holding values from the config file */
+    int cors_from_file, workers_from_file;
+} gw_config;
+
+enum { GW_CONFIG_OK = 0, GW_CONFIG_HELP = 1, GW_CONFIG_VERSION = 2, GW_CONFIG_ERROR = -1 };
+
+void gw_config_init(gw_config *c);
+/* Parse argv (argv[0] is skipped), loading --config FILE first.  Returns a
+ * GW_CONFIG_* value; on error a message is written to err. */
+int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errlen);
+/* Set one option by long name (without "--"); value NULL for a bare flag.
+ * 0, or -1 with a message. */
+int gw_config_set(gw_config *c, const char *key, const char *value, int from_file, char *err,
+                  size_t errlen);
+/* Read a config file; 0, or -1 with a message naming the line. */
+int gw_config_load(gw_config *c, const char *file, char *err, size_t errlen);
+void gw_config_free(gw_config *c);
+/* The --help text. */
+const char *gw_config_usage(void);
+
+#endif

@@ -1,0 +1,190 @@
+/* test_config.c — command line and config file parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+
+static int parse(gw_config *c, char *err, const char **args)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = "iogate";
+    for (; *args; args++)
+        argv[argc++] = (char *)*args;
+    gw_config_init(c);
+    return gw_config_parse(c, argc, argv, err, 256);
+}
+
+static void test_defaults(void **st)
+{
+    gw_config c;
+    char err[256];
+    const char *a[] = {NULL};
+    assert_int_equal(parse(&c, err, a), GW_CONFIG_OK);
+    assert_string_equal(c.eio.host, "127.0.0.1");
+    assert_int_equal(c.eio.port, 3000);
+    assert_string_equal(c.eio.path, "/socket.io/");
+    assert_int_equal(c.eio.ping_interval_ms, 25000);
+    assert_int_equal(c.eio.ping_timeout_ms, 20000);
+    assert_int_equal(c.eio.upgrade_timeout_ms, 10000);
+    assert_int_equal(c.eio.max_payload, 1000000);
+    assert_int_equal(c.eio.transports, EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET);
+    assert_null(c.eio.cors_origins);
+    assert_int_equal(c.connect_timeout_ms, 45000);
+    assert_int_equal(c.max_attachments, 10);
+    assert_null(c.ipc);
+    assert_int_equal(c.echo, 0);
+    assert_int_equal(c.log_level, GW_LOG_INFO);
+    gw_config_free(&c);
+}
+
+static void test_valid(void **st)
+{
+    gw_config c;
+    char err[256];
+    const char *a[] = {"--listen", "0.0.0.0:8080", "--path=/io", "--ping-interval", "300",
+                       "--ping-timeout", "200", "--upgrade-timeout", "1000", "--max-payload", "1000",
+                       "--transports", "websocket", "--cors-origin", "http://a", "--cors-origin",
+                       "http://b", "--cors-credentials", "--cookie", "io", "--static", "/tmp/",
+                       "--client-js", "/x.js", "--log-level", "debug", "--echo", "--worker",
+                       "/chat=node w.js --x=1", "--worker", "/=./w", "--connect-timeout", "5000",
+                       "--ipc", "ipc:///tmp/x", "--max-attachments", "3", NULL};
+    assert_int_equal(parse(&c, err, a), GW_CONFIG_OK);
+    assert_string_equal(c.eio.host, "0.0.0.0");
+    assert_int_equal(c.eio.port, 8080);
+    assert_string_equal(c.eio.path, "/io/");
+    assert_int_equal(c.eio.ping_interval_ms, 300);
+    assert_int_equal(c.eio.ping_timeout_ms, 200);
+    assert_int_equal(c.eio.upgrade_timeout_ms, 1000);
+    assert_int_equal(c.eio.max_payload, 1000);
+    assert_int_equal(c.eio.transports, EIO_TRANSPORT_WEBSOCKET);
+    assert_string_equal(c.eio.cors_origins[0], "http://a");
+    assert_string_equal(c.eio.cors_origins[1], "http://b");
+    assert_null(c.eio.cors_origins[2]);
+    assert_int_equal(c.eio.cors_credentials, 1);
+    assert_string_equal(c.eio.cookie, "io");
+    assert_string_equal(c.eio.static_dir, "/tmp");
+    assert_string_equal(c.eio.client_js, "/x.js");
+    assert_int_equal(c.log_level, GW_LOG_DEBUG);
+    assert_int_equal(c.echo, 1);
+    assert_int_equal(c.nworkers, 2);
+    assert_string_equal(c.workers[0].nsp, "/chat");
+    assert_string_equal(c.workers[0].cmd, "node w.js --x=1");
+    assert_string_equal(c.workers[1].nsp, "/");
+    assert_int_equal(c.connect_timeout_ms, 5000);
+    assert_string_equal(c.ipc, "ipc:///tmp/x");
+    assert_int_equal(c.max_attachments, 3);
+    gw_config_free(&c);
+
+    const char *b[] = {"--listen", "[::1]:99", NULL};
+    assert_int_equal(parse(&c, err, b), GW_CONFIG_OK);
+    assert_string_equal(c.eio.host, "::1");
+    assert_int_equal(c.eio.port, 99);
+    gw_config_free(&c);
+}
+
+static void test_invalid(void **st)
+{
+    static const char *cases[][4] = {
+        {"--bogus", NULL},
+        {"--listen", "nohost", NULL},
+        {"--listen", "1.2.3.4:0", NULL},
+        {"--listen", "1.2.3.4:70000", NULL},
+        {"--listen", "1.2.3.4:12ab", NULL},
+        {"--listen", NULL},
+        {"--ping-interval", "-5", NULL},
+        {"--ping-interval", "0", NULL},
+        {"--ping-timeout", "abc", NULL},
+        {"--max-payload", "0", NULL},
+        {"--transports", "polling,carrier-pigeon", NULL},
+        {"--transports", "", NULL},
+        {"--log-level", "loud", NULL},
+        {"--worker", "chat", NULL},
+        {"--worker", "chat=cmd", NULL},
+        {"--worker", "/chat=", NULL},
+        {"--path", "x", NULL},
+        {"--cookie", "a;b", NULL},
+        {"--echo=maybe", NULL},
+        {"positional", NULL},
+        {"--config", "/nonexistent/iogate.conf", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gw_config c;
+        char err[256] = "";
+        assert_int_equal(parse(&c, err, cases[i]), GW_CONFIG_ERROR);
+        assert_true(strlen(err) > 0);
+        gw_config_free(&c);
+    }
+}
+
+static void test_help_version(void **st)
+{
+    gw_config c;
+    char err[256];
+    const char *h[] = {"--listen", "bad", "--help", NULL};
+    assert_int_equal(parse(&c, err, h), GW_CONFIG_HELP);
+    gw_config_free(&c);
+    const char *v[] = {"--version", NULL};
+    assert_int_equal(parse(&c, err, v), GW_CONFIG_VERSION);
+    gw_config_free(&c);
+    assert_non_null(strstr(gw_config_usage(), "--worker"));
+}
+
+static void test_config_file(void **st)
+{
+    char path[] = "/tmp/iogate-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char text[] = "# comment\n"
+                        "listen = 127.0.0.1:4000\n"
+                        "ping-interval = 1234   # trailing comment\n"
+                        "\n"
+                        "cors-origin = http://file\n"
+                        "echo\n"
+                        "worker = /a=cmd a\n"
+                        "max-payload=500\n";
+    assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    gw_config c;
+    char err[256];
+    const char *a[] = {"--config", path, "--ping-interval", "99", "--cors-origin", "http://cli", NULL};
+    assert_int_equal(parse(&c, err, a), GW_CONFIG_OK);
+    assert_int_equal(c.eio.port, 4000);
+    assert_int_equal(c.eio.ping_interval_ms, 99); /* the command line wins */
+    assert_int_equal(c.eio.max_payload, 500);
+    assert_int_equal(c.echo, 1);
+    assert_string_equal(c.eio.cors_origins[0], "http://cli"); /* list replaced */
+    assert_null(c.eio.cors_origins[1]);
+    assert_int_equal(c.nworkers, 1);
+    assert_string_equal(c.workers[0].cmd, "cmd a");
+    gw_config_free(&c);
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    const char bad[] = "listen = 1.2.3.4:3000\nping-timeout = soon\n";
+    assert_int_equal(write(fd, bad, sizeof bad - 1), (ssize_t)(sizeof bad - 1));
+    close(fd);
+    const char *b[] = {"--config", path, NULL};
+    assert_int_equal(parse(&c, err, b), GW_CONFIG_ERROR);
+    assert_non_null(strstr(err, ":2:"));
+    gw_config_free(&c);
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_invalid),      cmocka_unit_test(test_help_version),
+        cmocka_unit_test(test_config_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

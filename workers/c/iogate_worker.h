@@ -1,0 +1,369 @@
+/* iogate_worker.h — the C worker library of iogate: the server-side
+ * Socket.IO "Socket" API for applications that serve one namespace behind
+ * the iogate gateway (see ipc/PROTOCOL.md for the wire contract).
+ *
+ * A worker process connects a ZeroMQ DEALER to the gateway, says HELLO, and
+ * from then on receives CONNECT / EVENT / ACK / DISCONNECT for the sockets of
+ * its namespace and answers with ACCEPT / REFUSE / EMIT / ACK / BROADCAST /
+ * JOIN / LEAVE / DISCONNECT.  This header is everything an application uses.
+ *
+ * Model (follows the Node.js socket.io 4.8 server, in C idiom):
+ *   - one iog_worker per namespace; namespace middleware (iog_use) runs in
+ *     order for every new socket, then `connection` handlers;
+ *   - an iog_socket per client in the namespace, with event handlers,
+ *     per-packet middleware, rooms, data, acknowledgements both ways;
+ *   - broadcasts by {rooms, except, volatile} cross to the gateway once.
+ *
+ * Threads: none.  Everything runs on the thread that calls
+ * iog_worker_process() / iog_worker_run(); the library is not thread-safe
+ * (iog_worker_stop() excepted, which is async-signal-safe).
+ *
+ * Event loop integration, two ways:
+ *   1. iog_worker_run(w): blocks and runs the loop until iog_worker_stop().
+ *   2. Your own loop: watch iog_worker_fd(w) for readability; before every
+ *      wait, call iog_worker_next_timeout_ms(w) and use it as the wait's
+ *      timeout (it returns 0 when messages are already waiting — the fd is
+ *      edge-triggered, ZMQ_FD semantics — so call iog_worker_process() at
+ *      once then); after the wait, call iog_worker_process(w).  With libev:
+ *      an ev_io on the fd plus an ev_prepare that reads next_timeout into an
+ *      ev_timer, all three calling iog_worker_process.
+ *
+ * JSON values are jansson json_t.  Ownership is said at each function:
+ *   "borrowed"  — the library keeps ownership; valid as the text says;
+ *   "consumed"  — the library takes your reference (even on failure);
+ *   "new ref"   — you own it and must json_decref() it.
+ *
+ * Errors: functions return 0 / -1 (or NULL); on failure iog_strerror()
+ * gives a static string saying why and errno is set.  Running out of memory
+ * is not an error: the library logs and aborts.
+ *
+ * Pointer lifetimes: an iog_socket pointer is valid from its CONNECT until
+ * its `disconnect` handlers (or, for a refused socket, its refusal) have
+ * returned; its memory is reclaimed at the next safe point of
+ * iog_worker_process().  Do not keep socket pointers past `disconnect`.
+ */
+#ifndef IOGATE_WORKER_H
+#define IOGATE_WORKER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct iog_worker iog_worker;
+typedef struct iog_socket iog_socket;
+typedef struct iog_ack iog_ack;                 /* a client's request for an ack */
+typedef struct iog_next_handle iog_next_handle; /* continuation of a middleware */
+typedef struct iog_broadcast iog_broadcast;     /* a {rooms, except, flags} selector */
+
+/* ------------------------------------------------------------------ */
+/* Errors and logging                                                   */
+
+/* Static string explaining the last failure of an iog_ call on this
+ * thread ("reserved event name", "socket is not connected", …). */
+const char *iog_strerror(void);
+
+/* Log one line to stderr: "iogate-worker[<pid>] <level>: …".  Levels:
+ * 0 error, 1 warn, 2 info, 3 debug.  Lines above iog_log_level are dropped;
+ * the default is 2, or the value of the environment variable
+ * IOGATE_WORKER_LOG ("error"|"warn"|"info"|"debug") read at iog_worker_new. */
+extern int iog_log_level;
+void iog_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------ */
+/* Binary values                                                        */
+
+/* Binary buffers travel as ZeroMQ attachment frames, never base64.  In the
+ * JSON arguments of events and acks they are represented by a jansson
+ * object the library recognises (it cannot come out of JSON parsing, so a
+ * client cannot forge one).  Put them anywhere, at any depth, in emit / ack
+ * / broadcast arguments; they come back anywhere in received arguments.
+ * json_dumps() cannot print them: use iog_binary_data() to read them. */
+
+/* A new binary value holding a copy of data[0..len).  New ref. */
+json_t *iog_binary_new(const void *data, size_t len);
+/* True when v is a binary value made by iog_binary_new() or received. */
+bool iog_is_binary(const json_t *v);
+/* The bytes of binary value v (borrowed, valid while v lives) and their
+ * length in *len; NULL (and *len = 0) when v is not a binary value. */
+const void *iog_binary_data(const json_t *v, size_t *len);
+
+/* ------------------------------------------------------------------ */
+/* Worker                                                               */
+
+/* Kinds of conn notices (PROTOCOL.md §3.2 rule 20) a worker may ask for. */
+enum {
+    IOG_CONN_UPGRADE = 1 << 0,       /* transport upgraded (always asked for) */
+    IOG_CONN_PACKET = 1 << 1,        /* an Engine.IO packet from the client */
+    IOG_CONN_PACKET_CREATE = 1 << 2, /* an Engine.IO packet to the client */
+    IOG_CONN_DRAIN = 1 << 3,         /* the write buffer drained */
+    IOG_CONN_CLOSE = 1 << 4,         /* the connection closed */
+    IOG_CONN_ALL = 0x1f
+};
+
+/* A new worker for `nsp` (e.g. "/" or "/chat") that will connect to the
+ * gateway at `endpoint` (a ZeroMQ endpoint).  NULL endpoint / nsp read the
+ * environment variables IOGATE_ENDPOINT / IOGATE_NAMESPACE (set by a gateway
+ * that spawns its workers); nsp defaults to "/" when that is unset too.
+ * Nothing is sent yet: register middleware and handlers, then start (by
+ * iog_worker_start, or implicitly by the first fd/process/run call).
+ * NULL on failure (no endpoint, ZeroMQ error). */
+iog_worker *iog_worker_new(const char *endpoint, const char *nsp);
+
+/* Send BYE to the gateway (its sockets will be disconnected there), free
+ * every socket without raising events, close the ZeroMQ socket and set *pw
+ * to NULL.  Outstanding middleware handles and acks become invalid.  Must not
+ * be called from inside a callback of this worker. */
+void iog_worker_destroy(iog_worker **pw);
+
+/* Conn notices to subscribe to (IOG_CONN_* mask, added to IOG_CONN_UPGRADE).
+ * Must be called before the worker starts; -1 afterwards. */
+int iog_worker_subscribe_conn(iog_worker *w, int mask);
+
+/* Connect and send HELLO.  Idempotent.  0, or -1 on a ZeroMQ error. */
+int iog_worker_start(iog_worker *w);
+
+/* The file descriptor to watch for readability (ZMQ_FD: edge-triggered; see
+ * the loop notes at the top).  Starts the worker.  -1 on error. */
+int iog_worker_fd(iog_worker *w);
+
+/* Handle every message waiting and every timer due (heartbeat, ack
+ * timeouts, HELLO retries), then reclaim what closed.  Never blocks (except
+ * on a full send queue to the gateway, PROTOCOL.md rule 32).  Starts the
+ * worker.  0, or -1 on a fatal ZeroMQ error. */
+int iog_worker_process(iog_worker *w);
+
+/* Milliseconds until iog_worker_process() must be called even if the fd
+ * stays quiet; 0 when it must be called now (messages already waiting). */
+int iog_worker_next_timeout_ms(iog_worker *w);
+
+/* Run the loop (poll on the fd with next_timeout) until iog_worker_stop().
+ * After the stop it keeps handling messages for up to 250 ms or until the
+ * gateway's BYE, so that a gateway shutting down (DISCONNECT "server
+ * shutting down" to every socket, BYE, then SIGTERM to its workers) still
+ * gets its disconnect handlers run.  0 when stopped, -1 on a fatal error. */
+int iog_worker_run(iog_worker *w);
+
+/* Make iog_worker_run() return soon.  Async-signal-safe: may be called from
+ * a signal handler. */
+void iog_worker_stop(iog_worker *w);
+
+/* The namespace this worker serves (borrowed, lives as long as w). */
+const char *iog_worker_namespace(const iog_worker *w);
+
+/* True between the gateway's WELCOME and the next loss of the gateway. */
+bool iog_worker_connected(const iog_worker *w);
+
+/* ------------------------------------------------------------------ */
+/* Namespace middleware and connection                                  */
+
+/* Namespace middleware: runs for every CONNECT, in the order registered,
+ * before `connection`.  It must eventually call exactly one of iog_next()
+ * or iog_next_error() on `next` — during the call or later (asynchronous
+ * middleware).  The socket is not connected yet: it may be read, its data
+ * and user attributes set, and it may join rooms. */
+typedef void (*iog_middleware_fn)(iog_socket *s, iog_next_handle *next, void *user);
+void iog_use(iog_worker *w, iog_middleware_fn fn, void *user);
+
+/* Connection handlers: the socket passed every middleware and is accepted
+ * (the gateway has been told ACCEPT).  Register the socket's handlers here. */
+typedef void (*iog_connection_fn)(iog_socket *s, void *user);
+void iog_on_connection(iog_worker *w, iog_connection_fn fn, void *user);
+
+/* Continue with the next middleware (or accept / dispatch when it was the
+ * last).  Consumes *next and sets it to NULL.  If the socket went away in
+ * the meantime, just frees the handle. */
+void iog_next(iog_next_handle **next);
+/* Stop here.  For namespace middleware: REFUSE — the client gets
+ * connect_error with `message` and `data` (consumed, may be NULL).  For
+ * socket middleware: the packet is dropped and the socket's `error` handlers
+ * get (message, data).  Consumes *next and sets it to NULL. */
+void iog_next_error(iog_next_handle **next, const char *message, json_t *data);
+
+/* ------------------------------------------------------------------ */
+/* Socket: identity, handshake, rooms, data                             */
+
+/* The Socket.IO id (20 characters, chosen by the gateway).  Borrowed. */
+const char *iog_socket_id(const iog_socket *s);
+/* The worker of this socket. */
+iog_worker *iog_socket_worker(const iog_socket *s);
+/* The handshake object: headers, query, auth, time, issued, url, address,
+ * xdomain, secure (PROTOCOL.md rule 16).  Borrowed, lives as long as s. */
+json_t *iog_socket_handshake(const iog_socket *s);
+/* The underlying transport name ("polling", "websocket"); updated on
+ * upgrade.  Borrowed, valid until the next upgrade. */
+const char *iog_socket_transport(const iog_socket *s);
+/* Whether this socket is a recovered one: it was connected to a previous
+ * worker of this namespace that died, and the gateway kept it and replays
+ * it here (PROTOCOL.md rule 16, 33).  Its id, handshake and rooms are the
+ * ones it had (the rooms from the gateway's routing copy); its data and user
+ * pointer start empty.  Namespace middleware and connection handlers run for
+ * it as for a new socket (check this to skip work); the client noticed
+ * nothing, and a refusal disconnects it. */
+bool iog_socket_recovered(const iog_socket *s);
+/* True from ACCEPT until disconnect. */
+bool iog_socket_connected(const iog_socket *s);
+
+/* The socket's rooms, a set that starts with the socket's own id, in the
+ * order joined.  Borrowed array of *n borrowed names, valid until the next
+ * join/leave of this socket. */
+const char *const *iog_socket_rooms(const iog_socket *s, size_t *n);
+bool iog_socket_in_room(const iog_socket *s, const char *room);
+/* The rooms as a JSON array of strings.  New ref. */
+json_t *iog_socket_rooms_json(const iog_socket *s);
+
+/* Join / leave a room: the local set changes and the gateway gets JOIN /
+ * LEAVE (for a socket still in its middleware, one JOIN follows ACCEPT).
+ * Joining a room twice or leaving one it is not in does nothing.  For a
+ * socket that has gone, ignored (0, nothing leaks).  0 or -1. */
+int iog_socket_join(iog_socket *s, const char *room);
+int iog_socket_leave(iog_socket *s, const char *room);
+
+/* Arbitrary data visible to iog_fetch_sockets() (socket.data in Node).
+ * Starts as {}.  get: borrowed.  set: consumes `data` (NULL = {}). */
+json_t *iog_socket_data_get(const iog_socket *s);
+void iog_socket_data_set(iog_socket *s, json_t *data);
+
+/* One application pointer per socket; `free_fn` (may be NULL) is called on
+ * it when replaced or when the socket is freed. */
+void iog_socket_set_user(iog_socket *s, void *ptr, void (*free_fn)(void *));
+void *iog_socket_get_user(const iog_socket *s);
+
+/* ------------------------------------------------------------------ */
+/* Socket: events in                                                    */
+
+/* A client event.  `args` (borrowed, valid during the call) is the array of
+ * arguments without the event name; binary values resolved.  `ack` is NULL
+ * unless the client asked for an acknowledgement; when set, answer it with
+ * iog_ack_send() now or later (until the socket's disconnect).  An ack that
+ * is never answered is freed when the socket goes. */
+typedef void (*iog_event_fn)(iog_socket *s, json_t *args, iog_ack *ack, void *user);
+/* Listen to `event`; several handlers for one event run in order. */
+void iog_socket_on(iog_socket *s, const char *event, iog_event_fn fn, void *user);
+/* Remove every handler of `event` registered with `fn` (NULL = all). */
+void iog_socket_off(iog_socket *s, const char *event, iog_event_fn fn);
+/* Catch-all, called before the event's own handlers with its name. */
+typedef void (*iog_any_fn)(iog_socket *s, const char *event, json_t *args, iog_ack *ack,
+                           void *user);
+void iog_socket_on_any(iog_socket *s, iog_any_fn fn, void *user);
+
+/* Answer a client's ack request with `args` (consumed; an array, or NULL for
+ * none; binary values allowed).  Consumes *ack and sets it to NULL; an ack
+ * can be sent once (a second handler holding the same ack gets -1).
+ * 0 or -1. */
+int iog_ack_send(iog_ack **ack, json_t *args);
+
+/* Per-packet socket middleware: `packet` (borrowed; the handler may modify
+ * it) is ["event", arg…].  Call iog_next() to continue, iog_next_error() to
+ * drop the packet and raise the socket's `error` event. */
+typedef void (*iog_packet_middleware_fn)(iog_socket *s, json_t *packet, iog_next_handle *next,
+                                         void *user);
+void iog_socket_use(iog_socket *s, iog_packet_middleware_fn fn, void *user);
+
+/* The socket's `error` event (socket middleware refusals).  message and data
+ * are borrowed for the call.  Without a handler the error is logged. */
+typedef void (*iog_error_fn)(iog_socket *s, const char *message, json_t *data, void *user);
+void iog_socket_on_error(iog_socket *s, iog_error_fn fn, void *user);
+
+/* `disconnecting` (rooms still present) and `disconnect` (rooms gone),
+ * with exactly the gateway's reason (PROTOCOL.md rule 19), or
+ * "server namespace disconnect" after iog_socket_disconnect(), or
+ * "transport close" when the gateway is lost. */
+typedef void (*iog_disconnect_fn)(iog_socket *s, const char *reason, void *user);
+void iog_socket_on_disconnecting(iog_socket *s, iog_disconnect_fn fn, void *user);
+void iog_socket_on_disconnect(iog_socket *s, iog_disconnect_fn fn, void *user);
+
+/* Conn notices (only the kinds subscribed with iog_worker_subscribe_conn;
+ * upgrades always).  event is "upgrade", "packet", "packetCreate", "drain"
+ * or "close"; meta is the CONN meta object (borrowed). */
+typedef void (*iog_conn_fn)(iog_socket *s, const char *event, json_t *meta, void *user);
+void iog_socket_on_conn(iog_socket *s, iog_conn_fn fn, void *user);
+
+/* ------------------------------------------------------------------ */
+/* Socket: events out                                                   */
+
+/* True for the names the server API may not emit: connect, connect_error,
+ * disconnect, disconnecting, newListener, removeListener. */
+bool iog_reserved_event(const char *event);
+
+/* Emit `event` with `args` (consumed: a JSON array of arguments, NULL for
+ * none, any other value = one argument) to this socket.  -1 without sending
+ * anything for a reserved name, a socket not connected, no gateway, or a
+ * send failure.  A send that blocks a whole heartbeat (the gateway stopped
+ * reading) fails, and the worker then resynchronises as if the gateway were
+ * lost (every socket disconnected with "transport close", HELLO again). */
+int iog_socket_emit(iog_socket *s, const char *event, json_t *args);
+/* Same, but the message may be dropped when the gateway is slow. */
+int iog_socket_emit_volatile(iog_socket *s, const char *event, json_t *args);
+
+/* Reply to an emit with ack.  Exactly one call per successful
+ * iog_socket_emit_with_ack: err NULL and args (borrowed, the client's ack
+ * arguments, binary resolved) on success; err "operation has timed out" or
+ * "socket has been disconnected" and args NULL otherwise.  s is valid during
+ * the call (its disconnect may be in progress). */
+typedef void (*iog_ack_fn)(iog_socket *s, const char *err, json_t *args, void *user);
+/* Emit asking the client for an acknowledgement; timeout_ms <= 0 waits until
+ * the ack or the disconnect.  args consumed.  0, or -1 (cb never called). */
+int iog_socket_emit_with_ack(iog_socket *s, const char *event, json_t *args, int timeout_ms,
+                             iog_ack_fn cb, void *user);
+
+/* Disconnect this socket: the gateway gets DISCONNECT (close = also close
+ * the whole client connection, every namespace), then `disconnecting` and
+ * `disconnect` run here with "server namespace disconnect".  After it
+ * returns, s must not be used.  -1 if the socket is not connected (still in
+ * middleware: use iog_next_error) or already gone. */
+int iog_socket_disconnect(iog_socket *s, bool close);
+
+/* ------------------------------------------------------------------ */
+/* Broadcasts and namespace utilities                                   */
+
+/* A broadcast selector: receivers are the sockets in at least one of its
+ * rooms (all sockets when none), minus those in any `except` room. */
+iog_broadcast *iog_broadcast_new(iog_worker *w);        /* everyone */
+iog_broadcast *iog_to(iog_worker *w, const char *room); /* io.to(room) */
+/* socket.broadcast: everyone but s.  socket.to(room): room but s. */
+iog_broadcast *iog_socket_broadcast(iog_socket *s);
+iog_broadcast *iog_socket_to(iog_socket *s, const char *room);
+/* Builders: add a room / an excepted room / the volatile flag; return b. */
+iog_broadcast *iog_bc_to(iog_broadcast *b, const char *room);
+iog_broadcast *iog_bc_except(iog_broadcast *b, const char *room);
+iog_broadcast *iog_bc_volatile(iog_broadcast *b);
+void iog_bc_destroy(iog_broadcast **pb);
+/* One BROADCAST message to the gateway.  Consumes *pb (set to NULL) and
+ * args (as iog_socket_emit).  -1 for a reserved name or a send failure. */
+int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args);
+/* Emit to every socket of the namespace (io.emit). */
+int iog_emit(iog_worker *w, const char *event, json_t *args);
+
+/* The sockets matched by b, resolved locally from this worker's room state
+ * (a worker owns its namespace's rooms).  Only connected sockets.  These do
+ * not consume b. */
+/* fetchSockets: array of {"id","rooms":[…],"handshake":{…},"data":…}.
+ * New ref. */
+json_t *iog_bc_fetch_sockets(const iog_broadcast *b);
+/* Make the matched sockets join / leave `room` (JOIN/LEAVE each). */
+void iog_bc_sockets_join(const iog_broadcast *b, const char *room);
+void iog_bc_sockets_leave(const iog_broadcast *b, const char *room);
+/* Disconnect the matched sockets (as iog_socket_disconnect). */
+void iog_bc_disconnect_sockets(const iog_broadcast *b, bool close);
+/* Call fn on each matched socket (live pointers; fn may disconnect). */
+typedef void (*iog_socket_each_fn)(iog_socket *s, void *user);
+void iog_bc_each(const iog_broadcast *b, iog_socket_each_fn fn, void *user);
+
+/* Shorthands on the whole namespace filtered by `rooms` (NULL-terminated
+ * array of room names; NULL = every socket): io.in(rooms).fetchSockets(),
+ * .socketsJoin(room), .socketsLeave(room), .disconnectSockets(close). */
+json_t *iog_fetch_sockets(iog_worker *w, const char *const *rooms);
+void iog_sockets_join(iog_worker *w, const char *const *rooms, const char *room);
+void iog_sockets_leave(iog_worker *w, const char *const *rooms, const char *room);
+void iog_disconnect_sockets(iog_worker *w, const char *const *rooms, bool close);
+/* Number of connected sockets. */
+size_t iog_worker_socket_count(const iog_worker *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

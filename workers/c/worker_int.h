@@ -1,0 +1,176 @@
+/* worker_int.h — internals shared by the files of the C worker library
+ * (worker.c: ZeroMQ, loop, timers, dispatch; socket.c: the Socket API;
+ * binary.c: binary values and placeholders; broadcast.c: selectors).
+ * Not installed.  Every non-static name here carries the iog_ prefix so the
+ * library links beside the gateway objects in the unit tests. */
+#ifndef IOGATE_WORKER_INT_H
+#define IOGATE_WORKER_INT_H
+
+#include "iogate_worker.h"
+#include "ipc.h"
+
+#include <stdint.h>
+
+#define IOG_MAX_DEPTH 64 /* nesting bound for placeholder walks */
+
+/* ---- memory, errors, time ---- */
+void *iog_xmalloc(size_t n);
+void *iog_xcalloc(size_t n, size_t m);
+void *iog_xrealloc(void *p, size_t n);
+char *iog_xstrdup(const char *s);
+/* Abort on a NULL from jansson (its allocator failed). */
+json_t *iog_jcheck(json_t *v);
+/* Set the thread's last error string and errno; returns -1. */
+int iog_fail(int err, const char *why);
+int64_t iog_now_ms(void); /* monotonic */
+
+#define IOG_LOG_ERROR 0
+#define IOG_LOG_WARN 1
+#define IOG_LOG_INFO 2
+#define IOG_LOG_DEBUG 3
+
+/* ---- a small dynamic array of (fn, user, extra) callbacks ---- */
+typedef struct {
+    void (*fn)(void); /* cast to the proper type at the call */
+    void *user;
+    char *event; /* for event handlers; NULL otherwise */
+} iog_cb;
+
+typedef struct {
+    iog_cb *v;
+    size_t n, cap;
+} iog_cbs;
+
+void iog_cbs_add(iog_cbs *l, void (*fn)(void), void *user, const char *event);
+void iog_cbs_clear(iog_cbs *l);
+
+/* ---- binary values ---- */
+/* Resolve placeholders of received data (in place where possible): returns
+ * the value with every {"_placeholder":true,"num":k} replaced by a binary
+ * value holding att[k].  Consumes v, new ref. */
+json_t *iog_resolve_placeholders(json_t *v, const ipc_buf *att, size_t n_att);
+/* Serialized form of an outgoing value: binary values become placeholders
+ * and their bytes are appended to *att (views into v, valid while v lives).
+ * Returns malloc'ed compact JSON text, or NULL if v cannot be dumped. */
+typedef struct {
+    ipc_buf *v;
+    size_t n, cap;
+} iog_atts;
+char *iog_dump_wire(json_t *v, iog_atts *att);
+
+/* ---- sockets ---- */
+typedef enum {
+    IOG_S_PENDING = 0, /* CONNECT received, namespace middleware running */
+    IOG_S_CONNECTED,   /* ACCEPT sent */
+    IOG_S_CLOSED,      /* refused or disconnected: waiting to be reclaimed */
+} iog_sstate;
+
+typedef struct iog_pending_ack iog_pending_ack;
+struct iog_pending_ack { /* an emit_with_ack waiting for the client */
+    iog_socket *s;
+    int64_t id;
+    int64_t deadline; /* monotonic ms, 0 = none */
+    iog_ack_fn cb;
+    void *user;
+    iog_pending_ack *next, *prev;   /* in the socket's list */
+    iog_pending_ack *tnext, *tprev; /* in the worker's timed list */
+};
+
+struct iog_ack { /* a client's ack request */
+    iog_socket *s;
+    int64_t id;
+    int in_dispatch; /* handlers are running with this pointer */
+    int sent;
+    iog_ack *next, *prev;
+};
+
+enum { IOG_NEXT_NS = 1, IOG_NEXT_PACKET = 2 };
+struct iog_next_handle {
+    int kind;
+    iog_socket *s;                /* NULL once the socket is gone */
+    size_t index;                 /* middleware that holds this handle */
+    json_t *packet;               /* IOG_NEXT_PACKET: ["event", arg…] */
+    iog_ack *ack;                 /* IOG_NEXT_PACKET: may be NULL */
+    iog_next_handle *next, *prev; /* in the socket's list */
+};
+
+struct iog_socket {
+    iog_worker *w;
+    char id[IPC_ID_LEN + 1];
+    iog_sstate state;
+    json_t *handshake;
+    char *transport;
+    bool recovered;
+    char **rooms;
+    size_t n_rooms, cap_rooms;
+    json_t *gw_rooms; /* until ACCEPT: the rooms the gateway already routes
+                         (a recovered socket's), to send only the difference */
+    json_t *data;
+    void *uptr;
+    void (*ufree)(void *);
+    iog_cbs on_event, on_any, on_error, on_disconnecting, on_disconnect, on_conn, mw;
+    int64_t next_ack_id;
+    iog_pending_ack *acks_out; /* emit_with_ack waiting */
+    iog_ack *acks_in;          /* client acks not answered yet */
+    iog_next_handle *handles;  /* middleware continuations outstanding */
+    iog_socket *next, *prev;   /* in the worker's list (or graveyard) */
+    iog_socket *hnext;         /* hash chain */
+};
+
+struct iog_broadcast {
+    iog_worker *w;
+    char **rooms, **except;
+    size_t n_rooms, n_except;
+    bool vol;
+};
+
+struct iog_worker {
+    char *endpoint, *nsp;
+    void *zctx, *zsock;
+    char incarnation[33];
+    int conn_mask;
+    int started;
+    volatile int stop; /* sig_atomic_t-like: written by iog_worker_stop */
+
+    /* gateway liveness */
+    int welcomed;
+    int hello_sent;   /* HELLO went out, waiting for WELCOME */
+    int64_t hello_at; /* when to (re)try HELLO */
+    char *gateway;    /* gateway incarnation from WELCOME */
+    int heartbeat_ms;
+    int64_t last_rx, last_ping;
+    int send_failed; /* a non-volatile send failed: resynchronise */
+
+    iog_cbs mw, on_connection;
+
+    /* sockets: a list in CONNECT order plus a hash by id */
+    iog_socket *head, *tail;
+    iog_socket **buckets;
+    size_t n_buckets, n_sockets;
+    iog_socket *graveyard;
+    size_t n_connected;
+
+    iog_pending_ack *timed; /* emit_with_ack with a deadline */
+
+    ipc_frames frames;
+};
+
+/* worker.c */
+int iog_send(iog_worker *w, ipc_type t, const char *sid, json_t *meta, json_t *data, int vol);
+iog_socket *iog_worker_find(iog_worker *w, const char *sid, size_t len);
+void iog_worker_unlink(iog_worker *w, iog_socket *s); /* to the graveyard */
+void iog_worker_timed_add(iog_worker *w, iog_pending_ack *a);
+void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a);
+
+/* socket.c */
+iog_socket *iog_socket_create(iog_worker *w, const char *sid, json_t *meta);
+void iog_socket_free(iog_socket *s);
+void iog_socket_start_middleware(iog_socket *s);
+void iog_socket_handle_event(iog_socket *s, json_t *data, json_t *meta);
+void iog_socket_handle_ack(iog_socket *s, json_t *data, json_t *meta);
+void iog_socket_handle_conn(iog_socket *s, json_t *meta);
+/* Raise disconnecting/disconnect with reason, fail acks, unlink. */
+void iog_socket_close(iog_socket *s, const char *reason);
+void iog_pending_ack_fire(iog_pending_ack *a, const char *err, json_t *args);
+
+#endif
