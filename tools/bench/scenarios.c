@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 bench_opts O;
@@ -28,8 +30,12 @@ static struct ev_loop *loop;
 static bconn *conns;      /* O.clients slots (+1 for the broadcast sender) */
 static size_t nconns;
 static ev_prepare prep;
-static ev_idle spin;      /* fixed-rate: keep the loop from blocking */
-static ev_check chk;
+/* fixed-rate wakes at each scheduled send time from a timerfd: libev's
+ * timers (epoll_wait) have millisecond resolution, which would add up to
+ * 1 ms of sending delay to latencies meant to be read in microseconds; a
+ * busy loop would be precise but would fight the server for CPU. */
+static int tfd = -1;
+static ev_io tfd_io;
 static ev_timer tick, hard;
 
 /* Per-connection scenario state. */
@@ -193,6 +199,17 @@ static void on_ack(bconn *c, int64_t id)
     echo_answer(c);
 }
 
+static void arm_timerfd(uint64_t at_ns)
+{
+    static uint64_t armed;
+    if (at_ns == armed) return;
+    armed = at_ns;
+    struct itimerspec its = {.it_value = {.tv_sec = (time_t)(at_ns / 1000000000u),
+                                          .tv_nsec = (long)(at_ns % 1000000000u)}};
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+    timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
 /* fixed-rate: send every message whose scheduled time has come. */
 static void fixed_pump(void)
 {
@@ -211,6 +228,7 @@ static void fixed_pump(void)
         }
         echo_send(c, due);
     }
+    arm_timerfd(fr_t0 + (uint64_t)((double)fr_next * period));
 }
 
 /* ------------------------------------------------------------------ */
@@ -355,10 +373,21 @@ static void on_tick(struct ev_loop *l, ev_timer *w, int revents)
     uint64_t now = now_ns();
     switch (R.phase) {
     case PH_SETUP: {
-        bool all = O.scenario == SC_BROADCAST ? R.joined + R.failed >= (uint64_t)O.clients &&
-                                                    conns[O.clients].state == BC_READY
-                                              : R.ready + R.failed >= nconns;
+        bool all;
+        if (O.scenario == SC_BROADCAST) {
+            bconn *snd = &conns[O.clients];
+            bool sender_settled = st(snd)->up || snd->state == BC_CLOSED;
+            all = sender_settled && R.joined + R.failed >= (uint64_t)O.clients;
+        } else {
+            all = R.ready + R.failed >= nconns;
+        }
         bool late = secs(now - R.t0) > O.setup_timeout;
+        if (R.failed >= nconns || (all && R.ready == 0)) { /* nothing to measure */
+            if (!O.quiet) fprintf(stderr, "\niogate-bench: no client could connect\n");
+            R.t_setup = now;
+            finish();
+            return;
+        }
         if (all || late) {
             if (late && !O.quiet)
                 fprintf(stderr, "\niogate-bench: setup timed out: %llu of %zu clients ready\n",
@@ -402,15 +431,14 @@ static void on_prepare(struct ev_loop *l, ev_prepare *w, int revents)
     bconn_flush_all();
 }
 
-static void on_check(struct ev_loop *l, ev_check *w, int revents)
+static void on_timerfd(struct ev_loop *l, ev_io *w, int revents)
 {
-    if (O.scenario == SC_FIXED) {
-        fixed_pump();
-        bconn_flush_all();
+    uint64_t n;
+    if (read(tfd, &n, sizeof(n)) < 0) { /* spurious: the pump re-arms */
     }
+    fixed_pump();
+    bconn_flush_all();
 }
-
-static void on_spin(struct ev_loop *l, ev_idle *w, int revents) {}
 
 int bench_run_scenario(void)
 {
@@ -452,11 +480,15 @@ int bench_run_scenario(void)
     R.phase = PH_SETUP;
     ev_prepare_init(&prep, on_prepare);
     ev_prepare_start(loop, &prep);
-    ev_check_init(&chk, on_check);
-    ev_check_start(loop, &chk);
     if (O.scenario == SC_FIXED) {
-        ev_idle_init(&spin, on_spin);
-        ev_idle_start(loop, &spin);
+        prctl(PR_SET_TIMERSLACK, 1UL); /* wake at the scheduled time, not 50 µs later */
+        tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (tfd < 0) {
+            perror("iogate-bench: timerfd_create");
+            return -1;
+        }
+        ev_io_init(&tfd_io, on_timerfd, tfd, EV_READ);
+        ev_io_start(loop, &tfd_io);
     }
     ev_timer_init(&tick, on_tick, 0.05, 0.05);
     ev_timer_start(loop, &tick);
