@@ -106,6 +106,59 @@ clean:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# ---- Fuzzing (fuzz/README.md) ---------------------------------------------
+# Every fuzz/fuzz_<name>.c is one libFuzzer driver for one parser a peer can
+# reach; its seeds are fuzz/corpus/<name>/, its dictionary fuzz/<name>.dict,
+# and the crashers it found, fixed, fuzz/regressions/<name>/.
+#  - `make fuzz FUZZ_SECONDS=N` builds each with clang -fsanitize=fuzzer,
+#    address,undefined (library sources compiled by clang, not the gcc .a)
+#    and runs each for N seconds; new inputs go to build/libfuzzer/corpus/,
+#    crashes to build/libfuzzer/artifacts/<name>/.
+#  - the replay tier: each driver is also linked with fuzz/replay_main.c
+#    against $(BUILD)/libiogate.a into $(BUILD)/fuzz/<name>; tests/run.sh
+#    runs it over its corpus and regressions (ONLY=fuzz).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS    ?=
+FUZZ_BUILD   := build/libfuzzer
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(GW_SRC) $(IPC_SRC))
+FUZZ_REPLAY  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+
+.PHONY: fuzz-build
+all: $(FUZZ_REPLAY)
+
+$(BUILD)/fuzz/%: fuzz/fuzz_%.c fuzz/replay_main.c $(BUILD)/libiogate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -DFUZZ_REPLAY -o $@ $< fuzz/replay_main.c $(BUILD)/libiogate.a $(GW_LIBS)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libiogate-fuzz.a: $(FUZZ_LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libiogate-fuzz.a
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libiogate-fuzz.a $(GW_LIBS)
+
+fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
+
+fuzz: fuzz-build
+	@status=0; for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/artifacts/$$n fuzz/corpus/$$n; \
+	  dict=; [ -f fuzz/$$n.dict ] && dict=-dict=fuzz/$$n.dict; \
+	  echo "== fuzz $$n for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $$dict \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n/ $(FUZZ_ARGS) \
+	    $(FUZZ_BUILD)/corpus/$$n fuzz/corpus/$$n > $(FUZZ_BUILD)/$$n.log 2>&1 \
+	    || { status=1; echo "!! $$n FAILED: see $(FUZZ_BUILD)/$$n.log and $(FUZZ_BUILD)/artifacts/$$n/"; }; \
+	  grep -E '^stat::number_of_executed_units|^Done ' $(FUZZ_BUILD)/$$n.log | sed "s/^/   $$n: /"; \
+	done; exit $$status
+
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+
 # The benchmark: iogate-bench (tools/bench/, a load generator linked with the
 # gateway library for its utilities) and `make bench` / `make bench-smoke`
 # (bench/run.sh: our gateway + bench worker vs the Node.js reference server).

@@ -22,47 +22,7 @@
 #include "ipc.h"
 #include "sio_codec.h"
 
-/* ---- public ------------------------------------------------------------ */
-
-typedef struct {
-    const char *nsp;     /* "/chat" */
-    const char *command; /* run through /bin/sh -c */
-} gw_worker_spec;
-
-typedef struct {
-    unsigned connect_timeout_ms; /* 45000: no namespace joined by then → close */
-    const char *ipc_endpoint;    /* NULL → ipc://<private rundir>/workers.sock */
-    const gw_worker_spec *workers;
-    size_t n_workers;
-    size_t max_attachments; /* 10 */
-    int max_depth;          /* JSON nesting accepted from clients, 32 */
-    unsigned heartbeat_ms;  /* 5000: worker PING period; 3 missed = dead */
-    unsigned startup_wait_ms; /* 5000: wait this long for spawned workers' HELLO */
-    int sndhwm;             /* 100000 messages queued per worker */
-    size_t hold_max_msgs;     /* 1000: packets held per socket while its worker restarts */
-    size_t hold_max_bytes;    /* 1 MiB: ... and their bytes; past either, the socket is disconnected */
-    unsigned restart_min_ms;  /* 100: first restart delay */
-    unsigned restart_max_ms;  /* 10000: backoff cap */
-    unsigned crash_limit;     /* 10 exits ... */
-    unsigned crash_window_ms; /* ... within 60000 ms: give up */
-} gw_app_options;
-
-void gw_app_options_defaults(gw_app_options *o);
-
-typedef struct gw_app gw_app;
-
-/* Build the Socket.IO layer on `loop` over an Engine.IO server configured by
- * `ecfg`, bind the IPC endpoint and spawn the configured workers.  The HTTP
- * listener opens once every spawned worker said HELLO (or startup_wait_ms
- * passed), so "listening on" means ready.  NULL (logged) on failure. */
-gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_options *opt);
-/* Clean shutdown: every socket gets DISCONNECT "server shutting down", then
- * workers get BYE and spawned workers SIGTERM; clients are closed. */
-void gw_app_shutdown(gw_app *app);
-/* Free everything; sets *app to NULL. */
-void gw_app_destroy(gw_app **app);
-/* The endpoint workers connect to. */
-const char *gw_app_endpoint(const gw_app *app);
+#include "gw_app.h"
 
 /* ---- internals shared by sio.c, rooms.c, router.c ---------------------- */
 
@@ -150,7 +110,20 @@ enum {
     CONN_EV_CLOSE = 16,
 };
 
+/* A client packet forwarded to a worker and not yet reported PROCESSED:
+ * if the worker dies it goes back to its socket's hold (PROTOCOL.md §4). */
+typedef struct gw_retained {
+    struct gw_retained *next;
+    uint64_t seq;
+    char sid[IPC_ID_LEN + 1];
+    struct held_msg *msg;
+} gw_retained;
+
 struct gw_worker {
+    uint64_t next_seq;     /* seq of the next EVENT/ACK sent */
+    gw_retained *ret_head, *ret_tail;
+    size_t n_ret; /* in flight: sent, not yet PROCESSED */
+    int slow;     /* over its credit (logged once) */
     char *rid; /* ZeroMQ routing id */
     size_t rid_len;
     char incarnation[64];
@@ -221,6 +194,10 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m);
 void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why);
 /* A worker now serves nsp: send the CONNECTs that waited for it. */
 void sio_worker_arrived(gw_app *app, gw_nsp *nsp);
+/* The worker handled every packet up to seq: forget them. */
+void sio_worker_processed(gw_app *app, gw_worker *w, uint64_t seq);
+/* The worker is going: give what it did not handle back to its sockets. */
+void sio_worker_requeue(gw_app *app, gw_worker *w);
 /* Whether CONNECTs to nsp should wait for a worker (one is expected). */
 int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
 void sio_app_start_listening(gw_app *app);

@@ -9,27 +9,48 @@
 #include "config.h"
 #include "echo.h"
 #include "eio.h"
+#include "gw_app.h"
 #include "util.h"
 
-static eio_server *g_srv;
+#include <stdlib.h>
+
+static eio_server *g_srv; /* --echo mode */
+static gw_app *g_app;     /* Socket.IO mode */
+static gw_worker_spec *g_specs;
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     log_info("signal %d: shutting down", w->signum);
+    if (g_app) gw_app_shutdown(g_app);
     if (g_srv) eio_server_shutdown(g_srv);
     ev_break(loop, EVBREAK_ALL);
 }
 
-/* THE mode switch: which layer sits on Engine.IO.  The Socket.IO layer
- * plugs in here (e.g. gw_app_start(loop, cfg, &srv)) once it exists. */
-static int start_app(struct ev_loop *loop, gw_config *cfg, eio_server **out)
+/* THE mode switch: which layer sits on Engine.IO.  --echo: the transport
+ * alone, every message sent back.  Otherwise the Socket.IO layer with its
+ * workers; it opens the listener itself once the workers said HELLO. */
+static int start_app(struct ev_loop *loop, gw_config *cfg)
 {
-    if (!cfg->echo) {
-        fprintf(stderr, "iogate: Socket.IO layer not built yet; run with --echo\n");
-        return 2;
+    if (cfg->echo) {
+        g_srv = eio_server_new(loop, &cfg->eio, gw_echo_handler(), NULL);
+        if (!g_srv) return 1;
+        if (eio_server_listen(g_srv) < 0) return 1;
+        return 0;
     }
-    *out = eio_server_new(loop, &cfg->eio, gw_echo_handler(), NULL);
-    return *out ? 0 : 1;
+    gw_app_options opt;
+    gw_app_options_defaults(&opt);
+    opt.connect_timeout_ms = cfg->connect_timeout_ms;
+    opt.ipc_endpoint = cfg->ipc;
+    opt.max_attachments = cfg->max_attachments;
+    g_specs = calloc(cfg->nworkers ? cfg->nworkers : 1, sizeof *g_specs);
+    for (size_t i = 0; i < cfg->nworkers; i++) {
+        g_specs[i].nsp = cfg->workers[i].nsp;
+        g_specs[i].command = cfg->workers[i].cmd;
+    }
+    opt.workers = g_specs;
+    opt.n_workers = cfg->nworkers;
+    g_app = gw_app_new(loop, &cfg->eio, &opt);
+    return g_app ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -52,19 +73,14 @@ int main(int argc, char **argv)
     gw_log_level = cfg.log_level;
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
-    int rc = start_app(loop, &cfg, &g_srv);
+    int rc = start_app(loop, &cfg);
     if (rc) {
+        if (g_app) gw_app_destroy(&g_app);
+        if (g_srv) eio_server_destroy(&g_srv);
+        free(g_specs);
         gw_config_free(&cfg);
         return rc;
     }
-    if (eio_server_listen(g_srv) < 0) {
-        eio_server_destroy(&g_srv);
-        gw_config_free(&cfg);
-        return 1;
-    }
-    int v6 = strchr(cfg.host, ':') != NULL;
-    log_info("listening on http://%s%s%s:%d%s", v6 ? "[" : "", cfg.host, v6 ? "]" : "",
-             cfg.eio.port, cfg.echo ? " (echo mode)" : "");
 
     ev_signal sigint, sigterm;
     ev_signal_init(&sigint, on_signal, SIGINT);
@@ -75,7 +91,9 @@ int main(int argc, char **argv)
     ev_signal_stop(loop, &sigint);
     ev_signal_stop(loop, &sigterm);
 
-    eio_server_destroy(&g_srv);
+    if (g_srv) eio_server_destroy(&g_srv);
+    if (g_app) gw_app_destroy(&g_app);
+    free(g_specs);
     gw_config_free(&cfg);
     ev_loop_destroy(loop);
     return 0;

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,9 +76,13 @@ static void send_error(gw_app *app, const ipc_buf *rid, const char *code, const 
 void gw_worker_drop(gw_app *app, gw_worker *w, const char *why)
 {
     if (w->nsp && w->nsp->worker == w) {
-        sio_worker_gone(app, w->nsp, why);
+        /* What it had not handled goes back to the sockets first, so that a
+         * replacement worker gets it before anything newer. */
+        sio_worker_requeue(app, w);
         w->nsp->worker = NULL;
+        sio_worker_gone(app, w->nsp, why);
     }
+    sio_worker_processed(app, w, UINT64_MAX);
     HASH_DEL(app->workers, w);
     free(w->rid);
     free(w);
@@ -158,8 +163,7 @@ static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ip
     log_info("worker ready: namespace %s, pid %ld, incarnation %s", nsp->name, w->pid,
              w->incarnation);
     for (gw_child *c = app->children; c; c = c->next)
-        if ((long)c->pid == w->pid || (c->pid && w->pid == 0 && strcmp(c->nsp, nsp->name) == 0))
-            c->hello_seen = 1;
+        if ((long)c->pid == w->pid || strcmp(c->nsp, nsp->name) == 0) c->hello_seen = 1;
     maybe_listen(app);
 }
 
@@ -188,6 +192,11 @@ static void handle_frames(gw_app *app, ipc_frames *f)
         break;
     case IPC_PONG:
         break;
+    case IPC_PROCESSED: {
+        json_t *seq = json_object_get(m.meta, "seq");
+        if (w && json_is_integer(seq)) sio_worker_processed(app, w, (uint64_t)json_integer_value(seq));
+        break;
+    }
     case IPC_BYE:
         if (w) gw_worker_drop(app, w, "worker said BYE");
         break;
@@ -359,7 +368,13 @@ static int spawn(gw_app *app, gw_child *c)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        execl("/bin/sh", "sh", "-c", c->command, (char *)NULL);
+        /* "exec" so the worker replaces the shell: its pid is the one we
+         * watch, signal and match against HELLO. */
+        size_t n = strlen(c->command) + 6;
+        char *line = malloc(n);
+        if (!line) _exit(127);
+        snprintf(line, n, "exec %s", c->command);
+        execl("/bin/sh", "sh", "-c", line, (char *)NULL);
         _exit(127);
     }
     c->pid = pid;
@@ -456,6 +471,7 @@ void gw_router_stop(gw_app *app)
     {
         send_simple(app, w, IPC_BYE, "{\"reason\":\"server shutting down\"}");
         if (w->nsp) w->nsp->worker = NULL;
+        sio_worker_processed(app, w, UINT64_MAX);
         HASH_DEL(app->workers, w);
         free(w->rid);
         free(w);

@@ -120,61 +120,177 @@ static void timeout_dequeue(gw_app *app, sio_client *c)
     c->in_timeout_queue = 0;
 }
 
-/* A client packet held for a socket whose worker is restarting. */
+/* A client packet (EVENT or ACK) on its way to a worker: held while the
+ * worker restarts, retained after sending until the worker reports it
+ * PROCESSED (PROTOCOL.md §4). */
 typedef struct held_msg {
     struct held_msg *next;
     ipc_type type;
-    char *meta, *data;
-    size_t meta_len, data_len;
+    int64_t id; /* ack id (EVENT, -1 = none) or acked id (ACK) */
+    char *data;
+    size_t data_len;
     ipc_buf *att;
     size_t n_att;
+    size_t bytes;
 } held_msg;
+
+static held_msg *held_new(ipc_type type, int64_t id, const char *data, size_t data_len,
+                          const ipc_buf *att, size_t n_att)
+{
+    held_msg *h = xcalloc(1, sizeof *h);
+    h->type = type;
+    h->id = id;
+    h->data = data_len ? xstrndup(data, data_len) : NULL;
+    h->data_len = data_len;
+    h->bytes = data_len;
+    if (n_att) {
+        h->att = xcalloc(n_att, sizeof *h->att);
+        for (size_t i = 0; i < n_att; i++) {
+            h->att[i].data = xstrndup(att[i].data, att[i].len);
+            h->att[i].len = att[i].len;
+            h->bytes += att[i].len;
+        }
+        h->n_att = n_att;
+    }
+    return h;
+}
+
+static void held_free(held_msg *h)
+{
+    for (size_t i = 0; i < h->n_att; i++) free((void *)h->att[i].data);
+    free(h->att);
+    free(h->data);
+    free(h);
+}
 
 static void held_free_all(sio_socket *s)
 {
     while (s->held) {
         held_msg *h = s->held;
         s->held = h->next;
-        for (size_t i = 0; i < h->n_att; i++) free((void *)h->att[i].data);
-        free(h->att);
-        free(h->meta);
-        free(h->data);
-        free(h);
+        held_free(h);
     }
     s->held_tail = NULL;
     s->n_held = s->held_bytes = 0;
 }
 
-/* Hold a packet for later; -1 when the socket's hold is full. */
-static int hold(gw_app *app, sio_socket *s, ipc_type type, const char *meta, size_t meta_len,
-                const char *data, size_t data_len, const ipc_buf *att, size_t n_att)
+/* Append h to the socket's hold (taking it); -1 (h freed) when full. */
+static int hold_take(gw_app *app, sio_socket *s, held_msg *h)
 {
-    size_t bytes = meta_len + data_len;
-    for (size_t i = 0; i < n_att; i++) bytes += att[i].len;
-    if (s->n_held + 1 > app->opt.hold_max_msgs || s->held_bytes + bytes > app->opt.hold_max_bytes)
+    if (s->n_held + 1 > app->opt.hold_max_msgs ||
+        s->held_bytes + h->bytes > app->opt.hold_max_bytes) {
+        held_free(h);
         return -1;
-    held_msg *h = xcalloc(1, sizeof *h);
-    h->type = type;
-    h->meta = meta_len ? xstrndup(meta, meta_len) : NULL;
-    h->meta_len = meta_len;
-    h->data = data_len ? xstrndup(data, data_len) : NULL;
-    h->data_len = data_len;
-    if (n_att) {
-        h->att = xcalloc(n_att, sizeof *h->att);
-        for (size_t i = 0; i < n_att; i++) {
-            h->att[i].data = xstrndup(att[i].data, att[i].len);
-            h->att[i].len = att[i].len;
-        }
-        h->n_att = n_att;
     }
+    h->next = NULL;
     if (s->held_tail)
         s->held_tail->next = h;
     else
         s->held = h;
     s->held_tail = h;
     s->n_held++;
-    s->held_bytes += bytes;
+    s->held_bytes += h->bytes;
     return 0;
+}
+
+/* Send a client EVENT/ACK to the socket's worker with the next sequence
+ * number, and retain a copy until the worker reports it PROCESSED.  Takes
+ * `h` when given (a replayed packet), else copies nothing until sent.
+ * 0, or -1 with errno (nothing retained; a given h is freed). */
+static int forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const char *data,
+                   size_t data_len, const ipc_buf *att, size_t n_att, held_msg *h)
+{
+    gw_worker *w = s->nsp->worker;
+    if (!w || s->unsent || s->orphaned) {
+        if (h) held_free(h);
+        errno = EHOSTUNREACH;
+        return -1;
+    }
+    if (w->n_ret >= app->opt.credit) {
+        /* The worker is this far behind: it is slow (or not reporting).
+         * Say so once per episode; the caller applies rule 31. */
+        if (!w->slow) log_warn("namespace %s: worker has %zu packets in flight; it is too slow",
+                               s->nsp->name, w->n_ret);
+        w->slow = 1;
+        if (h) held_free(h);
+        errno = EAGAIN;
+        return -1;
+    }
+    if (h) {
+        type = h->type, id = h->id, data = h->data, data_len = h->data_len;
+        att = h->att, n_att = h->n_att;
+    }
+    uint64_t seq = w->next_seq + 1;
+    char meta[80];
+    int ml;
+    if (type == IPC_ACK)
+        ml = snprintf(meta, sizeof meta, "{\"id\":%lld,\"seq\":%llu}", (long long)id,
+                      (unsigned long long)seq);
+    else if (id >= 0)
+        ml = snprintf(meta, sizeof meta, "{\"ack\":%lld,\"seq\":%llu}", (long long)id,
+                      (unsigned long long)seq);
+    else
+        ml = snprintf(meta, sizeof meta, "{\"seq\":%llu}", (unsigned long long)seq);
+    if (gw_router_send(app, w, type, s->nsp->name, s->id, meta, (size_t)ml, data, data_len, att,
+                       n_att) < 0) {
+        int e = errno;
+        if (h) held_free(h);
+        errno = e;
+        return -1;
+    }
+    w->next_seq = seq;
+    gw_retained *r = xmalloc(sizeof *r);
+    r->next = NULL;
+    r->seq = seq;
+    memcpy(r->sid, s->id, sizeof r->sid);
+    r->msg = h ? h : held_new(type, id, data, data_len, att, n_att);
+    if (w->ret_tail)
+        w->ret_tail->next = r;
+    else
+        w->ret_head = r;
+    w->ret_tail = r;
+    w->n_ret++;
+    return 0;
+}
+
+void sio_worker_processed(gw_app *app, gw_worker *w, uint64_t seq)
+{
+    while (w->ret_head && w->ret_head->seq <= seq) {
+        gw_retained *r = w->ret_head;
+        w->ret_head = r->next;
+        held_free(r->msg);
+        free(r);
+        w->n_ret--;
+    }
+    if (!w->ret_head) w->ret_tail = NULL;
+    if (w->slow && w->n_ret < app->opt.credit / 2) {
+        w->slow = 0;
+        log_info("namespace %s: worker caught up", w->nsp ? w->nsp->name : "?");
+    }
+}
+
+void sio_worker_requeue(gw_app *app, gw_worker *w)
+{
+    size_t n = 0;
+    while (w->ret_head) {
+        gw_retained *r = w->ret_head;
+        w->ret_head = r->next;
+        sio_socket *s;
+        HASH_FIND(hh, app->sockets, r->sid, IPC_ID_LEN, s);
+        if (s && s->nsp == w->nsp && s->state == SOCK_CONNECTED) {
+            /* The socket's hold is empty here (it was not orphaned while
+             * this worker served it), so order is kept. */
+            hold_take(app, s, r->msg);
+            n++;
+        } else {
+            held_free(r->msg);
+        }
+        free(r);
+    }
+    w->ret_tail = NULL;
+    w->n_ret = 0;
+    if (n) log_info("namespace %s: %zu packet(s) the worker had not handled will be replayed",
+                    w->nsp ? w->nsp->name : "?", n);
 }
 
 void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason)
@@ -349,8 +465,16 @@ static void handle_connect(sio_client *c, const sio_packet *p)
 {
     gw_app *app = c->app;
     char *nspname = xstrndup(p->nsp, p->nsp_len);
-    if (client_socket(c, p->nsp, p->nsp_len)) {
-        /* A second CONNECT for a namespace is a protocol violation. */
+    sio_socket *dup = client_socket(c, p->nsp, p->nsp_len);
+    if (dup && dup->state == SOCK_PENDING) {
+        /* socket.io-client sends CONNECT again when connect() is called
+         * while the first is still in middleware: one answer will do. */
+        log_debug("CONNECT for %s repeated while pending; ignored", nspname);
+        free(nspname);
+        return;
+    }
+    if (dup) {
+        /* A CONNECT for a namespace already connected is a violation. */
         log_info("client %s: duplicate CONNECT for %s, closing", eio_session_handshake(c->session)->address, nspname);
         free(nspname);
         close_client(c, EIO_CLOSE_FORCED_SERVER);
@@ -399,8 +523,6 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
         close_client(c, EIO_CLOSE_FORCED_SERVER);
         return;
     }
-    char meta[48];
-    int ml = 0;
     switch (p->type) {
     case SIO_DISCONNECT:
         /* An orphaned socket's worker is gone: nobody to tell. */
@@ -409,11 +531,8 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
         return;
     case SIO_EVENT:
     case SIO_BINARY_EVENT:
-        if (p->id >= 0) ml = snprintf(meta, sizeof meta, "{\"ack\":%lld}", (long long)p->id);
-        break;
     case SIO_ACK:
     case SIO_BINARY_ACK:
-        ml = snprintf(meta, sizeof meta, "{\"id\":%lld}", (long long)p->id);
         break;
     default:
         close_client(c, EIO_CLOSE_PARSE_ERROR);
@@ -423,7 +542,7 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     if (s->orphaned || s->recovering) {
         /* Its worker is restarting: keep the packet, in order, for the next
          * one.  Past the bound the socket goes (PROTOCOL.md rule 35). */
-        if (hold(app, s, t, ml ? meta : NULL, (size_t)ml, p->data, p->data_len, att, n_att) < 0) {
+        if (hold_take(app, s, held_new(t, p->id, p->data, p->data_len, att, n_att)) < 0) {
             log_warn("namespace %s: hold for socket %s is full while its worker restarts; "
                      "disconnecting it", s->nsp->name, s->id);
             send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0, NULL,
@@ -433,10 +552,10 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
         }
         return;
     }
-    if (notify(app, s, t, ml ? meta : NULL, (size_t)ml, p->data, p->data_len, att, n_att) < 0) {
+    if (forward(app, s, t, p->id, p->data, p->data_len, att, n_att, NULL) < 0) {
         if (errno == EAGAIN) {
-            /* PROTOCOL.md rule 31: the worker is not reading. */
-            log_warn("namespace %s: worker queue full, disconnecting socket %s", s->nsp->name,
+            /* PROTOCOL.md rule 31: the worker is not keeping up. */
+            log_warn("namespace %s: worker too slow, disconnecting socket %s", s->nsp->name,
                      s->id);
             send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0,
                         NULL, 0);
@@ -698,9 +817,14 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         }
         /* Replay what the client sent meanwhile, in order. */
         size_t n = s->n_held;
-        for (held_msg *h = s->held; h; h = h->next)
-            notify(app, s, h->type, h->meta, h->meta_len, h->data, h->data_len, h->att, h->n_att);
-        held_free_all(s);
+        held_msg *h = s->held;
+        s->held = s->held_tail = NULL;
+        s->n_held = s->held_bytes = 0;
+        while (h) {
+            held_msg *next = h->next;
+            forward(app, s, IPC_EVENT, -1, NULL, 0, NULL, 0, h); /* takes h */
+            h = next;
+        }
         log_info("namespace %s: socket %s recovered, %zu held packet(s) delivered", nsp->name,
                  s->id, n);
         return;
@@ -769,7 +893,21 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
                 sio_socket_remove(app, o, "server namespace disconnect");
             }
         }
-        if (!c->sockets) close_client(c, EIO_CLOSE_FORCED_SERVER);
+        if (close) {
+            close_client(c, EIO_CLOSE_FORCED_SERVER);
+        } else if (!c->sockets) {
+            /* Like the reference, leave the connection to the client (it
+             * closes it when its last socket goes), but do not keep a
+             * client without namespaces forever: the connect timeout
+             * applies again. */
+            c->ever_connected = 0;
+            if (!c->in_timeout_queue) {
+                c->deadline = ev_now(app->loop) + app->opt.connect_timeout_ms / 1000.0;
+                DL_APPEND2(app->timeouts, c, tprev, tnext);
+                c->in_timeout_queue = 1;
+                arm_connect_timer(app);
+            }
+        }
         return;
     }
     default:
@@ -821,6 +959,7 @@ void gw_app_options_defaults(gw_app_options *o)
     o->heartbeat_ms = 5000;
     o->startup_wait_ms = 5000;
     o->sndhwm = 100000;
+    o->credit = 10000;
     o->hold_max_msgs = 1000;
     o->hold_max_bytes = 1 << 20;
     o->restart_min_ms = 100;

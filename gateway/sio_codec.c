@@ -10,7 +10,8 @@
  *   packet  = type [count "-"] [nsp ["," ]] [id] [json]
  *   type    = "0" .. "6"
  *   count   = 1*DIGIT          ; only for 5 and 6, required there, 1..max
- *   nsp     = "/" *(not ",")   ; runs to the first "," or to the end
+ *   nsp     = "/" *(not ",")   ; runs to the first "," or to the end;
+ *                              ; UTF-8, no NUL
  *   id      = 1*15DIGIT
  *   json    = the rest of the packet, one JSON value
  */
@@ -64,6 +65,42 @@ static int depth_exceeds(const char *s, size_t len, int max_depth)
         }
     }
     return 0;
+}
+
+/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF) and
+ * no NUL.  A namespace is echoed back to the client (`44/nsp,{…}`) and sent
+ * to a worker as UTF-8 text, so raw bytes must not get through. */
+static int nsp_text_ok(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c == 0) return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            if (c == 0xE0) lo = 0xA0; /* overlong */
+            if (c == 0xED) hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            if (c == 0xF0) lo = 0x90; /* overlong */
+            if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+        } else
+            return 0;
+        if (len - i - 1 < n) return 0;
+        if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+        for (size_t k = 2; k <= n; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return 0;
+        i += n + 1;
+    }
+    return 1;
 }
 
 static json_t *parse_json(const char *s, size_t len)
@@ -218,8 +255,8 @@ int sio_decode(const char *buf, size_t len, const sio_limits *limits, sio_packet
         size_t start = i;
         const char *comma = memchr(buf + i, ',', len - i);
         size_t end = comma ? (size_t)(comma - buf) : len;
-        if (memchr(buf + start, '\0', end - start) != NULL) {
-            *why = "NUL byte in namespace";
+        if (!nsp_text_ok((const unsigned char *)buf + start, end - start)) {
+            *why = "namespace is not UTF-8 text";
             return -1;
         }
         out->nsp = buf + start;

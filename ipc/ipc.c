@@ -12,7 +12,7 @@ static const char *const type_names[IPC_TYPE_COUNT] = {
     [IPC_CONN] = "CONN",             [IPC_ACCEPT] = "ACCEPT",   [IPC_REFUSE] = "REFUSE",
     [IPC_EMIT] = "EMIT",             [IPC_BROADCAST] = "BROADCAST", [IPC_JOIN] = "JOIN",
     [IPC_LEAVE] = "LEAVE",           [IPC_QUERY] = "QUERY",     [IPC_REPLY] = "REPLY",
-    [IPC_ERROR] = "ERROR",
+    [IPC_ERROR] = "ERROR",           [IPC_PROCESSED] = "PROCESSED",
 };
 
 #define W IPC_FROM_WORKER
@@ -28,7 +28,7 @@ static const struct {
     [IPC_CONN] = {G, 1},      [IPC_ACCEPT] = {W, 1},     [IPC_REFUSE] = {W, 1},
     [IPC_EMIT] = {W, 1},      [IPC_BROADCAST] = {W, 0},  [IPC_JOIN] = {W, 1},
     [IPC_LEAVE] = {W, 1},     [IPC_QUERY] = {W, 0},      [IPC_REPLY] = {G, 0},
-    [IPC_ERROR] = {G, 0},
+    [IPC_ERROR] = {G, 0},     [IPC_PROCESSED] = {W, 0},
 };
 #undef W
 #undef G
@@ -92,7 +92,8 @@ int ipc_decode(const ipc_buf *f, size_t n, int from, ipc_msg *out, const char **
     out->nsp = f[2];
     if (out->nsp.len > 0 && out->nsp.data[0] != '/')
         return fail(code, why, "meta", "namespace does not start with '/'");
-    if (memchr(out->nsp.data, '\0', out->nsp.len) || memchr(out->nsp.data, ',', out->nsp.len))
+    if (out->nsp.len > 0 &&
+        (memchr(out->nsp.data, '\0', out->nsp.len) || memchr(out->nsp.data, ',', out->nsp.len)))
         return fail(code, why, "meta", "namespace holds NUL or ','");
 
     out->sid = f[3];

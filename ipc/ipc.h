@@ -39,6 +39,7 @@ typedef enum {
     IPC_QUERY,
     IPC_REPLY,
     IPC_ERROR,
+    IPC_PROCESSED,
     IPC_TYPE_COUNT
 } ipc_type;
 

@@ -3,7 +3,10 @@
 #  - unit: each build/tests/test_* (cmocka, TAP output)
 #  - e2e:  node --test over tests/e2e/*.test.js (real gateway, real workers,
 #          real socket.io-client / engine.io-client from npm)
-# ONLY=unit|e2e runs one tier; FILTER=regex limits e2e files.
+#  - fuzz: each build/fuzz/<name> (a libFuzzer driver linked with
+#          fuzz/replay_main.c) over fuzz/corpus/<name>/ and
+#          fuzz/regressions/<name>/, one test per input file
+# ONLY=unit|fuzz|e2e runs one tier; FILTER=regex limits e2e files.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -20,6 +23,25 @@ if [ "${ONLY:-unit}" = unit ] || [ -z "${ONLY:-}" ]; then
         pass=$((pass + p)); fail=$((fail + f))
         if [ "$f" -gt 0 ]; then echo "$out"; fi
         printf '%-40s %3d passed, %d failed\n' "unit: $(basename "$t")" "$p" "$f"
+    done
+fi
+
+if [ "${ONLY:-fuzz}" = fuzz ] || [ -z "${ONLY:-}" ]; then
+    for d in fuzz/corpus/*/; do
+        [ -d "$d" ] || continue
+        d=${d%/}; name=$(basename "$d"); bin="$BUILD/fuzz/$name"
+        if [ ! -x "$bin" ]; then
+            printf '%-40s   0 passed, 1 failed (%s not built)\n' "fuzz: $name" "$bin"
+            fail=$((fail + 1)); continue
+        fi
+        dirs=("$d"); [ -d "fuzz/regressions/$name" ] && dirs+=("fuzz/regressions/$name")
+        total=$(find "${dirs[@]}" -maxdepth 1 -type f ! -name '.*' | wc -l)
+        out=$("$bin" "${dirs[@]}" 2>&1); rc=$?
+        p=$(grep -cE '^ok ' <<<"$out"); f=$((total - p))
+        if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+        if [ "$f" -gt 0 ]; then tail -40 <<<"$out"; fi
+        pass=$((pass + p)); fail=$((fail + f))
+        printf '%-40s %3d passed, %d failed\n' "fuzz: $name" "$p" "$f"
     done
 fi
 

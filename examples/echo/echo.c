@@ -16,6 +16,8 @@
  *                           ack with the client's ack arguments, or with the
  *                           error message ("operation has timed out")
  *   "pid"                   ack with the worker's pid
+ *   "emit-reserved"         try to emit each reserved event name; emit
+ *                           "reserved-refused" (n) with how many were refused
  *   middleware              refuse auth {"refuse":true}: "refused", {"reason":"auth"}
  *   socket middleware       event "forbidden" fails with "forbidden event"
  *   error                   emit "error-seen" with the error message
@@ -151,6 +153,17 @@ static void on_pid(iog_socket *s, json_t *args, iog_ack *ack, void *user)
     if (ack) iog_ack_send(&ack, json_pack("[i]", (int)getpid()));
 }
 
+static void on_emit_reserved(iog_socket *s, json_t *args, iog_ack *ack, void *user)
+{
+    static const char *names[] = {"connect",       "connect_error", "disconnect",
+                                  "disconnecting", "newListener",   "removeListener"};
+    int refused = 0;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (iog_socket_emit(s, names[i], json_array()) < 0) refused++;
+    iog_socket_emit(s, "reserved-refused", json_pack("[i]", refused));
+    if (ack) iog_ack_send(&ack, json_array());
+}
+
 static void on_disconnecting(iog_socket *s, const char *reason, void *user)
 {
     size_t n, len = 0;
@@ -186,6 +199,7 @@ static void on_connection(iog_socket *s, void *user)
     iog_socket_on(s, "set-data", on_set_data, NULL);
     iog_socket_on(s, "emit-with-ack", on_emit_with_ack, NULL);
     iog_socket_on(s, "pid", on_pid, NULL);
+    iog_socket_on(s, "emit-reserved", on_emit_reserved, NULL);
     iog_socket_on_disconnecting(s, on_disconnecting, NULL);
     iog_socket_on_disconnect(s, on_disconnect, NULL);
     json_t *auth = json_object_get(iog_socket_handshake(s), "auth");

@@ -34,12 +34,6 @@ test('invalid flags and values: a message on stderr and exit code 2', () => {
   }
 });
 
-test('without --echo (Socket.IO layer not built yet): exit 2 with a message', () => {
-  const r = run(['--listen', '127.0.0.1:1']);
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /Socket\.IO layer not built yet/);
-});
-
 test('--config file; command-line flags win', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-conf-'));
   const file = path.join(dir, 'iogate.conf');

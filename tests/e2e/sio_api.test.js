@@ -190,8 +190,7 @@ for (const [name, opts] of Object.entries(TRANSPORTS)) {
     test('two namespaces on one connection, two worker processes', async () => {
       const root = gw.client('/', opts);
       await once(root, 'connect');
-      const custom = root.io.socket('/custom');
-      custom.connect();
+      const custom = root.io.socket('/custom'); // auto-connects on the same Manager
       await once(custom, 'connect');
       assert.notEqual(root.id, custom.id, 'each namespace has its own socket id');
       const [p1, p2] = await Promise.all([root.emitWithAck('pid'), custom.emitWithAck('pid')]);
@@ -221,28 +220,42 @@ describe('gateway lifecycle', () => {
     await once(s, 'connect');
     const id = s.id;
     const closed = once(s, 'disconnect');
-    const r = await gw.stop();
+    const r = await gw.stop({ closeClients: false });
     assert.deepEqual(r, { code: 0, signal: null });
     assert.match(gw.logs, new RegExp(`disconnect ${id} server shutting down`));
     await closed;
   });
 
-  test('a worker that exits disconnects its sockets; the other namespace carries on', async () => {
+  test('a killed worker is restarted; its sockets keep id and rooms, held packets arrive in order', async () => {
     const gw = await startGateway({ workers: { '/': 'echo', '/custom': 'echo' } });
     try {
       const root = gw.client('/');
       await once(root, 'connect');
       const custom = root.io.socket('/custom');
-      custom.connect();
       await once(custom, 'connect');
+      const id = custom.id;
+      await custom.emitWithAck('join', 'kept-room');
       const pid = await custom.emitWithAck('pid');
-      const gone = once(custom, 'disconnect');
+      let disconnected = false;
+      custom.on('disconnect', () => (disconnected = true));
+      const backs = [];
+      custom.on('message-back', (n) => backs.push(n));
       process.kill(pid, 'SIGKILL');
-      const [reason] = await gone;
-      assert.equal(reason, 'io server disconnect');
-      await gw.waitLog(/namespace \/custom: worker gone/);
+      // Sent while the worker is dead: held by the gateway, replayed in order.
+      for (let i = 0; i < 5; i++) custom.emit('message', i);
+      // The other namespace on the same connection does not notice.
       root.emit('message', 'still here');
       assert.deepEqual(await once(root, 'message-back'), ['still here']);
+      await waitFor(() => backs.length === 5, 8000, () => `got ${JSON.stringify(backs)}`);
+      assert.deepEqual(backs, [0, 1, 2, 3, 4]);
+      const pid2 = await custom.emitWithAck('pid');
+      assert.notEqual(pid2, pid, 'a new worker process');
+      assert.equal(custom.id, id, 'same socket id');
+      assert.equal(disconnected, false, 'the client never saw a disconnect');
+      const list = await custom.emitWithAck('fetch');
+      const me = list.find((x) => x.id === id);
+      assert.ok(me && me.rooms.includes('kept-room'), JSON.stringify(list));
+      await gw.waitLog(/socket \S+ recovered, \d+ held packet/);
     } finally {
       await gw.stop();
     }

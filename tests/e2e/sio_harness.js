@@ -65,14 +65,20 @@ async function startGateway({ workers = { '/': 'echo' }, args = [], env = {} } =
     waitFor(() => re.test(gw.logs), ms, () => `log ${re} not seen:\n${gw.logs.slice(-3000)}`).then(
       () => gw.logs.match(re),
     );
-  gw.stop = async () => {
-    for (const c of gw.clients) c.close();
+  // Stop the gateway (SIGTERM); resolves with its exit.  closeClients:
+  // false leaves the clients connected, to see what shutdown does to them.
+  gw.stop = async ({ closeClients = true } = {}) => {
+    if (closeClients) for (const c of gw.clients) c.close();
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
     const r = await Promise.race([gw.exited, sleep(5000).then(() => null)]);
     if (!r) {
       proc.kill('SIGKILL');
       await gw.exited;
     }
+    // Under SANITIZE builds a report from the gateway or any worker fails
+    // the test that started them.
+    const san = /(ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:)[^\n]*/.exec(gw.logs);
+    if (san) throw new Error(`sanitizer report in gateway/worker output: ${san[0]}\n${gw.logs.slice(-4000)}`);
     return r;
   };
   return gw;
@@ -125,18 +131,23 @@ async function rawPolling(gw, query = '') {
       const text = await r.text();
       return { status: r.status, packets: r.status === 200 ? text.split('\x1e') : [], text };
     },
-    // Poll until a packet matching `pred` arrives (answering pings).
+    // Poll until a packet matching `pred` arrives (answering pings).  Packets
+    // after the match in the same response stay queued for the next call.
+    backlog: [],
     async until(pred, ms = 5000) {
       const end = Date.now() + ms;
       const seen = [];
-      while (Date.now() < end) {
-        const { status, packets, text } = await this.poll();
-        if (status !== 200) return { status, seen, text };
-        for (const p of packets) {
+      for (;;) {
+        while (this.backlog.length) {
+          const p = this.backlog.shift();
           seen.push(p);
           if (p === '2') await this.send('3');
-          if (pred(p)) return { status, packet: p, seen };
+          if (pred(p)) return { status: 200, packet: p, seen };
         }
+        if (Date.now() >= end) break;
+        const { status, packets, text } = await this.poll();
+        if (status !== 200) return { status, seen, text };
+        this.backlog.push(...packets);
       }
       throw new Error(`no matching packet; saw ${JSON.stringify(seen)}`);
     },

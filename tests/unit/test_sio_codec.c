@@ -455,10 +455,22 @@ static void invalid_json(void **st)
     bad("2/chat[\"a\"]");          /* no comma: all of it is the namespace */
 }
 
-static void invalid_nul_in_namespace(void **st)
+static void invalid_namespace_not_utf8_text(void **st)
 {
     bad_buf("2/ch\0t,[\"a\"]", 12, &defaults);
     bad_buf("1/\0", 3, &defaults);
+    bad("0/caf\xa9,");             /* stray continuation byte */
+    bad("0/caf\xc3,");             /* truncated sequence */
+    bad("0/caf\xc3");              /* truncated at the end */
+    bad("0/\xc0\xaf,");           /* overlong '/' */
+    bad("0/\xe0\x80\xaf,");       /* overlong, 3 bytes */
+    bad("0/\xed\xa0\x80,");       /* UTF-16 surrogate */
+    bad("0/\xf4\x90\x80\x80,");   /* above U+10FFFF */
+    bad("0/\xf8\x88\x80\x80\x80,");
+    sio_packet p;
+    ok("0/\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf,", &p); /* €😀U+FFFF U+10FFFF */
+    assert_int_equal(p.nsp_len, 1 + 3 + 4 + 3 + 4);
+    sio_packet_clear(&p);
 }
 
 static void pitfall_13_binary_without_dash(void **st)
@@ -715,7 +727,7 @@ int main(void)
         cmocka_unit_test(pitfall_14_event_first_element_not_string),
         cmocka_unit_test(pitfall_14_event_reserved_name),
         cmocka_unit_test(invalid_json),
-        cmocka_unit_test(invalid_nul_in_namespace),
+        cmocka_unit_test(invalid_namespace_not_utf8_text),
         cmocka_unit_test(pitfall_13_binary_without_dash),
         cmocka_unit_test(pitfall_13_binary_count_not_digits),
         cmocka_unit_test(pitfall_13_too_many_attachments),

@@ -549,10 +549,22 @@ int iog_worker_process(iog_worker *w)
         if (ipc_decode(w->frames.bufs, w->frames.n, IPC_FROM_GATEWAY, &m, &code, &why) != 0) {
             iog_log(IOG_LOG_WARN, "bad message from the gateway (%s: %s), dropped", code, why);
         } else {
+            if (m.type == IPC_EVENT || m.type == IPC_ACK) {
+                json_t *seq = json_object_get(m.meta, "seq");
+                if (json_is_integer(seq)) w->seq_done = json_integer_value(seq);
+            }
             handle(w, &m);
         }
         ipc_msg_clear(&m);
         ipc_frames_reset(&w->frames);
+    }
+    /* Tell the gateway, once per turn, how far we got: it keeps copies of
+     * what we have not handled, to replay after a crash (PROTOCOL.md §4). */
+    if (w->welcomed && w->seq_done != w->seq_reported) {
+        json_t *meta = json_pack("{s:I}", "seq", w->seq_done);
+        if (iog_send(w, IPC_PROCESSED, NULL, meta, NULL, 1) == 0 || errno != EAGAIN)
+            w->seq_reported = w->seq_done;
+        json_decref(meta);
     }
     timers(w);
     reap(w);

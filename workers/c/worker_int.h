@@ -139,6 +139,8 @@ struct iog_worker {
     char *gateway;    /* gateway incarnation from WELCOME */
     int heartbeat_ms;
     int64_t last_rx, last_ping;
+    /* Highest gateway seq handled, and the last one reported PROCESSED. */
+    json_int_t seq_done, seq_reported;
     int send_failed; /* a non-volatile send failed: resynchronise */
 
     iog_cbs mw, on_connection;

@@ -1,0 +1,53 @@
+/* gw_app.h — the Socket.IO half of the gateway as main.c sees it: build it
+ * on a loop over an Engine.IO configuration, shut it down, free it.  The
+ * internals are in app.h. */
+#ifndef IOGATE_GW_APP_H
+#define IOGATE_GW_APP_H
+
+#include <ev.h>
+#include <stddef.h>
+
+#include "eio.h"
+
+typedef struct {
+    const char *nsp;     /* "/chat" */
+    const char *command; /* run through /bin/sh -c */
+} gw_worker_spec;
+
+typedef struct {
+    unsigned connect_timeout_ms; /* 45000: no namespace joined by then → close */
+    const char *ipc_endpoint;    /* NULL → ipc://<private rundir>/workers.sock */
+    const gw_worker_spec *workers;
+    size_t n_workers;
+    size_t max_attachments; /* 10 */
+    int max_depth;          /* JSON nesting accepted from clients, 32 */
+    unsigned heartbeat_ms;  /* 5000: worker PING period; 3 missed = dead */
+    unsigned startup_wait_ms; /* 5000: wait this long for spawned workers' HELLO */
+    int sndhwm;             /* 100000 messages queued per worker */
+    size_t credit;            /* 10000: client packets in flight per worker (sent, not PROCESSED) */
+    size_t hold_max_msgs;     /* 1000: packets held per socket while its worker restarts */
+    size_t hold_max_bytes;    /* 1 MiB: ... and their bytes; past either, the socket is disconnected */
+    unsigned restart_min_ms;  /* 100: first restart delay */
+    unsigned restart_max_ms;  /* 10000: backoff cap */
+    unsigned crash_limit;     /* 10 exits ... */
+    unsigned crash_window_ms; /* ... within 60000 ms: give up */
+} gw_app_options;
+
+void gw_app_options_defaults(gw_app_options *o);
+
+typedef struct gw_app gw_app;
+
+/* Build the Socket.IO layer on `loop` over an Engine.IO server configured by
+ * `ecfg`, bind the IPC endpoint and spawn the configured workers.  The HTTP
+ * listener opens once every spawned worker said HELLO (or startup_wait_ms
+ * passed), so "listening on" means ready.  NULL (logged) on failure. */
+gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_options *opt);
+/* Clean shutdown: every socket gets DISCONNECT "server shutting down", then
+ * workers get BYE and spawned workers SIGTERM; clients are closed. */
+void gw_app_shutdown(gw_app *app);
+/* Free everything; sets *app to NULL. */
+void gw_app_destroy(gw_app **app);
+/* The endpoint workers connect to. */
+const char *gw_app_endpoint(const gw_app *app);
+
+#endif
