@@ -13,9 +13,10 @@
 #                           medians [ranges] with ratios to node, written
 #                           also to bench/results/latest.json (< 15 min)
 #   bench/run.sh --smoke    a few seconds: tiny loads against iogate and
-#                           node; every (scenario, server) is one test,
-#                           failed when no traffic got through; closing
-#                           line "N passed, N failed", non-zero on failure
+#                           node (one server start each); every scenario
+#                           is one test, failed when no traffic got through
+#                           against any server; closing line "N passed,
+#                           N failed", non-zero on failure
 # Environment: BUILD (build), REPEAT (3), SERVERS ("iogate echo node"),
 # SCENARIOS (regex on scenario names), PORT (47310), KEEP=1 keeps raw runs.
 set -uo pipefail
@@ -75,14 +76,14 @@ stop_server() {
 if [ $SMOKE = 1 ]; then
     REPEAT=1
     SERVERS=${SERVERS:-"iogate node"}
-    T="-d 0.5 -W 0.2 --setup-timeout 5"
+    T="-d 0.3 -W 0.1 --setup-timeout 5"
     SCEN=(
         "echo|iogate echo node|echo -c 4 -w 2 $T"
         "echo-ack|iogate node|echo -c 4 -w 2 -a $T"
         "broadcast|iogate node|broadcast -c 8 -w 2 $T"
         "connect-ws|iogate echo node|connect -k 4 $T"
         "connect-polling|iogate echo node|connect -k 4 -t polling $T"
-        "idle|iogate echo node|idle -c 50 -d 0.3 --setup-timeout 5"
+        "idle|iogate echo node|idle -c 50 -d 0.2 --setup-timeout 5"
         "fixed-rate|iogate echo node|fixed-rate -r 500 -c 4 $T"
     )
 else
@@ -102,36 +103,68 @@ else
     )
 fi
 
-pass=0; fail=0
+# One run of the tool; the server must be up.  Sets rc.
+run_tool() { # name srv rep args
+    local out="$RAW/$1.$2.$3.json"
+    # shellcheck disable=SC2086
+    $PIN_CLI "$TOOL" -q -u "127.0.0.1:$PORT" -p "$SRV_PID" -l "$1/$2" --json "$out" $4 \
+        >"$RAW/$1.$2.$3.txt" 2>&1
+    rc=$?
+    if [ $SMOKE = 1 ] || [ $rc -ne 0 ]; then
+        local ops st=ok
+        [ $rc -eq 0 ] || st=FAIL
+        ops=$(grep -oE '"ops": [0-9]+' "$out" 2>/dev/null | grep -oE '[0-9]+')
+        printf '%-4s bench: %-16s %-7s ops %s\n' "$st" "$1" "$2" "${ops:-0}"
+        [ $rc -eq 0 ] || sed 's/^/     | /' "$RAW/$1.$2.$3.txt" | tail -12
+    else
+        printf '.' >&2
+    fi
+}
+
+declare -A failed_scen=()
+names=()
+selected() { [[ "$1" =~ ${SCENARIOS:-.} ]]; }
 for entry in "${SCEN[@]}"; do
-    IFS='|' read -r name applies args <<<"$entry"
-    [[ "$name" =~ ${SCENARIOS:-.} ]] || continue
+    IFS='|' read -r name _ _ <<<"$entry"
+    selected "$name" && names+=("$name")
+done
+
+if [ $SMOKE = 1 ]; then
+    # Smoke: one server start per server, every scenario against it.
     for srv in $SERVERS; do
-        [[ " $applies " == *" $srv "* ]] || continue
-        for rep in $(seq "$REPEAT"); do
-            out="$RAW/$name.$srv.$rep.json"
-            rc=1
-            if start_server "$srv"; then
-                # shellcheck disable=SC2086
-                $PIN_CLI "$TOOL" -q -u "127.0.0.1:$PORT" -p "$SRV_PID" -l "$name/$srv" \
-                    --json "$out" $args >"$RAW/$name.$srv.$rep.txt" 2>&1
-                rc=$?
-            fi
-            stop_server
-            if [ $rc -eq 0 ]; then
-                pass=$((pass + 1)); st=ok
+        up=0; start_server "$srv" && up=1
+        for entry in "${SCEN[@]}"; do
+            IFS='|' read -r name applies args <<<"$entry"
+            selected "$name" && [[ " $applies " == *" $srv "* ]] || continue
+            if [ $up = 1 ] && kill -0 "$SRV_PID" 2>/dev/null; then
+                run_tool "$name" "$srv" 1 "$args"
             else
-                fail=$((fail + 1)); st=FAIL
+                rc=1; printf 'FAIL bench: %-16s %-7s server not running\n' "$name" "$srv"
             fi
-            if [ $SMOKE = 1 ] || [ $rc -ne 0 ]; then
-                ops=$(grep -oE '"ops": [0-9]+' "$out" 2>/dev/null | grep -oE '[0-9]+' || echo 0)
-                printf '%-4s bench: %-16s %-7s ops %s\n' "$st" "$name" "$srv" "${ops:-0}"
-                [ $rc -ne 0 ] && sed 's/^/     | /' "$RAW/$name.$srv.$rep.txt" | tail -12
-            else
-                printf '.' >&2
-            fi
+            [ $rc -eq 0 ] || failed_scen[$name]=1
+        done
+        stop_server
+    done
+else
+    # Full: a fresh server for every run (memory baselines, no leftovers).
+    for entry in "${SCEN[@]}"; do
+        IFS='|' read -r name applies args <<<"$entry"
+        selected "$name" || continue
+        for srv in $SERVERS; do
+            [[ " $applies " == *" $srv "* ]] || continue
+            for rep in $(seq "$REPEAT"); do
+                rc=1
+                start_server "$srv" && run_tool "$name" "$srv" "$rep" "$args"
+                stop_server
+                [ $rc -eq 0 ] || failed_scen[$name]=1
+            done
         done
     done
+fi
+# Each scenario is one test: failed when any of its runs failed.
+pass=0; fail=0
+for name in "${names[@]}"; do
+    if [ -n "${failed_scen[$name]:-}" ]; then fail=$((fail + 1)); else pass=$((pass + 1)); fi
 done
 [ $SMOKE = 1 ] || echo >&2
 
