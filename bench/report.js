@@ -119,6 +119,12 @@ const line = (row) => row.map((c, i) => c + ' '.repeat(widths[i] - [...c].length
 const repeats = Math.max(0, ...runs.map((r) => r.repeat));
 console.log(`\niogate benchmark — median [min–max] of ${repeats} run(s); "× node": > 1 is better than the Node.js reference`);
 console.log(`servers on CPU 0, load generator on CPU 1; ${os.cpus().length} CPUs, ${os.cpus()[0] ? os.cpus()[0].model : ''}, Linux ${os.release()}, Node ${process.version}\n`);
+const loads = runs.flatMap((r) => r.result.loadavg || []).filter((x) => x >= 0);
+const maxLoad = loads.length ? Math.max(...loads) : 0;
+if (maxLoad > 0.7) {
+    console.log(`note: other processes were running (1-min load average up to ${maxLoad.toFixed(2)} on ${os.cpus().length} CPUs):`);
+    console.log('      throughput and latency are skewed by them; CPU per operation much less so.\n');
+}
 console.log(line(table[0]));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 let prev = '';
@@ -141,7 +147,7 @@ for (const r of rows.filter((x) => ['echo', 'echo-1k'].includes(x.scenario) && x
 const out = {
     generated: new Date().toISOString(),
     host: { cpus: os.cpus().length, model: os.cpus()[0] && os.cpus()[0].model, kernel: os.release(), node: process.version },
-    repeat: repeats, rows, full_path_vs_echo: full,
+    repeat: repeats, max_loadavg: maxLoad, rows, full_path_vs_echo: full,
     runs: runs.map((r) => ({ scenario: r.name, server: r.server, repeat: r.repeat, result: r.result })),
 };
 fs.writeFileSync(outFile, JSON.stringify(out, null, 2) + '\n');

@@ -38,6 +38,10 @@ for f in "$TOOL" "$BUILD/iogate" "$BUILD/examples/bench"; do
 done
 [ -d node_modules/socket.io ] || { echo "bench: node_modules/socket.io missing (make setup)" >&2; exit 1; }
 
+if [ $SMOKE = 0 ]; then
+    echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg) before starting (other processes skew the figures)" >&2
+fi
+
 # ---------------------------------------------------------------- servers
 SRV_PID=""
 start_server() { # name

@@ -123,11 +123,22 @@ static void ws_frame(bconn *c, int opcode, const char *a, size_t alen, const cha
     memcpy(h + hl, mask, 4);
     hl += 4;
     uint8_t *p = h + hl;
-    const char *parts[3] = {a, b, d};
-    size_t lens[3] = {alen, blen, dlen};
+    if (alen) memcpy(p, a, alen);
+    if (blen) memcpy(p + alen, b, blen);
+    if (dlen) memcpy(p + alen + blen, d, dlen);
+    /* Mask eight bytes at a time: the payload starts at an arbitrary
+     * address, so go through memcpy (compiles to plain loads/stores). */
+    uint64_t m8;
+    uint8_t m[8] = {mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3]};
+    memcpy(&m8, m, 8);
     size_t k = 0;
-    for (int j = 0; j < 3; j++)
-        for (size_t i = 0; i < lens[j]; i++, k++) p[k] = (uint8_t)parts[j][i] ^ mask[k & 3];
+    for (; k + 8 <= n; k += 8) {
+        uint64_t v;
+        memcpy(&v, p + k, 8);
+        v ^= m8;
+        memcpy(p + k, &v, 8);
+    }
+    for (; k < n; k++) p[k] ^= mask[k & 3];
     c->out.len += hl + n;
     g_cstats.msgs_out++;
     mark_dirty(c);

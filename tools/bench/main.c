@@ -234,6 +234,18 @@ static void print_table(const summary *s)
     if (R.timed_out) printf("TIMED OUT (hard limit %.0f s)\n", O.max_time);
 }
 
+static void loadavg(double *out)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    out[0] = -1;
+    if (f) {
+        if (fscanf(f, "%lf", out) != 1) out[0] = -1;
+        fclose(f);
+    }
+}
+
+static double g_load[2]; /* 1-minute load average before and after the run */
+
 static int write_json(const summary *s, const char *path)
 {
     json_t *pids = json_array();
@@ -271,9 +283,12 @@ static int write_json(const summary *s, const char *path)
         fprintf(stderr, "iogate-bench: cannot build JSON\n");
         return -1;
     }
+    /* Other processes on the machine skew every figure: say how busy it was. */
+    json_object_set_new(o, "loadavg", json_pack("[f,f]", g_load[0], g_load[1]));
     int rc = json_dump_file(o, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     json_decref(o);
     if (rc < 0) fprintf(stderr, "iogate-bench: cannot write %s\n", path);
+
     return rc;
 }
 
@@ -394,7 +409,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
 
+    loadavg(&g_load[0]);
     bench_run_scenario();
+    loadavg(&g_load[1]);
 
     summary s;
     summarise(&s);
