@@ -199,14 +199,15 @@ static void on_ack(bconn *c, int64_t id)
     echo_answer(c);
 }
 
-static void arm_timerfd(uint64_t at_ns)
+/* A periodic timer at the offered rate from fr_t0: one wake-up (one read)
+ * per message slot, no re-arming. */
+static void start_timerfd(void)
 {
-    static uint64_t armed;
-    if (at_ns == armed) return;
-    armed = at_ns;
-    struct itimerspec its = {.it_value = {.tv_sec = (time_t)(at_ns / 1000000000u),
-                                          .tv_nsec = (long)(at_ns % 1000000000u)}};
-    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+    uint64_t period = (uint64_t)(1e9 / O.rate);
+    if (period == 0) period = 1;
+    struct itimerspec its = {
+        .it_interval = {.tv_sec = (time_t)(period / 1000000000u), .tv_nsec = (long)(period % 1000000000u)},
+        .it_value = {.tv_sec = (time_t)(fr_t0 / 1000000000u), .tv_nsec = (long)(fr_t0 % 1000000000u)}};
     timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
@@ -228,7 +229,6 @@ static void fixed_pump(void)
         }
         echo_send(c, due);
     }
-    arm_timerfd(fr_t0 + (uint64_t)((double)fr_next * period));
 }
 
 /* ------------------------------------------------------------------ */
@@ -325,7 +325,10 @@ static void start_traffic(void)
     R.phase = PH_WARMUP;
     R.t_warm = now_ns();
     if (O.scenario == SC_BROADCAST) receivers = R.joined;
-    if (O.scenario == SC_FIXED) fr_t0 = R.t_warm;
+    if (O.scenario == SC_FIXED) {
+        fr_t0 = R.t_warm;
+        start_timerfd();
+    }
     if (O.scenario == SC_ECHO)
         for (size_t i = 0; i < nconns; i++) echo_fill(&conns[i]);
     if (O.warmup <= 0 || O.scenario == SC_IDLE) {
