@@ -18,13 +18,15 @@
 #                           against any server; closing line "N passed,
 #                           N failed", non-zero on failure
 # Environment: BUILD (build), REPEAT (3), SERVERS ("iogate echo node"),
-# SCENARIOS (regex on scenario names), PORT (47310), KEEP=1 keeps raw runs.
+# SCENARIOS (regex on scenario names), PORT (a free one), KEEP=1 keeps raw runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 SMOKE=0
 [ "${1:-}" = --smoke ] && SMOKE=1
-PORT=${PORT:-47310}
+# A free port, asked of the kernel (a fixed one collides with whatever else
+# runs on the machine).
+PORT=${PORT:-$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")}
 TOOL="$BUILD/iogate-bench"
 RAW=$(mktemp -d /tmp/iogate-bench.XXXXXX)
 trap 'stop_server; [ -n "${KEEP:-}" ] || rm -rf "$RAW"' EXIT
