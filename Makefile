@@ -174,3 +174,27 @@ fuzz: fuzz-build
 	done; exit $$status
 
 -include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The benchmark: iogate-bench (tools/bench/, a load generator linked with the
+# gateway library for its utilities) and `make bench` / `make bench-smoke`
+# (bench/run.sh: our gateway + bench worker vs the Node.js reference server).
+BENCH_SRC := $(wildcard tools/bench/*.c)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+.PHONY: bench bench-smoke install-bench
+all: $(BUILD)/iogate-bench
+install: install-bench
+
+$(BUILD)/iogate-bench: $(BENCH_OBJ) $(BUILD)/libiogate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
+
+install-bench: $(BUILD)/iogate-bench
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/iogate-bench $(DESTDIR)$(PREFIX)/bin/iogate-bench
+
+bench: setup
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash bench/run.sh
+
+bench-smoke: setup
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash bench/run.sh --smoke
