@@ -482,11 +482,18 @@ static void finish_head(http_conn *c)
     const char *url = c->hb;
     const char *pstart = url;
     if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
-        const char *sl = strchr(strstr(url, "//") + 2, '/');
-        pstart = sl ? sl : "/";
+        const char *auth = strstr(url, "//") + 2;
+        pstart = auth + strcspn(auth, "/?#");
     }
+    /* qoff is an offset into url: "http://host?x" has the path "/" but its
+     * query starts after the host (fuzz_http found the old code reading
+     * the query at an offset computed from a pointer outside the buffer) */
     size_t plen = strcspn(pstart, "?#");
     size_t qoff = (size_t)(pstart - url) + plen;
+    if (*pstart != '/') { /* absolute form without a path */
+        pstart = "/";
+        plen = 1;
+    }
     char *path = xstrndup(pstart, plen);
     c->path_off = c->hb_len;
     hb_put(c, path, plen);
