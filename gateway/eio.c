@@ -636,6 +636,8 @@ static void poll_post(eio_server *srv, eio_session *s, http_conn *c, const http_
     }
     if (r->content_length != UINT64_MAX && r->content_length > srv->cfg.max_payload) {
         char hdr[HDR_BUF];
+        log_info("session %s from %s: POST of %llu bytes over --max-payload %zu: 413, closing",
+                 s->sid, r->address, (unsigned long long)r->content_length, srv->cfg.max_payload);
         http_respond(c, 413, "text/plain; charset=UTF-8", extra_headers(srv, r, NULL, hdr),
                      "Payload Too Large", 17, 1);
         session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
@@ -664,6 +666,8 @@ static void on_body(http_conn *c, const char *p, size_t n, void *ud)
     s->post_bytes += n;
     if (s->post_bytes > srv->cfg.max_payload) {
         char hdr[HDR_BUF];
+        log_info("session %s from %s: POST body over --max-payload %zu: 413, closing", s->sid,
+                 c->addr, srv->cfg.max_payload);
         http_respond(c, 413, "text/plain; charset=UTF-8", extra_headers(srv, &c->req, NULL, hdr),
                      "Payload Too Large", 17, 1);
         post_done(s, c);
@@ -672,6 +676,7 @@ static void on_body(http_conn *c, const char *p, size_t n, void *ud)
     }
     if (s->state != S_OPEN || s->post_bad) return;
     if (eio_payload_feed(&s->dec, p, n) < 0) {
+        log_info("session %s from %s: invalid polling payload, closing (parse error)", s->sid, c->addr);
         s->post_bad = 1;
         session_close(s, EIO_CLOSE_PARSE_ERROR);
     }
@@ -683,6 +688,7 @@ static void on_end(http_conn *c, void *ud)
     eio_session *s = c->owner;
     if (!s || s->post != c) return;
     if (s->state == S_OPEN && !s->post_bad && eio_payload_finish(&s->dec) < 0) {
+        log_info("session %s from %s: invalid polling payload, closing (parse error)", s->sid, c->addr);
         s->post_bad = 1;
         session_close(s, EIO_CLOSE_PARSE_ERROR);
     }
@@ -892,6 +898,7 @@ static void on_ws_message(http_conn *c, int opcode, const char *p, size_t n, voi
     const char *data;
     size_t dlen;
     if (eio_packet_decode(p, n, &type, &data, &dlen) < 0) {
+        log_info("session %s from %s: invalid Engine.IO packet, closing (parse error)", s->sid, c->addr);
         session_close(s, EIO_CLOSE_PARSE_ERROR);
         return;
     }
@@ -909,6 +916,9 @@ static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
         session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
     } else if (c == s->ws) {
         s->ws = NULL;
+        if (why == HTTP_GONE_TOOBIG)
+            log_info("session %s from %s: WebSocket message over --max-payload %zu: close 1009",
+                     s->sid, c->addr, s->srv->cfg.max_payload);
         session_close(s, why == HTTP_GONE_EOF ? EIO_CLOSE_TRANSPORT_CLOSE : EIO_CLOSE_TRANSPORT_ERROR);
     } else if (c == s->probe) {
         s->probe = NULL;

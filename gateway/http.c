@@ -573,6 +573,9 @@ static void bad_request(http_conn *c)
     }
     char body[128];
     int n = snprintf(body, sizeof body, "%d %s\n", st, http_status_text(st));
+    if (st != 408) /* 408 logged by head_cb */
+        log_info("bad request from %s: %d %s (%s)", c->addr, st, http_status_text(st),
+                 st == 400 ? http_errno_name(HTTP_PARSER_ERRNO(&c->parser)) : "limit");
     c->req.method = HTTP_GET;
     http_respond(c, st, "text/plain; charset=UTF-8", NULL, body, (size_t)n, 1);
 }

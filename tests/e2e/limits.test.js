@@ -131,6 +131,9 @@ describe('request size limits', () => {
       const r = await h.post(gw.port, sid, '4' + 'x'.repeat(1200));
       assert.equal(r.status, 413);
       assert.equal((await h.poll(gw.port, sid)).status, 400); // the session is gone
+      await gw.waitLog(/bad request from 127\.0\.0\.1: 431 Request Header Fields Too Large/);
+      await gw.waitLog(/bad request from 127\.0\.0\.1: 414 URI Too Long/);
+      await gw.waitLog(/session \S+ from 127\.0\.0\.1: POST of 1201 bytes over --max-payload 1000: 413, closing/);
     } finally {
       await gw.stop();
     }
@@ -146,6 +149,7 @@ describe('request size limits', () => {
       ws.send('4' + 'y'.repeat(1001));
       const { code } = await ws.closed;
       assert.equal(code, 1009);
+      await gw.waitLog(/session \S+ from 127\.0\.0\.1: WebSocket message over --max-payload 1000: close 1009/);
       assert.ok((await by.roundTrip()) < 500);
       by.ws.close();
     } finally {
