@@ -19,6 +19,7 @@ int eio_packet_decode(const char *s, size_t len, int *type, const char **data, s
 
 int eio_utf8_valid(const char *str, size_t len)
 {
+    if (!len) return 1; /* str may be NULL then (wslay's empty message) */
     const unsigned char *s = (const unsigned char *)str, *end = s + len;
     while (s < end) {
         unsigned c = *s;

@@ -80,7 +80,9 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     http_conn *c = w->c;
     if (c->dead || w->closing) return;
     if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME) {
-        http_conn_deliver_ws(c, arg->opcode, (const char *)arg->msg, arg->msg_length);
+        /* wslay hands over an empty message as (NULL, 0): callers get "" */
+        const char *msg = arg->msg_length ? (const char *)arg->msg : "";
+        http_conn_deliver_ws(c, arg->opcode, msg, arg->msg_length);
     }
     /* ping: wslay queues the pong; close: wslay queues the reply */
 }
