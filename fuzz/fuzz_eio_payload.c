@@ -3,9 +3,8 @@
  * chunk sizes, so the resumable decoder is also fed split at odd places;
  * the split result must equal the one-shot result.
  *
- *   clang -Igateway -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *     fuzz/fuzz_eio_payload.c gateway/eio_codec.c gateway/util.c -lcrypto -o build/fuzz_eio_payload
- *   build/fuzz_eio_payload fuzz/corpus/eio_payload
+ * Built and run like every driver here: `make fuzz` (libFuzzer), and the
+ * replay tier of `make test` over fuzz/corpus/eio_payload (fuzz/README.md).
  */
 #include <stdint.h>
 #include <stdlib.h>
