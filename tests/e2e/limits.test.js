@@ -77,6 +77,32 @@ describe('connection caps', () => {
     }
   });
 
+  test('TCP connections past 2 × --max-connections + 64 get a 503 at once and are closed (logged once a second)', async () => {
+    const gw = await h.startGateway(['--max-connections', '1'], { logLevel: 'info' });
+    try {
+      const by = await bystander(gw.port); // one session, one connection
+      const socks = [];
+      for (let i = 0; i < 65; i++) { // 66 connections in all: the cap
+        const s = net.connect(gw.port, h.HOST);
+        s.on('error', () => {});
+        socks.push(s);
+        await new Promise((r) => s.on('connect', r));
+      }
+      await h.sleep(100);
+      const r = await h.raw(gw.port, [], { timeout: 2000 });
+      assert.equal(r.closed, true);
+      assert.match(r.data.toString(), /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+      await gw.waitLog(/refusing connection from 127\.0\.0\.1: 66 connections open \(cap 66\)/);
+      assert.ok((await by.roundTrip()) < 500);
+      for (const s of socks) s.destroy();
+      await h.sleep(100);
+      assert.equal((await h.request(gw.port, { path: '/nothing' })).status, 404);
+      by.ws.close();
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('--max-sessions-per-address: the next handshake from that address gets 429', async () => {
     const gw = await h.startGateway(['--max-sessions-per-address', '2'], { logLevel: 'info' });
     try {
