@@ -159,9 +159,9 @@ static void eio_send(bconn *c, const char *a, size_t alen, const char *b, size_t
     char body[512];
     size_t n = alen + blen + dlen;
     if (n > sizeof(body)) return;
-    memcpy(body, a, alen);
-    memcpy(body + alen, b, blen);
-    memcpy(body + alen + blen, d, dlen);
+    if (alen) memcpy(body, a, alen); /* b, d may be NULL when empty (UBSan) */
+    if (blen) memcpy(body + alen, b, blen);
+    if (dlen) memcpy(body + alen + blen, d, dlen);
     char q[128];
     snprintf(q, sizeof(q), "&sid=%s", c->sid);
     http_request(c, "POST", q, body, n);
