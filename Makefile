@@ -73,11 +73,10 @@ $(BUILD)/libiogate-worker.a: $(WORKER_OBJ) $(IPC_OBJ)
 $(BUILD)/iogate: $(BUILD)/obj/gateway/main.o $(BUILD)/libiogate.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
 
-$(BUILD)/examples/%: $(BUILD)/libiogate-worker.a FORCE_EXAMPLE
+.SECONDEXPANSION:
+$(BUILD)/examples/%: $(BUILD)/libiogate-worker.a $$(wildcard examples/$$*/*.c) workers/c/iogate_worker.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(wildcard examples/$*/*.c) $(BUILD)/libiogate-worker.a $(WORKER_LIBS)
-.PHONY: FORCE_EXAMPLE
-FORCE_EXAMPLE:
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libiogate.a $(BUILD)/libiogate-worker.a
 	@mkdir -p $(dir $@)
