@@ -37,6 +37,7 @@
 #include "eio_codec.h"
 #include "eio_cors.h"
 #include "http.h"
+#include "proxy.h"
 #include "tlist.h"
 #include "util.h"
 #include "ws.h"
@@ -109,6 +110,7 @@ void eio_config_defaults(eio_config *c)
     c->transports = EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET;
     c->max_header_bytes = 8192;
     c->max_url_bytes = 8192;
+    c->fastcgi_max_threads = 4096;
 }
 
 /* --- sid table ------------------------------------------------------------------ */
@@ -465,7 +467,13 @@ static void noop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void copy_handshake(eio_session *s, const http_request *r)
 {
-    size_t need = strlen(r->url) + 1 + strlen(r->query) + 1 + strlen(r->address) + 1;
+    /* the client's address and scheme: the peer's, unless the peer is a
+     * trusted proxy (proxy.h) */
+    char addr[64];
+    int secure;
+    gw_proxy_resolve(s->srv->cfg.trust_proxies, r->address, r->secure, r->headers, r->n_headers,
+                     addr, sizeof addr, &secure);
+    size_t need = strlen(r->url) + 1 + strlen(r->query) + 1 + strlen(addr) + 1;
     need += r->n_headers * sizeof(eio_header);
     for (size_t i = 0; i < r->n_headers; i++)
         need += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 2;
@@ -485,12 +493,12 @@ static void copy_handshake(eio_session *s, const http_request *r)
     }
     PUT(s->hs.url, r->url);
     PUT(s->hs.query, r->query);
-    PUT(s->hs.address, r->address);
+    PUT(s->hs.address, addr);
 #undef PUT
     s->hs_mem = mem;
     s->hs.headers = hd;
     s->hs.n_headers = r->n_headers;
-    s->hs.secure = 0;
+    s->hs.secure = secure;
     s->hs.xdomain = http_header(r, "origin") != NULL;
     s->hs.time_ms = gw_now_ms();
 }

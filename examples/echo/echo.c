@@ -16,6 +16,8 @@
  *                           ack with the client's ack arguments, or with the
  *                           error message ("operation has timed out")
  *   "pid"                   ack with the worker's pid
+ *   "handshake"             ack with the socket's handshake object (address,
+ *                           secure, headers, query, url, ...)
  *   "emit-reserved"         try to emit each reserved event name; emit
  *                           "reserved-refused" (n) with how many were refused
  *   middleware              refuse auth {"refuse":true}: "refused", {"reason":"auth"}
@@ -153,6 +155,11 @@ static void on_pid(iog_socket *s, json_t *args, iog_ack *ack, void *user)
     if (ack) iog_ack_send(&ack, json_pack("[i]", (int)getpid()));
 }
 
+static void on_handshake(iog_socket *s, json_t *args, iog_ack *ack, void *user)
+{
+    if (ack) iog_ack_send(&ack, json_pack("[O]", iog_socket_handshake(s)));
+}
+
 static void on_emit_reserved(iog_socket *s, json_t *args, iog_ack *ack, void *user)
 {
     static const char *names[] = {"connect",       "connect_error", "disconnect",
@@ -199,6 +206,7 @@ static void on_connection(iog_socket *s, void *user)
     iog_socket_on(s, "set-data", on_set_data, NULL);
     iog_socket_on(s, "emit-with-ack", on_emit_with_ack, NULL);
     iog_socket_on(s, "pid", on_pid, NULL);
+    iog_socket_on(s, "handshake", on_handshake, NULL);
     iog_socket_on(s, "emit-reserved", on_emit_reserved, NULL);
     iog_socket_on_disconnecting(s, on_disconnecting, NULL);
     iog_socket_on_disconnect(s, on_disconnect, NULL);
