@@ -36,6 +36,7 @@
 
 #include "eio_codec.h"
 #include "eio_cors.h"
+#include "fastcgi.h"
 #include "http.h"
 #include "proxy.h"
 #include "tlist.h"
@@ -81,6 +82,7 @@ struct eio_server {
     eio_handler h;
     void *ud;
     http_server *http;
+    fastcgi_front *fcgi; /* --fastcgi: bridged requests arrive on `http` */
     eio_session **buckets;
     size_t nbuckets, ntable, nopen;
     gw_tlist ping_list, pong_list, upgrade_list, linger_list;
@@ -925,6 +927,13 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
 int eio_server_listen(eio_server *srv)
 {
     if (http_server_listen(srv->http, srv->cfg.host, srv->cfg.port) < 0) return -1;
+    if (srv->cfg.fastcgi && !srv->fcgi) {
+        /* a held poll is answered within pingInterval; allow a margin */
+        fastcgi_options fo = {srv->cfg.fastcgi, srv->cfg.fastcgi_max_threads,
+                              srv->cfg.ping_interval_ms + srv->cfg.ping_timeout_ms + 5000};
+        srv->fcgi = fastcgi_front_new(srv->loop, srv->http, &fo);
+        if (!srv->fcgi) return -1;
+    }
     /* Tests and scripts wait for this line: it means "ready". */
     int v6 = strchr(srv->cfg.host, ':') != NULL;
     log_info("listening on http://%s%s%s:%d", v6 ? "[" : "", srv->cfg.host, v6 ? "]" : "",
@@ -939,6 +948,7 @@ void eio_server_shutdown(eio_server *srv)
     if (srv->shut) return;
     srv->shut = 1;
     http_server_stop_listening(srv->http);
+    fastcgi_front_stop(srv->fcgi);
     for (size_t i = 0; i < srv->nbuckets; i++) {
         for (eio_session *s = srv->buckets[i], *nx; s; s = nx) {
             nx = s->hnext;
@@ -968,6 +978,7 @@ void eio_server_destroy(eio_server **sp)
     if (!srv) return;
     *sp = NULL;
     eio_server_shutdown(srv); /* no-op if already done */
+    fastcgi_front_destroy(&srv->fcgi);
     http_server_destroy(&srv->http);
     on_prepare(srv);
     free(srv->buckets);
