@@ -316,3 +316,53 @@ describe('1,000 concurrent held long-polls through nginx and FastCGI', () => {
     assert.doesNotMatch(env.gw.logs, /fastcgi: (accept|cannot|all \d+ threads)/);
   });
 });
+
+describe('the --fastcgi socket', () => {
+  const { spawnSync } = require('node:child_process');
+  const { BUILD, freePort } = require('./sio_harness');
+  const bin = path.join(BUILD, 'iogate');
+
+  test('HOST:PORT (TCP) works like a unix socket', async () => {
+    const port = await freePort();
+    const gw = await startGateway({ workers: { '/': 'echo' }, args: ['--fastcgi', `127.0.0.1:${port}`] });
+    try {
+      const r = await fcgiRequest({ port, host: '127.0.0.1' }, cgiParams('GET', '/socket.io/?EIO=4&transport=polling'));
+      assert.equal(r.status, 200);
+      assert.match(r.body, /^0\{"sid":"/);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  test('a stale socket file is replaced; a live one or a busy port is an error (exit 1)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-fcgi-'));
+    const sock = path.join(dir, 'f.sock');
+    // stale: a socket file nobody listens on
+    spawnSync('/usr/bin/python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', sock]);
+    assert.ok(fs.existsSync(sock));
+    const gw = await startGateway({ workers: { '/': 'echo' }, args: ['--fastcgi', `unix:${sock}`] });
+    try {
+      const r = await fcgiRequest({ path: sock }, cgiParams('GET', '/socket.io/?EIO=4&transport=polling'));
+      assert.equal(r.status, 200);
+      // live: the running gateway's socket
+      const port = await freePort();
+      const again = spawnSync(bin, ['--echo', '--listen', `127.0.0.1:${port}`, '--fastcgi', `unix:${sock}`], {
+        encoding: 'utf8',
+        timeout: 5000,
+      });
+      assert.equal(again.status, 1, again.stderr);
+      assert.match(again.stderr, /fastcgi: cannot listen on unix:.*Address already in use/);
+      // a busy TCP port
+      const busy = spawnSync(bin, ['--echo', '--listen', `127.0.0.1:${port}`, '--fastcgi', `127.0.0.1:${gw.port}`], {
+        encoding: 'utf8',
+        timeout: 5000,
+      });
+      assert.equal(busy.status, 1, busy.stderr);
+      assert.match(busy.stderr, /fastcgi: cannot listen/);
+    } finally {
+      await gw.stop();
+    }
+    assert.ok(!fs.existsSync(sock), 'the socket file is removed at shutdown');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
