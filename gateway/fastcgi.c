@@ -13,7 +13,7 @@
  * ACCEPT_WAKE_S and a web server that stops talking mid-request is dropped.
  *
  * Life of a request (one thread):
- *   accept → params → HTTP/1.1 head (bad: 400/411 + log) → socketpair →
+ *   accept → params → HTTP/1.1 head (bad: 400 + log) → socketpair →
  *   one end queued for the loop (ev_async → http_server_adopt) → head and
  *   body written to the other end → poll(bridge, web server):
  *     response bytes  → parsed (http-parser), relayed as Status/headers/body
