@@ -99,6 +99,29 @@ describe('FastCGI front behind nginx (examples/nginx/iogate-fastcgi.conf)', () =
     assert.match(env.ngx.accessLog(), /GET \/socket\.io\/\?EIO=4&transport=polling/);
   });
 
+  test('large messages both ways over FastCGI; an oversized POST gets 413', async () => {
+    const s = env.client({ transports: ['polling'] });
+    await once(s, 'connect');
+    const big = 'x'.repeat(600 * 1024);
+    const bin = Buffer.alloc(200 * 1024, 7);
+    s.emit('message', big, bin);
+    const [a, b] = await once(s, 'message-back', 8000);
+    assert.equal(a, big);
+    assert.deepEqual(Buffer.from(b), bin);
+    s.close();
+    // straight to the socket (nginx would refuse it itself above 2m)
+    const t = { path: env.sock };
+    const r = await fcgiRequest(t, cgiParams('GET', '/socket.io/?EIO=4&transport=polling'));
+    const sid = JSON.parse(r.body.slice(1)).sid;
+    const body = Buffer.alloc(1500000, 0x61);
+    const p = await fcgiRequest(t, cgiParams('POST', `/socket.io/?EIO=4&transport=polling&sid=${sid}`, { CONTENT_LENGTH: body.length }), body);
+    assert.equal(p.status, 413);
+    const chunked = await fcgiRequest(t, cgiParams('GET', '/socket.io/?EIO=4&transport=polling'));
+    const sid2 = JSON.parse(chunked.body.slice(1)).sid;
+    const p2 = await fcgiRequest(t, cgiParams('POST', `/socket.io/?EIO=4&transport=polling&sid=${sid2}`), body);
+    assert.equal(p2.status, 413);
+  });
+
   test('websocket through the proxy only', async () => {
     const s = env.client({ transports: ['websocket'] });
     await once(s, 'connect');
