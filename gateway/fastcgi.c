@@ -1,19 +1,18 @@
 /* fastcgi.c — the FastCGI front: libfcgi responder threads bridged into
  * the loop over socketpairs.  See fastcgi.h for the design.
  *
- * Threads.  Every idle thread blocks in FCGX_Accept_r on the shared
- * listening socket (Linux hands each connection to one of them; no accept
- * lock, so a web-server connection that stalls while sending its params
- * holds up its own thread only).  A thread that takes a request spawns a
- * new one if fewer than SPARE_MIN are left idle (up to max_threads), and
- * exits after its request if more than SPARE_MAX are idle: the pool follows
- * the number of held long-polls.  Threads block every signal (the loop
- * thread handles them) and have 64 KiB stacks.  The listening socket has
- * SO_RCVTIMEO, inherited by accepted connections: idle threads wake every
- * ACCEPT_WAKE_S and a web server that stops talking mid-request is dropped.
+ * Threads.  Every idle thread blocks in accept(2) on the shared listening
+ * socket (Linux hands each connection to one of them; no accept lock), sets
+ * timeouts on the connection, then lets FCGX_Accept_r read the request from
+ * it — so a web-server connection that stalls while sending its params
+ * holds up its own thread for RECV_TIMEOUT_S only.  A thread that takes a
+ * connection spawns a new one if fewer than SPARE_MIN are left idle (up to
+ * max_threads), and exits after it if more than SPARE_MAX are idle: the
+ * pool follows the number of held long-polls.  Threads block every signal
+ * (the loop thread handles them) and have 64 KiB stacks.
  *
  * Life of a request (one thread):
- *   accept → params → HTTP/1.1 head (bad: 400 + log) → socketpair →
+ *   accept → timeouts → FCGX_Accept_r (params) → HTTP/1.1 head (bad: 400 + log) → socketpair →
  *   one end queued for the loop (ev_async → http_server_adopt) → head and
  *   body written to the other end → poll(bridge, web server):
  *     response bytes  → parsed (http-parser), relayed as Status/headers/body
@@ -56,8 +55,8 @@
 #define START_THREADS 8
 #define SPARE_MIN 4      /* idle threads kept waiting in accept */
 #define SPARE_MAX 32     /* a finishing thread exits when this many are idle */
-#define ACCEPT_WAKE_S 30 /* SO_RCVTIMEO of the listening socket (see above) */
-#define SEND_TIMEOUT_S 30
+#define RECV_TIMEOUT_S 30 /* a web-server connection silent this long mid-request is dropped */
+#define SEND_TIMEOUT_S 30 /* ... or not reading our answer */
 #define IO_BUF (16 * 1024)
 #define NAME_MAX_LEN 256
 
@@ -521,30 +520,53 @@ static int start_thread(fastcgi_front *f)
     return -1;
 }
 
+/* Serve the requests of one web-server connection: one, or several when
+ * the web server asked to keep it (FCGI_KEEP_CONN).  The connection was
+ * accepted here rather than inside libfcgi so that it has timeouts (and
+ * close-on-exec) before libfcgi reads a byte: a web server that stalls
+ * mid-params costs its thread RECV_TIMEOUT_S, not forever. */
+static void serve_connection(fastcgi_front *f, FCGX_Request *rq, int fd, char *buf)
+{
+    struct timeval rt = {RECV_TIMEOUT_S, 0}, st = {SEND_TIMEOUT_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof rt);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof st);
+    rq->ipcFd = fd;
+    rq->keepConnection = 1; /* or FCGX_Accept_r's opening FCGX_Finish_r closes it */
+    /* FCGX_Accept_r reads BEGIN_REQUEST and the params from rq->ipcFd; on
+     * a protocol error or timeout it closes the connection and, the
+     * request's listen socket being -1, returns < 0 instead of accepting. */
+    while (rq->ipcFd >= 0 && FCGX_Accept_r(rq) >= 0) {
+        serve(f, rq, buf);
+        FCGX_Finish_r(rq); /* closes the connection unless FCGI_KEEP_CONN */
+    }
+    FCGX_Free(rq, 1);
+}
+
 static void *thread_main(void *arg)
 {
     fastcgi_front *f = arg;
     FCGX_Request rq;
     char *buf = xmalloc(IO_BUF);
-    FCGX_InitRequest(&rq, f->lfd, 0);
+    FCGX_InitRequest(&rq, -1, 0); /* -1: libfcgi never accepts by itself */
     pthread_mutex_lock(&f->mu);
     for (;;) { /* idle, mu held */
         if (f->stopping) break;
         pthread_mutex_unlock(&f->mu);
-        int rc = FCGX_Accept_r(&rq);
+        int fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+        int err = errno;
         pthread_mutex_lock(&f->mu);
-        if (rc < 0) {
+        if (fd < 0) {
             if (f->stopping) break;
-            if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR) {
+            if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
                 pthread_mutex_unlock(&f->mu);
-                log_warn("fastcgi: accept: %s", rc > -4096 ? strerror(-rc) : "libfcgi error");
+                log_warn("fastcgi: accept: %s; pausing 100 ms", strerror(err));
                 usleep(100 * 1000);
                 pthread_mutex_lock(&f->mu);
             }
             continue;
         }
         f->nidle--;
-        int spawn = 0;
+        int spawn = 0, warn = 0;
         if (!f->stopping && f->nidle < SPARE_MIN) {
             if (f->nthreads < f->max_threads) {
                 f->nthreads++;
@@ -552,24 +574,20 @@ static void *thread_main(void *arg)
                 f->refs++;
                 spawn = 1;
             } else if (!f->warned_full) {
-                f->warned_full = 1;
-                log_warn("fastcgi: all %u threads busy (--fastcgi-max-threads); new requests wait",
-                         f->max_threads);
+                f->warned_full = warn = 1;
             }
         } else if (f->nidle >= SPARE_MIN) {
             f->warned_full = 0;
         }
         pthread_mutex_unlock(&f->mu);
+        if (warn)
+            log_warn("fastcgi: all %u threads busy (--fastcgi-max-threads); new requests wait",
+                     f->max_threads);
         if (spawn) start_thread(f);
-        fcntl(rq.ipcFd, F_SETFD, FD_CLOEXEC); /* not into spawned workers */
-        serve(f, &rq, buf);
-        FCGX_Finish_r(&rq);
+        serve_connection(f, &rq, fd, buf);
         pthread_mutex_lock(&f->mu);
-        if (f->stopping || f->nidle >= SPARE_MAX) {
-            f->nidle++; /* undone below: exit as an idle thread */
-            break;
-        }
         f->nidle++;
+        if (f->nidle > SPARE_MAX) break; /* the pool shrinks after a burst */
     }
     /* mu held; this thread counts as idle */
     f->nidle--;
@@ -577,7 +595,6 @@ static void *thread_main(void *arg)
     int last = --f->refs == 0;
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
-    FCGX_Free(&rq, 1);
     free(buf);
     if (last) front_free(f);
     return NULL;
@@ -700,8 +717,6 @@ fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http, const 
         log_error("fastcgi: cannot listen on %s: %s", ep, strerror(errno));
         return NULL;
     }
-    struct timeval tv = {ACCEPT_WAKE_S, 0};
-    setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     raise_nofile();
 
     fastcgi_front *f = xcalloc(1, sizeof *f);
