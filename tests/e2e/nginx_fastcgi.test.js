@@ -357,6 +357,25 @@ describe('the --fastcgi socket', () => {
     }
   });
 
+  test('shutdown: a poll held through FastCGI gets the close packet, the gateway exits 0', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-fcgi-'));
+    const sock = path.join(dir, 'f.sock');
+    const gw = await startGateway({ workers: { '/': 'echo' }, args: ['--fastcgi', `unix:${sock}`] });
+    const t = { path: sock };
+    const r = await fcgiRequest(t, cgiParams('GET', '/socket.io/?EIO=4&transport=polling'));
+    const sid = JSON.parse(r.body.slice(1)).sid;
+    const held = fcgiRequest(t, cgiParams('GET', `/socket.io/?EIO=4&transport=polling&sid=${sid}`), undefined, { timeout: 8000 });
+    await sleep(200);
+    const t0 = Date.now();
+    const exit = await gw.stop({ closeClients: false });
+    assert.equal(exit.code, 0);
+    assert.ok(Date.now() - t0 < 4000, `shutdown took ${Date.now() - t0} ms`);
+    const h = await held;
+    assert.equal(h.status, 200);
+    assert.equal(h.body, '1');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('a stale socket file is replaced; a live one or a busy port is an error (exit 1)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-fcgi-'));
     const sock = path.join(dir, 'f.sock');
