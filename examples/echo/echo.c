@@ -230,6 +230,11 @@ int main(void)
     iog_use(worker, refuse_mw, NULL);
     iog_on_connection(worker, on_connection, NULL);
     int rc = iog_worker_run(worker);
+    /* run() also returns after the gateway's BYE, and the gateway's SIGTERM
+     * may follow: the handler must not see a destroyed worker */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     iog_worker_destroy(&worker);
     return rc == 0 ? 0 : 1;
 }
