@@ -355,8 +355,11 @@ static int send_all(int fd, const char *p, size_t n)
 
 /* Stream the request body from FastCGI stdin into the bridge.  Stops
  * writing (but keeps reading stdin to its end) once the bridge refuses
- * bytes, e.g. after the gateway answered 413 and closed. */
-static void forward_body(FCGX_Request *rq, int fd, const req_info *ri, char *buf)
+ * bytes, e.g. after the gateway answered 413 and closed.  -1 if stdin
+ * broke off (web server gone or stalled), -2 if it ended before
+ * CONTENT_LENGTH bytes: the body is incomplete and is not passed on as if
+ * whole. */
+static int forward_body(FCGX_Request *rq, int fd, const req_info *ri, char *buf)
 {
     long long left = ri->content_length;
     int broken = 0, n;
@@ -373,7 +376,10 @@ static void forward_body(FCGX_Request *rq, int fd, const req_info *ri, char *buf
             left -= (long long)m;
         }
     }
+    if (FCGX_GetError(rq->in) != 0) return -1;
+    if (!ri->chunked && left > 0) return -2; /* stdin ended early */
     if (ri->chunked && !broken) send_all(fd, "0\r\n\r\n", 5);
+    return 0;
 }
 
 static int hand_over(fastcgi_front *f, int fd, const req_info *ri)
@@ -422,13 +428,22 @@ static void serve(fastcgi_front *f, FCGX_Request *rq, char *buf)
     }
     sv[0] = -1; /* the loop owns it now */
 
+    relay r = {.rq = rq, .head_only = ri.head};
     int broken = send_all(sv[1], head.p, head.len) < 0;
-    if (!broken) forward_body(rq, sv[1], &ri, buf);
-    else
+    int fb = broken ? 0 : forward_body(rq, sv[1], &ri, buf);
+    if (fb < 0) {
+        /* like a native client that hangs up mid-body: the gateway sees
+         * the bridge close before the request is complete */
+        log_warn("fastcgi: request body from %s %s", ri.addr,
+                 fb == -1 ? "broke off" : "shorter than CONTENT_LENGTH");
+        if (fb == -2) reply_status(rq, 400, "Request body shorter than CONTENT_LENGTH");
+        r.web_gone = fb == -1;
+        r.done = 1;
+    } else if (broken) {
         while (FCGX_GetStr(buf, IO_BUF, rq->in) > 0) {
         }
+    }
 
-    relay r = {.rq = rq, .head_only = ri.head};
     http_parser p;
     http_parser_init(&p, HTTP_RESPONSE);
     p.data = &r;

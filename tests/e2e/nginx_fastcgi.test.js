@@ -239,6 +239,7 @@ describe('FastCGI params: REMOTE_ADDR, HTTPS, bad requests (straight to the sock
       [cgiParams('GET', 'socket.io/?EIO=4'), 400, /REQUEST_URI/],
       [cgiParams('GET', '/socket.io/?EIO=4&transport=polling', { HTTP_X_EVIL: 'a\r\nInjected: 1' }), 400, /control characters/],
       [cgiParams('POST', '/socket.io/?EIO=4&transport=polling&sid=x', { CONTENT_LENGTH: '12x' }), 400, /CONTENT_LENGTH/],
+      [cgiParams('POST', '/socket.io/?EIO=4&transport=polling&sid=x', { CONTENT_LENGTH: '10' }), 400, /shorter than CONTENT_LENGTH/],
       // passed through: the gateway's own answers
       [cgiParams('GET', '/socket.io/?EIO=3&transport=polling'), 400, /Unsupported protocol version/],
       [cgiParams('GET', '/elsewhere'), 404, /Not Found/],
