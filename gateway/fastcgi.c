@@ -53,8 +53,8 @@
 #define STACK_SIZE (64 * 1024)
 #endif
 #define START_THREADS 8
-#define SPARE_MIN 4      /* idle threads kept waiting in accept */
-#define SPARE_MAX 32     /* a finishing thread exits when this many are idle */
+#define SPARE_MIN 4       /* idle threads kept waiting in accept */
+#define SPARE_MAX 32      /* a finishing thread exits when this many are idle */
 #define RECV_TIMEOUT_S 30 /* a web-server connection silent this long mid-request is dropped */
 #define SEND_TIMEOUT_S 30 /* ... or not reading our answer */
 #define IO_BUF (16 * 1024)
@@ -103,7 +103,10 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
 
 /* --- FastCGI params → an HTTP/1.1 request head ------------------------------------ */
 
@@ -113,10 +116,10 @@ static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
  * reaches the gateway as a plain GET, which it answers 400). */
 static int skip_header(const char *name)
 {
-    static const char *skip[] = {"connection",        "keep-alive", "proxy-connection",
-                                 "transfer-encoding", "content-length", "content-type",
-                                 "upgrade",           "te",             "trailer",
-                                 "expect",            "http2-settings", "proxy"};
+    static const char *skip[] = {
+        "connection",     "keep-alive",   "proxy-connection", "transfer-encoding",
+        "content-length", "content-type", "upgrade",          "te",
+        "trailer",        "expect",       "http2-settings",   "proxy"};
     for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
         if (!strcmp(name, skip[i])) return 1;
     return 0;
@@ -180,7 +183,8 @@ static const char *build_head(FCGX_Request *rq, sbuf *b, req_info *ri, int *stat
             sb_str(b, "?");
             sb_str(b, qs);
         }
-        if (!valid_target(b->p + start)) return "REQUEST_URI missing and SCRIPT_NAME/PATH_INFO invalid";
+        if (!valid_target(b->p + start))
+            return "REQUEST_URI missing and SCRIPT_NAME/PATH_INFO invalid";
     }
     sb_str(b, " HTTP/1.1\r\n"); /* keep-alive: the thread closes after the answer */
 
@@ -193,10 +197,14 @@ static const char *build_head(FCGX_Request *rq, sbuf *b, req_info *ri, int *stat
         int ok = 1;
         for (size_t i = 0; i < nl; i++) {
             char ch = (*e)[5 + i];
-            if (ch == '_') name[i] = '-';
-            else if (ch >= 'A' && ch <= 'Z') name[i] = (char)(ch - 'A' + 'a');
-            else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) name[i] = ch;
-            else ok = 0;
+            if (ch == '_')
+                name[i] = '-';
+            else if (ch >= 'A' && ch <= 'Z')
+                name[i] = (char)(ch - 'A' + 'a');
+            else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
+                name[i] = ch;
+            else
+                ok = 0;
         }
         name[nl] = '\0';
         if (!ok || skip_header(name)) continue;
@@ -290,7 +298,8 @@ static int rs_value(http_parser *p, const char *at, size_t n)
         r->in_value = 1;
         /* framing and hop-by-hop headers belong to the bridge connection */
         r->keep = strcasecmp(r->name, "connection") && strcasecmp(r->name, "keep-alive") &&
-                  strcasecmp(r->name, "transfer-encoding") && strcasecmp(r->name, "x-accel-buffering");
+                  strcasecmp(r->name, "transfer-encoding") &&
+                  strcasecmp(r->name, "x-accel-buffering");
         if (r->keep) {
             sb_str(&r->hdrs, r->name);
             sb_str(&r->hdrs, ": ");
@@ -394,8 +403,10 @@ static int hand_over(fastcgi_front *f, int fd, const req_info *ri)
         free(h);
         return -1;
     }
-    if (f->tail) f->tail->next = h;
-    else f->head = h;
+    if (f->tail)
+        f->tail->next = h;
+    else
+        f->head = h;
     f->tail = h;
     ev_async_send(f->loop, &f->async);
     pthread_mutex_unlock(&f->mu);
@@ -477,7 +488,8 @@ static void serve(fastcgi_front *f, FCGX_Request *rq, char *buf)
             size_t used = http_parser_execute(&p, &rs_settings, buf, (size_t)n);
             if (r.done || r.web_gone) break;
             if (used != (size_t)n || HTTP_PARSER_ERRNO(&p) != HPE_OK) {
-                log_warn("fastcgi: bad response on the bridge: %s", http_errno_name(HTTP_PARSER_ERRNO(&p)));
+                log_warn("fastcgi: bad response on the bridge: %s",
+                         http_errno_name(HTTP_PARSER_ERRNO(&p)));
                 if (!r.head_sent) reply_status(rq, 502, "Bad Gateway");
                 break;
             }
@@ -718,7 +730,8 @@ static void raise_nofile(void)
     }
 }
 
-fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http, const fastcgi_options *opt)
+fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http,
+                                 const fastcgi_options *opt)
 {
     int rc = FCGX_Init(); /* once; before any thread */
     if (rc != 0) {
@@ -804,6 +817,8 @@ void fastcgi_front_destroy(fastcgi_front **fp)
     unsigned left = f->nthreads;
     int last = --f->refs == 0;
     pthread_mutex_unlock(&f->mu);
-    if (last) front_free(f);
-    else log_debug("fastcgi: %u threads still finishing at exit", left);
+    if (last)
+        front_free(f);
+    else
+        log_debug("fastcgi: %u threads still finishing at exit", left);
 }

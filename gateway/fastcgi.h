@@ -44,7 +44,8 @@ typedef struct {
 
 /* Open the FastCGI socket and start the pool; bridged requests go to
  * `http` on `loop`.  NULL (logged) if the socket cannot be opened. */
-fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http, const fastcgi_options *opt);
+fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http,
+                                 const fastcgi_options *opt);
 /* Stop accepting and handing over (loop thread).  Requests in progress end
  * when their bridged connections close (http_server_close_all). */
 void fastcgi_front_stop(fastcgi_front *f);

@@ -150,8 +150,10 @@ void gw_proxy_resolve(const char *const *trusted, const char *peer, int peer_sec
 {
     ipaddr p;
     int peer_ok = peer && parse_ip(peer, strlen(peer), &p) == 0;
-    if (peer_ok) put_ip(addr, addrlen, &p);
-    else set_addr(addr, addrlen, peer ? peer : "", peer ? strlen(peer) : 0);
+    if (peer_ok)
+        put_ip(addr, addrlen, &p);
+    else
+        set_addr(addr, addrlen, peer ? peer : "", peer ? strlen(peer) : 0);
     *secure = peer_secure;
     if (!peer_ok || !match_ip(trusted, &p)) return;
 

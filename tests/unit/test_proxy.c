@@ -10,10 +10,10 @@
 
 static void test_check(void **st)
 {
-    const char *ok[] = {"127.0.0.1", "loopback", "10.0.0.0/8", "::1", "fd00::/8", "[::1]", "0.0.0.0/0",
-                        "192.168.1.7/32"};
-    const char *bad[] = {"", "localhost", "10.0.0.0/33", "::/129", "1.2.3", "1.2.3.4/", "1.2.3.4/x",
-                         "1.2.3.4/-1", "1.2.3.4 "};
+    const char *ok[] = {"127.0.0.1", "loopback", "10.0.0.0/8", "::1",
+                        "fd00::/8",  "[::1]",    "0.0.0.0/0",  "192.168.1.7/32"};
+    const char *bad[] = {"",         "localhost", "10.0.0.0/33", "::/129",  "1.2.3",
+                         "1.2.3.4/", "1.2.3.4/x", "1.2.3.4/-1",  "1.2.3.4 "};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         assert_int_equal(gw_trust_check(ok[i]), 0);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -88,8 +88,10 @@ static void test_resolve(void **st)
 static void test_several_headers(void **st)
 {
     const char *lo[] = {"loopback", NULL};
-    eio_header h[] = {{"x-forwarded-for", "5.5.5.5"}, {"x-forwarded-proto", "https"},
-                      {"x-forwarded-for", "127.0.0.2, 127.0.0.3"}, {"x-forwarded-proto", " "}};
+    eio_header h[] = {{"x-forwarded-for", "5.5.5.5"},
+                      {"x-forwarded-proto", "https"},
+                      {"x-forwarded-for", "127.0.0.2, 127.0.0.3"},
+                      {"x-forwarded-proto", " "}};
     char addr[64];
     int secure;
     gw_proxy_resolve(lo, "127.0.0.1", 0, h, 4, addr, sizeof addr, &secure);
