@@ -486,6 +486,7 @@ static void handle_connect(sio_client *c, const sio_packet *p)
         return;
     }
     gw_nsp *nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 0);
+    if (nsp && nsp->draining) nsp = NULL; /* removed by a reload */
     int wait = nsp && !nsp->worker && gw_router_worker_expected(app, nsp);
     if ((!nsp || !nsp->worker) && !wait && !app->shutting_down &&
         gw_router_spawn_dynamic(app, p->nsp, p->nsp_len)) {
