@@ -18,7 +18,7 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-GW_LIBS     := -lev -lhttp_parser -lwslay -lfcgi -lpcre2-8 $(shell pkg-config --libs libzmq jansson libcrypto 2>/dev/null || echo -lzmq -ljansson -lcrypto) -lm
+GW_LIBS     := -pthread -lev -lhttp_parser -lwslay -lfcgi -lpcre2-8 $(shell pkg-config --libs libzmq jansson libcrypto 2>/dev/null || echo -lzmq -ljansson -lcrypto) -lm
 WORKER_LIBS := $(shell pkg-config --libs libzmq jansson 2>/dev/null || echo -lzmq -ljansson) -lcrypto
 TEST_LIBS   := -lcmocka
 
@@ -56,14 +56,14 @@ TEST_ALSO   := $(if $(and $(filter true,$(CI)),$(if $(SANITIZE),,yes)),build-san
 test: setup
 	@$(MAKE) --no-print-directory all
 	$(if $(TEST_ALSO),@$(MAKE) --no-print-directory all SANITIZE=$(CI_SANITIZE))
-	@BUILD=$(BUILD) ALSO_BUILDS="$(TEST_ALSO)" bash tests/run.sh
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) ALSO_BUILDS="$(TEST_ALSO)" ALSO_SANITIZE=$(CI_SANITIZE) bash tests/run.sh
 
 # The end-to-end suite with the gateway under valgrind memcheck: any error
 # or definite leak fails (slow: not part of `make test`).
 VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
 test-valgrind: setup
 	@$(MAKE) --no-print-directory all
-	@IOGATE_WRAPPER="$(VALGRIND)" IOGATE_SLOW=1 BUILD=$(BUILD) ONLY=e2e bash tests/run.sh
+	@IOGATE_WRAPPER="$(VALGRIND)" BUILD=$(BUILD) ONLY=e2e bash tests/run.sh
 
 unit: all
 	@BUILD=$(BUILD) ONLY=unit bash tests/run.sh
@@ -87,11 +87,10 @@ $(BUILD)/libiogate-worker.a: $(WORKER_OBJ) $(IPC_OBJ)
 $(BUILD)/iogate: $(BUILD)/obj/gateway/main.o $(BUILD)/libiogate.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
 
-$(BUILD)/examples/%: $(BUILD)/libiogate-worker.a FORCE_EXAMPLE
+.SECONDEXPANSION:
+$(BUILD)/examples/%: $(BUILD)/libiogate-worker.a $$(wildcard examples/$$*/*.c) workers/c/iogate_worker.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(wildcard examples/$*/*.c) $(BUILD)/libiogate-worker.a $(WORKER_LIBS)
-.PHONY: FORCE_EXAMPLE
-FORCE_EXAMPLE:
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libiogate.a $(BUILD)/libiogate-worker.a
 	@mkdir -p $(dir $@)
@@ -103,7 +102,7 @@ $(BUILD)/%: tools/%.c $(BUILD)/libiogate.a
 
 $(BUILD)/iogate-worker.pc: Makefile
 	@mkdir -p $(dir $@)
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: iogate-worker\nDescription: C worker library for the iogate Socket.IO gateway\nVersion: %s\nRequires.private: libzmq jansson\nLibs: -L$${libdir} -liogate-worker\nLibs.private: -lcrypto\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' > $@
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: iogate-worker\nDescription: C worker library for the iogate Socket.IO gateway\nVersion: %s\nRequires: libzmq jansson libcrypto\nLibs: -L$${libdir} -liogate-worker\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' > $@
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

@@ -194,6 +194,8 @@ struct gw_app {
     ipc_frames frames;
 };
 
+#define GW_MAX_SOCKET_LIST 10000 /* BROADCAST to a list: at most this many ids */
+
 /* sio.c */
 gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create);
 void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason);

@@ -39,6 +39,11 @@ typedef struct {
     char *ipc_curve_secret;         /* --ipc-curve-secret FILE, NULL = no CURVE */
     int echo;
     int log_level; /* GW_LOG_* */
+    /* behind a web server: --trust-proxy (repeatable), --fastcgi */
+    char **trust; /* NULL-terminated, or NULL */
+    size_t ntrust;
+    char *fastcgi;
+    int trust_from_file;
     /* internal: lists still holding values from the config file */
     int cors_from_file, workers_from_file;
 } gw_config;

@@ -68,6 +68,10 @@ typedef struct {
                                     with no request in flight is closed after it */
     size_t max_buffered;         /* 0 = 4 × max_payload + 16 MiB: bytes queued for one
                                     client; past it the session closes (transport error) */
+    /* Behind a web server (README "Behind nginx / FastCGI"): */
+    const char **trust_proxies;  /* NULL-terminated --trust-proxy specs (proxy.h), NULL = none */
+    const char *fastcgi;         /* FastCGI responder "HOST:PORT" or "unix:PATH", NULL = off */
+    unsigned fastcgi_max_threads; /* 4096: requests served through FastCGI at once */
 } eio_config;
 
 /* Fill *cfg with the defaults above. */
@@ -157,8 +161,10 @@ typedef struct {
     size_t n_headers;
     const char *url;         /* request target, e.g. "/socket.io/?EIO=4&transport=polling" */
     const char *query;       /* raw query string without '?' */
-    const char *address;     /* remote IP address as text */
-    int secure;              /* 1 if the connection was TLS */
+    const char *address;     /* client IP address as text: the peer, or what trusted
+                                proxies said (X-Forwarded-For, FastCGI REMOTE_ADDR) */
+    int secure;              /* 1 if the client's connection was TLS, as far as the
+                                gateway or a trusted proxy / web server knows */
     int xdomain;             /* 1 if an Origin header was present */
     double time_ms;          /* handshake time, ms since the epoch */
 } eio_handshake;

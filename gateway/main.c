@@ -12,6 +12,7 @@
 #include "gw_app.h"
 #include "util.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 
 static eio_server *g_srv; /* --echo mode */
@@ -110,6 +111,14 @@ int main(int argc, char **argv)
     gw_log_level = cfg.log_level;
     g_argc = argc;
     g_argv = argv;
+
+    /* glibc gives the top of the heap back to the kernel once 128 KiB of it
+     * are free, and faults it back in on the next burst: with many
+     * connections churning small buffers that was half the gateway's CPU
+     * (brk + page faults, measured with perf on a 1 KiB echo).  A long-lived
+     * server keeps it. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 1 << 20);
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     int rc = start_app(loop, &cfg);

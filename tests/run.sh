@@ -36,6 +36,8 @@ if [ -n "${ALSO_BUILDS:-}" ]; then
     exit
 fi
 export IOGATE_BUILD="$PWD/$BUILD"
+# Programs a test compiles itself must use the same sanitizers as the build.
+if [ -n "${SANITIZE:-}" ]; then export IOGATE_SANITIZE_FLAGS="-fsanitize=$SANITIZE"; fi
 pass=0; fail=0
 mkdir -p tests/artifacts
 
