@@ -60,7 +60,7 @@ test: setup
 
 # The end-to-end suite with the gateway under valgrind memcheck: any error
 # or definite leak fails (slow: not part of `make test`).
-VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
+VALGRIND ?= valgrind --quiet --error-exitcode=99 --max-threads=5000 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
 test-valgrind: setup
 	@$(MAKE) --no-print-directory all
 	@IOGATE_WRAPPER="$(VALGRIND)" BUILD=$(BUILD) ONLY=e2e bash tests/run.sh

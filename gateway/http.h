@@ -140,16 +140,14 @@ void http_server_stop_listening(http_server *s);
 /* Take over `fd`, a connected stream socket (made non-blocking here), as
  * if accepted: requests on it are served like any other.  `addr` becomes
  * the peer address and `secure` the TLS flag of its requests — for a bridge
- * that vouches for the real client (fastcgi.c).  Loop thread only. */
+ * that vouches for the real client (fastcgi.c), and for fuzzers and tests
+ * that drive the whole request path through a socketpair.  Loop thread
+ * only; the server owns fd from now on. */
 http_conn *http_server_adopt(http_server *s, int fd, const char *addr, int secure);
 /* Try one last flush of every connection, then close them all. */
 void http_server_close_all(http_server *s);
 void http_server_destroy(http_server **s);
 struct ev_loop *http_server_loop(http_server *s);
-/* Serve an already connected, non-blocking socket as if it had just been
- * accepted from `addr` (accept() uses it; fuzzers and tests drive the
- * whole request path through a socketpair with it).  The server owns fd. */
-http_conn *http_server_adopt(http_server *s, int fd, const char *addr);
 /* Number of open TCP connections. */
 size_t http_server_conns(const http_server *s);
 

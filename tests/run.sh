@@ -23,7 +23,8 @@ if [ -n "${ALSO_BUILDS:-}" ]; then
     for b in "$BUILD" $ALSO_BUILDS; do
         echo "== pass: $b"
         log=$(mktemp)
-        BUILD=$b ALSO_BUILDS= bash "$0" > "$log" 2>&1
+        san=${SANITIZE:-}; [ "$b" != "$BUILD" ] && san=${ALSO_SANITIZE:-address,undefined}
+        BUILD=$b SANITIZE=$san ALSO_BUILDS= bash "$0" > "$log" 2>&1
         last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
         grep -vxF "$last" "$log" | sed "s/^/[$b] /"
         rm -f "$log"

@@ -344,6 +344,25 @@ describe('floods: bounded gateway memory', () => {
     }
   });
 
+  test('CONNECTs to 50 dynamic namespaces with --max-dynamic 3: three workers start, the rest get Invalid namespace', async () => {
+    const gw = await sh.startGateway({ workers: { '/': 'echo', '^/dyn-\\d+$': 'echo' }, args: ['--max-dynamic', '3'] });
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/socket.io/?EIO=4&transport=websocket`);
+      const got = [];
+      ws.on('message', (d) => got.push(d.toString()));
+      await new Promise((r) => ws.on('open', r));
+      for (let i = 0; i < 50; i++) ws.send(`40/dyn-${i},`);
+      const accepted = () => got.filter((m) => /^40\/dyn-\d+,\{"sid"/.test(m)).length;
+      const refused = () => got.filter((m) => /^44\/dyn-\d+,\{"message":"Invalid namespace"\}$/.test(m)).length;
+      await sh.waitFor(() => accepted() === 3 && refused() === 47, 10000, () => `accepted ${accepted()}, refused ${refused()}: ${got.join(' ')}`);
+      await gw.waitLog(/namespace \/dyn-\d+ matches \S+ but 3 dynamic workers already run; refused/);
+      assert.equal((gw.logs.match(/started worker for \/dyn-/g) || []).length, 3);
+      ws.close();
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('a flood of events to a slow worker: credit bounds what waits, the flooder is disconnected, RSS bounded', async () => {
     const gw = await sh.startGateway({ workers: { '/': SPY }, env: PYENV, args: ['--worker-credit', '200'] });
     try {
