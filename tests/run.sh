@@ -3,10 +3,12 @@
 #  - unit: each build/tests/test_* (cmocka, TAP output)
 #  - e2e:  node --test over tests/e2e/*.test.js (real gateway, real workers,
 #          real socket.io-client / engine.io-client from npm)
+#  - node: node --test over workers/node/test/*.test.js (the Node.js worker
+#          library against a fake gateway: a real ZeroMQ ROUTER)
 #  - fuzz: each build/fuzz/<name> (a libFuzzer driver linked with
 #          fuzz/replay_main.c) over fuzz/corpus/<name>/ and
 #          fuzz/regressions/<name>/, one test per input file
-# ONLY=unit|fuzz|e2e runs one tier; FILTER=regex limits e2e files.
+# ONLY=unit|fuzz|node|e2e runs one tier; FILTER=regex limits e2e files.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -43,6 +45,20 @@ if [ "${ONLY:-fuzz}" = fuzz ] || [ -z "${ONLY:-}" ]; then
         pass=$((pass + p)); fail=$((fail + f))
         printf '%-40s %3d passed, %d failed\n' "fuzz: $name" "$p" "$f"
     done
+fi
+
+if [ "${ONLY:-node}" = node ] || [ -z "${ONLY:-}" ]; then
+    files=$(ls workers/node/test/*.test.js 2>/dev/null || true)
+    if [ -n "$files" ]; then
+        out=$(node --test --test-concurrency=1 --test-reporter=tap $files 2>&1); rc=$?
+        echo "$out" > tests/artifacts/node.tap
+        p=$(grep -E '^# pass ' <<<"$out" | tail -1 | awk '{print $3}'); p=${p:-0}
+        f=$(grep -E '^# fail ' <<<"$out" | tail -1 | awk '{print $3}'); f=${f:-0}
+        if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+        if [ "$f" -gt 0 ]; then grep -B2 -A30 -E '^\s*not ok' <<<"$out" | head -200; fi
+        printf '%-40s %3d passed, %d failed\n' "node: workers/node" "$p" "$f"
+        pass=$((pass + p)); fail=$((fail + f))
+    fi
 fi
 
 if [ "${ONLY:-e2e}" = e2e ] || [ -z "${ONLY:-}" ]; then

@@ -212,11 +212,12 @@ class Worker extends EventEmitter {
   // until the gateway's BYE (a gateway shutting down sends every socket a
   // DISCONNECT "server shutting down", then BYE, then SIGTERM), then send
   // BYE and close.  Sockets still there are dropped without events.
-  async close() {
+  // { grace: ms } changes the wait (0: none).
+  async close({ grace = STOP_GRACE_MS } = {}) {
     if (this._closed) return;
-    if (this._started && this._welcomed) {
+    if (this._started && this._welcomed && grace > 0) {
       await new Promise((resolve) => {
-        const t = setTimeout(resolve, STOP_GRACE_MS);
+        const t = setTimeout(resolve, grace);
         this._byeWaiters.push(() => {
           clearTimeout(t);
           resolve();
