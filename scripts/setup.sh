@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS="gcc make pkg-config libev-dev libzmq3-dev libjansson-dev libfcgi-dev
-      libwslay-dev libhttp-parser-dev libssl-dev libcmocka-dev uthash-dev"
+      libwslay-dev libhttp-parser-dev libssl-dev libcmocka-dev uthash-dev chromium"
 # Extra packages a feature needs can be appended by the caller.
 PKGS="$PKGS ${IOGATE_EXTRA_PKGS:-}"
 
