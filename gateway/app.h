@@ -122,7 +122,8 @@ typedef struct gw_retained {
 struct gw_worker {
     uint64_t next_seq;     /* seq of the next EVENT/ACK sent */
     gw_retained *ret_head, *ret_tail;
-    size_t n_ret;
+    size_t n_ret; /* in flight: sent, not yet PROCESSED */
+    int slow;     /* over its credit (logged once) */
     char *rid; /* ZeroMQ routing id */
     size_t rid_len;
     char incarnation[64];

@@ -24,6 +24,7 @@ typedef struct {
     unsigned heartbeat_ms;  /* 5000: worker PING period; 3 missed = dead */
     unsigned startup_wait_ms; /* 5000: wait this long for spawned workers' HELLO */
     int sndhwm;             /* 100000 messages queued per worker */
+    size_t credit;            /* 10000: client packets in flight per worker (sent, not PROCESSED) */
     size_t hold_max_msgs;     /* 1000: packets held per socket while its worker restarts */
     size_t hold_max_bytes;    /* 1 MiB: ... and their bytes; past either, the socket is disconnected */
     unsigned restart_min_ms;  /* 100: first restart delay */

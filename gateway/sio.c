@@ -206,6 +206,16 @@ static int forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const 
         errno = EHOSTUNREACH;
         return -1;
     }
+    if (w->n_ret >= app->opt.credit) {
+        /* The worker is this far behind: it is slow (or not reporting).
+         * Say so once per episode; the caller applies rule 31. */
+        if (!w->slow) log_warn("namespace %s: worker has %zu packets in flight; it is too slow",
+                               s->nsp->name, w->n_ret);
+        w->slow = 1;
+        if (h) held_free(h);
+        errno = EAGAIN;
+        return -1;
+    }
     if (h) {
         type = h->type, id = h->id, data = h->data, data_len = h->data_len;
         att = h->att, n_att = h->n_att;
@@ -240,9 +250,6 @@ static int forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const 
         w->ret_head = r;
     w->ret_tail = r;
     w->n_ret++;
-    /* A worker that never reports is not one we can recover for: past the
-     * high-water mark the oldest copies go (a crash then loses them). */
-    if (w->n_ret > (size_t)app->opt.sndhwm) sio_worker_processed(app, w, w->ret_head->seq);
     return 0;
 }
 
@@ -256,6 +263,10 @@ void sio_worker_processed(gw_app *app, gw_worker *w, uint64_t seq)
         w->n_ret--;
     }
     if (!w->ret_head) w->ret_tail = NULL;
+    if (w->slow && w->n_ret < app->opt.credit / 2) {
+        w->slow = 0;
+        log_info("namespace %s: worker caught up", w->nsp ? w->nsp->name : "?");
+    }
 }
 
 void sio_worker_requeue(gw_app *app, gw_worker *w)
@@ -543,8 +554,8 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     }
     if (forward(app, s, t, p->id, p->data, p->data_len, att, n_att, NULL) < 0) {
         if (errno == EAGAIN) {
-            /* PROTOCOL.md rule 31: the worker is not reading. */
-            log_warn("namespace %s: worker queue full, disconnecting socket %s", s->nsp->name,
+            /* PROTOCOL.md rule 31: the worker is not keeping up. */
+            log_warn("namespace %s: worker too slow, disconnecting socket %s", s->nsp->name,
                      s->id);
             send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0,
                         NULL, 0);
@@ -948,6 +959,7 @@ void gw_app_options_defaults(gw_app_options *o)
     o->heartbeat_ms = 5000;
     o->startup_wait_ms = 5000;
     o->sndhwm = 100000;
+    o->credit = 10000;
     o->hold_max_msgs = 1000;
     o->hold_max_bytes = 1 << 20;
     o->restart_min_ms = 100;
