@@ -17,7 +17,9 @@ const DEFAULT_HEARTBEAT_MS = 5000;
 const HELLO_RETRY_MS = 20;
 const HWM = 100000;
 const STOP_GRACE_MS = 250; // close(): wait this long for the gateway's BYE
-const VOLATILE_QUEUE_LIMIT = 1000; // volatile messages are dropped past this backlog
+const VOLATILE_QUEUE_LIMIT = 1000;
+const BURST = 256; // messages handled in a row before the receive loop yields
+const PROCESSED_EVERY = 1000; // report PROCESSED at least this often within a burst // volatile messages are dropped past this backlog
 const CONN_EVENTS = ['upgrade', 'packet', 'packetCreate', 'drain', 'close'];
 const LEVELS = ['error', 'warn', 'info', 'debug'];
 
@@ -69,6 +71,8 @@ class Worker extends EventEmitter {
     this._seqDone = 0;
     this._seqReported = 0;
     this._processedScheduled = false;
+    this._sinceReport = 0;
+    this._burst = 0;
     this._timer = null;
     this._byeWaiters = [];
     this._parentPid = 0;
@@ -402,20 +406,35 @@ class Worker extends EventEmitter {
       } catch (e) {
         this._log(0, `handling a message threw: ${(e && e.stack) || e}`);
       }
+      // receive() resolves at once while messages are waiting, so a flood
+      // would never leave the microtask queue: yield now and then so
+      // timers (heartbeats, ack timeouts) and PROCESSED get their turn.
+      if (++this._burst >= BURST) {
+        this._burst = 0;
+        await new Promise((r) => setImmediate(r));
+      }
     }
   }
 
   // Tell the gateway, once per turn of the event loop in which EVENT/ACK
   // messages were handled, how far we got (PROTOCOL.md rule 36).
+  // The gateway gives each worker a credit of packets not yet reported
+  // (rule 31): within a long burst, report every PROCESSED_EVERY too.
   _scheduleProcessed() {
+    if (++this._sinceReport >= PROCESSED_EVERY) this._reportProcessed();
     if (this._processedScheduled) return;
     this._processedScheduled = true;
     setImmediate(() => {
       this._processedScheduled = false;
-      if (this._welcomed && this._seqDone !== this._seqReported) {
-        if (this._send('PROCESSED', '', { seq: this._seqDone }, null)) this._seqReported = this._seqDone;
-      }
+      this._reportProcessed();
     });
+  }
+
+  _reportProcessed() {
+    this._sinceReport = 0;
+    if (this._welcomed && this._seqDone !== this._seqReported) {
+      if (this._send('PROCESSED', '', { seq: this._seqDone }, null)) this._seqReported = this._seqDone;
+    }
   }
 
   _noteSeq(type, meta) {
@@ -516,6 +535,11 @@ class Worker extends EventEmitter {
       this._gatewayLost('new gateway incarnation', false); // the old gateway's sockets are gone
     }
     this._gatewayId = gw;
+    if (!this._welcomed) {
+      // A new worker connection at the gateway numbers EVENT/ACK from 1.
+      this._seqDone = 0;
+      this._seqReported = 0;
+    }
     this._welcomed = true;
     this._helloInFlight = false;
     const now = Date.now();

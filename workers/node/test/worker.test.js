@@ -651,3 +651,25 @@ test('close() waits for the gateway BYE so shutdown disconnects still run', asyn
     await done();
   }
 });
+
+test('a burst of events: PROCESSED reaches the last seq, reported along the way too', async () => {
+  let n = 0;
+  const { gw, done } = await pair((io) => io.on('connection', (s) => s.on('e', () => n++)));
+  try {
+    await gw.connect();
+    const N = 3000;
+    const frames = [];
+    for (let i = 1; i <= N; i++) frames.push(codec.encode('EVENT', '/', SID1, { seq: i }, ['e', i]));
+    for (const f of frames) await gw.sendRaw(f);
+    const seqs = [];
+    for (;;) {
+      const p = await gw.next('PROCESSED', 5000);
+      seqs.push(p.meta.seq);
+      if (p.meta.seq === N) break;
+    }
+    assert.equal(n, N);
+    assert.deepEqual([...seqs].sort((x, y) => x - y), seqs, 'increasing');
+  } finally {
+    await done();
+  }
+});
