@@ -197,7 +197,10 @@ describe('process isolation', () => {
 
   test('SIGTERM: workers hear "server shutting down" for every socket, clients see the transport close, exit 0', async () => {
     const gw = await startGateway({ workers: { '/': 'echo', '/custom': 'echo' } });
-    const a = gw.client('/');
+    // WebSocket for both: a polling client between two polls learns of the
+    // shutdown only from its next request, which may meet a closed port
+    // ("transport error") — as with the reference server.
+    const a = gw.client('/', { transports: ['websocket'] });
     const b = gw.client('/custom', { transports: ['websocket'] });
     await Promise.all([once(a, 'connect'), once(b, 'connect')]);
     const ids = [a.id, b.id];

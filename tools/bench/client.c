@@ -159,9 +159,10 @@ static void eio_send(bconn *c, const char *a, size_t alen, const char *b, size_t
     char body[512];
     size_t n = alen + blen + dlen;
     if (n > sizeof(body)) return;
-    memcpy(body, a, alen);
-    memcpy(body + alen, b, blen);
-    memcpy(body + alen + blen, d, dlen);
+    /* memcpy with a NULL source is undefined even for 0 bytes (UBSan). */
+    if (alen) memcpy(body, a, alen);
+    if (blen) memcpy(body + alen, b, blen);
+    if (dlen) memcpy(body + alen + blen, d, dlen);
     char q[128];
     snprintf(q, sizeof(q), "&sid=%s", c->sid);
     http_request(c, "POST", q, body, n);
