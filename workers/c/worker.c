@@ -349,8 +349,8 @@ static void send_hello(iog_gw *g)
     json_t *meta =
         iog_jcheck(json_pack("{s:i,s:s,s:i,s:o}", "version", IPC_PROTOCOL_VERSION, "incarnation",
                              g->incarnation, "pid", (int)getpid(), "conn_events", ev));
-    /* DONTWAIT: with ZMQ_IMMEDIATE the send fails while the connection is
-     * not up; we retry soon instead of queueing HELLOs for later. */
+    /* DONTWAIT: never block on HELLO; while the gateway is not there it
+     * waits in the pipe, and is repeated every heartbeat until WELCOME. */
     int rc =
         ipc_send_json(g->zsock, NULL, IPC_HELLO, w->nsp, "", meta, NULL, 0, NULL, 0, ZMQ_DONTWAIT);
     json_decref(meta);
@@ -374,8 +374,15 @@ static int gw_start(iog_gw *g)
     iog_worker *w = g->w;
     g->zsock = zmq_socket(w->zctx, ZMQ_DEALER);
     if (!g->zsock) return iog_fail(errno, "zmq_socket failed");
-    int one = 1, zero = 0, hwm = HWM, sndtimeo = DEFAULT_HEARTBEAT_MS;
-    zmq_setsockopt(g->zsock, ZMQ_IMMEDIATE, &one, sizeof one);
+    int zero = 0, hwm = HWM, sndtimeo = DEFAULT_HEARTBEAT_MS;
+    /* No ZMQ_IMMEDIATE: with it, libzmq terminates the connection's pipe
+     * without delay when the connection drops, and what the gateway sent
+     * just before closing — its DISCONNECTs and BYE at shutdown — is lost
+     * unless we had already read it (a gateway that spawned us waits for
+     * our exit first, one we merely connect to does not).  Without it,
+     * messages we send while the gateway is away wait in the pipe (bounded
+     * by the high-water mark) and reach it when it is back: a HELLO, or
+     * stale messages it answers with ERROR "hello" (rule 30). */
     zmq_setsockopt(g->zsock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(g->zsock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(g->zsock, ZMQ_RCVHWM, &hwm, sizeof hwm);
