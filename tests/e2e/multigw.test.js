@@ -49,6 +49,9 @@ describe('several gateways, one worker', () => {
       await Promise.race([worker.exited, sleep(3000)]);
     }
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    // The harness checks the gateways' output; this worker is ours to check.
+    const san = /(ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:)[^\n]*/.exec(wlog.text);
+    if (san) throw new Error(`sanitizer report in worker output: ${san[0]}\n${wlog.text.slice(-4000)}`);
   });
 
   const connected = async (s) => {

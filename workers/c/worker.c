@@ -586,8 +586,8 @@ static void handle(iog_gw *g, const ipc_msg *m)
         const char *code = json_string_value(json_object_get(m->meta, "code"));
         const char *msg = json_string_value(json_object_get(m->meta, "message"));
         const char *type = json_string_value(json_object_get(m->meta, "type"));
-        iog_log(IOG_LOG_WARN, "gateway %s ERROR %s: %s (about %s)", g->endpoint,
-                code ? code : "?", msg ? msg : "", type ? type : "?");
+        iog_log(IOG_LOG_WARN, "gateway %s ERROR %s: %s (about %s)", g->endpoint, code ? code : "?",
+                msg ? msg : "", type ? type : "?");
         if (code && strcmp(code, "hello") == 0) gateway_lost(g, "gateway does not know us", 1);
         return;
     }
@@ -728,8 +728,8 @@ static int gw_process(iog_gw *g)
         memset(&m, 0, sizeof m);
         const char *code = NULL, *why = NULL;
         if (ipc_decode(w->frames.bufs, w->frames.n, IPC_FROM_GATEWAY, &m, &code, &why) != 0) {
-            iog_log(IOG_LOG_WARN, "bad message from the gateway %s (%s: %s), dropped",
-                    g->endpoint, code, why);
+            iog_log(IOG_LOG_WARN, "bad message from the gateway %s (%s: %s), dropped", g->endpoint,
+                    code, why);
         } else {
             if (m.type == IPC_EVENT || m.type == IPC_ACK) {
                 json_t *seq = json_object_get(m.meta, "seq");
