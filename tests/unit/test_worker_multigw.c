@@ -199,7 +199,7 @@ static int teardown(void **st)
     ipc_frames_close(&F);
     fgw *gs[] = {&A, &B};
     for (int i = 0; i < 2; i++) {
-        zmq_close(gs[i]->router);
+        if (gs[i]->router) zmq_close(gs[i]->router);
         unlink(gs[i]->ep + 6); /* after "ipc://" */
     }
     zmq_ctx_term(ctx);
@@ -478,6 +478,58 @@ static void bye_from_each(void **st)
     assert_false(iog_worker_connected(W));
 }
 
+/* A gateway shutting down sends DISCONNECT and BYE and closes at once,
+ * before the worker has read them: they must still be read (a DEALER with
+ * ZMQ_IMMEDIATE drops its pipe, and them, when the connection goes). */
+static void bye_survives_gateway_close(void **st)
+{
+    four_sockets();
+    send_on(&A, IPC_DISCONNECT, SA1, "{\"reason\":\"server shutting down\"}", NULL);
+    send_on(&A, IPC_DISCONNECT, SA2, "{\"reason\":\"server shutting down\"}", NULL);
+    send_on(&A, IPC_BYE, NULL, "{\"reason\":\"server shutting down\"}", NULL);
+    usleep(50000); /* they are in the worker's pipe; the worker is not running */
+    int linger = 100;
+    zmq_setsockopt(A.router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(A.router);
+    A.router = NULL;
+    usleep(100000); /* the worker's I/O thread sees the connection go */
+    pump(30);
+    assert_string_equal(trace, "disconnect(AAA,server shutting down);"
+                               "disconnect(AAA,server shutting down);");
+    size_t up = 0;
+    iog_worker_gateways(W, &up);
+    assert_int_equal(up, 1);
+    assert_int_equal(iog_worker_socket_count(W), 2);
+}
+
+/* While a gateway is away its HELLOs wait in the pipe: they are repeated
+ * less and less often (heartbeat, then doubling), not every heartbeat. */
+static void hello_backoff_while_away(void **st)
+{
+    ctx = zmq_ctx_new();
+    bind_gw(&A);
+    bind_gw(&B);
+    char eps[300];
+    snprintf(eps, sizeof eps, "%s,%s", A.ep, B.ep);
+    W = iog_worker_new(eps, NSP);
+    assert_non_null(W);
+    /* B is away: never read.  A welcomes with a 20 ms heartbeat, which is
+     * also the worker's first HELLO pause after a loss. */
+    welcome(&A, "gwA", 20);
+    pump(10);
+    for (;;) { /* A goes silent: lost after 60 ms, then HELLOs */
+        if (recv_on(&A, 1000, 1) != 0) fail_msg("no HELLO on A");
+        if (M.type == IPC_HELLO) break;
+    }
+    long long t0 = now_ms();
+    int hellos = 1;
+    while (now_ms() - t0 < 400)
+        if (recv_on(&A, 10, 0) == 0 && M.type == IPC_HELLO) hellos++;
+    /* Every 20 ms that would be 21; doubling from 20 ms: 20, 40, 80, 160. */
+    assert_true(hellos >= 3);
+    assert_true(hellos <= 6);
+}
+
 /* Loop integration: iog_worker_fds gives one fd per gateway; iog_worker_fd
  * one descriptor readable when any gateway has something. */
 static void fds_for_own_loops(void **st)
@@ -539,6 +591,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(one_gateway_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(new_incarnation_of_one, setup, teardown),
         cmocka_unit_test_setup_teardown(bye_from_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(bye_survives_gateway_close, setup, teardown),
+        cmocka_unit_test_teardown(hello_backoff_while_away, teardown),
         cmocka_unit_test_setup_teardown(fds_for_own_loops, setup, teardown),
         cmocka_unit_test_setup_teardown(duplicate_id_refused, setup, teardown),
     };

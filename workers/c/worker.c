@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #define DEFAULT_HEARTBEAT_MS 5000
-#define HELLO_RETRY_MS 20 /* while the connection to the gateway is not up */
+#define HELLO_RETRY_MS 20  /* a HELLO that could not be queued (pipe full) */
+#define HELLO_MAX_MS 60000 /* longest pause between unanswered HELLOs */
 #define HWM 100000
 #define STOP_GRACE_MS 250 /* iog_worker_run after a stop: wait for BYE */
 
@@ -361,8 +362,13 @@ static void send_hello(iog_gw *g)
         g->last_rx = now; /* the silence clock starts now */
         g->last_ping = now;
         /* No WELCOME within a heartbeat: again (a HELLO repeated on the
-         * same connection with the same incarnation is harmless). */
-        g->hello_at = now + g->heartbeat_ms;
+         * same connection with the same incarnation is harmless).  While the
+         * gateway is away they all wait in the pipe and reach it together
+         * when it is back (the first one at once), so the pauses double up
+         * to a minute: a long absence does not pile up thousands. */
+        if (g->hello_ivl <= 0) g->hello_ivl = g->heartbeat_ms;
+        g->hello_at = now + g->hello_ivl;
+        g->hello_ivl = g->hello_ivl * 2 > HELLO_MAX_MS ? HELLO_MAX_MS : g->hello_ivl * 2;
     } else {
         g->hello_sent = 0;
         g->hello_at = now + HELLO_RETRY_MS;
@@ -438,6 +444,7 @@ static void gateway_lost(iog_gw *g, const char *why, int rehello)
     if (rehello) { /* from the loop's timers, soon: not into a pipe that is closing */
         new_incarnation(g);
         g->hello_sent = 0;
+        g->hello_ivl = 0;
         g->hello_at = iog_now_ms() + HELLO_RETRY_MS;
     }
 }
@@ -553,6 +560,7 @@ static void on_welcome(iog_gw *g, const ipc_msg *m)
     zmq_setsockopt(g->zsock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
     g->welcomed = 1;
     g->hello_sent = 0;
+    g->hello_ivl = 0; /* the next HELLO series starts at one heartbeat */
     iog_log(IOG_LOG_INFO, "gateway %s at %s welcomes %s (heartbeat %d ms)", id ? id : "?",
             g->endpoint, g->w->nsp, g->heartbeat_ms);
 }

@@ -141,6 +141,7 @@ struct iog_gw {
     int welcomed;
     int hello_sent;   /* HELLO went out, waiting for WELCOME */
     int64_t hello_at; /* when to (re)try HELLO */
+    int hello_ivl;    /* pause before the next unanswered HELLO (doubling) */
     char *gateway;    /* gateway incarnation from WELCOME */
     int heartbeat_ms;
     int64_t last_rx, last_ping;
