@@ -273,7 +273,16 @@ static void four_sockets(void)
  * refused; gateways can be added until the start. */
 static void endpoints_and_hello(void **st)
 {
+    iog_worker_stop(NULL); /* from a signal handler after destroy: ignored */
     assert_null(iog_worker_new(" , ,", NSP));
+    /* An endpoint ZeroMQ refuses: start fails, and can be retried. */
+    iog_worker *bad = iog_worker_new("ipc:///tmp/ok.sock,nope://x", NSP);
+    assert_non_null(bad);
+    assert_int_equal(iog_worker_start(bad), -1);
+    assert_int_equal(iog_worker_start(bad), -1);
+    assert_int_equal(iog_worker_fd(bad), -1);
+    iog_worker_destroy(&bad);
+    assert_null(bad);
     assert_null(iog_worker_new("ipc:///tmp/x.sock,ipc:///tmp/x.sock", NSP));
     assert_int_equal(errno, EEXIST);
     ctx = zmq_ctx_new();

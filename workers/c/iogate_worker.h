@@ -183,7 +183,8 @@ int iog_worker_next_timeout_ms(iog_worker *w);
 int iog_worker_run(iog_worker *w);
 
 /* Make iog_worker_run() return soon.  Async-signal-safe: may be called from
- * a signal handler. */
+ * a signal handler.  NULL is ignored (a signal that arrives after
+ * iog_worker_destroy set your pointer to NULL). */
 void iog_worker_stop(iog_worker *w);
 
 /* The namespace this worker serves (borrowed, lives as long as w). */

@@ -396,6 +396,8 @@ static int gw_start(iog_gw *g)
     if (zmq_connect(g->zsock, g->endpoint) != 0) {
         int err = errno;
         iog_log(IOG_LOG_ERROR, "connect %s: %s", g->endpoint, zmq_strerror(err));
+        zmq_close(g->zsock); /* a later iog_worker_start tries again */
+        g->zsock = NULL;
         return iog_fail(err, "zmq_connect failed");
     }
     iog_log(IOG_LOG_INFO, "worker for %s connecting to %s (incarnation %s)", w->nsp, g->endpoint,
@@ -507,7 +509,10 @@ const char *iog_socket_gateway(const iog_socket *s)
 }
 void iog_worker_stop(iog_worker *w)
 {
-    w->stop = 1;
+    /* NULL: the usual signal handler calls us with a global that
+     * iog_worker_destroy has just nulled (run returned on the gateway's BYE,
+     * and the gateway's SIGTERM follows). */
+    if (w) w->stop = 1;
 }
 
 void iog_use(iog_worker *w, iog_middleware_fn fn, void *user)
