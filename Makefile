@@ -18,7 +18,7 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-GW_LIBS     := -lev -lhttp_parser -lwslay -lfcgi -lpcre2-8 $(shell pkg-config --libs libzmq jansson libcrypto 2>/dev/null || echo -lzmq -ljansson -lcrypto) -lm
+GW_LIBS     := -pthread -lev -lhttp_parser -lwslay -lfcgi -lpcre2-8 $(shell pkg-config --libs libzmq jansson libcrypto 2>/dev/null || echo -lzmq -ljansson -lcrypto) -lm
 WORKER_LIBS := $(shell pkg-config --libs libzmq jansson 2>/dev/null || echo -lzmq -ljansson) -lcrypto
 TEST_LIBS   := -lcmocka
 
@@ -73,11 +73,10 @@ $(BUILD)/libiogate-worker.a: $(WORKER_OBJ) $(IPC_OBJ)
 $(BUILD)/iogate: $(BUILD)/obj/gateway/main.o $(BUILD)/libiogate.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
 
-$(BUILD)/examples/%: $(BUILD)/libiogate-worker.a FORCE_EXAMPLE
+.SECONDEXPANSION:
+$(BUILD)/examples/%: $(BUILD)/libiogate-worker.a $$(wildcard examples/$$*/*.c) workers/c/iogate_worker.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(wildcard examples/$*/*.c) $(BUILD)/libiogate-worker.a $(WORKER_LIBS)
-.PHONY: FORCE_EXAMPLE
-FORCE_EXAMPLE:
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libiogate.a $(BUILD)/libiogate-worker.a
 	@mkdir -p $(dir $@)
@@ -158,3 +157,27 @@ fuzz: fuzz-build
 	done; exit $$status
 
 -include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The benchmark: iogate-bench (tools/bench/, a load generator linked with the
+# gateway library for its utilities) and `make bench` / `make bench-smoke`
+# (bench/run.sh: our gateway + bench worker vs the Node.js reference server).
+BENCH_SRC := $(wildcard tools/bench/*.c)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+.PHONY: bench bench-smoke install-bench
+all: $(BUILD)/iogate-bench
+install: install-bench
+
+$(BUILD)/iogate-bench: $(BENCH_OBJ) $(BUILD)/libiogate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
+
+install-bench: $(BUILD)/iogate-bench
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/iogate-bench $(DESTDIR)$(PREFIX)/bin/iogate-bench
+
+bench: setup
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash bench/run.sh
+
+bench-smoke: setup
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash bench/run.sh --smoke

@@ -77,6 +77,7 @@ struct gw_nsp {
     char *name;
     gw_worker *worker; /* NULL: nobody serves it now */
     int configured;    /* named by --worker */
+    int draining;      /* removed by a reload: no new sockets; worker stops when empty */
     gw_room *rooms;    /* by name */
     sio_socket *sockets; /* connected sockets */
     size_t n_sockets;
@@ -143,6 +144,8 @@ struct gw_worker {
 typedef struct gw_child {
     int dynamic;  /* started for a pattern: retired when idle */
     int retiring; /* SIGTERM sent on purpose: do not restart */
+    int draining; /* removed by a reload: stop once its namespace is empty */
+    struct gw_template *tmpl; /* the pattern a dynamic child was started for */
     ev_child watcher;
     ev_timer restart;
     gw_app *app;
@@ -153,8 +156,8 @@ typedef struct gw_child {
     int given_up;
     unsigned backoff_ms;
     double started;          /* ev_now at the last spawn */
-    double crashes[16];      /* ev_now of recent exits (ring) */
-    unsigned n_crashes;
+    double window_start;     /* ev_now when the current crash window opened */
+    unsigned n_crashes;      /* exits within that window */
     struct gw_child *next;
 } gw_child;
 
@@ -190,6 +193,8 @@ struct gw_app {
     char incarnation[IPC_ID_LEN + 1];
     ipc_frames frames;
 };
+
+#define GW_MAX_SOCKET_LIST 10000 /* BROADCAST to a list: at most this many ids */
 
 /* sio.c */
 gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy.h"
 #include "util.h"
 
 static const char usage[] =
@@ -41,6 +42,11 @@ static const char usage[] =
     "  --ipc ENDPOINT            ZeroMQ endpoint for the workers\n"
     "  --max-attachments N       binary attachments per packet (10)\n"
     "  --log-level LEVEL         error|warn|info|debug (info)\n"
+    "  --trust-proxy ADDR        a reverse proxy whose X-Forwarded-For/-Proto are\n"
+    "                            believed: an address, ADDR/BITS or loopback; repeatable\n"
+    "  --fastcgi HOST:PORT       also serve polling as a FastCGI responder\n"
+    "  --fastcgi unix:PATH       ... on a unix socket\n"
+    "  --fastcgi-max-threads N   FastCGI requests in progress at once (4096)\n"
     "  --echo                    diagnostic: echo every Engine.IO message back\n"
     "  --config FILE             read `key = value` lines (long option names)\n"
     "  --help                    this text\n"
@@ -78,6 +84,16 @@ static void clear_cors(gw_config *c)
     c->eio.cors_origins = NULL;
 }
 
+static void clear_trust(gw_config *c)
+{
+    for (size_t i = 0; i < c->ntrust; i++)
+        free(c->trust[i]);
+    free(c->trust);
+    c->trust = NULL;
+    c->ntrust = 0;
+    c->eio.trust_proxies = NULL;
+}
+
 static void clear_workers(gw_config *c)
 {
     for (size_t i = 0; i < c->nworkers; i++) {
@@ -93,6 +109,8 @@ void gw_config_free(gw_config *c)
 {
     clear_cors(c);
     clear_workers(c);
+    clear_trust(c);
+    free(c->fastcgi);
     free(c->host);
     free(c->path);
     free(c->cookie);
@@ -253,6 +271,33 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     if (!strcmp(key, "client-js")) {
         set_str(&c->client_js, v);
         c->eio.client_js = c->client_js;
+        return 0;
+    }
+    if (!strcmp(key, "trust-proxy")) {
+        if (gw_trust_check(v) < 0)
+            return fail(err, errlen, "--trust-proxy wants an IP address, ADDR/BITS or 'loopback', got '%s'", v);
+        if (c->trust_from_file && !from_file) clear_trust(c);
+        c->trust_from_file = from_file;
+        c->trust = xrealloc(c->trust, (c->ntrust + 2) * sizeof *c->trust);
+        c->trust[c->ntrust++] = xstrdup(v);
+        c->trust[c->ntrust] = NULL;
+        c->eio.trust_proxies = (const char **)c->trust;
+        return 0;
+    }
+    if (!strcmp(key, "fastcgi")) {
+        const char *colon = strrchr(v, ':');
+        unsigned long long port;
+        int ok = !strncmp(v, "unix:", 5) ? v[5] == '/' || (v[5] && v[5] != ':')
+                                          : colon && parse_uint(colon + 1, 65535, &port) == 0 && port;
+        if (!ok) return fail(err, errlen, "--fastcgi wants HOST:PORT or unix:PATH, got '%s'", v);
+        set_str(&c->fastcgi, v);
+        c->eio.fastcgi = c->fastcgi;
+        return 0;
+    }
+    if (!strcmp(key, "fastcgi-max-threads")) {
+        if (parse_uint(v, 100000, &n) || n < 2)
+            return fail(err, errlen, "--fastcgi-max-threads wants a count from 2 to 100000, got '%s'", v);
+        c->eio.fastcgi_max_threads = (unsigned)n;
         return 0;
     }
     if (!strcmp(key, "ipc")) {

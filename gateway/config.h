@@ -37,6 +37,11 @@ typedef struct {
     unsigned max_dynamic;           /* 100 dynamic namespace workers at once */
     int echo;
     int log_level; /* GW_LOG_* */
+    /* behind a web server: --trust-proxy (repeatable), --fastcgi */
+    char **trust; /* NULL-terminated, or NULL */
+    size_t ntrust;
+    char *fastcgi;
+    int trust_from_file;
     /* internal: lists still holding values from the config file */
     int cors_from_file, workers_from_file;
 } gw_config;

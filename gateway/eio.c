@@ -36,7 +36,9 @@
 
 #include "eio_codec.h"
 #include "eio_cors.h"
+#include "fastcgi.h"
 #include "http.h"
+#include "proxy.h"
 #include "tlist.h"
 #include "util.h"
 #include "ws.h"
@@ -80,6 +82,7 @@ struct eio_server {
     eio_handler h;
     void *ud;
     http_server *http;
+    fastcgi_front *fcgi; /* --fastcgi: bridged requests arrive on `http` */
     eio_session **buckets;
     size_t nbuckets, ntable, nopen;
     gw_tlist ping_list, pong_list, upgrade_list, linger_list;
@@ -109,6 +112,7 @@ void eio_config_defaults(eio_config *c)
     c->transports = EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET;
     c->max_header_bytes = 8192;
     c->max_url_bytes = 8192;
+    c->fastcgi_max_threads = 4096;
 }
 
 /* --- sid table ------------------------------------------------------------------ */
@@ -465,7 +469,13 @@ static void noop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void copy_handshake(eio_session *s, const http_request *r)
 {
-    size_t need = strlen(r->url) + 1 + strlen(r->query) + 1 + strlen(r->address) + 1;
+    /* the client's address and scheme: the peer's, unless the peer is a
+     * trusted proxy (proxy.h) */
+    char addr[64];
+    int secure;
+    gw_proxy_resolve(s->srv->cfg.trust_proxies, r->address, r->secure, r->headers, r->n_headers,
+                     addr, sizeof addr, &secure);
+    size_t need = strlen(r->url) + 1 + strlen(r->query) + 1 + strlen(addr) + 1;
     need += r->n_headers * sizeof(eio_header);
     for (size_t i = 0; i < r->n_headers; i++)
         need += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 2;
@@ -485,12 +495,12 @@ static void copy_handshake(eio_session *s, const http_request *r)
     }
     PUT(s->hs.url, r->url);
     PUT(s->hs.query, r->query);
-    PUT(s->hs.address, r->address);
+    PUT(s->hs.address, addr);
 #undef PUT
     s->hs_mem = mem;
     s->hs.headers = hd;
     s->hs.n_headers = r->n_headers;
-    s->hs.secure = 0;
+    s->hs.secure = secure;
     s->hs.xdomain = http_header(r, "origin") != NULL;
     s->hs.time_ms = gw_now_ms();
 }
@@ -917,6 +927,13 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
 int eio_server_listen(eio_server *srv)
 {
     if (http_server_listen(srv->http, srv->cfg.host, srv->cfg.port) < 0) return -1;
+    if (srv->cfg.fastcgi && !srv->fcgi) {
+        /* a held poll is answered within pingInterval; allow a margin */
+        fastcgi_options fo = {srv->cfg.fastcgi, srv->cfg.fastcgi_max_threads,
+                              srv->cfg.ping_interval_ms + srv->cfg.ping_timeout_ms + 5000};
+        srv->fcgi = fastcgi_front_new(srv->loop, srv->http, &fo);
+        if (!srv->fcgi) return -1;
+    }
     /* Tests and scripts wait for this line: it means "ready". */
     int v6 = strchr(srv->cfg.host, ':') != NULL;
     log_info("listening on http://%s%s%s:%d", v6 ? "[" : "", srv->cfg.host, v6 ? "]" : "",
@@ -931,6 +948,7 @@ void eio_server_shutdown(eio_server *srv)
     if (srv->shut) return;
     srv->shut = 1;
     http_server_stop_listening(srv->http);
+    fastcgi_front_stop(srv->fcgi);
     for (size_t i = 0; i < srv->nbuckets; i++) {
         for (eio_session *s = srv->buckets[i], *nx; s; s = nx) {
             nx = s->hnext;
@@ -960,6 +978,7 @@ void eio_server_destroy(eio_server **sp)
     if (!srv) return;
     *sp = NULL;
     eio_server_shutdown(srv); /* no-op if already done */
+    fastcgi_front_destroy(&srv->fcgi);
     http_server_destroy(&srv->http);
     on_prepare(srv);
     free(srv->buckets);

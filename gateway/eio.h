@@ -58,6 +58,10 @@ typedef struct {
     const char *client_js;       /* file served at <path>socket.io.js, or NULL */
     size_t max_header_bytes;     /* 8192: larger request head → 431 */
     size_t max_url_bytes;        /* 8192: longer URL → 414 */
+    /* Behind a web server (README "Behind nginx / FastCGI"): */
+    const char **trust_proxies;  /* NULL-terminated --trust-proxy specs (proxy.h), NULL = none */
+    const char *fastcgi;         /* FastCGI responder "HOST:PORT" or "unix:PATH", NULL = off */
+    unsigned fastcgi_max_threads; /* 4096: requests served through FastCGI at once */
 } eio_config;
 
 /* Fill *cfg with the defaults above. */
@@ -143,8 +147,10 @@ typedef struct {
     size_t n_headers;
     const char *url;         /* request target, e.g. "/socket.io/?EIO=4&transport=polling" */
     const char *query;       /* raw query string without '?' */
-    const char *address;     /* remote IP address as text */
-    int secure;              /* 1 if the connection was TLS */
+    const char *address;     /* client IP address as text: the peer, or what trusted
+                                proxies said (X-Forwarded-For, FastCGI REMOTE_ADDR) */
+    int secure;              /* 1 if the client's connection was TLS, as far as the
+                                gateway or a trusted proxy / web server knows */
     int xdomain;             /* 1 if an Origin header was present */
     double time_ms;          /* handshake time, ms since the epoch */
 } eio_handshake;

@@ -52,6 +52,12 @@ gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_op
 void gw_app_shutdown(gw_app *app);
 /* Free everything; sets *app to NULL. */
 void gw_app_destroy(gw_app **app);
+/* SIGHUP: apply a new list of --worker specs.  Namespaces added start;
+ * removed ones drain (no new CONNECTs, "Invalid namespace"; the worker is
+ * stopped once its last socket has gone); a changed command restarts that
+ * namespace's worker, its sockets recovered by the new one.  Patterns
+ * likewise.  The specs are copied. */
+void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n);
 /* The endpoint workers connect to. */
 const char *gw_app_endpoint(const gw_app *app);
 

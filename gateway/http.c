@@ -54,6 +54,7 @@ struct http_server {
 };
 
 static void process_input(http_conn *c);
+static http_conn *conn_new(http_server *s, int fd, const char *addr, int secure);
 static void conn_flush(http_conn *c);
 
 /* --- connection death -------------------------------------------------------- */
@@ -356,6 +357,7 @@ static void req_reset(http_conn *c)
     memset(&c->req, 0, sizeof c->req);
     c->req.content_length = UINT64_MAX;
     c->req.address = c->addr;
+    c->req.secure = c->secure;
 }
 
 static void hb_put(http_conn *c, const char *p, size_t n)
@@ -476,6 +478,7 @@ static void finish_head(http_conn *c)
     r->keep_alive = http_should_keep_alive(&c->parser);
     r->content_length = (c->parser.flags & F_CONTENTLENGTH) ? c->parser.content_length : UINT64_MAX;
     r->address = c->addr;
+    r->secure = c->secure;
 }
 
 static int on_headers_complete(http_parser *p)
@@ -672,21 +675,38 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        http_conn *c = xcalloc(1, sizeof *c);
-        c->srv = s;
-        c->fd = fd;
-        getnameinfo((struct sockaddr *)&sa, sl, c->addr, sizeof c->addr, NULL, 0, NI_NUMERICHOST);
-        http_parser_init(&c->parser, HTTP_REQUEST);
-        c->parser.data = c;
-        req_reset(c);
-        ev_io_init(&c->rio, read_cb, fd, EV_READ);
-        ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
-        ev_io_start(loop, &c->rio);
-        gw_tlist_add(&s->idle, &c->idle);
-        c->next = s->conns;
-        if (s->conns) s->conns->prev = c;
-        s->conns = c;
+        char addr[64] = "";
+        getnameinfo((struct sockaddr *)&sa, sl, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
+        conn_new(s, fd, addr, 0);
     }
+}
+
+static http_conn *conn_new(http_server *s, int fd, const char *addr, int secure)
+{
+    http_conn *c = xcalloc(1, sizeof *c);
+    c->srv = s;
+    c->fd = fd;
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    c->secure = secure ? 1 : 0;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    req_reset(c);
+    ev_io_init(&c->rio, read_cb, fd, EV_READ);
+    ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
+    ev_io_start(s->loop, &c->rio);
+    gw_tlist_add(&s->idle, &c->idle);
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    return c;
+}
+
+http_conn *http_server_adopt(http_server *s, int fd, const char *addr, int secure)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return conn_new(s, fd, addr, secure);
 }
 
 static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)

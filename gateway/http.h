@@ -38,7 +38,8 @@ typedef struct {
     size_t n_headers;
     int keep_alive;
     uint64_t content_length; /* UINT64_MAX if none */
-    const char *address;     /* peer IP */
+    const char *address;     /* peer IP (for an adopted connection: what its adopter said) */
+    int secure;              /* the peer's connection is TLS (adopted connections only) */
 } http_request;
 
 /* Why a connection stopped being usable for its owner. */
@@ -96,6 +97,7 @@ struct http_conn {
     unsigned want_body : 1;
     unsigned upgrade_pending : 1;
     unsigned read_paused : 1;
+    unsigned secure : 1; /* see http_server_adopt */
     int resp_close; /* the current response ends the connection */
     http_parser parser;
     /* input */
@@ -130,6 +132,11 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
 /* Bind and listen; 0 or -1 (logged). */
 int http_server_listen(http_server *s, const char *host, int port);
 void http_server_stop_listening(http_server *s);
+/* Take over `fd`, a connected stream socket (made non-blocking here), as
+ * if accepted: requests on it are served like any other.  `addr` becomes
+ * the peer address and `secure` the TLS flag of its requests — for a bridge
+ * that vouches for the real client (fastcgi.c).  Loop thread only. */
+http_conn *http_server_adopt(http_server *s, int fd, const char *addr, int secure);
 /* Try one last flush of every connection, then close them all. */
 void http_server_close_all(http_server *s);
 void http_server_destroy(http_server **s);

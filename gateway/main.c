@@ -12,6 +12,7 @@
 #include "gw_app.h"
 #include "util.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 
 static eio_server *g_srv; /* --echo mode */
@@ -24,6 +25,33 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     if (g_app) gw_app_shutdown(g_app);
     if (g_srv) eio_server_shutdown(g_srv);
     ev_break(loop, EVBREAK_ALL);
+}
+
+static int g_argc;
+static char **g_argv;
+
+/* SIGHUP: read the command line and --config file again and apply the
+ * worker list (the only settings that change without a restart). */
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    if (!g_app) return;
+    gw_config cfg;
+    char err[512];
+    gw_config_init(&cfg);
+    if (gw_config_parse(&cfg, g_argc, g_argv, err, sizeof err) != GW_CONFIG_OK) {
+        log_error("SIGHUP: configuration not reloaded: %s", err);
+        gw_config_free(&cfg);
+        return;
+    }
+    log_info("SIGHUP: reloading the worker list (%zu entries)", cfg.nworkers);
+    gw_worker_spec *specs = calloc(cfg.nworkers ? cfg.nworkers : 1, sizeof *specs);
+    for (size_t i = 0; specs && i < cfg.nworkers; i++) {
+        specs[i].nsp = cfg.workers[i].nsp;
+        specs[i].command = cfg.workers[i].cmd;
+    }
+    if (specs) gw_app_reload(g_app, specs, cfg.nworkers);
+    free(specs);
+    gw_config_free(&cfg);
 }
 
 /* THE mode switch: which layer sits on Engine.IO.  --echo: the transport
@@ -79,6 +107,16 @@ int main(int argc, char **argv)
         return 2;
     }
     gw_log_level = cfg.log_level;
+    g_argc = argc;
+    g_argv = argv;
+
+    /* glibc gives the top of the heap back to the kernel once 128 KiB of it
+     * are free, and faults it back in on the next burst: with many
+     * connections churning small buffers that was half the gateway's CPU
+     * (brk + page faults, measured with perf on a 1 KiB echo).  A long-lived
+     * server keeps it. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 1 << 20);
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     int rc = start_app(loop, &cfg);
@@ -90,14 +128,17 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    ev_signal sigint, sigterm;
+    ev_signal sigint, sigterm, sighup;
     ev_signal_init(&sigint, on_signal, SIGINT);
     ev_signal_init(&sigterm, on_signal, SIGTERM);
+    ev_signal_init(&sighup, on_hup, SIGHUP);
     ev_signal_start(loop, &sigint);
     ev_signal_start(loop, &sigterm);
+    ev_signal_start(loop, &sighup);
     ev_run(loop, 0);
     ev_signal_stop(loop, &sigint);
     ev_signal_stop(loop, &sigterm);
+    ev_signal_stop(loop, &sighup);
 
     if (g_srv) eio_server_destroy(&g_srv);
     if (g_app) gw_app_destroy(&g_app);

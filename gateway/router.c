@@ -184,7 +184,12 @@ static void handle_frames(gw_app *app, ipc_frames *f)
         send_error(app, rid, code, why, tname);
         return;
     }
-    if (w) w->last_seen = ev_now(app->loop);
+    if (w) {
+        w->last_seen = ev_now(app->loop);
+        /* Rule 36: any message may carry "done" (handled up to that seq). */
+        json_t *done = json_object_get(m.meta, "done");
+        if (json_is_integer(done)) sio_worker_processed(app, w, (uint64_t)json_integer_value(done));
+    }
     switch (m.type) {
     case IPC_HELLO:
         handle_hello(app, rid, w, &m);
@@ -301,6 +306,33 @@ typedef struct gw_template {
 } gw_template;
 
 static gw_child *child_new(gw_app *app, const char *nsp, const char *command, int dynamic);
+
+static gw_template *template_new(const gw_worker_spec *ws)
+{
+    int ec;
+    PCRE2_SIZE off;
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)ws->nsp, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &off, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        log_error("--worker pattern %s: %s at offset %zu", ws->nsp, (char *)msg, (size_t)off);
+        return NULL;
+    }
+    gw_template *t = xcalloc(1, sizeof *t);
+    t->pattern = xstrdup(ws->nsp);
+    t->re = re;
+    t->command = xstrdup(ws->command);
+    return t;
+}
+
+static void template_free(gw_template *t)
+{
+    pcre2_code_free(t->re);
+    free(t->pattern);
+    free(t->command);
+    free(t);
+}
 static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len)
@@ -318,6 +350,7 @@ int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len)
             return 0;
         }
         gw_child *c = child_new(app, name, t->command, 1);
+        c->tmpl = t;
         log_info("namespace %s matches %s: starting a worker for it", name, t->pattern);
         free(name);
         if (spawn(app, c) < 0) {
@@ -335,16 +368,27 @@ static void reaper_cb(struct ev_loop *loop, ev_timer *t, int revents)
     gw_app *app = t->data;
     double now = ev_now(loop), idle = app->opt.dynamic_idle_ms / 1000.0;
     for (gw_child *c = app->children; c; c = c->next) {
-        if (!c->dynamic || c->retiring || c->pid <= 0) continue;
+        if ((!c->dynamic && !c->draining) || c->retiring || c->pid <= 0) continue;
         gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
-        if (!nsp || nsp->n_sockets > 0 || now - nsp->last_active < idle) continue;
+        if (nsp && nsp->n_sockets > 0) continue;
+        if (!c->draining && nsp && now - nsp->last_active < idle) continue;
         sio_socket *s, *tmp;
         int pending = 0;
         HASH_ITER(hh, app->sockets, s, tmp) if (s->nsp == nsp) pending = 1;
         if (pending) continue;
-        log_info("namespace %s unused for %u ms: stopping its worker (pid %d)", c->nsp,
-                 app->opt.dynamic_idle_ms, (int)c->pid);
+        if (c->draining)
+            log_info("namespace %s drained: stopping its worker (pid %d)", c->nsp, (int)c->pid);
+        else
+            log_info("namespace %s unused for %u ms: stopping its worker (pid %d)", c->nsp,
+                     app->opt.dynamic_idle_ms, (int)c->pid);
         c->retiring = 1;
+        /* From now on the namespace has no worker: a new CONNECT starts a
+         * fresh process instead of reaching this one on its way out. */
+        if (nsp && nsp->worker) {
+            send_simple(app, nsp->worker, IPC_BYE, "{\"reason\":\"namespace retired\"}");
+            nsp->worker->nsp = NULL;
+            nsp->worker = NULL;
+        }
         kill(c->pid, SIGTERM);
     }
 }
@@ -353,7 +397,8 @@ int gw_router_worker_expected(gw_app *app, gw_nsp *nsp)
 {
     if (app->shutting_down) return 0;
     for (gw_child *c = app->children; c; c = c->next)
-        if (!c->given_up && !c->retiring && strcmp(c->nsp, nsp->name) == 0) return 1;
+        if (!c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp->name) == 0)
+            return 1;
     return 0;
 }
 
@@ -399,10 +444,13 @@ static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void schedule_restart(gw_app *app, gw_child *c)
 {
     double now = ev_now(app->loop);
-    c->crashes[c->n_crashes++ % 16] = now;
-    unsigned recent = 0, limit = app->opt.crash_limit < 16 ? app->opt.crash_limit : 16;
-    for (unsigned i = 0; i < 16 && i < c->n_crashes; i++)
-        if (now - c->crashes[i] <= app->opt.crash_window_ms / 1000.0) recent++;
+    /* Exits are counted in a window that opens at the first exit and lasts
+     * crash_window_ms; a worker that stays up longer starts a new one. */
+    if (c->n_crashes == 0 || now - c->window_start > app->opt.crash_window_ms / 1000.0) {
+        c->window_start = now;
+        c->n_crashes = 0;
+    }
+    unsigned recent = ++c->n_crashes, limit = app->opt.crash_limit;
     if (limit && recent >= limit) {
         c->given_up = 1;
         gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
@@ -439,8 +487,8 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     c->pid = 0;
     c->hello_seen = 1; /* do not hold the listener for a dead worker */
     if (!app->listening) maybe_listen(app);
-    if (c->retiring) {
-        child_free(app, c); /* stopped on purpose */
+    if (c->retiring || c->draining) {
+        child_free(app, c); /* stopped on purpose, or leaving anyway */
         return;
     }
     if (!app->shutting_down) schedule_restart(app, c);
@@ -540,21 +588,8 @@ int gw_router_start(gw_app *app)
     for (size_t i = 0; i < app->opt.n_workers; i++) {
         const gw_worker_spec *ws = &app->opt.workers[i];
         if (ws->nsp[0] == '^') {
-            int ec;
-            PCRE2_SIZE off;
-            pcre2_code *re = pcre2_compile((PCRE2_SPTR)ws->nsp, PCRE2_ZERO_TERMINATED,
-                                           PCRE2_UTF, &ec, &off, NULL);
-            if (!re) {
-                PCRE2_UCHAR msg[256];
-                pcre2_get_error_message(ec, msg, sizeof msg);
-                log_error("--worker pattern %s: %s at offset %zu", ws->nsp, (char *)msg,
-                          (size_t)off);
-                return -1;
-            }
-            gw_template *t = xcalloc(1, sizeof *t);
-            t->pattern = xstrdup(ws->nsp);
-            t->re = re;
-            t->command = xstrdup(ws->command);
+            gw_template *t = template_new(ws);
+            if (!t) return -1;
             *tail = t;
             tail = &t->next;
             continue;
@@ -562,12 +597,12 @@ int gw_router_start(gw_app *app)
         gw_child *c = child_new(app, ws->nsp, ws->command, 0);
         if (spawn(app, c) < 0) c->hello_seen = 1;
     }
-    if (app->templates) {
-        double every = app->opt.dynamic_idle_ms / 4000.0;
-        ev_timer_init(&app->reaper, reaper_cb, every, every);
-        app->reaper.data = app;
-        ev_timer_start(app->loop, &app->reaper);
-    }
+    /* Retires idle dynamic workers and drained ones. */
+    double every = app->opt.dynamic_idle_ms / 4000.0;
+    if (every > 1.0) every = 1.0;
+    ev_timer_init(&app->reaper, reaper_cb, every, every);
+    app->reaper.data = app;
+    ev_timer_start(app->loop, &app->reaper);
     if (app->children) {
         ev_timer_init(&app->startup, startup_cb, app->opt.startup_wait_ms / 1000.0, 0);
         app->startup.data = app;
@@ -617,10 +652,7 @@ void gw_router_stop(gw_app *app)
     while (app->templates) {
         gw_template *t = app->templates;
         app->templates = t->next;
-        pcre2_code_free(t->re);
-        free(t->pattern);
-        free(t->command);
-        free(t);
+        template_free(t);
     }
     ev_timer_stop(loop, &app->reaper);
     ev_io_stop(loop, &app->zio);
@@ -643,4 +675,100 @@ void gw_router_stop(gw_app *app)
     }
     free(app->endpoint);
     app->endpoint = NULL;
+}
+
+/* ---- SIGHUP -------------------------------------------------------------- */
+
+static void drain_child(gw_app *app, gw_child *c, const char *why)
+{
+    if (c->draining || c->retiring) return;
+    c->draining = 1;
+    ev_timer_stop(app->loop, &c->restart);
+    gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
+    if (nsp) {
+        nsp->draining = 1;
+        nsp->configured = 0;
+    }
+    if (c->pid <= 0) c->retiring = 1; /* nothing running: nothing to wait for */
+    log_info("namespace %s %s: draining (no new sockets; its worker stops when empty)", c->nsp,
+             why);
+}
+
+void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
+{
+    if (app->shutting_down) return;
+    /* Static namespaces: removed ones drain, changed commands restart. */
+    for (gw_child *c = app->children; c; c = c->next) {
+        if (c->dynamic || c->draining || c->retiring) continue;
+        const gw_worker_spec *ws = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(specs[i].nsp, c->nsp) == 0) ws = &specs[i];
+        if (!ws) {
+            drain_child(app, c, "removed from the configuration");
+        } else if (strcmp(ws->command, c->command) != 0) {
+            log_info("namespace %s: command changed to %s; restarting its worker", c->nsp,
+                     ws->command);
+            free(c->command);
+            c->command = xstrdup(ws->command);
+            c->given_up = 0;
+            c->n_crashes = 0;
+            c->backoff_ms = 0;
+            if (c->pid > 0)
+                kill(c->pid, SIGTERM); /* child_cb restarts it; sockets are recovered */
+            else
+                spawn(app, c);
+        }
+    }
+    /* Patterns: removed ones stop matching and their namespaces drain. */
+    for (gw_template **pp = &app->templates; *pp;) {
+        gw_template *t = *pp;
+        int keep = 0;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(specs[i].nsp, t->pattern) == 0 && strcmp(specs[i].command, t->command) == 0)
+                keep = 1;
+        if (keep) {
+            pp = &t->next;
+            continue;
+        }
+        *pp = t->next;
+        for (gw_child *c = app->children; c; c = c->next)
+            if (c->tmpl == t) {
+                c->tmpl = NULL;
+                drain_child(app, c, "no longer matched by a pattern");
+            }
+        log_info("pattern %s removed", t->pattern);
+        template_free(t);
+    }
+    /* Added namespaces and patterns start. */
+    for (size_t i = 0; i < n; i++) {
+        const gw_worker_spec *ws = &specs[i];
+        if (ws->nsp[0] == '^') {
+            int have = 0;
+            gw_template **tail = &app->templates;
+            for (gw_template *t = app->templates; t; t = t->next) {
+                if (strcmp(t->pattern, ws->nsp) == 0) have = 1;
+                tail = &t->next;
+            }
+            if (!have) {
+                gw_template *t = template_new(ws);
+                if (t) {
+                    *tail = t;
+                    log_info("pattern %s added", ws->nsp);
+                }
+            }
+            continue;
+        }
+        int have = 0;
+        for (gw_child *c = app->children; c; c = c->next)
+            if (!c->dynamic && !c->draining && !c->retiring && strcmp(c->nsp, ws->nsp) == 0)
+                have = 1;
+        if (have) continue;
+        gw_nsp *nsp = gw_nsp_get(app, ws->nsp, strlen(ws->nsp), 1);
+        nsp->configured = 1;
+        nsp->draining = 0;
+        gw_child *c = child_new(app, ws->nsp, ws->command, 0);
+        c->hello_seen = 1; /* already listening */
+        log_info("namespace %s added", ws->nsp);
+        spawn(app, c);
+    }
 }

@@ -486,6 +486,7 @@ static void handle_connect(sio_client *c, const sio_packet *p)
         return;
     }
     gw_nsp *nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 0);
+    if (nsp && nsp->draining) nsp = NULL; /* removed by a reload */
     int wait = nsp && !nsp->worker && gw_router_worker_expected(app, nsp);
     if ((!nsp || !nsp->worker) && !wait && !app->shutting_down &&
         gw_router_spawn_dynamic(app, p->nsp, p->nsp_len)) {
@@ -793,6 +794,39 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
             free(mt);
             json_decref(meta);
         }
+        return;
+    }
+    if (m->type == IPC_BROADCAST && json_is_array(json_object_get(m->meta, "sockets"))) {
+        /* Rule 25: a bounded list of sockets, encoded once. */
+        json_t *ids = json_object_get(m->meta, "sockets");
+        if (json_array_size(ids) > GW_MAX_SOCKET_LIST) {
+            char meta[160];
+            snprintf(meta, sizeof meta,
+                     "{\"code\":\"meta\",\"message\":\"more than %d sockets\",\"type\":\"BROADCAST\"}",
+                     GW_MAX_SOCKET_LIST);
+            gw_router_send(app, w, IPC_ERROR, nsp->name, NULL, meta, strlen(meta), NULL, 0, NULL, 0);
+            return;
+        }
+        eio_msg *stack[16];
+        eio_msg **msgs = m->n_att + 1 <= 16 ? stack : xmalloc((m->n_att + 1) * sizeof *msgs);
+        size_t n = build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, m->data.data,
+                                m->data.len, m->att, m->n_att);
+        uint64_t epoch = ++app->epoch; /* a socket listed twice gets it once */
+        size_t i;
+        json_t *v;
+        json_array_foreach(ids, i, v)
+        {
+            if (!json_is_string(v) || json_string_length(v) != IPC_ID_LEN) continue;
+            sio_socket *s;
+            HASH_FIND(hh, app->sockets, json_string_value(v), IPC_ID_LEN, s);
+            if (!s || s->nsp != nsp || s->state != SOCK_CONNECTED || s->client->closing ||
+                s->mark == epoch)
+                continue;
+            s->mark = epoch;
+            send_msgs(s->client, msgs, n);
+        }
+        free_msgs(msgs, n);
+        if (msgs != stack) free(msgs);
         return;
     }
     if (m->type == IPC_BROADCAST) {

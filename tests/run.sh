@@ -7,7 +7,10 @@
 #          fuzz/replay_main.c) over fuzz/corpus/<name>/ and
 #          fuzz/regressions/<name>/, one test per input file
 #  - python: the Python worker library's unittest suite (workers/python)
-# ONLY=unit|fuzz|python|e2e runs one tier; FILTER=regex limits e2e files.
+#  - bench: bench/run.sh --smoke (iogate-bench, tiny loads against the
+#          gateway + bench worker and the Node.js reference), one test per
+#          scenario, failed when no traffic got through
+# ONLY=unit|fuzz|python|e2e|bench runs one tier; FILTER=regex limits e2e files.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -71,6 +74,17 @@ if [ "${ONLY:-e2e}" = e2e ] || [ -z "${ONLY:-}" ]; then
         printf '%-40s %3d passed, %d failed\n' "e2e: node --test" "$p" "$f"
         pass=$((pass + p)); fail=$((fail + f))
     fi
+fi
+
+if [ "${ONLY:-bench}" = bench ] || [ -z "${ONLY:-}" ]; then
+    out=$(BUILD="$BUILD" bash bench/run.sh --smoke 2>&1); rc=$?
+    echo "$out" > tests/artifacts/bench-smoke.txt
+    p=$(tail -1 <<<"$out" | grep -oE '^[0-9]+ passed' | grep -oE '^[0-9]+'); p=${p:-0}
+    f=$(tail -1 <<<"$out" | grep -oE '[0-9]+ failed$' | grep -oE '^[0-9]+'); f=${f:-0}
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    if [ "$f" -gt 0 ]; then echo "$out"; fi
+    printf '%-40s %3d passed, %d failed\n' "bench: smoke" "$p" "$f"
+    pass=$((pass + p)); fail=$((fail + f))
 fi
 
 echo "$pass passed, $fail failed"

@@ -16,6 +16,9 @@
  *                           ack with the client's ack arguments, or with the
  *                           error message ("operation has timed out")
  *   "pid"                   ack with the worker's pid
+ *   "handshake"             ack with the socket's handshake object (address,
+ *                           secure, headers, query, url, ...)
+ *   "sleep" (ms)            block the worker for ms (a slow worker), then ack
  *   "emit-reserved"         try to emit each reserved event name; emit
  *                           "reserved-refused" (n) with how many were refused
  *   middleware              refuse auth {"refuse":true}: "refused", {"reason":"auth"}
@@ -153,6 +156,18 @@ static void on_pid(iog_socket *s, json_t *args, iog_ack *ack, void *user)
     if (ack) iog_ack_send(&ack, json_pack("[i]", (int)getpid()));
 }
 
+static void on_handshake(iog_socket *s, json_t *args, iog_ack *ack, void *user)
+{
+    if (ack) iog_ack_send(&ack, json_pack("[O]", iog_socket_handshake(s)));
+}
+
+static void on_sleep(iog_socket *s, json_t *args, iog_ack *ack, void *user)
+{
+    json_int_t ms = json_integer_value(json_array_get(args, 0));
+    if (ms > 0 && ms < 60000) usleep((useconds_t)ms * 1000);
+    if (ack) iog_ack_send(&ack, json_array());
+}
+
 static void on_emit_reserved(iog_socket *s, json_t *args, iog_ack *ack, void *user)
 {
     static const char *names[] = {"connect",       "connect_error", "disconnect",
@@ -199,7 +214,9 @@ static void on_connection(iog_socket *s, void *user)
     iog_socket_on(s, "set-data", on_set_data, NULL);
     iog_socket_on(s, "emit-with-ack", on_emit_with_ack, NULL);
     iog_socket_on(s, "pid", on_pid, NULL);
+    iog_socket_on(s, "handshake", on_handshake, NULL);
     iog_socket_on(s, "emit-reserved", on_emit_reserved, NULL);
+    iog_socket_on(s, "sleep", on_sleep, NULL);
     iog_socket_on_disconnecting(s, on_disconnecting, NULL);
     iog_socket_on_disconnect(s, on_disconnect, NULL);
     json_t *auth = json_object_get(iog_socket_handshake(s), "auth");
@@ -222,6 +239,11 @@ int main(void)
     iog_use(worker, refuse_mw, NULL);
     iog_on_connection(worker, on_connection, NULL);
     int rc = iog_worker_run(worker);
+    /* run() also returns after the gateway's BYE, and the gateway's SIGTERM
+     * may follow: the handler must not see a destroyed worker */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     iog_worker_destroy(&worker);
     return rc == 0 ? 0 : 1;
 }

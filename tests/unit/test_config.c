@@ -179,12 +179,75 @@ static void test_config_file(void **st)
     unlink(path);
 }
 
+/* Behind a web server: --trust-proxy (repeatable, file list replaced by
+ * the command line), --fastcgi, --fastcgi-max-threads. */
+static void test_web_server(void **st)
+{
+    gw_config c;
+    char err[256];
+    const char *a[] = {"--trust-proxy", "127.0.0.1", "--trust-proxy", "10.0.0.0/8", "--trust-proxy",
+                       "loopback", "--fastcgi", "unix:/run/iogate/f.sock", "--fastcgi-max-threads",
+                       "2000", NULL};
+    assert_int_equal(parse(&c, err, a), GW_CONFIG_OK);
+    assert_string_equal(c.eio.trust_proxies[0], "127.0.0.1");
+    assert_string_equal(c.eio.trust_proxies[1], "10.0.0.0/8");
+    assert_string_equal(c.eio.trust_proxies[2], "loopback");
+    assert_null(c.eio.trust_proxies[3]);
+    assert_string_equal(c.eio.fastcgi, "unix:/run/iogate/f.sock");
+    assert_int_equal(c.eio.fastcgi_max_threads, 2000);
+    gw_config_free(&c);
+
+    const char *d[] = {NULL};
+    assert_int_equal(parse(&c, err, d), GW_CONFIG_OK);
+    assert_null(c.eio.trust_proxies);
+    assert_null(c.eio.fastcgi);
+    assert_int_equal(c.eio.fastcgi_max_threads, 4096);
+    gw_config_free(&c);
+
+    const char *tcp[] = {"--fastcgi", "127.0.0.1:9000", NULL};
+    assert_int_equal(parse(&c, err, tcp), GW_CONFIG_OK);
+    assert_string_equal(c.eio.fastcgi, "127.0.0.1:9000");
+    gw_config_free(&c);
+
+    static const char *bad[][3] = {
+        {"--trust-proxy", "localhost", NULL}, {"--trust-proxy", "1.2.3.4/40", NULL},
+        {"--fastcgi", "9000", NULL},          {"--fastcgi", "host:", NULL},
+        {"--fastcgi", "unix:", NULL},         {"--fastcgi", "h:99999", NULL},
+        {"--fastcgi-max-threads", "1", NULL}, {"--fastcgi-max-threads", "lots", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char e[256] = "";
+        assert_int_equal(parse(&c, e, bad[i]), GW_CONFIG_ERROR);
+        assert_true(strlen(e) > 0);
+        gw_config_free(&c);
+    }
+
+    char path[] = "/tmp/iogate-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *txt = "trust-proxy = 192.0.2.1\ntrust-proxy = 192.0.2.2\nfastcgi = 127.0.0.1:9001\n";
+    assert_int_equal(write(fd, txt, strlen(txt)), (int)strlen(txt));
+    close(fd);
+    const char *f1[] = {"--config", path, NULL};
+    assert_int_equal(parse(&c, err, f1), GW_CONFIG_OK);
+    assert_string_equal(c.eio.trust_proxies[1], "192.0.2.2");
+    assert_string_equal(c.eio.fastcgi, "127.0.0.1:9001");
+    gw_config_free(&c);
+    const char *f2[] = {"--config", path, "--trust-proxy", "::1", NULL};
+    assert_int_equal(parse(&c, err, f2), GW_CONFIG_OK);
+    assert_string_equal(c.eio.trust_proxies[0], "::1"); /* list replaced */
+    assert_null(c.eio.trust_proxies[1]);
+    gw_config_free(&c);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_valid),
         cmocka_unit_test(test_invalid),      cmocka_unit_test(test_help_version),
         cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_web_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,182 @@
+#!/bin/bash
+# run.sh — `make bench` and `make bench-smoke`: the same scenarios of
+# build/iogate-bench against
+#   iogate  build/iogate --worker "/=build/examples/bench"  (gateway + worker)
+#   echo    build/iogate --echo  (transport baseline: Engine.IO messages
+#           echoed on the session, no Socket.IO layer, no worker)
+#   node    bench/reference.js  (socket.io 4.8, identical handlers)
+# Servers are pinned to CPU 0 and the load generator to CPU 1 (taskset);
+# each run gets a freshly started server.  The server's CPU time and memory
+# are read from /proc for the server and all its children.
+#
+#   bench/run.sh            REPEAT runs (3) of every scenario; one table of
+#                           medians [ranges] with ratios to node, written
+#                           also to bench/results/latest.json (< 15 min)
+#   bench/run.sh --smoke    a few seconds: tiny loads against iogate and
+#                           node (one server start each); every scenario
+#                           is one test, failed when no traffic got through
+#                           against any server; closing line "N passed,
+#                           N failed", non-zero on failure
+# Environment: BUILD (build), REPEAT (3), SERVERS ("iogate echo node"),
+# SCENARIOS (regex on scenario names), PORT (a free one), KEEP=1 keeps raw runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SMOKE=0
+[ "${1:-}" = --smoke ] && SMOKE=1
+# A free port, asked of the kernel (a fixed one collides with whatever else
+# runs on the machine).
+PORT=${PORT:-$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")}
+TOOL="$BUILD/iogate-bench"
+RAW=$(mktemp -d /tmp/iogate-bench.XXXXXX)
+trap 'stop_server; [ -n "${KEEP:-}" ] || rm -rf "$RAW"' EXIT
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ]; then PIN_SRV="taskset -c 0"; PIN_CLI="taskset -c 1"; else PIN_SRV=""; PIN_CLI=""; fi
+
+for f in "$TOOL" "$BUILD/iogate" "$BUILD/examples/bench"; do
+    [ -x "$f" ] || { echo "bench: $f missing (make all)" >&2; exit 1; }
+done
+[ -d node_modules/socket.io ] || { echo "bench: node_modules/socket.io missing (make setup)" >&2; exit 1; }
+
+if [ $SMOKE = 0 ]; then
+    echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg) before starting (other processes skew the figures)" >&2
+fi
+
+# ---------------------------------------------------------------- servers
+SRV_PID=""
+start_server() { # name
+    case "$1" in
+    iogate) $PIN_SRV "$BUILD/iogate" --listen "127.0.0.1:$PORT" --log-level error \
+                --worker "/=$BUILD/examples/bench" >"$RAW/server.log" 2>&1 & ;;
+    echo)   $PIN_SRV "$BUILD/iogate" --listen "127.0.0.1:$PORT" --log-level error --echo \
+                >"$RAW/server.log" 2>&1 & ;;
+    node)   $PIN_SRV node bench/reference.js "$PORT" >"$RAW/server.log" 2>&1 & ;;
+    esac
+    SRV_PID=$!
+    for _ in $(seq 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+            # a gateway with workers: give the worker time to say HELLO
+            [ "$1" = iogate ] && sleep 0.3
+            return 0
+        fi
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "bench: server $1 did not start:" >&2
+    tail -5 "$RAW/server.log" >&2
+    return 1
+}
+stop_server() {
+    [ -n "$SRV_PID" ] || return 0
+    kill -TERM "$SRV_PID" 2>/dev/null
+    for _ in $(seq 60); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$SRV_PID" 2>/dev/null
+    wait "$SRV_PID" 2>/dev/null
+    SRV_PID=""
+}
+
+# ---------------------------------------------------------------- scenarios
+# name | servers it applies to | iogate-bench arguments
+if [ $SMOKE = 1 ]; then
+    REPEAT=1
+    SERVERS=${SERVERS:-"iogate node"}
+    T="-d 0.3 -W 0.1 --setup-timeout 5"
+    SCEN=(
+        "echo|iogate echo node|echo -c 4 -w 2 $T"
+        "echo-ack|iogate node|echo -c 4 -w 2 -a $T"
+        "broadcast|iogate node|broadcast -c 8 -w 2 $T"
+        "connect-ws|iogate echo node|connect -k 4 $T"
+        "connect-polling|iogate echo node|connect -k 4 -t polling $T"
+        "idle|iogate echo node|idle -c 50 -d 0.2 --setup-timeout 5"
+        "fixed-rate|iogate echo node|fixed-rate -r 500 -c 4 $T"
+    )
+else
+    REPEAT=${REPEAT:-3}
+    SERVERS=${SERVERS:-"iogate echo node"}
+    T="-d ${DURATION:-4} -W 1"
+    SRC="-b 127.0.0.1-127.0.0.8"
+    SCEN=(
+        "echo|iogate echo node|echo -c 50 -w 8 -s 32 $T"
+        "echo-ack|iogate node|echo -c 50 -w 8 -s 32 -a $T"
+        "echo-1k|iogate echo node|echo -c 50 -w 8 -s 1024 $T"
+        "broadcast|iogate node|broadcast -c 200 -w 4 -s 32 $T"
+        "connect-ws|iogate echo node|connect -k 64 $SRC $T"
+        "connect-polling|iogate echo node|connect -k 64 -t polling $SRC $T"
+        "idle|iogate echo node|idle -c 15000 -k 256 -d 3 $SRC --setup-timeout 60"
+        "fixed-rate|iogate echo node|fixed-rate -r 20000 -c 50 $T"
+    )
+fi
+
+# One run of the tool; the server must be up.  Sets rc.
+run_tool() { # name srv rep args
+    local out="$RAW/$1.$2.$3.json"
+    # shellcheck disable=SC2086
+    $PIN_CLI "$TOOL" -q -u "127.0.0.1:$PORT" -p "$SRV_PID" -l "$1/$2" --json "$out" $4 \
+        >"$RAW/$1.$2.$3.txt" 2>&1
+    rc=$?
+    if [ $SMOKE = 1 ] || [ $rc -ne 0 ]; then
+        local ops st=ok
+        [ $rc -eq 0 ] || st=FAIL
+        ops=$(grep -oE '"ops": [0-9]+' "$out" 2>/dev/null | grep -oE '[0-9]+')
+        printf '%-4s bench: %-16s %-7s ops %s\n' "$st" "$1" "$2" "${ops:-0}"
+        [ $rc -eq 0 ] || sed 's/^/     | /' "$RAW/$1.$2.$3.txt" | tail -12
+    else
+        printf '.' >&2
+    fi
+}
+
+declare -A failed_scen=()
+names=()
+selected() { [[ "$1" =~ ${SCENARIOS:-.} ]]; }
+for entry in "${SCEN[@]}"; do
+    IFS='|' read -r name _ _ <<<"$entry"
+    selected "$name" && names+=("$name")
+done
+
+if [ $SMOKE = 1 ]; then
+    # Smoke: one server start per server, every scenario against it.
+    for srv in $SERVERS; do
+        up=0; start_server "$srv" && up=1
+        for entry in "${SCEN[@]}"; do
+            IFS='|' read -r name applies args <<<"$entry"
+            selected "$name" && [[ " $applies " == *" $srv "* ]] || continue
+            if [ $up = 1 ] && kill -0 "$SRV_PID" 2>/dev/null; then
+                run_tool "$name" "$srv" 1 "$args"
+            else
+                rc=1; printf 'FAIL bench: %-16s %-7s server not running\n' "$name" "$srv"
+            fi
+            [ $rc -eq 0 ] || failed_scen[$name]=1
+        done
+        stop_server
+    done
+else
+    # Full: a fresh server for every run (memory baselines, no leftovers).
+    for entry in "${SCEN[@]}"; do
+        IFS='|' read -r name applies args <<<"$entry"
+        selected "$name" || continue
+        for srv in $SERVERS; do
+            [[ " $applies " == *" $srv "* ]] || continue
+            for rep in $(seq "$REPEAT"); do
+                rc=1
+                start_server "$srv" && run_tool "$name" "$srv" "$rep" "$args"
+                stop_server
+                [ $rc -eq 0 ] || failed_scen[$name]=1
+            done
+        done
+    done
+fi
+# Each scenario is one test: failed when any of its runs failed.
+pass=0; fail=0
+for name in "${names[@]}"; do
+    if [ -n "${failed_scen[$name]:-}" ]; then fail=$((fail + 1)); else pass=$((pass + 1)); fi
+done
+[ $SMOKE = 1 ] || echo >&2
+
+if [ $SMOKE = 0 ]; then
+    mkdir -p bench/results
+    node bench/report.js "$RAW" bench/results/latest.json
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

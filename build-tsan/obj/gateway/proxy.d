@@ -1,0 +1,4 @@
+build-tsan/obj/gateway/proxy.o: gateway/proxy.c gateway/proxy.h \
+ gateway/eio.h
+gateway/proxy.h:
+gateway/eio.h:

@@ -1,0 +1,2 @@
+build-tsan/obj/gateway/util.o: gateway/util.c gateway/util.h
+gateway/util.h:

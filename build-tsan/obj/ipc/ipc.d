@@ -1,0 +1,2 @@
+build-tsan/obj/ipc/ipc.o: ipc/ipc.c ipc/ipc.h
+ipc/ipc.h:
