@@ -49,7 +49,7 @@ run: setup
 
 test: setup
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) bash tests/run.sh
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) bash tests/run.sh
 
 unit: all
 	@BUILD=$(BUILD) ONLY=unit bash tests/run.sh
@@ -88,7 +88,7 @@ $(BUILD)/%: tools/%.c $(BUILD)/libiogate.a
 
 $(BUILD)/iogate-worker.pc: Makefile
 	@mkdir -p $(dir $@)
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: iogate-worker\nDescription: C worker library for the iogate Socket.IO gateway\nVersion: %s\nRequires.private: libzmq jansson\nLibs: -L$${libdir} -liogate-worker\nLibs.private: -lcrypto\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' > $@
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: iogate-worker\nDescription: C worker library for the iogate Socket.IO gateway\nVersion: %s\nRequires: libzmq jansson libcrypto\nLibs: -L$${libdir} -liogate-worker\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' > $@
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

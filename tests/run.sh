@@ -15,6 +15,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export IOGATE_BUILD="$PWD/$BUILD"
+# Programs a test compiles itself must use the same sanitizers as the build.
+if [ -n "${SANITIZE:-}" ]; then export IOGATE_SANITIZE_FLAGS="-fsanitize=$SANITIZE"; fi
 pass=0; fail=0
 mkdir -p tests/artifacts
 

@@ -20,6 +20,8 @@ like examples/echo/echo.c, so the end-to-end suites can drive either
                           ack with the client's ack arguments, or with the
                           error message ("operation has timed out")
   "pid"                   ack with the worker's pid
+  "handshake"             ack with the socket's handshake object
+  "sleep" (ms)            block the worker for ms, then ack
   "emit-reserved"         try to emit each reserved event name; emit
                           "reserved-refused" with how many were refused
   middleware              refuse auth {"refuse":true}: "refused", {"reason":"auth"}
@@ -32,6 +34,7 @@ import logging
 import os
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "workers", "python"))
 
@@ -151,6 +154,19 @@ def main():
         def pid(*args, ack=None):
             if ack:
                 ack(os.getpid())
+
+        @socket.on("handshake")
+        def handshake(*args, ack=None):
+            if ack:
+                ack(socket.handshake)
+
+        @socket.on("sleep")
+        def sleep_(*args, ack=None):
+            ms = args[0] if args and isinstance(args[0], int) else 0
+            if 0 < ms < 60000:
+                time.sleep(ms / 1000.0)
+            if ack:
+                ack()
 
         @socket.on("emit-reserved")
         def emit_reserved(*args, ack=None):
