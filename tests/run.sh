@@ -3,6 +3,8 @@
 #  - unit: each build/tests/test_* (cmocka, TAP output)
 #  - e2e:  node --test over tests/e2e/*.test.js (real gateway, real workers,
 #          real socket.io-client / engine.io-client from npm)
+#  - node: node --test over workers/node/test/*.test.js (the Node.js worker
+#          library against a fake gateway: a real ZeroMQ ROUTER)
 #  - fuzz: each build/fuzz/<name> (a libFuzzer driver linked with
 #          fuzz/replay_main.c) over fuzz/corpus/<name>/ and
 #          fuzz/regressions/<name>/, one test per input file
@@ -10,7 +12,8 @@
 #  - bench: bench/run.sh --smoke (iogate-bench, tiny loads against the
 #          gateway + bench worker and the Node.js reference), one test per
 #          scenario, failed when no traffic got through
-# ONLY=unit|fuzz|python|e2e|bench runs one tier; FILTER=regex limits e2e files.
+#  - node: the Node.js worker library's tests (workers/node)
+# ONLY=unit|fuzz|python|node|e2e|bench runs one tier; FILTER=regex limits e2e files.
 # ALSO_BUILDS="build-san" runs everything again against each further build
 # directory (CI: `make test` with CI=true adds the ASan/UBSan pass) and the
 # closing line sums every pass.
@@ -83,6 +86,20 @@ if [ "${ONLY:-python}" = python ] && [ -d workers/python/tests ]; then
     if [ "$f" -gt 0 ]; then echo "$out" | tail -80; fi
     printf '%-40s %3d passed, %d failed\n' "python: workers/python/tests" "$p" "$f"
     pass=$((pass + p)); fail=$((fail + f))
+fi
+
+if [ "${ONLY:-node}" = node ] || [ -z "${ONLY:-}" ]; then
+    files=$(ls workers/node/test/*.test.js 2>/dev/null || true)
+    if [ -n "$files" ]; then
+        out=$(node --test --test-concurrency=1 --test-reporter=tap $files 2>&1); rc=$?
+        echo "$out" > tests/artifacts/node.tap
+        p=$(grep -E '^# pass ' <<<"$out" | tail -1 | awk '{print $3}'); p=${p:-0}
+        f=$(grep -E '^# fail ' <<<"$out" | tail -1 | awk '{print $3}'); f=${f:-0}
+        if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+        if [ "$f" -gt 0 ]; then grep -B2 -A30 -E '^\s*not ok' <<<"$out" | head -200; fi
+        printf '%-40s %3d passed, %d failed\n' "node: workers/node" "$p" "$f"
+        pass=$((pass + p)); fail=$((fail + f))
+    fi
 fi
 
 if [ "${ONLY:-e2e}" = e2e ] || [ -z "${ONLY:-}" ]; then

@@ -21,7 +21,9 @@
  *   "sleep" (ms)            block the worker for ms (a slow worker), then ack
  *   "emit-reserved"         try to emit each reserved event name; emit
  *                           "reserved-refused" (n) with how many were refused
- *   middleware              refuse auth {"refuse":true}: "refused", {"reason":"auth"}
+ *   middleware              refuse auth {"refuse":true}: "refused", {"reason":"auth"};
+ *                           refuse a *recovered* socket whose auth has
+ *                           {"no_recovery":true}: "recovery refused"
  *   socket middleware       event "forbidden" fails with "forbidden event"
  *   error                   emit "error-seen" with the error message
  *   disconnecting/disconnect  log "disconnect <id> <reason> rooms=<r1,r2>"
@@ -48,6 +50,8 @@ static void refuse_mw(iog_socket *s, iog_next_handle *next, void *user)
     json_t *auth = json_object_get(iog_socket_handshake(s), "auth");
     if (json_is_true(json_object_get(auth, "refuse")))
         iog_next_error(&next, "refused", json_pack("{s:s}", "reason", "auth"));
+    else if (iog_socket_recovered(s) && json_is_true(json_object_get(auth, "no_recovery")))
+        iog_next_error(&next, "recovery refused", NULL);
     else
         iog_next(&next);
 }

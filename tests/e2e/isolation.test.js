@@ -119,6 +119,26 @@ describe('process isolation', () => {
     }
   });
 
+  test('a restarted worker may refuse a recovered socket: the client gets a server disconnect', async () => {
+    const gw = await startGateway({ workers: { '/': 'echo', '/custom': 'echo' } });
+    try {
+      const keep = gw.client('/custom');
+      const refuse = gw.client('/custom', { auth: { no_recovery: true } });
+      await Promise.all([once(keep, 'connect'), once(refuse, 'connect')]);
+      const pid = await keep.emitWithAck('pid');
+      const gone = once(refuse, 'disconnect', 8000);
+      process.kill(pid, 'SIGKILL');
+      const [reason] = await gone;
+      assert.equal(reason, 'io server disconnect');
+      await gw.waitLog(/worker refused recovered socket \S+ \(recovery refused\)/);
+      keep.emit('message', 'kept');
+      assert.deepEqual(await once(keep, 'message-back', 8000), ['kept']);
+      assert.equal(keep.connected, true);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('a hung worker (SIGSTOP) is detected by heartbeats, killed and replaced; nothing is lost', async () => {
     const gw = await startGateway({
       workers: { '/': 'echo', '/custom': 'echo' },
@@ -197,7 +217,10 @@ describe('process isolation', () => {
 
   test('SIGTERM: workers hear "server shutting down" for every socket, clients see the transport close, exit 0', async () => {
     const gw = await startGateway({ workers: { '/': 'echo', '/custom': 'echo' } });
-    const a = gw.client('/');
+    // WebSocket for both: a polling client between two polls learns of the
+    // shutdown only from its next request, which may meet a closed port
+    // ("transport error") — as with the reference server.
+    const a = gw.client('/', { transports: ['websocket'] });
     const b = gw.client('/custom', { transports: ['websocket'] });
     await Promise.all([once(a, 'connect'), once(b, 'connect')]);
     const ids = [a.id, b.id];

@@ -159,7 +159,8 @@ static void eio_send(bconn *c, const char *a, size_t alen, const char *b, size_t
     char body[512];
     size_t n = alen + blen + dlen;
     if (n > sizeof(body)) return;
-    if (alen) memcpy(body, a, alen); /* b, d may be NULL when empty (UBSan) */
+    /* memcpy with a NULL source is undefined even for 0 bytes (UBSan). */
+    if (alen) memcpy(body, a, alen);
     if (blen) memcpy(body + alen, b, blen);
     if (dlen) memcpy(body + alen + blen, d, dlen);
     char q[128];

@@ -97,7 +97,8 @@ int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args)
     else if (args)
         json_array_append(data, args);
     json_decref(args);
-    int rc = iog_send(b->w, IPC_BROADCAST, NULL, meta, data, b->vol);
+    /* Every gateway gets it and applies rooms / except to its own sockets. */
+    int rc = iog_send_all(b->w, IPC_BROADCAST, meta, data, b->vol);
     json_decref(meta);
     json_decref(data);
     iog_bc_destroy(pb);

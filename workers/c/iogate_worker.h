@@ -18,6 +18,16 @@
  * iog_worker_process() / iog_worker_run(); the library is not thread-safe
  * (iog_worker_stop() excepted, which is async-signal-safe).
  *
+ * Several gateways (a deployment grown past one machine): one worker
+ * process may serve its namespace on several gateways at once.  Give every
+ * endpoint, comma-separated ("ipc:///run/a.sock,tcp://10.0.0.2:5555"), or
+ * add them with iog_worker_add_gateway().  The library connects one DEALER
+ * per gateway and is, to each, an ordinary worker (own HELLO, heartbeat,
+ * PROCESSED numbering, BYE).  The application sees one namespace: sockets
+ * of every gateway, rooms and fetch across all of them; what concerns one
+ * socket goes to its own gateway, broadcasts go to every gateway; losing
+ * one gateway disconnects only its sockets.
+ *
  * Event loop integration, two ways:
  *   1. iog_worker_run(w): blocks and runs the loop until iog_worker_stop().
  *   2. Your own loop: watch iog_worker_fd(w) for readability; before every
@@ -26,7 +36,9 @@
  *      edge-triggered, ZMQ_FD semantics — so call iog_worker_process() at
  *      once then); after the wait, call iog_worker_process(w).  With libev:
  *      an ev_io on the fd plus an ev_prepare that reads next_timeout into an
- *      ev_timer, all three calling iog_worker_process.
+ *      ev_timer, all three calling iog_worker_process.  With several
+ *      gateways, iog_worker_fd is one descriptor standing for all of them
+ *      (Linux), or watch each of iog_worker_fds() — the same contract.
  *
  * JSON values are jansson json_t.  Ownership is said at each function:
  *   "borrowed"  — the library keeps ownership; valid as the text says;
@@ -105,15 +117,26 @@ enum {
 };
 
 /* A new worker for `nsp` (e.g. "/" or "/chat") that will connect to the
- * gateway at `endpoint` (a ZeroMQ endpoint).  NULL endpoint / nsp read the
- * environment variables IOGATE_ENDPOINT / IOGATE_NAMESPACE (set by a gateway
- * that spawns its workers); nsp defaults to "/" when that is unset too.
- * Nothing is sent yet: register middleware and handlers, then start (by
- * iog_worker_start, or implicitly by the first fd/process/run call).
- * NULL on failure (no endpoint, ZeroMQ error). */
+ * gateway at `endpoint` (a ZeroMQ endpoint, or several separated by commas:
+ * one gateway each).  NULL endpoint / nsp read the environment variables
+ * IOGATE_ENDPOINT / IOGATE_NAMESPACE (set by a gateway that spawns its
+ * workers; IOGATE_ENDPOINT may hold a comma-separated list too); nsp
+ * defaults to "/" when that is unset too.  Nothing is sent yet: register
+ * middleware and handlers, then start (by iog_worker_start, or implicitly
+ * by the first fd/process/run call).  NULL on failure (no endpoint, an
+ * endpoint given twice). */
 iog_worker *iog_worker_new(const char *endpoint, const char *nsp);
 
-/* Send BYE to the gateway (its sockets will be disconnected there), free
+/* Serve one more gateway (or a comma-separated list of them) besides those
+ * given to iog_worker_new.  Before the worker starts; -1 afterwards (EBUSY),
+ * for an endpoint already given (EEXIST) or an empty one (EINVAL). */
+int iog_worker_add_gateway(iog_worker *w, const char *endpoint);
+
+/* How many gateways this worker serves; in *connected (may be NULL) how many
+ * of them have welcomed it now. */
+size_t iog_worker_gateways(const iog_worker *w, size_t *connected);
+
+/* Send BYE to each gateway (its sockets will be disconnected there), free
  * every socket without raising events, close the ZeroMQ socket and set *pw
  * to NULL.  Outstanding middleware handles and acks become invalid.  Must not
  * be called from inside a callback of this worker. */
@@ -127,8 +150,18 @@ int iog_worker_subscribe_conn(iog_worker *w, int mask);
 int iog_worker_start(iog_worker *w);
 
 /* The file descriptor to watch for readability (ZMQ_FD: edge-triggered; see
- * the loop notes at the top).  Starts the worker.  -1 on error. */
+ * the loop notes at the top).  Starts the worker.  With several gateways it
+ * is an epoll descriptor readable when any of their ZMQ_FDs is (Linux; owned
+ * by the worker, closed by iog_worker_destroy); elsewhere -1 with EMLINK:
+ * use iog_worker_fds.  -1 on error. */
 int iog_worker_fd(iog_worker *w);
+
+/* The ZMQ_FD of each gateway, in the order given, stored in fds[0..max):
+ * watch them all for readability, with the same contract as iog_worker_fd
+ * (edge-triggered; next_timeout_ms then process).  Returns the number of
+ * gateways (more than max means some were not stored), -1 on error.  Starts
+ * the worker.  The descriptors belong to ZeroMQ: do not close them. */
+int iog_worker_fds(iog_worker *w, int *fds, size_t max);
 
 /* Handle every message waiting and every timer due (heartbeat, ack
  * timeouts, HELLO retries), then reclaim what closed.  Never blocks (except
@@ -140,21 +173,25 @@ int iog_worker_process(iog_worker *w);
  * stays quiet; 0 when it must be called now (messages already waiting). */
 int iog_worker_next_timeout_ms(iog_worker *w);
 
-/* Run the loop (poll on the fd with next_timeout) until iog_worker_stop().
+/* Run the loop (poll on every gateway's fd with next_timeout) until
+ * iog_worker_stop(), or until every gateway has said BYE (PROTOCOL.md rule
+ * 15: a gateway that said BYE is not greeted again; the others carry on).
  * After the stop it keeps handling messages for up to 250 ms or until the
- * gateway's BYE, so that a gateway shutting down (DISCONNECT "server
+ * gateways' BYE, so that a gateway shutting down (DISCONNECT "server
  * shutting down" to every socket, BYE, then SIGTERM to its workers) still
  * gets its disconnect handlers run.  0 when stopped, -1 on a fatal error. */
 int iog_worker_run(iog_worker *w);
 
 /* Make iog_worker_run() return soon.  Async-signal-safe: may be called from
- * a signal handler. */
+ * a signal handler.  NULL is ignored (a signal that arrives after
+ * iog_worker_destroy set your pointer to NULL). */
 void iog_worker_stop(iog_worker *w);
 
 /* The namespace this worker serves (borrowed, lives as long as w). */
 const char *iog_worker_namespace(const iog_worker *w);
 
-/* True between the gateway's WELCOME and the next loss of the gateway. */
+/* True between the gateway's WELCOME and the next loss of the gateway
+ * (with several gateways: while at least one has welcomed the worker). */
 bool iog_worker_connected(const iog_worker *w);
 
 /* ------------------------------------------------------------------ */
@@ -190,6 +227,9 @@ void iog_next_error(iog_next_handle **next, const char *message, json_t *data);
 const char *iog_socket_id(const iog_socket *s);
 /* The worker of this socket. */
 iog_worker *iog_socket_worker(const iog_socket *s);
+/* The endpoint of the gateway this socket came through, as given to the
+ * worker (borrowed, lives as long as the worker). */
+const char *iog_socket_gateway(const iog_socket *s);
 /* The handshake object: headers, query, auth, time, issued, url, address,
  * xdomain, secure (PROTOCOL.md rule 16).  Borrowed, lives as long as s. */
 json_t *iog_socket_handshake(const iog_socket *s);
@@ -294,7 +334,8 @@ bool iog_reserved_event(const char *event);
  * anything for a reserved name, a socket not connected, no gateway, or a
  * send failure.  A send that blocks a whole heartbeat (the gateway stopped
  * reading) fails, and the worker then resynchronises as if the gateway were
- * lost (every socket disconnected with "transport close", HELLO again). */
+ * lost (every socket of that gateway disconnected with "transport close",
+ * HELLO again). */
 int iog_socket_emit(iog_socket *s, const char *event, json_t *args);
 /* Same, but the message may be dropped when the gateway is slow. */
 int iog_socket_emit_volatile(iog_socket *s, const char *event, json_t *args);
@@ -332,15 +373,18 @@ iog_broadcast *iog_bc_to(iog_broadcast *b, const char *room);
 iog_broadcast *iog_bc_except(iog_broadcast *b, const char *room);
 iog_broadcast *iog_bc_volatile(iog_broadcast *b);
 void iog_bc_destroy(iog_broadcast **pb);
-/* One BROADCAST message to the gateway.  Consumes *pb (set to NULL) and
- * args (as iog_socket_emit).  -1 for a reserved name or a send failure. */
+/* One BROADCAST message to each gateway connected (each applies it to its
+ * own sockets).  Consumes *pb (set to NULL) and args (as iog_socket_emit).
+ * -1 for a reserved name, no gateway connected, or a send failure (to any
+ * gateway: the others still got it). */
 int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args);
 /* Emit to every socket of the namespace (io.emit). */
 int iog_emit(iog_worker *w, const char *event, json_t *args);
 
 /* The sockets matched by b, resolved locally from this worker's room state
- * (a worker owns its namespace's rooms).  Only connected sockets.  These do
- * not consume b. */
+ * (a worker owns its namespace's rooms), on every gateway.  Only connected
+ * sockets.  JOIN / LEAVE / DISCONNECT go to each socket's own gateway.
+ * These do not consume b. */
 /* fetchSockets: array of {"id","rooms":[…],"handshake":{…},"data":…}.
  * New ref. */
 json_t *iog_bc_fetch_sockets(const iog_broadcast *b);

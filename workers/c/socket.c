@@ -38,10 +38,11 @@ static void add_room(iog_socket *s, const char *room)
     s->rooms[s->n_rooms++] = iog_xstrdup(room);
 }
 
-iog_socket *iog_socket_create(iog_worker *w, const char *sid, json_t *meta)
+iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta)
 {
     iog_socket *s = iog_xcalloc(1, sizeof *s);
-    s->w = w;
+    s->w = g->w;
+    s->gw = g;
     memcpy(s->id, sid, IPC_ID_LEN);
     s->id[IPC_ID_LEN] = '\0';
     s->state = IOG_S_PENDING;
@@ -286,7 +287,7 @@ static void accept_socket(iog_socket *s)
     iog_worker *w = s->w;
     s->state = IOG_S_CONNECTED;
     w->n_connected++;
-    iog_send(w, IPC_ACCEPT, s->id, NULL, NULL, 0);
+    iog_send(s->gw, IPC_ACCEPT, s->id, NULL, NULL, 0);
     /* Rooms joined or left in middleware: the gateway learns the difference
      * between what it routes (the socket's own id, plus a recovered
      * socket's rooms) and what we hold now. */
@@ -304,14 +305,14 @@ static void accept_socket(iog_socket *s)
     s->gw_rooms = NULL;
     if (json_array_size(join)) {
         json_t *meta = iog_jcheck(json_pack("{s:o}", "rooms", join));
-        iog_send(w, IPC_JOIN, s->id, meta, NULL, 0);
+        iog_send(s->gw, IPC_JOIN, s->id, meta, NULL, 0);
         json_decref(meta);
     } else {
         json_decref(join);
     }
     if (json_array_size(leave)) {
         json_t *meta = iog_jcheck(json_pack("{s:o}", "rooms", leave));
-        iog_send(w, IPC_LEAVE, s->id, meta, NULL, 0);
+        iog_send(s->gw, IPC_LEAVE, s->id, meta, NULL, 0);
         json_decref(meta);
     } else {
         json_decref(leave);
@@ -386,7 +387,7 @@ void iog_next_error(iog_next_handle **ph, const char *message, json_t *data)
     if (s && h->kind == IOG_NEXT_NS && s->state == IOG_S_PENDING) {
         json_t *meta = iog_jcheck(json_pack("{s:s}", "message", message));
         if (data) json_object_set(meta, "data", data);
-        iog_send(s->w, IPC_REFUSE, s->id, meta, NULL, 0);
+        iog_send(s->gw, IPC_REFUSE, s->id, meta, NULL, 0);
         json_decref(meta);
         iog_log(IOG_LOG_DEBUG, "socket %s refused: %s", s->id, message);
         s->state = IOG_S_CLOSED;
@@ -529,7 +530,7 @@ int iog_ack_send(iog_ack **pa, json_t *args)
     iog_socket *s = a->s;
     json_t *data = ack_args(args);
     json_t *meta = iog_jcheck(json_pack("{s:I}", "id", (json_int_t)a->id));
-    int rc = s->state == IOG_S_CONNECTED ? iog_send(s->w, IPC_ACK, s->id, meta, data, 0)
+    int rc = s->state == IOG_S_CONNECTED ? iog_send(s->gw, IPC_ACK, s->id, meta, data, 0)
                                          : iog_fail(ENOTCONN, "socket is not connected");
     json_decref(meta);
     json_decref(data);
@@ -587,7 +588,7 @@ static int emit(iog_socket *s, const char *event, json_t *args, int vol, int64_t
         meta = json_pack("{s:I}", "ack", (json_int_t)ack_id);
     else if (vol)
         meta = json_pack("{s:b}", "volatile", 1);
-    int rc = iog_send(s->w, IPC_EMIT, s->id, meta, data, vol);
+    int rc = iog_send(s->gw, IPC_EMIT, s->id, meta, data, vol);
     json_decref(meta);
     json_decref(data);
     return rc;
@@ -630,7 +631,7 @@ static int room_change(iog_socket *s, ipc_type t, const char *room)
 {
     if (s->state != IOG_S_CONNECTED) return 0; /* pending: told at ACCEPT */
     json_t *meta = iog_jcheck(json_pack("{s:[s]}", "rooms", room));
-    int rc = iog_send(s->w, t, s->id, meta, NULL, 0);
+    int rc = iog_send(s->gw, t, s->id, meta, NULL, 0);
     json_decref(meta);
     return rc;
 }
@@ -706,7 +707,7 @@ int iog_socket_disconnect(iog_socket *s, bool close)
                                       ? "socket is not connected yet (use iog_next_error)"
                                       : "socket is gone");
     json_t *meta = iog_jcheck(json_pack("{s:b}", "close", close));
-    iog_send(s->w, IPC_DISCONNECT, s->id, meta, NULL, 0);
+    iog_send(s->gw, IPC_DISCONNECT, s->id, meta, NULL, 0);
     json_decref(meta);
     iog_socket_close(s, "server namespace disconnect");
     return 0;

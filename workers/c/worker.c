@@ -11,13 +11,17 @@
 #include <malloc.h>
 #include <openssl/rand.h>
 #include <poll.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define DEFAULT_HEARTBEAT_MS 5000
-#define HELLO_RETRY_MS 20 /* while the connection to the gateway is not up */
+#define HELLO_RETRY_MS 20  /* a HELLO that could not be queued (pipe full) */
+#define HELLO_MAX_MS 60000 /* longest pause between unanswered HELLOs */
 #define HWM 100000
 #define STOP_GRACE_MS 250 /* iog_worker_run after a stop: wait for BYE */
 
@@ -132,62 +136,106 @@ void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a)
 
 /* ---- sending ---- */
 
-/* Send one message about `sid` (NULL = none).  meta and data are borrowed;
- * data is the array of the data frame (binary values become attachments).
- * Volatile messages never block and are dropped at the high-water mark;
- * others may block up to ZMQ_SNDTIMEO (PROTOCOL.md rule 32). */
-int iog_send(iog_worker *w, ipc_type t, const char *sid, json_t *meta, json_t *data, int vol)
+/* Send one message whose data frame is already serialized (text, att). */
+static int send_text(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const char *text,
+                     const iog_atts *att, int vol)
 {
-    if (!w->welcomed && t != IPC_PING && t != IPC_PONG) /* nothing to route it to */
+    iog_worker *w = g->w;
+    if (!g->welcomed && t != IPC_PING && t != IPC_PONG) /* nothing to route it to */
         return iog_fail(ENOTCONN, "not connected to the gateway");
-    iog_atts att = {0};
-    char *text = NULL;
-    if (data) {
-        text = iog_dump_wire(data, &att);
-        if (!text) {
-            free(att.v);
-            iog_log(IOG_LOG_ERROR, "%s %s: arguments cannot be encoded as JSON", ipc_type_name(t),
-                    w->nsp);
-            return iog_fail(EINVAL, "arguments cannot be encoded as JSON");
-        }
-    }
     /* PING / PONG name no namespace (PROTOCOL.md rule 14). */
     const char *nsp = t == IPC_PING || t == IPC_PONG ? "" : w->nsp;
-    /* Rule 36: the first message sent while handling packet N says so
-     * ("done"), so a crash right after it cannot replay N. */
+    /* Rule 36: the first message sent while handling packet N of this
+     * gateway says so ("done"), so a crash right after it cannot replay N.
+     * Numbers are per connection: each gateway hears its own. */
     json_t *own = NULL;
-    int piggyback = w->seq_done != w->seq_reported && t != IPC_PING && t != IPC_PONG &&
+    int piggyback = g->seq_done != g->seq_reported && t != IPC_PING && t != IPC_PONG &&
                     t != IPC_HELLO && t != IPC_PROCESSED;
     if (piggyback) {
-        own = meta ? json_copy(meta) : json_object();
-        json_object_set_new(own, "done", json_integer(w->seq_done));
+        own = iog_jcheck(meta ? json_copy(meta) : json_object());
+        json_object_set_new(own, "done", json_integer(g->seq_done));
         meta = own;
     }
-    int rc = ipc_send_json(w->zsock, NULL, t, nsp, sid ? sid : "", meta, text,
-                           text ? strlen(text) : 0, att.v, att.n, vol ? ZMQ_DONTWAIT : 0);
+    int rc = ipc_send_json(g->zsock, NULL, t, nsp, sid ? sid : "", meta, text,
+                           text ? strlen(text) : 0, att->v, att->n, vol ? ZMQ_DONTWAIT : 0);
     int err = errno;
-    if (own) json_decref(own);
-    if (rc == 0 && piggyback) w->seq_reported = w->seq_done;
+    json_decref(own);
+    if (rc == 0) {
+        if (piggyback) g->seq_reported = g->seq_done;
+        return 0;
+    }
+    if (vol && err == EAGAIN) {
+        iog_log(IOG_LOG_DEBUG, "volatile %s to %s dropped", ipc_type_name(t), w->nsp);
+        return iog_fail(EAGAIN, "volatile message dropped (gateway busy)");
+    }
+    iog_log(IOG_LOG_WARN, "send %s on %s to %s failed: %s", ipc_type_name(t), w->nsp, g->endpoint,
+            zmq_strerror(err));
+    /* Blocked a whole heartbeat (ZMQ_SNDTIMEO) or worse: the message is
+     * lost, so this gateway's view and ours differ.  Start over with it. */
+    g->send_failed = 1;
+    return iog_fail(err, "send to the gateway failed");
+}
+
+/* data (borrowed) serialized for the wire: binary values become attachments
+ * (views into data).  NULL data is no data frame.  -1 if not encodable. */
+static int wire(iog_worker *w, ipc_type t, json_t *data, char **text, iog_atts *att)
+{
+    *text = NULL;
+    memset(att, 0, sizeof *att);
+    if (!data) return 0;
+    *text = iog_dump_wire(data, att);
+    if (*text) return 0;
+    free(att->v);
+    att->v = NULL;
+    iog_log(IOG_LOG_ERROR, "%s %s: arguments cannot be encoded as JSON", ipc_type_name(t), w->nsp);
+    return iog_fail(EINVAL, "arguments cannot be encoded as JSON");
+}
+
+/* Send one message about `sid` (NULL = none) to gateway g.  meta and data
+ * are borrowed; data is the array of the data frame (binary values become
+ * attachments).  Volatile messages never block and are dropped at the
+ * high-water mark; others may block up to ZMQ_SNDTIMEO (PROTOCOL.md rule
+ * 32). */
+int iog_send(iog_gw *g, ipc_type t, const char *sid, json_t *meta, json_t *data, int vol)
+{
+    if (!g->welcomed && t != IPC_PING && t != IPC_PONG) /* before encoding anything */
+        return iog_fail(ENOTCONN, "not connected to the gateway");
+    char *text;
+    iog_atts att;
+    if (wire(g->w, t, data, &text, &att) != 0) return -1;
+    int rc = send_text(g, t, sid, meta, text, &att, vol);
     free(text);
     free(att.v);
-    if (rc < 0) {
-        if (vol && err == EAGAIN) {
-            iog_log(IOG_LOG_DEBUG, "volatile %s to %s dropped", ipc_type_name(t), w->nsp);
-            return iog_fail(EAGAIN, "volatile message dropped (gateway busy)");
+    return rc;
+}
+
+int iog_send_all(iog_worker *w, ipc_type t, json_t *meta, json_t *data, int vol)
+{
+    size_t up = 0;
+    for (size_t i = 0; i < w->n_gws; i++)
+        up += w->gws[i]->welcomed != 0;
+    if (!up) return iog_fail(ENOTCONN, "not connected to the gateway");
+    char *text;
+    iog_atts att;
+    if (wire(w, t, data, &text, &att) != 0) return -1; /* encoded once for all */
+    int rc = 0, err = 0;
+    const char *why = NULL;
+    for (size_t i = 0; i < w->n_gws; i++) {
+        if (!w->gws[i]->welcomed) continue; /* its sockets are gone with it */
+        if (send_text(w->gws[i], t, NULL, meta, text, &att, vol) != 0) {
+            rc = -1;
+            err = errno;
+            why = iog_strerror();
         }
-        iog_log(IOG_LOG_WARN, "send %s on %s failed: %s", ipc_type_name(t), w->nsp,
-                zmq_strerror(err));
-        /* Blocked a whole heartbeat (ZMQ_SNDTIMEO) or worse: the message is
-         * lost, so the gateway's view and ours differ.  Start over. */
-        w->send_failed = 1;
-        return iog_fail(err, "send to the gateway failed");
     }
-    return 0;
+    free(text);
+    free(att.v);
+    return rc ? iog_fail(err, why) : 0;
 }
 
 /* ---- life of the worker ---- */
 
-static void new_incarnation(iog_worker *w)
+static void new_incarnation(iog_gw *g)
 {
     unsigned char rnd[16];
     if (RAND_bytes(rnd, sizeof rnd) != 1) {
@@ -195,7 +243,64 @@ static void new_incarnation(iog_worker *w)
         abort();
     }
     for (int i = 0; i < 16; i++)
-        snprintf(w->incarnation + 2 * i, 3, "%02x", rnd[i]);
+        snprintf(g->incarnation + 2 * i, 3, "%02x", rnd[i]);
+}
+
+/* Add the gateways of a comma-separated endpoint list.  Spaces around the
+ * commas are allowed; empty items are ignored. */
+static int add_gateways(iog_worker *w, const char *list)
+{
+    size_t added = 0;
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if (t > p) {
+            char *ep = iog_xmalloc((size_t)(t - p) + 1);
+            memcpy(ep, p, (size_t)(t - p));
+            ep[t - p] = '\0';
+            for (size_t i = 0; i < w->n_gws; i++)
+                if (strcmp(w->gws[i]->endpoint, ep) == 0) {
+                    iog_log(IOG_LOG_ERROR, "gateway endpoint %s given twice", ep);
+                    free(ep);
+                    return iog_fail(EEXIST, "gateway endpoint given twice");
+                }
+            iog_gw *g = iog_xcalloc(1, sizeof *g);
+            g->w = w;
+            g->endpoint = ep;
+            g->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+            new_incarnation(g);
+            w->gws = iog_xrealloc(w->gws, (w->n_gws + 1) * sizeof *w->gws);
+            w->gws[w->n_gws++] = g;
+            added++;
+        }
+        p = e;
+    }
+    if (!added) return iog_fail(EINVAL, "no gateway endpoint");
+    return 0;
+}
+
+static void gw_free(iog_gw *g)
+{
+    free(g->gateway);
+    free(g->endpoint);
+    free(g);
+}
+
+static void worker_free(iog_worker *w)
+{
+    for (size_t i = 0; i < w->n_gws; i++)
+        gw_free(w->gws[i]);
+    free(w->gws);
+    free(w->buckets);
+    free(w->nsp);
+    free(w);
 }
 
 iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
@@ -227,14 +332,27 @@ iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
         return NULL;
     }
     iog_worker *w = iog_xcalloc(1, sizeof *w);
-    w->endpoint = iog_xstrdup(endpoint);
     w->nsp = iog_xstrdup(nsp);
+    w->epfd = -1;
     w->conn_mask = IOG_CONN_UPGRADE;
-    w->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
     w->n_buckets = 64;
     w->buckets = iog_xcalloc(w->n_buckets, sizeof *w->buckets);
-    new_incarnation(w);
+    if (add_gateways(w, endpoint) != 0) {
+        int err = errno;
+        const char *why = iog_strerror();
+        if (err == EINVAL) iog_log(IOG_LOG_ERROR, "no gateway endpoint in \"%s\"", endpoint);
+        worker_free(w);
+        iog_fail(err, why);
+        return NULL;
+    }
     return w;
+}
+
+int iog_worker_add_gateway(iog_worker *w, const char *endpoint)
+{
+    if (w->started) return iog_fail(EBUSY, "worker already started");
+    if (!endpoint) return iog_fail(EINVAL, "no gateway endpoint");
+    return add_gateways(w, endpoint);
 }
 
 int iog_worker_subscribe_conn(iog_worker *w, int mask)
@@ -246,84 +364,124 @@ int iog_worker_subscribe_conn(iog_worker *w, int mask)
 
 static const char *const conn_names[] = {"upgrade", "packet", "packetCreate", "drain", "close"};
 
-static void send_hello(iog_worker *w)
+static void send_hello(iog_gw *g)
 {
+    iog_worker *w = g->w;
     json_t *ev = iog_jcheck(json_array());
     for (int i = 0; i < 5; i++)
         if (w->conn_mask & (1 << i)) json_array_append_new(ev, json_string(conn_names[i]));
     json_t *meta =
         iog_jcheck(json_pack("{s:i,s:s,s:i,s:o}", "version", IPC_PROTOCOL_VERSION, "incarnation",
-                             w->incarnation, "pid", (int)getpid(), "conn_events", ev));
-    /* DONTWAIT: with ZMQ_IMMEDIATE the send fails while the connection is
-     * not up; we retry soon instead of queueing HELLOs for later. */
+                             g->incarnation, "pid", (int)getpid(), "conn_events", ev));
+    /* DONTWAIT: never block on HELLO; while the gateway is not there it
+     * waits in the pipe, and is repeated every heartbeat until WELCOME. */
     int rc =
-        ipc_send_json(w->zsock, NULL, IPC_HELLO, w->nsp, "", meta, NULL, 0, NULL, 0, ZMQ_DONTWAIT);
+        ipc_send_json(g->zsock, NULL, IPC_HELLO, w->nsp, "", meta, NULL, 0, NULL, 0, ZMQ_DONTWAIT);
     json_decref(meta);
     int64_t now = iog_now_ms();
     if (rc == 0) {
-        iog_log(IOG_LOG_DEBUG, "HELLO %s sent to %s", w->nsp, w->endpoint);
-        w->hello_sent = 1;
-        w->last_rx = now; /* the silence clock starts now */
-        w->last_ping = now;
+        iog_log(IOG_LOG_DEBUG, "HELLO %s sent to %s", w->nsp, g->endpoint);
+        g->hello_sent = 1;
+        g->last_rx = now; /* the silence clock starts now */
+        g->last_ping = now;
         /* No WELCOME within a heartbeat: again (a HELLO repeated on the
-         * same connection with the same incarnation is harmless). */
-        w->hello_at = now + w->heartbeat_ms;
+         * same connection with the same incarnation is harmless).  While the
+         * gateway is away they all wait in the pipe and reach it together
+         * when it is back (the first one at once), so the pauses double up
+         * to a minute: a long absence does not pile up thousands. */
+        if (g->hello_ivl <= 0) g->hello_ivl = g->heartbeat_ms;
+        g->hello_at = now + g->hello_ivl;
+        g->hello_ivl = g->hello_ivl * 2 > HELLO_MAX_MS ? HELLO_MAX_MS : g->hello_ivl * 2;
     } else {
-        w->hello_sent = 0;
-        w->hello_at = now + HELLO_RETRY_MS;
+        g->hello_sent = 0;
+        g->hello_at = now + HELLO_RETRY_MS;
     }
+}
+
+static int gw_start(iog_gw *g)
+{
+    iog_worker *w = g->w;
+    g->zsock = zmq_socket(w->zctx, ZMQ_DEALER);
+    if (!g->zsock) return iog_fail(errno, "zmq_socket failed");
+    int zero = 0, hwm = HWM, sndtimeo = DEFAULT_HEARTBEAT_MS;
+    /* No ZMQ_IMMEDIATE: with it, libzmq terminates the connection's pipe
+     * without delay when the connection drops, and what the gateway sent
+     * just before closing — its DISCONNECTs and BYE at shutdown — is lost
+     * unless we had already read it (a gateway that spawned us waits for
+     * our exit first, one we merely connect to does not).  Without it,
+     * messages we send while the gateway is away wait in the pipe (bounded
+     * by the high-water mark) and reach it when it is back: a HELLO, or
+     * stale messages it answers with ERROR "hello" (rule 30). */
+    zmq_setsockopt(g->zsock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(g->zsock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(g->zsock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(g->zsock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+    /* PROTOCOL.md rule 1a: CURVE when the gateway's public key is given
+     * (one key for every endpoint: gateways sharing workers share it) */
+    const char *curve = getenv("IOGATE_CURVE_SERVERKEY");
+    if (curve && *curve && ipc_curve_client(g->zsock, curve) != 0) {
+        int err = errno;
+        iog_log(IOG_LOG_ERROR, "IOGATE_CURVE_SERVERKEY: %s",
+                err == EINVAL ? "not a Z85 public key (40 characters)" : zmq_strerror(err));
+        zmq_close(g->zsock);
+        g->zsock = NULL;
+        return iog_fail(err, "CURVE setup failed");
+    }
+    if (zmq_connect(g->zsock, g->endpoint) != 0) {
+        int err = errno;
+        iog_log(IOG_LOG_ERROR, "connect %s: %s", g->endpoint, zmq_strerror(err));
+        zmq_close(g->zsock); /* a later iog_worker_start tries again */
+        g->zsock = NULL;
+        return iog_fail(err, "zmq_connect failed");
+    }
+    iog_log(IOG_LOG_INFO, "worker for %s connecting to %s (incarnation %s)", w->nsp, g->endpoint,
+            g->incarnation);
+    return 0;
 }
 
 int iog_worker_start(iog_worker *w)
 {
     if (w->started) return 0;
-    w->zctx = zmq_ctx_new();
+    if (!w->zctx) w->zctx = zmq_ctx_new();
     if (!w->zctx) return iog_fail(errno, "zmq_ctx_new failed");
-    w->zsock = zmq_socket(w->zctx, ZMQ_DEALER);
-    if (!w->zsock) return iog_fail(errno, "zmq_socket failed");
-    int one = 1, zero = 0, hwm = HWM, sndtimeo = DEFAULT_HEARTBEAT_MS;
-    zmq_setsockopt(w->zsock, ZMQ_IMMEDIATE, &one, sizeof one);
-    zmq_setsockopt(w->zsock, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(w->zsock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(w->zsock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(w->zsock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
-    /* PROTOCOL.md rule 1a: CURVE when the gateway's public key is given */
-    const char *curve = getenv("IOGATE_CURVE_SERVERKEY");
-    if (curve && *curve && ipc_curve_client(w->zsock, curve) != 0) {
-        iog_log(IOG_LOG_ERROR, "IOGATE_CURVE_SERVERKEY: %s",
-                errno == EINVAL ? "not a Z85 public key (40 characters)" : zmq_strerror(errno));
-        return iog_fail(errno, "CURVE setup failed");
-    }
-    if (zmq_connect(w->zsock, w->endpoint) != 0) {
-        iog_log(IOG_LOG_ERROR, "connect %s: %s", w->endpoint, zmq_strerror(errno));
-        return iog_fail(errno, "zmq_connect failed");
-    }
+    for (size_t i = 0; i < w->n_gws; i++)
+        if (!w->gws[i]->zsock && gw_start(w->gws[i]) != 0) return -1;
     w->started = 1;
-    iog_log(IOG_LOG_INFO, "worker for %s connecting to %s (incarnation %s)", w->nsp, w->endpoint,
-            w->incarnation);
-    send_hello(w);
+    for (size_t i = 0; i < w->n_gws; i++)
+        send_hello(w->gws[i]);
     return 0;
 }
 
-/* The gateway is gone (silence, BYE, a new gateway incarnation, or an ERROR
- * "hello"): every socket it had is disconnected with "transport close",
- * pending acks fail, and we say HELLO again (PROTOCOL.md rules 14, 34). */
-static void gateway_lost(iog_worker *w, const char *why, int rehello)
+/* Gateway g is gone (silence, BYE, a new gateway incarnation, or an ERROR
+ * "hello"): every socket it had — and only those: the other gateways'
+ * sockets carry on — is disconnected with "transport close", their pending
+ * acks fail, and we say HELLO again (PROTOCOL.md rules 14, 34). */
+static void gateway_lost(iog_gw *g, const char *why, int rehello)
 {
-    iog_log(IOG_LOG_WARN, "gateway lost (%s): %zu socket(s) of %s disconnected", why, w->n_sockets,
-            w->nsp);
-    w->welcomed = 0;
-    while (w->head)
-        iog_socket_close(w->head, "transport close");
+    iog_worker *w = g->w;
+    /* Snapshot first: a disconnect handler may close other sockets.  The
+     * pointers stay valid: closed sockets wait in the graveyard until the
+     * end of iog_worker_process. */
+    size_t n = 0;
+    iog_socket **mine = iog_xmalloc((w->n_sockets + 1) * sizeof *mine);
+    for (iog_socket *s = w->head; s; s = s->next)
+        if (s->gw == g) mine[n++] = s;
+    iog_log(IOG_LOG_WARN, "gateway %s lost (%s): %zu socket(s) of %s disconnected", g->endpoint,
+            why, n, w->nsp);
+    g->welcomed = 0;
+    for (size_t i = 0; i < n; i++)
+        iog_socket_close(mine[i], "transport close"); /* no-op if already closed */
+    free(mine);
     /* A new incarnation: if the gateway is in fact alive (we were blocked, or
      * a send was lost) the HELLO on the same connection then makes it drop
      * every socket it still routes to us, which we just closed here; with
      * the same incarnation it would keep them and their clients would hang.
      * See the report on PROTOCOL.md rule 10. */
     if (rehello) { /* from the loop's timers, soon: not into a pipe that is closing */
-        new_incarnation(w);
-        w->hello_sent = 0;
-        w->hello_at = iog_now_ms() + HELLO_RETRY_MS;
+        new_incarnation(g);
+        g->hello_sent = 0;
+        g->hello_ivl = 0;
+        g->hello_at = iog_now_ms() + HELLO_RETRY_MS;
     }
 }
 
@@ -332,14 +490,15 @@ void iog_worker_destroy(iog_worker **pw)
     iog_worker *w = *pw;
     if (!w) return;
     *pw = NULL;
-    if (w->zsock) {
-        if (w->welcomed) {
+    for (size_t i = 0; i < w->n_gws; i++) {
+        iog_gw *g = w->gws[i];
+        if (g->zsock && g->welcomed) {
             json_t *meta = json_pack("{s:s}", "reason", "worker shutting down");
-            ipc_send_json(w->zsock, NULL, IPC_BYE, w->nsp, "", meta, NULL, 0, NULL, 0,
+            ipc_send_json(g->zsock, NULL, IPC_BYE, w->nsp, "", meta, NULL, 0, NULL, 0,
                           ZMQ_DONTWAIT);
             json_decref(meta);
             int linger = 200; /* let the BYE out */
-            zmq_setsockopt(w->zsock, ZMQ_LINGER, &linger, sizeof linger);
+            zmq_setsockopt(g->zsock, ZMQ_LINGER, &linger, sizeof linger);
         }
     }
     /* No events on the way out: unlink and free every socket silently. */
@@ -350,15 +509,13 @@ void iog_worker_destroy(iog_worker **pw)
     }
     reap(w);
     ipc_frames_close(&w->frames);
-    if (w->zsock) zmq_close(w->zsock);
+    for (size_t i = 0; i < w->n_gws; i++)
+        if (w->gws[i]->zsock) zmq_close(w->gws[i]->zsock);
     if (w->zctx) zmq_ctx_term(w->zctx);
+    if (w->epfd >= 0) close(w->epfd);
     iog_cbs_clear(&w->mw);
     iog_cbs_clear(&w->on_connection);
-    free(w->buckets);
-    free(w->gateway);
-    free(w->endpoint);
-    free(w->nsp);
-    free(w);
+    worker_free(w);
 }
 
 const char *iog_worker_namespace(const iog_worker *w)
@@ -367,11 +524,29 @@ const char *iog_worker_namespace(const iog_worker *w)
 }
 bool iog_worker_connected(const iog_worker *w)
 {
-    return w->welcomed;
+    for (size_t i = 0; i < w->n_gws; i++)
+        if (w->gws[i]->welcomed) return true;
+    return false;
+}
+size_t iog_worker_gateways(const iog_worker *w, size_t *connected)
+{
+    if (connected) {
+        *connected = 0;
+        for (size_t i = 0; i < w->n_gws; i++)
+            *connected += w->gws[i]->welcomed != 0;
+    }
+    return w->n_gws;
+}
+const char *iog_socket_gateway(const iog_socket *s)
+{
+    return s->gw->endpoint;
 }
 void iog_worker_stop(iog_worker *w)
 {
-    w->stop = 1;
+    /* NULL: the usual signal handler calls us with a global that
+     * iog_worker_destroy has just nulled (run returned on the gateway's BYE,
+     * and the gateway's SIGTERM follows). */
+    if (w) w->stop = 1;
 }
 
 void iog_use(iog_worker *w, iog_middleware_fn fn, void *user)
@@ -404,59 +579,63 @@ static json_t *parse_data(const ipc_msg *m)
     return iog_resolve_placeholders(d, m->att, m->n_att);
 }
 
-static void on_welcome(iog_worker *w, const ipc_msg *m)
+static void on_welcome(iog_gw *g, const ipc_msg *m)
 {
     json_t *hb = json_object_get(m->meta, "heartbeat_ms");
     if (json_is_integer(hb) && json_integer_value(hb) > 0 && json_integer_value(hb) < 3600000)
-        w->heartbeat_ms = (int)json_integer_value(hb);
-    const char *gw = json_string_value(json_object_get(m->meta, "gateway"));
-    if (w->gateway && gw && strcmp(gw, w->gateway) != 0 && w->head) {
-        /* A different gateway: the sockets of the old one are gone. */
-        char *old = w->gateway;
-        w->gateway = NULL;
-        gateway_lost(w, "new gateway incarnation", 0);
+        g->heartbeat_ms = (int)json_integer_value(hb);
+    const char *id = json_string_value(json_object_get(m->meta, "gateway"));
+    if (g->gateway && id && strcmp(id, g->gateway) != 0) {
+        /* A different gateway behind this endpoint: the sockets of the old
+         * one are gone (only this connection's). */
+        char *old = g->gateway;
+        g->gateway = NULL;
+        gateway_lost(g, "new gateway incarnation", 0);
         free(old);
     }
-    free(w->gateway);
-    w->gateway = gw ? iog_xstrdup(gw) : NULL;
-    int sndtimeo = w->heartbeat_ms;
-    zmq_setsockopt(w->zsock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
-    w->welcomed = 1;
-    w->hello_sent = 0;
-    iog_log(IOG_LOG_INFO, "gateway %s welcomes %s (heartbeat %d ms)", gw ? gw : "?", w->nsp,
-            w->heartbeat_ms);
+    free(g->gateway);
+    g->gateway = id ? iog_xstrdup(id) : NULL;
+    int sndtimeo = g->heartbeat_ms;
+    zmq_setsockopt(g->zsock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+    g->welcomed = 1;
+    g->hello_sent = 0;
+    g->hello_ivl = 0; /* the next HELLO series starts at one heartbeat */
+    iog_log(IOG_LOG_INFO, "gateway %s at %s welcomes %s (heartbeat %d ms)", id ? id : "?",
+            g->endpoint, g->w->nsp, g->heartbeat_ms);
 }
 
-static void handle(iog_worker *w, const ipc_msg *m)
+static void handle(iog_gw *g, const ipc_msg *m)
 {
+    iog_worker *w = g->w;
     const char *nsp_ok = NULL;
     if (m->nsp.len && (m->nsp.len != strlen(w->nsp) || memcmp(m->nsp.data, w->nsp, m->nsp.len)))
         nsp_ok = "other namespace";
     switch (m->type) {
     case IPC_WELCOME:
-        on_welcome(w, m);
+        on_welcome(g, m);
         return;
     case IPC_PING:
-        iog_send(w, IPC_PONG, NULL, NULL, NULL, 1);
+        iog_send(g, IPC_PONG, NULL, NULL, NULL, 1);
         return;
     case IPC_PONG:
         return;
     case IPC_BYE: {
         const char *r = json_string_value(json_object_get(m->meta, "reason"));
-        iog_log(IOG_LOG_INFO, "gateway says BYE (%s)", r ? r : "no reason");
+        iog_log(IOG_LOG_INFO, "gateway %s says BYE (%s)", g->endpoint, r ? r : "no reason");
         /* Rule 15: no HELLO of our own after a BYE (a worker replaced by a
-         * new one would take the namespace back); iog_worker_run returns. */
-        gateway_lost(w, "BYE", 0);
-        w->dismissed = 1;
+         * new one would take the namespace back); iog_worker_run returns
+         * once every gateway has said it. */
+        gateway_lost(g, "BYE", 0);
+        g->dismissed = 1;
         return;
     }
     case IPC_ERROR: {
         const char *code = json_string_value(json_object_get(m->meta, "code"));
         const char *msg = json_string_value(json_object_get(m->meta, "message"));
         const char *type = json_string_value(json_object_get(m->meta, "type"));
-        iog_log(IOG_LOG_WARN, "gateway ERROR %s: %s (about %s)", code ? code : "?", msg ? msg : "",
-                type ? type : "?");
-        if (code && strcmp(code, "hello") == 0) gateway_lost(w, "gateway does not know us", 1);
+        iog_log(IOG_LOG_WARN, "gateway %s ERROR %s: %s (about %s)", g->endpoint, code ? code : "?",
+                msg ? msg : "", type ? type : "?");
+        if (code && strcmp(code, "hello") == 0) gateway_lost(g, "gateway does not know us", 1);
         return;
     }
     case IPC_REPLY:
@@ -475,16 +654,28 @@ static void handle(iog_worker *w, const ipc_msg *m)
             iog_log(IOG_LOG_WARN, "CONNECT without a socket id ignored");
             return;
         }
-        if (s) {
+        if (s && s->gw == g) {
             iog_log(IOG_LOG_WARN, "CONNECT for known socket %s ignored", s->id);
             return;
         }
-        if (!w->welcomed) iog_log(IOG_LOG_DEBUG, "CONNECT before WELCOME");
-        s = iog_socket_create(w, m->sid.data, m->meta);
+        if (s) {
+            /* Ids are 20 random characters: two gateways choosing the same
+             * one is a bug or an attack, not chance.  Refuse the newcomer
+             * rather than mix up two clients. */
+            iog_log(IOG_LOG_WARN, "CONNECT %s from %s: id already used by a socket of %s, refused",
+                    s->id, g->endpoint, s->gw->endpoint);
+            json_t *meta = iog_jcheck(json_pack("{s:s}", "message", "duplicate socket id"));
+            iog_send(g, IPC_REFUSE, s->id, meta, NULL, 0);
+            json_decref(meta);
+            return;
+        }
+        if (!g->welcomed) iog_log(IOG_LOG_DEBUG, "CONNECT before WELCOME");
+        s = iog_socket_create(g, m->sid.data, m->meta);
         table_insert(w, s);
         iog_socket_start_middleware(s);
         return;
     }
+    if (s && s->gw != g) s = NULL; /* another gateway's socket: not this one's to touch */
     if (!s) {
         iog_log(IOG_LOG_DEBUG, "%s for unknown socket %.*s ignored", ipc_type_name(m->type),
                 (int)m->sid.len, m->sid.data);
@@ -520,23 +711,29 @@ static void handle(iog_worker *w, const ipc_msg *m)
     }
 }
 
+static void gw_timers(iog_gw *g, int64_t now)
+{
+    if (g->send_failed) {
+        g->send_failed = 0;
+        if (g->welcomed) gateway_lost(g, "send to the gateway failed", 1);
+    }
+    if (!g->welcomed) {
+        if (now >= g->hello_at && !g->dismissed) send_hello(g);
+    } else {
+        if (now - g->last_rx >= 3 * (int64_t)g->heartbeat_ms) {
+            gateway_lost(g, "heartbeat timeout", 1);
+        } else if (now - g->last_ping >= g->heartbeat_ms) {
+            g->last_ping = now;
+            iog_send(g, IPC_PING, NULL, NULL, NULL, 1);
+        }
+    }
+}
+
 static void timers(iog_worker *w)
 {
     int64_t now = iog_now_ms();
-    if (w->send_failed) {
-        w->send_failed = 0;
-        if (w->welcomed) gateway_lost(w, "send to the gateway failed", 1);
-    }
-    if (!w->welcomed) {
-        if (now >= w->hello_at && !w->dismissed) send_hello(w);
-    } else {
-        if (now - w->last_rx >= 3 * (int64_t)w->heartbeat_ms) {
-            gateway_lost(w, "heartbeat timeout", 1);
-        } else if (now - w->last_ping >= w->heartbeat_ms) {
-            w->last_ping = now;
-            iog_send(w, IPC_PING, NULL, NULL, NULL, 1);
-        }
-    }
+    for (size_t i = 0; i < w->n_gws; i++)
+        gw_timers(w->gws[i], now);
     /* Ack timeouts: collect first, a callback may add or remove acks. */
     for (;;) {
         iog_pending_ack *due = NULL;
@@ -550,79 +747,132 @@ static void timers(iog_worker *w)
     }
 }
 
-static int zevents(iog_worker *w)
+static int zevents(iog_gw *g)
 {
     int ev = 0;
     size_t sz = sizeof ev;
-    if (zmq_getsockopt(w->zsock, ZMQ_EVENTS, &ev, &sz) != 0) return 0;
+    if (zmq_getsockopt(g->zsock, ZMQ_EVENTS, &ev, &sz) != 0) return 0;
     return ev;
+}
+
+/* Handle what gateway g has sent, then tell it how far we got. */
+static int gw_process(iog_gw *g)
+{
+    iog_worker *w = g->w;
+    int rc = 0;
+    /* Drain: ZMQ_FD is edge-triggered, so read until nothing is left.  A
+     * bound keeps timers (and the other gateways) running under a flood. */
+    for (int n = 0; n < 10000; n++) {
+        if (ipc_recv(g->zsock, &w->frames, ZMQ_DONTWAIT) != 0) {
+            if (errno == EAGAIN) break;
+            if (errno == EINTR) continue;
+            iog_log(IOG_LOG_ERROR, "receive from %s: %s", g->endpoint, zmq_strerror(errno));
+            rc = iog_fail(errno, "zmq receive failed");
+            break;
+        }
+        g->last_rx = iog_now_ms(); /* any message is a sign of life */
+        ipc_msg m;
+        memset(&m, 0, sizeof m);
+        const char *code = NULL, *why = NULL;
+        if (ipc_decode(w->frames.bufs, w->frames.n, IPC_FROM_GATEWAY, &m, &code, &why) != 0) {
+            iog_log(IOG_LOG_WARN, "bad message from the gateway %s (%s: %s), dropped", g->endpoint,
+                    code, why);
+        } else {
+            if (m.type == IPC_EVENT || m.type == IPC_ACK) {
+                json_t *seq = json_object_get(m.meta, "seq");
+                if (json_is_integer(seq)) g->seq_done = json_integer_value(seq);
+            }
+            handle(g, &m);
+        }
+        ipc_msg_clear(&m);
+        ipc_frames_reset(&w->frames);
+    }
+    /* Tell the gateway, once per turn, how far we got: it keeps copies of
+     * what we have not handled, to replay after a crash (PROTOCOL.md §4).
+     * Numbers are this connection's own (rule 36). */
+    if (g->welcomed && g->seq_done != g->seq_reported) {
+        json_t *meta = json_pack("{s:I}", "seq", g->seq_done);
+        if (iog_send(g, IPC_PROCESSED, NULL, meta, NULL, 1) == 0 || errno != EAGAIN)
+            g->seq_reported = g->seq_done;
+        json_decref(meta);
+    }
+    return rc;
 }
 
 int iog_worker_process(iog_worker *w)
 {
     if (!w->started && iog_worker_start(w) != 0) return -1;
     int rc = 0;
-    /* Drain: ZMQ_FD is edge-triggered, so read until nothing is left.  A
-     * bound keeps timers running under a flood. */
-    for (int n = 0; n < 10000; n++) {
-        if (ipc_recv(w->zsock, &w->frames, ZMQ_DONTWAIT) != 0) {
-            if (errno == EAGAIN) break;
-            if (errno == EINTR) continue;
-            iog_log(IOG_LOG_ERROR, "receive: %s", zmq_strerror(errno));
-            rc = iog_fail(errno, "zmq receive failed");
-            break;
-        }
-        w->last_rx = iog_now_ms(); /* any message is a sign of life */
-        ipc_msg m;
-        memset(&m, 0, sizeof m);
-        const char *code = NULL, *why = NULL;
-        if (ipc_decode(w->frames.bufs, w->frames.n, IPC_FROM_GATEWAY, &m, &code, &why) != 0) {
-            iog_log(IOG_LOG_WARN, "bad message from the gateway (%s: %s), dropped", code, why);
-        } else {
-            if (m.type == IPC_EVENT || m.type == IPC_ACK) {
-                json_t *seq = json_object_get(m.meta, "seq");
-                if (json_is_integer(seq)) w->seq_done = json_integer_value(seq);
-            }
-            handle(w, &m);
-        }
-        ipc_msg_clear(&m);
-        ipc_frames_reset(&w->frames);
-    }
-    /* Tell the gateway, once per turn, how far we got: it keeps copies of
-     * what we have not handled, to replay after a crash (PROTOCOL.md §4). */
-    if (w->welcomed && w->seq_done != w->seq_reported) {
-        json_t *meta = json_pack("{s:I}", "seq", w->seq_done);
-        if (iog_send(w, IPC_PROCESSED, NULL, meta, NULL, 1) == 0 || errno != EAGAIN)
-            w->seq_reported = w->seq_done;
-        json_decref(meta);
-    }
+    for (size_t i = 0; i < w->n_gws; i++)
+        if (gw_process(w->gws[i]) != 0) rc = -1;
     timers(w);
     reap(w);
     return rc;
 }
 
+static int zfd(iog_gw *g)
+{
+    int fd = -1;
+    size_t sz = sizeof fd;
+    if (zmq_getsockopt(g->zsock, ZMQ_FD, &fd, &sz) != 0)
+        return iog_fail(errno, "zmq_getsockopt ZMQ_FD failed");
+    return fd;
+}
+
+int iog_worker_fds(iog_worker *w, int *fds, size_t max)
+{
+    if (!w->started && iog_worker_start(w) != 0) return -1;
+    for (size_t i = 0; i < w->n_gws && i < max; i++)
+        if ((fds[i] = zfd(w->gws[i])) < 0) return -1;
+    return (int)w->n_gws;
+}
+
 int iog_worker_fd(iog_worker *w)
 {
     if (!w->started && iog_worker_start(w) != 0) return -1;
-    int fd = -1;
-    size_t sz = sizeof fd;
-    if (zmq_getsockopt(w->zsock, ZMQ_FD, &fd, &sz) != 0)
-        return iog_fail(errno, "zmq_getsockopt ZMQ_FD failed");
-    return fd;
+    if (w->n_gws == 1) return zfd(w->gws[0]);
+#ifdef __linux__
+    /* Several gateways, one fd: an epoll set of their ZMQ_FDs is readable
+     * when any of them is, which is all the loop contract needs (readiness
+     * is confirmed by next_timeout_ms, which looks at every socket). */
+    if (w->epfd >= 0) return w->epfd;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) return iog_fail(errno, "epoll_create1 failed");
+    for (size_t i = 0; i < w->n_gws; i++) {
+        int fd = zfd(w->gws[i]);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = i};
+        if (fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            int err = errno;
+            close(ep);
+            return iog_fail(err, "epoll_ctl failed");
+        }
+    }
+    w->epfd = ep;
+    return ep;
+#else
+    return iog_fail(EMLINK, "several gateways: watch iog_worker_fds()");
+#endif
 }
 
 int iog_worker_next_timeout_ms(iog_worker *w)
 {
     if (!w->started) return 0;
-    if (zevents(w) & ZMQ_POLLIN) return 0;
-    if (w->graveyard || w->send_failed) return 0;
-    int64_t now = iog_now_ms(), next;
-    if (!w->welcomed) {
-        next = w->hello_at;
-    } else {
-        next = w->last_ping + w->heartbeat_ms;
-        int64_t dead = w->last_rx + 3 * (int64_t)w->heartbeat_ms;
-        if (dead < next) next = dead;
+    if (w->graveyard) return 0;
+    int64_t now = iog_now_ms(), next = now + 60000;
+    for (size_t i = 0; i < w->n_gws; i++) {
+        iog_gw *g = w->gws[i];
+        if (zevents(g) & ZMQ_POLLIN) return 0;
+        if (g->send_failed) return 0;
+        int64_t t;
+        if (!g->welcomed) {
+            if (g->dismissed) continue; /* said BYE: no timer of its own */
+            t = g->hello_at;
+        } else {
+            t = g->last_ping + g->heartbeat_ms;
+            int64_t dead = g->last_rx + 3 * (int64_t)g->heartbeat_ms;
+            if (dead < t) t = dead;
+        }
+        if (t < next) next = t;
     }
     for (iog_pending_ack *a = w->timed; a; a = a->tnext)
         if (a->deadline && a->deadline < next) next = a->deadline;
@@ -632,11 +882,27 @@ int iog_worker_next_timeout_ms(iog_worker *w)
     return (int)d;
 }
 
+static bool all_dismissed(const iog_worker *w)
+{
+    for (size_t i = 0; i < w->n_gws; i++)
+        if (!w->gws[i]->dismissed) return false;
+    return true;
+}
+
 int iog_worker_run(iog_worker *w)
 {
-    int fd = iog_worker_fd(w);
-    if (fd < 0) return -1;
+    if (!w->started && iog_worker_start(w) != 0) return -1;
+    struct pollfd *p = iog_xcalloc(w->n_gws, sizeof *p);
+    for (size_t i = 0; i < w->n_gws; i++) {
+        p[i].fd = zfd(w->gws[i]);
+        p[i].events = POLLIN;
+        if (p[i].fd < 0) {
+            free(p);
+            return -1;
+        }
+    }
     int64_t grace_end = 0;
+    int rc = 0;
     for (;;) {
         if (w->stop && !grace_end) {
             /* Stopped (often by the SIGTERM of a gateway shutting down,
@@ -645,16 +911,21 @@ int iog_worker_run(iog_worker *w)
              * handlers still run, then return. */
             grace_end = iog_now_ms() + STOP_GRACE_MS;
         }
-        if (grace_end && (!w->welcomed || iog_now_ms() >= grace_end)) break;
-        if (w->dismissed) break; /* BYE: the gateway is done with us */
+        if (grace_end && (!iog_worker_connected(w) || iog_now_ms() >= grace_end)) break;
+        if (all_dismissed(w)) break; /* BYE from every gateway: they are done with us */
         int t = iog_worker_next_timeout_ms(w);
         if (grace_end && t > 10) t = 10;
-        if (t > 0) {
-            struct pollfd p = {.fd = fd, .events = POLLIN};
-            if (poll(&p, 1, t) < 0 && errno != EINTR) return iog_fail(errno, "poll failed");
+        if (t > 0 && poll(p, w->n_gws, t) < 0 && errno != EINTR) {
+            rc = iog_fail(errno, "poll failed");
+            break;
         }
-        if (iog_worker_process(w) != 0) return -1;
+        if (iog_worker_process(w) != 0) {
+            rc = -1;
+            break;
+        }
     }
+    free(p);
+    if (rc) return rc;
     iog_worker_process(w);
     w->stop = 0;
     return 0;

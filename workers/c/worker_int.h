@@ -66,6 +66,7 @@ typedef enum {
 } iog_sstate;
 
 typedef struct iog_pending_ack iog_pending_ack;
+typedef struct iog_gw iog_gw;
 struct iog_pending_ack { /* an emit_with_ack waiting for the client */
     iog_socket *s;
     int64_t id;
@@ -96,6 +97,7 @@ struct iog_next_handle {
 
 struct iog_socket {
     iog_worker *w;
+    iog_gw *gw; /* the gateway it came from: everything about it goes there */
     char id[IPC_ID_LEN + 1];
     iog_sstate state;
     json_t *handshake;
@@ -124,29 +126,46 @@ struct iog_broadcast {
     bool vol;
 };
 
-struct iog_worker {
-    char *endpoint, *nsp;
-    void *zctx, *zsock;
+/* One gateway connection (PROTOCOL.md §1).  A worker serving several
+ * gateways has one of these per gateway, each with a DEALER of its own: one
+ * DEALER connected to several ROUTERs would round-robin our messages among
+ * them.  Everything the protocol attaches to a connection lives here: the
+ * incarnation (rule 10: it names the socket state of this connection, so
+ * losing one gateway renews only its own), HELLO/WELCOME, the heartbeat,
+ * PROCESSED numbering (rule 36) and BYE (rule 15). */
+struct iog_gw {
+    iog_worker *w;
+    char *endpoint;
+    void *zsock;
     char incarnation[33];
+    int welcomed;
+    int hello_sent;   /* HELLO went out, waiting for WELCOME */
+    int64_t hello_at; /* when to (re)try HELLO */
+    int hello_ivl;    /* pause before the next unanswered HELLO (doubling) */
+    char *gateway;    /* gateway incarnation from WELCOME */
+    int heartbeat_ms;
+    int64_t last_rx, last_ping;
+    int dismissed; /* got BYE: no HELLO of our own to this gateway */
+    /* Highest gateway seq handled, and the last one reported PROCESSED. */
+    json_int_t seq_done, seq_reported;
+    int send_failed; /* a non-volatile send failed: resynchronise */
+};
+
+struct iog_worker {
+    char *nsp;
+    void *zctx;
+    iog_gw **gws; /* in the order given; never freed before the worker */
+    size_t n_gws;
+    int epfd; /* iog_worker_fd with several gateways: an epoll set of their
+                 ZMQ_FDs; -1 until asked for */
     int conn_mask;
     int started;
     volatile int stop; /* sig_atomic_t-like: written by iog_worker_stop */
 
-    /* gateway liveness */
-    int welcomed;
-    int hello_sent;   /* HELLO went out, waiting for WELCOME */
-    int64_t hello_at; /* when to (re)try HELLO */
-    char *gateway;    /* gateway incarnation from WELCOME */
-    int heartbeat_ms;
-    int64_t last_rx, last_ping;
-    int dismissed; /* got BYE: no HELLO of our own, run() returns */
-    /* Highest gateway seq handled, and the last one reported PROCESSED. */
-    json_int_t seq_done, seq_reported;
-    int send_failed; /* a non-volatile send failed: resynchronise */
-
     iog_cbs mw, on_connection;
 
-    /* sockets: a list in CONNECT order plus a hash by id */
+    /* sockets (of every gateway): a list in CONNECT order plus a hash by id;
+     * ids are random 20 characters, unique across gateways */
     iog_socket *head, *tail;
     iog_socket **buckets;
     size_t n_buckets, n_sockets;
@@ -159,14 +178,19 @@ struct iog_worker {
 };
 
 /* worker.c */
-int iog_send(iog_worker *w, ipc_type t, const char *sid, json_t *meta, json_t *data, int vol);
+/* Send one message to gateway g (about socket sid, NULL = none). */
+int iog_send(iog_gw *g, ipc_type t, const char *sid, json_t *meta, json_t *data, int vol);
+/* Send one message (BROADCAST) to every gateway that has welcomed us: each
+ * applies it to its own sockets.  -1 when none is connected or a send
+ * failed (the others still got it). */
+int iog_send_all(iog_worker *w, ipc_type t, json_t *meta, json_t *data, int vol);
 iog_socket *iog_worker_find(iog_worker *w, const char *sid, size_t len);
 void iog_worker_unlink(iog_worker *w, iog_socket *s); /* to the graveyard */
 void iog_worker_timed_add(iog_worker *w, iog_pending_ack *a);
 void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a);
 
 /* socket.c */
-iog_socket *iog_socket_create(iog_worker *w, const char *sid, json_t *meta);
+iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta);
 void iog_socket_free(iog_socket *s);
 void iog_socket_start_middleware(iog_socket *s);
 void iog_socket_handle_event(iog_socket *s, json_t *data, json_t *meta);

@@ -1,9 +1,0 @@
-build-tsan/obj/gateway/http.o: gateway/http.c gateway/http.h \
- gateway/eio.h gateway/tlist.h gateway/eio_codec.h gateway/util.h \
- gateway/ws.h
-gateway/http.h:
-gateway/eio.h:
-gateway/tlist.h:
-gateway/eio_codec.h:
-gateway/util.h:
-gateway/ws.h:

@@ -1,9 +1,0 @@
-build-tsan/obj/gateway/router.o: gateway/router.c gateway/app.h \
- gateway/eio.h ipc/ipc.h gateway/sio_codec.h gateway/gw_app.h \
- gateway/util.h
-gateway/app.h:
-gateway/eio.h:
-ipc/ipc.h:
-gateway/sio_codec.h:
-gateway/gw_app.h:
-gateway/util.h:

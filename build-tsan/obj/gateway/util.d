@@ -1,2 +1,0 @@
-build-tsan/obj/gateway/util.o: gateway/util.c gateway/util.h
-gateway/util.h:

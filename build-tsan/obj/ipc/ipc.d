@@ -1,2 +1,0 @@
-build-tsan/obj/ipc/ipc.o: ipc/ipc.c ipc/ipc.h
-ipc/ipc.h:
