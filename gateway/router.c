@@ -496,28 +496,57 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 
 static int spawn(gw_app *app, gw_child *c)
 {
+    /* The gateway has threads (libzmq's, FastCGI's): between fork() and
+     * exec() the child may only make async-signal-safe calls, so the
+     * environment and the command line are built here, before forking
+     * (a malloc or setenv in the child can deadlock on a lock another
+     * thread held at fork time). */
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **envp = xcalloc(n + 4, sizeof *envp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "IOGATE_ENDPOINT=", 16) != 0 &&
+            strncmp(environ[i], "IOGATE_NAMESPACE=", 17) != 0 &&
+            strncmp(environ[i], "IOGATE_GATEWAY=", 15) != 0)
+            envp[k++] = environ[i];
+    char *own[3];
+    size_t l0 = strlen(app->endpoint) + 17, l1 = strlen(c->nsp) + 18, l2 = strlen(app->incarnation) + 16;
+    own[0] = xmalloc(l0);
+    snprintf(own[0], l0, "IOGATE_ENDPOINT=%s", app->endpoint);
+    own[1] = xmalloc(l1);
+    snprintf(own[1], l1, "IOGATE_NAMESPACE=%s", c->nsp);
+    own[2] = xmalloc(l2);
+    snprintf(own[2], l2, "IOGATE_GATEWAY=%s", app->incarnation);
+    envp[k++] = own[0];
+    envp[k++] = own[1];
+    envp[k++] = own[2];
+    envp[k] = NULL;
+    /* "exec" so the worker replaces the shell: its pid is the one we
+     * watch, signal and match against HELLO. */
+    size_t ll = strlen(c->command) + 6;
+    char *line = xmalloc(ll);
+    snprintf(line, ll, "exec %s", c->command);
+    char *argv[] = {"sh", "-c", line, NULL};
+    sigset_t none;
+    sigemptyset(&none);
+
     pid_t pid = fork();
-    if (pid < 0) {
-        log_error("fork for worker %s: %s", c->nsp, strerror(errno));
-        return -1;
-    }
     if (pid == 0) {
-        setenv("IOGATE_ENDPOINT", app->endpoint, 1);
-        setenv("IOGATE_NAMESPACE", c->nsp, 1);
-        setenv("IOGATE_GATEWAY", app->incarnation, 1);
         /* The worker starts with default signal dispositions and mask. */
-        sigset_t none;
-        sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        /* "exec" so the worker replaces the shell: its pid is the one we
-         * watch, signal and match against HELLO. */
-        size_t n = strlen(c->command) + 6;
-        char *line = malloc(n);
-        if (!line) _exit(127);
-        snprintf(line, n, "exec %s", c->command);
-        execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+        execve("/bin/sh", argv, envp);
         _exit(127);
+    }
+    int e = errno;
+    free(line);
+    for (int i = 0; i < 3; i++) free(own[i]);
+    free(envp);
+    if (pid < 0) {
+        log_error("fork for worker %s: %s", c->nsp, strerror(e));
+        return -1;
     }
     c->pid = pid;
     c->started = ev_now(app->loop);

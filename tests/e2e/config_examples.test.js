@@ -23,7 +23,9 @@ for (const file of fs.readdirSync(DIR).filter((f) => f.endsWith('.conf'))) {
     try {
       const nsp = NSP[file] || '/';
       const s = gw.client(nsp, { extraHeaders: { origin: 'https://chat.example.com' } });
-      await once(s, 'connect', 8000);
+      await once(s, 'connect', 8000).catch((e) => {
+        throw new Error(`${e.message}\n${gw.logs.slice(-3000)}`);
+      });
       assert.equal(s.connected, true);
     } finally {
       await gw.stop();

@@ -4,7 +4,7 @@
 'use strict';
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { startGateway, rawPolling, once } = require('./sio_harness');
+const { startGateway, rawPolling, once, sleep } = require('./sio_harness');
 
 test('ping timeout: a client that stops answering pings', async () => {
   const gw = await startGateway({
@@ -45,7 +45,9 @@ test('transport error: a second concurrent GET on one session', async () => {
     await s.send('40');
     const r = await s.until((p) => p.startsWith('40{'));
     const id = JSON.parse(r.packet.slice(2)).sid;
-    const first = s.poll(); // held
+    await s.until((p) => p.startsWith('42["auth"')); // nothing left to send now
+    const first = s.poll(); // held: nothing is queued
+    await sleep(200);
     const second = await s.poll(); // concurrent: 400, and the session closes
     assert.equal(second.status, 400);
     await first;
