@@ -76,7 +76,6 @@ struct gw_nsp {
     double last_active; /* ev_now of the last socket added or removed */
     char *name;
     gw_worker *worker; /* NULL: nobody serves it now */
-    int configured;    /* named by --worker */
     int draining;      /* removed by a reload: no new sockets; worker stops when empty */
     gw_room *rooms;    /* by name */
     sio_socket *sockets; /* connected sockets */
@@ -199,7 +198,6 @@ struct gw_app {
 /* sio.c */
 gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create);
 void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason);
-void sio_client_send_text(sio_client *c, const char *text, size_t len);
 void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m);
 /* The worker serving a namespace is gone: disconnect its sockets. */
 void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why);

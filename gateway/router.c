@@ -730,10 +730,7 @@ static void drain_child(gw_app *app, gw_child *c, const char *why)
     c->draining = 1;
     ev_timer_stop(app->loop, &c->restart);
     gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
-    if (nsp) {
-        nsp->draining = 1;
-        nsp->configured = 0;
-    }
+    if (nsp) nsp->draining = 1;
     if (c->pid <= 0) c->retiring = 1; /* nothing running: nothing to wait for */
     log_info("namespace %s %s: draining (no new sockets; its worker stops when empty)", c->nsp,
              why);
@@ -809,7 +806,6 @@ void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
                 have = 1;
         if (have) continue;
         gw_nsp *nsp = gw_nsp_get(app, ws->nsp, strlen(ws->nsp), 1);
-        nsp->configured = 1;
         nsp->draining = 0;
         gw_child *c = child_new(app, ws->nsp, ws->command, 0);
         c->hello_seen = 1; /* already listening */

@@ -1033,11 +1033,11 @@ gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_op
     app->limits.max_depth = opt->max_depth;
     ev_init(&app->connect_timer, connect_timer_cb);
     app->connect_timer.data = app;
-    for (size_t i = 0; i < opt->n_workers; i++) {
-        if (opt->workers[i].nsp[0] == '^') continue; /* a pattern */
-        gw_nsp *n = gw_nsp_get(app, opt->workers[i].nsp, strlen(opt->workers[i].nsp), 1);
-        n->configured = 1;
-    }
+    /* Namespaces named by --worker exist before their worker's HELLO, so a
+     * CONNECT that comes first waits for it (gw_router_worker_expected). */
+    for (size_t i = 0; i < opt->n_workers; i++)
+        if (opt->workers[i].nsp[0] != '^') /* patterns create theirs on demand */
+            gw_nsp_get(app, opt->workers[i].nsp, strlen(opt->workers[i].nsp), 1);
     app->eio = eio_server_new(loop, ecfg, &handler, app);
     if (!app->eio || gw_router_start(app) < 0) {
         gw_app_destroy(&app);
