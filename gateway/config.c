@@ -1,5 +1,6 @@
 /* config.c — command line and config file.  See config.h. */
 #include "config.h"
+#include "gw_app.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -75,16 +76,19 @@ void gw_config_init(gw_config *c)
     c->path = xstrdup(c->eio.path);
     c->eio.host = c->host;
     c->eio.path = c->path;
-    c->connect_timeout_ms = 45000;
-    c->worker_heartbeat_ms = 5000;
-    c->worker_restart_ms = 100;
-    c->worker_restart_max_ms = 10000;
-    c->worker_idle_ms = 60000;
-    c->worker_crash_limit = 10;
-    c->worker_credit = 10000;
-    c->max_dynamic = 100;
-    c->max_attachments = 10;
-    c->max_depth = 32;
+    /* The Socket.IO layer's defaults live in one place: gw_app_options. */
+    gw_app_options d;
+    gw_app_options_defaults(&d);
+    c->connect_timeout_ms = d.connect_timeout_ms;
+    c->worker_heartbeat_ms = d.heartbeat_ms;
+    c->worker_restart_ms = d.restart_min_ms;
+    c->worker_restart_max_ms = d.restart_max_ms;
+    c->worker_idle_ms = d.dynamic_idle_ms;
+    c->worker_crash_limit = d.crash_limit;
+    c->worker_credit = (unsigned)d.credit;
+    c->max_dynamic = (unsigned)d.max_dynamic;
+    c->max_attachments = (unsigned)d.max_attachments;
+    c->max_depth = (unsigned)d.max_depth;
     c->log_level = GW_LOG_INFO;
 }
 
