@@ -33,20 +33,9 @@ int gw_router_send(gw_app *app, gw_worker *w, ipc_type type, const char *nsp, co
                    const ipc_buf *att, size_t n_att)
 {
     ipc_buf rid = {w->rid, w->rid_len};
-    ipc_out m = {
-        .type = type,
-        .nsp = nsp,
-        .nsp_len = nsp ? strlen(nsp) : 0,
-        .sid = sid,
-        .sid_len = sid ? strlen(sid) : 0,
-        .meta = meta,
-        .meta_len = meta_len,
-        .data = data,
-        .data_len = data_len,
-        .att = att,
-        .n_att = n_att,
-    };
-    if (ipc_send(app->router, &rid, &m, ZMQ_DONTWAIT) == 0) return 0;
+    if (ipc_send_parts(app->router, &rid, type, nsp, sid, meta, meta_len, data, data_len, att,
+                       n_att, ZMQ_DONTWAIT) == 0)
+        return 0;
     int e = errno;
     if (e == EHOSTUNREACH) {
         /* ROUTER_MANDATORY: the peer is gone.  Drop it at the next safe

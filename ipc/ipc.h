@@ -107,6 +107,11 @@ typedef struct {
  * routing id that is gone); nothing is half-sent on failure of the first
  * frame. */
 int ipc_send(void *zsock, const ipc_buf *rid, const ipc_out *m, int flags);
+/* Same, from the fields one by one (meta as JSON text, NULL = {}; nsp and
+ * sid NUL-terminated or NULL). */
+int ipc_send_parts(void *zsock, const ipc_buf *rid, ipc_type type, const char *nsp,
+                   const char *sid, const char *meta, size_t meta_len, const char *data,
+                   size_t data_len, const ipc_buf *att, size_t n_att, int flags);
 /* Same, with meta built from a jansson object (not consumed; NULL = {}). */
 int ipc_send_json(void *zsock, const ipc_buf *rid, ipc_type type, const char *nsp,
                   const char *sid, json_t *meta, const char *data, size_t data_len,

@@ -34,25 +34,33 @@ int ipc_send(void *z, const ipc_buf *rid, const ipc_out *m, int flags)
     return 0;
 }
 
-int ipc_send_json(void *z, const ipc_buf *rid, ipc_type type, const char *nsp, const char *sid,
-                  json_t *meta, const char *data, size_t data_len, const ipc_buf *att,
-                  size_t n_att, int flags)
+int ipc_send_parts(void *z, const ipc_buf *rid, ipc_type type, const char *nsp, const char *sid,
+                   const char *meta, size_t meta_len, const char *data, size_t data_len,
+                   const ipc_buf *att, size_t n_att, int flags)
 {
-    char *mt = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     ipc_out m = {
         .type = type,
         .nsp = nsp,
         .nsp_len = nsp ? strlen(nsp) : 0,
         .sid = sid,
         .sid_len = sid ? strlen(sid) : 0,
-        .meta = mt,
-        .meta_len = mt ? strlen(mt) : 0,
+        .meta = meta,
+        .meta_len = meta_len,
         .data = data,
         .data_len = data_len,
         .att = att,
         .n_att = n_att,
     };
-    int rc = ipc_send(z, rid, &m, flags);
+    return ipc_send(z, rid, &m, flags);
+}
+
+int ipc_send_json(void *z, const ipc_buf *rid, ipc_type type, const char *nsp, const char *sid,
+                  json_t *meta, const char *data, size_t data_len, const ipc_buf *att,
+                  size_t n_att, int flags)
+{
+    char *mt = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    int rc = ipc_send_parts(z, rid, type, nsp, sid, mt, mt ? strlen(mt) : 0, data, data_len, att,
+                            n_att, flags);
     int e = errno;
     free(mt);
     errno = e;
