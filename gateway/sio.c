@@ -777,6 +777,52 @@ static void join_rooms(gw_app *app, sio_socket *s, json_t *rooms, int join)
     }
 }
 
+/* Call fn once for each connected socket of nsp named in ids (rule 25's
+ * bounded list); unknown, gone and repeated ids are skipped. */
+static void select_listed(gw_app *app, gw_nsp *nsp, json_t *ids,
+                          void (*fn)(sio_socket *s, void *ud), void *ud)
+{
+    uint64_t epoch = ++app->epoch; /* a socket listed twice gets it once */
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        if (!json_is_string(v) || json_string_length(v) != IPC_ID_LEN) continue;
+        sio_socket *s;
+        HASH_FIND(hh, app->sockets, json_string_value(v), IPC_ID_LEN, s);
+        if (!s || s->nsp != nsp || s->state != SOCK_CONNECTED || s->mark == epoch) continue;
+        s->mark = epoch;
+        fn(s, ud);
+    }
+}
+
+/* A worker's BROADCAST: encoded once, then handed to each receiver, chosen
+ * by an explicit list of socket ids or by {rooms, except} (rule 25). */
+static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
+{
+    gw_nsp *nsp = w->nsp;
+    json_t *ids = json_object_get(m->meta, "sockets");
+    if (json_is_array(ids) && json_array_size(ids) > GW_MAX_SOCKET_LIST) {
+        char meta[160];
+        snprintf(meta, sizeof meta,
+                 "{\"code\":\"meta\",\"message\":\"more than %d sockets\",\"type\":\"BROADCAST\"}",
+                 GW_MAX_SOCKET_LIST);
+        gw_router_send(app, w, IPC_ERROR, nsp->name, NULL, meta, strlen(meta), NULL, 0, NULL, 0);
+        return;
+    }
+    eio_msg *stack[16];
+    eio_msg **msgs = m->n_att + 1 <= 16 ? stack : xmalloc((m->n_att + 1) * sizeof *msgs);
+    bcast_ctx b = {msgs, build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1,
+                                      m->data.data, m->data.len, m->att, m->n_att)};
+    if (json_is_array(ids))
+        select_listed(app, nsp, ids, bcast_one, &b);
+    else
+        gw_rooms_select(app, nsp, json_object_get(m->meta, "rooms"),
+                        json_object_get(m->meta, "except"), bcast_one, &b);
+    free_msgs(msgs, b.n);
+    if (msgs != stack) free(msgs);
+}
+
 void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 {
     gw_nsp *nsp = w->nsp;
@@ -796,48 +842,8 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         }
         return;
     }
-    if (m->type == IPC_BROADCAST && json_is_array(json_object_get(m->meta, "sockets"))) {
-        /* Rule 25: a bounded list of sockets, encoded once. */
-        json_t *ids = json_object_get(m->meta, "sockets");
-        if (json_array_size(ids) > GW_MAX_SOCKET_LIST) {
-            char meta[160];
-            snprintf(meta, sizeof meta,
-                     "{\"code\":\"meta\",\"message\":\"more than %d sockets\",\"type\":\"BROADCAST\"}",
-                     GW_MAX_SOCKET_LIST);
-            gw_router_send(app, w, IPC_ERROR, nsp->name, NULL, meta, strlen(meta), NULL, 0, NULL, 0);
-            return;
-        }
-        eio_msg *stack[16];
-        eio_msg **msgs = m->n_att + 1 <= 16 ? stack : xmalloc((m->n_att + 1) * sizeof *msgs);
-        size_t n = build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, m->data.data,
-                                m->data.len, m->att, m->n_att);
-        uint64_t epoch = ++app->epoch; /* a socket listed twice gets it once */
-        size_t i;
-        json_t *v;
-        json_array_foreach(ids, i, v)
-        {
-            if (!json_is_string(v) || json_string_length(v) != IPC_ID_LEN) continue;
-            sio_socket *s;
-            HASH_FIND(hh, app->sockets, json_string_value(v), IPC_ID_LEN, s);
-            if (!s || s->nsp != nsp || s->state != SOCK_CONNECTED || s->client->closing ||
-                s->mark == epoch)
-                continue;
-            s->mark = epoch;
-            send_msgs(s->client, msgs, n);
-        }
-        free_msgs(msgs, n);
-        if (msgs != stack) free(msgs);
-        return;
-    }
     if (m->type == IPC_BROADCAST) {
-        eio_msg *stack[16];
-        eio_msg **msgs = m->n_att + 1 <= 16 ? stack : xmalloc((m->n_att + 1) * sizeof *msgs);
-        bcast_ctx b = {msgs, build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1,
-                                          m->data.data, m->data.len, m->att, m->n_att)};
-        gw_rooms_select(app, nsp, json_object_get(m->meta, "rooms"),
-                        json_object_get(m->meta, "except"), bcast_one, &b);
-        free_msgs(msgs, b.n);
-        if (msgs != stack) free(msgs);
+        broadcast(app, w, m);
         return;
     }
 
