@@ -346,17 +346,26 @@ class Worker(SocketIOAPI):
                 self.log.info("connecting to %s%s (incarnation %s)", g.endpoint,
                               " with CURVE" if self._curve else "", g.incarnation)
             self._started = True
+        self._hello((NEW, BYE))
+
+    def _hello(self, states: Iterable[str]) -> None:
         for g in self._gws:
-            if g.state in (NEW, BYE):
+            if g.state in states:
                 g.state = HELLO
                 g.bye_reason = None
                 g.send_hello()
+
+    def _ensure_started(self) -> None:
+        """start() for process()/fileno(): a gateway that said BYE stays
+        dismissed (rule 15) until the application calls start() or run()."""
+        if not self._started:
+            self.start()
 
     def fileno(self) -> int:
         """The file descriptor to watch for readability (edge-triggered:
         always call next_timeout() before waiting).  With one gateway its
         ZMQ_FD; with several an epoll descriptor watching all of them."""
-        self.start()
+        self._ensure_started()
         if len(self._gws) == 1:
             return self._gws[0].sock.getsockopt(zmq.FD)
         if self._epoll is None:
@@ -387,7 +396,7 @@ class Worker(SocketIOAPI):
     def process(self) -> None:
         """Handle every message waiting and every timer due.  Never blocks
         (except on a full send queue to a gateway, PROTOCOL.md rule 32)."""
-        self.start()
+        self._ensure_started()
         for g in self._gws:
             for _ in range(BATCH):
                 if g.sock is None:
