@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 import zmq
 
-from .errors import AckTimeoutError, ConnectionRefusedError, DisconnectedError
+from .errors import ConnectionRefusedError, DisconnectedError
 from .socket import CONNECTED, PENDING, _room_list
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,6 +107,9 @@ class SocketIOAPI:
         self._sio_handlers: Dict[str, Handler] = {}
         self._sio_connect: Optional[Handler] = None
         self._sio_disconnect: Optional[Handler] = None
+        # sockets whose async disconnect handler still runs: their session
+        # stays readable, as python-socketio awaits that handler first
+        self._departed: Dict[str, "Socket"] = {}
 
     # -- registration ------------------------------------------------------------
     def on(self, event: str, handler: Optional[Handler] = None, namespace: Optional[str] = None) -> Any:
@@ -262,8 +264,8 @@ class SocketIOAPI:
         yield s._session
 
     def _session_socket(self, sid: str) -> "Socket":
-        s = self._sockets.get(sid)
-        if s is None or s._state not in (PENDING, CONNECTED):
+        s = self._sockets.get(sid) or self._departed.get(sid)
+        if s is None:
             raise KeyError("no socket %s" % sid)
         return s
 
@@ -336,7 +338,20 @@ class SocketIOAPI:
         except Exception:
             self.log.exception("disconnect handler for socket %s raised", s.id)
             return
-        self._after(res, fn, s._logger("disconnect handler"))  # type: ignore[attr-defined]
+        if not inspect.isawaitable(res):
+            return
+        self._departed[s.id] = s
+        log_it = s._logger("disconnect handler")
+
+        def done(_value: Any) -> None:
+            if self._departed.get(s.id) is s:
+                del self._departed[s.id]
+
+        def failed(e: BaseException) -> None:
+            done(None)
+            log_it(e)
+
+        self._after(res, fn, failed, done)  # type: ignore[attr-defined]
 
     def _ack_future(self, s: "Socket", event: str, args: Tuple[Any, ...], timeout: Optional[float]) -> Any:
         raise TypeError("emit_with_ack needs callback= in the synchronous Worker "

@@ -450,6 +450,8 @@ class Socket:
             return
         self._state = CLOSING
         self._emit_local("disconnecting", reason)
+        # python-socketio's disconnect handler: rooms and session still there
+        self._worker._sio_disconnected(self, reason)
         acks, self._acks = self._acks, {}
         for cb, timer in acks.values():
             if timer:
@@ -459,7 +461,6 @@ class Socket:
         self._state = GONE
         self._worker._forget(self)
         self._emit_local("disconnect", reason)
-        self._worker._sio_disconnected(self, reason)
 
     def _ack_timeout(self, ack_id: int) -> None:
         entry = self._acks.pop(ack_id, None)

@@ -117,12 +117,17 @@ class TestSocketIOHandlers(Base):
     def test_disconnect_handler_with_and_without_reason(self):
         w = self.make_worker()
         seen = []
-        w.on("disconnect", lambda sid, reason: seen.append((sid, reason)))
+        # as python-socketio: the session and rooms are still there
+        w.on("disconnect", lambda sid, reason: seen.append((sid, reason, w.get_session(sid), w.rooms(sid))))
         self.welcome()
         self.connect(SID_A)
+        w.enter_room(SID_A, "r")
+        w.save_session(SID_A, {"u": 1})
         self.gw.send("DISCONNECT", SID_A, {"reason": "client namespace disconnect"})
         self.gw.pump()
-        self.assertEqual(seen, [(SID_A, "client namespace disconnect")])
+        self.assertEqual(seen, [(SID_A, "client namespace disconnect", {"u": 1}, [SID_A, "r"])])
+        with self.assertRaises(KeyError):
+            w.get_session(SID_A)
         w.on("disconnect", lambda sid: seen.append(sid))
         self.connect(SID_B)
         self.assertTrue(w.disconnect(SID_B))
