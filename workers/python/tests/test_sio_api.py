@@ -122,6 +122,7 @@ class TestSocketIOHandlers(Base):
         self.welcome()
         self.connect(SID_A)
         w.enter_room(SID_A, "r")
+        self.gw.expect("JOIN")
         w.save_session(SID_A, {"u": 1})
         self.gw.send("DISCONNECT", SID_A, {"reason": "client namespace disconnect"})
         self.gw.pump()
@@ -276,8 +277,8 @@ class TestLogFormat(unittest.TestCase):
         handler = logging.StreamHandler(stream)
         handler.setFormatter(LogFormatter())
         logger = logging.getLogger("iogate")
-        old = (logger.level, logger.propagate)
-        logger.addHandler(handler)
+        old = (logger.level, logger.handlers[:])
+        logger.handlers = [handler]
         logger.setLevel(logging.INFO)
         try:
             w = Worker("ipc:///nonexistent/x.sock", "/chat")
@@ -288,7 +289,7 @@ class TestLogFormat(unittest.TestCase):
             except RuntimeError:
                 w.log.exception("it failed")
         finally:
-            logger.removeHandler(handler)
+            logger.handlers = old[1]
             logger.setLevel(old[0])
         lines = stream.getvalue().splitlines()
         ts = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
