@@ -89,7 +89,7 @@ class RoomSet(Set):
     def __len__(self) -> int:
         return len(self._d)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "RoomSet(%r)" % list(self._d)
 
 
@@ -106,7 +106,7 @@ class Ack:
         self.done = False
 
     @property
-    def id(self):
+    def id(self) -> int:
         return self._id
 
     def __call__(self, *args: Any) -> bool:
@@ -118,7 +118,7 @@ class Ack:
             return False
         return s._gw.send_app("ACK", s.id, {"id": self._id}, list(args))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Ack %d of %s%s>" % (self._id, self._socket.id, " done" if self.done else "")
 
 
@@ -173,7 +173,7 @@ class _Emitter:
 
     __slots__ = ("_socket",)
 
-    def __init__(self, socket):
+    def __init__(self, socket: "Socket") -> None:
         self._socket = socket
 
     def emit(self, event: str, *args: Any) -> bool:
@@ -240,7 +240,7 @@ class Socket:
     def disconnected(self) -> bool:
         return self._state != CONNECTED
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Socket %s %s>" % (self.id, self._state)
 
     # -- listeners ----------------------------------------------------------
@@ -266,7 +266,7 @@ class Socket:
             return lambda f: self.once(event, f)
         self._worker._check_fn(fn)
 
-        def wrapper(*args, **kw):
+        def wrapper(*args: Any, **kw: Any) -> Any:
             self.off(event, wrapper)
             return fn(*args, **kw)
 
