@@ -290,6 +290,11 @@ class Worker(SocketIOAPI):
         return self._gws[0].id
 
     @property
+    def incarnation(self) -> str:
+        """The first gateway connection's incarnation (each has its own)."""
+        return self._gws[0].incarnation
+
+    @property
     def heartbeat_ms(self) -> int:
         return self._gws[0].heartbeat_ms
 
