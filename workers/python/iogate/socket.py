@@ -206,7 +206,8 @@ class Socket:
         # what the gateway's routing copy holds once we ACCEPT
         self._gw_rooms = set(self._rooms) if recovered else {sid}
         self._handlers = {}
-        self._any = []
+        self._any: List[_Handler] = []
+        self._any_outgoing: List[Callable[..., Any]] = []
         self._middleware = []
         self._acks: Dict[int, Tuple[Callable[..., Any], Any]] = {}  # our emit ack id -> (callback, timer)
         self._next_ack = 0
@@ -290,8 +291,45 @@ class Socket:
         self._any.append(_Handler(fn))
         return fn
 
+    def prepend_any(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``on_any``, but before the catch-all handlers already there."""
+        self._worker._check_fn(fn)
+        self._any.insert(0, _Handler(fn))
+        return fn
+
     def off_any(self, fn: Optional[Callable[..., Any]] = None) -> None:
         self._any = [] if fn is None else [h for h in self._any if h.fn is not fn]
+
+    def listeners_any(self) -> List[Callable[..., Any]]:
+        return [h.fn for h in self._any]
+
+    def on_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn(event, *args)`` for every event sent to this client — its own
+        emits and the broadcasts that reach it, as socket.io's onAnyOutgoing
+        (the worker owns the rooms, so it knows which broadcasts do)."""
+        self._worker._check_fn(fn)
+        self._any_outgoing.append(fn)
+        self._worker._outgoing_listeners = True
+        return fn
+
+    def prepend_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self._worker._check_fn(fn)
+        self._any_outgoing.insert(0, fn)
+        self._worker._outgoing_listeners = True
+        return fn
+
+    def off_any_outgoing(self, fn: Optional[Callable[..., Any]] = None) -> None:
+        self._any_outgoing = [] if fn is None else [f for f in self._any_outgoing if f is not fn]
+
+    def listeners_any_outgoing(self) -> List[Callable[..., Any]]:
+        return list(self._any_outgoing)
+
+    def _notify_outgoing(self, event: str, args: Iterable[Any]) -> None:
+        for fn in list(self._any_outgoing):
+            try:
+                self._worker._after(fn(event, *args), fn, self._logger("on_any_outgoing listener"))
+            except Exception:
+                self._worker.log.exception("on_any_outgoing listener of socket %s raised", self.id)
 
     def use(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Per-packet middleware ``fn(socket, packet, next)``; packet is the
@@ -343,6 +381,7 @@ class Socket:
         self._next_ack += 1
         if not self._gw.send_app("EMIT", self.id, {"ack": ack_id}, [event, *args]):
             return False
+        self._notify_outgoing(event, args)
         timer = None
         if timeout is not None and timeout > 0:
             timer = self._worker.call_later(timeout, self._ack_timeout, ack_id)
@@ -362,10 +401,14 @@ class Socket:
             # python-socketio lets a connect handler emit to its client: hold
             # it in order and send it right after ACCEPT
             self._held.append(("EMIT", meta, [event, *args], volatile))
+            self._notify_outgoing(event, args)
             return True
         if self._state != CONNECTED:
             return False
-        return self._gw.send_app("EMIT", self.id, meta, [event, *args], volatile=volatile)
+        if not self._gw.send_app("EMIT", self.id, meta, [event, *args], volatile=volatile):
+            return False
+        self._notify_outgoing(event, args)
+        return True
 
     def send(self, *args: Any) -> bool:
         """emit("message", *args)"""

@@ -103,7 +103,13 @@ class BroadcastOperator:
             meta["except"] = list(self._excepts)
         if self._volatile:
             meta["volatile"] = True
-        return self._worker._broadcast(meta, [event, *args], self._volatile)
+        if not self._worker._broadcast(meta, [event, *args], self._volatile):
+            return False
+        if self._worker._outgoing_listeners:  # only then pay for finding the receivers
+            for s in self.sockets():  # from the worker's own room state
+                if s._any_outgoing:
+                    s._notify_outgoing(event, args)
+        return True
 
     def send(self, *args: Any) -> bool:
         return self.emit("message", *args)
@@ -195,6 +201,7 @@ class Worker(SocketIOAPI):
         self._wake_w: Optional[int] = None
         self._epoll: Optional[Any] = None
         self._next_req = 1
+        self._outgoing_listeners = False  # set once any socket has on_any_outgoing
         SocketIOAPI.__init__(self)
 
     # -- registration --------------------------------------------------------

@@ -237,6 +237,40 @@ class TestSocketIOServerMethods(Base):
             self.sockets[SID_A].emit_with_ack("q")
 
 
+class TestAnyFamily(Base):
+    def test_prepend_any_and_any_outgoing(self):
+        self.ready()
+        self.connect(SID_A)
+        self.connect(SID_B)
+        a, b = self.sockets[SID_A], self.sockets[SID_B]
+        seen = []
+        first = a.on_any(lambda ev, *x: seen.append(("any", ev)))
+        a.prepend_any(lambda ev, *x: seen.append(("prepended", ev)))
+        self.gw.send("EVENT", SID_A, None, ["e", 1])
+        self.gw.pump()
+        self.assertEqual(seen, [("prepended", "e"), ("any", "e")])
+        self.assertEqual(len(a.listeners_any()), 2)
+        a.off_any(first)
+        self.assertEqual(len(a.listeners_any()), 1)
+
+        out_a, out_b = [], []
+        a.on_any_outgoing(lambda ev, *x: out_a.append((ev,) + x))
+        b.on_any_outgoing(lambda ev, *x: out_b.append((ev,) + x))
+        b.prepend_any_outgoing(lambda ev, *x: out_b.append("first"))
+        a.join("room")
+        a.emit("direct", 1)
+        a.emit_with_ack("asked", 2, callback=lambda *r: None)
+        self.worker.to("room").emit("to-room", 3)  # a only
+        self.worker.emit("everyone", 4)
+        b.broadcast.emit("but-b", 5)  # a only
+        self.assertEqual(out_a, [("direct", 1), ("asked", 2), ("to-room", 3), ("everyone", 4), ("but-b", 5)])
+        self.assertEqual(out_b, ["first", ("everyone", 4)])
+        b.off_any_outgoing()
+        self.worker.emit("again")
+        self.assertEqual(out_b, ["first", ("everyone", 4)])
+        self.assertEqual(a.listeners_any_outgoing()[0].__name__, "<lambda>")
+
+
 class TestAsyncRefusedBySyncWorker(Base):
     def test_registration_refused_loudly(self):
         w = self.make_worker()
