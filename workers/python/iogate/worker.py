@@ -729,6 +729,7 @@ class Worker(SocketIOAPI):
                    recovered, rooms)
         self._sockets[sid] = s
         mws = list(self._middleware)
+        n_user = len(mws)  # python-socketio's connect handler, if any, runs after these
         if self._sio_connect is not None:
             mws.append(self._sio_connect_middleware)
 
@@ -747,8 +748,10 @@ class Worker(SocketIOAPI):
                 if isinstance(e, ConnectError):
                     nxt(e)  # the application's own refusal: its message goes to the client
                     return
-                self.log.error("namespace middleware %r raised; socket %s refused with %r",
-                               getattr(mws[i], "__name__", mws[i]), sid, INTERNAL_ERROR,
+                fn = self._sio_connect if i == n_user else mws[i]
+                what = "connect handler" if i == n_user else "namespace middleware"
+                self.log.error("%s %r raised; socket %s refused with %r", what,
+                               getattr(fn, "__name__", fn), sid, INTERNAL_ERROR,
                                exc_info=(type(e), e, e.__traceback__))
                 nxt(ConnectError(INTERNAL_ERROR))
 
