@@ -41,6 +41,7 @@ from .errors import (
     ConnectError,
     ConnectionRefusedError,
     DisconnectedError,
+    NotSupportedError,
 )
 from .gateway import Gateway
 from .log import LogFormatter, setup_logging
@@ -61,6 +62,7 @@ __all__ = [
     "DisconnectedError",
     "Done",
     "Gateway",
+    "NotSupportedError",
     "INTERNAL_ERROR",
     "LogFormatter",
     "RESERVED_EVENTS",

@@ -41,6 +41,15 @@ class ConnectionRefusedError(ConnectError):  # noqa: A001 (python-socketio's nam
             self.error_args["data"] = data
 
 
+class NotSupportedError(AttributeError):
+    """A socket.io flag the IPC protocol cannot carry yet (``local``,
+    ``compress``): refused loudly rather than silently ignored.  An
+    AttributeError, so ``hasattr`` still answers False."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("%s is not supported: the iogate IPC protocol (version 1) cannot carry it" % name)
+
+
 class AckError(Exception):
     """Passed to an ``emit_with_ack`` callback when no acknowledgement came."""
 

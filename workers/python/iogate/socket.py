@@ -7,7 +7,7 @@ import logging
 from collections.abc import Set
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
-from .errors import DisconnectedError, AckTimeoutError, error_message
+from .errors import DisconnectedError, AckTimeoutError, NotSupportedError, error_message
 from .protocol import RESERVED_EVENTS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -351,6 +351,13 @@ class Socket:
     @property
     def volatile(self) -> _Emitter:
         return _Emitter(self)
+
+    @property
+    def local(self) -> Any:
+        raise NotSupportedError("socket.local")
+
+    def compress(self, flag: bool = True) -> Any:
+        raise NotSupportedError("socket.compress()")
 
     def emit_with_ack(self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None,
                       timeout: Optional[float] = None) -> Any:

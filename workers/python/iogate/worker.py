@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 import zmq
 
 from . import protocol
-from .errors import INTERNAL_ERROR, ConnectError, error_message
+from .errors import INTERNAL_ERROR, ConnectError, NotSupportedError, error_message
 from .gateway import BYE, CLOSED, DEFAULT_HEARTBEAT_MS, HELLO, NEW, READY, Gateway, curve_keys, \
     parse_endpoints, random_id
 from .log import NamespaceLogger, default_logging
@@ -90,6 +90,13 @@ class BroadcastOperator:
     @property
     def volatile(self) -> "BroadcastOperator":
         return type(self)(self._worker, self._rooms, self._excepts, True)
+
+    @property
+    def local(self) -> Any:
+        raise NotSupportedError("local")
+
+    def compress(self, flag: bool = True) -> Any:
+        raise NotSupportedError("compress()")
 
     def emit(self, event: str, *args: Any) -> bool:
         """One BROADCAST to each gateway; a gateway resolves the receivers
@@ -257,6 +264,13 @@ class Worker(SocketIOAPI):
     @property
     def volatile(self) -> BroadcastOperator:
         return self._operator(volatile=True)
+
+    @property
+    def local(self) -> Any:
+        raise NotSupportedError("worker.local")
+
+    def compress(self, flag: bool = True) -> Any:
+        raise NotSupportedError("worker.compress()")
 
     def fetch_sockets(self, rooms: Rooms = None) -> Any:
         """Sockets in any of ``rooms`` (None: all): a list of dicts with id,

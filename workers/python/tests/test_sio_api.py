@@ -271,6 +271,23 @@ class TestAnyFamily(Base):
         self.assertEqual(a.listeners_any_outgoing()[0].__name__, "<lambda>")
 
 
+class TestUnsupportedFlagsRefusedLoudly(Base):
+    def test_local_and_compress(self):
+        from iogate import NotSupportedError
+
+        self.ready()
+        self.connect(SID_A)
+        s = self.worker.get_socket(SID_A)
+        for obj in (self.worker, self.worker.to("r"), s, s.broadcast):
+            with self.assertRaises(NotSupportedError) as cm:
+                obj.local.emit("x")
+            self.assertIn("IPC protocol", str(cm.exception))
+            with self.assertRaises(NotSupportedError):
+                obj.compress(False).emit("x")
+            self.assertFalse(hasattr(obj, "local"))
+        self.gw.quiet(0.03)
+
+
 class TestAsyncRefusedBySyncWorker(Base):
     def test_registration_refused_loudly(self):
         w = self.make_worker()
