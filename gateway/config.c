@@ -365,6 +365,13 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
             return fail(err, errlen, "--worker wants NAMESPACE=COMMAND with NAMESPACE starting with '/' (or a pattern starting with '^'), got '%s'", v);
         if (c->workers_from_file && !from_file) clear_workers(c);
         c->workers_from_file = from_file;
+        /* One namespace, one worker: two would take it from each other
+         * (HELLO replaces) for ever. */
+        for (size_t i = 0; i < c->nworkers; i++)
+            if (strlen(c->workers[i].nsp) == (size_t)(eq - v) &&
+                !strncmp(c->workers[i].nsp, v, (size_t)(eq - v)))
+                return fail(err, errlen, "--worker: namespace %.*s is given twice (one worker per namespace)",
+                            (int)(eq - v), v);
         c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
         c->workers[c->nworkers].nsp = xstrndup(v, (size_t)(eq - v));
         c->workers[c->nworkers].cmd = xstrdup(eq + 1);

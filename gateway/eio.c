@@ -1033,6 +1033,11 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
     return srv;
 }
 
+int eio_server_bind(eio_server *srv)
+{
+    return http_server_bind(srv->http, srv->cfg.host, srv->cfg.port);
+}
+
 int eio_server_listen(eio_server *srv)
 {
     if (http_server_listen(srv->http, srv->cfg.host, srv->cfg.port) < 0) return -1;

@@ -853,8 +853,9 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
 
 struct ev_loop *http_server_loop(http_server *s) { return s->loop; }
 
-int http_server_listen(http_server *s, const char *host, int port)
+int http_server_bind(http_server *s, const char *host, int port)
 {
+    if (s->lfd >= 0) return 0;
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -877,7 +878,14 @@ int http_server_listen(http_server *s, const char *host, int port)
     }
     freeaddrinfo(ai);
     s->lfd = fd;
-    ev_io_init(&s->accept_w, accept_cb, fd, EV_READ);
+    return 0;
+}
+
+int http_server_listen(http_server *s, const char *host, int port)
+{
+    if (http_server_bind(s, host, port) < 0) return -1;
+    if (ev_is_active(&s->accept_w)) return 0;
+    ev_io_init(&s->accept_w, accept_cb, s->lfd, EV_READ);
     s->accept_w.data = s;
     ev_io_start(s->loop, &s->accept_w);
     return 0;
