@@ -68,6 +68,8 @@ typedef struct {
                                     with no request in flight is closed after it */
     size_t max_buffered;         /* 0 = 4 × max_payload + 16 MiB: bytes queued for one
                                     client; past it the session closes (transport error) */
+    size_t max_buffered_total;   /* 0 = 1 GiB or 4 × max_buffered if more: bytes queued over
+                                    all connections; past it the biggest holders are dropped */
     /* Behind a web server (README "Behind nginx / FastCGI"): */
     const char **trust_proxies;  /* NULL-terminated --trust-proxy specs (proxy.h), NULL = none */
     const char *fastcgi;         /* FastCGI responder "HOST:PORT" or "unix:PATH", NULL = off */

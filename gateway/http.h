@@ -76,6 +76,8 @@ typedef struct {
     size_t max_header_bytes; /* request head over this → 431 */
     size_t max_url_bytes;    /* URL over this → 414 */
     size_t max_output;       /* bytes queued for one slow reader → drop it */
+    size_t max_output_total; /* bytes queued over all connections → drop the ones
+                                holding the most until under it (0 = no cap) */
     double idle_timeout;     /* seconds an unowned keep-alive connection may stay
                                 silent after its last response */
     double header_timeout;   /* seconds from accept, or from the first byte of a
