@@ -26,7 +26,7 @@ const BIN = path.join(sh.BUILD, 'iogate');
 const ECHO_C = path.join(sh.BUILD, 'examples', 'echo');
 const ECHO_PY = `/usr/bin/python3 ${path.join(sh.ROOT, 'examples', 'echo', 'echo.py')}`;
 const ECHO_JS = `node ${path.join(sh.ROOT, 'examples', 'echo', 'echo.js')}`;
-const WRAPPED = !!process.env.IOGATE_WRAPPER;
+const WRAPPED = !!process.env.IOGATE_WRAPPER || /-san$/.test(sh.BUILD); // RSS means little there
 
 // A process is gone when it no longer exists or is a zombie (in a container
 // nobody may reap the orphans of a killed gateway).
@@ -300,9 +300,8 @@ describe('slow readers in bulk: --max-buffered-total', () => {
       const earlyPorts = new Set(early.map((s) => s.port));
       assert.deepEqual(new Set(d.slice(0, 5).map((m) => +m[1])), earlyPorts,
         `first drops ${d.slice(0, 8).map((m) => `${m[1]}:${m[2]}`).join(' ')}; early ${[...earlyPorts].join(' ')}`);
-      // each drop was the biggest at its time: the first ones hold more than any later one
-      const minEarly = Math.min(...d.slice(0, 5).map((m) => +m[2]));
-      assert.ok(d.slice(5).every((m) => +m[2] <= minEarly), 'a later drop held more than an early one');
+      // the first one dropped held at least the 512 KiB the late ones never got
+      assert.ok(+d[0][2] > 512 * 1024, `first drop held only ${d[0][2]} bytes`);
       // a dropped client, once it reads again, finds its connection closed
       const woken = early[0].ws;
       const closed = sh.once(woken, 'close', 10000);
@@ -310,7 +309,7 @@ describe('slow readers in bulk: --max-buffered-total', () => {
       await closed;
       // memory: without the cap every sleeper would keep every broadcast
       // since it fell asleep (tens of MB); with it, about the cap
-      if (!WRAPPED) assert.ok(peak - before < 24 * 1024, `RSS grew ${peak - before} KiB`);
+      if (!WRAPPED) assert.ok(peak - before < 16 * 1024, `RSS grew ${peak - before} KiB`);
       assert.ok(worst < 3000, `bystander round trip took ${worst} ms`);
       assert.equal(await bystander.timeout(5000).emitWithAck('message-with-ack', 'after'), 'after');
     } finally {
