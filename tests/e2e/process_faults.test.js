@@ -60,7 +60,7 @@ function rssKiB(pid) {
 
 // Run the gateway to its end; resolves with { code, ms, log, pid }.
 function runGateway(args, timeout = 15000) {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const p = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
@@ -69,6 +69,8 @@ function runGateway(args, timeout = 15000) {
     const timer = setTimeout(() => p.kill('SIGKILL'), timeout);
     p.on('exit', (code, sig) => {
       clearTimeout(timer);
+      const san = /(ERROR: \w+Sanitizer|runtime error:)[^\n]*/.exec(log);
+      if (san) return reject(new Error(`sanitizer report: ${san[0]}\n${log}`));
       resolve({ code: code ?? sig, ms: Date.now() - t0, log, pid: p.pid });
     });
   });
@@ -150,6 +152,15 @@ describe('start-up and configuration', () => {
         assert.doesNotMatch(r.log, /started worker/);
         assert.deepEqual(spawnedBy(r.pid), []);
       }
+      // The FastCGI socket opens last, after the workers said HELLO: if it
+      // cannot, the gateway stops the workers it started and exits 1.
+      const http = await sh.freePort();
+      const r = await runGateway(['--listen', `127.0.0.1:${http}`, '--fastcgi', `127.0.0.1:${port}`, '--worker', `/=${ECHO_C}`]);
+      assert.equal(r.code, 1, r.log);
+      assert.match(r.log, /cannot listen; stopping/);
+      const pid = +r.log.match(/started worker for \/ \(pid (\d+)\)/)[1];
+      assert.ok(!alive(pid), 'the started worker was stopped');
+      assert.deepEqual(spawnedBy(r.pid), []);
     } finally {
       blocker.close();
     }
