@@ -539,7 +539,9 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     case SIO_DISCONNECT:
         /* An orphaned socket's worker is gone: nobody to tell. */
         sio_socket_remove(app, s, s->orphaned ? NULL : "client namespace disconnect");
-        if (!c->sockets) close_client(c, EIO_CLOSE_FORCED);
+        /* Even when it was the last namespace, the Engine.IO connection
+         * stays open and heartbeats go on, as in the reference: closing it
+         * is the client's choice (PITFALLS.md 11). */
         return;
     case SIO_EVENT:
     case SIO_BINARY_EVENT:
