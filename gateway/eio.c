@@ -66,6 +66,7 @@ struct eio_session {
     eio_close_reason reason;
     unsigned dirty : 1, close_delivered : 1, in_table : 1, lingering : 1, reaping : 1;
     unsigned probed : 1, noop_due : 1, awaiting_pong : 1, post_bad : 1, send_close : 1;
+    unsigned from_above : 1; /* closed by eio_session_close() */
     http_conn *get, *post, *ws, *probe;
     struct pend *q;
     size_t nq, qcap;
@@ -267,10 +268,11 @@ static void session_close(eio_session *s, eio_close_reason reason)
         ws_close(w, reason == EIO_CLOSE_SHUTDOWN ? 1001 : 1000);
     } else if (s->get) {
         mark_dirty(s); /* the held GET carries what waits, then "1" */
-    } else if ((reason == EIO_CLOSE_FORCED || reason == EIO_CLOSE_FORCED_SERVER) &&
+    } else if ((s->from_above || reason == EIO_CLOSE_FORCED || reason == EIO_CLOSE_FORCED_SERVER) &&
                s->transport == EIO_TRANSPORT_POLLING) {
-        /* closed from above between two polls: keep the sid a little so
-         * the client's next GET gets what is queued and "1" */
+        /* closed from above between two polls (whatever the reason, e.g. a
+         * Socket.IO parse error): keep the sid a little so the client's
+         * next GET gets what is queued and "1", as from the reference */
         s->lingering = 1;
         gw_tlist_add(&srv->linger_list, &s->lng);
     }
@@ -346,7 +348,11 @@ int eio_session_send(eio_session *s, eio_msg *m)
     return 0;
 }
 
-void eio_session_close(eio_session *s, eio_close_reason reason) { session_close(s, reason); }
+void eio_session_close(eio_session *s, eio_close_reason reason)
+{
+    if (s->state == S_OPEN) s->from_above = 1;
+    session_close(s, reason);
+}
 
 /* Answer the held GET with everything queued (joined by 0x1e), plus "1"
  * when the session is closed, or a lone "6" for a pending upgrade. */
