@@ -18,7 +18,7 @@ const WORKER = '/usr/bin/python3 tests/e2e/conform_worker.py';
 describe('IPC rules settled by issue 13, against a worker written from the text', () => {
   let gw;
   before(async () => {
-    gw = await startGateway({ workers: { '/': WORKER } });
+    gw = await startGateway({ workers: { '/': WORKER }, args: ['--connect-timeout', '1500'] });
   });
   after(async () => {
     await gw.stop();
@@ -65,6 +65,18 @@ describe('IPC rules settled by issue 13, against a worker written from the text'
     await gw.waitLog(/BROADCAST from the worker not sent: data must be an array starting with the event name \(ERROR data\)/);
     await gw.waitLog(/ACK from the worker for socket \S+ not sent: ACK needs an integer id \(ERROR meta\)/);
     s.close();
+  });
+
+  test('rule 16: middleware slower than --connect-timeout: the client is closed, the worker hears it, its late ACCEPT is ignored', async () => {
+    const s = gw.client('/', { auth: { slow: true } });
+    const closed = once(s.io, 'close', 8000);
+    const [reason] = await closed;
+    assert.equal(s.connected, false, reason);
+    const m = await gw.waitLog(/conform disconnect (\S+) forced server close/);
+    await gw.waitLog(/no namespace joined within 1500 ms, closing/);
+    await sleep(200);
+    // the late ACCEPT and EMIT were for a socket the gateway forgot: no ERROR
+    assert.doesNotMatch(gw.logs, new RegExp(`for socket ${m[1]} not sent`));
   });
 
   test('rule 5a: an empty ACK data frame is an acknowledgement with no arguments', async () => {

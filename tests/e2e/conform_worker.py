@@ -8,6 +8,9 @@ meta), then HELLO without "pid" (accepted).  Every ERROR it receives is
 printed to stderr as "conform error <code> <type> <message>", and emitted
 as "gateway-error" (code, type) to the last socket that sent an EVENT.
 
+On CONNECT with auth {"slow": true} it does not answer; when DISCONNECT
+comes (the client's --connect-timeout), it logs "conform disconnect <id>
+<reason>" and sends its ACCEPT and an EMIT late.
 On CONNECT, when the auth object has "early": true, it first sends, before
 its ACCEPT, an EMIT ["early"], an ACK {"id":1} and a DISCONNECT for the
 socket; it ACCEPTs once three ERRORs came back.
@@ -70,12 +73,16 @@ while True:
 
 last_client = None
 early = {}  # socket id -> ERRORs still due before its ACCEPT
+slow = set()  # sockets whose CONNECT is never answered in time
 while True:
     typ, sid, meta, data = recv()
     if typ == "PING":
         send("PONG", nsp="")
     elif typ == "CONNECT":
-        if meta.get("handshake", {}).get("auth", {}).get("early") is True:
+        auth = meta.get("handshake", {}).get("auth", {})
+        if auth.get("slow") is True:
+            slow.add(sid)  # middleware that outlasts --connect-timeout
+        elif auth.get("early") is True:
             early[sid] = 3
             send("EMIT", sid, data=["early"])
             send("ACK", sid, meta={"id": 1}, data=["early"])
@@ -92,6 +99,12 @@ while True:
                 last_client = sid
         elif last_client:
             send("EMIT", last_client, data=["gateway-error", meta.get("code"), meta.get("type")])
+    elif typ == "DISCONNECT":
+        log("disconnect", sid, meta.get("reason"))
+        if sid in slow:
+            slow.discard(sid)
+            send("ACCEPT", sid)  # too late: ignored (rule 28)
+            send("EMIT", sid, data=["late"])
     elif typ == "BYE":
         break
     elif typ == "EVENT":
