@@ -750,8 +750,8 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
     char hdr[HDR_BUF];
     if (cfg->client_js) {
         size_t pl = strlen(cfg->path);
-        if (strncmp(r->path, cfg->path, pl) == 0 && strcmp(r->path + pl, "socket.io.js") == 0) {
-            http_respond_path(c, cfg->client_js, extra_headers(srv, r, NULL, hdr));
+        if (strncmp(r->path, cfg->path, pl) == 0 && http_client_js_name(r->path + pl)) {
+            http_respond_client_js(c, cfg->client_js, r->path + pl, extra_headers(srv, r, NULL, hdr));
             return;
         }
     }
