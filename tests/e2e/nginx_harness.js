@@ -110,10 +110,27 @@ ${serverConf.split('@PORT@').join(String(port))}
   };
 }
 
+// `nginx -t` on `httpConf` (text for the http {} block) with a private
+// prefix: { ok, output }.  Documentation snippets are checked with it.
+function nginxCheck(httpConf) {
+  if (!NGINX) throw new Error('nginx not found (scripts/setup.sh installs the Debian package)');
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-nginx-t-'));
+  try {
+    const conf = path.join(prefix, 'nginx.conf');
+    fs.writeFileSync(conf, `error_log ${prefix}/error.log;\nevents {}\nhttp {\n${httpConf}\n}\n`);
+    const t = spawnSync(NGINX, ['-t', '-p', prefix, '-e', `${prefix}/error.log`, '-c', conf, '-g', `pid ${prefix}/nginx.pid;`], {
+      encoding: 'utf8',
+    });
+    return { ok: t.status === 0, output: t.stderr };
+  } finally {
+    fs.rmSync(prefix, { recursive: true, force: true });
+  }
+}
+
 // The gateway flags that let those workers use its FastCGI socket, as
 // examples/nginx/README.md documents them.
 function fastcgiSocketArgs() {
   return AS_ROOT ? ['--fastcgi-socket-owner', `:${NGINX_GROUP}`, '--fastcgi-socket-mode', '0660'] : [];
 }
 
-module.exports = { startNginx, exampleConf, fastcgiSocketArgs, NGINX, NGINX_USER, NGINX_GROUP, AS_ROOT };
+module.exports = { startNginx, nginxCheck, exampleConf, fastcgiSocketArgs, NGINX, NGINX_USER, NGINX_GROUP, AS_ROOT };
