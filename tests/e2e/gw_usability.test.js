@@ -189,3 +189,40 @@ test('--fastcgi-socket-mode and --fastcgi-socket-owner set the unix socket\'s pe
   }
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('make run HOST=… PORT=… serves the chat there (with the client bundle directory)', async () => {
+  const { freePort, waitFor } = require('./sio_harness');
+  const { spawn } = require('node:child_process');
+  const port = await freePort();
+  const proc = spawn('make', ['--no-print-directory', 'run', 'HOST=127.0.0.1', `PORT=${port}`, `BUILD=${path.relative(ROOT, BUILD)}`,
+    `SANITIZE=${process.env.SANITIZE || ''}`], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  proc.stdout.on('data', (d) => (logs += d));
+  proc.stderr.on('data', (d) => (logs += d));
+  const exited = new Promise((resolve) => proc.on('exit', resolve));
+  try {
+    await waitFor(() => /listening on/.test(logs) || proc.exitCode !== null, 120000, () => `make run did not start:\n${logs}`);
+    assert.match(logs, new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`), logs);
+    const page = await get(`http://127.0.0.1:${port}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.body.toString(), /iogate chat/);
+    assert.equal((await get(`http://127.0.0.1:${port}/socket.io/socket.io.min.js`)).status, 200);
+    const s = require('socket.io-client').io(`http://127.0.0.1:${port}`, { forceNew: true, reconnection: false });
+    try {
+      await once(s, 'connect', 10000);
+      const login = once(s, 'login');
+      s.emit('add user', 'make-run');
+      assert.equal((await login)[0].numUsers, 1);
+    } finally {
+      s.close();
+    }
+  } finally {
+    try {
+      process.kill(-proc.pid, 'SIGTERM');
+    } catch {}
+    await Promise.race([exited, sleep(8000)]);
+    try {
+      process.kill(-proc.pid, 'SIGKILL');
+    } catch {}
+  }
+});
