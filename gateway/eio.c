@@ -130,6 +130,7 @@ void eio_config_defaults(eio_config *c)
     c->max_url_bytes = 8192;
     c->header_timeout_ms = 10000;
     c->fastcgi_max_threads = 4096;
+    c->fastcgi_socket_uid = c->fastcgi_socket_gid = -1;
 }
 
 /* --- sid table ------------------------------------------------------------------ */
@@ -765,8 +766,8 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
     char hdr[HDR_BUF];
     if (cfg->client_js) {
         size_t pl = strlen(cfg->path);
-        if (strncmp(r->path, cfg->path, pl) == 0 && strcmp(r->path + pl, "socket.io.js") == 0) {
-            http_respond_path(c, cfg->client_js, extra_headers(srv, r, NULL, hdr));
+        if (strncmp(r->path, cfg->path, pl) == 0 && http_client_js_name(r->path + pl)) {
+            http_respond_client_js(c, cfg->client_js, r->path + pl, extra_headers(srv, r, NULL, hdr));
             return;
         }
     }
@@ -1070,6 +1071,9 @@ int eio_server_listen(eio_server *srv)
         /* a held poll is answered within pingInterval; allow a margin */
         fastcgi_options fo = {srv->cfg.fastcgi, srv->cfg.fastcgi_max_threads,
                               srv->cfg.ping_interval_ms + srv->cfg.ping_timeout_ms + 5000};
+        fo.socket_mode = srv->cfg.fastcgi_socket_mode;
+        fo.socket_uid = srv->cfg.fastcgi_socket_uid;
+        fo.socket_gid = srv->cfg.fastcgi_socket_gid;
         srv->fcgi = fastcgi_front_new(srv->loop, srv->http, &fo);
         if (!srv->fcgi) return -1;
     }

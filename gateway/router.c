@@ -534,10 +534,12 @@ static int spawn(gw_app *app, gw_child *c)
     envp[k++] = own[2];
     envp[k] = NULL;
     /* "exec" so the worker replaces the shell: its pid is the one we
-     * watch, signal and match against HELLO. */
-    size_t ll = strlen(c->command) + 6;
+     * watch, signal and match against HELLO.  "env" (which execs in turn,
+     * same pid) lets the command start with VAR=value words, which plain
+     * "exec" would take for the program's name. */
+    size_t ll = strlen(c->command) + 10;
     char *line = xmalloc(ll);
-    snprintf(line, ll, "exec %s", c->command);
+    snprintf(line, ll, "exec env %s", c->command);
     char *argv[] = {"sh", "-c", line, NULL};
     sigset_t none;
     sigemptyset(&none);
