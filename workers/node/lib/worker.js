@@ -11,6 +11,7 @@ const zmq = require('zeromq');
 const codec = require('./codec');
 const { Socket } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
+const { settle, logLine } = require('./native');
 
 const PROTOCOL_VERSION = 1;
 const DEFAULT_HEARTBEAT_MS = 5000;
@@ -22,6 +23,10 @@ const BURST = 256; // messages handled in a row before the receive loop yields
 const PROCESSED_EVERY = 1000; // report PROCESSED at least this often within a burst // volatile messages are dropped past this backlog
 const CONN_EVENTS = ['upgrade', 'packet', 'packetCreate', 'drain', 'close'];
 const LEVELS = ['error', 'warn', 'info', 'debug'];
+// What the client's connect_error says when a namespace middleware throws or
+// rejects instead of calling next(err): the exception is the application's
+// bug, logged with its stack here, and never sent to the client.
+const MIDDLEWARE_FAILED = 'Internal server error';
 
 const emitLocal = EventEmitter.prototype.emit;
 
@@ -40,7 +45,7 @@ class Worker extends EventEmitter {
   // endpoint came from the environment, i.e. a gateway spawned us: exit
   // when that parent goes away, like PR_SET_PDEATHSIG).
   constructor(opts = {}) {
-    super();
+    super({ captureRejections: true }); // an async "connection" handler that rejects is logged
     const endpoint = opts.endpoint || process.env.IOGATE_ENDPOINT;
     const nsp = opts.namespace || process.env.IOGATE_NAMESPACE || '/';
     if (!endpoint) throw new Error('no gateway endpoint (set IOGATE_ENDPOINT or pass { endpoint })');
@@ -50,6 +55,7 @@ class Worker extends EventEmitter {
     const lv = opts.logLevel || process.env.IOGATE_WORKER_LOG;
     this._logLevel = LEVELS.includes(lv) ? LEVELS.indexOf(lv) : 2;
     this._connEvents = new Set(['upgrade', ...(opts.connEvents || [])].filter((e) => CONN_EVENTS.includes(e)));
+    this._connWarned = new Set();
     this._handleSignals = opts.handleSignals !== false;
     this._exitWithParent = opts.exitWithParent ?? (!opts.endpoint && !!process.env.IOGATE_ENDPOINT);
     this._mw = [];
@@ -83,7 +89,11 @@ class Worker extends EventEmitter {
 
   _log(level, msg) {
     if (level > this._logLevel) return;
-    process.stderr.write(`iogate-worker[${process.pid}] ${LEVELS[level]}: ${msg}\n`);
+    process.stderr.write(logLine(level, this.name, msg));
+  }
+
+  [EventEmitter.captureRejectionSymbol](err, ev) {
+    this._log(0, `"${ev}" handler rejected: ${(err && err.stack) || err}`);
   }
 
   // ---- namespace API ----
@@ -123,11 +133,11 @@ class Worker extends EventEmitter {
   }
 
   get local() {
-    return new BroadcastOperator(this);
+    return new BroadcastOperator(this).local;
   }
 
-  compress() {
-    return new BroadcastOperator(this);
+  compress(c) {
+    return new BroadcastOperator(this).compress(c);
   }
 
   timeout(ms) {
@@ -564,11 +574,20 @@ class Worker extends EventEmitter {
       if (err) this._refuse(s, err);
       else this._runMiddleware(s, i + 1);
     };
+    // Only what the application passes to next(err) reaches the client, as
+    // in socket.io; an exception (thrown, or an async middleware's
+    // rejection) is logged with its stack and the client gets a fixed
+    // message.  (socket.io leaves that socket pending with an unhandled
+    // rejection; a worker answers every CONNECT, PROTOCOL.md rule 16.)
+    const fail = (e) => {
+      if (called || s._state !== 'pending') return;
+      this._log(0, `namespace middleware ${i} failed for socket ${s.id}: ${(e && e.stack) || e}`);
+      next(new Error(MIDDLEWARE_FAILED));
+    };
     try {
-      const r = this._mw[i](s, next);
-      if (r && typeof r.then === 'function') r.then(undefined, (e) => next(e || new Error('middleware rejected')));
+      settle(this._mw[i](s, next), fail);
     } catch (e) {
-      next(e);
+      fail(e);
     }
   }
 
