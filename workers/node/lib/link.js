@@ -85,8 +85,14 @@ class GatewayLink {
   }
 
   start() {
+    // Not `immediate` (ZMQ_IMMEDIATE), as in the C library: with it libzmq
+    // drops the connection's pipe as soon as the connection goes, and what
+    // a gateway we merely connect to sent just before closing — its
+    // DISCONNECTs and BYE at shutdown — is lost unless already read (seen
+    // with two gateways over tcp://).  Without it, what we send while the
+    // gateway is away waits in the pipe (bounded by the high-water mark): a
+    // HELLO, repeated every heartbeat until WELCOME.
     const sock = new zmq.Dealer({
-      immediate: true, // a HELLO waits for the connection instead of queueing on a dead pipe
       linger: 0,
       sendHighWaterMark: HWM,
       receiveHighWaterMark: HWM,
