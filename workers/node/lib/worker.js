@@ -430,8 +430,13 @@ class Worker extends EventEmitter {
 
   _refuse(s, err) {
     if (s._state !== 'pending') return;
-    const meta = { message: err && err.message !== undefined ? String(err.message) : String(err) };
-    if (err && err.data !== undefined) meta.data = err.data;
+    // socket.io sends { message: err.message, data: err.data } and nothing
+    // else of err: next("text") or next(true) reach the client as an empty
+    // message (the client's Error("")), so here too.
+    const obj = err !== null && typeof err === 'object';
+    const meta = { message: obj && err.message !== undefined ? String(err.message) : '' };
+    if (obj && err.data !== undefined) meta.data = err.data;
+    if (!obj) this._log(3, `socket ${s.id}: next(${typeof err}) refuses with an empty message, as socket.io`);
     this._send('REFUSE', s.id, meta, null);
     this._log(3, `socket ${s.id} refused: ${meta.message}`);
     s._state = 'closed';

@@ -25,6 +25,7 @@ const { startGateway, once } = require('../../../tests/e2e/sio_harness');
 const APP = `
 function app(io) {
   io.use(async (socket, next) => {
+    if (socket.handshake.auth.denyText) return next('not sent to the client');
     if (socket.handshake.auth.deny) {
       const e = new Error('denied');
       e.data = { why: socket.handshake.auth.deny };
@@ -89,6 +90,10 @@ async function observe(url) {
   const [err] = await once(d, 'connect_error');
   out.refused = { message: err.message, data: err.data };
   d.close();
+  const t = ioc(url, clientOpts({ auth: { denyText: true } }));
+  const [terr] = await once(t, 'connect_error');
+  out.refusedText = { message: terr.message, data: terr.data };
+  t.close();
   const u = ioc(url, clientOpts({ transports: ['polling', 'websocket'] }));
   const [name, now] = await once(u, 'upgraded', 5000);
   out.upgrade = { name, now };
@@ -112,6 +117,7 @@ test('the same application on socket.io and on a worker: handshake, request, con
     assert.equal(got.describe.request.method, 'GET');
     assert.equal(got.describe.header, 'yes');
     assert.deepEqual(got.refused, { message: 'denied', data: { why: 'nope' } });
+    assert.deepEqual(got.refusedText, { message: '', data: undefined });
     assert.deepEqual(got.upgrade, { name: 'websocket', now: 'websocket' });
   } finally {
     ref.io.close();
