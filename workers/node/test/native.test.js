@@ -59,6 +59,14 @@ function app(io) {
       rooms: [...socket.rooms].length,
     }));
     socket.conn.on('upgrade', (t) => socket.emit('upgraded', t.name, socket.conn.transport.name));
+    const order = [];
+    socket.onAny((ev, ...args) => order.push('any:' + ev + ':' + args.map((a) => typeof a).join(',')));
+    socket.use(([ev], next) => {
+      order.push('mw:' + ev);
+      next(ev === 'blocked' ? new Error('blocked') : undefined);
+    });
+    socket.on('error', () => {});
+    socket.on('order', (ack) => ack(order));
   });
 }
 `;
@@ -85,6 +93,9 @@ async function observe(url) {
   const c = ioc(url, clientOpts());
   await once(c, 'connect');
   out.describe = await c.timeout(3000).emitWithAck('describe');
+  c.emit('blocked', 1);
+  c.emit('x');
+  out.order = await c.timeout(3000).emitWithAck('order');
   c.close();
   const d = ioc(url, clientOpts({ auth: { deny: 'nope' } }));
   const [err] = await once(d, 'connect_error');
@@ -117,6 +128,9 @@ test('the same application on socket.io and on a worker: handshake, request, con
     assert.equal(got.describe.request.method, 'GET');
     assert.equal(got.describe.header, 'yes');
     assert.deepEqual(got.refused, { message: 'denied', data: { why: 'nope' } });
+    assert.deepEqual(got.order, [ // onAny before the packet middleware, even for a refused packet
+      'any:describe:function', 'mw:describe', 'any:blocked:number', 'mw:blocked', 'any:x:', 'mw:x', 'any:order:function', 'mw:order',
+    ]);
     assert.deepEqual(got.refusedText, { message: '', data: undefined });
     assert.deepEqual(got.upgrade, { name: 'websocket', now: 'websocket' });
   } finally {
