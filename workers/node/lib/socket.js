@@ -16,7 +16,6 @@
 
 const { EventEmitter } = require('node:events');
 const { BroadcastOperator, RESERVED_EVENTS, checkReserved, roomList } = require('./broadcast');
-
 const { settle, buildHandshake, buildRequest } = require('./native');
 
 const emitLocal = EventEmitter.prototype.emit;
@@ -126,7 +125,7 @@ class Socket extends EventEmitter {
     if (this._state !== 'connected') {
       this.nsp._log(3, `emit ${ev} to ${this.id}: socket is not connected`);
       if (cb && onClose) onClose(new Error('socket is not connected'));
-      else if (cb && flags.timeout !== undefined) process.nextTick(cb, new Error('socket is not connected'));
+      else if (cb && flags.timeout !== undefined) process.nextTick(() => this._callAck(cb, new Error('socket is not connected')));
       return false;
     }
     this._notifyOutgoing(ev, args);
@@ -143,14 +142,14 @@ class Socket extends EventEmitter {
       if (!ok) {
         const err = new Error('not connected to the gateway');
         if (onClose) onClose(err);
-        else if (flags.timeout !== undefined) process.nextTick(cb, err);
+        else if (flags.timeout !== undefined) process.nextTick(() => this._callAck(cb, err));
         return false;
       }
       const entry = { cb, timer: null, withErr: flags.timeout !== undefined, onClose };
       if (entry.withErr) {
         entry.timer = setTimeout(() => {
           this._acks.delete(id);
-          cb(new Error('operation has timed out'));
+          this._callAck(cb, new Error('operation has timed out'));
         }, flags.timeout);
       }
       this._acks.set(id, entry);
@@ -211,6 +210,16 @@ class Socket extends EventEmitter {
       } catch (e) {
         this._logThrow('onAnyOutgoing listener', e);
       }
+    }
+  }
+
+  // An ack callback called by us (timeout, failure): a throw or a rejection
+  // is logged, never fatal.
+  _callAck(cb, ...args) {
+    try {
+      settle(cb(...args), (e) => this._logThrow('ack callback', e));
+    } catch (e) {
+      this._logThrow('ack callback', e);
     }
   }
 
@@ -471,7 +480,7 @@ class Socket extends EventEmitter {
     if (!wasConnected) return; // refused or never accepted: no events
     const safe = (what, fn) => {
       try {
-        fn();
+        settle(fn(), (e) => this.nsp._log(0, `socket ${this.id}: ${what} handler rejected: ${(e && e.stack) || e}`));
       } catch (e) {
         this.nsp._log(0, `socket ${this.id}: ${what} handler threw: ${(e && e.stack) || e}`);
       }

@@ -229,6 +229,13 @@ test('async handlers and middleware: rejections are logged like throws and the w
       await p2.gw.send('EVENT', SID1, {}, ['mw-boom']);
       const e = await p2.gw.next('EMIT');
       assert.deepEqual(e.data, ['error-seen', 'packet middleware failed']);
+      // an async ack callback that rejects on timeout, and one that throws
+      // on a late answer: logged, the worker goes on
+      const s1 = p2.io.sockets.get(SID1);
+      s1.timeout(20).emit('q', async (err) => {
+        throw new Error(`ack callback failed: ${err.message}`);
+      });
+      await sleep(60);
       await p2.gw.send('EVENT', SID1, { ack: 5 }, ['ping']);
       const a = await p2.gw.next('ACK');
       assert.deepEqual(a.data, ['pong']);
@@ -243,6 +250,7 @@ test('async handlers and middleware: rejections are logged like throws and the w
   assert.match(log, /onAny listener \(event "any-boom"\) threw: Error: any failed/);
   assert.match(log, /onAnyOutgoing listener threw: Error: outgoing listener failed/);
   assert.match(log, /packet middleware \(event "mw-boom"\) threw: Error: packet middleware failed/);
+  assert.match(log, /ack callback threw: Error: ack callback failed: operation has timed out/);
 });
 
 test('the any family: onAny runs before packet middleware and sees refused packets; prepend/off/listeners; outgoing too', async () => {
