@@ -14,7 +14,8 @@ const codec = require('./codec');
 
 const PROTOCOL_VERSION = 1;
 const DEFAULT_HEARTBEAT_MS = 5000;
-const HELLO_RETRY_MS = 20;
+const HELLO_RETRY_MS = 20; // a HELLO that could not be queued
+const HELLO_MAX_MS = 60000; // longest pause between unanswered HELLOs
 const HWM = 100000;
 const VOLATILE_QUEUE_LIMIT = 1000; // volatile messages are dropped past this backlog
 const BURST = 256; // messages handled in a row before the receive loop yields
@@ -70,6 +71,7 @@ class GatewayLink {
     this._sending = false;
     this._helloInFlight = false;
     this._helloAt = 0;
+    this._helloIvl = 0;
     this._lastRx = 0;
     this._lastPing = 0;
     this._seqDone = 0;
@@ -142,7 +144,13 @@ class GatewayLink {
         this._log(3, `HELLO ${this.worker.name} sent to ${this.endpoint}`);
         this._lastRx = now; // the silence clock starts now
         this._lastPing = now;
-        this._helloAt = now + this.heartbeatMs; // no WELCOME within a heartbeat: again
+        // No WELCOME within a heartbeat: again.  While the gateway is away
+        // they all wait in the pipe and reach it together when it is back,
+        // so the pauses double up to a minute, as in the C library: a long
+        // absence does not pile up thousands.
+        if (this._helloIvl <= 0) this._helloIvl = this.heartbeatMs;
+        this._helloAt = now + this._helloIvl;
+        this._helloIvl = Math.min(this._helloIvl * 2, HELLO_MAX_MS);
       },
       onFail: () => {
         if (sock !== this.sock) return;
@@ -288,6 +296,7 @@ class GatewayLink {
     }
     this.welcomed = true;
     this._helloInFlight = false;
+    this._helloIvl = 0; // the next HELLO series starts at one heartbeat
     const now = Date.now();
     this._lastRx = now;
     this._lastPing = now;
