@@ -230,6 +230,8 @@ export declare class Worker<
   on(ev: 'connection' | 'connect', listener: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => ListenerResult): this;
   on(ev: 'ready', listener: (info: ReadyInfo) => ListenerResult): this;
   on(ev: 'gatewayLost', listener: (why: string, endpoint: string) => ListenerResult): this;
+  /** Every gateway has said BYE (PROTOCOL.md rule 15): the worker has closed itself. */
+  on(ev: 'close', listener: (reason: string) => ListenerResult): this;
   once(ev: 'connection' | 'connect', listener: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => ListenerResult): this;
   once(ev: 'ready', listener: (info: ReadyInfo) => ListenerResult): this;
   once(ev: 'gatewayLost', listener: (why: string, endpoint: string) => ListenerResult): this;

@@ -79,7 +79,7 @@ class GatewayLink {
     this._processedScheduled = false;
     this._sinceReport = 0;
     this._burst = 0;
-    this.gotBye = false;
+    this.dismissed = false; // said BYE: no HELLO of ours again (PROTOCOL.md rule 15)
   }
 
   _log(level, msg) {
@@ -114,7 +114,7 @@ class GatewayLink {
 
   // Called every tick of the worker's timer.
   tick(now) {
-    if (!this.sock) return;
+    if (!this.sock || this.dismissed) return;
     if (!this.welcomed) {
       if (!this._helloInFlight && now >= this._helloAt) this.sendHello();
     } else if (now - this._lastRx >= 3 * this.heartbeatMs) {

@@ -332,10 +332,21 @@ class Worker extends EventEmitter {
         return;
       case 'PONG':
         return;
-      case 'BYE':
-        this._log(2, `gateway ${link.endpoint} says BYE (${m.meta.reason || 'no reason'})`);
-        link.lost('BYE', true);
+      case 'BYE': {
+        // Rule 15: drop this gateway's sockets, but no HELLO of our own
+        // (after "replaced by a new worker" it would take the namespace
+        // back); once every gateway has said BYE the worker closes — like
+        // the C and Python run loops returning — and raises `close`.
+        const why = m.meta.reason || 'no reason';
+        this._log(2, `gateway ${link.endpoint} says BYE (${why})`);
+        link.lost('BYE', false);
+        link.dismissed = true;
+        if (this._links.every((l) => l.dismissed)) {
+          this._log(2, `every gateway has said BYE: worker for ${this.name} closing`);
+          this.close({ grace: 0 }).then(() => this._emitReserved('close', why));
+        }
         return;
+      }
       case 'ERROR':
         this._log(1, `gateway ${link.endpoint} ERROR ${m.meta.code || '?'}: ${m.meta.message || ''} (about ${m.meta.type || '?'})`);
         if (m.meta.code === 'hello') link.lost('gateway does not know us', true);

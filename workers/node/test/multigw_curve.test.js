@@ -112,6 +112,16 @@ describe('one Node worker, two gateways, CURVE', () => {
     const b3 = await connected(gwB.client('/'));
     assert.equal(await b3.emitWithAck('message-with-ack', 'still'), 'still');
   });
+
+  test('once B has said BYE too, the worker closes and its process ends with 0 (rule 15)', async () => {
+    const r = await gwB.stop();
+    gwB = null;
+    assert.equal(r.code, 0);
+    const w = await Promise.race([worker.exited, sleep(5000).then(() => null)]);
+    assert.ok(w, `worker still running:\n${wlog.text}`);
+    assert.equal(w.code, 0);
+    assert.match(wlog.text, /every gateway has said BYE: worker for \/ closing/);
+  });
 });
 
 test('a worker without the CURVE key never reaches a CURVE gateway; a bad key or a repeated endpoint throws at construction', async () => {
