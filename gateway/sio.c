@@ -559,6 +559,29 @@ static void send_connect(gw_app *app, sio_socket *s)
     json_decref(meta);
     s->unsent = 0;
     if (notify(app, s, IPC_CONNECT, mt, strlen(mt), NULL, 0, NULL, 0) < 0) {
+        if (errno == EHOSTUNREACH) {
+            /* The worker vanished right after its HELLO (its drop is
+             * scheduled): the socket waits for the next one, as before —
+             * a kept socket must not lose its hold to this race. */
+            if (recovered) {
+                s->orphaned = 1;
+                s->recovering = 0;
+            } else {
+                s->unsent = 1;
+            }
+            free(mt);
+            return;
+        }
+        if (recovered) {
+            /* A connected socket: it goes as rule 37 says, not with a
+             * CONNECT_ERROR for a namespace its client is in. */
+            const char *why = strerror(errno);
+            s->orphaned = 1;
+            s->recovering = 0;
+            drop_socket(app, s, why, 0);
+            free(mt);
+            return;
+        }
         log_warn("namespace %s: worker did not take CONNECT (%s)", s->nsp->name, strerror(errno));
         send_connect_error(c, s->nsp->name, "Namespace unavailable", NULL);
         sio_socket_remove(app, s, NULL);
