@@ -9,7 +9,7 @@
 const { test, describe } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { startGateway, once, sleep, waitFor, ROOT } = require('./sio_harness');
+const { startGateway, once, sleep, waitFor, ROOT, BUILD } = require('./sio_harness');
 
 const LOSS = `/usr/bin/python3 ${path.join(ROOT, 'tests', 'e2e', 'loss_worker.py')}`;
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -175,6 +175,58 @@ describe('no packet lost silently (issue 10, items 4-8)', () => {
       await sleep(300);
       const deaths = [...gw.logs.matchAll(/worker for \/a \(pid \d+\) killed by signal 9/g)].length;
       assert.equal(deaths, 2, 'not replayed to a third worker');
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  // The worker libraries raise `disconnect` for the socket the gateway
+  // dropped, with the Socket.IO reason; their echo examples log
+  // "disconnect <id> <reason> rooms=…" to stderr.
+  const LIBS = [
+    { name: 'C', command: path.join(BUILD, 'examples', 'echo') },
+    { name: 'Node.js', command: `${process.execPath} ${path.join(ROOT, 'examples/echo/echo.js')}` },
+    { name: 'Python', command: `/usr/bin/python3 ${path.join(ROOT, 'examples/echo/echo.py')}` },
+  ];
+  for (const lib of LIBS) {
+    test(`${lib.name} library: a socket dropped while its worker restarts is raised as disconnect in the next worker`, async () => {
+      const gw = await startGateway({ workers: { '/a': lib.command, '/b': lib.command }, args: ['--worker-restart', '1500'] });
+      try {
+        const { a, b, aId } = await pair(gw);
+        const pid = await a.timeout(8000).emitWithAck('pid');
+        const aGone = once(a, 'disconnect', 15000);
+        process.kill(pid, 'SIGKILL');
+        await gw.waitLog(/restarting worker for \/a in 1500 ms/);
+        for (let i = 0; i < 1200; i++) a.emit('message', i);
+        assert.equal((await aGone)[0], 'io server disconnect');
+        await gw.waitLog(new RegExp(`disconnect ${esc(aId)} server namespace disconnect`), 10000);
+        b.emit('message', 'still here');
+        assert.deepEqual(await once(b, 'message-back', 8000), ['still here']);
+        assert.doesNotMatch(gw.logs, /not connected to, closing/);
+      } finally {
+        await gw.stop();
+      }
+    });
+  }
+
+  test('C library: a socket dropped past the credit of a stopped worker is raised as disconnect once it runs again', async () => {
+    const ECHO = path.join(BUILD, 'examples', 'echo');
+    const gw = await startGateway({ workers: { '/a': ECHO, '/b': ECHO }, args: ['--worker-credit', '100'] });
+    try {
+      const { a, b, aId } = await pair(gw);
+      const pid = await a.timeout(8000).emitWithAck('pid');
+      const aGone = once(a, 'disconnect', 10000);
+      process.kill(pid, 'SIGSTOP');
+      try {
+        for (let i = 0; i < 150; i++) a.emit('message', i);
+        assert.equal((await aGone)[0], 'io server disconnect');
+        await gw.waitLog(new RegExp(`socket ${esc(aId)} disconnected \\(worker credit exceeded\\)`));
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await gw.waitLog(new RegExp(`disconnect ${esc(aId)} server namespace disconnect`), 10000);
+      b.emit('message', 'still here');
+      assert.deepEqual(await once(b, 'message-back', 8000), ['still here']);
     } finally {
       await gw.stop();
     }
