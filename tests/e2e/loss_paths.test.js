@@ -180,6 +180,35 @@ describe('no packet lost silently (issue 10, items 4-8)', () => {
     }
   });
 
+  test('item 4: a replay that does not fit the credit disconnects the socket and counts what it drops; nothing is skipped silently', async () => {
+    const gw = await startGateway({ workers: { '/a': LOSS, '/b': LOSS }, args: ['--worker-credit', '500', '--worker-restart', '1500'] });
+    try {
+      const { a, b, aId } = await pair(gw);
+      const pid = await pidOf(a);
+      const aGone = once(a, 'disconnect', 20000);
+      process.kill(pid, 'SIGSTOP');
+      for (let i = 0; i < 400; i++) a.emit('msg', i); // in flight at the stopped worker
+      b.emit('msg', -1);
+      await once(b, 'back', 10000);
+      process.kill(pid, 'SIGKILL');
+      await gw.waitLog(/restarting worker for \/a in 1500 ms/);
+      for (let i = 400; i < 600; i++) a.emit('msg', i); // held meanwhile
+      // (401 if the "pid" event's PROCESSED had not been read yet)
+      const r = Number((await gw.waitLog(/namespace \/a: (40[01]) packet\(s\) the worker had not handled will be replayed/))[1]);
+      assert.equal((await aGone)[0], 'io server disconnect');
+      const m = await gw.waitLog(
+        new RegExp(`namespace /a: socket ${esc(aId)} disconnected \\(worker credit exceeded during replay\\); (\\d+) packet\\(s\\) of it dropped`),
+      );
+      assert.equal(Number(m[1]), r + 200 - 500, 'all that did not fit, counted');
+      await gw.waitLog(
+        new RegExp(`loss-worker disconnect ${esc(aId)} reason=server namespace disconnect cause=worker credit exceeded during replay`),
+      );
+      await bystanderFine(gw, b, 7);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   // The worker libraries raise `disconnect` for the socket the gateway
   // dropped, with the Socket.IO reason; their echo examples log
   // "disconnect <id> <reason> rooms=…" to stderr.
