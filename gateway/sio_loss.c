@@ -75,7 +75,8 @@ void gw_ghosts_send(gw_app *app, gw_nsp *nsp)
         if (g->nsp != nsp || g->sent) continue;
         if (ghost_send(app, g) < 0)
             log_warn("namespace %s: could not give disconnected socket %s back to the worker; "
-                     "it will try again with the next one", nsp->name, g->id);
+                     "it will try again with the next one",
+                     nsp->name, g->id);
     }
 }
 
@@ -86,17 +87,17 @@ void gw_ghost_answer(gw_app *app, gw_worker *w, const ipc_msg *m)
     HASH_FIND(hh, app->ghosts, m->sid.data, IPC_ID_LEN, g);
     if (!g || g->nsp != w->nsp || !g->sent) return;
     if (m->type == IPC_ACCEPT) {
-        json_t *meta = json_pack("{s:s, s:s}", "reason", "server namespace disconnect", "cause",
-                                 g->cause);
+        json_t *meta =
+            json_pack("{s:s, s:s}", "reason", "server namespace disconnect", "cause", g->cause);
         char *mt = json_dumps(meta, JSON_COMPACT);
         json_decref(meta);
-        int rc = gw_router_send(app, w, IPC_DISCONNECT, g->nsp->name, g->id, mt, strlen(mt),
-                                NULL, 0, NULL, 0);
+        int rc = gw_router_send(app, w, IPC_DISCONNECT, g->nsp->name, g->id, mt, strlen(mt), NULL,
+                                0, NULL, 0);
         free(mt);
         if (rc < 0) {
             /* At its high-water mark, or gone (then the next one is told). */
-            log_warn("namespace %s: could not tell the worker that socket %s is gone",
-                     g->nsp->name, g->id);
+            log_warn("namespace %s: could not tell the worker that socket %s is gone", g->nsp->name,
+                     g->id);
             g->sent = 0;
             return;
         }
