@@ -291,7 +291,16 @@ static void held_describe(const held_msg *h, char *out, size_t n)
     }
     json_t *j = h->data ? json_loadb(h->data, h->data_len, 0, NULL) : NULL;
     json_t *name = json_array_get(j, 0);
-    snprintf(out, n, "event \"%.64s\"", json_is_string(name) ? json_string_value(name) : "?");
+    /* The name is the client's: no control bytes or quotes into the log. */
+    char safe[65];
+    const char *v = json_is_string(name) ? json_string_value(name) : "?";
+    size_t k = 0;
+    for (; v[k] && k < sizeof safe - 1; k++) {
+        unsigned char ch = (unsigned char)v[k];
+        safe[k] = ch < 0x20 || ch == '"' || ch == '\\' || ch == 0x7f ? '?' : (char)ch;
+    }
+    safe[k] = '\0';
+    snprintf(out, n, "event \"%s\"", safe);
     json_decref(j);
 }
 
