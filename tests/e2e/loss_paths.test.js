@@ -17,9 +17,9 @@ const esc = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 // One client connection with a socket on /a and a bystander on /b.
 async function pair(gw) {
   const a = gw.client('/a');
-  await once(a, 'connect');
+  await once(a, 'connect', 15000); // a loaded machine, a sanitizer build
   const b = a.io.socket('/b'); // same Engine.IO connection
-  await once(b, 'connect');
+  await once(b, 'connect', 15000);
   return { a, b, aId: a.id };
 }
 
@@ -105,7 +105,7 @@ describe('no packet lost silently (issue 10, items 4-8)', () => {
     const gw = await startGateway({ workers: { '/a': LOSS } });
     try {
       const a = gw.client('/a');
-      await once(a, 'connect');
+      await once(a, 'connect', 15000);
       let disconnects = 0;
       a.on('disconnect', () => disconnects++);
       const hellos = () => [...gw.logs.matchAll(/loss-worker hello pid=(\d+) nsp=\/a/g)].map((x) => Number(x[1]));
@@ -153,7 +153,7 @@ describe('no packet lost silently (issue 10, items 4-8)', () => {
     try {
       const { a, b, aId } = await pair(gw);
       const c = gw.client('/a'); // an innocent client of the same namespace
-      await once(c, 'connect');
+      await once(c, 'connect', 15000);
       const cId = c.id;
       let cDisconnects = 0;
       c.on('disconnect', () => cDisconnects++);
