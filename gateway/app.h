@@ -253,6 +253,8 @@ void gw_ghost_answer(gw_app *app, gw_worker *w, const ipc_msg *m);
  * (logged) when none is expected. */
 void gw_ghosts_worker_gone(gw_app *app, gw_nsp *nsp, int expected);
 void gw_ghosts_free_all(gw_app *app);
+/* How many ghosts nsp has (all namespaces' when NULL). */
+size_t gw_ghost_count(gw_app *app, const gw_nsp *nsp);
 void sio_tomb_add(sio_client *c, gw_nsp *nsp);
 int sio_tomb_has(const sio_client *c, const char *nsp, size_t len);
 void sio_tomb_clear(sio_client *c, const char *nsp, size_t len);

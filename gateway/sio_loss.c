@@ -135,6 +135,14 @@ void gw_ghosts_free_all(gw_app *app)
     HASH_ITER(hh, app->ghosts, g, tmp) ghost_free(app, &g);
 }
 
+size_t gw_ghost_count(gw_app *app, const gw_nsp *nsp)
+{
+    size_t n = 0;
+    gw_ghost *g, *tmp;
+    HASH_ITER(hh, app->ghosts, g, tmp) if (!nsp || g->nsp == nsp) n++;
+    return n;
+}
+
 /* ---- tombstones ----------------------------------------------------------- */
 
 static int tomb_find(const sio_client *c, const char *nsp, size_t len)
