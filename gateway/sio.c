@@ -202,10 +202,20 @@ static int hold_take(gw_app *app, sio_socket *s, held_msg *h, int replay)
     return 0;
 }
 
+/* The cause (rule 19) of a socket dropped because forward() failed. */
+static const char *loss_cause(int e, int replay)
+{
+    if (e == ENOBUFS)
+        return replay ? "worker credit exceeded during replay" : "worker credit exceeded";
+    if (e == EAGAIN) return "worker at its high-water mark";
+    return strerror(e);
+}
+
 /* Send a client EVENT/ACK to the socket's worker with the next sequence
  * number, and retain a copy until the worker reports it PROCESSED.  Takes
  * `h` when given (a replayed packet), else copies nothing until sent.
- * 0, or -1 with errno (nothing retained; a given h is freed). */
+ * 0, or -1 with errno — ENOBUFS past the credit, EAGAIN at the ROUTER's
+ * high-water mark — and nothing retained (a given h is freed). */
 static int forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const char *data,
                    size_t data_len, const ipc_buf *att, size_t n_att, held_msg *h)
 {
@@ -222,7 +232,7 @@ static int forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const 
                                s->nsp->name, w->n_ret);
         w->slow = 1;
         if (h) held_free(h);
-        errno = EAGAIN;
+        errno = ENOBUFS; /* EAGAIN is the ROUTER's high-water mark */
         return -1;
     }
     if (h) {
@@ -716,7 +726,7 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     if (forward(app, s, t, p->id, p->data, p->data_len, att, n_att, NULL) < 0)
         /* PROTOCOL.md rule 31: the worker is not keeping up (or cannot be
          * sent to): this socket goes, not the packet alone. */
-        drop_socket(app, s, errno == EAGAIN ? "worker credit exceeded" : strerror(errno), 1);
+        drop_socket(app, s, loss_cause(errno, 0), 1);
 }
 
 static void partial_free(sio_partial **pp)
@@ -1024,8 +1034,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
             if (forward(app, s, IPC_EVENT, -1, NULL, 0, NULL, 0, h) < 0) { /* takes h */
                 /* Not one packet is skipped: the rest cannot follow in
                  * order, so the socket goes with them (rule 31). */
-                const char *why = errno == EAGAIN ? "worker credit exceeded during replay"
-                                                  : strerror(errno);
+                const char *why = loss_cause(errno, 1);
                 size_t left = 1;
                 while (next) {
                     held_msg *k = next->next;
