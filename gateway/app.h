@@ -236,14 +236,16 @@ int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
 int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len);
 void sio_app_start_listening(gw_app *app);
 
-/* sio_loss.c: sockets the gateway disconnected while their worker was
- * restarting (ghosts) — the next worker gets the socket back as a recovered
- * CONNECT and, once it has ACCEPTed it, a DISCONNECT with the cause — and
+/* sio_loss.c: sockets gone while their worker was restarting (ghosts) —
+ * the next worker gets the socket back as a recovered CONNECT and, once it
+ * has ACCEPTed it, a DISCONNECT with the reason and cause — and
  * the per-client tombstones of namespaces the gateway disconnected. */
 /* Remember socket `sid` of nsp; `connect_meta` is its recovered CONNECT's
- * meta (copied), `sent` whether the current worker already has it. */
+ * meta, `reason` and `cause` (NULL: none) those of the DISCONNECT that
+ * follows its ACCEPT (all copied); `sent` whether the current worker
+ * already has the CONNECT. */
 void gw_ghost_add(gw_app *app, gw_nsp *nsp, const char *sid, const char *connect_meta,
-                  const char *cause, int sent);
+                  const char *reason, const char *cause, int sent);
 /* nsp's worker said HELLO: send it the ghosts' CONNECTs. */
 void gw_ghosts_send(gw_app *app, gw_nsp *nsp);
 /* A message from w about a socket id the gateway does not know: if it is a

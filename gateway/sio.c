@@ -358,13 +358,24 @@ void sio_worker_requeue(gw_app *app, gw_worker *w)
                     w->nsp ? w->nsp->name : "?", n);
 }
 
+static json_t *connect_meta(sio_socket *s, int recovered);
+
 /* sio_socket_remove(), and `cause` (when given) goes into the DISCONNECT's
  * meta beside the reason: why the gateway disconnected it (rule 19). */
 static void socket_remove(gw_app *app, sio_socket *s, const char *notify_reason,
                           const char *cause)
 {
     held_free_all(s);
-    if (notify_reason) {
+    if (notify_reason && (s->orphaned || s->recovering) && !app->shutting_down) {
+        /* The worker that knew it died and the next one has not (yet)
+         * accepted it back: that one gets it back, then hears why it went
+         * (a ghost, rule 37), so that no application state is left behind. */
+        json_t *meta = connect_meta(s, 1);
+        char *mt = json_dumps(meta, JSON_COMPACT);
+        gw_ghost_add(app, s->nsp, s->id, mt, notify_reason, cause, s->recovering);
+        free(mt);
+        json_decref(meta);
+    } else if (notify_reason) {
         json_t *meta = json_pack("{s:s, s:s*}", "reason", notify_reason, "cause", cause);
         char *mt = json_dumps(meta, JSON_COMPACT);
         if (notify(app, s, IPC_DISCONNECT, mt, strlen(mt), NULL, 0, NULL, 0) < 0 && cause)
@@ -551,16 +562,7 @@ static void drop_socket(gw_app *app, sio_socket *s, const char *cause, size_t lo
         send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0, NULL, 0);
         sio_tomb_add(c, s->nsp);
     }
-    if (s->orphaned || s->recovering) {
-        json_t *meta = connect_meta(s, 1);
-        char *mt = json_dumps(meta, JSON_COMPACT);
-        gw_ghost_add(app, s->nsp, s->id, mt, cause, s->recovering);
-        free(mt);
-        json_decref(meta);
-        socket_remove(app, s, NULL, NULL);
-    } else {
-        socket_remove(app, s, "server namespace disconnect", cause);
-    }
+    socket_remove(app, s, "server namespace disconnect", cause);
     if (!c->closing && !c->sockets) client_idle(app, c);
 }
 
@@ -702,8 +704,8 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     }
     switch (p->type) {
     case SIO_DISCONNECT:
-        /* An orphaned socket's worker is gone: nobody to tell. */
-        sio_socket_remove(app, s, s->orphaned ? NULL : "client namespace disconnect");
+        /* An orphaned socket's worker is gone: the next one is told. */
+        sio_socket_remove(app, s, "client namespace disconnect");
         if (!c->sockets) close_client(c, EIO_CLOSE_FORCED);
         return;
     case SIO_EVENT:
@@ -1016,9 +1018,12 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         s->recovering = 0;
         if (m->type == IPC_REFUSE) {
             json_t *msg = json_object_get(m->meta, "message");
-            log_info("namespace %s: worker refused recovered socket %s (%s)", nsp->name, s->id,
-                     json_is_string(msg) ? json_string_value(msg) : "no reason");
+            log_info("namespace %s: worker refused recovered socket %s (%s); %zu held "
+                     "packet(s) of it dropped",
+                     nsp->name, s->id, json_is_string(msg) ? json_string_value(msg) : "no reason",
+                     s->n_held);
             send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
+            sio_tomb_add(c, nsp);
             sio_socket_remove(app, s, NULL);
             if (!c->sockets) close_client(c, EIO_CLOSE_FORCED_SERVER);
             return;

@@ -1,13 +1,14 @@
 /* sio_loss.c — what the gateway owes others after it disconnected a socket
  * on its own (PROTOCOL.md rules 37 and 38).
  *
- * Ghosts.  A socket dropped while its namespace's worker restarts (its hold
- * overflowed, or its poison packet was quarantined) was known to the worker
- * that died; the application state that worker kept (a user "online", a
- * seat taken) only goes away when some worker raises `disconnect` for it.
- * So the next worker gets it back like every kept socket — a recovered
- * CONNECT with the socket's handshake and rooms — and, as soon as it has
- * ACCEPTed it, a DISCONNECT "server namespace disconnect" with the cause.
+ * Ghosts.  A socket that goes while its namespace's worker restarts (its
+ * hold overflowed, its poison packet was quarantined, or its client left)
+ * was known to the worker that died; the application state that worker kept
+ * (a user "online", a seat taken) only goes away when some worker raises
+ * `disconnect` for it.  So the next worker gets it back like every kept
+ * socket — a recovered CONNECT with the socket's handshake and rooms — and,
+ * as soon as it has ACCEPTed it, the DISCONNECT with the reason (and the
+ * cause, when the gateway dropped it).
  * A ghost lives from the drop until that answer, a REFUSE, or the moment no
  * worker is expected any more (logged).
  *
@@ -27,8 +28,9 @@ struct gw_ghost {
     char id[IPC_ID_LEN + 1];
     gw_nsp *nsp; /* namespaces live as long as the app */
     char *connect_meta;
-    char *cause;
-    int sent; /* the current worker has its CONNECT: waiting for the answer */
+    char *reason; /* of the DISCONNECT (rule 19) */
+    char *cause;  /* NULL: the client's doing */
+    int sent;     /* the current worker has its CONNECT: waiting for the answer */
     UT_hash_handle hh;
 };
 
@@ -37,6 +39,7 @@ static void ghost_free(gw_app *app, gw_ghost **pg)
     gw_ghost *g = *pg;
     HASH_DEL(app->ghosts, g);
     free(g->connect_meta);
+    free(g->reason);
     free(g->cause);
     free(g);
     *pg = NULL;
@@ -53,7 +56,7 @@ static int ghost_send(gw_app *app, gw_ghost *g)
 }
 
 void gw_ghost_add(gw_app *app, gw_nsp *nsp, const char *sid, const char *connect_meta,
-                  const char *cause, int sent)
+                  const char *reason, const char *cause, int sent)
 {
     gw_ghost *g;
     HASH_FIND(hh, app->ghosts, sid, IPC_ID_LEN, g);
@@ -62,7 +65,8 @@ void gw_ghost_add(gw_app *app, gw_nsp *nsp, const char *sid, const char *connect
     memcpy(g->id, sid, IPC_ID_LEN);
     g->nsp = nsp;
     g->connect_meta = xstrdup(connect_meta);
-    g->cause = xstrdup(cause);
+    g->reason = xstrdup(reason);
+    g->cause = cause ? xstrdup(cause) : NULL;
     g->sent = sent;
     HASH_ADD(hh, app->ghosts, id, IPC_ID_LEN, g);
 }
@@ -87,8 +91,7 @@ void gw_ghost_answer(gw_app *app, gw_worker *w, const ipc_msg *m)
     HASH_FIND(hh, app->ghosts, m->sid.data, IPC_ID_LEN, g);
     if (!g || g->nsp != w->nsp || !g->sent) return;
     if (m->type == IPC_ACCEPT) {
-        json_t *meta =
-            json_pack("{s:s, s:s}", "reason", "server namespace disconnect", "cause", g->cause);
+        json_t *meta = json_pack("{s:s, s:s*}", "reason", g->reason, "cause", g->cause);
         char *mt = json_dumps(meta, JSON_COMPACT);
         json_decref(meta);
         int rc = gw_router_send(app, w, IPC_DISCONNECT, g->nsp->name, g->id, mt, strlen(mt), NULL,
@@ -102,7 +105,7 @@ void gw_ghost_answer(gw_app *app, gw_worker *w, const ipc_msg *m)
             return;
         }
         log_info("namespace %s: worker told that socket %s was disconnected (%s)", g->nsp->name,
-                 g->id, g->cause);
+                 g->id, g->cause ? g->cause : g->reason);
         ghost_free(app, &g);
     } else if (m->type == IPC_REFUSE || m->type == IPC_DISCONNECT) {
         ghost_free(app, &g); /* the worker let it go itself */

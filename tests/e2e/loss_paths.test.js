@@ -209,6 +209,30 @@ describe('no packet lost silently (issue 10, items 4-8)', () => {
     }
   });
 
+  test('sockets that go while their worker restarts: the next worker gets them back and hears why (client disconnect, transport close)', async () => {
+    const gw = await startGateway({ workers: { '/a': LOSS, '/b': LOSS }, args: ['--worker-restart', '1500'] });
+    try {
+      const { a, b, aId } = await pair(gw);
+      const c = gw.client('/a');
+      await once(c, 'connect', 15000);
+      const cId = c.id;
+      const pid = await pidOf(a);
+      process.kill(pid, 'SIGKILL');
+      await gw.waitLog(/restarting worker for \/a in 1500 ms/);
+      a.emit('msg', 1); // held, then gone with its socket: the client's choice
+      a.disconnect(); // 41 for /a only
+      c.io.engine.close(); // c's whole connection
+      await gw.waitLog(
+        new RegExp(`loss-worker connect ${esc(aId)} recovered=1[\\s\\S]*loss-worker disconnect ${esc(aId)} reason=client namespace disconnect cause=None`),
+        10000,
+      );
+      await gw.waitLog(new RegExp(`loss-worker disconnect ${esc(cId)} reason=transport close cause=None`), 10000);
+      await bystanderFine(gw, b, 2);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   // The worker libraries raise `disconnect` for the socket the gateway
   // dropped, with the Socket.IO reason; their echo examples log
   // "disconnect <id> <reason> rooms=…" to stderr.

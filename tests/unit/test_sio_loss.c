@@ -61,9 +61,12 @@ static void ghosts_forgotten_when_no_worker_comes(void **state)
     gw_app app;
     memset(&app, 0, sizeof app);
     gw_nsp a = {.name = "/a"}, b = {.name = "/b"};
-    gw_ghost_add(&app, &a, "AAAAAAAAAAAAAAAAAAAA", "{\"recovered\":true}", "hold full", 0);
-    gw_ghost_add(&app, &a, "BBBBBBBBBBBBBBBBBBBB", "{\"recovered\":true}", "poison", 1);
-    gw_ghost_add(&app, &b, "CCCCCCCCCCCCCCCCCCCC", "{\"recovered\":true}", "hold full", 0);
+    gw_ghost_add(&app, &a, "AAAAAAAAAAAAAAAAAAAA", "{\"recovered\":true}",
+                 "server namespace disconnect", "hold full", 0);
+    gw_ghost_add(&app, &a, "BBBBBBBBBBBBBBBBBBBB", "{\"recovered\":true}",
+                 "client namespace disconnect", NULL, 1);
+    gw_ghost_add(&app, &b, "CCCCCCCCCCCCCCCCCCCC", "{\"recovered\":true}",
+                 "server namespace disconnect", "hold full", 0);
     assert_int_equal(gw_ghost_count(&app, NULL), 3);
     gw_ghosts_worker_gone(&app, &a, 1); /* a next worker is expected: kept */
     assert_int_equal(gw_ghost_count(&app, NULL), 3);
