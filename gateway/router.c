@@ -118,7 +118,13 @@ static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ip
         return;
     }
     json_t *inc = json_object_get(m->meta, "incarnation");
-    const char *incarnation = json_is_string(inc) ? json_string_value(inc) : "?";
+    if (!json_is_string(inc) || json_string_length(inc) == 0) {
+        /* Rule 10: without it a restart cannot be told from a repeat. */
+        log_warn("HELLO without an incarnation for %.*s: ERROR meta", (int)m->nsp.len, m->nsp.data);
+        send_error(app, rid, "meta", "HELLO needs an incarnation", "HELLO");
+        return;
+    }
+    const char *incarnation = json_string_value(inc);
     if (w && w->nsp && (w->nsp->name[0] != m->nsp.data[0] || strlen(w->nsp->name) != m->nsp.len ||
                         memcmp(w->nsp->name, m->nsp.data, m->nsp.len) != 0 ||
                         strcmp(w->incarnation, incarnation) != 0)) {
@@ -536,10 +542,12 @@ static int spawn(gw_app *app, gw_child *c)
     envp[k++] = own[2];
     envp[k] = NULL;
     /* "exec" so the worker replaces the shell: its pid is the one we
-     * watch, signal and match against HELLO. */
-    size_t ll = strlen(c->command) + 6;
+     * watch, signal and match against HELLO.  "env" (which execs in turn,
+     * same pid) lets the command start with VAR=value words, which plain
+     * "exec" would take for the program's name. */
+    size_t ll = strlen(c->command) + 10;
     char *line = xmalloc(ll);
-    snprintf(line, ll, "exec %s", c->command);
+    snprintf(line, ll, "exec env %s", c->command);
     char *argv[] = {"sh", "-c", line, NULL};
     sigset_t none;
     sigemptyset(&none);

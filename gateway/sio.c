@@ -706,7 +706,9 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     case SIO_DISCONNECT:
         /* An orphaned socket's worker is gone: the next one is told. */
         sio_socket_remove(app, s, "client namespace disconnect");
-        if (!c->sockets) close_client(c, EIO_CLOSE_FORCED);
+        /* Even when it was the last namespace, the Engine.IO connection
+         * stays open and heartbeats go on, as in the reference: closing it
+         * is the client's choice (PITFALLS.md 11). */
         return;
     case SIO_EVENT:
     case SIO_BINARY_EVENT:
@@ -978,9 +980,48 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
     if (msgs != stack) free(msgs);
 }
 
+/* Answer a worker's message that is not acted on with ERROR (rule 30), and
+ * log it: a worker is untrusted input, and nothing it sends vanishes. */
+static void tell_worker(gw_app *app, gw_worker *w, const char *sid, const char *code,
+                        const char *why, ipc_type t)
+{
+    log_info("namespace %s: %s from the worker%s%s not sent: %s (ERROR %s)", w->nsp->name,
+             ipc_type_name(t), sid ? " for socket " : "", sid ? sid : "", why, code);
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "code", code, "message", why, "type",
+                             ipc_type_name(t));
+    char *mt = json_dumps(meta, JSON_COMPACT);
+    gw_router_send(app, w, IPC_ERROR, w->nsp->name, sid, mt, strlen(mt), NULL, 0, NULL, 0);
+    free(mt);
+    json_decref(meta);
+}
+
+/* Whether a data frame (already known to look like an array) starts with a
+ * string, the event name: "42[]" or "42[1]" would be refused by clients. */
+static int starts_with_name(const ipc_buf *d)
+{
+    size_t i = 0;
+    while (i < d->len && d->data[i] != '[') i++;
+    for (i++; i < d->len; i++)
+        if (d->data[i] != ' ' && d->data[i] != '\t' && d->data[i] != '\n' && d->data[i] != '\r')
+            return d->data[i] == '"';
+    return 0;
+}
+
 void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 {
     gw_nsp *nsp = w->nsp;
+    /* Frames a client packet cannot do without (rule 5a): an EMIT or a
+     * BROADCAST needs data with the event name first, an ACK its id. */
+    if (((m->type == IPC_EMIT || m->type == IPC_BROADCAST) && !starts_with_name(&m->data)) ||
+        (m->type == IPC_ACK && !json_is_integer(json_object_get(m->meta, "id")))) {
+        char sid[IPC_ID_LEN + 1] = "";
+        if (m->sid.len == IPC_ID_LEN) memcpy(sid, m->sid.data, IPC_ID_LEN);
+        tell_worker(app, w, sid[0] ? sid : NULL, m->type == IPC_ACK ? "meta" : "data",
+                    m->type == IPC_ACK ? "ACK needs an integer id"
+                                       : "data must be an array starting with the event name",
+                    m->type);
+        return;
+    }
     if (m->type == IPC_QUERY) {
         json_t *op = json_object_get(m->meta, "op");
         if (json_is_string(op) && strcmp(json_string_value(op), "sockets") == 0) {
@@ -1083,7 +1124,14 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     default:
         break;
     }
-    if (s->state != SOCK_CONNECTED) return;
+    if (s->state != SOCK_CONNECTED) {
+        /* PENDING: the worker has not answered CONNECT yet.  JOIN/LEAVE are
+         * ignored (rule 26); anything else cannot reach the client, and the
+         * worker is told so instead of the message vanishing (rule 28a). */
+        if (m->type != IPC_JOIN && m->type != IPC_LEAVE)
+            tell_worker(app, w, s->id, "state", "socket not accepted yet", m->type);
+        return;
+    }
 
     switch (m->type) {
     case IPC_EMIT: {
