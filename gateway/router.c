@@ -118,7 +118,13 @@ static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ip
         return;
     }
     json_t *inc = json_object_get(m->meta, "incarnation");
-    const char *incarnation = json_is_string(inc) ? json_string_value(inc) : "?";
+    if (!json_is_string(inc) || json_string_length(inc) == 0) {
+        /* Rule 10: without it a restart cannot be told from a repeat. */
+        log_warn("HELLO without an incarnation for %.*s: ERROR meta", (int)m->nsp.len, m->nsp.data);
+        send_error(app, rid, "meta", "HELLO needs an incarnation", "HELLO");
+        return;
+    }
+    const char *incarnation = json_string_value(inc);
     if (w && w->nsp && (w->nsp->name[0] != m->nsp.data[0] || strlen(w->nsp->name) != m->nsp.len ||
                         memcmp(w->nsp->name, m->nsp.data, m->nsp.len) != 0 ||
                         strcmp(w->incarnation, incarnation) != 0)) {
@@ -382,6 +388,14 @@ static void reaper_cb(struct ev_loop *loop, ev_timer *t, int revents)
     }
 }
 
+int gw_router_given_up(gw_app *app, gw_nsp *nsp)
+{
+    for (gw_child *c = app->children; c; c = c->next)
+        if (c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp->name) == 0)
+            return 1;
+    return 0;
+}
+
 int gw_router_worker_expected(gw_app *app, gw_nsp *nsp)
 {
     if (app->shutting_down) return 0;
@@ -454,6 +468,14 @@ static void schedule_restart(gw_app *app, gw_child *c)
     else
         c->backoff_ms = c->backoff_ms * 2 > app->opt.restart_max_ms ? app->opt.restart_max_ms
                                                                      : c->backoff_ms * 2;
+    /* While its sockets are kept, each second of waiting fills their holds
+     * (rule 35): past the bound they are disconnected.  So the delay stays
+     * short then; a worker that keeps dying reaches the crash limit sooner,
+     * and poison packets are quarantined after two deaths (rule 37). */
+    if (c->backoff_ms > GW_RESTART_HELD_MAX_MS && gw_nsp_holds_sockets(app, c->nsp)) {
+        c->backoff_ms = app->opt.restart_min_ms > GW_RESTART_HELD_MAX_MS ? app->opt.restart_min_ms
+                                                                        : GW_RESTART_HELD_MAX_MS;
+    }
     log_info("restarting worker for %s in %u ms", c->nsp, c->backoff_ms);
     ev_timer_set(&c->restart, c->backoff_ms / 1000.0, 0);
     ev_timer_start(app->loop, &c->restart);
@@ -493,13 +515,20 @@ static int spawn(gw_app *app, gw_child *c)
     extern char **environ;
     size_t n = 0;
     while (environ[n]) n++;
-    char **envp = xcalloc(n + 4, sizeof *envp);
+    char **envp = xcalloc(n + 5, sizeof *envp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "IOGATE_ENDPOINT=", 16) != 0 &&
             strncmp(environ[i], "IOGATE_NAMESPACE=", 17) != 0 &&
-            strncmp(environ[i], "IOGATE_GATEWAY=", 15) != 0)
+            strncmp(environ[i], "IOGATE_GATEWAY=", 15) != 0 &&
+            strncmp(environ[i], "IOGATE_GATEWAY_PID=", 19) != 0)
             envp[k++] = environ[i];
+    /* IOGATE_GATEWAY_PID tells the worker libraries they were spawned by
+     * this process, so they end with it (PR_SET_PDEATHSIG) instead of
+     * retrying HELLO for ever under PID 1 after a kill -9 of the gateway. */
+    char pidenv[40];
+    snprintf(pidenv, sizeof pidenv, "IOGATE_GATEWAY_PID=%ld", (long)getpid());
+    envp[k++] = pidenv;
     char *own[3];
     size_t l0 = strlen(app->endpoint) + 17, l1 = strlen(c->nsp) + 18, l2 = strlen(app->incarnation) + 16;
     own[0] = xmalloc(l0);
@@ -513,10 +542,12 @@ static int spawn(gw_app *app, gw_child *c)
     envp[k++] = own[2];
     envp[k] = NULL;
     /* "exec" so the worker replaces the shell: its pid is the one we
-     * watch, signal and match against HELLO. */
-    size_t ll = strlen(c->command) + 6;
+     * watch, signal and match against HELLO.  "env" (which execs in turn,
+     * same pid) lets the command start with VAR=value words, which plain
+     * "exec" would take for the program's name. */
+    size_t ll = strlen(c->command) + 10;
     char *line = xmalloc(ll);
-    snprintf(line, ll, "exec %s", c->command);
+    snprintf(line, ll, "exec env %s", c->command);
     char *argv[] = {"sh", "-c", line, NULL};
     sigset_t none;
     sigemptyset(&none);
@@ -736,6 +767,14 @@ void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
             if (strcmp(specs[i].nsp, c->nsp) == 0) ws = &specs[i];
         if (!ws) {
             drain_child(app, c, "removed from the configuration");
+        } else if (c->given_up && strcmp(ws->command, c->command) == 0) {
+            /* Given up after a crash loop: SIGHUP is the operator's way of
+             * saying "try again", with a clean crash history. */
+            log_info("namespace %s: starting its given-up worker again", c->nsp);
+            c->given_up = 0;
+            c->n_crashes = 0;
+            c->backoff_ms = 0;
+            if (c->pid <= 0 && spawn(app, c) < 0) c->given_up = 1;
         } else if (strcmp(ws->command, c->command) != 0) {
             log_info("namespace %s: command changed to %s; restarting its worker", c->nsp,
                      ws->command);

@@ -4,6 +4,7 @@
  * it also exercises every part of the worker API:
  *
  *   connection              emit "auth" with the handshake's auth object
+ *                           (not for a recovered socket: the client never left)
  *   "message" (args…)       emit "message-back" with the same args (binary too)
  *   "message-with-ack"      ack with the same args
  *   "join" (room)           join, ack with the socket's rooms
@@ -35,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 static iog_worker *worker;
@@ -223,15 +223,16 @@ static void on_connection(iog_socket *s, void *user)
     iog_socket_on(s, "sleep", on_sleep, NULL);
     iog_socket_on_disconnecting(s, on_disconnecting, NULL);
     iog_socket_on_disconnect(s, on_disconnect, NULL);
-    json_t *auth = json_object_get(iog_socket_handshake(s), "auth");
-    iog_socket_emit(s, "auth", json_pack("[O]", auth)); /* always an object */
+    /* A recovered socket (its worker restarted, PROTOCOL.md rule 16) is one
+     * the client never saw leave: no second greeting. */
+    if (!iog_socket_recovered(s)) {
+        json_t *auth = json_object_get(iog_socket_handshake(s), "auth");
+        iog_socket_emit(s, "auth", json_pack("[O]", auth)); /* always an object */
+    }
 }
 
 int main(void)
 {
-#ifdef PR_SET_PDEATHSIG
-    prctl(PR_SET_PDEATHSIG, SIGTERM); /* do not outlive the gateway that spawned us */
-#endif
     worker = iog_worker_new(NULL, NULL);
     if (!worker) {
         fprintf(stderr, "echo: %s\n", iog_strerror());

@@ -6,6 +6,7 @@ like examples/echo/echo.c, so the end-to-end suites can drive either
 (IOGATE_ECHO="/usr/bin/python3 examples/echo/echo.py"):
 
   connection              emit "auth" with the handshake's auth object
+                          (not for a recovered socket: the client never left)
   "message" (args...)     emit "message-back" with the same args (binary too);
                           ack with them too when asked
   "message-with-ack"      ack with the same args
@@ -40,20 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from iogate import RESERVED_EVENTS, ConnectError, Worker, setup_logging  # noqa: E402
 
 
-def die_with_parent():
-    """Do not outlive the gateway (or the shell) that spawned us."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 def main():
-    die_with_parent()
     setup_logging()  # the shared format, level from IOGATE_WORKER_LOG (default info)
     try:
         worker = Worker()
@@ -187,7 +175,10 @@ def main():
             sys.stderr.write("disconnect %s %s rooms=%s\n" % (socket.id, reason, rooms))
             sys.stderr.flush()
 
-        socket.emit("auth", socket.handshake["auth"])
+        # A recovered socket (its worker restarted, PROTOCOL.md rule 16) is
+        # one the client never saw leave: no second greeting.
+        if not socket.recovered:
+            socket.emit("auth", socket.handshake["auth"])
 
     worker.run()
     worker.close()

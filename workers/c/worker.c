@@ -318,11 +318,13 @@ iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
         mallopt(M_TRIM_THRESHOLD, 64 << 20);
         mallopt(M_TOP_PAD, 1 << 20);
     }
+    if (iog_bind_to_gateway() < 0) return NULL;
     if (!endpoint) endpoint = getenv("IOGATE_ENDPOINT");
     if (!nsp) nsp = getenv("IOGATE_NAMESPACE");
     if (!nsp || !*nsp) nsp = "/";
     if (!endpoint || !*endpoint) {
-        iog_log(IOG_LOG_ERROR, "no gateway endpoint (set IOGATE_ENDPOINT)");
+        iog_log(IOG_LOG_ERROR, "no gateway endpoint: IOGATE_ENDPOINT is not set (run the worker under the "
+                               "gateway, iogate --worker NSP=COMMAND, or set it yourself)");
         iog_fail(EINVAL, "no gateway endpoint");
         return NULL;
     }

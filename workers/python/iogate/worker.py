@@ -27,6 +27,7 @@ from .errors import INTERNAL_ERROR, ConnectError, NotSupportedError, error_messa
 from .gateway import BYE, CLOSED, DEFAULT_HEARTBEAT_MS, HELLO, NEW, READY, Gateway, curve_keys, \
     parse_endpoints, random_id
 from .log import NamespaceLogger, default_logging
+from .parent import bind_to_gateway
 from .protocol import ProtocolError
 from .sioapi import SocketIOAPI
 from .socket import CONNECTED, PENDING, Socket, _Next, _room_list, check_event_name
@@ -175,6 +176,7 @@ class Worker(SocketIOAPI):
     def __init__(self, endpoint: Optional[str] = None, namespace: Optional[str] = None,
                  conn_events: Optional[Iterable[str]] = None, context: Optional[zmq.Context] = None,
                  curve_serverkey: Optional[str] = None) -> None:
+        bind_to_gateway()  # spawned by a gateway: SIGTERM when it dies
         if endpoint is None:
             endpoint = os.environ.get("IOGATE_ENDPOINT")
         if not endpoint:
