@@ -214,6 +214,12 @@ int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
 int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len);
 void sio_app_start_listening(gw_app *app);
 
+/* worker_data.c */
+/* 1 if what w sent (EMIT, BROADCAST, ACK) may reach clients; else 0, after
+ * answering ERROR "data" or "meta" and logging one line (PROTOCOL.md rule
+ * 30a).  Other types pass. */
+int sio_worker_data_ok(gw_app *app, gw_worker *w, const ipc_msg *m);
+
 /* rooms.c */
 void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len);
 void gw_room_leave(gw_app *app, sio_socket *s, const char *room, size_t len);

@@ -826,6 +826,7 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
 void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 {
     gw_nsp *nsp = w->nsp;
+    if (!sio_worker_data_ok(app, w, m)) return; /* no client sees it (rule 30a) */
     if (m->type == IPC_QUERY) {
         json_t *op = json_object_get(m->meta, "op");
         if (json_is_string(op) && strcmp(json_string_value(op), "sockets") == 0) {
