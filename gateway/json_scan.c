@@ -220,6 +220,10 @@ int jscan_check(const char *buf, size_t len, const jscan_opts *o, jscan_result *
         *why = "too many attachments";
         return -1;
     }
+    if (buf == NULL || len == 0) {
+        *why = "empty JSON text";
+        return -1;
+    }
 
     const unsigned char *s = (const unsigned char *)buf, *p = s, *end = s + len;
     int max_depth = o->max_depth > JSCAN_MAX_DEPTH ? JSCAN_MAX_DEPTH : o->max_depth;
