@@ -9,14 +9,15 @@
  * What passes is exactly what the gateway's jansson calls accept (RFC 8259:
  * strict grammar, UTF-8 with no overlongs, surrogates or code points above
  * U+10FFFF, no raw control characters in strings, no lone \uD800-\uDFFF
- * escapes, no \u0000 — jansson without JSON_ALLOW_NUL), with two
- * differences, both on the side of what JSON.parse in the official client
- * accepts and both covered by fuzz/fuzz_json_scan.c:
+ * escapes, no \u0000 — jansson without JSON_ALLOW_NUL), with three
+ * differences, each covered by fuzz/fuzz_json_scan.c:
  *  - numbers are checked by grammar only: 1e400 and 2^64 pass (JSON.parse
  *    reads Infinity or a double; jansson reports an overflow);
  *  - an object holding a "_placeholder" key must be exactly one
  *    "_placeholder" and one "num" key: a repeated key there is refused
- *    (jansson keeps the last one).
+ *    (jansson keeps the last one);
+ *  - a NUL byte is refused wherever it is (jansson 2.14 skips one that
+ *    follows a number: "[1\0]" loads; JSON.parse refuses it).
  * Socket.IO rules on top of JSON, as the official client's decoder applies
  * them (socket.io-parser: an EVENT's name is a string and not reserved, and
  * every object with "_placeholder":true is a valid attachment reference, or

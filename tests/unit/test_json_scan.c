@@ -102,6 +102,9 @@ static void grammar(void **st)
         same_as_jansson(broken[i], strlen(broken[i]));
     }
     bad_n("[1]\x00", 4, &any, "trailing data", 3);
+    /* jansson 2.14 skips a NUL after a number; JSON.parse does not. */
+    bad_n("[1\x00]", 4, &any, "',' or a closing bracket expected", 2);
+    bad_n("2\x00", 2, &any, "trailing data", 1);
     bad_n("[\"a\x00\"]", 5, &any, "control character", 3);
 }
 
