@@ -30,12 +30,12 @@
 #include "ipc.h"
 #include "json_scan.h"
 
-#define CHECK(c)                                                                         \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);  \
-            abort();                                                                     \
-        }                                                                                \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);              \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static const char *const reserved[] = {"connect",       "connect_error", "disconnect",
@@ -59,7 +59,8 @@ static int oracle(json_t *j, const jscan_opts *o)
     case JSCAN_OBJECT:
         if (!json_is_object(j)) return 0;
         break;
-    case JSCAN_ANY: break;
+    case JSCAN_ANY:
+        break;
     }
     return ipc_check_placeholders(j, o->n_att, o->max_depth, NULL) == 0;
 }
@@ -115,11 +116,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if ((rc == 0) == want) continue;
                 if (rc != 0 && want && strcmp(why, "malformed attachment placeholder") == 0) {
                     if (dup_keys < 0) {
-                        json_t *strict = json_loadb(
-                            buf, size,
-                            JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
-                                (overflow ? JSON_DECODE_INT_AS_REAL : 0),
-                            &err);
+                        json_t *strict = json_loadb(buf, size,
+                                                    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
+                                                        (overflow ? JSON_DECODE_INT_AS_REAL : 0),
+                                                    &err);
                         dup_keys = strict == NULL;
                         json_decref(strict);
                     }
@@ -128,8 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fprintf(stderr,
                         "verdicts differ (top %d, n_att %zu, depth %d): scanner %d (%s at %zu), "
                         "oracle %d; input %zu bytes: %.*s\n",
-                        (int)o.top, n_att, o.max_depth, rc, why ? why : "-", r.err_off, want,
-                        size, (int)(size < 300 ? size : 300), buf);
+                        (int)o.top, n_att, o.max_depth, rc, why ? why : "-", r.err_off, want, size,
+                        (int)(size < 300 ? size : 300), buf);
                 abort();
             }
         }

@@ -60,18 +60,28 @@ static int name_reserved(const name_buf *n)
     return 0;
 }
 
-static int is_ws(unsigned c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-static int is_digit(unsigned c) { return c >= '0' && c <= '9'; }
+static int is_ws(unsigned c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+static int is_digit(unsigned c)
+{
+    return c >= '0' && c <= '9';
+}
 
 static int hex4(const unsigned char *p, unsigned *out)
 {
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
         unsigned c = p[i], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
         v = v << 4 | d;
     }
     *out = v;
@@ -87,9 +97,11 @@ static int scan_string(const unsigned char **pp, const unsigned char *end, name_
     const unsigned char *p = *pp + 1;
     for (;;) {
         const unsigned char *q = p;
-        while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\') q++;
+        while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+            q++;
         if (nm)
-            for (const unsigned char *x = p; x < q && !nm->other; x++) name_put(nm, *x);
+            for (const unsigned char *x = p; x < q && !nm->other; x++)
+                name_put(nm, *x);
         p = q;
         if (p == end) {
             *why = "unterminated string";
@@ -105,7 +117,8 @@ static int scan_string(const unsigned char **pp, const unsigned char *end, name_
             goto fail;
         }
         if (c >= 0x80) {
-            while (q < end && *q >= 0x80) q++;
+            while (q < end && *q >= 0x80)
+                q++;
             if (!eio_utf8_valid((const char *)p, (size_t)(q - p))) {
                 *why = "invalid UTF-8 in string";
                 goto fail;
@@ -184,14 +197,16 @@ static int scan_number(const unsigned char **pp, const unsigned char *end, int *
     if (p < end && *p == '.') {
         p++;
         if (p == end || !is_digit(*p)) goto fail;
-        while (p < end && is_digit(*p)) p++;
+        while (p < end && is_digit(*p))
+            p++;
         *is_int = 0;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < end && (*p == '+' || *p == '-')) p++;
         if (p == end || !is_digit(*p)) goto fail;
-        while (p < end && is_digit(*p)) p++;
+        while (p < end && is_digit(*p))
+            p++;
         *is_int = 0;
     }
     *val = neg && v != 0 ? UINT64_MAX : v;
@@ -208,8 +223,7 @@ static int literal(const unsigned char *p, const unsigned char *end, const char 
     return (size_t)(end - p) >= l && memcmp(p, lit, l) == 0;
 }
 
-int jscan_check(const char *buf, size_t len, const jscan_opts *o, jscan_result *r,
-                const char **why)
+int jscan_check(const char *buf, size_t len, const jscan_opts *o, jscan_result *r, const char **why)
 {
     static const char *ignored;
     jscan_result ignored_r;
@@ -244,7 +258,8 @@ int jscan_check(const char *buf, size_t len, const jscan_opts *o, jscan_result *
     unsigned c;
 
     for (;;) {
-        while (p < end && is_ws(*p)) p++;
+        while (p < end && is_ws(*p))
+            p++;
         if (p == end) {
             if (st == S_AFTER && depth == 0) break;
             err = len == 0 ? "empty JSON text" : "unexpected end of JSON text";
