@@ -67,8 +67,10 @@ CASES = {
     "att-1500": ("EMIT", js(["x"] + [ph(k) for k in range(1500)]), [b"a"] * 1500),
 }
 
+# "key": the per-spawn worker key (issue 10 item 2, branch iso-authority);
+# ignored by a gateway that does not check keys (rule 9).
 send_raw("HELLO", meta=js({"version": 1, "incarnation": "hostile" + str(os.getpid()),
-                           "pid": os.getpid()}))
+                           "pid": os.getpid(), "key": os.environ.get("IOGATE_WORKER_KEY", "")}))
 last = None
 while True:
     frames = sock.recv_multipart()
