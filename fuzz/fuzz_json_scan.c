@@ -11,8 +11,11 @@
  *    scanner: the oracle re-reads with JSON_DECODE_INT_AS_REAL, and a real
  *    overflow leaves it without a verdict (then only the promises below
  *    are checked);
- *  - a repeated key inside a placeholder object is refused by the scanner
- *    (allowed when jansson with JSON_REJECT_DUPLICATES refuses the text);
+ *  - repeated keys: jansson keeps the last one, which can hide a
+ *    placeholder or a deep value from its tree or make a placeholder object
+ *    look whole; the scanner checks every member it reads, so verdicts may
+ *    differ for a placeholder or depth reason when jansson with
+ *    JSON_REJECT_DUPLICATES refuses the text;
  *  - a NUL byte is never JSON, but jansson 2.14 skips one that follows a
  *    number ("[1\0]" loads; found by this driver): an input holding a NUL
  *    must be refused by the scanner, whatever jansson says.
@@ -41,9 +44,18 @@
 static const char *const reserved[] = {"connect",       "connect_error", "disconnect",
                                        "disconnecting", "newListener",   "removeListener"};
 
-/* The oracle's verdict for one option set over jansson's tree j. */
-static int oracle(json_t *j, const jscan_opts *o)
+/* Reasons a member hidden by a repeated key can cause (see below). */
+static int about_members(const char *why)
 {
+    return why != NULL &&
+           (strstr(why, "placeholder") || strstr(why, "attachment") || strstr(why, "deeply"));
+}
+
+/* The oracle's verdict for one option set over jansson's tree j; *why is
+ * set when it refuses for a placeholder/attachment reason. */
+static int oracle(json_t *j, const jscan_opts *o, const char **why)
+{
+    *why = "";
     if (o->n_att > o->max_att) return 0;
     switch (o->top) {
     case JSCAN_ARRAY:
@@ -62,7 +74,7 @@ static int oracle(json_t *j, const jscan_opts *o)
     case JSCAN_ANY:
         break;
     }
-    return ipc_check_placeholders(j, o->n_att, o->max_depth, NULL) == 0;
+    return ipc_check_placeholders(j, o->n_att, o->max_depth, why) == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -112,9 +124,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 /* Placeholder nums read as reals after an integer overflow:
                  * the oracle cannot judge placeholders then. */
                 if (!decided || (overflow && n_att > 0)) continue;
-                int want = j != NULL && oracle(j, &o);
+                const char *owhy = "";
+                int want = j != NULL && oracle(j, &o, &owhy);
                 if ((rc == 0) == want) continue;
-                if (rc != 0 && want && strcmp(why, "malformed attachment placeholder") == 0) {
+                /* Repeated keys: jansson (like JSON.parse) keeps the last
+                 * one, which may hide a placeholder or a deep value from
+                 * its tree, or make a placeholder object look whole; the
+                 * scanner checks every member it reads. */
+                if (j != NULL && (about_members(rc != 0 ? why : owhy))) {
                     if (dup_keys < 0) {
                         json_t *strict = json_loadb(buf, size,
                                                     JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |

@@ -13,9 +13,10 @@
  * differences, each covered by fuzz/fuzz_json_scan.c:
  *  - numbers are checked by grammar only: 1e400 and 2^64 pass (JSON.parse
  *    reads Infinity or a double; jansson reports an overflow);
- *  - an object holding a "_placeholder" key must be exactly one
- *    "_placeholder" and one "num" key: a repeated key there is refused
- *    (jansson keeps the last one);
+ *  - repeated keys (jansson and JSON.parse keep the last one): every
+ *    member is checked, so a placeholder or a deep value that a later
+ *    repeated key would hide still counts, and a placeholder object must
+ *    have exactly one "_placeholder" and one "num" key;
  *  - a NUL byte is refused wherever it is (jansson 2.14 skips one that
  *    follows a number: "[1\0]" loads; JSON.parse refuses it).
  * Socket.IO rules on top of JSON, as the official client's decoder applies

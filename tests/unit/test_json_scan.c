@@ -218,6 +218,10 @@ static void placeholders(void **st)
                      0);
     assert_int_equal(r.placeholders, 3); /* two may share one attachment */
     ok("[\"f\",{\"num\":5},{\"placeholder\":true}]", &any); /* not placeholders */
+    /* A member a repeated key hides (jansson and JSON.parse keep the last
+     * one) is checked all the same. */
+    bad("[\"f\",{\"a\":{\"_placeholder\":true,\"num\":5},\"a\":1}]", &one, "out of range", -1);
+    ok("[\"f\",{\"a\":{\"_placeholder\":true,\"num\":0},\"a\":1}]", &one);
 
     bad("[\"f\"]", &one, "not referenced", 5);
     bad("[\"f\",{\"_placeholder\":true,\"num\":0}]", &two, "not referenced", -1);
