@@ -74,6 +74,8 @@ typedef struct {
     const char **trust_proxies;  /* NULL-terminated --trust-proxy specs (proxy.h), NULL = none */
     const char *fastcgi;         /* FastCGI responder "HOST:PORT" or "unix:PATH", NULL = off */
     unsigned fastcgi_max_threads; /* 4096: requests served through FastCGI at once */
+    struct tls_ctx *tls;         /* serve HTTPS/WSS on the listener (tls.h), NULL = plain;
+                                    borrowed: the caller keeps it alive and may reload it */
 } eio_config;
 
 /* Fill *cfg with the defaults above. */
