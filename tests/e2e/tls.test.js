@@ -236,6 +236,42 @@ describe('TLS handshake timeout, SIGHUP reload, config', () => {
     }
   });
 
+  test('--fastcgi and --trust-proxy work beside TLS: FastCGI requests are not TLS-wrapped, X-Forwarded-* from a trusted peer still apply', async () => {
+    const { fcgiRequest, cgiParams } = require('./fcgi_client');
+    const cert = makeCert(path.join(DIR, 'e'));
+    const fport = await sh.freePort();
+    const gw = await sh.startGateway({
+      args: ['--tls-cert', cert.cert, '--tls-key', cert.key, '--fastcgi', `127.0.0.1:${fport}`, '--trust-proxy', 'loopback'],
+    });
+    try {
+      // FastCGI: plain records, the web server's REMOTE_ADDR, no HTTPS → not secure
+      const target = { host: '127.0.0.1', port: fport };
+      const base = '/socket.io/?EIO=4&transport=polling';
+      const hs = await fcgiRequest(target, cgiParams('GET', base, { REMOTE_ADDR: '10.1.2.3' }));
+      assert.equal(hs.status, 200, hs.stderr);
+      const sid = JSON.parse(hs.body.toString().slice(1)).sid;
+      const q = `${base}&sid=${sid}`;
+      const send = (body) => fcgiRequest(target, cgiParams('POST', q, { REMOTE_ADDR: '10.1.2.3', CONTENT_TYPE: 'text/plain', CONTENT_LENGTH: String(Buffer.byteLength(body)) }), body);
+      const get = () => fcgiRequest(target, cgiParams('GET', q, { REMOTE_ADDR: '10.1.2.3' }));
+      assert.equal((await send('40')).status, 200);
+      assert.match((await get()).body.toString(), /^40\{"sid"/);
+      assert.equal((await send('421["handshake"]')).status, 200);
+      let text = '';
+      for (let i = 0; i < 10 && !text.includes('431['); i++) text += (await get()).body.toString();
+      const fhs = JSON.parse(text.slice(text.indexOf('431[') + 3))[0];
+      assert.equal(fhs.secure, false);
+      assert.equal(fhs.address, '10.1.2.3');
+      // TLS from a trusted proxy (loopback): its X-Forwarded-For is believed
+      const c = client(gw, cert.ca, '/', { transports: ['polling'], extraHeaders: { 'x-forwarded-for': '5.6.7.8', 'x-forwarded-proto': 'https' } });
+      await sh.once(c, 'connect');
+      const ths = await c.timeout(3000).emitWithAck('handshake');
+      assert.equal(ths.address, '5.6.7.8');
+      assert.equal(ths.secure, true);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('tls-cert/tls-key in a --config file; one without the other, or an unreadable file, stops the start with a message', async () => {
     const cert = makeCert(path.join(DIR, 'd'));
     const conf = path.join(DIR, 'd', 'iogate.conf');
