@@ -727,6 +727,8 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         conn_kill(c, n == 0 ? HTTP_GONE_EOF : HTTP_GONE_ERROR);
         return;
     }
+    /* out of rounds with bytes still inside OpenSSL: come back for them */
+    if (!c->dead && tls_pending(c->tls)) ev_feed_event(loop, &c->rio, EV_READ);
 }
 
 /* --- server -------------------------------------------------------------------- */

@@ -105,7 +105,7 @@ async function startGateway(args = [], { echo = true, logLevel = 'debug', nofile
     },
   };
   await Promise.race([
-    gw.waitLog(TLS ? /listening on https:\/\/127\.0\.0\.1:\d+/ : /listening on http:\/\/127\.0\.0\.1:\d+/, wrapper ? 30000 : 5000),
+    gw.waitLog(TLS || args.includes('--tls-cert') ? /listening on https:\/\/127\.0\.0\.1:\d+/ : /listening on http:\/\/127\.0\.0\.1:\d+/, wrapper ? 30000 : 5000),
     exited.then((c) => { throw new Error(`iogate exited early (${c}):\n${log}`); }),
   ]);
   return gw;

@@ -168,6 +168,44 @@ describe('TLS with the official client', () => {
   });
 });
 
+// One HTTPS request checking the certificate; resolves {status, body}.
+function httpsRequest(port, ca, method, p, body) {
+  return new Promise((resolve, reject) => {
+    const req = require('node:https').request({ host: '127.0.0.1', port, method, path: p, ca, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('TLS transport details (echo gateway)', () => {
+  test('a 900 KB POST and its 900 KB poll answer cross TLS whole (many records each way), three times on fresh connections', async () => {
+    const h = require('./helpers');
+    const cert = makeCert(path.join(DIR, 'f'));
+    const gw = await h.startGateway(['--tls-cert', cert.cert, '--tls-key', cert.key, '--max-payload', '1000000']);
+    try {
+      const base = '/socket.io/?EIO=4&transport=polling';
+      const open = await httpsRequest(gw.port, cert.ca, 'GET', base);
+      assert.equal(open.status, 200);
+      const sid = JSON.parse(open.body.slice(1)).sid;
+      const big = '4' + 'é'.repeat(100) + crypto.randomBytes(450000).toString('hex');
+      for (let i = 0; i < 3; i++) {
+        const r = await httpsRequest(gw.port, cert.ca, 'POST', `${base}&sid=${sid}`, big);
+        assert.equal(r.status, 200);
+        assert.equal(r.body, 'ok');
+        const g = await httpsRequest(gw.port, cert.ca, 'GET', `${base}&sid=${sid}`);
+        assert.equal(g.body.length, big.length);
+        assert.ok(g.body === big, 'echo differs');
+      }
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('TLS handshake timeout, SIGHUP reload, config', () => {
   test('a handshake that stalls is closed after --header-timeout (logged), a bystander is unaffected', async () => {
     const cert = makeCert(path.join(DIR, 'b'));
