@@ -42,9 +42,12 @@ all: $(BUILD)/iogate $(BUILD)/libiogate-worker.a $(EXAMPLE_BIN) $(UNIT_BIN) $(TO
 setup:
 	@bash scripts/setup.sh
 
+# make run HOST=0.0.0.0 PORT=8080 moves the chat elsewhere.
+HOST ?= 127.0.0.1
+PORT ?= 3000
 run: setup
 	@$(MAKE) --no-print-directory all
-	exec $(BUILD)/iogate --listen 127.0.0.1:3000 --static examples/chat/public --client-js node_modules/socket.io-client/dist/socket.io.js \
+	exec $(BUILD)/iogate --listen $(HOST):$(PORT) --static examples/chat/public --client-js node_modules/socket.io-client/dist/ \
 	  --worker "/=$(BUILD)/examples/chat"
 
 # With CI=true in the environment (CI sets it) and no SANITIZE given,
@@ -100,9 +103,12 @@ $(BUILD)/%: tools/%.c $(BUILD)/libiogate.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libiogate.a $(GW_LIBS)
 
+# Relocatable: pkg-config sets pcfiledir to the directory the .pc file is
+# found in ($(PREFIX)/lib/pkgconfig), so the prefix is wherever it was
+# installed (make install PREFIX=…, DESTDIR, or a copied tree).
 $(BUILD)/iogate-worker.pc: Makefile
 	@mkdir -p $(dir $@)
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: iogate-worker\nDescription: C worker library for the iogate Socket.IO gateway\nVersion: %s\nRequires: libzmq jansson libcrypto\nLibs: -L$${libdir} -liogate-worker\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' > $@
+	@printf 'prefix=$${pcfiledir}/../..\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: iogate-worker\nDescription: C worker library for the iogate Socket.IO gateway\nVersion: %s\nRequires: libzmq jansson libcrypto\nLibs: -L$${libdir} -liogate-worker\nCflags: -I$${includedir}\n' '$(VERSION)' > $@
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

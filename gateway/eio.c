@@ -9,13 +9,15 @@
  *   OPEN     POST while one runs    400                                 CLOSED transport error
  *   OPEN     POST over maxPayload   413                                 CLOSED transport error
  *   OPEN     bad packet             (POST gets 400 / ws closes)         CLOSED parse error
- *   OPEN     "1", ws close, EOF     -                                   CLOSED transport close
+ *   OPEN     "1", ws close, EOF     a held GET gets "6"                 CLOSED transport close
  *   OPEN     GET/POST conn drops    -                                   CLOSED transport error
  *   OPEN     ws with sid + "2probe" "3probe"; held GET gets "6" (also
  *                                   every 100 ms)                       OPEN upgrading
  *   upgrading "5" on the probe      held GET gets "6"; queue → ws;
  *                                   on_upgrade                          OPEN websocket
  *   upgrading upgradeTimeout / junk probe closed                        OPEN polling
+ *   upgrading, ws with the sid     101, then closed at once            (unchanged)
+ *   websocket ws with the sid      101, then closed at once            (unchanged)
  *   OPEN     pingInterval elapsed   send "2", wait pingTimeout          OPEN
  *   OPEN     "3"                    schedule next ping                  OPEN
  *   OPEN     pingTimeout elapsed    "1" where possible                  CLOSED ping timeout
@@ -64,6 +66,7 @@ struct eio_session {
     eio_close_reason reason;
     unsigned dirty : 1, close_delivered : 1, in_table : 1, lingering : 1, reaping : 1;
     unsigned probed : 1, noop_due : 1, awaiting_pong : 1, post_bad : 1, send_close : 1;
+    unsigned from_above : 1; /* closed by eio_session_close() */
     http_conn *get, *post, *ws, *probe;
     struct pend *q;
     size_t nq, qcap;
@@ -127,6 +130,7 @@ void eio_config_defaults(eio_config *c)
     c->max_url_bytes = 8192;
     c->header_timeout_ms = 10000;
     c->fastcgi_max_threads = 4096;
+    c->fastcgi_socket_uid = c->fastcgi_socket_gid = -1;
 }
 
 /* --- sid table ------------------------------------------------------------------ */
@@ -265,10 +269,11 @@ static void session_close(eio_session *s, eio_close_reason reason)
         ws_close(w, reason == EIO_CLOSE_SHUTDOWN ? 1001 : 1000);
     } else if (s->get) {
         mark_dirty(s); /* the held GET carries what waits, then "1" */
-    } else if ((reason == EIO_CLOSE_FORCED || reason == EIO_CLOSE_FORCED_SERVER) &&
+    } else if ((s->from_above || reason == EIO_CLOSE_FORCED || reason == EIO_CLOSE_FORCED_SERVER) &&
                s->transport == EIO_TRANSPORT_POLLING) {
-        /* closed from above between two polls: keep the sid a little so
-         * the client's next GET gets what is queued and "1" */
+        /* closed from above between two polls (whatever the reason, e.g. a
+         * Socket.IO parse error): keep the sid a little so the client's
+         * next GET gets what is queued and "1", as from the reference */
         s->lingering = 1;
         gw_tlist_add(&srv->linger_list, &s->lng);
     }
@@ -344,7 +349,11 @@ int eio_session_send(eio_session *s, eio_msg *m)
     return 0;
 }
 
-void eio_session_close(eio_session *s, eio_close_reason reason) { session_close(s, reason); }
+void eio_session_close(eio_session *s, eio_close_reason reason)
+{
+    if (s->state == S_OPEN) s->from_above = 1;
+    session_close(s, reason);
+}
 
 /* Answer the held GET with everything queued (joined by 0x1e), plus "1"
  * when the session is closed, or a lone "6" for a pending upgrade. */
@@ -352,6 +361,14 @@ static void answer_poll(eio_session *s, int noop_only)
 {
     eio_server *srv = s->srv;
     http_conn *c = s->get;
+    if (!noop_only && s->state == S_CLOSED && !s->send_close && c) {
+        /* The client closed ("1" by POST) while this GET waited: like the
+         * reference, end the GET with a noop; what was queued is for a
+         * client that has gone (its sockets' workers hear the close). */
+        if (s->nq)
+            log_debug("session %s: client closed, %zu queued packet(s) not sent", s->sid, s->nq);
+        noop_only = 1;
+    }
     size_t nq = noop_only ? 0 : s->nq;
     int closing = s->state == S_CLOSED && !noop_only;
     int noop = !nq && !closing && (s->noop_due || noop_only);
@@ -749,8 +766,8 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
     char hdr[HDR_BUF];
     if (cfg->client_js) {
         size_t pl = strlen(cfg->path);
-        if (strncmp(r->path, cfg->path, pl) == 0 && strcmp(r->path + pl, "socket.io.js") == 0) {
-            http_respond_path(c, cfg->client_js, extra_headers(srv, r, NULL, hdr));
+        if (strncmp(r->path, cfg->path, pl) == 0 && http_client_js_name(r->path + pl)) {
+            http_respond_client_js(c, cfg->client_js, r->path + pl, extra_headers(srv, r, NULL, hdr));
             return;
         }
     }
@@ -837,8 +854,14 @@ static void on_upgrade(http_conn *c, const http_request *r, void *ud)
         respond_error(srv, c, r, 1, 1);
         return;
     }
-    if (s->transport != EIO_TRANSPORT_POLLING || s->probe) { /* upgraded or upgrading already */
-        respond_error(srv, c, r, 3, 1);
+    if (s->transport != EIO_TRANSPORT_POLLING || s->probe) {
+        /* Upgraded or upgrading already: the reference accepts this second
+         * WebSocket and closes it at once (a close frame without a code);
+         * the first one is not touched (PITFALLS.md 11a). */
+        log_info("session %s from %s: a second WebSocket for an %s session, closing it", s->sid,
+                 r->address, s->probe ? "upgrading" : "upgraded");
+        ws_start(c, accept, extra_headers(srv, r, NULL, hdr), srv->cfg.max_payload);
+        ws_close(c, 0);
         return;
     }
     ws_start(c, accept, extra_headers(srv, r, NULL, hdr), srv->cfg.max_payload);
@@ -1049,6 +1072,9 @@ int eio_server_listen(eio_server *srv)
         /* a held poll is answered within pingInterval; allow a margin */
         fastcgi_options fo = {srv->cfg.fastcgi, srv->cfg.fastcgi_max_threads,
                               srv->cfg.ping_interval_ms + srv->cfg.ping_timeout_ms + 5000};
+        fo.socket_mode = srv->cfg.fastcgi_socket_mode;
+        fo.socket_uid = srv->cfg.fastcgi_socket_uid;
+        fo.socket_gid = srv->cfg.fastcgi_socket_gid;
         srv->fcgi = fastcgi_front_new(srv->loop, srv->http, &fo);
         if (!srv->fcgi) return -1;
     }

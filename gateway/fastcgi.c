@@ -35,11 +35,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "eio.h"
 #include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -718,6 +720,23 @@ static int open_tcp(const char *spec)
     return fd;
 }
 
+/* --fastcgi-socket-mode / -owner.  Distributions run the web server's
+ * workers as an unprivileged user (www-data): without these, a socket made
+ * by a gateway running as another user is refused to them (nginx: 502). */
+static int socket_access(const char *path, const fastcgi_options *opt)
+{
+    if (opt->socket_mode & GW_FCGI_MODE_SET && chmod(path, opt->socket_mode & 07777) < 0) {
+        log_error("fastcgi: chmod %04o %s: %s", opt->socket_mode & 07777, path, strerror(errno));
+        return -1;
+    }
+    if ((opt->socket_uid >= 0 || opt->socket_gid >= 0) &&
+        chown(path, (uid_t)opt->socket_uid, (gid_t)opt->socket_gid) < 0) {
+        log_error("fastcgi: chown %ld:%ld %s: %s", opt->socket_uid, opt->socket_gid, path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Every request in progress costs three descriptors (the web server's
  * connection and both ends of the bridge): use all the hard limit allows. */
 static void raise_nofile(void)
@@ -743,6 +762,11 @@ fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http,
     int lfd = is_unix ? open_unix(ep + 5) : open_tcp(ep);
     if (lfd < 0) {
         log_error("fastcgi: cannot listen on %s: %s", ep, strerror(errno));
+        return NULL;
+    }
+    if (is_unix && socket_access(ep + 5, opt) < 0) {
+        close(lfd);
+        unlink(ep + 5);
         return NULL;
     }
     raise_nofile();

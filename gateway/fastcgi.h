@@ -40,6 +40,11 @@ typedef struct {
     const char *endpoint;         /* "HOST:PORT" (IPv4) or "unix:PATH" */
     unsigned max_threads;         /* requests in progress at once (4096) */
     unsigned response_timeout_ms; /* a bridged request with no complete answer by then gets 504 */
+    /* unix socket only: permissions (| GW_FCGI_MODE_SET; 0 = the umask's)
+     * and owner (-1 = unchanged), so that a web server running as another
+     * user (www-data) may connect */
+    unsigned socket_mode;
+    long socket_uid, socket_gid;
 } fastcgi_options;
 
 /* Open the FastCGI socket and start the pool; bridged requests go to

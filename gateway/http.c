@@ -353,6 +353,7 @@ const char *http_status_text(int st)
     case 101: return "Switching Protocols";
     case 200: return "OK";
     case 204: return "No Content";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
@@ -375,7 +376,7 @@ void http_response_head(http_conn *c, int status, const char *ctype, const char 
     char h[512];
     int n = snprintf(h, sizeof h, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
     if (ctype) n += snprintf(h + n, sizeof h - (size_t)n, "Content-Type: %s\r\n", ctype);
-    if (status != 204 && status != 101)
+    if (status != 204 && status != 101 && status != 304)
         n += snprintf(h + n, sizeof h - (size_t)n, "Content-Length: %zu\r\n", body_len);
     if (status != 101)
         n += snprintf(h + n, sizeof h - (size_t)n, "Connection: %s\r\n",

@@ -21,6 +21,7 @@
 #include <http_parser.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "eio.h"
 #include "tlist.h"
@@ -195,10 +196,21 @@ void http_respond(http_conn *c, int status, const char *ctype, const char *extra
 /* Serve a file below root for the URL path (GET/HEAD; index.html for
  * directories); 404 if missing or escaping root. */
 void http_respond_file(http_conn *c, const char *root, const char *urlpath, const char *extra);
-/* Serve one given file. */
+/* Serve one given file, with ETag / Last-Modified; 304 (no body) when the
+ * request's If-None-Match / If-Modified-Since says the client has it. */
 void http_respond_path(http_conn *c, const char *file, const char *extra);
+/* --client-js: `where` is the bundle's directory (every file whose name
+ * http_client_js_name accepts) or one file (socket.io.js, and FILE.map as
+ * socket.io.js.map); 404 otherwise. */
+void http_respond_client_js(http_conn *c, const char *where, const char *name, const char *extra);
 
 /* --- pure helpers (unit-tested) -------------------------------------------- */
+/* 1 if `name` (the part of a URL after the Engine.IO path) is a client
+ * bundle file: socket.io[.variant].js or .js.map, lower case, no slash. */
+int http_client_js_name(const char *name);
+/* 1 if the conditional headers of r say the client's copy (etag, mtime)
+ * is current: If-None-Match (weak comparison, `*`), else If-Modified-Since. */
+int http_not_modified(const http_request *r, const char *etag, time_t mtime);
 const char *http_status_text(int status);
 /* Header value by lower-case name, or NULL. */
 const char *http_header(const http_request *r, const char *name);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -126,6 +127,31 @@ const char *http_mime_type(const char *path)
 
 static const char not_found[] = "404 Not Found\n";
 
+int http_not_modified(const http_request *r, const char *etag, time_t mtime)
+{
+    /* If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2). */
+    const char *inm = http_header(r, "if-none-match");
+    if (inm) {
+        size_t el = strlen(etag);
+        for (const char *p = inm; *p;) {
+            while (*p == ' ' || *p == '\t' || *p == ',') p++;
+            if (!strncmp(p, "W/", 2)) p += 2; /* weak comparison for GET */
+            size_t len = strcspn(p, ",");
+            size_t l = len;
+            while (l && (p[l - 1] == ' ' || p[l - 1] == '\t')) l--;
+            if ((l == 1 && p[0] == '*') || (l == el && !memcmp(p, etag, el))) return 1;
+            p += len;
+        }
+        return 0;
+    }
+    const char *ims = http_header(r, "if-modified-since");
+    if (!ims) return 0;
+    struct tm tm = {0};
+    const char *end = strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end) return 0; /* unparsable: send the file */
+    return mtime <= timegm(&tm);
+}
+
 void http_respond_path(http_conn *c, const char *file, const char *extra)
 {
     int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -133,6 +159,22 @@ void http_respond_path(http_conn *c, const char *file, const char *extra)
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 28)) {
         if (fd >= 0) close(fd);
         http_respond(c, 404, "text/plain; charset=UTF-8", extra, not_found, sizeof not_found - 1, 0);
+        return;
+    }
+    /* Validators, so a browser's reload costs a 304 and no body: the ETag
+     * changes with the size or the nanosecond mtime; "no-cache" makes the
+     * browser ask every time, so an edited page is seen at once. */
+    char etag[64], lm[64], hdr[1024];
+    snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.st_size,
+             (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
+    struct tm tm;
+    strftime(lm, sizeof lm, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&st.st_mtime, &tm));
+    int hn = snprintf(hdr, sizeof hdr, "ETag: %s\r\nLast-Modified: %s\r\nCache-Control: no-cache\r\n%s",
+                      etag, lm, extra ? extra : "");
+    const char *h = hn > 0 && (size_t)hn < sizeof hdr ? hdr : extra;
+    if (http_not_modified(&c->req, etag, st.st_mtime)) {
+        close(fd);
+        http_respond(c, 304, NULL, h, NULL, 0, 0);
         return;
     }
     size_t len = (size_t)st.st_size;
@@ -144,8 +186,36 @@ void http_respond_path(http_conn *c, const char *file, const char *extra)
         got += (size_t)n;
     }
     close(fd);
-    http_respond(c, 200, http_mime_type(file), extra, buf, got, 0);
+    http_respond(c, 200, http_mime_type(file), h, buf, got, 0);
     free(buf);
+}
+
+int http_client_js_name(const char *name)
+{
+    /* socket.io.js, socket.io.min.js, socket.io.esm.min.js, socket.io.msgpack.min.js
+     * and their .map files: what socket.io-client/dist/ holds. */
+    size_t l = strlen(name);
+    if (strncmp(name, "socket.io.", 10) != 0 || l > 64) return 0;
+    if (strspn(name, "abcdefghijklmnopqrstuvwxyz.") != l || strstr(name, "..")) return 0;
+    return (l > 3 && !strcmp(name + l - 3, ".js")) || (l > 7 && !strcmp(name + l - 7, ".js.map"));
+}
+
+void http_respond_client_js(http_conn *c, const char *where, const char *name, const char *extra)
+{
+    struct stat st;
+    char path[4200];
+    if (stat(where, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* the bundle's directory: every file of it by name */
+        snprintf(path, sizeof path, "%s/%s", where, name);
+    } else if (!strcmp(name, "socket.io.js")) {
+        snprintf(path, sizeof path, "%s", where);
+    } else if (!strcmp(name, "socket.io.js.map")) {
+        snprintf(path, sizeof path, "%s.map", where); /* the map beside the one file */
+    } else {
+        http_respond(c, 404, "text/plain; charset=UTF-8", extra, not_found, sizeof not_found - 1, 0);
+        return;
+    }
+    http_respond_path(c, path, extra);
 }
 
 void http_respond_file(http_conn *c, const char *root, const char *urlpath, const char *extra)

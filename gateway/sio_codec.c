@@ -12,7 +12,7 @@
  *   count   = 1*DIGIT          ; only for 5 and 6, required there, 1..max
  *   nsp     = "/" *(not ",")   ; runs to the first "," or to the end;
  *                              ; UTF-8, no NUL
- *   id      = 1*15DIGIT
+ *   id      = 1*15DIGIT        ; ignored after CONNECT/DISCONNECT
  *   json    = the rest of the packet, one JSON value
  */
 #include "sio_codec.h"
@@ -140,20 +140,16 @@ static int check_payload(sio_packet *p, const sio_limits *lim, const char **why)
             *why = "CONNECT auth is not an object";
             return -1;
         }
-        if (p->id >= 0) {
-            *why = "CONNECT with an ack id";
-            return -1;
-        }
+        /* An id after CONNECT ("40123") is accepted and ignored, as by the
+         * reference: nothing can acknowledge a CONNECT. */
+        p->id = -1;
         break;
     case SIO_DISCONNECT:
         if (j != NULL) {
             *why = "DISCONNECT with data";
             return -1;
         }
-        if (p->id >= 0) {
-            *why = "DISCONNECT with an ack id";
-            return -1;
-        }
+        p->id = -1; /* accepted and ignored, as for CONNECT */
         break;
     case SIO_EVENT:
     case SIO_BINARY_EVENT: {

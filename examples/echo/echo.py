@@ -6,6 +6,7 @@ like examples/echo/echo.c, so the end-to-end suites can drive either
 (IOGATE_ECHO="/usr/bin/python3 examples/echo/echo.py"):
 
   connection              emit "auth" with the handshake's auth object
+                          (not for a recovered socket: the client never left)
   "message" (args...)     emit "message-back" with the same args (binary too);
                           ack with them too when asked
   "message-with-ack"      ack with the same args
@@ -177,7 +178,10 @@ def main():
             sys.stderr.write("disconnect %s %s rooms=%s\n" % (socket.id, reason, rooms))
             sys.stderr.flush()
 
-        socket.emit("auth", socket.handshake["auth"])
+        # A recovered socket (its worker restarted, PROTOCOL.md rule 16) is
+        # one the client never saw leave: no second greeting.
+        if not socket.recovered:
+            socket.emit("auth", socket.handshake["auth"])
 
     worker.run()
     worker.close()

@@ -165,6 +165,13 @@ static void protocol_examples_decode(void **st)
             assert_int_equal(ipc_check_placeholders(d, m.n_att, 32, &why), 0);
             json_decref(d);
         }
+        if (m.type == IPC_ERROR) { /* only the codes of rule 30 */
+            const char *c = json_string_value(json_object_get(m.meta, "code"));
+            char word[40];
+            assert_non_null(c);
+            snprintf(word, sizeof word, " %s ", c);
+            assert_non_null(strstr(" version frames type meta data hello state ", word));
+        }
         ipc_msg_clear(&m);
         seen++;
     }

@@ -365,16 +365,33 @@ static void invalid_connect_auth_not_object(void **st)
 {
     bad("0[]");
     bad("0\"token\"");
-    bad("0/admin,1");
+    bad("0/admin,1\"x\""); /* ("0/admin,1" is an ignored id: valid) */
     bad("0null");
     bad("0/admin,[1]");
 }
 
-static void invalid_connect_or_disconnect_with_ack_id(void **st)
+/* The reference reads digits after CONNECT/DISCONNECT as an ack id and
+ * ignores it ("40123" connects, issue 13): accepted, id dropped. */
+static void connect_or_disconnect_with_ack_id_ignored(void **st)
 {
-    bad("01");
-    bad("0/a,5{}");
-    bad("17");
+    sio_packet p;
+    ok("0123", &p);
+    assert_int_equal(p.type, SIO_CONNECT);
+    assert_nsp(&p, "/");
+    assert_int_equal(p.id, -1);
+    assert_null(p.json);
+    sio_packet_clear(&p);
+    ok("0/a,5{\"k\":1}", &p);
+    assert_int_equal(p.type, SIO_CONNECT);
+    assert_nsp(&p, "/a");
+    assert_int_equal(p.id, -1);
+    assert_true(json_is_object(p.json));
+    sio_packet_clear(&p);
+    ok("17", &p);
+    assert_int_equal(p.type, SIO_DISCONNECT);
+    assert_int_equal(p.id, -1);
+    sio_packet_clear(&p);
+    bad("0/a,5[1]"); /* the auth must still be an object */
 }
 
 static void invalid_disconnect_with_data(void **st)
@@ -717,7 +734,7 @@ int main(void)
         cmocka_unit_test(invalid_empty_and_unknown_type),
         cmocka_unit_test(invalid_connect_error_from_client),
         cmocka_unit_test(invalid_connect_auth_not_object),
-        cmocka_unit_test(invalid_connect_or_disconnect_with_ack_id),
+        cmocka_unit_test(connect_or_disconnect_with_ack_id_ignored),
         cmocka_unit_test(invalid_disconnect_with_data),
         cmocka_unit_test(pitfall_12_ack_id_not_digits),
         cmocka_unit_test(pitfall_12_ack_id_too_long),
