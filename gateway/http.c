@@ -295,9 +295,14 @@ static void conn_flush(http_conn *c)
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                /* TLS may need the peer's bytes first: read_cb retries */
-                if (tls_write_wants_read(c->tls)) ev_io_start(s->loop, &c->rio);
-                else ev_io_start(s->loop, &c->wio);
+                /* TLS may need the peer's bytes first: read_cb retries
+                 * (and a writable socket must not spin us meanwhile) */
+                if (!tls_write_wants_read(c->tls)) {
+                    ev_io_start(s->loop, &c->wio);
+                } else {
+                    ev_io_start(s->loop, &c->rio);
+                    if (!tls_read_wants_write(c->tls)) ev_io_stop(s->loop, &c->wio);
+                }
                 return;
             }
             conn_kill(c, HTTP_GONE_ERROR);
