@@ -137,7 +137,8 @@ describe('TLS with the official client', () => {
     for (const v of ['1_2', '1_3']) {
       const r = await run('openssl', [...base, `-tls${v}`], 'Q\n');
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`Protocol\\s*:\\s*TLSv${v.replace('_', '\\.')}`));
+      // (the session block with "Protocol :" only comes with a ticket: not under load)
+      assert.match(r.stdout, new RegExp(`New, TLSv${v.replace('_', '\\.')}, Cipher is`));
       assert.match(r.stdout, /Verify return code: 0 \(ok\)/);
       assert.match(r.stdout, /Compression: NONE/);
     }

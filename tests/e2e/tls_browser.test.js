@@ -58,13 +58,15 @@ test('chat over HTTPS and WSS in Chromium, the certificate pinned by its key', {
       await p.fill('.usernameInput', nick);
       await p.press('.usernameInput', 'Enter');
       await p.waitForSelector('.inputMessage', { state: 'visible' });
+      // connected: the chat's welcome line
+      await p.waitForFunction(() => [...document.querySelectorAll('.messages li')].some((li) => li.textContent.includes('Welcome to iogate chat')), null, { timeout: 15000 });
       pages.push(p);
     }
     const [a, b] = pages;
     await a.click('.inputMessage');
-    await a.keyboard.type('hello over TLS');
+    await a.keyboard.type('hello over TLS', { delay: 20 });
     await a.keyboard.press('Enter');
-    await b.waitForFunction(() => [...document.querySelectorAll('.messages li')].some((li) => li.textContent.includes('hello over TLS')), null, { timeout: 8000 });
+    await b.waitForFunction(() => [...document.querySelectorAll('.messages li')].some((li) => li.textContent.includes('hello over TLS')), null, { timeout: 15000 });
     // both upgraded to WebSocket (WSS), nothing was refused as plain HTTP
     await gw.waitLog(/session \S+ upgraded to websocket[\s\S]*session \S+ upgraded to websocket/, 8000);
     assert.doesNotMatch(gw.logs, /plain HTTP request|TLS handshake from .* failed/);
