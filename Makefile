@@ -21,7 +21,7 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-GW_LIBS     := -pthread -lev -lhttp_parser -lwslay -lfcgi -lpcre2-8 $(shell pkg-config --libs libzmq jansson libcrypto 2>/dev/null || echo -lzmq -ljansson -lcrypto) -lm
+GW_LIBS     := -pthread -lev -lhttp_parser -lwslay -lfcgi -lpcre2-8 $(shell pkg-config --libs libzmq jansson libssl libcrypto 2>/dev/null || echo -lzmq -ljansson -lssl -lcrypto) -lm
 WORKER_LIBS := $(shell pkg-config --libs libzmq jansson 2>/dev/null || echo -lzmq -ljansson) -lcrypto
 TEST_LIBS   := -lcmocka
 

@@ -17,6 +17,9 @@
 #                           is one test, failed when no traffic got through
 #                           against any server; closing line "N passed,
 #                           N failed", non-zero on failure
+# Scenarios named *-tls run over TLS: the server is started with a
+# throw-away certificate (iogate --tls-cert/--tls-key, reference.js
+# BENCH_TLS_CERT/KEY) and the tool is pointed at https://.
 # Environment: BUILD (build), REPEAT (3), SERVERS ("iogate echo node"),
 # SCENARIOS (regex on scenario names), PORT (a free one), KEEP=1 keeps raw runs.
 set -uo pipefail
@@ -46,13 +49,22 @@ fi
 
 # ---------------------------------------------------------------- servers
 SRV_PID=""
-start_server() { # name
+CERT="$RAW/tls.crt" KEY="$RAW/tls.key"
+start_server() { # name [tls]
+    local tls=() nodetls=()
+    if [ "${2:-}" = tls ]; then
+        [ -f "$CERT" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout "$KEY" -out "$CERT" -days 2 -subj /CN=localhost \
+            -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+        tls=(--tls-cert "$CERT" --tls-key "$KEY")
+        nodetls=(BENCH_TLS_CERT="$CERT" BENCH_TLS_KEY="$KEY")
+    fi
     case "$1" in
-    iogate) $PIN_SRV "$BUILD/iogate" --listen "127.0.0.1:$PORT" --log-level error \
+    iogate) $PIN_SRV "$BUILD/iogate" --listen "127.0.0.1:$PORT" --log-level error "${tls[@]}" \
                 --worker "/=$BUILD/examples/bench" >"$RAW/server.log" 2>&1 & ;;
-    echo)   $PIN_SRV "$BUILD/iogate" --listen "127.0.0.1:$PORT" --log-level error --echo \
+    echo)   $PIN_SRV "$BUILD/iogate" --listen "127.0.0.1:$PORT" --log-level error --echo "${tls[@]}" \
                 >"$RAW/server.log" 2>&1 & ;;
-    node)   $PIN_SRV node bench/reference.js "$PORT" >"$RAW/server.log" 2>&1 & ;;
+    node)   env "${nodetls[@]}" $PIN_SRV node bench/reference.js "$PORT" >"$RAW/server.log" 2>&1 & ;;
     esac
     SRV_PID=$!
     for _ in $(seq 200); do
@@ -86,6 +98,7 @@ if [ $SMOKE = 1 ]; then
     SCEN=(
         "echo|iogate echo node|echo -c 4 -w 2 $T"
         "echo-ack|iogate node|echo -c 4 -w 2 -a $T"
+        "echo-tls|iogate echo node|echo -c 4 -w 2 $T"
         "broadcast|iogate node|broadcast -c 8 -w 2 $T"
         "connect-ws|iogate echo node|connect -k 4 $T"
         "connect-polling|iogate echo node|connect -k 4 -t polling $T"
@@ -101,6 +114,7 @@ else
         "echo|iogate echo node|echo -c 50 -w 8 -s 32 $T"
         "echo-ack|iogate node|echo -c 50 -w 8 -s 32 -a $T"
         "echo-1k|iogate echo node|echo -c 50 -w 8 -s 1024 $T"
+        "echo-tls|iogate echo node|echo -c 50 -w 8 -s 32 $T"
         "broadcast|iogate node|broadcast -c 200 -w 4 -s 32 $T"
         "connect-ws|iogate echo node|connect -k 64 $SRC $T"
         "connect-polling|iogate echo node|connect -k 64 -t polling $SRC $T"
@@ -110,10 +124,12 @@ else
 fi
 
 # One run of the tool; the server must be up.  Sets rc.
+is_tls() { [[ "$1" == *-tls ]]; }
 run_tool() { # name srv rep args
-    local out="$RAW/$1.$2.$3.json"
+    local out="$RAW/$1.$2.$3.json" scheme=""
+    is_tls "$1" && scheme=https://
     # shellcheck disable=SC2086
-    $PIN_CLI "$TOOL" -q -u "127.0.0.1:$PORT" -p "$SRV_PID" -l "$1/$2" --json "$out" $4 \
+    $PIN_CLI "$TOOL" -q -u "${scheme}127.0.0.1:$PORT" -p "$SRV_PID" -l "$1/$2" --json "$out" $4 \
         >"$RAW/$1.$2.$3.txt" 2>&1
     rc=$?
     if [ $SMOKE = 1 ] || [ $rc -ne 0 ]; then
@@ -136,12 +152,22 @@ for entry in "${SCEN[@]}"; do
 done
 
 if [ $SMOKE = 1 ]; then
-    # Smoke: one server start per server, every scenario against it.
+    # Smoke: one server start per server (and one more for the TLS
+    # scenarios), every scenario against it.
     for srv in $SERVERS; do
-        up=0; start_server "$srv" && up=1
+      for mode in plain tls; do
+        todo=0
+        for entry in "${SCEN[@]}"; do
+            IFS='|' read -r name applies _ <<<"$entry"
+            selected "$name" && [[ " $applies " == *" $srv "* ]] || continue
+            if is_tls "$name"; then [ $mode = tls ] && todo=1; else [ $mode = plain ] && todo=1; fi
+        done
+        [ $todo = 1 ] || continue
+        up=0; start_server "$srv" "$mode" && up=1
         for entry in "${SCEN[@]}"; do
             IFS='|' read -r name applies args <<<"$entry"
             selected "$name" && [[ " $applies " == *" $srv "* ]] || continue
+            if is_tls "$name"; then [ $mode = tls ] || continue; else [ $mode = plain ] || continue; fi
             if [ $up = 1 ] && kill -0 "$SRV_PID" 2>/dev/null; then
                 run_tool "$name" "$srv" 1 "$args"
             else
@@ -150,6 +176,7 @@ if [ $SMOKE = 1 ]; then
             [ $rc -eq 0 ] || failed_scen[$name]=1
         done
         stop_server
+      done
     done
 else
     # Full: a fresh server for every run (memory baselines, no leftovers).
@@ -160,7 +187,8 @@ else
             [[ " $applies " == *" $srv "* ]] || continue
             for rep in $(seq "$REPEAT"); do
                 rc=1
-                start_server "$srv" && run_tool "$name" "$srv" "$rep" "$args"
+                mode=plain; is_tls "$name" && mode=tls
+                start_server "$srv" "$mode" && run_tool "$name" "$srv" "$rep" "$args"
                 stop_server
                 [ $rc -eq 0 ] || failed_scen[$name]=1
             done
