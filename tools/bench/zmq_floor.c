@@ -311,7 +311,8 @@ static int run_gateway(void)
 typedef struct {
     int pid, tid;
     char comm[32];
-    uint64_t ticks, csw; /* utime+stime; voluntary+nonvoluntary switches */
+    uint64_t ticks;      /* utime+stime */
+    uint64_t csw, icsw;  /* context switches: all; the involuntary ones (preempted) */
 } thread_sample;
 
 typedef struct {
@@ -340,14 +341,18 @@ static int read_thread(int pid, int tid, thread_sample *ts)
     if (sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     ts->ticks = ut + st;
-    ts->csw = 0;
+    ts->csw = ts->icsw = 0;
     snprintf(path, sizeof path, "/proc/%d/task/%d/status", pid, tid);
     if (!(f = fopen(path, "r"))) return -1;
     char line[256];
     while (fgets(line, sizeof line, f))
         if (strncmp(line, "voluntary_ctxt_switches:", 24) == 0 ||
             strncmp(line, "nonvoluntary_ctxt_switches:", 27) == 0)
-            ts->csw += strtoull(strchr(line, ':') + 1, NULL, 10);
+        {
+            uint64_t v = strtoull(strchr(line, ':') + 1, NULL, 10);
+            ts->csw += v;
+            if (line[0] == 'n') ts->icsw += v;
+        }
     fclose(f);
     return 0;
 }
@@ -596,12 +601,13 @@ int main(int argc, char **argv)
     double secs = t_end > t_meas ? (double)(t_end - t_meas) / 1e9 : 0;
     uint64_t ops = S->ops;
     double tck = (double)proc_clk_tck();
-    double cpu_us = 0, csw = 0;
+    double cpu_us = 0, csw = 0, icsw = 0;
     json_t *threads = json_array();
     for (size_t i = 0; i < s1.n; i++) {
         const thread_sample *b = &s1.t[i], *a = find_thread(&s0, b->tid);
         if (!a) continue;
         double us = (double)(b->ticks - a->ticks) * 1e6 / tck, sw = (double)(b->csw - a->csw);
+        icsw += (double)(b->icsw - a->icsw);
         cpu_us += us;
         csw += sw;
         json_array_append_new(
@@ -633,7 +639,8 @@ int main(int argc, char **argv)
                lat[1], lat[2], lat[3], lat[4], lat[5]);
     printf("CPU         %.2f µs/round trip, both processes, all threads  (%.0f%% of a core)\n",
            ops ? cpu_us / (double)ops : 0.0, secs > 0 ? cpu_us / (secs * 1e6) * 100 : 0.0);
-    printf("switches    %.2f context switches/round trip\n", ops ? csw / (double)ops : 0.0);
+    printf("switches    %.2f context switches/round trip (%.2f of them involuntary)\n",
+           ops ? csw / (double)ops : 0.0, ops ? icsw / (double)ops : 0.0);
     for (size_t i = 0; i < json_array_size(threads); i++) {
         json_t *t = json_array_get(threads, i);
         double us = json_real_value(json_object_get(t, "cpu_us"));
@@ -656,7 +663,7 @@ int main(int argc, char **argv)
         json_t *o = json_pack(
             "{s:s, s:s, s:s?, s:{s:s, s:f, s:i, s:i, s:i, s:i, s:f, s:f}, s:f, s:I, s:f, "
             "s:{s:f, s:f, s:f, s:f, s:f, s:f, s:I}, "
-            "s:{s:[i,i], s:f, s:f, s:f, s:f, s:o}, "
+            "s:{s:[i,i], s:f, s:f, s:f, s:f, s:f, s:o}, "
             "s:{s:I, s:I, s:I, s:s?}, s:b, s:[f,f]}",
             "scenario", "zmq-floor", "mode", mode, "label", O.label, "params", "endpoint", "ipc",
             "rate", O.rate, "window", O.window, "size", O.size, "frames", O.frames, "cpu", O.cpu,
@@ -665,7 +672,8 @@ int main(int argc, char **argv)
             lat[3], "max", lat[4], "mean", lat[5], "count", (json_int_t)S->lat.count, "server",
             "pids", procs[0], procs[1], "cpu_us", cpu_us, "cpu_us_per_op",
             ops ? cpu_us / (double)ops : 0.0, "cpu_pct", secs > 0 ? cpu_us / (secs * 1e6) * 100 : 0.0,
-            "ctx_switches_per_op", ops ? csw / (double)ops : 0.0, "threads", threads, "errors",
+            "ctx_switches_per_op", ops ? csw / (double)ops : 0.0, "involuntary_switches_per_op",
+            ops ? icsw / (double)ops : 0.0, "threads", threads, "errors",
             "skipped", (json_int_t)S->skipped, "unroutable", (json_int_t)S->unroutable,
             "unanswered", (json_int_t)unanswered, "last", S->error[0] ? S->error : NULL,
             "timed_out", timed_out, "loadavg", load[0], load[1]);
