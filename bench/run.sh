@@ -6,26 +6,30 @@
 #           echoed on the session, no Socket.IO layer, no worker)
 #   node    bench/reference.js  (socket.io 4.8, identical handlers)
 #   pyiogate    build/iogate --worker "/=python3 bench/py_iogate.py" (gateway
-#               + the workers/python echo worker)    } the Python rows, same
+#               + the workers/python echo worker), against
 #   pysocketio  python3 bench/py_socketio.py (python-socketio 5 on aiohttp,
-#               Debian's python3-socketio; skipped, visibly, when missing)
+#               Debian's python3-socketio; skipped, visibly, when missing):
+#               the Python rows, the same echo handler in both
 #   zmq     no server: build/iogate-zmq-floor, ZeroMQ alone (a ROUTER and a
 #           DEALER process ping-pong a message), the floor rows
 # Servers are pinned to CPU 0 and the load generator to CPU 1 (taskset);
 # each run gets a freshly started server.  The server's CPU time and memory
 # are read from /proc for the server and all its children.
 #
-#   bench/run.sh            REPEAT runs (3) of every scenario; one table of
-#                           medians [ranges] with ratios to node, written
-#                           also to bench/results/latest.json (< 15 min)
-#   bench/run.sh --smoke    a few seconds: tiny loads against iogate and
-#                           node (one server start each); every scenario
-#                           is one test, failed when no traffic got through
-#                           against any server; closing line "N passed,
-#                           N failed", non-zero on failure
+#   bench/run.sh            REPEAT runs (3) of every scenario; tables of
+#                           medians [ranges] with ratios to node (Python
+#                           rows: to python-socketio), written also to
+#                           bench/results/latest.json (< 15 min)
+#   bench/run.sh --smoke    seconds: tiny loads against iogate, node, the
+#                           floor and both Python servers (one server start
+#                           each); every scenario is one test, failed when
+#                           no traffic got through against any server, a
+#                           "skip" line for a server that cannot run here;
+#                           closing line "N passed, N failed", non-zero on
+#                           failure
 # Environment: BUILD (build), REPEAT (3), SERVERS ("iogate echo node zmq
-# pyiogate pysocketio"),
-# SCENARIOS (regex on scenario names), PORT (a free one), KEEP=1 keeps raw runs.
+# pyiogate pysocketio"), SCENARIOS (regex on scenario names), PORT (a free
+# one), PY (/usr/bin/python3), KEEP=1 keeps raw runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -52,8 +56,8 @@ for f in "$TOOL" "$FLOOR" "$BUILD/iogate" "$BUILD/examples/bench"; do
     [ -x "$f" ] || { echo "bench: $f missing (make all)" >&2; exit 1; }
 done
 [ -d node_modules/socket.io ] || { echo "bench: node_modules/socket.io missing (make setup)" >&2; exit 1; }
-# python-socketio is a bench-only package (scripts/setup.sh --bench, which
-# `make bench` and `make bench-smoke` run): without it its rows are skipped.
+# python-socketio is a bench-only package (scripts/setup.sh installs it when
+# run as root; INSTALL): without it its runs are skipped, and say so.
 PYSIO_MISSING=""
 "$PY" -c 'import socketio, aiohttp' 2>/dev/null || PYSIO_MISSING="python3-socketio not installed"
 "$PY" -c 'import zmq' 2>/dev/null || { echo "bench: python3-zmq missing (make setup)" >&2; exit 1; }
