@@ -131,8 +131,9 @@ if [ $SMOKE = 1 ]; then
         "fixed-rate|iogate echo node|fixed-rate -r 500 -c 4 $T"
         "zmq-floor|zmq|fixed-rate -r 500 $T"
         "zmq-floor-sat|zmq|saturated -w 8 $T"
-        "py-echo|pyiogate pysocketio|echo -c 4 -w 2 $T"
-        "py-fixed-rate|pyiogate pysocketio|fixed-rate -r 200 -c 4 $T"
+        # Python servers on a loaded machine answer slowly: a longer window
+        "py-echo|pyiogate pysocketio|echo -c 4 -w 2 -d 0.6 -W 0.2 --setup-timeout 5"
+        "py-fixed-rate|pyiogate pysocketio|fixed-rate -r 100 -c 4 -d 0.6 -W 0.2 --setup-timeout 5"
     )
 else
     REPEAT=${REPEAT:-3}
