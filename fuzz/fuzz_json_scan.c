@@ -1,4 +1,4 @@
-/* fuzz_json_scan.c — libFuzzer driver for jscan_check() (gateway/json_scan.c).
+/* fuzz_json_scan.c — libFuzzer driver for jscan_check() (gateway/base/json_scan.c).
  *
  * Input: one JSON text, as a worker's data frame or a client packet's
  * payload carries it.  Differential: each input is scanned under several

@@ -1,4 +1,4 @@
-/* test_json_scan.c — unit tests of jscan_check() (gateway/json_scan.c): the
+/* test_json_scan.c — unit tests of jscan_check() (gateway/base/json_scan.c): the
  * JSON grammar as jansson reads it, UTF-8, the top-level shapes, depth, and
  * the attachment placeholders, each with the reason and offset it reports.
  * Every pure-JSON case is also checked against jansson, the reference the
