@@ -218,6 +218,12 @@ int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
 int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len);
 void sio_app_start_listening(gw_app *app);
 
+/* sio_admission.c: ADMIT out (eio_handler.on_admission) and back */
+int sio_admission_ask(uint64_t id, const struct eio_handshake *hs, void *ud);
+void sio_admission_reply(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* The handshake object workers see in CONNECT (sio.c); auth not consumed. */
+json_t *sio_handshake_json(const eio_handshake *h, json_t *auth);
+
 /* rooms.c */
 void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len);
 void gw_room_leave(gw_app *app, sio_socket *s, const char *room, size_t len);
