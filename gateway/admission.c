@@ -157,7 +157,7 @@ int adm_check(adm_queue *q, http_conn *c, const http_request *r, int upgrade)
         .xdomain = http_header(r, "origin") != NULL,
         .time_ms = gw_now_ms(),
     };
-    if (q->st.ask(id, &hs, q->st.ud) < 0) { /* the upper layer logged why */
+    if (q->st.ask(id, &hs, q->st.ask_ud) < 0) { /* the upper layer logged why */
         refuse_503(q, c);
         return 1;
     }

@@ -28,6 +28,7 @@ typedef struct {
     const eio_config *cfg; /* timeout, pool size, CORS and trusted proxies */
     /* Ask the upper layer (eio_handler.on_admission). */
     int (*ask)(uint64_t id, const eio_handshake *hs, void *ud);
+    void *ask_ud;
     /* Run the handshake of an admitted request again (eio.c); adm_check()
      * lets it through during this call. */
     void (*resume)(http_conn *c, int upgrade, void *ud);

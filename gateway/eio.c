@@ -1083,7 +1083,7 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
     srv->noop_timer.data = srv;
     if (cfg->admission && h->on_admission) {
         adm_setup as = {.loop = loop, .cfg = &srv->cfg, .ask = h->on_admission,
-                        .resume = adm_resume, .ud = srv};
+                        .ask_ud = ud, .resume = adm_resume, .ud = srv};
         srv->adm = adm_new(&as);
     }
     return srv;
