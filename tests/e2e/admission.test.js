@@ -284,7 +284,7 @@ describe('off by default', () => {
 
 describe('the C and Python libraries', () => {
   const workers = {
-    C: path.join(BUILD, 'tests', 'admission_worker_c'),
+    C: path.join(BUILD, 'examples', 'admission'),
     Python: `python3 ${path.join(__dirname, 'fixtures', 'admission_worker.py')}`,
   };
   for (const [lang, cmd] of Object.entries(workers)) {
