@@ -285,19 +285,21 @@ describe('off by default', () => {
 describe('the C and Python libraries', () => {
   const workers = {
     C: path.join(BUILD, 'examples', 'admission'),
-    Python: `python3 ${path.join(__dirname, 'fixtures', 'admission_worker.py')}`,
+    Python: `/usr/bin/python3 ${path.join(__dirname, 'fixtures', 'admission_worker.py')}`,
+    'Python (callback form)': `/usr/bin/python3 ${path.join(__dirname, 'fixtures', 'admission_worker.py')}`,
   };
   for (const [lang, cmd] of Object.entries(workers)) {
     test(`${lang}: allowed connects, refused gets the reference's answer`, async () => {
       const gw = await startGateway({
         workers: { '/': cmd },
         args: ['--admission', '/', '--trust-proxy', 'loopback'],
-        env: { PYTHONPATH: path.join(ROOT, 'workers', 'python') },
+        env: { ADMIT_CALLBACK: lang.includes('callback') ? '1' : '0' },
       });
       try {
         for (const transport of ['polling', 'websocket']) {
           const ok = await tryConnect(gw, { transports: [transport] });
           assert.equal(ok.ok, true, ok.err && ok.err.message);
+          assert.equal(ok.hello, lang === 'C' ? 'c' : 'python');
           const no = await tryConnect(gw, { transports: [transport], extraHeaders: { origin: EVIL } });
           assert.equal(no.ok, false);
         }

@@ -16,7 +16,7 @@ import time
 
 import zmq
 
-from . import protocol
+from . import admission, protocol
 from .errors import error_message
 from .parent import bind_to_gateway
 from .protocol import ProtocolError
@@ -204,6 +204,12 @@ class Worker:
     def on_connection(self, fn):
         """``fn(socket)`` for every accepted socket; register its handlers here."""
         self._connection.append(fn)
+        return fn
+
+    def allow_request(self, fn):
+        """Decorator: ``fn(handshake)`` decides whether a handshake may open a
+        session, when the gateway runs with ``--admission`` (see admission.py)."""
+        self._allow_request = fn
         return fn
 
     def on(self, event, fn=None):
@@ -514,6 +520,9 @@ class Worker:
             return
         if m.namespace and m.namespace != self.namespace:
             log.error("%s for namespace %r, this worker serves %r; ignored", t, m.namespace, self.namespace)
+            return
+        if t == "ADMIT":
+            admission.handle(self, m)
             return
         if t == "REPLY":
             cb = self._queries.pop(m.meta.get("req"), None)

@@ -1,0 +1,74 @@
+"""Handshake admission (ipc/PROTOCOL.md rule 37): a gateway started with
+``--admission NSP`` asks NSP's worker, before any session exists, whether a
+handshake may go on.  The application registers one function::
+
+    @worker.allow_request
+    def allow(handshake):
+        if handshake["headers"].get("origin") != "https://app.example":
+            return False, "bad origin"   # the client gets 403 {"code":4,"message":"bad origin"}
+        return True
+
+``handshake`` is a dict: headers, query, url, address, secure, xdomain,
+time, issued (CONNECT's handshake without auth).  The function returns
+True, False (message "Forbidden"), or (False, message).  A function taking
+two arguments ``(handshake, callback)`` answers later instead:
+``callback(None, True)`` or ``callback("message", False)`` — socket.io's
+allowRequest signature.  The gateway refuses a handshake that gets no
+answer within its ``--admission-timeout``.
+"""
+import inspect
+import logging
+
+log = logging.getLogger("iogate.worker")
+
+
+def _arity(fn):
+    try:
+        ps = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    return sum(1 for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+def handle(worker, m):
+    """Answer one ADMIT message ``m`` for ``worker``."""
+    req = m.meta.get("req")
+    if type(req) is not int:
+        log.warning("ADMIT without an integer req ignored")
+        return
+    answered = []
+
+    def answer(err, ok):
+        if answered:
+            return
+        answered.append(True)
+        meta = {"req": req, "ok": bool(ok)}
+        if not ok and err:
+            meta["message"] = err if isinstance(err, str) else str(err)
+        worker._send_app("ADMIT", "", meta)
+
+    fn = getattr(worker, "_allow_request", None)
+    if fn is None:
+        if not getattr(worker, "_admit_warned", False):
+            log.warning("the gateway asks for admission (ADMIT) but no allow_request "
+                        "function is set: refusing")
+        worker._admit_warned = True
+        answer(None, False)
+        return
+    hs = m.meta.get("handshake")
+    if not isinstance(hs, dict):
+        hs = {}
+    try:
+        if _arity(fn) >= 2:
+            fn(hs, answer)
+            return
+        v = fn(hs)
+    except Exception:
+        log.exception("allow_request raised: refusing the handshake")
+        answer(None, False)
+        return
+    if isinstance(v, tuple):
+        ok = bool(v[0]) if v else False
+        answer(v[1] if len(v) > 1 else None, ok)
+    else:
+        answer(None, bool(v))
