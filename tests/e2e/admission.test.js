@@ -269,6 +269,43 @@ describe('admission fails closed', () => {
   });
 });
 
+describe('untrusted answers (a worker written from PROTOCOL.md alone)', () => {
+  const RAW = `/usr/bin/python3 ${path.join(__dirname, 'fixtures', 'admission_raw.py')}`;
+  let gw;
+  before(async () => {
+    gw = await startGateway({
+      workers: { '/': RAW, '/other': RAW },
+      args: ['--admission', '/', '--admission-timeout', '500'],
+    });
+  });
+  after(async () => {
+    await gw.stop();
+  });
+
+  test('an answer without ok, or with a message that is not a string: ERROR meta, then 503', async () => {
+    for (const c of ['badmeta', 'badmsg']) {
+      const r = await get(gw.port, `&case=${c}`);
+      assert.equal(r.status, 503, c);
+    }
+    await gw.waitLog(/ADMIT from the worker not used: ADMIT needs an integer req and a boolean ok \(ERROR meta\)/);
+    await gw.waitLog(/ADMIT from the worker not used: ADMIT message must be a string \(ERROR meta\)/);
+    await gw.waitLog(/RAW-ERROR meta ADMIT/);
+  });
+
+  test("another namespace's worker may not answer: ERROR state", async () => {
+    await gw.waitLog(/namespace \/other: ADMIT from the worker not used: this worker is not the --admission worker \(ERROR state\)/);
+    await gw.waitLog(/RAW-ERROR state ADMIT/);
+  });
+
+  test('a second answer for the same request is ignored and logged; the first counts', async () => {
+    const r = await get(gw.port, '&case=twice');
+    assert.equal(r.status, 200);
+    await gw.waitLog(/answer for request \d+ ignored: that handshake no longer waits/);
+    const no = await get(gw.port, '&case=no');
+    assert.deepEqual([no.status, JSON.parse(no.body)], [403, { code: 4, message: 'raw no' }]);
+  });
+});
+
 describe('off by default', () => {
   test('without --admission the worker is never asked', async () => {
     const gw = await startGateway({ workers: { '/': NODE_WORKER } });
