@@ -1,5 +1,5 @@
 /* admission.c — a worker that decides which handshakes may open a session
- * (the gateway runs with `--admission /`; PROTOCOL.md rule 37, README
+ * (the gateway runs with `--admission /`; PROTOCOL.md rule 39, README
  * "Refusing handshakes"), and serves "/" too.  Its policy, the one
  * tests/e2e/admission.test.js checks against the reference server:
  *

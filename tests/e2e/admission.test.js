@@ -1,5 +1,5 @@
 // admission.test.js — handshake admission, the reference's `allowRequest`
-// (gateway `--admission NSP`, PROTOCOL.md rule 37, README "Refusing
+// (gateway `--admission NSP`, PROTOCOL.md rule 39, README "Refusing
 // handshakes").
 //
 // The admission worker (fixtures/admission_worker.js, Node.js library; the

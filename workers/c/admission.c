@@ -1,5 +1,5 @@
 /* admission.c — handshake admission in the C worker library (PROTOCOL.md
- * rule 37): a gateway started with `--admission NSP` asks NSP's worker,
+ * rule 39): a gateway started with `--admission NSP` asks NSP's worker,
  * before any session exists, whether a handshake may go on.  The
  * application answers through iog_on_admission(), now or later. */
 #include "worker_int.h"

@@ -227,7 +227,7 @@ void iog_next_error(iog_next_handle **next, const char *message, json_t *data);
 /* Handshake admission (the reference's allowRequest)                   */
 
 /* A gateway started with `--admission NSP` asks NSP's worker, before any
- * session exists, whether a handshake may go on (PROTOCOL.md rule 37).
+ * session exists, whether a handshake may go on (PROTOCOL.md rule 39).
  * `handshake` (borrowed, valid during the call; json_incref to keep it) has
  * headers, query, url, address, xdomain, secure, time, issued — CONNECT's
  * handshake without auth.  The handler answers exactly once through

@@ -184,7 +184,7 @@ struct iog_worker {
     ipc_frames frames;
 };
 
-/* admission.c: an ADMIT from gateway g (rule 37) */
+/* admission.c: an ADMIT from gateway g (rule 39) */
 void iog_admission_handle(iog_gw *g, const ipc_msg *m);
 
 /* worker.c */

@@ -206,7 +206,7 @@ export interface WorkerOptions {
   autoStart?: boolean;
   handleSignals?: boolean;
   exitWithParent?: boolean;
-  /** Handshake admission (gateway `--admission NSP`, PROTOCOL.md rule 37):
+  /** Handshake admission (gateway `--admission NSP`, PROTOCOL.md rule 39):
    * socket.io's allowRequest signature. */
   allowRequest?: (req: AdmissionRequest, callback: (err: string | null | undefined, success: boolean) => void) => void;
 }

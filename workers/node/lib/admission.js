@@ -1,4 +1,4 @@
-// admission.js — handshake admission (ipc/PROTOCOL.md rule 37): the gateway
+// admission.js — handshake admission (ipc/PROTOCOL.md rule 39): the gateway
 // started with `--admission NSP` asks NSP's worker, before any session
 // exists, whether a handshake may go on.  The application answers through
 // the `allowRequest` option, with socket.io's signature so that code moves
@@ -8,7 +8,7 @@
 //
 // `req` looks like the http.IncomingMessage socket.io passes: headers, url,
 // method, _query, socket/connection.remoteAddress, plus `handshake` (the
-// object PROTOCOL.md rule 37 describes).  callback(null, true) admits;
+// object PROTOCOL.md rule 39 describes).  callback(null, true) admits;
 // callback("reason", false) refuses, and the client gets the reference's
 // answer (403 {"code":4,"message":"reason"}, or "Forbidden" without one).
 'use strict';

@@ -1,4 +1,4 @@
-"""Handshake admission (ipc/PROTOCOL.md rule 37): a gateway started with
+"""Handshake admission (ipc/PROTOCOL.md rule 39): a gateway started with
 ``--admission NSP`` asks NSP's worker, before any session exists, whether a
 handshake may go on.  The application registers one function::
 
@@ -30,8 +30,8 @@ def _arity(fn):
     return sum(1 for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
-def handle(worker, m):
-    """Answer one ADMIT message ``m`` for ``worker``."""
+def handle(worker, g, m):
+    """Answer one ADMIT message ``m`` from gateway ``g`` for ``worker``."""
     req = m.meta.get("req")
     if type(req) is not int:
         log.warning("ADMIT without an integer req ignored")
@@ -45,7 +45,7 @@ def handle(worker, m):
         meta = {"req": req, "ok": bool(ok)}
         if not ok and err:
             meta["message"] = err if isinstance(err, str) else str(err)
-        worker._send_app("ADMIT", "", meta)
+        g.send_app("ADMIT", "", meta)
 
     fn = getattr(worker, "_allow_request", None)
     if fn is None:

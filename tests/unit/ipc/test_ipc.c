@@ -172,7 +172,7 @@ static void protocol_examples_decode(void **st)
             snprintf(word, sizeof word, " %s ", c);
             assert_non_null(strstr(" version frames type meta data hello state ", word));
         }
-        if (m.type == IPC_ADMIT) /* rule 37: a req both ways, a handshake or a verdict */
+        if (m.type == IPC_ADMIT) /* rule 39: a req both ways, a handshake or a verdict */
             admits += json_is_integer(json_object_get(m.meta, "req")) &&
                       (json_is_object(json_object_get(m.meta, "handshake")) ||
                        json_is_boolean(json_object_get(m.meta, "ok")));

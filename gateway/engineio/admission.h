@@ -1,6 +1,6 @@
 /* admission.h — handshakes parked while an application worker decides
  * whether they may open a session (the reference's `allowRequest`; README
- * "Refusing handshakes", PROTOCOL.md rule 37).
+ * "Refusing handshakes", PROTOCOL.md rule 39).
  *
  * Private to the Engine.IO layer: eio.c calls adm_check() on a handshake
  * (a polling GET or a WebSocket upgrade without sid) after its own limits,

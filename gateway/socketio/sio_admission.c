@@ -1,5 +1,5 @@
 /* sio_admission.c — the worker side of handshake admission (PROTOCOL.md
- * rule 37, README "Refusing handshakes"): the question goes to the worker
+ * rule 39, README "Refusing handshakes"): the question goes to the worker
  * of the --admission namespace as ADMIT, its ADMIT answer goes back to the
  * Engine.IO layer (admission.c), which parks the HTTP request meanwhile.
  *
