@@ -324,13 +324,14 @@ describe('the C and Python libraries', () => {
     C: path.join(BUILD, 'examples', 'admission'),
     Python: `/usr/bin/python3 ${path.join(__dirname, 'fixtures', 'admission_worker.py')}`,
     'Python (callback form)': `/usr/bin/python3 ${path.join(__dirname, 'fixtures', 'admission_worker.py')}`,
+    'Python (async form)': `/usr/bin/python3 ${path.join(__dirname, 'fixtures', 'admission_worker.py')}`,
   };
   for (const [lang, cmd] of Object.entries(workers)) {
     test(`${lang}: allowed connects, refused gets the reference's answer`, async () => {
       const gw = await startGateway({
         workers: { '/': cmd },
         args: ['--admission', '/', '--trust-proxy', 'loopback'],
-        env: { ADMIT_CALLBACK: lang.includes('callback') ? '1' : '0' },
+        env: { ADMIT_FORM: (/\((\w+) form\)/.exec(lang) || [, 'return'])[1] },
       });
       try {
         for (const transport of ['polling', 'websocket']) {

@@ -8,7 +8,7 @@ handshake may go on.  The application registers one function::
             return False, "bad origin"   # the client gets 403 {"code":4,"message":"bad origin"}
         return True
 
-``handshake`` is a dict: headers, query, url, address, secure, xdomain,
+In an AsyncWorker the function may be ``async def``.  ``handshake`` is a dict: headers, query, url, address, secure, xdomain,
 time, issued (CONNECT's handshake without auth).  The function returns
 True, False (message "Forbidden"), or (False, message).  A function taking
 two arguments ``(handshake, callback)`` answers later instead:
@@ -58,17 +58,26 @@ def handle(worker, g, m):
     hs = m.meta.get("handshake")
     if not isinstance(hs, dict):
         hs = {}
+    two = _arity(fn) >= 2
+
+    def verdict(v):
+        if two:
+            return  # the callback answers
+        if isinstance(v, tuple):
+            answer(v[1] if len(v) > 1 else None, bool(v[0]) if v else False)
+        else:
+            answer(None, v is True or (v is not None and bool(v)))
+
+    def failed(exc):
+        log.error("allow_request failed (%s): refusing the handshake", exc)
+        answer(None, False)
+
     try:
-        if _arity(fn) >= 2:
-            fn(hs, answer)
-            return
-        v = fn(hs)
+        v = fn(hs, answer) if two else fn(hs)
     except Exception:
         log.exception("allow_request raised: refusing the handshake")
         answer(None, False)
         return
-    if isinstance(v, tuple):
-        ok = bool(v[0]) if v else False
-        answer(v[1] if len(v) > 1 else None, ok)
-    else:
-        answer(None, bool(v))
+    # an ``async def`` (AsyncWorker) is awaited; in the synchronous Worker it
+    # is refused, never taken as a yes
+    worker._after(v, fn, on_error=failed, on_done=verdict)

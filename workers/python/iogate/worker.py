@@ -253,6 +253,7 @@ class Worker(SocketIOAPI):
     def allow_request(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Decorator: ``fn(handshake)`` decides whether a handshake may open a
         session, when the gateway runs with ``--admission`` (see admission.py)."""
+        self._check_fn(fn)
         self._allow_request = fn
         return fn
 
