@@ -44,6 +44,9 @@ static const char usage[] =
     "  --max-dynamic N           dynamic namespace workers at once (100)\n"
     "  --connect-timeout MS      Socket.IO CONNECT deadline (45000)\n"
     "  --ipc ENDPOINT            ZeroMQ endpoint for the workers\n"
+    "  --admission NSP           ask NSP's worker before each handshake (off)\n"
+    "  --admission-timeout MS    no answer by then: refused with 503 (2000)\n"
+    "  --admission-max-pending N handshakes waiting for it; more get 503 (1024)\n"
     "  --max-attachments N       binary attachments per packet (10)\n"
     "  --max-depth N             JSON nesting accepted from clients (32)\n"
     "  --max-connections N       open sessions; more handshakes get 503\n"
@@ -151,6 +154,7 @@ void gw_config_free(gw_config *c)
     free(c->ipc_curve_secret);
     free(c->tls_cert);
     free(c->tls_key);
+    free(c->admission);
     memset(c, 0, sizeof *c);
 }
 
@@ -280,7 +284,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
               {"max-dynamic", &c->max_dynamic},
               {"max-depth", &c->max_depth},
               {"header-timeout", &c->eio.header_timeout_ms},
-              {"idle-timeout", &c->eio.idle_timeout_ms}};
+              {"idle-timeout", &c->eio.idle_timeout_ms},
+              {"admission-timeout", &c->eio.admission_timeout_ms}};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         if (strcmp(key, ms[i].name)) continue;
         int attach = !strcmp(key, "max-attachments") || !strcmp(key, "worker-crash-limit") ||
@@ -310,7 +315,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
               {"max-buffered", &c->eio.max_buffered, (unsigned long long)1 << 40, 0},
               {"max-buffered-total", &c->eio.max_buffered_total, (unsigned long long)1 << 44, 0},
               {"max-header-bytes", &c->eio.max_header_bytes, (unsigned long long)1 << 24, 0},
-              {"max-url-bytes", &c->eio.max_url_bytes, (unsigned long long)1 << 24, 0}};
+              {"max-url-bytes", &c->eio.max_url_bytes, (unsigned long long)1 << 24, 0},
+              {"admission-max-pending", &c->eio.admission_max_pending, 1000000, 0}};
     for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
         if (strcmp(key, sz[i].name)) continue;
         if (parse_uint(v, sz[i].max, &n) || (!sz[i].zero_ok && n == 0))
@@ -408,6 +414,13 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     if (!strcmp(key, "tls-cert") || !strcmp(key, "tls-key")) {
         if (!*v) return fail(err, errlen, "--%s: empty file name", key);
         set_str(key[4] == 'c' ? &c->tls_cert : &c->tls_key, v);
+        return 0;
+    }
+    if (!strcmp(key, "admission")) {
+        if (v[0] != '/' || strchr(v, ','))
+            return fail(err, errlen, "--admission wants a namespace starting with '/', got '%s'", v);
+        set_str(&c->admission, v);
+        c->eio.admission = c->admission;
         return 0;
     }
     if (!strcmp(key, "ipc")) {

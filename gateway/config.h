@@ -37,6 +37,7 @@ typedef struct {
     unsigned max_dynamic;           /* 100 dynamic namespace workers at once */
     unsigned max_depth;             /* 32: JSON nesting accepted from clients */
     char *ipc_curve_secret;         /* --ipc-curve-secret FILE, NULL = no CURVE */
+    char *admission;                /* --admission NSP, NULL = off */
     int echo;
     int log_level; /* GW_LOG_* */
     /* behind a web server: --trust-proxy (repeatable), --fastcgi */

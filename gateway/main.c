@@ -97,6 +97,7 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
 {
     if (cfg->echo) {
         log_info("echo mode: every message is sent back, no Socket.IO");
+        if (cfg->admission) log_warn("--admission is ignored in echo mode: there is no worker to ask");
         g_srv = eio_server_new(loop, &cfg->eio, gw_echo_handler(), NULL);
         if (!g_srv) return 1;
         if (eio_server_listen(g_srv) < 0) return 1;

@@ -265,6 +265,11 @@ void sio_tomb_clear(sio_client *c, const char *nsp, size_t len);
  * answering ERROR "data" or "meta" and logging one line (PROTOCOL.md rule
  * 30a).  Other types pass. */
 int sio_worker_data_ok(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* sio_admission.c: ADMIT out (eio_handler.on_admission) and back */
+int sio_admission_ask(uint64_t id, const struct eio_handshake *hs, void *ud);
+void sio_admission_reply(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* The handshake object workers see in CONNECT (sio.c); auth not consumed. */
+json_t *sio_handshake_json(const eio_handshake *h, json_t *auth);
 
 /* rooms.c */
 void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len);

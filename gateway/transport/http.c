@@ -641,8 +641,9 @@ static void process_input(http_conn *c)
         }
         if (c->upgrade_pending && c->msg_complete) {
             s->h.on_upgrade(c, &c->req, s->ud);
-            /* ws_start() switched modes, or the handler answered (closing) */
-            if (!c->dead && !c->ws && !c->responded) http_conn_close(c);
+            /* ws_start() switched modes, or the handler answered (closing),
+             * or it holds the request (an owner: admission.c) */
+            if (!c->dead && !c->ws && !c->responded && !c->owner) http_conn_close(c);
             break;
         }
     }
