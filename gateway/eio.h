@@ -76,6 +76,7 @@ typedef struct {
     unsigned fastcgi_max_threads; /* 4096: requests served through FastCGI at once */
     unsigned fastcgi_socket_mode; /* unix socket permissions | GW_FCGI_MODE_SET, 0 = umask */
     long fastcgi_socket_uid, fastcgi_socket_gid; /* unix socket owner, -1 = unchanged */
+    int allow_eio3;              /* --allow-eio3: accept Engine.IO v3 clients (eio3.h) */
 } eio_config;
 #define GW_FCGI_MODE_SET 0x10000u
 
@@ -178,5 +179,8 @@ typedef struct {
     double time_ms;          /* handshake time, ms since the epoch */
 } eio_handshake;
 const eio_handshake *eio_session_handshake(const eio_session *s);
+/* The client's Engine.IO protocol: 4, or 3 for a socket.io-client 2.x
+ * admitted by --allow-eio3 (the reference's `socket.conn.protocol`). */
+int eio_session_protocol(const eio_session *s);
 
 #endif
