@@ -230,6 +230,16 @@ for (const lang of LANGUAGES) {
   });
 }
 
+test('allow-eio3 = true in a config file (examples/config/eio3.conf)', async () => {
+  const gw = await startGateway({ workers: {}, args: ['--config', path.join(__dirname, '..', '..', 'examples', 'config', 'eio3.conf')] });
+  try {
+    const s = v2(gw, '/chat', { query: { k: 'v' } });
+    assert.deepEqual(await once(s, 'auth', 8000), [{ k: 'v' }]);
+  } finally {
+    await gw.stop();
+  }
+});
+
 describe('--allow-eio3: namespaces, refusals, heartbeat, v4 clients alongside', () => {
   let gw, ref;
   before(async () => {
