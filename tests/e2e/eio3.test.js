@@ -12,6 +12,7 @@ const http = require('node:http');
 const path = require('node:path');
 const ioV2 = require('socket.io-client-v2');
 const { Server } = require('socket.io');
+const WebSocket = require('ws');
 const { startGateway, sleep, waitFor, once } = require('./sio_harness');
 
 const REFUSE_WORKER = `${process.execPath} ${path.join(__dirname, 'fixtures', 'eio3_refuse_worker.js')}`;
@@ -24,6 +25,9 @@ const MODES = [
   { name: 'polling', transports: ['polling'], final: 'polling' },
   { name: 'websocket', transports: ['websocket'], final: 'websocket' },
   { name: 'upgrade', transports: ['polling', 'websocket'], final: 'websocket' },
+  // b64=1 in the query: binary as "b4<base64>" text, both ways, on both transports
+  { name: 'polling, forceBase64', transports: ['polling'], final: 'polling', opts: { forceBase64: true } },
+  { name: 'upgrade, forceBase64', transports: ['polling', 'websocket'], final: 'websocket', opts: { forceBase64: true } },
 ];
 
 function v2(gw, nsp = '/', opts = {}) {
@@ -192,7 +196,7 @@ for (const lang of LANGUAGES) {
 
     for (const mode of MODES) {
       test(`${mode.name}: "/" joined without a CONNECT, text and binary both ways, acks both ways`, async () => {
-        const s = v2(gw, '/', { transports: mode.transports });
+        const s = v2(gw, '/', { transports: mode.transports, ...mode.opts });
         const [auth] = await once(s, 'auth', 8000); // the worker's greeting: "/" was joined implicitly
         await connected(s);
         assert.deepEqual(auth, {});
@@ -401,6 +405,37 @@ describe('--allow-eio3: namespaces, refusals, heartbeat, v4 clients alongside', 
     assert.equal(seen.iogate.echo, encode3('42["message-back","😀éA"]'));
     assert.equal(seen.iogate.echo.split(':')[0], '25'); // UTF-16 units; its UTF-8 is 28 bytes
     assert.equal(seen.iogate.b64Body, encode3('451-["message-back",{"_placeholder":true,"num":0}]', 'b4AQID/w=='));
+  });
+
+  test('raw v3 WebSocket frames are the reference\'s (the 0x04 type byte on binary)', async () => {
+    const seen = {};
+    for (const [name, url] of [['iogate', gw.url], ['reference', ref.url]]) {
+      const frames = [];
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/socket.io/?EIO=3&transport=websocket`);
+      ws.on('message', (d, isBinary) => frames.push(isBinary ? `bin:${Buffer.from(d).toString('hex')}` : `txt:${d}`));
+      await once(ws, 'open', 5000);
+      await waitFor(() => frames.length >= 3, 5000, `${name}: ${frames}`);
+      ws.send('2');
+      await waitFor(() => frames.length >= 4, 5000, `${name}: ${frames}`);
+      ws.send('451-["message",{"_placeholder":true,"num":0}]');
+      ws.send(Buffer.from([4, 1, 2, 255]));
+      await waitFor(() => frames.length >= 6, 5000, `${name}: ${frames}`);
+      const open = JSON.parse(frames[0].slice(5));
+      seen[name] = [`txt:0${JSON.stringify({ ...open, sid: 'x' })}`, ...frames.slice(1)];
+      ws.close();
+      // an upgrade that claims the other protocol version: 400 (the reference: "Bad request")
+      const r = await raw3(url);
+      const up = new WebSocket(`${url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket&sid=${r.open.sid}`);
+      up.on('error', () => {}); // the refused handshake, aborted below
+      const [rq, res] = await once(up, 'unexpected-response', 5000);
+      seen[name].push(`upgrade:${res.statusCode}`);
+      rq.destroy();
+    }
+    assert.deepEqual(seen.iogate, seen.reference);
+    assert.deepEqual(seen.iogate.slice(1), [
+      'txt:40', 'txt:42["auth",{}]', 'txt:3',
+      'txt:451-["message-back",{"_placeholder":true,"num":0}]', 'bin:040102ff', 'upgrade:400',
+    ]);
   });
 
   test('invalid v3 payloads close the session (400 on the POST; the reference answers "ok")', async () => {
