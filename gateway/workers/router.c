@@ -173,7 +173,8 @@ static void handle_frames(gw_app *app, ipc_frames *f)
     gw_worker *w;
     HASH_FIND(hh, app->workers, rid->data, rid->len, w);
     if (ipc_decode(f->bufs + 1, f->n - 1, IPC_FROM_WORKER, &m, &code, &why) < 0) {
-        log_warn("bad message from worker %s: %s (%s)", w ? w->incarnation : "(new)", why, code);
+        log_warn("bad message from worker %s (namespace %s): %s (%s)", w ? w->incarnation : "(new)",
+                 w && w->nsp ? w->nsp->name : "?", why, code);
         char tname[16] = "?";
         if (f->n > 2) snprintf(tname, sizeof tname, "%.*s", (int)(f->bufs[2].len < 15 ? f->bufs[2].len : 15), f->bufs[2].data);
         send_error(app, rid, code, why, tname);
@@ -468,6 +469,14 @@ static void schedule_restart(gw_app *app, gw_child *c)
     else
         c->backoff_ms = c->backoff_ms * 2 > app->opt.restart_max_ms ? app->opt.restart_max_ms
                                                                      : c->backoff_ms * 2;
+    /* While its sockets are kept, each second of waiting fills their holds
+     * (rule 35): past the bound they are disconnected.  So the delay stays
+     * short then; a worker that keeps dying reaches the crash limit sooner,
+     * and poison packets are quarantined after two deaths (rule 37). */
+    if (c->backoff_ms > GW_RESTART_HELD_MAX_MS && gw_nsp_holds_sockets(app, c->nsp)) {
+        c->backoff_ms = app->opt.restart_min_ms > GW_RESTART_HELD_MAX_MS ? app->opt.restart_min_ms
+                                                                        : GW_RESTART_HELD_MAX_MS;
+    }
     log_info("restarting worker for %s in %u ms", c->nsp, c->backoff_ms);
     ev_timer_set(&c->restart, c->backoff_ms / 1000.0, 0);
     ev_timer_start(app->loop, &c->restart);

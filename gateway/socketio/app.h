@@ -32,6 +32,9 @@ typedef struct gw_nsp gw_nsp;
 typedef struct gw_worker gw_worker;
 typedef struct gw_room gw_room;
 typedef struct gw_member gw_member;
+typedef struct gw_ghost gw_ghost;
+
+#define SIO_TOMBS 8
 
 /* One socket's membership of one room: in the room's list and the socket's. */
 struct gw_member {
@@ -62,6 +65,9 @@ struct sio_socket {
     int recovering; /* recovered CONNECT sent, ACCEPT not yet seen */
     struct held_msg *held, *held_tail;
     size_t n_held, held_bytes;
+    size_t n_replay, replay_bytes; /* of the hold: a dead worker's, not bounded by it */
+    int quarantined; /* a poison packet of it was not replayed: it goes (rule 37) */
+    size_t n_lost;   /* packets dropped with its poison packet, for the log */
     json_t *auth; /* the CONNECT auth, kept while unsent */
     gw_nsp *nsp;
     sio_client *client;
@@ -101,6 +107,11 @@ struct sio_client {
     int in_timeout_queue;
     sio_partial *partial; /* binary packet awaiting attachments */
     int closing;
+    /* Namespaces the gateway disconnected on this client and the client has
+     * not connected again: its packets in flight for them are ignored, not
+     * a violation (rule 38).  A small ring: the oldest is forgotten. */
+    gw_nsp *tomb[SIO_TOMBS];
+    unsigned n_tomb;
 };
 
 enum {
@@ -192,9 +203,14 @@ struct gw_app {
     ev_timer reaper; /* retires idle dynamic workers */
     char incarnation[IPC_ID_LEN + 1];
     ipc_frames frames;
+
+    /* sio_loss.c */
+    gw_ghost *ghosts; /* by socket id */
 };
 
 #define GW_MAX_SOCKET_LIST 10000 /* BROADCAST to a list: at most this many ids */
+/* Restart delay cap while a namespace keeps sockets for its next worker. */
+#define GW_RESTART_HELD_MAX_MS 500
 
 /* sio.c */
 gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create);
@@ -208,6 +224,8 @@ void sio_worker_arrived(gw_app *app, gw_nsp *nsp);
 void sio_worker_processed(gw_app *app, gw_worker *w, uint64_t seq);
 /* The worker is going: give what it did not handle back to its sockets. */
 void sio_worker_requeue(gw_app *app, gw_worker *w);
+/* Whether nsp has sockets kept for its next worker (rule 33). */
+int gw_nsp_holds_sockets(gw_app *app, const char *nsp);
 /* Whether nsp's --worker was given up after a crash loop (its CONNECTs
  * get "Namespace unavailable" rather than "Invalid namespace"). */
 int gw_router_given_up(gw_app *app, gw_nsp *nsp);
@@ -217,6 +235,36 @@ int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
  * one for it and return 1 (the CONNECT waits for its HELLO), else 0. */
 int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len);
 void sio_app_start_listening(gw_app *app);
+
+/* sio_loss.c: sockets gone while their worker was restarting (ghosts) —
+ * the next worker gets the socket back as a recovered CONNECT and, once it
+ * has ACCEPTed it, a DISCONNECT with the reason and cause — and
+ * the per-client tombstones of namespaces the gateway disconnected. */
+/* Remember socket `sid` of nsp; `connect_meta` is its recovered CONNECT's
+ * meta, `reason` and `cause` (NULL: none) those of the DISCONNECT that
+ * follows its ACCEPT (all copied); `sent` whether the current worker
+ * already has the CONNECT. */
+void gw_ghost_add(gw_app *app, gw_nsp *nsp, const char *sid, const char *connect_meta,
+                  const char *reason, const char *cause, int sent);
+/* nsp's worker said HELLO: send it the ghosts' CONNECTs. */
+void gw_ghosts_send(gw_app *app, gw_nsp *nsp);
+/* A message from w about a socket id the gateway does not know: if it is a
+ * ghost's ACCEPT, tell w the socket is gone. */
+void gw_ghost_answer(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* nsp's worker is gone: its ghosts wait for the next one, or are forgotten
+ * (logged) when none is expected. */
+void gw_ghosts_worker_gone(gw_app *app, gw_nsp *nsp, int expected);
+void gw_ghosts_free_all(gw_app *app);
+/* How many ghosts nsp has (all namespaces' when NULL). */
+size_t gw_ghost_count(gw_app *app, const gw_nsp *nsp);
+void sio_tomb_add(sio_client *c, gw_nsp *nsp);
+int sio_tomb_has(const sio_client *c, const char *nsp, size_t len);
+void sio_tomb_clear(sio_client *c, const char *nsp, size_t len);
+/* worker_data.c */
+/* 1 if what w sent (EMIT, BROADCAST, ACK) may reach clients; else 0, after
+ * answering ERROR "data" or "meta" and logging one line (PROTOCOL.md rule
+ * 30a).  Other types pass. */
+int sio_worker_data_ok(gw_app *app, gw_worker *w, const ipc_msg *m);
 
 /* rooms.c */
 void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len);

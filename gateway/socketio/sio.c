@@ -148,6 +148,7 @@ typedef struct held_msg {
     ipc_buf *att;
     size_t n_att;
     size_t bytes;
+    unsigned deaths; /* workers that died with it in flight (rule 37) */
 } held_msg;
 
 static held_msg *held_new(ipc_type type, int64_t id, const char *data, size_t data_len,
@@ -188,15 +189,23 @@ static void held_free_all(sio_socket *s)
     }
     s->held_tail = NULL;
     s->n_held = s->held_bytes = 0;
+    s->n_replay = s->replay_bytes = 0;
 }
 
-/* Append h to the socket's hold (taking it); -1 (h freed) when full. */
-static int hold_take(gw_app *app, sio_socket *s, held_msg *h)
+/* Append h to the socket's hold (taking it); -1 (h freed) when full.  The
+ * bound is on what the client sends while its worker restarts: packets a
+ * dead worker had in flight (replay) come back without it — they were
+ * already in memory, bounded by the credit (rule 35). */
+static int hold_take(gw_app *app, sio_socket *s, held_msg *h, int replay)
 {
-    if (s->n_held + 1 > app->opt.hold_max_msgs ||
-        s->held_bytes + h->bytes > app->opt.hold_max_bytes) {
+    if (!replay && (s->n_held - s->n_replay + 1 > app->opt.hold_max_msgs ||
+                    s->held_bytes - s->replay_bytes + h->bytes > app->opt.hold_max_bytes)) {
         held_free(h);
         return -1;
+    }
+    if (replay) {
+        s->n_replay++;
+        s->replay_bytes += h->bytes;
     }
     h->next = NULL;
     if (s->held_tail)
@@ -209,10 +218,20 @@ static int hold_take(gw_app *app, sio_socket *s, held_msg *h)
     return 0;
 }
 
+/* The cause (rule 19) of a socket dropped because forward() failed. */
+static const char *loss_cause(int e, int replay)
+{
+    if (e == ENOBUFS)
+        return replay ? "worker credit exceeded during replay" : "worker credit exceeded";
+    if (e == EAGAIN) return "worker at its high-water mark";
+    return strerror(e);
+}
+
 /* Send a client EVENT/ACK to the socket's worker with the next sequence
  * number, and retain a copy until the worker reports it PROCESSED.  Takes
  * `h` when given (a replayed packet), else copies nothing until sent.
- * 0, or -1 with errno (nothing retained; a given h is freed). */
+ * 0, or -1 with errno — ENOBUFS past the credit, EAGAIN at the ROUTER's
+ * high-water mark — and nothing retained (a given h is freed). */
 static int forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const char *data,
                    size_t data_len, const ipc_buf *att, size_t n_att, held_msg *h)
 {
@@ -229,7 +248,7 @@ static int forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const 
                                s->nsp->name, w->n_ret);
         w->slow = 1;
         if (h) held_free(h);
-        errno = EAGAIN;
+        errno = ENOBUFS; /* EAGAIN is the ROUTER's high-water mark */
         return -1;
     }
     if (h) {
@@ -289,19 +308,61 @@ void sio_worker_processed(gw_app *app, gw_worker *w, uint64_t seq)
     }
 }
 
+/* What a held packet was, for a log line: the event name, or the ack id. */
+static void held_describe(const held_msg *h, char *out, size_t n)
+{
+    if (h->type == IPC_ACK) {
+        snprintf(out, n, "ack %lld", (long long)h->id);
+        return;
+    }
+    json_t *j = h->data ? json_loadb(h->data, h->data_len, 0, NULL) : NULL;
+    json_t *name = json_array_get(j, 0);
+    /* The name is the client's: no control bytes or quotes into the log. */
+    char safe[65];
+    const char *v = json_is_string(name) ? json_string_value(name) : "?";
+    size_t k = 0;
+    for (; v[k] && k < sizeof safe - 1; k++) {
+        unsigned char ch = (unsigned char)v[k];
+        safe[k] = ch < 0x20 || ch == '"' || ch == '\\' || ch == 0x7f ? '?' : (char)ch;
+    }
+    safe[k] = '\0';
+    snprintf(out, n, "event \"%s\"", safe);
+    json_decref(j);
+}
+
 void sio_worker_requeue(gw_app *app, gw_worker *w)
 {
     size_t n = 0;
+    int blamed = 0;
     while (w->ret_head) {
         gw_retained *r = w->ret_head;
         w->ret_head = r->next;
         sio_socket *s;
         HASH_FIND(hh, app->sockets, r->sid, IPC_ID_LEN, s);
-        if (s && s->nsp == w->nsp && s->state == SOCK_CONNECTED) {
-            /* The socket's hold is empty here (it was not orphaned while
-             * this worker served it), so order is kept. */
-            hold_take(app, s, r->msg);
-            n++;
+        if (s && s->nsp == w->nsp && s->state == SOCK_CONNECTED && s->quarantined) {
+            s->n_lost++; /* behind its poison packet: dropped with it */
+            held_free(r->msg);
+        } else if (s && s->nsp == w->nsp && s->state == SOCK_CONNECTED) {
+            /* Rule 37: the oldest packet that was in flight at an earlier
+             * death too is not replayed again; one per death, so that an
+             * innocent packet that merely shared a batch with the culprit
+             * is not blamed with it at once. */
+            if (++r->msg->deaths >= 2 && !blamed) {
+                char what[96];
+                held_describe(r->msg, what, sizeof what);
+                log_warn("namespace %s: quarantined the %s of socket %s: it was in flight at %u "
+                         "worker deaths; not replayed, the socket is disconnected",
+                         s->nsp->name, what, s->id, r->msg->deaths);
+                blamed = 1;
+                s->quarantined = 1;
+                s->n_lost++;
+                held_free(r->msg);
+            } else {
+                /* The socket's hold is empty here (it was not orphaned while
+                 * this worker served it), so order is kept. */
+                hold_take(app, s, r->msg, 1);
+                n++;
+            }
         } else {
             held_free(r->msg);
         }
@@ -313,13 +374,29 @@ void sio_worker_requeue(gw_app *app, gw_worker *w)
                     w->nsp ? w->nsp->name : "?", n);
 }
 
-void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason)
+static json_t *connect_meta(sio_socket *s, int recovered);
+
+/* sio_socket_remove(), and `cause` (when given) goes into the DISCONNECT's
+ * meta beside the reason: why the gateway disconnected it (rule 19). */
+static void socket_remove(gw_app *app, sio_socket *s, const char *notify_reason,
+                          const char *cause)
 {
     held_free_all(s);
-    if (notify_reason) {
-        json_t *meta = json_pack("{s:s}", "reason", notify_reason);
+    if (notify_reason && (s->orphaned || s->recovering) && !app->shutting_down) {
+        /* The worker that knew it died and the next one has not (yet)
+         * accepted it back: that one gets it back, then hears why it went
+         * (a ghost, rule 37), so that no application state is left behind. */
+        json_t *meta = connect_meta(s, 1);
         char *mt = json_dumps(meta, JSON_COMPACT);
-        notify(app, s, IPC_DISCONNECT, mt, strlen(mt), NULL, 0, NULL, 0);
+        gw_ghost_add(app, s->nsp, s->id, mt, notify_reason, cause, s->recovering);
+        free(mt);
+        json_decref(meta);
+    } else if (notify_reason) {
+        json_t *meta = json_pack("{s:s, s:s*}", "reason", notify_reason, "cause", cause);
+        char *mt = json_dumps(meta, JSON_COMPACT);
+        if (notify(app, s, IPC_DISCONNECT, mt, strlen(mt), NULL, 0, NULL, 0) < 0 && cause)
+            log_warn("namespace %s: could not tell the worker that socket %s is gone (%s)",
+                     s->nsp->name, s->id, strerror(errno));
         free(mt);
         json_decref(meta);
     }
@@ -333,6 +410,11 @@ void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason)
     HASH_DEL(app->sockets, s);
     if (s->auth) json_decref(s->auth);
     free(s);
+}
+
+void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason)
+{
+    socket_remove(app, s, notify_reason, NULL);
 }
 
 /* ---- the handshake a worker sees ----------------------------------------- */
@@ -444,11 +526,10 @@ static void close_client(sio_client *c, eio_close_reason why)
     /* `c` may be freed now: callers return at once. */
 }
 
-/* Send a pending socket's CONNECT to its namespace's worker. */
-static void send_connect(gw_app *app, sio_socket *s)
+/* The meta of a socket's CONNECT (rule 16). */
+static json_t *connect_meta(sio_socket *s, int recovered)
 {
     sio_client *c = s->client;
-    int recovered = s->orphaned;
     json_t *meta = json_pack("{s:o, s:s, s:b}", "handshake", handshake_json(c, s->auth),
                              "transport", eio_session_transport_name(c->session), "recovered",
                              recovered);
@@ -460,6 +541,56 @@ static void send_connect(gw_app *app, sio_socket *s)
         for (gw_member *m = s->rooms; m; m = m->snext)
             json_array_append_new(rooms, json_string(m->room->name));
         json_object_set_new(meta, "rooms", rooms);
+    }
+    return meta;
+}
+
+static void arm_connect_timer(gw_app *app);
+
+/* The client has no namespace left: like the reference, leave the
+ * connection to the client (it closes it when its last socket goes), but
+ * do not keep a client without namespaces forever: the connect timeout
+ * applies again. */
+static void client_idle(gw_app *app, sio_client *c)
+{
+    c->ever_connected = 0;
+    if (!c->in_timeout_queue) {
+        c->deadline = ev_now(app->loop) + app->opt.connect_timeout_ms / 1000.0;
+        DL_APPEND2(app->timeouts, c, tprev, tnext);
+        c->in_timeout_queue = 1;
+        arm_connect_timer(app);
+    }
+}
+
+/* The gateway disconnects a connected socket on its own (rules 31, 35, 37):
+ * its client gets `41<nsp>,`; the worker that knows the socket hears
+ * DISCONNECT "server namespace disconnect" with `cause` — at once, or, while
+ * the namespace's worker restarts, from the next one as soon as that one has
+ * accepted the socket back (a ghost, sio_loss.c); the log says how many of
+ * its packets are dropped (`lost` plus its hold).  What the client had
+ * already sent for the namespace is then ignored (a tombstone), not taken
+ * for a violation that would close its other namespaces too. */
+static void drop_socket(gw_app *app, sio_socket *s, const char *cause, size_t lost)
+{
+    sio_client *c = s->client;
+    lost += s->n_held + s->n_lost;
+    log_warn("namespace %s: socket %s disconnected (%s); %zu packet(s) of it dropped",
+             s->nsp->name, s->id, cause, lost);
+    if (!c->closing) {
+        send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0, NULL, 0);
+        sio_tomb_add(c, s->nsp);
+    }
+    socket_remove(app, s, "server namespace disconnect", cause);
+    if (!c->closing && !c->sockets) client_idle(app, c);
+}
+
+/* Send a pending socket's CONNECT to its namespace's worker. */
+static void send_connect(gw_app *app, sio_socket *s)
+{
+    sio_client *c = s->client;
+    int recovered = s->orphaned;
+    json_t *meta = connect_meta(s, recovered);
+    if (recovered) {
         s->orphaned = 0;
         s->recovering = 1;
     }
@@ -467,6 +598,29 @@ static void send_connect(gw_app *app, sio_socket *s)
     json_decref(meta);
     s->unsent = 0;
     if (notify(app, s, IPC_CONNECT, mt, strlen(mt), NULL, 0, NULL, 0) < 0) {
+        if (errno == EHOSTUNREACH) {
+            /* The worker vanished right after its HELLO (its drop is
+             * scheduled): the socket waits for the next one, as before —
+             * a kept socket must not lose its hold to this race. */
+            if (recovered) {
+                s->orphaned = 1;
+                s->recovering = 0;
+            } else {
+                s->unsent = 1;
+            }
+            free(mt);
+            return;
+        }
+        if (recovered) {
+            /* A connected socket: it goes as rule 37 says, not with a
+             * CONNECT_ERROR for a namespace its client is in. */
+            const char *why = strerror(errno);
+            s->orphaned = 1;
+            s->recovering = 0;
+            drop_socket(app, s, why, 0);
+            free(mt);
+            return;
+        }
         log_warn("namespace %s: worker did not take CONNECT (%s)", s->nsp->name, strerror(errno));
         send_connect_error(c, s->nsp->name, "Namespace unavailable", NULL);
         sio_socket_remove(app, s, NULL);
@@ -482,6 +636,7 @@ void sio_worker_arrived(gw_app *app, gw_nsp *nsp)
         if (s->nsp == nsp && (s->unsent || s->orphaned) && !s->client->closing)
             send_connect(app, s);
     }
+    gw_ghosts_send(app, nsp);
 }
 
 static void handle_connect_v(sio_client *c, const sio_packet *p);
@@ -523,6 +678,7 @@ static void handle_connect_v(sio_client *c, const sio_packet *p)
         free(nspname);
         return;
     }
+    if (!dup) sio_tomb_clear(c, p->nsp, p->nsp_len);
     if (dup) {
         /* A CONNECT for a namespace already connected is a violation. */
         log_info("client %s: duplicate CONNECT for %s, closing", eio_session_handshake(c->session)->address, nspname);
@@ -575,6 +731,14 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
         return;
     }
     sio_socket *s = client_socket(c, p->nsp, p->nsp_len);
+    if (!s && sio_tomb_has(c, p->nsp, p->nsp_len)) {
+        /* Sent before the client read our `41` for this namespace: the
+         * race of a server-side disconnect, not a violation (rule 38). */
+        log_debug("client %s: packet type %d for %.*s, which the gateway just disconnected; "
+                  "ignored", eio_session_handshake(c->session)->address, p->type,
+                  (int)p->nsp_len, p->nsp);
+        return;
+    }
     if (!s || s->state != SOCK_CONNECTED) {
         /* EVENT/ACK/DISCONNECT before the namespace is connected: the
          * reference closes the whole connection, and so do we. */
@@ -585,8 +749,8 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     }
     switch (p->type) {
     case SIO_DISCONNECT:
-        /* An orphaned socket's worker is gone: nobody to tell. */
-        sio_socket_remove(app, s, s->orphaned ? NULL : "client namespace disconnect");
+        /* An orphaned socket's worker is gone: the next one is told. */
+        sio_socket_remove(app, s, "client namespace disconnect");
         /* Even when it was the last namespace, the Engine.IO connection
          * stays open and heartbeats go on, as in the reference: closing it
          * is the client's choice (PITFALLS.md 11). */
@@ -604,26 +768,14 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     if (s->orphaned || s->recovering) {
         /* Its worker is restarting: keep the packet, in order, for the next
          * one.  Past the bound the socket goes (PROTOCOL.md rule 35). */
-        if (hold_take(app, s, held_new(t, p->id, p->data, p->data_len, att, n_att)) < 0) {
-            log_warn("namespace %s: hold for socket %s is full while its worker restarts; "
-                     "disconnecting it", s->nsp->name, s->id);
-            send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0, NULL,
-                        0);
-            sio_socket_remove(app, s, NULL);
-            if (!c->sockets) close_client(c, EIO_CLOSE_FORCED_SERVER);
-        }
+        if (hold_take(app, s, held_new(t, p->id, p->data, p->data_len, att, n_att), 0) < 0)
+            drop_socket(app, s, "hold full while its worker restarts", 1);
         return;
     }
-    if (forward(app, s, t, p->id, p->data, p->data_len, att, n_att, NULL) < 0) {
-        if (errno == EAGAIN) {
-            /* PROTOCOL.md rule 31: the worker is not keeping up. */
-            log_warn("namespace %s: worker too slow, disconnecting socket %s", s->nsp->name,
-                     s->id);
-            send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0,
-                        NULL, 0);
-            sio_socket_remove(app, s, NULL);
-        }
-    }
+    if (forward(app, s, t, p->id, p->data, p->data_len, att, n_att, NULL) < 0)
+        /* PROTOCOL.md rule 31: the worker is not keeping up (or cannot be
+         * sent to): this socket goes, not the packet alone. */
+        drop_socket(app, s, loss_cause(errno, 0), 1);
 }
 
 static void partial_free(sio_partial **pp)
@@ -901,33 +1053,10 @@ static void tell_worker(gw_app *app, gw_worker *w, const char *sid, const char *
     json_decref(meta);
 }
 
-/* Whether a data frame (already known to look like an array) starts with a
- * string, the event name: "42[]" or "42[1]" would be refused by clients. */
-static int starts_with_name(const ipc_buf *d)
-{
-    size_t i = 0;
-    while (i < d->len && d->data[i] != '[') i++;
-    for (i++; i < d->len; i++)
-        if (d->data[i] != ' ' && d->data[i] != '\t' && d->data[i] != '\n' && d->data[i] != '\r')
-            return d->data[i] == '"';
-    return 0;
-}
-
 void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 {
     gw_nsp *nsp = w->nsp;
-    /* Frames a client packet cannot do without (rule 5a): an EMIT or a
-     * BROADCAST needs data with the event name first, an ACK its id. */
-    if (((m->type == IPC_EMIT || m->type == IPC_BROADCAST) && !starts_with_name(&m->data)) ||
-        (m->type == IPC_ACK && !json_is_integer(json_object_get(m->meta, "id")))) {
-        char sid[IPC_ID_LEN + 1] = "";
-        if (m->sid.len == IPC_ID_LEN) memcpy(sid, m->sid.data, IPC_ID_LEN);
-        tell_worker(app, w, sid[0] ? sid : NULL, m->type == IPC_ACK ? "meta" : "data",
-                    m->type == IPC_ACK ? "ACK needs an integer id"
-                                       : "data must be an array starting with the event name",
-                    m->type);
-        return;
-    }
+    if (!sio_worker_data_ok(app, w, m)) return; /* no client sees it (rule 30a) */
     if (m->type == IPC_QUERY) {
         json_t *op = json_object_get(m->meta, "op");
         if (json_is_string(op) && strcmp(json_string_value(op), "sockets") == 0) {
@@ -954,16 +1083,23 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
      * just left (rule 28). */
     sio_socket *s;
     HASH_FIND(hh, app->sockets, m->sid.data, IPC_ID_LEN, s);
-    if (!s || s->nsp != nsp || s->client->closing) return;
+    if (!s) {
+        gw_ghost_answer(app, w, m); /* a socket dropped while it restarted */
+        return;
+    }
+    if (s->nsp != nsp || s->client->closing) return;
     sio_client *c = s->client;
 
     if (s->recovering && (m->type == IPC_ACCEPT || m->type == IPC_REFUSE)) {
         s->recovering = 0;
         if (m->type == IPC_REFUSE) {
             json_t *msg = json_object_get(m->meta, "message");
-            log_info("namespace %s: worker refused recovered socket %s (%s)", nsp->name, s->id,
-                     json_is_string(msg) ? json_string_value(msg) : "no reason");
+            log_info("namespace %s: worker refused recovered socket %s (%s); %zu held "
+                     "packet(s) of it dropped",
+                     nsp->name, s->id, json_is_string(msg) ? json_string_value(msg) : "no reason",
+                     s->n_held);
             send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
+            sio_tomb_add(c, nsp);
             sio_socket_remove(app, s, NULL);
             if (!c->sockets) close_client(c, EIO_CLOSE_FORCED_SERVER);
             return;
@@ -973,9 +1109,23 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         held_msg *h = s->held;
         s->held = s->held_tail = NULL;
         s->n_held = s->held_bytes = 0;
+        s->n_replay = s->replay_bytes = 0;
         while (h) {
             held_msg *next = h->next;
-            forward(app, s, IPC_EVENT, -1, NULL, 0, NULL, 0, h); /* takes h */
+            if (forward(app, s, IPC_EVENT, -1, NULL, 0, NULL, 0, h) < 0) { /* takes h */
+                /* Not one packet is skipped: the rest cannot follow in
+                 * order, so the socket goes with them (rule 31). */
+                const char *why = loss_cause(errno, 1);
+                size_t left = 1;
+                while (next) {
+                    held_msg *k = next->next;
+                    held_free(next);
+                    next = k;
+                    left++;
+                }
+                drop_socket(app, s, why, left);
+                return;
+            }
             h = next;
         }
         log_info("namespace %s: socket %s recovered, %zu held packet(s) delivered", nsp->name,
@@ -1044,6 +1194,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     case IPC_DISCONNECT: {
         int close = json_is_true(json_object_get(m->meta, "close"));
         send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
+        sio_tomb_add(c, nsp);
         sio_socket_remove(app, s, NULL);
         if (close) {
             /* Rule 27: the whole connection goes; the other namespaces are
@@ -1059,17 +1210,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         if (close) {
             close_client(c, EIO_CLOSE_FORCED_SERVER);
         } else if (!c->sockets) {
-            /* Like the reference, leave the connection to the client (it
-             * closes it when its last socket goes), but do not keep a
-             * client without namespaces forever: the connect timeout
-             * applies again. */
-            c->ever_connected = 0;
-            if (!c->in_timeout_queue) {
-                c->deadline = ev_now(app->loop) + app->opt.connect_timeout_ms / 1000.0;
-                DL_APPEND2(app->timeouts, c, tprev, tnext);
-                c->in_timeout_queue = 1;
-                arm_connect_timer(app);
-            }
+            client_idle(app, c);
         }
         return;
     }
@@ -1080,13 +1221,22 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 
 void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
 {
-    size_t n = 0, held = 0;
+    size_t n = 0, held = 0, lost = 0;
     int expected = gw_router_worker_expected(app, nsp);
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp)
     {
         if (s->nsp != nsp) continue;
         sio_client *c = s->client;
+        if (s->quarantined && s->state == SOCK_CONNECTED && expected && !c->closing) {
+            /* Its poison packet is not replayed (rule 37); the next worker
+             * is told the socket is gone once it has it back. */
+            s->orphaned = 1;
+            s->recovering = 0;
+            drop_socket(app, s, "poison packet quarantined", 0);
+            n++;
+            continue;
+        }
         if (s->state == SOCK_CONNECTED && expected) {
             s->orphaned = 1;
             s->recovering = 0;
@@ -1100,15 +1250,21 @@ void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
             held++;
             continue;
         }
-        if (s->state == SOCK_CONNECTED && !c->closing)
+        if (s->state == SOCK_CONNECTED && !c->closing) {
             send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
-        else if (!c->closing)
+            sio_tomb_add(c, nsp);
+        } else if (!c->closing)
             send_connect_error(c, nsp->name, "Namespace unavailable", NULL);
+        lost += s->n_held + s->n_lost;
         sio_socket_remove(app, s, NULL);
         n++;
     }
+    gw_ghosts_worker_gone(app, nsp, expected);
     log_warn("namespace %s: worker gone (%s); %zu socket(s) disconnected, %zu kept for the next worker", nsp->name,
              why, n, held);
+    if (lost)
+        log_warn("namespace %s: %zu packet(s) of the disconnected sockets dropped: no worker "
+                 "will handle them", nsp->name, lost);
 }
 
 /* ---- the app -------------------------------------------------------------- */
@@ -1188,6 +1344,7 @@ void gw_app_shutdown(gw_app *app)
      * then the clients' connections close. */
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp) sio_socket_remove(app, s, "server shutting down");
+    gw_ghosts_free_all(app);
     eio_server_shutdown(app->eio);
     ev_timer_stop(app->loop, &app->connect_timer);
     gw_router_stop(app);
@@ -1198,6 +1355,7 @@ void gw_app_destroy(gw_app **pa)
     gw_app *app = *pa;
     if (!app) return;
     if (app->eio) eio_server_destroy(&app->eio);
+    gw_ghosts_free_all(app);
     gw_nsp *n, *tn;
     HASH_ITER(hh, app->nsps, n, tn)
     {
