@@ -21,6 +21,10 @@
  *   OPEN     pingInterval elapsed   send "2", wait pingTimeout          OPEN
  *   OPEN     "3"                    schedule next ping                  OPEN
  *   OPEN     pingTimeout elapsed    "1" where possible                  CLOSED ping timeout
+ *   OPEN v3  "2" (the client pings)  "3"; next ping due within
+ *                                   pingInterval + pingTimeout (eio3.h) OPEN
+ *   OPEN v3  no "2" in that time    "1" where possible                  CLOSED ping timeout
+ *   OPEN     "2" (v4) / "3" (v3)    wrong heartbeat direction           CLOSED transport error
  *   OPEN     eio_session_close()    "1" where possible                  CLOSED reason
  *   CLOSED   (polling, "1" not yet  linger: the next GET gets the rest
  *             delivered)            and "1"                             FREED
