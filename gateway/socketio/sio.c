@@ -95,8 +95,10 @@ static void send_connect_error(sio_client *c, const char *nsp, const char *messa
 static void send_refusal(sio_client *c, const char *nsp, const char *message, json_t *data)
 {
     if (eio_session_protocol(c->session) == 3) {
-        json_t *j = data && !json_is_null(data) && !json_is_false(data) ? json_incref(data)
-                                                                          : json_string(message);
+        int falsy = !data || json_is_null(data) || json_is_false(data) ||
+                    (json_is_number(data) && json_number_value(data) == 0) ||
+                    (json_is_string(data) && json_string_length(data) == 0); /* as in JS */
+        json_t *j = falsy ? json_string(message) : json_incref(data);
         send_json_packet(c, SIO_CONNECT_ERROR, nsp, j);
         json_decref(j);
         return;
