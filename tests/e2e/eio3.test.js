@@ -317,6 +317,11 @@ describe('--allow-eio3: namespaces, refusals, heartbeat, v4 clients alongside', 
     const waited = Date.now() - t0; // no earlier than 400 + 600 ms after the handshake
     assert.ok(waited >= 950, `closed after ${waited} ms`);
     await waitFor(() => /disconnect \S+ ping timeout/.test(gw.logs.slice(from)), 5000, 'worker did not hear "ping timeout"');
+    // the reference ends the held GET of a silent v3 client the same way
+    const rr = await raw3(ref.url);
+    await rr.packets(2);
+    const rg = await rr.get();
+    assert.equal(rg.text, g.text);
     // a v3 client may not answer pings: a "3" is the wrong direction
     const r2 = await raw3(gw.url);
     assert.equal((await r2.post(encode3('3'))).body, 'ok');
