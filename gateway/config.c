@@ -28,6 +28,7 @@ static const char usage[] =
     "  --transports LIST         polling,websocket (both)\n"
     "  --cors-origin ORIGIN      allowed origin, repeatable, or *\n"
     "  --cors-credentials        allow credentials (the origin is echoed, never *)\n"
+    "  --allow-eio3              also accept Engine.IO v3 clients (socket.io-client 2.x)\n"
     "  --cookie NAME             set a cookie NAME=<sid> on handshake\n"
     "  --static DIR              serve files from DIR for other paths\n"
     "  --client-js FILE|DIR      serve FILE at <path>socket.io.js, or every\n"
@@ -248,10 +249,11 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
 {
     unsigned long long n;
     /* bare flags */
-    if (!strcmp(key, "cors-credentials") || !strcmp(key, "echo")) {
+    if (!strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3")) {
         int b = parse_bool(v);
         if (b < 0) return fail(err, errlen, "--%s takes no value (or true/false), got '%s'", key, v);
         if (key[0] == 'e') c->echo = b;
+        else if (key[0] == 'a') c->eio.allow_eio3 = b;
         else c->eio.cors_credentials = b;
         return 0;
     }
@@ -466,8 +468,8 @@ static char *trim(char *s)
 
 static int is_bare(const char *key)
 {
-    return !strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "help") ||
-           !strcmp(key, "version");
+    return !strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3") ||
+           !strcmp(key, "help") || !strcmp(key, "version");
 }
 
 /* The --help text is the list of options: a name it does not show is

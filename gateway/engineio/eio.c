@@ -21,6 +21,10 @@
  *   OPEN     pingInterval elapsed   send "2", wait pingTimeout          OPEN
  *   OPEN     "3"                    schedule next ping                  OPEN
  *   OPEN     pingTimeout elapsed    "1" where possible                  CLOSED ping timeout
+ *   OPEN v3  "2" (the client pings)  "3"; next ping due within
+ *                                   pingInterval + pingTimeout (eio3.h) OPEN
+ *   OPEN v3  no "2" in that time    "1" where possible                  CLOSED ping timeout
+ *   OPEN     "2" (v4) / "3" (v3)    wrong heartbeat direction           CLOSED transport error
  *   OPEN     eio_session_close()    "1" where possible                  CLOSED reason
  *   CLOSED   (polling, "1" not yet  linger: the next GET gets the rest
  *             delivered)            and "1"                             FREED
@@ -39,6 +43,7 @@
 #include <uthash.h>
 
 #include "admission.h"
+#include "eio3.h"
 #include "eio_codec.h"
 #include "eio_cors.h"
 #include "fastcgi.h"
@@ -54,11 +59,6 @@
 
 enum { S_OPEN = 0, S_CLOSED };
 
-struct pend {
-    int type;
-    eio_msg *msg; /* type 4 only */
-};
-
 struct eio_session {
     eio_server *srv;
     char sid[GW_ID_LEN + 1];
@@ -68,8 +68,10 @@ struct eio_session {
     unsigned dirty : 1, close_delivered : 1, in_table : 1, lingering : 1, reaping : 1;
     unsigned probed : 1, noop_due : 1, awaiting_pong : 1, post_bad : 1, send_close : 1;
     unsigned from_above : 1; /* closed by eio_session_close() */
+    unsigned v3 : 1, v3_b64 : 1; /* Engine.IO v3 client (eio3.h); `b64` in its query */
+    eio3_payload_dec *dec3;      /* v3 POST bodies, NULL for v4 */
     http_conn *get, *post, *ws, *probe;
-    struct pend *q;
+    eio_pend *q; /* eio3.h */
     size_t nq, qcap;
     eio_payload_dec dec;
     size_t post_bytes;
@@ -101,6 +103,7 @@ struct eio_server {
     eio_session **buckets;
     size_t nbuckets, ntable, nopen;
     gw_tlist ping_list, pong_list, upgrade_list, linger_list;
+    gw_tlist eio3_list; /* v3: the client's ping is due (pingInterval + pingTimeout) */
     ev_timer noop_timer;
     eio_session *dirty, *closed, *reap;
     int shut;
@@ -221,6 +224,8 @@ static void session_free(eio_session *s)
         eio_msg_unref(&s->q[i].msg);
     free(s->q);
     eio_payload_free(&s->dec);
+    if (s->dec3) eio3_payload_free(s->dec3);
+    free(s->dec3);
     free(s->hs_mem);
     log_debug("session %s freed, %zu open", s->sid, srv->nopen);
     free(s);
@@ -346,7 +351,8 @@ int eio_session_send(eio_session *s, eio_msg *m)
     if (s->srv->h.on_packet) s->srv->h.on_packet(s, EIO_PKT_MESSAGE, 1, s->srv->ud);
     if (s->state != S_OPEN) return -1;
     if (s->transport == EIO_TRANSPORT_WEBSOCKET) {
-        if (s->ws) ws_send_msg(s->ws, m);
+        if (s->ws && s->v3) eio3_ws_send(s->ws, m, s->v3_b64);
+        else if (s->ws) ws_send_msg(s->ws, m);
     } else {
         push(s, EIO_PKT_MESSAGE, m);
     }
@@ -387,9 +393,13 @@ static void answer_poll(eio_session *s, int noop_only)
     }
     total += (size_t)closing + (size_t)noop + (count ? count - 1 : 0);
     char hdr[HDR_BUF];
-    http_response_head(c, 200, "text/plain; charset=UTF-8", extra_headers(srv, &c->req, NULL, hdr),
-                       total, 0);
-    if (c->req.method != HTTP_HEAD) {
+    if (s->v3)
+        eio3_poll_respond(c, s->q, nq, closing ? '1' : noop ? '6' : 0, s->v3_b64,
+                          extra_headers(srv, &c->req, NULL, hdr));
+    else
+        http_response_head(c, 200, "text/plain; charset=UTF-8",
+                           extra_headers(srv, &c->req, NULL, hdr), total, 0);
+    if (!s->v3 && c->req.method != HTTP_HEAD) {
         for (size_t i = 0; i < nq; i++) {
             if (i) http_conn_write(c, "\x1e", 1);
             if (s->q[i].msg) {
@@ -440,9 +450,23 @@ static int on_pkt(eio_session *s, int type, const char *data, size_t len, int bi
     if (s->state != S_OPEN) return 1;
     switch (type) {
     case EIO_PKT_MESSAGE: srv->h.on_message(s, data, len, binary, srv->ud); break;
-    case EIO_PKT_PONG: got_pong(s); break;
+    case EIO_PKT_PONG:
+        if (s->v3) goto wrong_direction;
+        got_pong(s);
+        break;
     case EIO_PKT_CLOSE: session_close(s, EIO_CLOSE_TRANSPORT_CLOSE); break;
-    case EIO_PKT_PING: session_close(s, EIO_CLOSE_TRANSPORT_ERROR); break; /* v4: wrong direction */
+    case EIO_PKT_PING:
+        if (!s->v3) goto wrong_direction;
+        /* v3: the client pings; its next ping is due within the window */
+        gw_tlist_del(&s->hb);
+        gw_tlist_add(&srv->eio3_list, &s->hb);
+        send_ctrl(s, EIO_PKT_PONG);
+        break;
+    wrong_direction:
+        log_info("session %s from %s: heartbeat in the wrong direction for protocol v%d, closing",
+                 s->sid, s->hs.address, s->v3 ? 3 : 4);
+        session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
+        break;
     default: break;                                                        /* open, upgrade, noop */
     }
     return s->state == S_OPEN ? 0 : 1;
@@ -475,6 +499,18 @@ static void pong_cb(struct ev_loop *loop, ev_timer *w, int revents)
     while ((n = gw_tlist_expired(&srv->pong_list)))
         session_close(gw_container_of(n, eio_session, hb), EIO_CLOSE_PING_TIMEOUT);
     gw_tlist_rearm(&srv->pong_list);
+}
+
+static void eio3_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    eio_server *srv = w->data;
+    gw_tnode *n;
+    while ((n = gw_tlist_expired(&srv->eio3_list))) {
+        eio_session *s = gw_container_of(n, eio_session, hb);
+        log_debug("session %s: no ping from the v3 client in time", s->sid);
+        session_close(s, EIO_CLOSE_PING_TIMEOUT);
+    }
+    gw_tlist_rearm(&srv->eio3_list);
 }
 
 static void upgrade_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -594,6 +630,12 @@ static eio_session *session_new(eio_server *srv, const http_request *r, int tran
         gw_random_id(s->sid);
     while (table_get(srv, s->sid));
     eio_payload_init(&s->dec, payload_cb, s);
+    if (eio3_query_protocol(r->query, srv->cfg.allow_eio3) == 3) {
+        s->v3 = 1;
+        s->v3_b64 = eio3_query_b64(r->query) ? 1 : 0;
+        s->dec3 = xcalloc(1, sizeof *s->dec3);
+        eio3_payload_init(s->dec3, payload_cb, s);
+    }
     copy_handshake(s, r);
     table_put(srv, s);
     srv->nopen++;
@@ -625,7 +667,8 @@ static void opened(eio_server *srv, eio_session *s)
 {
     log_debug("session %s opened (%s), %zu open", s->sid, eio_session_transport_name(s), srv->nopen);
     if (srv->h.on_packet) srv->h.on_packet(s, EIO_PKT_OPEN, 1, srv->ud);
-    gw_tlist_add(&srv->ping_list, &s->hb);
+    /* v4: the server pings; v3: the client does, and must within the window */
+    gw_tlist_add(s->v3 ? &srv->eio3_list : &srv->ping_list, &s->hb);
     if (srv->h.on_open) srv->h.on_open(s, srv->ud);
 }
 
@@ -640,6 +683,11 @@ static void handshake_polling(eio_server *srv, http_conn *c, const http_request 
     eio_session *s = session_new(srv, r, EIO_TRANSPORT_POLLING);
     char body[512], hdr[HDR_BUF];
     int n = open_packet(srv, s, body, sizeof body);
+    if (s->v3) {
+        char open[512];
+        memcpy(open, body, (size_t)n + 1);
+        n = eio3_open_payload(body, sizeof body, open, (size_t)n);
+    }
     http_respond(c, 200, "text/plain; charset=UTF-8", extra_headers(srv, r, s->sid, hdr), body,
                  (size_t)n, 0);
     opened(srv, s);
@@ -679,6 +727,10 @@ static void poll_post(eio_server *srv, eio_session *s, http_conn *c, const http_
     s->post_bytes = 0;
     s->post_bad = 0;
     eio_payload_reset(&s->dec);
+    if (s->v3) {
+        const char *ct = http_header(r, "content-type");
+        eio3_payload_reset(s->dec3, ct && strncmp(ct, "application/octet-stream", 24) == 0);
+    }
     http_conn_set_owner(c, s);
     http_conn_want_body(c);
 }
@@ -707,7 +759,7 @@ static void on_body(http_conn *c, const char *p, size_t n, void *ud)
         return;
     }
     if (s->state != S_OPEN || s->post_bad) return;
-    if (eio_payload_feed(&s->dec, p, n) < 0) {
+    if ((s->v3 ? eio3_payload_feed(s->dec3, p, n) : eio_payload_feed(&s->dec, p, n)) < 0) {
         log_info("session %s from %s: invalid polling payload, closing (parse error)", s->sid, c->addr);
         s->post_bad = 1;
         session_close(s, EIO_CLOSE_PARSE_ERROR);
@@ -719,7 +771,8 @@ static void on_end(http_conn *c, void *ud)
     eio_server *srv = ud;
     eio_session *s = c->owner;
     if (!s || s->post != c) return;
-    if (s->state == S_OPEN && !s->post_bad && eio_payload_finish(&s->dec) < 0) {
+    if (s->state == S_OPEN && !s->post_bad &&
+        (s->v3 ? eio3_payload_finish(s->dec3) : eio_payload_finish(&s->dec)) < 0) {
         log_info("session %s from %s: invalid polling payload, closing (parse error)", s->sid, c->addr);
         s->post_bad = 1;
         session_close(s, EIO_CLOSE_PARSE_ERROR);
@@ -745,14 +798,12 @@ static void preflight(eio_server *srv, http_conn *c, const http_request *r)
 /* Checks shared by polling and WebSocket requests: 0, or an error code. */
 static int check_query(eio_server *srv, const http_request *r, char *transport, char *sid)
 {
-    char eio[8];
     long tl = http_query_get(r->query, "transport", transport, 16);
     unsigned mask = 0;
     if (tl > 0 && strcmp(transport, "polling") == 0) mask = EIO_TRANSPORT_POLLING;
     if (tl > 0 && strcmp(transport, "websocket") == 0) mask = EIO_TRANSPORT_WEBSOCKET;
     if (!(mask & srv->cfg.transports)) return 0;
-    long el = http_query_get(r->query, "EIO", eio, sizeof eio);
-    if (el < 0 || strcmp(eio, "4") != 0) return 5;
+    if (eio3_query_protocol(r->query, srv->cfg.allow_eio3) < 0) return 5;
     long sl = http_query_get(r->query, "sid", sid, GW_ID_LEN + 8);
     if (sl == -1) sid[0] = '\0';                 /* absent: a handshake */
     else if (sl < 0 || sl == 0) strcpy(sid, "?"); /* present but no such sid */
@@ -860,6 +911,13 @@ static void on_upgrade(http_conn *c, const http_request *r, void *ud)
         respond_error(srv, c, r, 1, 1);
         return;
     }
+    if ((int)s->v3 != (eio3_query_protocol(r->query, srv->cfg.allow_eio3) == 3)) {
+        /* as the reference: "unexpected protocol version during upgrade" */
+        log_info("session %s from %s: upgrade with another protocol version, 400", s->sid,
+                 r->address);
+        respond_error(srv, c, r, 3, 1);
+        return;
+    }
     if (s->transport != EIO_TRANSPORT_POLLING || s->probe) {
         /* Upgraded or upgrading already: the reference accepts this second
          * WebSocket and closes it at once (a close frame without a code);
@@ -886,7 +944,8 @@ static void complete_upgrade(eio_session *s)
     s->transport = EIO_TRANSPORT_WEBSOCKET;
     for (size_t i = 0; i < s->nq; i++) {
         if (s->q[i].msg) {
-            ws_send_msg(s->ws, s->q[i].msg);
+            if (s->v3) eio3_ws_send(s->ws, s->q[i].msg, s->v3_b64);
+            else ws_send_msg(s->ws, s->q[i].msg);
             eio_msg_unref(&s->q[i].msg);
         } else {
             char d = (char)('0' + s->q[i].type);
@@ -929,6 +988,20 @@ static void on_ws_message(http_conn *c, int opcode, const char *p, size_t n, voi
         return;
     }
     if (c != s->ws) return;
+    if (s->v3) {
+        int type, binary;
+        const char *data;
+        size_t dlen;
+        if (eio3_packet_decode(opcode == 2, p, n, &type, &data, &dlen, &binary, &s->dec3->scratch,
+                               &s->dec3->scratch_cap) < 0) {
+            log_info("session %s from %s: invalid Engine.IO v3 packet, closing (parse error)", s->sid,
+                     c->addr);
+            session_close(s, EIO_CLOSE_PARSE_ERROR);
+            return;
+        }
+        on_pkt(s, type, data, dlen, binary);
+        return;
+    }
     if (opcode == 2) { /* EIO4: a binary frame is a message, raw bytes */
         on_pkt(s, EIO_PKT_MESSAGE, p, n, 1);
         return;
@@ -1076,6 +1149,8 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
     http_server_set_tls(srv->http, cfg->tls);
     gw_tlist_init(&srv->ping_list, loop, cfg->ping_interval_ms / 1000.0, ping_cb, srv);
     gw_tlist_init(&srv->pong_list, loop, cfg->ping_timeout_ms / 1000.0, pong_cb, srv);
+    gw_tlist_init(&srv->eio3_list, loop, (cfg->ping_interval_ms + cfg->ping_timeout_ms) / 1000.0,
+                  eio3_ping_cb, srv);
     gw_tlist_init(&srv->upgrade_list, loop, cfg->upgrade_timeout_ms / 1000.0, upgrade_cb, srv);
     double linger = cfg->ping_timeout_ms / 1000.0;
     gw_tlist_init(&srv->linger_list, loop, linger < LINGER_MAX ? linger : LINGER_MAX, linger_cb, srv);
@@ -1153,6 +1228,7 @@ void eio_server_shutdown(eio_server *srv)
     gw_tlist_stop(&srv->ping_list);
     gw_tlist_stop(&srv->pong_list);
     gw_tlist_stop(&srv->upgrade_list);
+    gw_tlist_stop(&srv->eio3_list);
     gw_tlist_stop(&srv->linger_list);
     ev_timer_stop(srv->loop, &srv->noop_timer);
 }
@@ -1186,3 +1262,4 @@ const char *eio_session_transport_name(const eio_session *s)
 void eio_session_set_userdata(eio_session *s, void *p) { s->userdata = p; }
 void *eio_session_userdata(const eio_session *s) { return s->userdata; }
 const eio_handshake *eio_session_handshake(const eio_session *s) { return &s->hs; }
+int eio_session_protocol(const eio_session *s) { return s->v3 ? 3 : 4; }

@@ -83,6 +83,7 @@ typedef struct {
     const char *admission;         /* namespace whose worker decides, NULL = off */
     unsigned admission_timeout_ms; /* 2000: no answer by then → 503 */
     size_t admission_max_pending;  /* 1024: handshakes waiting at once; more → 503 */
+    int allow_eio3;              /* --allow-eio3: accept Engine.IO v3 clients (eio3.h) */
 } eio_config;
 #define GW_FCGI_MODE_SET 0x10000u
 
@@ -196,5 +197,8 @@ typedef struct eio_handshake {
     double time_ms;          /* handshake time, ms since the epoch */
 } eio_handshake;
 const eio_handshake *eio_session_handshake(const eio_session *s);
+/* The client's Engine.IO protocol: 4, or 3 for a socket.io-client 2.x
+ * admitted by --allow-eio3 (the reference's `socket.conn.protocol`). */
+int eio_session_protocol(const eio_session *s);
 
 #endif

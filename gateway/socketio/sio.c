@@ -88,6 +88,24 @@ static void send_json_packet(sio_client *c, sio_type type, const char *nsp, json
     free(txt);
 }
 
+/* A CONNECT refused by the worker's middleware.  Socket.IO protocol v4
+ * (Engine.IO v3 clients) carries `data`, or else the message, bare: what
+ * the reference sends them (err.data || err.message). */
+static void send_connect_error(sio_client *c, const char *nsp, const char *message, json_t *data);
+static void send_refusal(sio_client *c, const char *nsp, const char *message, json_t *data)
+{
+    if (eio_session_protocol(c->session) == 3) {
+        int falsy = !data || json_is_null(data) || json_is_false(data) ||
+                    (json_is_number(data) && json_number_value(data) == 0) ||
+                    (json_is_string(data) && json_string_length(data) == 0); /* as in JS */
+        json_t *j = falsy ? json_string(message) : json_incref(data);
+        send_json_packet(c, SIO_CONNECT_ERROR, nsp, j);
+        json_decref(j);
+        return;
+    }
+    send_connect_error(c, nsp, message, data);
+}
+
 static void send_connect_error(sio_client *c, const char *nsp, const char *message, json_t *data)
 {
     json_t *j = json_pack("{s:s}", "message", message);
@@ -521,6 +539,8 @@ static json_t *connect_meta(sio_socket *s, int recovered)
     json_t *meta = json_pack("{s:o, s:s, s:b}", "handshake", handshake_json(c, s->auth),
                              "transport", eio_session_transport_name(c->session), "recovered",
                              recovered);
+    if (eio_session_protocol(c->session) == 3) /* PROTOCOL.md: only for v3 clients */
+        json_object_set_new(meta, "protocol", json_integer(3));
     if (recovered) {
         /* The gateway's routing copy is the truth about rooms now. */
         json_t *rooms = json_array();
@@ -625,7 +645,34 @@ void sio_worker_arrived(gw_app *app, gw_nsp *nsp)
     gw_ghosts_send(app, nsp);
 }
 
-static void handle_connect(sio_client *c, const sio_packet *p)
+static void handle_connect_v(sio_client *c, const sio_packet *p);
+static void handle_connect(sio_client *c, const sio_packet *p0)
+{
+    sio_packet v3p;
+    const sio_packet *p = p0;
+    json_t *v3auth = NULL;
+    if (eio_session_protocol(c->session) == 3) {
+        /* Socket.IO protocol v4 (socket.io-client 2.x): the auth is the
+         * query in the namespace, "/nsp?token=abc", as the reference reads
+         * it (url.parse(nsp, true): the query becomes an object) */
+        const char *q = memchr(p0->nsp, '?', p0->nsp_len);
+        v3p = *p0;
+        if (q) {
+            char *qs = xstrndup(q + 1, p0->nsp_len - (size_t)(q - p0->nsp) - 1);
+            v3auth = parse_query(qs);
+            free(qs);
+            v3p.nsp_len = (size_t)(q - p0->nsp);
+        } else {
+            v3auth = json_object();
+        }
+        v3p.json = v3auth;
+        p = &v3p;
+    }
+    handle_connect_v(c, p);
+    if (v3auth) json_decref(v3auth);
+}
+
+static void handle_connect_v(sio_client *c, const sio_packet *p)
 {
     gw_app *app = c->app;
     char *nspname = xstrndup(p->nsp, p->nsp_len);
@@ -842,6 +889,19 @@ static void on_open(eio_session *es, void *ud)
     DL_APPEND2(app->timeouts, c, tprev, tnext);
     c->in_timeout_queue = 1;
     arm_connect_timer(app);
+    if (eio_session_protocol(es) == 3) {
+        /* Socket.IO protocol v4: the default namespace is joined without a
+         * CONNECT (the reference's Client does client.connect("/")).  Only
+         * where "/" is served: an error for "/" would reach every socket of
+         * a 2.x client, which treats a root error as its own. */
+        if (gw_nsp_get(app, "/", 1, 0)) {
+            sio_packet p = {.type = SIO_CONNECT, .nsp = "/", .nsp_len = 1, .id = -1};
+            handle_connect(c, &p);
+        } else {
+            log_debug("v3 client %s: no worker for \"/\", no implicit CONNECT",
+                      eio_session_handshake(es)->address);
+        }
+    }
 }
 
 static void conn_notice(gw_app *app, sio_client *c, unsigned kind, const char *meta)
@@ -1092,17 +1152,20 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         c->ever_connected = 1;
         timeout_dequeue(app, c);
         {
+            /* protocol v4 (Engine.IO v3 clients): a bare CONNECT, no sid */
             char body[64];
-            int bl = snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);
-            send_packet(c, SIO_CONNECT, nsp->name, strlen(nsp->name), -1, body, (size_t)bl, NULL,
-                        0);
+            int bl = eio_session_protocol(c->session) == 3
+                         ? 0
+                         : snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);
+            send_packet(c, SIO_CONNECT, nsp->name, strlen(nsp->name), -1, bl ? body : NULL,
+                        (size_t)bl, NULL, 0);
         }
         return;
     case IPC_REFUSE: {
         if (s->state != SOCK_PENDING) return;
         json_t *msg = json_object_get(m->meta, "message");
-        send_connect_error(c, nsp->name, json_is_string(msg) ? json_string_value(msg) : "refused",
-                           json_object_get(m->meta, "data"));
+        send_refusal(c, nsp->name, json_is_string(msg) ? json_string_value(msg) : "refused",
+                     json_object_get(m->meta, "data"));
         sio_socket_remove(app, s, NULL);
         return;
     }
