@@ -292,6 +292,8 @@ class Worker extends EventEmitter {
       pid: process.pid,
       conn_events: CONN_EVENTS.filter((e) => this._connEvents.has(e)),
     };
+    // rule 10a: the key that lets us serve the namespace
+    if (process.env.IOGATE_WORKER_KEY) meta.key = process.env.IOGATE_WORKER_KEY;
     this._helloInFlight = true;
     const sock = this._sock;
     // HELLO goes straight to the socket: nothing else may be queued before

@@ -453,6 +453,8 @@ class Worker:
     def _send_hello(self):
         meta = {"version": protocol.PROTOCOL_VERSION, "incarnation": self.incarnation,
                 "pid": self.pid, "conn_events": list(self._conn_events)}
+        if os.environ.get("IOGATE_WORKER_KEY"):  # rule 10a: who may serve the namespace
+            meta["key"] = os.environ["IOGATE_WORKER_KEY"]
         self._send(protocol.encode("HELLO", self.namespace, "", meta), volatile=True)
         self._next_hello = time.monotonic() + self.heartbeat
 
