@@ -230,10 +230,12 @@ static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ip
     if (nsp->worker && nsp->worker != w) {
         /* Rule 12: a new HELLO for a served namespace takes it over. */
         gw_worker *old = nsp->worker;
-        for (gw_child *c = app->children; old->spawned && c; c = c->next)
-            if ((long)c->pid == old->pid) c->bye_sent = 1; /* its exit is no crash */
+        long old_pid = old->spawned ? old->pid : 0;
         send_simple(app, old, IPC_BYE, "{\"reason\":\"replaced by a new worker\"}");
         gw_worker_drop(app, old, "replaced by a new worker");
+        /* Marked after the drop, which would otherwise wake it right away. */
+        for (gw_child *c = app->children; old_pid && c; c = c->next)
+            if ((long)c->pid == old_pid) c->bye_sent = 1; /* its exit is no crash */
     }
     w->nsp = nsp;
     nsp->worker = w;
