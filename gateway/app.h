@@ -181,6 +181,7 @@ struct gw_app {
     uint64_t epoch;
     int shutting_down;
     int listening;
+    int failed; /* could not start listening: main exits 1 */
 
     /* router.c */
     void *zctx;
@@ -215,6 +216,9 @@ void sio_worker_arrived(gw_app *app, gw_nsp *nsp);
 void sio_worker_processed(gw_app *app, gw_worker *w, uint64_t seq);
 /* The worker is going: give what it did not handle back to its sockets. */
 void sio_worker_requeue(gw_app *app, gw_worker *w);
+/* Whether nsp's --worker was given up after a crash loop (its CONNECTs
+ * get "Namespace unavailable" rather than "Invalid namespace"). */
+int gw_router_given_up(gw_app *app, gw_nsp *nsp);
 /* Whether CONNECTs to nsp should wait for a worker (one is expected). */
 int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
 /* No worker serves this namespace: if a --worker pattern matches, start

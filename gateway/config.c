@@ -56,6 +56,9 @@ static const char usage[] =
     "  --max-sessions-per-address N  sessions from one IP; more get 429 (off)\n"
     "  --max-buffered BYTES      queued for one client before it is dropped\n"
     "                            (4 x max-payload + 16 MiB)\n"
+    "  --max-buffered-total BYTES  queued for all clients together; past it the\n"
+    "                            ones holding the most are dropped first\n"
+    "                            (1 GiB, or 4 x max-buffered if more)\n"
     "  --header-timeout MS       a request head must arrive within (10000)\n"
     "  --idle-timeout MS         idle keep-alive connections are closed after\n"
     "                            (ping-interval + ping-timeout)\n"
@@ -309,6 +312,7 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     } sz[] = {{"max-connections", &c->eio.max_connections, 10000000, 0},
               {"max-sessions-per-address", &c->eio.max_sessions_per_address, 10000000, 1},
               {"max-buffered", &c->eio.max_buffered, (unsigned long long)1 << 40, 0},
+              {"max-buffered-total", &c->eio.max_buffered_total, (unsigned long long)1 << 44, 0},
               {"max-header-bytes", &c->eio.max_header_bytes, (unsigned long long)1 << 24, 0},
               {"max-url-bytes", &c->eio.max_url_bytes, (unsigned long long)1 << 24, 0}};
     for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
@@ -414,6 +418,13 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
             return fail(err, errlen, "--worker wants NAMESPACE=COMMAND with NAMESPACE starting with '/' (or a pattern starting with '^'), got '%s'", v);
         if (c->workers_from_file && !from_file) clear_workers(c);
         c->workers_from_file = from_file;
+        /* One namespace, one worker: two would take it from each other
+         * (HELLO replaces) for ever. */
+        for (size_t i = 0; i < c->nworkers; i++)
+            if (strlen(c->workers[i].nsp) == (size_t)(eq - v) &&
+                !strncmp(c->workers[i].nsp, v, (size_t)(eq - v)))
+                return fail(err, errlen, "--worker: namespace %.*s is given twice (one worker per namespace)",
+                            (int)(eq - v), v);
         c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
         c->workers[c->nworkers].nsp = xstrndup(v, (size_t)(eq - v));
         c->workers[c->nworkers].cmd = xstrdup(eq + 1);

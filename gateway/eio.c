@@ -1005,6 +1005,9 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
         .max_header_bytes = cfg->max_header_bytes,
         .max_url_bytes = cfg->max_url_bytes,
         .max_output = srv->max_buffered,
+        .max_output_total = cfg->max_buffered_total ? cfg->max_buffered_total
+                            : srv->max_buffered * 4 > ((size_t)1 << 30) ? srv->max_buffered * 4
+                                                                        : (size_t)1 << 30,
         .idle_timeout = idle < 0.1 ? 0.1 : idle,
         .header_timeout = (cfg->header_timeout_ms ? cfg->header_timeout_ms : 10000) / 1000.0,
         /* a polling session may hold two connections (GET + POST), plus
@@ -1031,6 +1034,11 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
     srv->noop_timer.repeat = NOOP_PERIOD;
     srv->noop_timer.data = srv;
     return srv;
+}
+
+int eio_server_bind(eio_server *srv)
+{
+    return http_server_bind(srv->http, srv->cfg.host, srv->cfg.port);
 }
 
 int eio_server_listen(eio_server *srv)

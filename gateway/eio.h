@@ -68,6 +68,8 @@ typedef struct {
                                     with no request in flight is closed after it */
     size_t max_buffered;         /* 0 = 4 × max_payload + 16 MiB: bytes queued for one
                                     client; past it the session closes (transport error) */
+    size_t max_buffered_total;   /* 0 = 1 GiB or 4 × max_buffered if more: bytes queued over
+                                    all connections; past it the biggest holders are dropped */
     /* Behind a web server (README "Behind nginx / FastCGI"): */
     const char **trust_proxies;  /* NULL-terminated --trust-proxy specs (proxy.h), NULL = none */
     const char *fastcgi;         /* FastCGI responder "HOST:PORT" or "unix:PATH", NULL = off */
@@ -102,7 +104,11 @@ typedef struct {
  * server).  Returns NULL with a log line on failure. */
 eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const eio_handler *h,
                            void *ud);
-/* Bind and listen.  0 on success, -1 (logged) on failure. */
+/* Bind the listening socket now (so a busy port or an unresolvable host
+ * fails before anything else starts); connections wait in the backlog
+ * until eio_server_listen().  0 on success, -1 (logged) on failure. */
+int eio_server_bind(eio_server *srv);
+/* Bind (unless done) and listen.  0 on success, -1 (logged) on failure. */
 int eio_server_listen(eio_server *srv);
 /* Close every session with EIO_CLOSE_SHUTDOWN (a close packet is sent where
  * the transport allows), stop listening.  on_close runs for each session. */

@@ -63,9 +63,13 @@ void gw_app_destroy(gw_app **app);
 /* SIGHUP: apply a new list of --worker specs.  Namespaces added start;
  * removed ones drain (no new CONNECTs, "Invalid namespace"; the worker is
  * stopped once its last socket has gone); a changed command restarts that
- * namespace's worker, its sockets recovered by the new one.  Patterns
+ * namespace's worker, its sockets recovered by the new one; a worker given
+ * up after a crash loop starts again with a clean crash history.  Patterns
  * likewise.  The specs are copied. */
 void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n);
+/* 1 if the app could not start listening and the loop was stopped for it
+ * (main then shuts down and exits 1). */
+int gw_app_failed(const gw_app *app);
 /* The endpoint workers connect to. */
 const char *gw_app_endpoint(const gw_app *app);
 

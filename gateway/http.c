@@ -56,6 +56,9 @@ struct http_server {
     gw_tlist idle;
     gw_tlist head;
     size_t nconns;
+    /* --max-buffered-total: what every connection's output queue holds */
+    size_t out_total; /* sum of out_bytes */
+    size_t live_segs; /* queued segments, each sizeof(struct http_seg) */
     double refused_logged; /* ev_now of the last "refusing connection" line */
     size_t refused;        /* refused since that line */
     char *scratch; /* IN_SCRATCH bytes, see read_cb */
@@ -78,6 +81,8 @@ static void notify_gone(http_conn *c, http_gone why)
 
 static void drop_output(http_conn *c)
 {
+    c->srv->out_total -= c->out_bytes;
+    c->srv->live_segs -= c->nseg - c->seg_head;
     for (size_t i = c->seg_head; i < c->nseg; i++)
         eio_msg_unref(&c->segs[i].msg);
     c->nseg = c->seg_head = 0;
@@ -220,6 +225,7 @@ static struct http_seg *new_seg(http_conn *c)
         c->seg_cap = c->seg_cap ? c->seg_cap * 2 : 16;
         c->segs = xrealloc(c->segs, c->seg_cap * sizeof *c->segs);
     }
+    c->srv->live_segs++;
     return &c->segs[c->nseg++];
 }
 
@@ -243,6 +249,7 @@ void http_conn_write(http_conn *c, const void *p, size_t n)
     }
     c->ob_len += n;
     c->out_bytes += n;
+    c->srv->out_total += n;
     http_conn_mark_dirty(c);
 }
 
@@ -255,6 +262,7 @@ void http_conn_write_msg(http_conn *c, eio_msg *m, const char *p, size_t n)
     g->off = 0;
     g->len = n;
     c->out_bytes += n;
+    c->srv->out_total += n;
     http_conn_mark_dirty(c);
 }
 
@@ -288,6 +296,7 @@ static void conn_flush(http_conn *c)
         }
         size_t left = (size_t)n;
         c->out_bytes -= left;
+        s->out_total -= left;
         while (left) {
             struct http_seg *g = &c->segs[c->seg_head];
             if (left < g->len) {
@@ -299,6 +308,7 @@ static void conn_flush(http_conn *c)
             left -= g->len;
             eio_msg_unref(&g->msg);
             c->seg_head++;
+            s->live_segs--;
         }
     }
     c->nseg = c->seg_head = 0;
@@ -797,6 +807,61 @@ static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (s->lfd >= 0) ev_io_start(loop, &s->accept_w);
 }
 
+/* --- the total cap (--max-buffered-total) -------------------------------------- */
+
+/* What a connection's output queue costs: its bytes (a broadcast shared by
+ * many connections counts once for each: an upper bound of the memory)
+ * plus the bookkeeping of each queued piece. */
+static size_t conn_charge(const http_conn *c)
+{
+    return c->out_bytes + (c->nseg - c->seg_head) * sizeof(struct http_seg);
+}
+
+static size_t total_charge(const http_server *s)
+{
+    return s->out_total + s->live_segs * sizeof(struct http_seg);
+}
+
+static int by_charge_desc(const void *a, const void *b)
+{
+    size_t x = conn_charge(*(http_conn *const *)a), y = conn_charge(*(http_conn *const *)b);
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Many slow readers, each within --max-buffered, can still add up to more
+ * than the machine has.  Past the total cap, the connections holding the
+ * most are dropped first (they are the slowest readers, and each frees the
+ * most) until the total is under the cap again; each is logged, and its
+ * session closes with "transport error" as for --max-buffered.  Runs at the
+ * safe point, after the round's writes, so it counts only what the
+ * kernel would not take. */
+static void enforce_total(http_server *s)
+{
+    size_t n = 0, k = 0;
+    for (http_conn *c = s->conns; c; c = c->next)
+        if (!c->dead && conn_charge(c)) n++;
+    http_conn **v = xmalloc((n ? n : 1) * sizeof *v);
+    for (http_conn *c = s->conns; c && k < n; c = c->next)
+        if (!c->dead && conn_charge(c)) v[k++] = c;
+    qsort(v, k, sizeof *v, by_charge_desc);
+    for (size_t i = 0; i < k && total_charge(s) > s->lim.max_output_total; i++) {
+        http_conn *c = v[i];
+        if (c->dead) continue; /* went with an earlier one's session */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int port = 0;
+        if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == 0)
+            port = ss.ss_family == AF_INET    ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+                   : ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                              : 0;
+        log_warn("dropping slow reader %s port %d: %zu bytes queued, the most of any connection "
+                 "(--max-buffered-total %zu reached: %zu queued in all)",
+                 c->addr, port, conn_charge(c), s->lim.max_output_total, total_charge(s));
+        conn_kill(c, HTTP_GONE_ERROR);
+    }
+    free(v);
+}
+
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     http_server *s = w->data;
@@ -810,6 +875,10 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
             work = 1;
             conn_flush(c);
             if (!c->dead && !c->in_parse && !c->lingering) process_input(c);
+        }
+        if (s->lim.max_output_total && total_charge(s) > s->lim.max_output_total) {
+            enforce_total(s);
+            work = 1; /* the drops may have queued more (close notices) */
         }
         if (!work) break;
     }
@@ -853,8 +922,9 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
 
 struct ev_loop *http_server_loop(http_server *s) { return s->loop; }
 
-int http_server_listen(http_server *s, const char *host, int port)
+int http_server_bind(http_server *s, const char *host, int port)
 {
+    if (s->lfd >= 0) return 0;
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -877,7 +947,14 @@ int http_server_listen(http_server *s, const char *host, int port)
     }
     freeaddrinfo(ai);
     s->lfd = fd;
-    ev_io_init(&s->accept_w, accept_cb, fd, EV_READ);
+    return 0;
+}
+
+int http_server_listen(http_server *s, const char *host, int port)
+{
+    if (http_server_bind(s, host, port) < 0) return -1;
+    if (ev_is_active(&s->accept_w)) return 0;
+    ev_io_init(&s->accept_w, accept_cb, s->lfd, EV_READ);
     s->accept_w.data = s;
     ev_io_start(s->loop, &s->accept_w);
     return 0;

@@ -76,6 +76,8 @@ typedef struct {
     size_t max_header_bytes; /* request head over this → 431 */
     size_t max_url_bytes;    /* URL over this → 414 */
     size_t max_output;       /* bytes queued for one slow reader → drop it */
+    size_t max_output_total; /* bytes queued over all connections → drop the ones
+                                holding the most until under it (0 = no cap) */
     double idle_timeout;     /* seconds an unowned keep-alive connection may stay
                                 silent after its last response */
     double header_timeout;   /* seconds from accept, or from the first byte of a
@@ -134,7 +136,10 @@ struct http_conn {
 
 http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const http_handler *h,
                              void *ud);
-/* Bind and listen; 0 or -1 (logged). */
+/* Bind and listen; 0 or -1 (logged).  Connections wait in the backlog
+ * until http_server_listen() starts accepting them. */
+int http_server_bind(http_server *s, const char *host, int port);
+/* Bind (unless http_server_bind() did) and start accepting; 0 or -1 (logged). */
 int http_server_listen(http_server *s, const char *host, int port);
 void http_server_stop_listening(http_server *s);
 /* Take over `fd`, a connected stream socket (made non-blocking here), as

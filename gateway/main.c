@@ -27,6 +27,16 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* SIGUSR1/SIGUSR2 have no use here; their default action would end the
+ * gateway without a word (and orphan its clients), so they are logged and
+ * otherwise ignored.  A libev watcher rather than SIG_IGN: an ignored
+ * disposition would be inherited by the workers across exec. */
+static void on_usr(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    log_info("signal %d ignored (SIGUSR1/SIGUSR2 have no use; SIGHUP reloads, SIGTERM stops)",
+             w->signum);
+}
+
 static int g_argc;
 static char **g_argv;
 
@@ -135,22 +145,34 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    ev_signal sigint, sigterm, sighup;
+    ev_signal sigint, sigterm, sighup, sigusr1, sigusr2;
     ev_signal_init(&sigint, on_signal, SIGINT);
     ev_signal_init(&sigterm, on_signal, SIGTERM);
     ev_signal_init(&sighup, on_hup, SIGHUP);
+    ev_signal_init(&sigusr1, on_usr, SIGUSR1);
+    ev_signal_init(&sigusr2, on_usr, SIGUSR2);
     ev_signal_start(loop, &sigint);
     ev_signal_start(loop, &sigterm);
     ev_signal_start(loop, &sighup);
+    ev_signal_start(loop, &sigusr1);
+    ev_signal_start(loop, &sigusr2);
     ev_run(loop, 0);
     ev_signal_stop(loop, &sigint);
     ev_signal_stop(loop, &sigterm);
     ev_signal_stop(loop, &sighup);
+    ev_signal_stop(loop, &sigusr1);
+    ev_signal_stop(loop, &sigusr2);
+    /* The loop stopped because the listener could not open: stop the
+     * workers already started and report the failure. */
+    if (g_app && gw_app_failed(g_app)) {
+        gw_app_shutdown(g_app);
+        rc = 1;
+    }
 
     if (g_srv) eio_server_destroy(&g_srv);
     if (g_app) gw_app_destroy(&g_app);
     free(g_specs);
     gw_config_free(&cfg);
     ev_loop_destroy(loop);
-    return 0;
+    return rc;
 }

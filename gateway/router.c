@@ -495,6 +495,14 @@ int gw_router_pattern_matches(gw_app *app, const char *nsp, size_t len)
     return 0;
 }
 
+int gw_router_given_up(gw_app *app, gw_nsp *nsp)
+{
+    for (gw_child *c = app->children; c; c = c->next)
+        if (c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp->name) == 0)
+            return 1;
+    return 0;
+}
+
 int gw_router_worker_expected(gw_app *app, gw_nsp *nsp)
 {
     if (app->shutting_down) return 0;
@@ -585,10 +593,11 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
         log_warn("worker for %s (pid %d) exited with status %d", c->nsp, (int)c->pid,
                  WEXITSTATUS(st));
     gw_worker *wk, *tmp;
-    HASH_ITER(hh, app->workers, wk, tmp) if (wk->spawned && wk->pid == (long)c->pid)
-        gw_worker_drop(app, wk, "worker process exited");
-    c->pid = 0;
+    long dead = (long)c->pid;
+    c->pid = 0; /* reaped: never signal that number again (wake_dismissed) */
     c->key_hex[0] = '\0'; /* its key dies with it */
+    HASH_ITER(hh, app->workers, wk, tmp) if (wk->spawned && wk->pid == dead)
+        gw_worker_drop(app, wk, "worker process exited");
     c->hello_seen = 1; /* do not hold the listener for a dead worker */
     if (!app->listening) maybe_listen(app);
     if (c->retiring || c->draining) {
@@ -620,15 +629,22 @@ static int spawn(gw_app *app, gw_child *c)
     extern char **environ;
     size_t n = 0;
     while (environ[n]) n++;
-    char **envp = xcalloc(n + 5, sizeof *envp);
+    char **envp = xcalloc(n + 6, sizeof *envp);
     gw_auth_new_spawn_key(c); /* rule 10a: this process's own key, for its namespace only */
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "IOGATE_ENDPOINT=", 16) != 0 &&
             strncmp(environ[i], "IOGATE_NAMESPACE=", 17) != 0 &&
             strncmp(environ[i], "IOGATE_GATEWAY=", 15) != 0 &&
+            strncmp(environ[i], "IOGATE_GATEWAY_PID=", 19) != 0 &&
             strncmp(environ[i], "IOGATE_WORKER_KEY=", 18) != 0)
             envp[k++] = environ[i];
+    /* IOGATE_GATEWAY_PID tells the worker libraries they were spawned by
+     * this process, so they end with it (PR_SET_PDEATHSIG) instead of
+     * retrying HELLO for ever under PID 1 after a kill -9 of the gateway. */
+    char pidenv[40];
+    snprintf(pidenv, sizeof pidenv, "IOGATE_GATEWAY_PID=%ld", (long)getpid());
+    envp[k++] = pidenv;
     char *own[4];
     size_t l0 = strlen(app->endpoint) + 17, l1 = strlen(c->nsp) + 18, l2 = strlen(app->incarnation) + 16;
     own[0] = xmalloc(l0);
@@ -870,6 +886,14 @@ void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
             if (strcmp(specs[i].nsp, c->nsp) == 0) ws = &specs[i];
         if (!ws) {
             drain_child(app, c, "removed from the configuration");
+        } else if (c->given_up && strcmp(ws->command, c->command) == 0) {
+            /* Given up after a crash loop: SIGHUP is the operator's way of
+             * saying "try again", with a clean crash history. */
+            log_info("namespace %s: starting its given-up worker again", c->nsp);
+            c->given_up = 0;
+            c->n_crashes = 0;
+            c->backoff_ms = 0;
+            if (c->pid <= 0 && spawn(app, c) < 0) c->given_up = 1;
         } else if (strcmp(ws->command, c->command) != 0) {
             log_info("namespace %s: command changed to %s; restarting its worker", c->nsp,
                      ws->command);

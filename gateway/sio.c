@@ -494,8 +494,11 @@ static void handle_connect(sio_client *c, const sio_packet *p)
         wait = 1;
     }
     if (!nsp || (!nsp->worker && !wait) || app->shutting_down) {
-        log_debug("CONNECT to unknown namespace %s", nspname);
-        send_connect_error(c, nspname, "Invalid namespace", NULL);
+        /* A configured namespace whose worker was given up (crash loop)
+         * exists but cannot serve: say so, as the README promises. */
+        int down = nsp && !nsp->worker && !app->shutting_down && gw_router_given_up(app, nsp);
+        log_debug("CONNECT to %s namespace %s", down ? "unavailable" : "unknown", nspname);
+        send_connect_error(c, nspname, down ? "Namespace unavailable" : "Invalid namespace", NULL);
         free(nspname);
         return;
     }
@@ -1045,7 +1048,10 @@ gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_op
         if (opt->workers[i].nsp[0] != '^') /* patterns create theirs on demand */
             gw_nsp_get(app, opt->workers[i].nsp, strlen(opt->workers[i].nsp), 1);
     app->eio = eio_server_new(loop, ecfg, &handler, app);
-    if (!app->eio || gw_router_start(app) < 0) {
+    /* Bind first: a busy port or an unresolvable host ends the start-up
+     * before any worker is spawned (clients wait in the backlog until the
+     * workers said HELLO and sio_app_start_listening() accepts). */
+    if (!app->eio || eio_server_bind(app->eio) < 0 || gw_router_start(app) < 0) {
         gw_app_destroy(&app);
         return NULL;
     }
@@ -1058,9 +1064,12 @@ void sio_app_start_listening(gw_app *app)
     app->listening = 1;
     if (eio_server_listen(app->eio) < 0) {
         log_error("cannot listen; stopping");
+        app->failed = 1; /* main stops the workers and exits 1 */
         ev_break(app->loop, EVBREAK_ALL);
     }
 }
+
+int gw_app_failed(const gw_app *app) { return app->failed; }
 
 void gw_app_shutdown(gw_app *app)
 {

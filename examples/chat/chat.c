@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #define LOBBY "lobby"
 #define MAX_NAME 64
@@ -133,9 +132,6 @@ static void on_connection(iog_socket *s, void *unused)
 
 int main(void)
 {
-#ifdef PR_SET_PDEATHSIG
-    prctl(PR_SET_PDEATHSIG, SIGTERM); /* do not outlive the gateway that spawned us */
-#endif
     worker = iog_worker_new(NULL, NULL);
     if (!worker) {
         fprintf(stderr, "chat: %s\n", iog_strerror());

@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 static iog_worker *worker;
@@ -229,9 +228,6 @@ static void on_connection(iog_socket *s, void *user)
 
 int main(void)
 {
-#ifdef PR_SET_PDEATHSIG
-    prctl(PR_SET_PDEATHSIG, SIGTERM); /* do not outlive the gateway that spawned us */
-#endif
     worker = iog_worker_new(NULL, NULL);
     if (!worker) {
         fprintf(stderr, "echo: %s\n", iog_strerror());

@@ -41,20 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from iogate import RESERVED_EVENTS, ConnectError, Worker  # noqa: E402
 
 
-def die_with_parent():
-    """Do not outlive the gateway (or the shell) that spawned us."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 def main():
-    die_with_parent()
     level = os.environ.get("IOGATE_WORKER_LOG", "info").upper()
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.INFO),
                         format="iogate-worker[%d] %%(levelname)s: %%(message)s" % os.getpid())

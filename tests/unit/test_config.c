@@ -138,7 +138,7 @@ static void test_valid(void **st)
 
 static void test_invalid(void **st)
 {
-    static const char *cases[][4] = {
+    static const char *cases[][5] = {
         {"--bogus", NULL},
         {"--listen", "nohost", NULL},
         {"--listen", "1.2.3.4:0", NULL},
@@ -155,6 +155,7 @@ static void test_invalid(void **st)
         {"--worker", "chat", NULL},
         {"--worker", "chat=cmd", NULL},
         {"--worker", "/chat=", NULL},
+        {"--worker", "/a=x", "--worker", "/a=y", NULL}, /* one worker per namespace */
         {"--path", "x", NULL},
         {"--cookie", "a;b", NULL},
         {"--echo=maybe", NULL},

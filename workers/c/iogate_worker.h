@@ -123,8 +123,11 @@ enum {
  * workers; IOGATE_ENDPOINT may hold a comma-separated list too); nsp
  * defaults to "/" when that is unset too.  Nothing is sent yet: register
  * middleware and handlers, then start (by iog_worker_start, or implicitly
- * by the first fd/process/run call).  NULL on failure (no endpoint, an
- * endpoint given twice). */
+ * by the first fd/process/run call).  A worker spawned by a gateway
+ * (IOGATE_GATEWAY_PID in the environment, its parent) gets SIGTERM when
+ * that gateway dies (PR_SET_PDEATHSIG), so it does not outlive it; others
+ * keep retrying HELLO.  NULL on failure (no endpoint, an endpoint given
+ * twice, the spawning gateway already gone). */
 iog_worker *iog_worker_new(const char *endpoint, const char *nsp);
 
 /* Serve one more gateway (or a comma-separated list of them) besides those

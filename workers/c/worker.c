@@ -318,6 +318,7 @@ iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
         mallopt(M_TRIM_THRESHOLD, 64 << 20);
         mallopt(M_TOP_PAD, 1 << 20);
     }
+    if (iog_bind_to_gateway() < 0) return NULL;
     if (!endpoint) endpoint = getenv("IOGATE_ENDPOINT");
     if (!nsp) nsp = getenv("IOGATE_NAMESPACE");
     if (!nsp || !*nsp) nsp = "/";

@@ -22,6 +22,9 @@ char *iog_xstrdup(const char *s);
 json_t *iog_jcheck(json_t *v);
 /* Set the thread's last error string and errno; returns -1. */
 int iog_fail(int err, const char *why);
+/* Spawned by a gateway (IOGATE_GATEWAY_PID, parent.c): arrange to get
+ * SIGTERM when it dies.  -1 (iog_fail) if it is gone already. */
+int iog_bind_to_gateway(void);
 int64_t iog_now_ms(void); /* monotonic */
 
 #define IOG_LOG_ERROR 0

@@ -29,6 +29,22 @@ function newIncarnation() {
   return crypto.randomBytes(16).toString('hex');
 }
 
+// Spawned by a gateway: IOGATE_GATEWAY_PID is set and is our parent, or
+// names a gateway that is gone already (we were adopted meanwhile).  A
+// process in between (a shell that did not exec) does not die with the
+// gateway, so neither do we then.
+function spawnedByGateway() {
+  const gw = Number(process.env.IOGATE_GATEWAY_PID);
+  if (!(gw > 1)) return false;
+  if (process.ppid === gw) return true;
+  try {
+    process.kill(gw, 0);
+    return false;
+  } catch (e) {
+    return e.code === 'ESRCH';
+  }
+}
+
 class Worker extends EventEmitter {
   // options: endpoint (default env IOGATE_ENDPOINT), namespace (env
   // IOGATE_NAMESPACE, else "/"), connEvents (conn notices wanted besides
@@ -36,9 +52,10 @@ class Worker extends EventEmitter {
   // IOGATE_WORKER_LOG, default "info"), autoStart (true: connect on the next
   // tick, after the caller registered its handlers), handleSignals (true:
   // SIGTERM/SIGINT close the worker gracefully and exit 0, unless the
-  // process already listens to them), exitWithParent (default true when the
-  // endpoint came from the environment, i.e. a gateway spawned us: exit
-  // when that parent goes away, like PR_SET_PDEATHSIG).
+  // process already listens to them), exitWithParent (default true when a
+  // gateway spawned us, i.e. IOGATE_GATEWAY_PID is our parent's pid: exit
+  // when that parent goes away, like PR_SET_PDEATHSIG; a worker started any
+  // other way keeps retrying HELLO).
   constructor(opts = {}) {
     super();
     const endpoint = opts.endpoint || process.env.IOGATE_ENDPOINT;
@@ -51,7 +68,7 @@ class Worker extends EventEmitter {
     this._logLevel = LEVELS.includes(lv) ? LEVELS.indexOf(lv) : 2;
     this._connEvents = new Set(['upgrade', ...(opts.connEvents || [])].filter((e) => CONN_EVENTS.includes(e)));
     this._handleSignals = opts.handleSignals !== false;
-    this._exitWithParent = opts.exitWithParent ?? (!opts.endpoint && !!process.env.IOGATE_ENDPOINT);
+    this._exitWithParent = opts.exitWithParent ?? spawnedByGateway();
     this._mw = [];
     this._all = new Map(); // id → Socket, every state
     this.sockets = new Map(); // id → Socket, connected ones (socket.io's namespace.sockets)
@@ -208,7 +225,12 @@ class Worker extends EventEmitter {
         }
       }
     }
-    if (this._exitWithParent) this._parentPid = process.ppid;
+    if (this._exitWithParent) {
+      // The gateway may have died before we got here: then our parent is
+      // already someone else (the first tick notices and exits).
+      const gw = Number(process.env.IOGATE_GATEWAY_PID);
+      this._parentPid = gw > 1 ? gw : process.ppid;
+    }
     return this;
   }
 

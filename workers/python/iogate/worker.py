@@ -18,6 +18,7 @@ import zmq
 
 from . import protocol
 from .errors import error_message
+from .parent import bind_to_gateway
 from .protocol import ProtocolError
 from .socket import CONNECTED, PENDING, Socket, _Next, _room_list, check_event_name
 
@@ -140,6 +141,7 @@ class Worker:
     """
 
     def __init__(self, endpoint=None, namespace=None, conn_events=None, context=None):
+        bind_to_gateway()  # spawned by a gateway: SIGTERM when it dies
         if endpoint is None:
             endpoint = os.environ.get("IOGATE_ENDPOINT")
         if not endpoint:
