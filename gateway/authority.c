@@ -1,4 +1,4 @@
-/* authority.c — who may speak for a namespace (ipc/PROTOCOL.md §3.0).
+/* authority.c — who may speak for a namespace (ipc/PROTOCOL.md rules 10a-10f).
  *
  * Three kinds of key, all compared as SHA-256 digests in constant time:
  *  - a spawn key: fresh random for each process the gateway starts, handed

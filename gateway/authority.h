@@ -1,4 +1,4 @@
-/* authority.h — who may speak for a namespace (ipc/PROTOCOL.md §3.0):
+/* authority.h — who may speak for a namespace (ipc/PROTOCOL.md rules 10a-10f):
  * per-spawn worker keys, operator-configured worker keys (--worker-key),
  * emitter keys (--emitter-key) and the grace a namespace with a configured
  * worker key gets while its worker (re)connects.

@@ -37,7 +37,7 @@ typedef struct {
     unsigned max_dynamic;           /* 100 dynamic namespace workers at once */
     unsigned max_depth;             /* 32: JSON nesting accepted from clients */
     char *ipc_curve_secret;         /* --ipc-curve-secret FILE, NULL = no CURVE */
-    /* who may speak for a namespace (ipc/PROTOCOL.md §3.0), repeatable:
+    /* who may speak for a namespace (ipc/PROTOCOL.md rules 10a-10f), repeatable:
      * "NSP=FILE" / "NSP,NSP=FILE" as given */
     char **worker_keys, **emitter_keys;
     size_t nworker_keys, nemitter_keys;

@@ -1,5 +1,5 @@
 // hostile_authority.test.js — who may speak for a namespace (ipc/PROTOCOL.md
-// §3.0, issue 10 items 2, 10, 13).  Hostile peers here are raw ZeroMQ
+// rules 10a-10f, issue 10 items 2, 10, 13).  Hostile peers here are raw ZeroMQ
 // DEALERs written from PROTOCOL.md (not the worker libraries), connected to
 // the real gateway's endpoint the way a spawned worker of another namespace
 // could: a HELLO that takes over /b is refused and logged, the real /b
