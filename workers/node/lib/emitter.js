@@ -48,7 +48,14 @@ class Emitter {
   async connect() {
     this._sock.connect(this.endpoint);
     this._readLoop();
-    await this._hello();
+    try {
+      await this._hello();
+    } catch (e) {
+      // a refused emitter must not keep the process alive
+      this._closed = true;
+      this._sock.close();
+      throw e;
+    }
     return this;
   }
 
