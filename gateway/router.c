@@ -705,6 +705,11 @@ static void startup_cb(struct ev_loop *loop, ev_timer *t, int revents)
 int gw_router_start(gw_app *app)
 {
     gw_random_id(app->incarnation);
+    /* Keys first: a bad key file stops the start before anything else. */
+    if (gw_auth_start(app) < 0) {
+        gw_auth_stop(app);
+        return -1;
+    }
     if (app->opt.ipc_endpoint) {
         app->endpoint = xstrdup(app->opt.ipc_endpoint);
     } else {
@@ -750,7 +755,6 @@ int gw_router_start(gw_app *app)
         return -1;
     }
     log_info("workers connect to %s", app->endpoint);
-    if (gw_auth_start(app) < 0) return -1;
     int fd;
     size_t len = sizeof fd;
     zmq_getsockopt(app->router, ZMQ_FD, &fd, &len);

@@ -23,6 +23,8 @@ struct iog_emitter {
     char *key;
     char incarnation[33];
     int timeout_ms;
+    int heartbeat_ms; /* from WELCOME */
+    int64_t last_rx;  /* when the gateway last said anything */
     ipc_frames frames;
     char error[256]; /* the last ERROR the gateway sent, for iog_strerror */
 };
@@ -43,6 +45,12 @@ static int pump(iog_emitter *e, int want, int wait_ms)
         const char *code, *why;
         int ok = ipc_decode(e->frames.bufs, e->frames.n, IPC_FROM_GATEWAY, &m, &code, &why) == 0;
         int rc = 1;
+        if (ok) e->last_rx = iog_now_ms();
+        if (ok && m.type == IPC_WELCOME) {
+            json_t *hb = json_object_get(m.meta, "heartbeat_ms");
+            if (json_is_integer(hb) && json_integer_value(hb) > 0)
+                e->heartbeat_ms = (int)json_integer_value(hb);
+        }
         if (ok && m.type == IPC_PING) {
             ipc_send_parts(e->zsock, NULL, IPC_PONG, NULL, NULL, NULL, 0, NULL, 0, NULL, 0,
                            ZMQ_DONTWAIT);
@@ -92,6 +100,8 @@ iog_emitter *iog_emitter_new(const char *endpoint, const char *key, int timeout_
         return NULL;
     }
     e->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+    e->heartbeat_ms = 5000;
+    e->last_rx = iog_now_ms();
     e->key = strdup(key);
     unsigned char rnd[16];
     if (RAND_bytes(rnd, sizeof rnd) != 1) memset(rnd, 0, sizeof rnd);
@@ -162,6 +172,10 @@ static int send_one(iog_emitter *e, ipc_type type, const char *nsp, const char *
         } else {
             goto out;
         }
+    } else if (iog_now_ms() - e->last_rx > 2 * (int64_t)e->heartbeat_ms && hello(e) < 0) {
+        /* idle past its heartbeats, the gateway has forgotten us: it would
+         * answer this message with ERROR hello and drop it, so greet first */
+        goto out;
     }
     if (ipc_send_json(e->zsock, NULL, type, nsp, sid, meta, text, strlen(text), NULL, 0, 0) < 0) {
         iog_fail(errno, "send to the gateway failed");

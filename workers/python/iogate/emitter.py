@@ -46,6 +46,8 @@ class Emitter:
         if not self._key:
             raise ValueError("no emitter key (argument or IOGATE_EMITTER_KEY)")
         self.timeout = timeout
+        self.heartbeat = 5.0  # from WELCOME
+        self._last_recv = time.monotonic()
         self.incarnation = uuid.uuid4().hex
         self._own_ctx = context is None
         self._ctx = context or zmq.Context()
@@ -78,6 +80,9 @@ class Emitter:
                 m = protocol.decode(self._sock.recv_multipart())
             except protocol.ProtocolError:
                 continue
+            self._last_recv = time.monotonic()
+            if m.type == "WELCOME" and type(m.meta.get("heartbeat_ms")) is int:
+                self.heartbeat = max(m.meta["heartbeat_ms"], 1) / 1000.0
             if m.type == "PING":
                 self._sock.send_multipart(protocol.encode("PONG"))
             elif m.type == "ERROR":
@@ -98,6 +103,12 @@ class Emitter:
             if e.code != "hello":
                 raise
             self._hello()  # the gateway restarted or forgot us: greet it again
+        else:
+            # Idle past its heartbeats, the gateway has forgotten us (it
+            # would answer this message with ERROR hello, and drop it):
+            # greet first.
+            if time.monotonic() - self._last_recv > 2 * self.heartbeat:
+                self._hello()
         self._sock.send_multipart(protocol.encode(mtype, namespace, sid, meta, [event] + list(args)))
 
     def emit(self, namespace, sid, event, *args):
