@@ -4,6 +4,7 @@
  * it also exercises every part of the worker API:
  *
  *   connection              emit "auth" with the handshake's auth object
+ *                           (not for a recovered socket: the client never left)
  *   "message" (args…)       emit "message-back" with the same args (binary too)
  *   "message-with-ack"      ack with the same args
  *   "join" (room)           join, ack with the socket's rooms
@@ -222,8 +223,12 @@ static void on_connection(iog_socket *s, void *user)
     iog_socket_on(s, "sleep", on_sleep, NULL);
     iog_socket_on_disconnecting(s, on_disconnecting, NULL);
     iog_socket_on_disconnect(s, on_disconnect, NULL);
-    json_t *auth = json_object_get(iog_socket_handshake(s), "auth");
-    iog_socket_emit(s, "auth", json_pack("[O]", auth)); /* always an object */
+    /* A recovered socket (its worker restarted, PROTOCOL.md rule 16) is one
+     * the client never saw leave: no second greeting. */
+    if (!iog_socket_recovered(s)) {
+        json_t *auth = json_object_get(iog_socket_handshake(s), "auth");
+        iog_socket_emit(s, "auth", json_pack("[O]", auth)); /* always an object */
+    }
 }
 
 int main(void)

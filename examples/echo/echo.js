@@ -5,6 +5,7 @@
 // IOGATE_ECHO="node examples/echo/echo.js".
 //
 //   connection              emit "auth" with the handshake's auth object
+//                           (not for a recovered socket: the client never left)
 //   "message" (args…)       emit "message-back" with the same args (binary too)
 //   "message-with-ack"      ack with the same args
 //   "join" (room)           join, ack with the socket's rooms
@@ -123,5 +124,7 @@ io.on('connection', (socket) => {
     process.stderr.write(`disconnect ${socket.id} ${reason} rooms=${roomsAtDisconnecting}\n`);
   });
 
-  socket.emit('auth', socket.handshake.auth); // always an object
+  // A recovered socket (its worker restarted, PROTOCOL.md rule 16) is one
+  // the client never saw leave: no second greeting.
+  if (!socket.recovered) socket.emit('auth', socket.handshake.auth); // always an object
 });

@@ -6,6 +6,7 @@ like examples/echo/echo.c, so the end-to-end suites can drive either
 (IOGATE_ECHO="/usr/bin/python3 examples/echo/echo.py"):
 
   connection              emit "auth" with the handshake's auth object
+                          (not for a recovered socket: the client never left)
   "message" (args...)     emit "message-back" with the same args (binary too);
                           ack with them too when asked
   "message-with-ack"      ack with the same args
@@ -30,7 +31,6 @@ like examples/echo/echo.c, so the end-to-end suites can drive either
   disconnecting/disconnect  log "disconnect <id> <reason> rooms=<r1,r2>"
                             (the rooms seen at disconnecting) to stderr
 """
-import logging
 import os
 import signal
 import sys
@@ -38,13 +38,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "workers", "python"))
 
-from iogate import RESERVED_EVENTS, ConnectError, Worker  # noqa: E402
+from iogate import RESERVED_EVENTS, ConnectError, Worker, setup_logging  # noqa: E402
 
 
 def main():
-    level = os.environ.get("IOGATE_WORKER_LOG", "info").upper()
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.INFO),
-                        format="iogate-worker[%d] %%(levelname)s: %%(message)s" % os.getpid())
+    setup_logging()  # the shared format, level from IOGATE_WORKER_LOG (default info)
     try:
         worker = Worker()
     except ValueError as e:
@@ -134,7 +132,7 @@ def main():
                 else:
                     ack(*reply)
 
-            if not socket.emit_with_ack("ping-back", "ping", callback=done, timeout=ms / 1000.0) and ack:
+            if not socket.emit_with_ack("ping-back", "ping", callback=done, timeout=ms) and ack:
                 ack("socket is not connected")
 
         @socket.on("pid")
@@ -177,7 +175,10 @@ def main():
             sys.stderr.write("disconnect %s %s rooms=%s\n" % (socket.id, reason, rooms))
             sys.stderr.flush()
 
-        socket.emit("auth", socket.handshake["auth"])
+        # A recovered socket (its worker restarted, PROTOCOL.md rule 16) is
+        # one the client never saw leave: no second greeting.
+        if not socket.recovered:
+            socket.emit("auth", socket.handshake["auth"])
 
     worker.run()
     worker.close()

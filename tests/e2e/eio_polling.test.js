@@ -176,8 +176,9 @@ describe('polling', () => {
     const waiting = h.poll(gw.port, sid);
     await h.sleep(30);
     assert.equal((await h.post(gw.port, sid, '1')).status, 200);
-    assert.equal((await waiting).body, '1');
+    assert.equal((await waiting).body, '6'); // the reference's noop (PITFALLS 11a)
     await gw.waitLog(new RegExp(`session ${sid} closed: transport close`), 2000, mark);
+    assert.equal((await h.poll(gw.port, sid)).status, 400);
   });
 
   test('engine.io-client close from the client side', async () => {
