@@ -37,6 +37,14 @@ static const char usage[] =
     "                            NSP starting with ^ is a pattern: one process per\n"
     "                            matching namespace, started on its first CONNECT\n"
     "  --worker-heartbeat MS     IPC heartbeat; 3 missed = worker dead (5000)\n"
+    "  --worker-key NSP=FILE     a worker started elsewhere may serve NSP (* = any)\n"
+    "                            if its HELLO presents the key in FILE; repeatable.\n"
+    "                            Once one is given, every HELLO needs a key\n"
+    "  --emitter-key NSPS=FILE   an emitter presenting the key in FILE may emit\n"
+    "                            into NSPS (comma-separated, * = any); repeatable\n"
+    "  --worker-grace MS         CONNECTs to a --worker-key namespace wait this long\n"
+    "                            for its worker after a start or a loss\n"
+    "                            (worker heartbeat + 1000)\n"
     "  --worker-restart MS       first restart delay, doubling (100)\n"
     "  --worker-restart-max MS   longest restart delay (10000)\n"
     "  --worker-crash-limit N    exits within 60 s before giving up (10)\n"
@@ -140,8 +148,18 @@ static void clear_workers(gw_config *c)
     c->nworkers = 0;
 }
 
+static void clear_keys(char ***list, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) free((*list)[i]);
+    free(*list);
+    *list = NULL;
+    *n = 0;
+}
+
 void gw_config_free(gw_config *c)
 {
+    clear_keys(&c->worker_keys, &c->nworker_keys);
+    clear_keys(&c->emitter_keys, &c->nemitter_keys);
     clear_cors(c);
     clear_workers(c);
     clear_trust(c);
@@ -210,6 +228,34 @@ static int set_listen(gw_config *c, const char *v, char *err, size_t errlen)
     c->host = xstrndup(h, hl);
     c->eio.host = c->host;
     c->eio.port = (int)port;
+    return 0;
+}
+
+/* --worker-key NSP=FILE, --emitter-key NSP[,NSP…]=FILE: checked here, the
+ * files are read when the gateway starts (authority.c). */
+static int add_key(gw_config *c, const char *key, const char *v, int from_file, char *err,
+                   size_t errlen)
+{
+    int emitter = key[0] == 'e';
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1])
+        return fail(err, errlen, "--%s wants %s=FILE, got '%s'", key,
+                    emitter ? "NAMESPACE[,NAMESPACE...]" : "NAMESPACE", v);
+    for (const char *p = v; p < eq;) {
+        size_t l = strcspn(p, ",=");
+        if (l == 0 || (p[0] != '/' && !(l == 1 && p[0] == '*')) || (!emitter && p + l != eq))
+            return fail(err, errlen, "--%s: namespace must start with '/' (or be *) in '%s'", key, v);
+        p += l;
+        if (*p == ',') p++;
+    }
+    char ***list = emitter ? &c->emitter_keys : &c->worker_keys;
+    size_t *n = emitter ? &c->nemitter_keys : &c->nworker_keys;
+    int *ff = emitter ? &c->emitter_keys_from_file : &c->worker_keys_from_file;
+    if (*ff && !from_file) clear_keys(list, n);
+    *ff = from_file;
+    *list = xrealloc(*list, (*n + 2) * sizeof **list);
+    (*list)[(*n)++] = xstrdup(v);
+    (*list)[*n] = NULL;
     return 0;
 }
 
@@ -283,6 +329,7 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
               {"worker-idle", &c->worker_idle_ms},
               {"worker-crash-limit", &c->worker_crash_limit},
               {"worker-credit", &c->worker_credit},
+              {"worker-grace", &c->worker_grace_ms},
               {"max-dynamic", &c->max_dynamic},
               {"max-depth", &c->max_depth},
               {"header-timeout", &c->eio.header_timeout_ms},
@@ -436,6 +483,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         c->log_level = l;
         return 0;
     }
+    if (!strcmp(key, "worker-key") || !strcmp(key, "emitter-key"))
+        return add_key(c, key, v, from_file, err, errlen);
     if (!strcmp(key, "worker")) {
         const char *eq = strchr(v, '=');
         if (!eq || eq == v || !eq[1] || (v[0] != '/' && v[0] != '^'))

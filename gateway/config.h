@@ -38,6 +38,12 @@ typedef struct {
     unsigned max_depth;             /* 32: JSON nesting accepted from clients */
     char *ipc_curve_secret;         /* --ipc-curve-secret FILE, NULL = no CURVE */
     char *admission;                /* --admission NSP, NULL = off */
+    /* who may speak for a namespace (ipc/PROTOCOL.md rules 10a-10f), repeatable:
+     * "NSP=FILE" / "NSP,NSP=FILE" as given */
+    char **worker_keys, **emitter_keys;
+    size_t nworker_keys, nemitter_keys;
+    int worker_keys_from_file, emitter_keys_from_file;
+    unsigned worker_grace_ms; /* 0: worker heartbeat + 1000 */
     int echo;
     int log_level; /* GW_LOG_* */
     /* behind a web server: --trust-proxy (repeatable), --fastcgi */

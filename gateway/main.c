@@ -117,6 +117,11 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
     opt.crash_limit = cfg->worker_crash_limit;
     opt.credit = cfg->worker_credit;
     opt.max_dynamic = cfg->max_dynamic;
+    opt.worker_keys = (const char *const *)cfg->worker_keys;
+    opt.n_worker_keys = cfg->nworker_keys;
+    opt.emitter_keys = (const char *const *)cfg->emitter_keys;
+    opt.n_emitter_keys = cfg->nemitter_keys;
+    opt.worker_grace_ms = cfg->worker_grace_ms;
     g_specs = calloc(cfg->nworkers ? cfg->nworkers : 1, sizeof *g_specs);
     for (size_t i = 0; i < cfg->nworkers; i++) {
         g_specs[i].nsp = cfg->workers[i].nsp;

@@ -86,6 +86,7 @@ struct gw_nsp {
     gw_room *rooms;    /* by name */
     sio_socket *sockets; /* connected sockets */
     size_t n_sockets;
+    double grace_until; /* ev_now: CONNECTs wait for a keyed worker until then (authority.c) */
     UT_hash_handle hh;
 };
 
@@ -143,6 +144,9 @@ struct gw_worker {
     gw_nsp *nsp;
     unsigned conn_events;
     double last_seen; /* ev_now */
+    int spawned;      /* authenticated by the key of a child we spawned: pid is ours */
+    int emitter;      /* role emitter (PROTOCOL.md rule 10d): nsp stays NULL */
+    const struct gw_authkey *ekey; /* the emitter key it presented */
     UT_hash_handle hh;
 };
 
@@ -168,6 +172,9 @@ typedef struct gw_child {
     double started;          /* ev_now at the last spawn */
     double window_start;     /* ev_now when the current crash window opened */
     unsigned n_crashes;      /* exits within that window */
+    char key_hex[65];        /* IOGATE_WORKER_KEY of the running process (authority.c) */
+    unsigned char key_digest[32];
+    int bye_sent;            /* its worker got BYE: its exit is not a crash */
     struct gw_child *next;
 } gw_child;
 
@@ -203,6 +210,7 @@ struct gw_app {
     ev_timer reaper; /* retires idle dynamic workers */
     char incarnation[IPC_ID_LEN + 1];
     ipc_frames frames;
+    struct gw_auth *auth; /* keys and graces (authority.c) */
 
     /* sio_loss.c */
     gw_ghost *ghosts; /* by socket id */

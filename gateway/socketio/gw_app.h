@@ -37,6 +37,13 @@ typedef struct {
     unsigned restart_max_ms;  /* 10000: backoff cap */
     unsigned crash_limit;     /* 10 exits ... */
     unsigned crash_window_ms; /* ... within 60000 ms: give up */
+    /* Who may speak for a namespace (PROTOCOL.md rules 10a-10f): "NSP=FILE" and
+     * "NSP,NSP=FILE" strings as given to --worker-key / --emitter-key. */
+    const char *const *worker_keys;
+    size_t n_worker_keys;
+    const char *const *emitter_keys;
+    size_t n_emitter_keys;
+    unsigned worker_grace_ms; /* 0: heartbeat_ms + 1000 */
 } gw_app_options;
 
 void gw_app_options_defaults(gw_app_options *o);

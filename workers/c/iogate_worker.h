@@ -429,6 +429,37 @@ void iog_disconnect_sockets(iog_worker *w, const char *const *rooms, bool close)
 /* Number of connected sockets. */
 size_t iog_worker_socket_count(const iog_worker *w);
 
+/* ---- emitting from another process (emitter.c, PROTOCOL.md rules 10d-10f) --
+ * A process that is not a namespace's worker (a web app, a cron job) emits
+ * into namespaces the gateway's --emitter-key lets it: to one socket id or
+ * as a broadcast.  It receives no client packets, never displaces the
+ * worker and cannot ask for acks.  Blocking, not thread-safe (one per
+ * thread), no event loop needed. */
+typedef struct iog_emitter iog_emitter;
+/* Connect and say HELLO as an emitter; waits up to timeout_ms (<= 0: 5000)
+ * for WELCOME.  endpoint NULL: IOGATE_ENDPOINT; key NULL:
+ * IOGATE_EMITTER_KEY.  NULL with iog_strerror() on failure (a wrong key:
+ * "gateway refused HELLO: … (auth)"). */
+iog_emitter *iog_emitter_new(const char *endpoint, const char *key, int timeout_ms);
+/* BYE, then close; what was sent still goes out (linger = the timeout).
+ * Sets *e to NULL. */
+void iog_emitter_destroy(iog_emitter **e);
+/* Emit `event` with `args` (a JSON array of arguments, or one value, or
+ * NULL; consumed) to socket `sid` of `nsp`.  0, or -1 when the message
+ * could not be sent or the gateway refused an earlier one (ERROR: a
+ * namespace the key does not name…); an unknown socket id is not an error
+ * (it may have just left). */
+int iog_emitter_emit(iog_emitter *e, const char *nsp, const char *sid, const char *event,
+                     json_t *args);
+/* Broadcast to the sockets of `nsp` in any of `rooms` (NULL-terminated;
+ * NULL = all) and in none of `except`.  As iog_emitter_emit. */
+int iog_emitter_broadcast(iog_emitter *e, const char *nsp, const char *const *rooms,
+                          const char *const *except, const char *event, json_t *args);
+/* Read the gateway's answers for up to wait_ms (PINGs answered): -1 if it
+ * refused something sent before.  Call it before exiting to know that
+ * everything was accepted, and now and then in a long-lived idle emitter. */
+int iog_emitter_flush(iog_emitter *e, int wait_ms);
+
 #ifdef __cplusplus
 }
 #endif

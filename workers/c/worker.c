@@ -375,6 +375,10 @@ static void send_hello(iog_gw *g)
     json_t *meta =
         iog_jcheck(json_pack("{s:i,s:s,s:i,s:o}", "version", IPC_PROTOCOL_VERSION, "incarnation",
                              g->incarnation, "pid", (int)getpid(), "conn_events", ev));
+    /* Rule 10a: the key that lets us serve the namespace (a spawning
+     * gateway sets it; elsewhere the operator does). */
+    const char *key = getenv("IOGATE_WORKER_KEY");
+    if (key && *key) json_object_set_new(meta, "key", iog_jcheck(json_string(key)));
     /* DONTWAIT: never block on HELLO; while the gateway is not there it
      * waits in the pipe, and is repeated every heartbeat until WELCOME. */
     int rc =
