@@ -20,6 +20,7 @@
 
 #include "eio.h"
 #include "ipc.h"
+#include "metrics.h"
 #include "sio_codec.h"
 
 #include "gw_app.h"
@@ -80,6 +81,7 @@ struct gw_nsp {
     gw_room *rooms;    /* by name */
     sio_socket *sockets; /* connected sockets */
     size_t n_sockets;
+    gw_nsp_counters *mc; /* its /metrics counters (GW_NSP_M) */
     UT_hash_handle hh;
 };
 
@@ -132,6 +134,7 @@ struct gw_worker {
     gw_nsp *nsp;
     unsigned conn_events;
     double last_seen; /* ev_now */
+    double ping_sent, rtt; /* ev_time of our last PING; seconds to its PONG (-1 none yet) */
     UT_hash_handle hh;
 };
 
@@ -157,6 +160,7 @@ typedef struct gw_child {
     double started;          /* ev_now at the last spawn */
     double window_start;     /* ev_now when the current crash window opened */
     unsigned n_crashes;      /* exits within that window */
+    struct gw_wout *out;     /* its stdout/stderr pipes, re-emitted as log lines (wout.c) */
     struct gw_child *next;
 } gw_child;
 

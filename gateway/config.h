@@ -39,6 +39,9 @@ typedef struct {
     char *ipc_curve_secret;         /* --ipc-curve-secret FILE, NULL = no CURVE */
     int echo;
     int log_level; /* GW_LOG_* */
+    int log_format; /* GW_LOG_TEXT / GW_LOG_JSON (--log-format) */
+    char *admin_host; /* --admin-listen HOST:PORT (/healthz, /metrics); NULL = off */
+    int admin_port;
     /* behind a web server: --trust-proxy (repeatable), --fastcgi */
     char **trust; /* NULL-terminated, or NULL */
     size_t ntrust;
