@@ -43,7 +43,7 @@ typedef struct {
     uint64_t bytes_read, bytes_written; /* HTTP/WebSocket bytes on the public sockets */
     uint64_t broadcasts, deliveries; /* BROADCAST messages from workers; packets they queued */
     uint64_t limits[GW_LIMIT_N];
-    uint64_t sio_connects, sio_disconnects; /* sockets accepted by workers / removed */
+    double start_time; /* process start, seconds since the epoch (main.c) */
 } gw_metrics_t;
 
 extern gw_metrics_t gw_metrics;

@@ -47,7 +47,9 @@ static size_t json_escape(char *out, size_t len, size_t cap, const char *s, size
         } else if (ch == '\t') {
             add = "\\t", al = 2;
         } else if (ch < 0x20 || ch == 0x7f) {
-            al = (size_t)snprintf(esc, sizeof esc, "\\u%04x", ch);
+            static const char hex[] = "0123456789abcdef";
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[ch >> 4], esc[5] = hex[ch & 15], al = 6;
         } else if (ch < 0x80) {
             esc[0] = (char)ch, al = 1;
         } else {
@@ -97,7 +99,7 @@ static void emit(int level, const char *component, const char *label, const char
     gettimeofday(&tv, NULL);
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
-    char ts[40];
+    char ts[80];
     snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
     size_t len = 0;
