@@ -55,7 +55,7 @@ static size_t json_escape(char *out, size_t len, size_t cap, const char *s, size
         } else {
             /* A whole, shortest-form UTF-8 sequence is copied; anything
              * else is one U+FFFD per byte. */
-            size_t need = ch >= 0xf0 && ch <= 0xf4 ? 4 : ch >= 0xe0 ? 3 : ch >= 0xc2 && ch < 0xe0 ? 2 : 0;
+            size_t need = ch >= 0xf0 ? (ch <= 0xf4 ? 4 : 0) : ch >= 0xe0 ? 3 : ch >= 0xc2 ? 2 : 0;
             int ok = need && i + need <= n;
             for (size_t k = 1; ok && k < need; k++)
                 if ((p[i + k] & 0xc0) != 0x80) ok = 0;
@@ -83,28 +83,17 @@ static size_t put(char *out, size_t len, size_t cap, const char *s)
     return len + n;
 }
 
-/* The one line format (README "Logs"): text is
- *   2026-11-30T04:40:00.123Z INFO  gateway message
- * and JSON is {"ts":…,"level":…,"component":…,"msg":…, fields…}.  `label`
- * is what text mode prints for the component (e.g. "worker[/chat pid 12]");
- * fields are key/value string pairs, values starting with '#' written as
- * JSON numbers.  One write per line so lines from several processes and
- * threads do not interleave. */
-static void emit(int level, const char *component, const char *label, const char *const *fields,
-                 const char *msg, size_t msglen, char *buf, size_t cap)
+size_t gw_log_format_line(char *buf, size_t cap, int format, const char *ts, int level,
+                          const char *component, const char *label, const char *const *fields,
+                          const char *msg, size_t msglen)
 {
     static const char *tags[] = {"ERROR", "WARN ", "INFO ", "DEBUG"};
     static const char *names[] = {"error", "warn", "info", "debug"};
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    char ts[80];
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+    if (level < 0) level = 0;
+    if (level > 3) level = 3;
     size_t len = 0;
     cap -= 1; /* room for the newline */
-    if (gw_log_format == GW_LOG_JSON) {
+    if (format == GW_LOG_JSON) {
         len = put(buf, len, cap, "{\"ts\":\"");
         len = put(buf, len, cap, ts);
         len = put(buf, len, cap, "\",\"level\":\"");
@@ -112,9 +101,12 @@ static void emit(int level, const char *component, const char *label, const char
         len = put(buf, len, cap, "\",\"component\":\"");
         len = json_escape(buf, len, cap, component, strlen(component));
         len = put(buf, len, cap, "\",\"msg\":\"");
-        len = json_escape(buf, len, cap - 64, msg, msglen);
+        len = json_escape(buf, len, cap > 64 ? cap - 64 : cap, msg, msglen);
         len = put(buf, len, cap, "\"");
         for (size_t i = 0; fields && fields[i] && fields[i + 1]; i += 2) {
+            /* a field that would not fit whole is left out, so the line
+             * stays one valid object */
+            size_t before = len;
             len = put(buf, len, cap, ",\"");
             len = json_escape(buf, len, cap, fields[i], strlen(fields[i]));
             len = put(buf, len, cap, "\":");
@@ -122,9 +114,10 @@ static void emit(int level, const char *component, const char *label, const char
                 len = put(buf, len, cap, fields[i + 1] + 1);
             } else {
                 len = put(buf, len, cap, "\"");
-                len = json_escape(buf, len, cap - 2, fields[i + 1], strlen(fields[i + 1]));
+                len = json_escape(buf, len, cap, fields[i + 1], strlen(fields[i + 1]));
                 len = put(buf, len, cap, "\"");
             }
+            if (len + 2 >= cap) len = before;
         }
         len = put(buf, len, cap + 1, "}");
     } else {
@@ -139,6 +132,23 @@ static void emit(int level, const char *component, const char *label, const char
         len += msglen;
     }
     buf[len++] = '\n';
+    return len;
+}
+
+/* One write per line so lines from several processes and threads do not
+ * interleave. */
+static void emit(int level, const char *component, const char *label, const char *const *fields,
+                 const char *msg, size_t msglen, char *buf, size_t cap)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    char ts[80];
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+    size_t len = gw_log_format_line(buf, cap, gw_log_format, ts, level, component, label, fields,
+                                    msg, msglen);
     fwrite(buf, 1, len, stderr);
 }
 

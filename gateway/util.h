@@ -28,6 +28,15 @@ void gw_log_fields(int level, const char *const *fields, const char *fmt, ...)
  * component).  Used for worker output (wout.c). */
 void gw_log_raw(int level, const char *component, const char *label, const char *const *fields,
                 const char *msg, size_t len);
+/* The pure part (fuzzed: fuzz/fuzz_logline.c): format one line into buf
+ * (cap >= 256) with the time stamp ts, GW_LOG_TEXT or GW_LOG_JSON, ending
+ * in '\n'; returns its length (<= cap).  Too long a message is cut; in JSON
+ * the line is still one valid object, whatever bytes msg holds (control
+ * characters escaped, bytes that are not UTF-8 → U+FFFD; component and
+ * field names/values are trusted to fit). */
+size_t gw_log_format_line(char *buf, size_t cap, int format, const char *ts, int level,
+                          const char *component, const char *label, const char *const *fields,
+                          const char *msg, size_t msglen);
 #define log_error(...) gw_log(GW_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
 #define log_info(...) gw_log(GW_LOG_INFO, __VA_ARGS__)
