@@ -322,6 +322,7 @@ static void push(eio_session *s, int type, eio_msg *m)
          * same cap as a WebSocket's output queue */
         log_warn("session %s from %s: %zu bytes waiting for a poll (--max-buffered %zu), closing",
                  s->sid, s->hs.address, s->q_bytes, s->srv->max_buffered);
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED);
         session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
     }
 }

@@ -208,6 +208,21 @@ describe('metrics and health (--admin-listen)', () => {
       assert.equal(val(m, 'iogate_worker_up', { nsp: '/c' }), 0);
       assert.equal(val(m, 'iogate_worker_given_up', { nsp: '/' }), 0);
 
+      // a limit hit: JSON nested past --max-depth (32) closes that client
+      a.close();
+      await waitFor(async () => val(await scrape(admin), 'iogate_sessions', { transport: 'polling' }) === 0, 5000);
+      const d = gw.client('/');
+      await once(d, 'connect');
+      let deep = 0;
+      for (let i = 0; i < 40; i++) deep = [deep];
+      const gone = once(d, 'disconnect');
+      d.emit('message', deep);
+      await gone;
+      await waitFor(async () => val(await scrape(admin), 'iogate_limits_hit_total', { kind: 'max-depth' }) === 1, 5000);
+      m = await scrape(admin);
+      assert.equal(val(m, 'iogate_limits_hit_total', { kind: 'max-attachments' }), 0);
+      assert.equal(val(m, 'iogate_limits_hit_total', { kind: 'connect-timeout' }), 0);
+
       // the admin endpoint answers only what it serves
       assert.equal((await get(admin, '/')).status, 404);
       assert.equal((await fetch(`http://127.0.0.1:${admin}/metrics`, { method: 'POST', body: 'x' })).status, 405);
