@@ -4,7 +4,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,8 @@ static const char usage[] =
     "  --cors-credentials        allow credentials (the origin is echoed, never *)\n"
     "  --cookie NAME             set a cookie NAME=<sid> on handshake\n"
     "  --static DIR              serve files from DIR for other paths\n"
-    "  --client-js FILE          serve FILE at <path>socket.io.js\n"
+    "  --client-js FILE|DIR      serve FILE at <path>socket.io.js, or every\n"
+    "                            socket.io*.js(.map) of DIR (socket.io-client/dist/)\n"
     "  --worker NSP=COMMAND      a worker process for a namespace, repeatable;\n"
     "                            NSP starting with ^ is a pattern: one process per\n"
     "                            matching namespace, started on its first CONNECT\n"
@@ -67,10 +70,12 @@ static const char usage[] =
     "  --fastcgi HOST:PORT       also serve polling as a FastCGI responder\n"
     "  --fastcgi unix:PATH       ... on a unix socket\n"
     "  --fastcgi-max-threads N   FastCGI requests in progress at once (4096)\n"
+    "  --fastcgi-socket-mode MODE  octal permissions of the unix socket (umask)\n"
+    "  --fastcgi-socket-owner USER[:GROUP]  owner of the unix socket, e.g. :www-data\n"
     "  --echo                    diagnostic: echo every Engine.IO message back\n"
     "  --config FILE             read `key = value` lines (long option names)\n"
-    "  --help                    this text\n"
-    "  --version                 print the version\n";
+    "  -h, --help                this text\n"
+    "  -v, --version             print the version\n";
 
 const char *gw_config_usage(void) { return usage; }
 
@@ -96,6 +101,8 @@ void gw_config_init(gw_config *c)
     c->max_attachments = (unsigned)d.max_attachments;
     c->max_depth = (unsigned)d.max_depth;
     c->log_level = GW_LOG_INFO;
+    c->eio.fastcgi_socket_uid = -1;
+    c->eio.fastcgi_socket_gid = -1;
 }
 
 static void clear_cors(gw_config *c)
@@ -197,6 +204,37 @@ static int set_listen(gw_config *c, const char *v, char *err, size_t errlen)
     c->host = xstrndup(h, hl);
     c->eio.host = c->host;
     c->eio.port = (int)port;
+    return 0;
+}
+
+/* USER, USER:GROUP or :GROUP, names or numbers; resolved now so that a typo
+ * stops the gateway before it listens, not when the socket is made. */
+static int set_owner(gw_config *c, const char *v, char *err, size_t errlen)
+{
+    const char *colon = strchr(v, ':');
+    size_t ul = colon ? (size_t)(colon - v) : strlen(v);
+    const char *grp = colon ? colon + 1 : "";
+    if (!ul && !*grp) return fail(err, errlen, "--fastcgi-socket-owner wants USER[:GROUP], got '%s'", v);
+    char user[256];
+    if (ul >= sizeof user) return fail(err, errlen, "--fastcgi-socket-owner: user name too long");
+    memcpy(user, v, ul);
+    user[ul] = '\0';
+    unsigned long long n;
+    long uid = -1, gid = -1;
+    if (ul) {
+        struct passwd *pw = getpwnam(user);
+        if (pw) uid = (long)pw->pw_uid;
+        else if (parse_uint(user, INT_MAX, &n) == 0) uid = (long)n;
+        else return fail(err, errlen, "--fastcgi-socket-owner: no user '%s'", user);
+    }
+    if (*grp) {
+        struct group *gr = getgrnam(grp);
+        if (gr) gid = (long)gr->gr_gid;
+        else if (parse_uint(grp, INT_MAX, &n) == 0) gid = (long)n;
+        else return fail(err, errlen, "--fastcgi-socket-owner: no group '%s'", grp);
+    }
+    c->eio.fastcgi_socket_uid = uid;
+    c->eio.fastcgi_socket_gid = gid;
     return 0;
 }
 
@@ -356,6 +394,16 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         c->eio.fastcgi_max_threads = (unsigned)n;
         return 0;
     }
+    if (!strcmp(key, "fastcgi-socket-mode")) {
+        char *end;
+        errno = 0;
+        unsigned long m = strtoul(v, &end, 8);
+        if (!*v || *end || errno || m > 07777)
+            return fail(err, errlen, "--fastcgi-socket-mode wants octal permissions like 0660, got '%s'", v);
+        c->eio.fastcgi_socket_mode = (unsigned)m | GW_FCGI_MODE_SET;
+        return 0;
+    }
+    if (!strcmp(key, "fastcgi-socket-owner")) return set_owner(c, v, err, errlen);
     if (!strcmp(key, "ipc")) {
         if (!*v) return fail(err, errlen, "--ipc: empty endpoint");
         set_str(&c->ipc, v);
@@ -416,6 +464,24 @@ static char *trim(char *s)
     return s;
 }
 
+static int is_bare(const char *key)
+{
+    return !strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "help") ||
+           !strcmp(key, "version");
+}
+
+/* The --help text is the list of options: a name it does not show is
+ * unknown, so a bare `--typo` is reported as that rather than as an
+ * option missing its value. */
+static int is_known(const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = strstr(usage, "--"); p; p = strstr(p + 2, "--"))
+        if (!strncmp(p + 2, key, kl) && (p[2 + kl] == ' ' || p[2 + kl] == '\n' || p[2 + kl] == ','))
+            return 1;
+    return 0;
+}
+
 int gw_config_load(gw_config *c, const char *file, char *err, size_t errlen)
 {
     FILE *f = fopen(file, "r");
@@ -434,6 +500,10 @@ int gw_config_load(gw_config *c, const char *file, char *err, size_t errlen)
             *eq = '\0';
             val = trim(eq + 1);
             key = trim(s);
+        } else if (!is_bare(key)) {
+            rc = fail(err, errlen, "%s:%d: '%s' has no '=' (lines are 'key = value'%s)", file, lineno, key,
+                      is_known(key) ? "" : "; and it is not a known option either");
+            break;
         }
         if (!strcmp(key, "config") || !strcmp(key, "help") || !strcmp(key, "version")) {
             rc = fail(err, errlen, "%s:%d: '%s' is not allowed in a config file", file, lineno, key);
@@ -449,11 +519,6 @@ int gw_config_load(gw_config *c, const char *file, char *err, size_t errlen)
     return rc;
 }
 
-static int is_bare(const char *key)
-{
-    return !strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "help") ||
-           !strcmp(key, "version");
-}
 
 int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errlen)
 {
@@ -461,6 +526,8 @@ int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errle
     for (int pass = 1; pass <= 2; pass++) {
         for (int i = 1; i < argc; i++) {
             const char *a = argv[i];
+            if (!strcmp(a, "-h")) a = "--help";
+            else if (!strcmp(a, "-v")) a = "--version";
             if (strncmp(a, "--", 2) != 0 || !a[2])
                 return fail(err, errlen, "unexpected argument '%s'", a);
             char key[64];
@@ -473,6 +540,7 @@ int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errle
             if (eq) {
                 val = eq + 1;
             } else if (!is_bare(key)) {
+                if (!is_known(key)) return fail(err, errlen, "unknown option --%s", key);
                 if (i + 1 >= argc) return fail(err, errlen, "--%s needs a value", key);
                 val = argv[++i];
             }

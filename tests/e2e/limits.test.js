@@ -380,7 +380,7 @@ describe('floods: bounded gateway memory', () => {
       const payload = 'p'.repeat(1000);
       for (let i = 0; i < 20000; i++) ws.send(`42["echo","${payload}"]`);
       await gw.waitLog(/namespace \/: worker has \d+ packets in flight; it is too slow/, 10000);
-      await gw.waitLog(/namespace \/: worker too slow, disconnecting socket/);
+      await gw.waitLog(/namespace \/: socket \S+ disconnected \(worker credit exceeded\)/);
       await sh.waitFor(() => got.includes('1'), 10000).catch(() => {}); // closed or just the socket
       const after = rssKiB(gw.proc.pid);
       console.log(`# gateway RSS ${before} KiB -> ${after} KiB over a 20,000-event (20 MB) flood`);

@@ -15,14 +15,15 @@ const os = require('node:os');
 const path = require('node:path');
 const { io } = require('socket.io-client');
 const { startGateway, once, waitFor, sleep } = require('./sio_harness');
-const { startNginx, exampleConf } = require('./nginx_harness');
+const { startNginx, exampleConf, fastcgiSocketArgs } = require('./nginx_harness');
 const { fcgiRequest, requestBytes, cgiParams } = require('./fcgi_client');
 
 // Gateway (+ echo worker) with --fastcgi on a unix socket, nginx in front.
 async function behindFastcgi({ gwArgs = [], connections = 1024 } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-fcgi-'));
   const sock = path.join(dir, 'fastcgi.sock');
-  const gw = await startGateway({ workers: { '/': 'echo' }, args: ['--fastcgi', `unix:${sock}`, ...gwArgs] });
+  fs.chmodSync(dir, 0o711); // nginx's workers run as another user (nginx_harness.js)
+  const gw = await startGateway({ workers: { '/': 'echo' }, args: ['--fastcgi', `unix:${sock}`, ...fastcgiSocketArgs(), ...gwArgs] });
   const conf = exampleConf('iogate-fastcgi.conf', [
     ['listen 80;', 'listen 127.0.0.1:@PORT@;'],
     ['server 127.0.0.1:3000;', `server 127.0.0.1:${gw.port};`],

@@ -323,7 +323,8 @@ iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
     if (!nsp) nsp = getenv("IOGATE_NAMESPACE");
     if (!nsp || !*nsp) nsp = "/";
     if (!endpoint || !*endpoint) {
-        iog_log(IOG_LOG_ERROR, "no gateway endpoint (set IOGATE_ENDPOINT)");
+        iog_log(IOG_LOG_ERROR, "no gateway endpoint: IOGATE_ENDPOINT is not set (run the worker under the "
+                               "gateway, iogate --worker NSP=COMMAND, or set it yourself)");
         iog_fail(EINVAL, "no gateway endpoint");
         return NULL;
     }

@@ -2,7 +2,7 @@
 // socket.io API for a process that serves one namespace behind the iogate
 // gateway (see README.md here, and ipc/PROTOCOL.md for the wire contract).
 //
-//   const { Worker } = require('iogate-worker');   // or require('./workers/node')
+//   const { Worker } = require('iogate-worker');  // npm install ./workers/node
 //   const io = new Worker();          // IOGATE_ENDPOINT / IOGATE_NAMESPACE
 //   io.on('connection', (socket) => socket.on('ping', (cb) => cb('pong')));
 'use strict';

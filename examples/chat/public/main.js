@@ -11,6 +11,8 @@
   const chatPage = $('.chat.page');
   const currentRoom = $('.currentRoom');
   const roomCount = $('.roomCount');
+  const participantCount = $('.participantCount');
+  const roomInput = $('.roomInput');
 
   const socket = io();
   let username;
@@ -31,7 +33,20 @@
     messages.appendChild(li);
     scroll();
   };
-  const participants = (n) => log(n === 1 ? "there's 1 participant" : `there are ${n} participants`);
+  // The count stays in the room bar from the login on; the log keeps the history.
+  const participants = (n) => {
+    participantCount.textContent = n === 1 ? '1 participant' : `${n} participants`;
+    log(n === 1 ? "there's 1 participant" : `there are ${n} participants`);
+  };
+  // Typing is possible only while the server can take it: disabled until
+  // the login answer, and again from a disconnect to the next login.
+  const setOnline = (on) => {
+    connected = on;
+    inputMessage.disabled = !on;
+    roomInput.disabled = !on;
+    inputMessage.placeholder = on ? 'Type here...' : 'Disconnected: reconnecting…';
+    if (on && username) inputMessage.focus();
+  };
   const addMessage = (data, isTyping) => {
     const old = [...messages.querySelectorAll('.typing')].find((el) => el.dataset.username === data.username);
     if (old) old.remove();
@@ -108,7 +123,7 @@
   });
 
   socket.on('login', (data) => {
-    connected = true;
+    setOnline(true);
     log('Welcome to iogate chat');
     currentRoom.textContent = data.room;
     participants(data.numUsers);
@@ -125,7 +140,10 @@
   });
   socket.on('user joined room', (data) => log(`${data.username} came to ${data.room}`));
   socket.on('user left room', (data) => { log(`${data.username} left ${data.room}`); removeTyping(data); });
-  socket.on('disconnect', () => log('you have been disconnected'));
+  socket.on('disconnect', () => {
+    setOnline(false);
+    log('you have been disconnected');
+  });
   socket.io.on('reconnect', () => {
     log('you have been reconnected');
     if (username) socket.emit('add user', username);

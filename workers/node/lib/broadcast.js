@@ -54,13 +54,16 @@ class BroadcastOperator {
     return new BroadcastOperator(this._worker, this.rooms, this.exceptRooms, { ...this.flags, volatile: true });
   }
 
-  // Every worker is local to its gateway: accepted for compatibility.
+  // socket.io: "only to the clients of this server node", as opposed to
+  // every node behind the adapter.  A worker is the only server of its
+  // namespace, so every broadcast is local already: exact, not ignored.
   get local() {
-    return this;
+    return new BroadcastOperator(this._worker, this.rooms, this.exceptRooms, { ...this.flags, local: true });
   }
 
+  // The gateway decides compression: refused loudly rather than ignored.
   compress() {
-    return this;
+    throw new Error('compress() is not supported by iogate workers: the gateway decides compression (PROTOCOL.md has no such flag)');
   }
 
   timeout(ms) {

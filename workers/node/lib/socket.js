@@ -16,15 +16,33 @@
 
 const { EventEmitter } = require('node:events');
 const { BroadcastOperator, RESERVED_EVENTS, checkReserved, roomList } = require('./broadcast');
+const { settle, buildHandshake, buildRequest } = require('./native');
 
 const emitLocal = EventEmitter.prototype.emit;
+const CONN_NOTICES = ['upgrade', 'packet', 'packetCreate', 'drain', 'close'];
 
-// socket.conn: the underlying connection as far as a worker can see it.
+// socket.conn: the underlying connection (engine.io's Socket) as far as a
+// worker can see it.  Its events come from the gateway's CONN notices
+// (PROTOCOL.md rule 20), only of the kinds asked for in HELLO: listening to
+// one that was not asked for (Worker option connEvents) is logged once, not
+// silently never called.
 class Conn extends EventEmitter {
   constructor(socket, transport) {
-    super();
+    super({ captureRejections: true });
     this._socket = socket;
     this.transport = { name: transport };
+    this.protocol = 4;
+    this.upgrading = false;
+    this.on('newListener', (ev) => {
+      if (CONN_NOTICES.includes(ev) && !socket.nsp._connEvents.has(ev) && !socket.nsp._connWarned.has(ev)) {
+        socket.nsp._connWarned.add(ev);
+        socket.nsp._log(1, `socket.conn.on("${ev}"): never raised, the worker did not ask for it (new Worker({ connEvents: ["${ev}"] }))`);
+      }
+    });
+  }
+
+  get request() {
+    return this._socket.request;
   }
 
   get remoteAddress() {
@@ -34,19 +52,25 @@ class Conn extends EventEmitter {
   get readyState() {
     return this._socket.connected ? 'open' : 'closed';
   }
+
+  get upgraded() {
+    return this.transport.name === 'websocket' || this.transport.name === 'webtransport';
+  }
+
+  [EventEmitter.captureRejectionSymbol](err, ev) {
+    this._socket.nsp._log(0, `socket ${this._socket.id}: conn "${ev}" handler rejected: ${(err && err.stack) || err}`);
+  }
 }
 
 class Socket extends EventEmitter {
   constructor(worker, id, meta) {
-    super();
+    // captureRejections: an async listener that rejects is logged (below),
+    // as a throwing one is, instead of an unhandled rejection killing us.
+    super({ captureRejections: true });
     this.nsp = worker;
     this.id = id;
-    const hs = meta.handshake && typeof meta.handshake === 'object' ? { ...meta.handshake } : {};
-    if (!hs.auth || typeof hs.auth !== 'object' || Array.isArray(hs.auth)) hs.auth = {};
-    if (!hs.headers || typeof hs.headers !== 'object') hs.headers = {};
-    if (!hs.query || typeof hs.query !== 'object') hs.query = {};
-    this.handshake = hs;
-    this.request = { headers: hs.headers, url: hs.url, method: 'GET' };
+    this.handshake = buildHandshake(meta.handshake);
+    this.request = buildRequest(this.handshake);
     this.recovered = meta.recovered === true;
     this.data = {};
     this.rooms = new Set([id]);
@@ -78,6 +102,10 @@ class Socket extends EventEmitter {
     return { conn: this.conn, request: this.request };
   }
 
+  [EventEmitter.captureRejectionSymbol](err, ev) {
+    this.nsp._log(0, `socket ${this.id}: handler of "${ev}" rejected: ${(err && err.stack) || err}`);
+  }
+
   // ---- events out ----
 
   // Emit to this client.  A function as last argument asks for an
@@ -97,10 +125,10 @@ class Socket extends EventEmitter {
     if (this._state !== 'connected') {
       this.nsp._log(3, `emit ${ev} to ${this.id}: socket is not connected`);
       if (cb && onClose) onClose(new Error('socket is not connected'));
-      else if (cb && flags.timeout !== undefined) process.nextTick(cb, new Error('socket is not connected'));
+      else if (cb && flags.timeout !== undefined) process.nextTick(() => this._callAck(cb, new Error('socket is not connected')));
       return false;
     }
-    for (const fn of this._anyOut.slice()) fn(ev, ...args);
+    this._notifyOutgoing(ev, args);
     const meta = {};
     let id = -1;
     if (cb) {
@@ -114,14 +142,14 @@ class Socket extends EventEmitter {
       if (!ok) {
         const err = new Error('not connected to the gateway');
         if (onClose) onClose(err);
-        else if (flags.timeout !== undefined) process.nextTick(cb, err);
+        else if (flags.timeout !== undefined) process.nextTick(() => this._callAck(cb, err));
         return false;
       }
       const entry = { cb, timer: null, withErr: flags.timeout !== undefined, onClose };
       if (entry.withErr) {
         entry.timer = setTimeout(() => {
           this._acks.delete(id);
-          cb(new Error('operation has timed out'));
+          this._callAck(cb, new Error('operation has timed out'));
         }, flags.timeout);
       }
       this._acks.set(id, entry);
@@ -162,12 +190,41 @@ class Socket extends EventEmitter {
     return this;
   }
 
+  // The worker is the only server of its namespace (no adapter between
+  // server nodes): every emit is already local.  Kept as a real flag on
+  // broadcasts made from here.
   get local() {
+    this.flags.local = true;
     return this;
   }
 
+  // The gateway decides compression: refused loudly rather than ignored.
   compress() {
-    return this;
+    throw new Error('compress() is not supported by iogate workers: the gateway decides compression (PROTOCOL.md has no such flag)');
+  }
+
+  _notifyOutgoing(ev, args) {
+    for (const fn of this._anyOut.slice()) {
+      try {
+        settle(fn.call(this, ev, ...args), (e) => this._logThrow('onAnyOutgoing listener', e));
+      } catch (e) {
+        this._logThrow('onAnyOutgoing listener', e);
+      }
+    }
+  }
+
+  // An ack callback called by us (timeout, failure): a throw or a rejection
+  // is logged, never fatal.
+  _callAck(cb, ...args) {
+    try {
+      settle(cb(...args), (e) => this._logThrow('ack callback', e));
+    } catch (e) {
+      this._logThrow('ack callback', e);
+    }
+  }
+
+  _logThrow(what, e) {
+    this.nsp._log(0, `socket ${this.id}: ${what} threw: ${(e && e.stack) || e}`);
   }
 
   _newBroadcastOperator() {
@@ -240,12 +297,14 @@ class Socket extends EventEmitter {
   }
 
   offAny(fn) {
-    this._any = fn ? this._any.filter((f) => f !== fn) : [];
+    if (!fn) this._any = [];
+    else if (this._any.indexOf(fn) >= 0) this._any.splice(this._any.indexOf(fn), 1);
     return this;
   }
 
+  // The array itself, as socket.io's (it may be changed in place).
   listenersAny() {
-    return this._any.slice();
+    return this._any;
   }
 
   onAnyOutgoing(fn) {
@@ -259,12 +318,13 @@ class Socket extends EventEmitter {
   }
 
   offAnyOutgoing(fn) {
-    this._anyOut = fn ? this._anyOut.filter((f) => f !== fn) : [];
+    if (!fn) this._anyOut = [];
+    else if (this._anyOut.indexOf(fn) >= 0) this._anyOut.splice(this._anyOut.indexOf(fn), 1);
     return this;
   }
 
   listenersAnyOutgoing() {
-    return this._anyOut.slice();
+    return this._anyOut;
   }
 
   // EVENT from the gateway.  data: ["event", arg…] with binaries resolved.
@@ -283,6 +343,16 @@ class Socket extends EventEmitter {
     }
     const packet = data.slice();
     if (Number.isInteger(meta.ack) && meta.ack >= 0) packet.push(this._ackFn(meta.ack));
+    // As socket.io's Socket.onevent: the onAny listeners see every packet,
+    // before the packet middleware (which may still refuse it).
+    for (const fn of this._any.slice()) {
+      if (this._state !== 'connected') return;
+      try {
+        settle(fn.apply(this, packet), (e) => this._logThrow(`onAny listener (event "${data[0]}")`, e));
+      } catch (e) {
+        this._logThrow(`onAny listener (event "${data[0]}")`, e);
+      }
+    }
     this._runMiddleware(packet, 0);
   }
 
@@ -312,11 +382,19 @@ class Socket extends EventEmitter {
         this._runMiddleware(packet, i + 1);
       }
     };
+    // A middleware that throws or rejects is a bug in the application:
+    // logged with its stack, and the packet refused as with next(err) (the
+    // socket's `error` event; nothing reaches the client).  socket.io would
+    // let the exception escape instead (a thrown one closes the client's
+    // whole connection, a rejected one is an unhandled rejection).
+    const fail = (e) => {
+      this._logThrow(`packet middleware (event "${packet[0]}")`, e);
+      next(e instanceof Error ? e : new Error(String(e)));
+    };
     try {
-      const r = this._fns[i].call(this, packet, next);
-      if (r && typeof r.then === 'function') r.then(undefined, next);
+      settle(this._fns[i].call(this, packet, next), fail);
     } catch (e) {
-      next(e);
+      fail(e);
     }
   }
 
@@ -324,10 +402,6 @@ class Socket extends EventEmitter {
     const [ev, ...args] = packet;
     if (typeof ev !== 'string') return; // a middleware broke the packet
     try {
-      for (const fn of this._any.slice()) {
-        if (this._state !== 'connected') return;
-        fn.call(this, ev, ...args);
-      }
       if (this._state === 'connected') emitLocal.call(this, ev, ...args);
     } catch (e) {
       this.nsp._log(0, `socket ${this.id}: handler of "${ev}" threw: ${(e && e.stack) || e}`);
@@ -357,8 +431,9 @@ class Socket extends EventEmitter {
     if (entry.timer) clearTimeout(entry.timer);
     const args = Array.isArray(data) ? data : [];
     try {
-      if (entry.withErr) entry.cb(null, ...args);
-      else entry.cb(...args);
+      const fail = (e) => this._logThrow('ack callback', e);
+      if (entry.withErr) settle(entry.cb(null, ...args), fail);
+      else settle(entry.cb(...args), fail);
     } catch (e) {
       this.nsp._log(0, `socket ${this.id}: ack callback threw: ${(e && e.stack) || e}`);
     }
@@ -405,7 +480,7 @@ class Socket extends EventEmitter {
     if (!wasConnected) return; // refused or never accepted: no events
     const safe = (what, fn) => {
       try {
-        fn();
+        settle(fn(), (e) => this.nsp._log(0, `socket ${this.id}: ${what} handler rejected: ${(e && e.stack) || e}`));
       } catch (e) {
         this.nsp._log(0, `socket ${this.id}: ${what} handler threw: ${(e && e.stack) || e}`);
       }

@@ -1,33 +1,26 @@
 // worker.js — the worker: one namespace behind the iogate gateway, shaped
-// like socket.io's Server/Namespace.  The ZeroMQ DEALER to the gateway,
-// HELLO / WELCOME / PING / PONG / BYE, PROCESSED, dispatch of gateway
-// messages to sockets, namespace middleware, broadcasts and utilities.
+// like socket.io's Server/Namespace, over one link per gateway (link.js):
+// dispatch of gateway messages to sockets (one socket table and one room
+// state for every gateway), namespace middleware, broadcasts and utilities.
 // The wire contract is ipc/PROTOCOL.md.
 'use strict';
 
 const { EventEmitter } = require('node:events');
-const crypto = require('node:crypto');
-const zmq = require('zeromq');
 const codec = require('./codec');
+const { GatewayLink, parseEndpoints, curveOptions, PROTOCOL_VERSION } = require('./link');
 const { Socket } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
+const { settle, logLine } = require('./native');
 
-const PROTOCOL_VERSION = 1;
-const DEFAULT_HEARTBEAT_MS = 5000;
-const HELLO_RETRY_MS = 20;
-const HWM = 100000;
 const STOP_GRACE_MS = 250; // close(): wait this long for the gateway's BYE
-const VOLATILE_QUEUE_LIMIT = 1000;
-const BURST = 256; // messages handled in a row before the receive loop yields
-const PROCESSED_EVERY = 1000; // report PROCESSED at least this often within a burst // volatile messages are dropped past this backlog
 const CONN_EVENTS = ['upgrade', 'packet', 'packetCreate', 'drain', 'close'];
 const LEVELS = ['error', 'warn', 'info', 'debug'];
+// What the client's connect_error says when a namespace middleware throws or
+// rejects instead of calling next(err): the exception is the application's
+// bug, logged with its stack here, and never sent to the client.
+const MIDDLEWARE_FAILED = 'Internal server error';
 
 const emitLocal = EventEmitter.prototype.emit;
-
-function newIncarnation() {
-  return crypto.randomBytes(16).toString('hex');
-}
 
 // Spawned by a gateway: IOGATE_GATEWAY_PID is set and is our parent, or
 // names a gateway that is gone already (we were adopted meanwhile).  A
@@ -57,7 +50,7 @@ class Worker extends EventEmitter {
   // when that parent goes away, like PR_SET_PDEATHSIG; a worker started any
   // other way keeps retrying HELLO).
   constructor(opts = {}) {
-    super();
+    super({ captureRejections: true }); // an async "connection" handler that rejects is logged
     const endpoint = opts.endpoint || process.env.IOGATE_ENDPOINT;
     const nsp = opts.namespace || process.env.IOGATE_NAMESPACE || '/';
     if (!endpoint) throw new Error('no gateway endpoint (set IOGATE_ENDPOINT or pass { endpoint })');
@@ -67,29 +60,16 @@ class Worker extends EventEmitter {
     const lv = opts.logLevel || process.env.IOGATE_WORKER_LOG;
     this._logLevel = LEVELS.includes(lv) ? LEVELS.indexOf(lv) : 2;
     this._connEvents = new Set(['upgrade', ...(opts.connEvents || [])].filter((e) => CONN_EVENTS.includes(e)));
+    this._connWarned = new Set();
     this._handleSignals = opts.handleSignals !== false;
     this._exitWithParent = opts.exitWithParent ?? spawnedByGateway();
     this._mw = [];
-    this._all = new Map(); // id → Socket, every state
+    this._all = new Map(); // id → Socket, every state, of every gateway
     this.sockets = new Map(); // id → Socket, connected ones (socket.io's namespace.sockets)
-    this._incarnation = newIncarnation();
-    this._heartbeatMs = DEFAULT_HEARTBEAT_MS;
-    this._welcomed = false;
-    this._gatewayId = null;
+    const curve = curveOptions(opts.curveServerKey ?? process.env.IOGATE_CURVE_SERVERKEY);
+    this._links = parseEndpoints(endpoint).map((ep) => new GatewayLink(this, ep, curve));
     this._started = false;
     this._closed = false;
-    this._sock = null;
-    this._queue = [];
-    this._sending = false;
-    this._helloInFlight = false;
-    this._helloAt = 0;
-    this._lastRx = 0;
-    this._lastPing = 0;
-    this._seqDone = 0;
-    this._seqReported = 0;
-    this._processedScheduled = false;
-    this._sinceReport = 0;
-    this._burst = 0;
     this._timer = null;
     this._byeWaiters = [];
     this._parentPid = 0;
@@ -100,7 +80,11 @@ class Worker extends EventEmitter {
 
   _log(level, msg) {
     if (level > this._logLevel) return;
-    process.stderr.write(`iogate-worker[${process.pid}] ${LEVELS[level]}: ${msg}\n`);
+    process.stderr.write(logLine(level, this.name, msg));
+  }
+
+  [EventEmitter.captureRejectionSymbol](err, ev) {
+    this._log(0, `"${ev}" handler rejected: ${(err && err.stack) || err}`);
   }
 
   // ---- namespace API ----
@@ -119,8 +103,14 @@ class Worker extends EventEmitter {
     throw new Error(`this worker serves namespace ${this.name}, not ${name}`);
   }
 
+  // True while at least one gateway has welcomed us.
   get connected() {
-    return this._welcomed;
+    return this._links.some((l) => l.welcomed);
+  }
+
+  // The endpoints of the gateways served, in the order given.
+  get endpoints() {
+    return this._links.map((l) => l.endpoint);
   }
 
   to(room) {
@@ -140,11 +130,11 @@ class Worker extends EventEmitter {
   }
 
   get local() {
-    return new BroadcastOperator(this);
+    return new BroadcastOperator(this).local;
   }
 
-  compress() {
-    return new BroadcastOperator(this);
+  compress(c) {
+    return new BroadcastOperator(this).compress(c);
   }
 
   timeout(ms) {
@@ -197,25 +187,13 @@ class Worker extends EventEmitter {
 
   // ---- life of the worker ----
 
-  // Connect and say HELLO.  Idempotent; called on the next tick unless
-  // autoStart is false.
+  // Connect (one DEALER per gateway) and say HELLO.  Idempotent; called on
+  // the next tick unless autoStart is false.
   start() {
     if (this._started || this._closed) return this;
     this._started = true;
-    const sock = new zmq.Dealer({
-      immediate: true, // a HELLO waits for the connection instead of queueing on a dead pipe
-      linger: 0,
-      sendHighWaterMark: HWM,
-      receiveHighWaterMark: HWM,
-      sendTimeout: this._heartbeatMs,
-    });
-    this._sock = sock;
-    sock.connect(this.endpoint);
-    this._log(2, `worker for ${this.name} connecting to ${this.endpoint} (incarnation ${this._incarnation})`);
-    this._recvLoop(sock);
-    this._helloAt = Date.now();
+    for (const link of this._links) link.start();
     this._restartTimer();
-    this._sendHello();
     if (this._handleSignals) {
       for (const sig of ['SIGTERM', 'SIGINT']) {
         if (process.listenerCount(sig) === 0) {
@@ -235,18 +213,20 @@ class Worker extends EventEmitter {
   }
 
   // Graceful stop: handle what is already on the way for up to 250 ms or
-  // until the gateway's BYE (a gateway shutting down sends every socket a
-  // DISCONNECT "server shutting down", then BYE, then SIGTERM), then send
-  // BYE and close.  Sockets still there are dropped without events.
-  // { grace: ms } changes the wait (0: none).
+  // until every welcoming gateway's BYE (a gateway shutting down sends every
+  // socket a DISCONNECT "server shutting down", then BYE, then SIGTERM),
+  // then send BYE and close.  Sockets still there are dropped without
+  // events.  { grace: ms } changes the wait (0: none).
   async close({ grace = STOP_GRACE_MS } = {}) {
     if (this._closed) return;
-    if (this._started && this._welcomed && grace > 0) {
+    if (this._started && this.connected && grace > 0) {
       await new Promise((resolve) => {
         const t = setTimeout(resolve, grace);
         this._byeWaiters.push(() => {
+          if (this.connected) return false; // another gateway still up
           clearTimeout(t);
           resolve();
+          return true;
         });
       });
     }
@@ -258,32 +238,13 @@ class Worker extends EventEmitter {
     }
     this._all.clear();
     this.sockets.clear();
-    const sock = this._sock;
-    if (!sock) return;
-    if (this._welcomed) {
-      this._queue = [];
-      try {
-        sock.linger = 200; // let the BYE out
-        sock.sendTimeout = 200;
-        await this._waitIdle(300);
-        await sock.send(codec.encode('BYE', this.name, '', { reason: 'worker shutting down' }, null));
-      } catch {
-        /* the gateway is gone already */
-      }
-    }
-    this._welcomed = false;
-    this._sock = null;
-    sock.close();
-  }
-
-  async _waitIdle(ms) {
-    const end = Date.now() + ms;
-    while (this._sending && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    await Promise.all(this._links.map((l) => l.close()));
   }
 
   _restartTimer() {
     clearInterval(this._timer);
-    const tick = Math.max(10, Math.min(1000, Math.floor(this._heartbeatMs / 4)));
+    const hb = Math.min(...this._links.map((l) => l.heartbeatMs));
+    const tick = Math.max(10, Math.min(1000, Math.floor(hb / 4)));
     this._timer = setInterval(() => this._tick(), tick);
   }
 
@@ -296,208 +257,99 @@ class Worker extends EventEmitter {
       this.close().then(() => process.exit(0));
       return;
     }
-    if (!this._welcomed) {
-      if (!this._helloInFlight && now >= this._helloAt) this._sendHello();
-    } else if (now - this._lastRx >= 3 * this._heartbeatMs) {
-      this._gatewayLost('heartbeat timeout', true);
-    } else if (now - this._lastPing >= this._heartbeatMs) {
-      this._lastPing = now;
-      this._send('PING', '', null, null, { volatile: true });
-    }
+    for (const link of this._links) link.tick(now);
   }
 
-  _sendHello() {
-    if (this._closed || !this._sock) return;
-    const meta = {
-      version: PROTOCOL_VERSION,
-      incarnation: this._incarnation,
-      pid: process.pid,
-      conn_events: CONN_EVENTS.filter((e) => this._connEvents.has(e)),
-    };
-    this._helloInFlight = true;
-    const sock = this._sock;
-    // HELLO goes straight to the socket: nothing else may be queued before
-    // WELCOME (and whatever is queued is stale).
-    this._enqueue(codec.encode('HELLO', this.name, '', meta, null), {
-      onSent: () => {
-        this._helloInFlight = false;
-        const now = Date.now();
-        this._log(3, `HELLO ${this.name} sent to ${this.endpoint}`);
-        this._lastRx = now; // the silence clock starts now
-        this._lastPing = now;
-        this._helloAt = now + this._heartbeatMs; // no WELCOME within a heartbeat: again
-      },
-      onFail: () => {
-        if (sock !== this._sock) return;
-        this._helloInFlight = false;
-        this._helloAt = Date.now() + HELLO_RETRY_MS;
-      },
-    });
-  }
-
-  // The gateway is gone (silence, BYE, a new gateway incarnation, an ERROR
-  // "hello", a failed send): every socket it had is disconnected with
-  // "transport close", pending acks fail, and HELLO again with a new
-  // incarnation (PROTOCOL.md rules 10, 14, 34).
-  _gatewayLost(why, rehello) {
-    this._log(1, `gateway lost (${why}): ${this._all.size} socket(s) of ${this.name} disconnected`);
-    const wasWelcomed = this._welcomed;
-    this._welcomed = false;
-    this._queue = this._queue.filter((q) => q.hello); // stale messages for the old gateway
-    for (const s of [...this._all.values()]) s._onclose('transport close');
-    if (wasWelcomed) this._emitReserved('gatewayLost', why);
-    if (rehello) {
-      this._incarnation = newIncarnation();
-      this._helloAt = Date.now() + HELLO_RETRY_MS;
-    }
+  // Gateway `link` is gone: every socket it had — and only those, the
+  // other gateways' sockets carry on — gets `disconnecting` / `disconnect`
+  // with "transport close", and its pending acks fail (PROTOCOL.md rules 2,
+  // 14, 34).
+  _linkLost(link, why, wasWelcomed) {
+    const mine = [...this._all.values()].filter((s) => s._link === link);
+    this._log(1, `gateway ${link.endpoint} lost (${why}): ${mine.length} socket(s) of ${this.name} disconnected`);
+    for (const s of mine) s._onclose('transport close');
+    if (wasWelcomed) this._emitReserved('gatewayLost', why, link.endpoint);
     this._wakeByeWaiters();
   }
 
   _wakeByeWaiters() {
-    const w = this._byeWaiters;
-    this._byeWaiters = [];
-    for (const f of w) f();
+    this._byeWaiters = this._byeWaiters.filter((f) => !f());
   }
 
   // ---- sending ----
 
-  // Queue one message.  meta: object or null; data: array or null (binary
-  // values become attachments).  Returns false (nothing sent) before the
-  // gateway's WELCOME, and for a volatile message when the link is backed
-  // up (PROTOCOL.md rule 32: volatile never blocks).
-  _send(type, sid, meta, data, { volatile = false } = {}) {
-    if (this._closed || !this._sock) return false;
-    if (!this._welcomed && type !== 'PING' && type !== 'PONG') {
-      this._log(3, `${type} not sent: not connected to the gateway`);
-      return false;
-    }
-    if (volatile && this._queue.length >= VOLATILE_QUEUE_LIMIT) {
-      this._log(3, `volatile ${type} to ${this.name} dropped`);
-      return false;
-    }
-    const nsp = type === 'PING' || type === 'PONG' || type === 'PROCESSED' ? '' : this.name;
-    this._enqueue(codec.encode(type, nsp, sid, meta, data), {});
-    return true;
-  }
-
-  _enqueue(frames, { onSent, onFail }) {
-    this._queue.push({ frames, onSent, onFail, hello: !!onSent });
-    if (!this._sending) this._pump();
-  }
-
-  async _pump() {
-    this._sending = true;
-    const sock = this._sock;
-    while (this._queue.length && sock === this._sock && !sock.closed) {
-      const item = this._queue.shift();
-      try {
-        await sock.send(item.frames);
-        if (item.onSent) item.onSent();
-      } catch (e) {
-        if (sock !== this._sock || sock.closed) break;
-        if (item.onFail) {
-          this._log(3, `HELLO not sent yet (${e.code || e.message})`);
-          item.onFail(e);
-          continue;
-        }
-        this._log(1, `send to ${this.endpoint} failed: ${e.code || e.message}`);
-        // Blocked a whole heartbeat or worse: the message is lost, so the
-        // gateway's view and ours differ.  Start over.
-        if (this._welcomed) this._gatewayLost('send to the gateway failed', true);
+  // Queue one message for the gateway it concerns: a message about a
+  // socket goes to that socket's gateway; a BROADCAST to every gateway (each
+  // applies rooms/except to its own sockets, PROTOCOL.md rule 2).  meta:
+  // object or null; data: array or null (binary values become attachments).
+  // Returns false when nothing was sent (no such socket, no gateway
+  // welcomed us, or a volatile message dropped).
+  _send(type, sid, meta, data, opts = {}) {
+    if (this._closed) return false;
+    if (sid) {
+      const s = this._all.get(sid);
+      if (!s || !s._link) {
+        this._log(3, `${type} for ${sid} not sent: unknown socket`);
+        return false;
       }
+      return s._link.send(type, sid, meta, data, opts);
     }
-    this._sending = false;
+    let ok = false;
+    for (const link of this._links) if (link.welcomed && link.send(type, sid, meta, data, opts)) ok = true;
+    if (!ok) this._log(3, `${type} not sent: not connected to a gateway`);
+    return ok;
   }
 
   // ---- receiving ----
 
-  async _recvLoop(sock) {
-    while (sock === this._sock && !sock.closed) {
-      let frames;
-      try {
-        frames = await sock.receive();
-      } catch (e) {
-        if (sock !== this._sock || sock.closed) return;
-        this._log(0, `receive: ${e.message}`);
-        await new Promise((r) => setTimeout(r, 10));
-        continue;
-      }
-      this._lastRx = Date.now(); // any message is a sign of life
-      try {
-        this._onMessage(frames);
-      } catch (e) {
-        this._log(0, `handling a message threw: ${(e && e.stack) || e}`);
-      }
-      // receive() resolves at once while messages are waiting, so a flood
-      // would never leave the microtask queue: yield now and then so
-      // timers (heartbeats, ack timeouts) and PROCESSED get their turn.
-      if (++this._burst >= BURST) {
-        this._burst = 0;
-        await new Promise((r) => setImmediate(r));
-      }
-    }
-  }
-
-  // Tell the gateway, once per turn of the event loop in which EVENT/ACK
-  // messages were handled, how far we got (PROTOCOL.md rule 36).
-  // The gateway gives each worker a credit of packets not yet reported
-  // (rule 31): within a long burst, report every PROCESSED_EVERY too.
-  _scheduleProcessed() {
-    if (++this._sinceReport >= PROCESSED_EVERY) this._reportProcessed();
-    if (this._processedScheduled) return;
-    this._processedScheduled = true;
-    setImmediate(() => {
-      this._processedScheduled = false;
-      this._reportProcessed();
-    });
-  }
-
-  _reportProcessed() {
-    this._sinceReport = 0;
-    if (this._welcomed && this._seqDone !== this._seqReported) {
-      if (this._send('PROCESSED', '', { seq: this._seqDone }, null)) this._seqReported = this._seqDone;
-    }
-  }
-
-  _noteSeq(type, meta) {
-    if ((type === 'EVENT' || type === 'ACK') && meta && Number.isInteger(meta.seq)) {
-      this._seqDone = meta.seq;
-      this._scheduleProcessed();
-    }
-  }
-
-  _onMessage(frames) {
+  _onMessage(link, frames) {
     let m;
     try {
       m = codec.decode(frames);
     } catch (e) {
-      this._log(1, `bad message from the gateway (${e.code}: ${e.message}), dropped`);
+      this._log(1, `bad message from the gateway ${link.endpoint} (${e.code}: ${e.message}), dropped`);
       if (e.code === 'data' && frames.length >= 6) {
         // Dropped is handled: do not have it replayed after a crash.
         try {
-          this._noteSeq(frames[1].toString(), JSON.parse(frames[4].toString() || '{}'));
+          link.noteSeq(frames[1].toString(), JSON.parse(frames[4].toString() || '{}'));
         } catch {
           /* meta unreadable */
         }
       }
       return;
     }
-    this._noteSeq(m.type, m.meta);
+    link.noteSeq(m.type, m.meta);
     switch (m.type) {
       case 'WELCOME':
-        return this._onWelcome(m.meta);
+        if (link.onWelcome(m.meta) && [...this._all.values()].some((s) => s._link === link)) {
+          this._linkLost(link, 'new gateway incarnation', false); // the old gateway's sockets are gone
+        }
+        this._log(2, `gateway ${link.gatewayId || '?'} at ${link.endpoint} welcomes ${this.name} (heartbeat ${link.heartbeatMs} ms)`);
+        this._emitReserved('ready', { gateway: link.gatewayId, heartbeatMs: link.heartbeatMs, endpoint: link.endpoint });
+        return;
       case 'PING':
-        this._send('PONG', '', null, null, { volatile: true });
+        link.send('PONG', '', null, null, { volatile: true });
         return;
       case 'PONG':
         return;
-      case 'BYE':
-        this._log(2, `gateway says BYE (${m.meta.reason || 'no reason'})`);
-        this._gatewayLost('BYE', true);
+      case 'BYE': {
+        // Rule 15: drop this gateway's sockets, but no HELLO of our own
+        // (after "replaced by a new worker" it would take the namespace
+        // back); once every gateway has said BYE the worker closes — like
+        // the C and Python run loops returning — and raises `close`.
+        const why = m.meta.reason || 'no reason';
+        this._log(2, `gateway ${link.endpoint} says BYE (${why})`);
+        link.lost('BYE', false);
+        link.dismissed = true;
+        if (this._links.every((l) => l.dismissed)) {
+          this._log(2, `every gateway has said BYE: worker for ${this.name} closing`);
+          this.close({ grace: 0 }).then(() => this._emitReserved('close', why));
+        }
         return;
+      }
       case 'ERROR':
-        this._log(1, `gateway ERROR ${m.meta.code || '?'}: ${m.meta.message || ''} (about ${m.meta.type || '?'})`);
-        if (m.meta.code === 'hello') this._gatewayLost('gateway does not know us', true);
+        this._log(1, `gateway ${link.endpoint} ERROR ${m.meta.code || '?'}: ${m.meta.message || ''} (about ${m.meta.type || '?'})`);
+        if (m.meta.code === 'hello') link.lost('gateway does not know us', true);
         return;
       case 'REPLY':
         return; // no QUERY is sent by this library: rooms are resolved locally
@@ -514,15 +366,25 @@ class Worker extends EventEmitter {
         this._log(1, 'CONNECT without a socket id ignored');
         return;
       }
-      if (s) {
+      if (s && s._link === link) {
         this._log(1, `CONNECT for known socket ${m.sid} ignored`);
         return;
       }
+      if (s) {
+        // Ids are 20 random characters: two gateways choosing the same one
+        // is a bug or an attack, not chance.  Refuse the newcomer rather
+        // than mix up two clients (as the C library does).
+        this._log(1, `CONNECT ${m.sid} from ${link.endpoint}: id already used by a socket of ${s._link.endpoint}, refused`);
+        link.send('REFUSE', m.sid, { message: 'duplicate socket id' }, null);
+        return;
+      }
       s = new Socket(this, m.sid, m.meta);
+      s._link = link;
       this._all.set(m.sid, s);
       this._runMiddleware(s, 0);
       return;
     }
+    if (s && s._link !== link) s = null; // another gateway's socket: not this one's to touch
     if (!s) {
       this._log(3, `${m.type} for unknown socket ${m.sid} ignored`);
       return;
@@ -545,32 +407,6 @@ class Worker extends EventEmitter {
     }
   }
 
-  _onWelcome(meta) {
-    const hb = meta.heartbeat_ms;
-    if (Number.isInteger(hb) && hb > 0 && hb < 3600000 && hb !== this._heartbeatMs) {
-      this._heartbeatMs = hb;
-      if (this._sock) this._sock.sendTimeout = hb;
-      this._restartTimer();
-    }
-    const gw = typeof meta.gateway === 'string' ? meta.gateway : null;
-    if (this._gatewayId && gw && gw !== this._gatewayId && this._all.size) {
-      this._gatewayLost('new gateway incarnation', false); // the old gateway's sockets are gone
-    }
-    this._gatewayId = gw;
-    if (!this._welcomed) {
-      // A new worker connection at the gateway numbers EVENT/ACK from 1.
-      this._seqDone = 0;
-      this._seqReported = 0;
-    }
-    this._welcomed = true;
-    this._helloInFlight = false;
-    const now = Date.now();
-    this._lastRx = now;
-    this._lastPing = now;
-    this._log(2, `gateway ${gw || '?'} welcomes ${this.name} (heartbeat ${this._heartbeatMs} ms)`);
-    this._emitReserved('ready', { gateway: gw, heartbeatMs: this._heartbeatMs });
-  }
-
   // ---- sockets ----
 
   _runMiddleware(s, i) {
@@ -586,18 +422,32 @@ class Worker extends EventEmitter {
       if (err) this._refuse(s, err);
       else this._runMiddleware(s, i + 1);
     };
+    // Only what the application passes to next(err) reaches the client, as
+    // in socket.io; an exception (thrown, or an async middleware's
+    // rejection) is logged with its stack and the client gets a fixed
+    // message.  (socket.io leaves that socket pending with an unhandled
+    // rejection; a worker answers every CONNECT, PROTOCOL.md rule 16.)
+    const fail = (e) => {
+      if (called || s._state !== 'pending') return;
+      this._log(0, `namespace middleware ${i} failed for socket ${s.id}: ${(e && e.stack) || e}`);
+      next(new Error(MIDDLEWARE_FAILED));
+    };
     try {
-      const r = this._mw[i](s, next);
-      if (r && typeof r.then === 'function') r.then(undefined, (e) => next(e || new Error('middleware rejected')));
+      settle(this._mw[i](s, next), fail);
     } catch (e) {
-      next(e);
+      fail(e);
     }
   }
 
   _refuse(s, err) {
     if (s._state !== 'pending') return;
-    const meta = { message: err && err.message !== undefined ? String(err.message) : String(err) };
-    if (err && err.data !== undefined) meta.data = err.data;
+    // socket.io sends { message: err.message, data: err.data } and nothing
+    // else of err: next("text") or next(true) reach the client as an empty
+    // message (the client's Error("")), so here too.
+    const obj = err !== null && typeof err === 'object';
+    const meta = { message: obj && err.message !== undefined ? String(err.message) : '' };
+    if (obj && err.data !== undefined) meta.data = err.data;
+    if (!obj) this._log(3, `socket ${s.id}: next(${typeof err}) refuses with an empty message, as socket.io`);
     this._send('REFUSE', s.id, meta, null);
     this._log(3, `socket ${s.id} refused: ${meta.message}`);
     s._state = 'closed';

@@ -112,7 +112,7 @@ test('middleware next(err) → REFUSE with message and data; a throwing middlewa
     assert.deepEqual(r.meta, { message: 'refused', data: { reason: 'auth' } });
     const r2 = await gw.connect(SID2, { auth: { boom: true } });
     assert.equal(r2.type, 'REFUSE');
-    assert.equal(r2.meta.message, 'boom');
+    assert.equal(r2.meta.message, 'Internal server error'); // the exception is logged, never sent
     assert.equal('data' in r2.meta, false);
     assert.equal(io.sockets.size, 0);
   } finally {
@@ -247,10 +247,11 @@ test('socket middleware: next(err) → error event, handler not run; packet incl
     await gw.send('EVENT', SID1, { ack: 2 }, ['ok', 'orig']);
     const a = await gw.next();
     assert.equal(a.type, 'ACK');
-    assert.deepEqual(calls, [
+    assert.deepEqual(calls, [ // onAny before the packet middleware, as socket.io's Socket.onevent
+      ['any', 'forbidden', 1],
       ['mw', 'forbidden', 'function'],
+      ['any', 'ok', 'orig'],
       ['mw', 'ok', 'function'],
-      ['any', 'ok', 'changed'],
       ['ok', 'changed'],
     ]);
   } finally {
@@ -576,23 +577,27 @@ test('gateway silent for 3 heartbeats: sockets disconnect with transport close, 
   }
 });
 
-test('BYE and ERROR "hello" from the gateway: sockets dropped, HELLO again', async () => {
+test('ERROR "hello" from the gateway: sockets dropped, HELLO again; BYE: sockets dropped, no HELLO, the worker closes (rule 15)', async () => {
   const reasons = [];
-  const { gw, hello, done } = await pair((io) =>
-    io.on('connection', (s) => s.on('disconnect', (r) => reasons.push(r))),
-  );
+  let closed = null;
+  const { gw, io, hello, done } = await pair((io) => {
+    io.on('connection', (s) => s.on('disconnect', (r) => reasons.push(r)));
+    io.on('close', (why) => (closed = why));
+  });
   try {
     await gw.connect();
-    await gw.send('BYE', '', { reason: 'server shutting down' });
+    await gw.send('ERROR', '', { code: 'hello', message: 'who are you', type: 'EMIT' });
     const h2 = await gw.next('HELLO');
     assert.notEqual(h2.meta.incarnation, hello.meta.incarnation);
     assert.deepEqual(reasons, ['transport close']);
-    await gw.send('WELCOME', '', { version: 1, gateway: gw.gatewayId, heartbeat_ms: 5000 });
+    await gw.send('WELCOME', '', { version: 1, gateway: gw.gatewayId, heartbeat_ms: 100 });
     await gw.connect(SID2);
-    await gw.send('ERROR', '', { code: 'hello', message: 'who are you', type: 'EMIT' });
-    const h3 = await gw.next('HELLO');
-    assert.notEqual(h3.meta.incarnation, h2.meta.incarnation);
+    await gw.send('BYE', '', { reason: 'replaced by a new worker' });
+    await sleep(400); // several heartbeats: still no HELLO
+    assert.equal(await gw.none((m) => m.type === 'HELLO', 0), null);
     assert.deepEqual(reasons, ['transport close', 'transport close']);
+    assert.equal(closed, 'replaced by a new worker');
+    assert.equal(io.connected, false);
   } finally {
     await done();
   }

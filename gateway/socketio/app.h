@@ -1,0 +1,292 @@
+/* app.h — the Socket.IO half of the gateway: clients, sockets, namespaces,
+ * the routing copy of rooms (sio.c, rooms.c) and the ZeroMQ side that talks
+ * to workers (router.c).  Public part first (used by main.c), then the
+ * internals the three files share.
+ *
+ * Data model, one loop, no threads:
+ *   gw_app ── eio_server (transport, eio.h)
+ *          ├─ nsps: gw_nsp by name ── worker (gw_worker*), rooms, sockets
+ *          ├─ sockets: sio_socket by Socket.IO id (global: ids are random)
+ *          └─ workers: gw_worker by ZeroMQ routing id
+ *   sio_client (one per Engine.IO session) ── its sio_sockets (one per nsp)
+ */
+#ifndef IOGATE_APP_H
+#define IOGATE_APP_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "eio.h"
+#include "ipc.h"
+#include "metrics.h"
+#include "sio_codec.h"
+
+#include "gw_app.h"
+
+/* ---- internals shared by sio.c, rooms.c, router.c ---------------------- */
+
+typedef struct sio_client sio_client;
+typedef struct sio_socket sio_socket;
+typedef struct gw_nsp gw_nsp;
+typedef struct gw_worker gw_worker;
+typedef struct gw_room gw_room;
+typedef struct gw_member gw_member;
+typedef struct gw_ghost gw_ghost;
+
+#define SIO_TOMBS 8
+
+/* One socket's membership of one room: in the room's list and the socket's. */
+struct gw_member {
+    gw_room *room;
+    sio_socket *sock;
+    gw_member *rprev, *rnext; /* room's members (utlist DL) */
+    gw_member *snext;         /* socket's rooms (utlist LL) */
+};
+
+struct gw_room {
+    char *name;
+    gw_nsp *nsp;
+    gw_member *members;
+    size_t count;
+    UT_hash_handle hh;
+};
+
+typedef enum { SOCK_PENDING, SOCK_CONNECTED } sio_socket_state;
+
+struct sio_socket {
+    char id[IPC_ID_LEN + 1];
+    sio_socket_state state;
+    int unsent;   /* PENDING, CONNECT not yet sent: the worker is restarting */
+    /* CONNECTED but its worker died and a new one is expected: what the
+     * client sends is held here (bounded) and replayed after the recovered
+     * CONNECT is accepted (PROTOCOL.md §4). */
+    int orphaned;   /* worker gone, waiting for the next one */
+    int recovering; /* recovered CONNECT sent, ACCEPT not yet seen */
+    struct held_msg *held, *held_tail;
+    size_t n_held, held_bytes;
+    size_t n_replay, replay_bytes; /* of the hold: a dead worker's, not bounded by it */
+    int quarantined; /* a poison packet of it was not replayed: it goes (rule 37) */
+    size_t n_lost;   /* packets dropped with its poison packet, for the log */
+    json_t *auth; /* the CONNECT auth, kept while unsent */
+    gw_nsp *nsp;
+    sio_client *client;
+    gw_member *rooms;          /* routing copy of the socket's rooms */
+    uint64_t mark;             /* broadcast dedup epoch */
+    sio_socket *nprev, *nnext; /* nsp's connected sockets (utlist DL) */
+    sio_socket *cnext;         /* client's sockets (utlist LL) */
+    UT_hash_handle hh;         /* app->sockets by id */
+};
+
+struct gw_nsp {
+    double last_active; /* ev_now of the last socket added or removed */
+    char *name;
+    gw_worker *worker; /* NULL: nobody serves it now */
+    int draining;      /* removed by a reload: no new sockets; worker stops when empty */
+    gw_room *rooms;    /* by name */
+    sio_socket *sockets; /* connected sockets */
+    size_t n_sockets;
+    gw_nsp_counters *mc; /* its /metrics counters (GW_NSP_M) */
+    UT_hash_handle hh;
+};
+
+/* Binary packet being reassembled: its head, then n binary messages. */
+typedef struct {
+    sio_packet pkt;
+    char *text; /* owned copy of the packet text (pkt points into it) */
+    ipc_buf *att;
+    size_t n_att;
+} sio_partial;
+
+struct sio_client {
+    gw_app *app;
+    eio_session *session;
+    sio_socket *sockets;
+    int ever_connected;   /* a namespace accepted: connect timeout is off */
+    double deadline;      /* connect timeout (ev_now based) */
+    sio_client *tprev, *tnext; /* connect-timeout queue (utlist DL) */
+    int in_timeout_queue;
+    sio_partial *partial; /* binary packet awaiting attachments */
+    int closing;
+    /* Namespaces the gateway disconnected on this client and the client has
+     * not connected again: its packets in flight for them are ignored, not
+     * a violation (rule 38).  A small ring: the oldest is forgotten. */
+    gw_nsp *tomb[SIO_TOMBS];
+    unsigned n_tomb;
+};
+
+enum {
+    CONN_EV_UPGRADE = 1,
+    CONN_EV_PACKET = 2,
+    CONN_EV_PACKET_CREATE = 4,
+    CONN_EV_DRAIN = 8,
+    CONN_EV_CLOSE = 16,
+};
+
+/* A client packet forwarded to a worker and not yet reported PROCESSED:
+ * if the worker dies it goes back to its socket's hold (PROTOCOL.md §4). */
+typedef struct gw_retained {
+    struct gw_retained *next;
+    uint64_t seq;
+    char sid[IPC_ID_LEN + 1];
+    struct held_msg *msg;
+} gw_retained;
+
+struct gw_worker {
+    uint64_t next_seq;     /* seq of the next EVENT/ACK sent */
+    gw_retained *ret_head, *ret_tail;
+    size_t n_ret; /* in flight: sent, not yet PROCESSED */
+    int slow;     /* over its credit (logged once) */
+    char *rid; /* ZeroMQ routing id */
+    size_t rid_len;
+    char incarnation[64];
+    long pid;
+    gw_nsp *nsp;
+    unsigned conn_events;
+    double last_seen; /* ev_now */
+    double ping_sent, rtt; /* ev_time of our last PING; seconds to its PONG (-1 none yet) */
+    UT_hash_handle hh;
+};
+
+/* A child process started for --worker. */
+/* A child process started for --worker, restarted when it exits: the
+ * delay doubles from restart_min_ms up to restart_max_ms while it keeps
+ * dying young, and after crash_limit exits within crash_window_ms the
+ * gateway gives up on it (logged) until a SIGHUP or restart. */
+typedef struct gw_child {
+    int dynamic;  /* started for a pattern: retired when idle */
+    int retiring; /* SIGTERM sent on purpose: do not restart */
+    int draining; /* removed by a reload: stop once its namespace is empty */
+    struct gw_template *tmpl; /* the pattern a dynamic child was started for */
+    ev_child watcher;
+    ev_timer restart;
+    gw_app *app;
+    char *nsp;
+    char *command;
+    pid_t pid;
+    int hello_seen;
+    int given_up;
+    unsigned backoff_ms;
+    double started;          /* ev_now at the last spawn */
+    double window_start;     /* ev_now when the current crash window opened */
+    unsigned n_crashes;      /* exits within that window */
+    struct gw_wout *out;     /* its stdout/stderr pipes, re-emitted as log lines (wout.c) */
+    struct gw_child *next;
+} gw_child;
+
+struct gw_app {
+    struct ev_loop *loop;
+    eio_server *eio;
+    eio_config ecfg;
+    gw_app_options opt;
+    sio_limits limits;
+    gw_nsp *nsps;
+    sio_socket *sockets;
+    gw_worker *workers;
+    sio_client *timeouts; /* connect-timeout queue, oldest first */
+    ev_timer connect_timer;
+    uint64_t epoch;
+    int shutting_down;
+    int listening;
+    int failed; /* could not start listening: main exits 1 */
+
+    /* router.c */
+    void *zctx;
+    void *router;
+    char *endpoint;
+    char *rundir;
+    ev_io zio;
+    ev_prepare zprep;
+    ev_idle zidle;
+    ev_timer heartbeat;
+    ev_timer startup;
+    gw_child *children;
+    struct gw_template *templates; /* --worker patterns, in order */
+    size_t n_dynamic;
+    ev_timer reaper; /* retires idle dynamic workers */
+    char incarnation[IPC_ID_LEN + 1];
+    ipc_frames frames;
+
+    /* sio_loss.c */
+    gw_ghost *ghosts; /* by socket id */
+};
+
+#define GW_MAX_SOCKET_LIST 10000 /* BROADCAST to a list: at most this many ids */
+/* Restart delay cap while a namespace keeps sockets for its next worker. */
+#define GW_RESTART_HELD_MAX_MS 500
+
+/* sio.c */
+gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create);
+void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason);
+void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* The worker serving a namespace is gone: disconnect its sockets. */
+void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why);
+/* A worker now serves nsp: send the CONNECTs that waited for it. */
+void sio_worker_arrived(gw_app *app, gw_nsp *nsp);
+/* The worker handled every packet up to seq: forget them. */
+void sio_worker_processed(gw_app *app, gw_worker *w, uint64_t seq);
+/* The worker is going: give what it did not handle back to its sockets. */
+void sio_worker_requeue(gw_app *app, gw_worker *w);
+/* Whether nsp has sockets kept for its next worker (rule 33). */
+int gw_nsp_holds_sockets(gw_app *app, const char *nsp);
+/* Whether nsp's --worker was given up after a crash loop (its CONNECTs
+ * get "Namespace unavailable" rather than "Invalid namespace"). */
+int gw_router_given_up(gw_app *app, gw_nsp *nsp);
+/* Whether CONNECTs to nsp should wait for a worker (one is expected). */
+int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
+/* No worker serves this namespace: if a --worker pattern matches, start
+ * one for it and return 1 (the CONNECT waits for its HELLO), else 0. */
+int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len);
+void sio_app_start_listening(gw_app *app);
+
+/* sio_loss.c: sockets gone while their worker was restarting (ghosts) —
+ * the next worker gets the socket back as a recovered CONNECT and, once it
+ * has ACCEPTed it, a DISCONNECT with the reason and cause — and
+ * the per-client tombstones of namespaces the gateway disconnected. */
+/* Remember socket `sid` of nsp; `connect_meta` is its recovered CONNECT's
+ * meta, `reason` and `cause` (NULL: none) those of the DISCONNECT that
+ * follows its ACCEPT (all copied); `sent` whether the current worker
+ * already has the CONNECT. */
+void gw_ghost_add(gw_app *app, gw_nsp *nsp, const char *sid, const char *connect_meta,
+                  const char *reason, const char *cause, int sent);
+/* nsp's worker said HELLO: send it the ghosts' CONNECTs. */
+void gw_ghosts_send(gw_app *app, gw_nsp *nsp);
+/* A message from w about a socket id the gateway does not know: if it is a
+ * ghost's ACCEPT, tell w the socket is gone. */
+void gw_ghost_answer(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* nsp's worker is gone: its ghosts wait for the next one, or are forgotten
+ * (logged) when none is expected. */
+void gw_ghosts_worker_gone(gw_app *app, gw_nsp *nsp, int expected);
+void gw_ghosts_free_all(gw_app *app);
+/* How many ghosts nsp has (all namespaces' when NULL). */
+size_t gw_ghost_count(gw_app *app, const gw_nsp *nsp);
+void sio_tomb_add(sio_client *c, gw_nsp *nsp);
+int sio_tomb_has(const sio_client *c, const char *nsp, size_t len);
+void sio_tomb_clear(sio_client *c, const char *nsp, size_t len);
+/* worker_data.c */
+/* 1 if what w sent (EMIT, BROADCAST, ACK) may reach clients; else 0, after
+ * answering ERROR "data" or "meta" and logging one line (PROTOCOL.md rule
+ * 30a).  Other types pass. */
+int sio_worker_data_ok(gw_app *app, gw_worker *w, const ipc_msg *m);
+
+/* rooms.c */
+void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len);
+void gw_room_leave(gw_app *app, sio_socket *s, const char *room, size_t len);
+void gw_room_leave_all(gw_app *app, sio_socket *s);
+/* Call fn(s, ud) once for each socket of nsp in any of `rooms` (all when
+ * rooms is empty/NULL) and in none of `except`.  Returns the count. */
+size_t gw_rooms_select(gw_app *app, gw_nsp *nsp, json_t *rooms, json_t *except,
+                       void (*fn)(sio_socket *s, void *ud), void *ud);
+
+/* router.c */
+int gw_router_start(gw_app *app);
+void gw_router_stop(gw_app *app);
+/* Send to the worker serving s->nsp; returns 0, or -1 when the worker is
+ * missing, gone, or at its high-water mark (errno EAGAIN). */
+int gw_router_send(gw_app *app, gw_worker *w, ipc_type type, const char *nsp, const char *sid,
+                   const char *meta, size_t meta_len, const char *data, size_t data_len,
+                   const ipc_buf *att, size_t n_att);
+void gw_worker_drop(gw_app *app, gw_worker *w, const char *why);
+
+#endif

@@ -1,0 +1,1012 @@
+/* http.c — HTTP/1.1 connections: accept, read, parse (http-parser), the
+ * output queue, lingering close, the loop's safe point, static files.
+ * See http.h for the contract. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "eio_codec.h"
+#include "metrics.h"
+#include "util.h"
+#include "ws.h"
+
+#define IN_CHUNK 4096
+#define IN_SCRATCH (64 * 1024)
+#define IN_PAUSE (64 * 1024) /* stop reading when this much input waits */
+#define LINGER_SECONDS 2.0
+#define IOV_BATCH 64
+
+struct http_seg {
+    eio_msg *msg; /* NULL: bytes are in c->ob at off */
+    const char *p;
+    size_t off, len;
+};
+
+struct http_server {
+    struct ev_loop *loop;
+    http_handler h;
+    void *ud;
+    http_limits lim;
+    int lfd;
+    ev_io accept_w;
+    ev_prepare prep;
+    http_parser_settings settings;
+    http_conn *conns;
+    http_conn *dirty;
+    http_conn *grave;
+    gw_tlist linger;
+    /* A connection without an owner is on exactly one of these (its `idle`
+     * node moves between them): `head` from accept or the first byte of a
+     * request until the head is complete (slowloris: 408 after
+     * header_timeout), `idle` from the end of a response until the next
+     * request begins (silent keep-alive: closed after idle_timeout). */
+    gw_tlist idle;
+    gw_tlist head;
+    size_t nconns;
+    /* --max-buffered-total: what every connection's output queue holds */
+    size_t out_total; /* sum of out_bytes */
+    size_t live_segs; /* queued segments, each sizeof(struct http_seg) */
+    double refused_logged; /* ev_now of the last "refusing connection" line */
+    size_t refused;        /* refused since that line */
+    char *scratch; /* IN_SCRATCH bytes, see read_cb */
+    ev_timer accept_pause;
+};
+
+static void process_input(http_conn *c);
+static http_conn *conn_new(http_server *s, int fd, const char *addr, int secure);
+static void conn_flush(http_conn *c);
+
+/* --- connection death -------------------------------------------------------- */
+
+static void notify_gone(http_conn *c, http_gone why)
+{
+    void *owner = c->owner;
+    if (!owner) return;
+    c->owner = NULL;
+    if (c->srv->h.on_gone) c->srv->h.on_gone(c, owner, why, c->srv->ud);
+}
+
+static void drop_output(http_conn *c)
+{
+    c->srv->out_total -= c->out_bytes;
+    c->srv->live_segs -= c->nseg - c->seg_head;
+    for (size_t i = c->seg_head; i < c->nseg; i++)
+        eio_msg_unref(&c->segs[i].msg);
+    c->nseg = c->seg_head = 0;
+    c->ob_len = 0;
+    c->out_bytes = 0;
+}
+
+static void conn_kill(http_conn *c, http_gone why)
+{
+    if (c->dead) return;
+    http_server *s = c->srv;
+    c->dead = 1;
+    ev_io_stop(s->loop, &c->rio);
+    ev_io_stop(s->loop, &c->wio);
+    close(c->fd);
+    c->fd = -1;
+    gw_tlist_del(&c->linger);
+    gw_tlist_del(&c->idle);
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->nconns--;
+    drop_output(c);
+    notify_gone(c, why);
+    c->next = s->grave;
+    c->prev = NULL;
+    s->grave = c;
+}
+
+static void conn_free(http_conn *c)
+{
+    ws_free(c);
+    free(c->in);
+    free(c->hb);
+    free(c->hoffs);
+    free(c->hdrs);
+    free(c->segs);
+    free(c->ob);
+    free(c);
+}
+
+void http_conn_close(http_conn *c) { conn_kill(c, HTTP_GONE_LOCAL); }
+void http_conn_fail(http_conn *c, http_gone why) { conn_kill(c, why); }
+void http_conn_detach(http_conn *c, http_gone why) { notify_gone(c, why); }
+
+void http_conn_deliver_ws(http_conn *c, int opcode, const char *p, size_t n)
+{
+    if (c->srv->h.on_ws_message) c->srv->h.on_ws_message(c, opcode, p, n, c->srv->ud);
+}
+
+void http_conn_set_owner(http_conn *c, void *owner)
+{
+    c->owner = owner;
+    if (owner) gw_tlist_del(&c->idle); /* the owner's own timeouts govern now */
+}
+
+void http_conn_want_body(http_conn *c) { c->want_body = 1; }
+
+void http_conn_mark_dirty(http_conn *c)
+{
+    if (c->dirty || c->dead) return;
+    c->dirty = 1;
+    c->dirty_next = c->srv->dirty;
+    c->srv->dirty = c;
+}
+
+void http_conn_close_after_flush(http_conn *c)
+{
+    c->close_after = 1;
+    http_conn_mark_dirty(c);
+}
+
+/* Our side is done: shut the write half and read until the peer closes
+ * (or LINGER_SECONDS), so the last response or close frame is not lost to
+ * a TCP reset caused by unread input. */
+static void begin_linger(http_conn *c)
+{
+    if (c->lingering || c->dead) return;
+    notify_gone(c, HTTP_GONE_LOCAL);
+    c->lingering = 1;
+    gw_tlist_del(&c->idle);
+    shutdown(c->fd, SHUT_WR);
+    c->in_off = c->in_len = 0;
+    if (!ev_is_active(&c->rio)) ev_io_start(c->srv->loop, &c->rio);
+    gw_tlist_add(&c->srv->linger, &c->linger);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    http_server *s = w->data;
+    gw_tnode *n;
+    while ((n = gw_tlist_expired(&s->idle))) {
+        http_conn *c = gw_container_of(n, http_conn, idle);
+        if (c->owner || c->ws) continue;
+        if (c->nseg > c->seg_head) { /* still sending a response: not idle */
+            gw_tlist_add(&s->idle, &c->idle);
+            continue;
+        }
+        log_debug("closing idle connection from %s", c->addr);
+        conn_kill(c, HTTP_GONE_LOCAL);
+    }
+    gw_tlist_rearm(&s->idle);
+}
+
+static void bad_request(http_conn *c);
+
+static void head_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    http_server *s = w->data;
+    gw_tnode *n;
+    while ((n = gw_tlist_expired(&s->head))) {
+        http_conn *c = gw_container_of(n, http_conn, idle);
+        if (c->owner || c->ws || c->dead || c->lingering) continue;
+        log_info("request %s from %s not complete within %.0f ms (--header-timeout), closing",
+                 c->in_head ? "head" : "(nothing sent)", c->addr, s->lim.header_timeout * 1000);
+        if (!c->in_head || c->in_parse || c->responded || c->nseg > c->seg_head) {
+            conn_kill(c, HTTP_GONE_LOCAL);
+            continue;
+        }
+        c->err_status = 408;
+        GW_LIMIT(GW_LIMIT_HEADER_TIMEOUT);
+        bad_request(c);
+    }
+    gw_tlist_rearm(&s->head);
+}
+
+static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    http_server *s = w->data;
+    gw_tnode *n;
+    while ((n = gw_tlist_expired(&s->linger)))
+        conn_kill(gw_container_of(n, http_conn, linger), HTTP_GONE_LOCAL);
+    gw_tlist_rearm(&s->linger);
+}
+
+/* --- output queue ------------------------------------------------------------ */
+
+static struct http_seg *new_seg(http_conn *c)
+{
+    if (c->nseg == c->seg_cap) {
+        c->seg_cap = c->seg_cap ? c->seg_cap * 2 : 16;
+        c->segs = xrealloc(c->segs, c->seg_cap * sizeof *c->segs);
+    }
+    c->srv->live_segs++;
+    return &c->segs[c->nseg++];
+}
+
+void http_conn_write(http_conn *c, const void *p, size_t n)
+{
+    if (c->dead || c->lingering || !n) return;
+    if (c->ob_len + n > c->ob_cap) {
+        c->ob_cap = (c->ob_len + n) * 2 + 256;
+        c->ob = xrealloc(c->ob, c->ob_cap);
+    }
+    memcpy(c->ob + c->ob_len, p, n);
+    struct http_seg *last = c->nseg > c->seg_head ? &c->segs[c->nseg - 1] : NULL;
+    if (last && !last->msg && last->off + last->len == c->ob_len) {
+        last->len += n; /* coalesce small copies into one iovec */
+    } else {
+        struct http_seg *g = new_seg(c);
+        g->msg = NULL;
+        g->p = NULL;
+        g->off = c->ob_len;
+        g->len = n;
+    }
+    c->ob_len += n;
+    c->out_bytes += n;
+    c->srv->out_total += n;
+    http_conn_mark_dirty(c);
+}
+
+void http_conn_write_msg(http_conn *c, eio_msg *m, const char *p, size_t n)
+{
+    if (c->dead || c->lingering || !n) return;
+    struct http_seg *g = new_seg(c);
+    g->msg = eio_msg_ref(m);
+    g->p = p;
+    g->off = 0;
+    g->len = n;
+    c->out_bytes += n;
+    c->srv->out_total += n;
+    http_conn_mark_dirty(c);
+}
+
+static void conn_flush(http_conn *c)
+{
+    http_server *s = c->srv;
+    if (c->dead) return;
+    if (c->out_bytes > s->lim.max_output) {
+        log_warn("dropping slow reader %s: %zu bytes queued (--max-buffered %zu)", c->addr,
+                 c->out_bytes, s->lim.max_output);
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED);
+        conn_kill(c, HTTP_GONE_ERROR);
+        return;
+    }
+    while (c->seg_head < c->nseg) {
+        struct iovec iov[IOV_BATCH];
+        int k = 0;
+        for (size_t i = c->seg_head; i < c->nseg && k < IOV_BATCH; i++, k++) {
+            struct http_seg *g = &c->segs[i];
+            iov[k].iov_base = (void *)(g->msg ? g->p : c->ob + g->off);
+            iov[k].iov_len = g->len;
+        }
+        ssize_t n = writev(c->fd, iov, k);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                ev_io_start(s->loop, &c->wio);
+                return;
+            }
+            conn_kill(c, HTTP_GONE_ERROR);
+            return;
+        }
+        size_t left = (size_t)n;
+        GW_COUNT_ADD(bytes_written, left);
+        c->out_bytes -= left;
+        s->out_total -= left;
+        while (left) {
+            struct http_seg *g = &c->segs[c->seg_head];
+            if (left < g->len) {
+                if (g->msg) g->p += left;
+                else g->off += left;
+                g->len -= left;
+                break;
+            }
+            left -= g->len;
+            eio_msg_unref(&g->msg);
+            c->seg_head++;
+            s->live_segs--;
+        }
+    }
+    c->nseg = c->seg_head = 0;
+    c->ob_len = 0;
+    if (c->ob_cap > 64 * 1024) { /* do not keep a big burst's buffer forever */
+        free(c->ob);
+        c->ob = NULL;
+        c->ob_cap = 0;
+    }
+    ev_io_stop(s->loop, &c->wio);
+    if (c->close_after) {
+        begin_linger(c);
+        return;
+    }
+    if (c->owner && s->h.on_drain) s->h.on_drain(c, s->ud);
+}
+
+static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    conn_flush(gw_container_of(w, http_conn, wio));
+}
+
+/* --- responses ------------------------------------------------------------- */
+
+const char *http_status_text(int st)
+{
+    switch (st) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+void http_response_head(http_conn *c, int status, const char *ctype, const char *extra,
+                        size_t body_len, int close)
+{
+    if (close || !c->req.keep_alive) c->resp_close = 1;
+    char h[512];
+    int n = snprintf(h, sizeof h, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
+    if (ctype) n += snprintf(h + n, sizeof h - (size_t)n, "Content-Type: %s\r\n", ctype);
+    if (status != 204 && status != 101 && status != 304)
+        n += snprintf(h + n, sizeof h - (size_t)n, "Content-Length: %zu\r\n", body_len);
+    if (status != 101)
+        n += snprintf(h + n, sizeof h - (size_t)n, "Connection: %s\r\n",
+                      c->resp_close ? "close" : "keep-alive");
+    http_conn_write(c, h, (size_t)n);
+    if (extra) http_conn_write(c, extra, strlen(extra));
+    http_conn_write(c, "\r\n", 2);
+}
+
+void http_response_end(http_conn *c)
+{
+    c->responded = 1;
+    c->want_body = 0;
+    if (c->resp_close) c->close_after = 1;
+    else if (!c->ws) gw_tlist_add(&c->srv->idle, &c->idle); /* next request due within idle */
+    http_conn_mark_dirty(c); /* flush, then parse any pipelined request */
+}
+
+void http_respond(http_conn *c, int status, const char *ctype, const char *extra, const char *body,
+                  size_t len, int close)
+{
+    if (c->dead || c->responded) return;
+    http_response_head(c, status, ctype, extra, len, close);
+    if (c->req.method != HTTP_HEAD && len) http_conn_write(c, body, len);
+    http_response_end(c);
+}
+
+/* --- request parsing ---------------------------------------------------------- */
+
+static void req_reset(http_conn *c)
+{
+    c->msg_complete = c->responded = c->want_body = 0;
+    c->resp_close = 0;
+    c->hb_len = c->url_len = c->head_bytes = 0;
+    c->nh = 0;
+    c->hstate = 0;
+    c->err_status = 0;
+    memset(&c->req, 0, sizeof c->req);
+    c->req.content_length = UINT64_MAX;
+    c->req.address = c->addr;
+    c->req.secure = c->secure;
+}
+
+static void hb_put(http_conn *c, const char *p, size_t n)
+{
+    if (c->hb_len + n + 1 > c->hb_cap) {
+        c->hb_cap = (c->hb_len + n + 1) * 2;
+        c->hb = xrealloc(c->hb, c->hb_cap);
+    }
+    memcpy(c->hb + c->hb_len, p, n);
+    c->hb_len += n;
+}
+
+static int count_head(http_conn *c, size_t n)
+{
+    c->head_bytes += n;
+    if (c->head_bytes > c->srv->lim.max_header_bytes) {
+        c->err_status = 431;
+        GW_LIMIT(GW_LIMIT_HEADER_BYTES);
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    http_conn *c = p->data;
+    req_reset(c);
+    c->in_head = 1;
+    /* the head must now arrive within header_timeout, however slowly */
+    if (!c->owner && !c->ws) gw_tlist_add(&c->srv->head, &c->idle);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    http_conn *c = p->data;
+    c->url_len += n;
+    if (c->url_len > c->srv->lim.max_url_bytes) {
+        c->err_status = 414;
+        GW_LIMIT(GW_LIMIT_URL_BYTES);
+        return -1;
+    }
+    if (count_head(c, n)) return -1;
+    hb_put(c, at, n);
+    return 0;
+}
+
+/* Head buffer layout: url\0 name\0 value\0 ...; hstate 0 = in url,
+ * 1 = in a name, 2 = in a value. */
+static void hb_switch(http_conn *c, int to)
+{
+    if (c->hstate != to) {
+        hb_put(c, "", 1); /* terminate what came before */
+        if (to == 1) {
+            if (c->nh * 2 + 2 > c->hoffs_cap) {
+                c->hoffs_cap = c->hoffs_cap ? c->hoffs_cap * 2 : 32;
+                c->hoffs = xrealloc(c->hoffs, c->hoffs_cap * sizeof *c->hoffs);
+            }
+            c->hoffs[c->nh * 2] = c->hb_len;
+            c->nh++;
+        } else {
+            c->hoffs[c->nh * 2 - 1] = c->hb_len;
+        }
+        c->hstate = to;
+    }
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    http_conn *c = p->data;
+    if (count_head(c, n)) return -1;
+    hb_switch(c, 1);
+    hb_put(c, at, n);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    http_conn *c = p->data;
+    if (count_head(c, n)) return -1;
+    hb_switch(c, 2);
+    hb_put(c, at, n);
+    return 0;
+}
+
+static void finish_head(http_conn *c)
+{
+    if (c->hstate == 1) hb_switch(c, 2); /* name without value */
+    hb_put(c, "", 1);
+    /* path: the url up to '?' or '#', skipping an absolute-form prefix */
+    const char *url = c->hb;
+    const char *pstart = url;
+    if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+        const char *auth = strstr(url, "//") + 2;
+        pstart = auth + strcspn(auth, "/?#");
+    }
+    /* qoff is an offset into url: "http://host?x" has the path "/" but its
+     * query starts after the host (fuzz_http found the old code reading
+     * the query at an offset computed from a pointer outside the buffer) */
+    size_t plen = strcspn(pstart, "?#");
+    size_t qoff = (size_t)(pstart - url) + plen;
+    if (*pstart != '/') { /* absolute form without a path */
+        pstart = "/";
+        plen = 1;
+    }
+    char *path = xstrndup(pstart, plen);
+    c->path_off = c->hb_len;
+    hb_put(c, path, plen);
+    hb_put(c, "", 1);
+    free(path);
+    if (c->nh > c->hdrs_cap) {
+        c->hdrs_cap = c->nh * 2;
+        c->hdrs = xrealloc(c->hdrs, c->hdrs_cap * sizeof *c->hdrs);
+    }
+    for (size_t i = 0; i < c->nh; i++) {
+        char *name = c->hb + c->hoffs[2 * i];
+        for (char *q = name; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        c->hdrs[i].name = name;
+        c->hdrs[i].value = c->hb + c->hoffs[2 * i + 1];
+    }
+    http_request *r = &c->req;
+    r->method = c->parser.method;
+    r->url = c->hb;
+    r->path = c->hb + c->path_off;
+    r->query = "";
+    if (c->hb[qoff] == '?') r->query = c->hb + qoff + 1;
+    r->headers = c->hdrs;
+    r->n_headers = c->nh;
+    r->keep_alive = http_should_keep_alive(&c->parser);
+    r->content_length = (c->parser.flags & F_CONTENTLENGTH) ? c->parser.content_length : UINT64_MAX;
+    r->address = c->addr;
+    r->secure = c->secure;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    http_conn *c = p->data;
+    gw_tlist_del(&c->idle); /* the response (or the owner) decides what is next */
+    c->in_head = 0;
+    finish_head(c);
+    /* the query may hold a '#'-free fragment only; cut a fragment off */
+    char *hash = strchr((char *)c->req.query, '#');
+    if (hash) *hash = '\0';
+    if (p->upgrade) {
+        c->upgrade_pending = 1;
+        return 0;
+    }
+    c->srv->h.on_head(c, &c->req, c->srv->ud);
+    if (c->dead) return -1;
+    const char *expect = http_header(&c->req, "expect");
+    if (c->want_body && !c->responded && expect && strcasecmp(expect, "100-continue") == 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n"; /* curl waits for it */
+        http_conn_write(c, cont, sizeof cont - 1);
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    http_conn *c = p->data;
+    if (c->dead) return -1;
+    if (c->want_body && !c->responded) c->srv->h.on_body(c, at, n, c->srv->ud);
+    return c->dead ? -1 : 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    http_conn *c = p->data;
+    if (c->dead) return -1;
+    if (c->want_body && !c->responded && !c->upgrade_pending) c->srv->h.on_end(c, c->srv->ud);
+    c->msg_complete = 1;
+    http_parser_pause(p, 1); /* one request at a time: later ones wait */
+    return 0;
+}
+
+static void bad_request(http_conn *c)
+{
+    int st = c->err_status ? c->err_status : 400;
+    if (c->responded || c->owner) { /* a response was already begun/held */
+        conn_kill(c, HTTP_GONE_ERROR);
+        return;
+    }
+    char body[128];
+    int n = snprintf(body, sizeof body, "%d %s\n", st, http_status_text(st));
+    if (st != 408) /* 408 logged by head_cb */
+        log_info("bad request from %s: %d %s (%s)", c->addr, st, http_status_text(st),
+                 st == 400 ? http_errno_name(HTTP_PARSER_ERRNO(&c->parser)) : "limit");
+    c->req.method = HTTP_GET;
+    http_respond(c, st, "text/plain; charset=UTF-8", NULL, body, (size_t)n, 1);
+}
+
+static void process_input(http_conn *c)
+{
+    if (c->ws) {
+        ws_process_input(c);
+        return;
+    }
+    if (c->in_parse || c->dead) return;
+    c->in_parse = 1;
+    http_server *s = c->srv;
+    while (!c->dead && !c->close_after && !c->lingering && !c->ws) {
+        if (c->msg_complete) {
+            if (!c->responded) break; /* still answering this one */
+            req_reset(c);
+        }
+        if (c->upgrade_pending || c->in_off >= c->in_len) break;
+        size_t n = http_parser_execute(&c->parser, &s->settings, c->in + c->in_off,
+                                       c->in_len - c->in_off);
+        c->in_off += n;
+        if (c->dead) break;
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (e == HPE_PAUSED) {
+            http_parser_pause(&c->parser, 0);
+        } else if (e != HPE_OK) {
+            bad_request(c);
+            break;
+        }
+        if (c->upgrade_pending && c->msg_complete) {
+            s->h.on_upgrade(c, &c->req, s->ud);
+            /* ws_start() switched modes, or the handler answered (closing) */
+            if (!c->dead && !c->ws && !c->responded) http_conn_close(c);
+            break;
+        }
+    }
+    c->in_parse = 0;
+    if (c->dead || c->ws) return;
+    if (c->in_off == c->in_len) c->in_off = c->in_len = 0;
+    int full = c->in_len - c->in_off >= IN_PAUSE;
+    if (full && ev_is_active(&c->rio)) {
+        ev_io_stop(s->loop, &c->rio);
+        c->read_paused = 1;
+    } else if (!full && c->read_paused) {
+        c->read_paused = 0;
+        ev_io_start(s->loop, &c->rio);
+    }
+}
+
+/* Input goes first into one server-wide buffer; only bytes left over after
+ * processing (a partial request or frame, a pipelined request waiting) are
+ * copied into a buffer of the connection's own.  Thousands of idle
+ * connections thus hold no input buffer at all. */
+static void unborrow(http_conn *c)
+{
+    size_t left = c->dead ? 0 : c->in_len - c->in_off;
+    char *own = NULL;
+    size_t cap = 0;
+    if (left) {
+        cap = left * 2 > IN_CHUNK ? left * 2 : IN_CHUNK;
+        own = xmalloc(cap);
+        memcpy(own, c->in + c->in_off, left);
+    }
+    c->in = own;
+    c->in_cap = cap;
+    c->in_off = 0;
+    c->in_len = left;
+}
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    http_conn *c = gw_container_of(w, http_conn, rio);
+    http_server *s = c->srv;
+    for (int round = 0; round < 8 && !c->dead; round++) {
+        if (c->lingering) {
+            ssize_t n = read(c->fd, s->scratch, IN_SCRATCH);
+            if (n > 0) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+            conn_kill(c, HTTP_GONE_LOCAL);
+            return;
+        }
+        int borrowed = 0;
+        if (c->in_off == c->in_len) { /* nothing pending: borrow the server's buffer */
+            free(c->in);
+            c->in = s->scratch;
+            c->in_cap = IN_SCRATCH;
+            c->in_off = c->in_len = 0;
+            borrowed = 1;
+        } else if (c->in_cap - c->in_len < 4096) {
+            if (c->in_off) { /* compact */
+                memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+                c->in_len -= c->in_off;
+                c->in_off = 0;
+            }
+            if (c->in_cap - c->in_len < 4096) {
+                c->in_cap = c->in_cap * 2;
+                c->in = xrealloc(c->in, c->in_cap);
+            }
+        }
+        size_t room = c->in_cap - c->in_len;
+        ssize_t n = read(c->fd, c->in + c->in_len, room);
+        if (n > 0) {
+            GW_COUNT_ADD(bytes_read, n);
+            c->in_len += (size_t)n;
+            process_input(c);
+            if (borrowed) unborrow(c);
+            if ((size_t)n < room || c->read_paused) return;
+            continue;
+        }
+        if (borrowed) unborrow(c);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+        if (n == 0 && !c->ws && !c->owner && c->nseg > c->seg_head) {
+            /* half-close after a request whose answer is still queued */
+            ev_io_stop(loop, &c->rio);
+            http_conn_close_after_flush(c);
+            return;
+        }
+        conn_kill(c, n == 0 ? HTTP_GONE_EOF : HTTP_GONE_ERROR);
+        return;
+    }
+}
+
+/* --- server -------------------------------------------------------------------- */
+
+static void refuse(http_server *s, int fd, const char *addr);
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    http_server *s = w->data;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof sa;
+        int fd = accept4(s->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: the listening socket stays readable, so
+                 * stop accepting for a moment instead of spinning */
+                log_warn("accept: %s (%zu connections open); pausing accepts for 100 ms",
+                         strerror(errno), s->nconns);
+                ev_io_stop(loop, &s->accept_w);
+                ev_timer_set(&s->accept_pause, 0.1, 0.); /* a fired timer keeps ~0 */
+                ev_timer_start(loop, &s->accept_pause);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                log_warn("accept: %s", strerror(errno));
+            }
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        char addr[64] = "";
+        getnameinfo((struct sockaddr *)&sa, sl, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
+        if (s->lim.max_conns && s->nconns >= s->lim.max_conns) {
+            refuse(s, fd, addr);
+            continue;
+        }
+        conn_new(s, fd, addr, 0);
+    }
+}
+
+/* Over the connection cap: answer 503 without reading (best effort, the
+ * socket is fresh so the few bytes fit) and close.  Logged at most once a
+ * second, with the count, so a flood cannot flood the log too. */
+static void refuse(http_server *s, int fd, const char *addr)
+{
+    static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                               "Content-Length: 24\r\nConnection: close\r\n\r\n"
+                               "503 Service Unavailable\n";
+    ssize_t w = write(fd, resp, sizeof resp - 1);
+    (void)w;
+    shutdown(fd, SHUT_WR);
+    close(fd);
+    GW_LIMIT(GW_LIMIT_TCP_CONNECTIONS);
+    s->refused++;
+    double now = ev_now(s->loop);
+    if (now - s->refused_logged >= 1.0) {
+        log_warn("refusing connection from %s: %zu connections open (cap %zu); %zu refused",
+                 addr, s->nconns, s->lim.max_conns, s->refused);
+        s->refused_logged = now;
+        s->refused = 0;
+    }
+}
+
+static http_conn *conn_new(http_server *s, int fd, const char *addr, int secure)
+{
+    http_conn *c = xcalloc(1, sizeof *c);
+    c->srv = s;
+    c->fd = fd;
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    c->secure = secure ? 1 : 0;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    req_reset(c);
+    ev_io_init(&c->rio, read_cb, fd, EV_READ);
+    ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
+    ev_io_start(s->loop, &c->rio);
+    gw_tlist_add(&s->head, &c->idle); /* a first request is due at once */
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    return c;
+}
+
+size_t http_server_conns(const http_server *s) { return s->nconns; }
+
+http_conn *http_server_adopt(http_server *s, int fd, const char *addr, int secure)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return conn_new(s, fd, addr, secure);
+}
+
+static void accept_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    http_server *s = w->data;
+    if (s->lfd >= 0) ev_io_start(loop, &s->accept_w);
+}
+
+/* --- the total cap (--max-buffered-total) -------------------------------------- */
+
+/* What a connection's output queue costs: its bytes (a broadcast shared by
+ * many connections counts once for each: an upper bound of the memory)
+ * plus the bookkeeping of each queued piece. */
+static size_t conn_charge(const http_conn *c)
+{
+    return c->out_bytes + (c->nseg - c->seg_head) * sizeof(struct http_seg);
+}
+
+static size_t total_charge(const http_server *s)
+{
+    return s->out_total + s->live_segs * sizeof(struct http_seg);
+}
+
+static int by_charge_desc(const void *a, const void *b)
+{
+    size_t x = conn_charge(*(http_conn *const *)a), y = conn_charge(*(http_conn *const *)b);
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Many slow readers, each within --max-buffered, can still add up to more
+ * than the machine has.  Past the total cap, the connections holding the
+ * most are dropped first (they are the slowest readers, and each frees the
+ * most) until the total is under the cap again; each is logged, and its
+ * session closes with "transport error" as for --max-buffered.  Runs at the
+ * safe point, after the round's writes, so it counts only what the
+ * kernel would not take. */
+static void enforce_total(http_server *s)
+{
+    size_t n = 0, k = 0;
+    for (http_conn *c = s->conns; c; c = c->next)
+        if (!c->dead && conn_charge(c)) n++;
+    http_conn **v = xmalloc((n ? n : 1) * sizeof *v);
+    for (http_conn *c = s->conns; c && k < n; c = c->next)
+        if (!c->dead && conn_charge(c)) v[k++] = c;
+    qsort(v, k, sizeof *v, by_charge_desc);
+    for (size_t i = 0; i < k && total_charge(s) > s->lim.max_output_total; i++) {
+        http_conn *c = v[i];
+        if (c->dead) continue; /* went with an earlier one's session */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int port = 0;
+        if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == 0)
+            port = ss.ss_family == AF_INET    ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+                   : ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                              : 0;
+        log_warn("dropping slow reader %s port %d: %zu bytes queued, the most of any connection "
+                 "(--max-buffered-total %zu reached: %zu queued in all)",
+                 c->addr, port, conn_charge(c), s->lim.max_output_total, total_charge(s));
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED_TOTAL);
+        conn_kill(c, HTTP_GONE_ERROR);
+    }
+    free(v);
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    http_server *s = w->data;
+    for (int round = 0; round < 64; round++) {
+        int work = s->h.on_prepare ? s->h.on_prepare(s->ud) : 0;
+        while (s->dirty) {
+            http_conn *c = s->dirty;
+            s->dirty = c->dirty_next;
+            c->dirty = 0;
+            if (c->dead) continue;
+            work = 1;
+            conn_flush(c);
+            if (!c->dead && !c->in_parse && !c->lingering) process_input(c);
+        }
+        if (s->lim.max_output_total && total_charge(s) > s->lim.max_output_total) {
+            enforce_total(s);
+            work = 1; /* the drops may have queued more (close notices) */
+        }
+        if (!work) break;
+    }
+    while (s->grave) {
+        http_conn *c = s->grave;
+        s->grave = c->next;
+        conn_free(c);
+    }
+}
+
+http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const http_handler *h,
+                             void *ud)
+{
+    signal(SIGPIPE, SIG_IGN);
+    http_server *s = xcalloc(1, sizeof *s);
+    s->scratch = xmalloc(IN_SCRATCH);
+    s->loop = loop;
+    s->h = *h;
+    s->ud = ud;
+    s->lim = *lim;
+    s->lfd = -1;
+    s->settings.on_message_begin = on_message_begin;
+    s->settings.on_url = on_url;
+    s->settings.on_header_field = on_header_field;
+    s->settings.on_header_value = on_header_value;
+    s->settings.on_headers_complete = on_headers_complete;
+    s->settings.on_body = on_body;
+    s->settings.on_message_complete = on_message_complete;
+    ev_prepare_init(&s->prep, prepare_cb);
+    s->prep.data = s;
+    ev_prepare_start(loop, &s->prep);
+    ev_unref(loop); /* the safe point alone must not keep the loop alive */
+    ev_timer_init(&s->accept_pause, accept_resume_cb, 0.1, 0.);
+    s->accept_pause.data = s;
+    gw_tlist_init(&s->linger, loop, LINGER_SECONDS, linger_cb, s);
+    gw_tlist_init(&s->idle, loop, lim->idle_timeout > 0 ? lim->idle_timeout : 60.0, idle_cb, s);
+    gw_tlist_init(&s->head, loop, lim->header_timeout > 0 ? lim->header_timeout : 10.0, head_cb, s);
+    s->lim.header_timeout = s->head.dur;
+    return s;
+}
+
+struct ev_loop *http_server_loop(http_server *s) { return s->loop; }
+
+int http_server_bind(http_server *s, const char *host, int port)
+{
+    if (s->lfd >= 0) return 0;
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int r = getaddrinfo(host, ps, &hints, &ai);
+    if (r) {
+        log_error("listen %s:%d: %s", host, port, gai_strerror(r));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+        log_error("listen %s:%d: %s", host, port, strerror(errno));
+        if (fd >= 0) close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    s->lfd = fd;
+    return 0;
+}
+
+int http_server_listen(http_server *s, const char *host, int port)
+{
+    if (http_server_bind(s, host, port) < 0) return -1;
+    if (ev_is_active(&s->accept_w)) return 0;
+    ev_io_init(&s->accept_w, accept_cb, s->lfd, EV_READ);
+    s->accept_w.data = s;
+    ev_io_start(s->loop, &s->accept_w);
+    return 0;
+}
+
+void http_server_stop_listening(http_server *s)
+{
+    ev_timer_stop(s->loop, &s->accept_pause);
+    if (s->lfd < 0) return;
+    ev_io_stop(s->loop, &s->accept_w);
+    close(s->lfd);
+    s->lfd = -1;
+}
+
+void http_server_close_all(http_server *s)
+{
+    while (s->conns) {
+        http_conn *c = s->conns;
+        if (!c->lingering) conn_flush(c); /* best effort: one last write */
+        if (!c->dead) conn_kill(c, HTTP_GONE_LOCAL);
+    }
+}
+
+void http_server_destroy(http_server **sp)
+{
+    http_server *s = *sp;
+    if (!s) return;
+    *sp = NULL;
+    http_server_stop_listening(s);
+    http_server_close_all(s);
+    gw_tlist_stop(&s->linger);
+    gw_tlist_stop(&s->idle);
+    gw_tlist_stop(&s->head);
+    while (s->grave) {
+        http_conn *c = s->grave;
+        s->grave = c->next;
+        conn_free(c);
+    }
+    ev_ref(s->loop);
+    ev_prepare_stop(s->loop, &s->prep);
+    free(s->scratch);
+    free(s);
+}
+
+size_t http_server_buffered(const http_server *s) { return s->out_total; }

@@ -1,0 +1,279 @@
+// readme_examples.test.js — every fenced code block of README.md,
+// workers/c/README.md and examples/*/README.md is *extracted* from the
+// Markdown and run as printed, so the documentation cannot drift from the
+// code.  Per Markdown file, in a scratch directory that looks like the top
+// of a checkout (build/, workers/, examples/, node_modules/ link to this
+// one) and with a `make install PREFIX=<tmp>` on PATH and PKG_CONFIG_PATH:
+//
+//  - `<!-- file: NAME -->` above a block saves it as NAME (C, Python, JS);
+//    a C block without it is a fragment, compiled with `cc -c`;
+//  - `sh` blocks run in order with `sh -e`.  One that starts the gateway
+//    (`iogate … --listen 127.0.0.1:3000`) runs with 3000 replaced by a free
+//    port until it logs "listening on"; then every namespace of its
+//    `--worker` flags is exercised with socket.io-client: a client emits
+//    "message" "hello" with an ack and must get "ok"; if the worker's
+//    source names "message-back" the sender gets it back, if it names
+//    "said" a second client of the namespace (in the same room) gets it;
+//    any other sh block must exit 0;
+//  - `nginx` blocks (http {}-level text) must pass `nginx -t`;
+//  - `<!-- not run: REASON -->` above a block skips it, visibly: the test
+//    counts them, and each must give a reason;
+//  - any other block, or a saved file no command uses, fails the test.
+// Under a sanitizer build, a `cc` on PATH adds the same -fsanitize flags
+// (the installed library is instrumented).
+'use strict';
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn, spawnSync } = require('node:child_process');
+const { io } = require('socket.io-client');
+const { freePort, once, waitFor, sleep, ROOT, BUILD } = require('./sio_harness');
+const { nginxCheck } = require('./nginx_harness');
+
+const DOCS = ['README.md', 'workers/c/README.md', ...fs.readdirSync(path.join(ROOT, 'examples'))
+  .filter((d) => fs.existsSync(path.join(ROOT, 'examples', d, 'README.md')))
+  .map((d) => `examples/${d}/README.md`)];
+
+// Fenced blocks with their language and the marker comment above them.
+function extractBlocks(md) {
+  const lines = md.split('\n');
+  const blocks = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^```(\S*)\s*$/.exec(lines[i]);
+    if (!open) continue;
+    let j = i + 1;
+    while (j < lines.length && !/^```\s*$/.test(lines[j])) j++;
+    assert.ok(j < lines.length, `unterminated code block at line ${i + 1}`);
+    let k = i - 1;
+    while (k >= 0 && lines[k].trim() === '') k--;
+    const marker = k >= 0 ? /^<!--\s*(file|not run):\s*(.*?)\s*-->$/.exec(lines[k].trim()) : null;
+    blocks.push({
+      line: i + 1,
+      lang: open[1],
+      text: lines.slice(i + 1, j).join('\n') + '\n',
+      file: marker && marker[1] === 'file' ? marker[2] : null,
+      notRun: marker && marker[1] === 'not run' ? marker[2] : null,
+    });
+    i = j;
+  }
+  return blocks;
+}
+
+// One `make install PREFIX=<tmp>` for the whole file, of the build under test.
+let prefix;
+function installPrefix() {
+  if (prefix) return prefix;
+  prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-prefix-'));
+  const r = spawnSync('make', ['-s', 'install', `PREFIX=${prefix}`, `BUILD=${path.relative(ROOT, BUILD)}`,
+    `SANITIZE=${process.env.SANITIZE || ''}`], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, `make install failed:\n${r.stdout}\n${r.stderr}`);
+  // the .pc file is relocatable: move the whole prefix and it still works
+  const moved = prefix + '-moved';
+  fs.renameSync(prefix, moved);
+  prefix = moved;
+  const bin = path.join(prefix, 'test-bin');
+  fs.mkdirSync(bin);
+  const san = process.env.IOGATE_SANITIZE_FLAGS || '';
+  fs.writeFileSync(path.join(bin, 'cc'), `#!/bin/sh\nexec /usr/bin/cc ${san} "$@"\n`, { mode: 0o755 });
+  return prefix;
+}
+
+function scratchCheckout() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-readme-'));
+  fs.symlinkSync(BUILD, path.join(dir, 'build'));
+  for (const d of ['workers', 'examples', 'node_modules']) fs.symlinkSync(path.join(ROOT, d), path.join(dir, d));
+  return dir;
+}
+
+function envFor(pfx) {
+  return {
+    ...process.env,
+    PATH: `${pfx}/test-bin:${pfx}/bin:${process.env.PATH}`,
+    PKG_CONFIG_PATH: `${pfx}/lib/pkgconfig`,
+  };
+}
+
+// The --worker flags of a command line: [[nsp, command], ...].
+function workerFlags(text) {
+  const out = [];
+  const re = /--worker\s+(?:"([^"]*)"|'([^']*)'|(\S+))/g;
+  let m;
+  while ((m = re.exec(text))) {
+    const v = m[1] ?? m[2] ?? m[3];
+    const eq = v.indexOf('=');
+    out.push([v.slice(0, eq), v.slice(eq + 1)]);
+  }
+  return out;
+}
+
+// The saved file a worker command runs (./my-worker → my-worker.c).
+function sourceOf(cmd, saved) {
+  for (const [name, text] of Object.entries(saved)) {
+    const base = name.replace(/\.c$/, '');
+    if (cmd.split(/\s+/).some((w) => w === name || w === `./${name}` || w === `./${base}`)) return { name, text };
+  }
+  return null;
+}
+
+async function exercise(url, nsp, src) {
+  const opts = { forceNew: true, reconnection: false };
+  const a = io(url + (nsp === '/' ? '' : nsp), opts);
+  const b = io(url + (nsp === '/' ? '' : nsp), opts);
+  try {
+    await Promise.all([once(a, 'connect', 15000), once(b, 'connect', 15000)]);
+    const wantBack = /message-back/.test(src.text);
+    const wantSaid = /["']said["']/.test(src.text);
+    assert.ok(wantBack || wantSaid, `${src.name}: emits neither "message-back" nor "said"`);
+    const back = wantBack ? once(a, 'message-back', 8000) : null;
+    const said = wantSaid ? once(b, 'said', 8000) : null;
+    const ack = await a.timeout(8000).emitWithAck('message', 'hello');
+    assert.equal(ack, 'ok', `${nsp} (${src.name}): ack`);
+    if (back) assert.deepEqual(await back, ['hello'], `${nsp} (${src.name}): message-back`);
+    if (said) assert.deepEqual(await said, ['hello'], `${nsp} (${src.name}): said, to the other socket in the room`);
+  } finally {
+    a.close();
+    b.close();
+  }
+}
+
+// Run a gateway-starting sh block, exercise its namespaces, stop it.
+async function runServerBlock(b, cwd, env, saved, used) {
+  assert.match(b.text, /127\.0\.0\.1:3000/, `line ${b.line}: a gateway block must listen on 127.0.0.1:3000`);
+  const port = await freePort();
+  const script = b.text.split('127.0.0.1:3000').join(`127.0.0.1:${port}`);
+  const proc = spawn('/bin/sh', ['-e', '-c', script], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  proc.stdout.on('data', (d) => (logs += d));
+  proc.stderr.on('data', (d) => (logs += d));
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  try {
+    await waitFor(() => /listening on/.test(logs) || proc.exitCode !== null, 20000, () => `line ${b.line}: no "listening on":\n${logs}`);
+    assert.match(logs, /listening on/, `line ${b.line}: the block ended before the gateway listened:\n${logs}`);
+    const flags = workerFlags(b.text);
+    assert.ok(flags.length > 0, `line ${b.line}: a gateway with no --worker`);
+    for (const [nsp, cmd] of flags) {
+      const src = sourceOf(cmd, saved);
+      assert.ok(src, `line ${b.line}: worker "${cmd}" runs no file saved from the Markdown`);
+      used.add(src.name);
+      await exercise(`http://127.0.0.1:${port}`, nsp, src).catch((e) => {
+        e.message += `\n--- gateway/worker output ---\n${logs.slice(-3000)}`;
+        throw e;
+      });
+    }
+  } finally {
+    try {
+      process.kill(-proc.pid, 'SIGTERM');
+    } catch {}
+    const r = await Promise.race([exited, sleep(8000).then(() => null)]);
+    if (!r) {
+      try {
+        process.kill(-proc.pid, 'SIGKILL');
+      } catch {}
+      await exited;
+    }
+  }
+  const san = /(ERROR: (Address|Leak|Memory)Sanitizer|runtime error:)[^\n]*/.exec(logs);
+  assert.ok(!san, `line ${b.line}: sanitizer report: ${san && san[0]}\n${logs.slice(-3000)}`);
+}
+
+for (const doc of DOCS) {
+  test(`${doc}: every code block runs as printed`, async (t) => {
+    const blocks = extractBlocks(fs.readFileSync(path.join(ROOT, doc), 'utf8'));
+    const pfx = installPrefix();
+    const env = envFor(pfx);
+    const cwd = scratchCheckout();
+    const saved = {};
+    const used = new Set();
+    const count = { run: 0, notRun: 0 };
+    try {
+      for (const b of blocks) if (b.file && !b.notRun) {
+        assert.ok(!b.file.includes('/'), `${doc}:${b.line}: file names are plain`);
+        fs.writeFileSync(path.join(cwd, b.file), b.text);
+        saved[b.file] = b.text;
+      }
+      for (const b of blocks) {
+        const where = `${doc}:${b.line} (${b.lang || 'no language'})`;
+        if (b.notRun !== null) {
+          assert.ok(b.notRun.length >= 10, `${where}: "not run" needs a reason`);
+          t.diagnostic(`not run: ${where}: ${b.notRun}`);
+          count.notRun++;
+          continue;
+        }
+        if (b.lang === 'c') {
+          if (b.file) {
+            count.run++; // built by an sh block; checked below that one does
+            continue;
+          }
+          const src = path.join(cwd, `fragment-${b.line}.c`);
+          fs.writeFileSync(src, b.text);
+          const r = spawnSync('/bin/sh', ['-c', `cc -c ${src} -o ${src}.o $(pkg-config --cflags iogate-worker)`], { cwd, env, encoding: 'utf8' });
+          assert.equal(r.status, 0, `${where}: the fragment does not compile:\n${r.stderr}`);
+          count.run++;
+        } else if (b.lang === 'python' || b.lang === 'js') {
+          assert.ok(b.file, `${where}: a ${b.lang} block needs <!-- file: NAME --> (or <!-- not run: why -->)`);
+          count.run++;
+        } else if (b.lang === 'sh') {
+          if (/(^|\s|\/)iogate\s[^\n]*--listen/.test(b.text.replace(/\\\n/g, ' '))) {
+            await runServerBlock(b, cwd, env, saved, used);
+          } else {
+            const r = spawnSync('/bin/sh', ['-e', '-c', b.text], { cwd, env, encoding: 'utf8', timeout: 120000 });
+            assert.equal(r.status, 0, `${where}: exit ${r.status}:\n${r.stdout}\n${r.stderr}`);
+          }
+          // a C file an sh block compiles is used by it
+          for (const name of Object.keys(saved)) if (name.endsWith('.c') && b.text.includes(name)) used.add(name);
+          count.run++;
+        } else if (b.lang === 'nginx') {
+          const r = nginxCheck(b.text);
+          assert.ok(r.ok, `${where}: nginx -t fails:\n${r.output}\n${b.text}`);
+          count.run++;
+        } else {
+          assert.fail(`${where}: no way to run a "${b.lang}" block: mark it <!-- not run: why --> or teach this test`);
+        }
+      }
+      for (const name of Object.keys(saved))
+        assert.ok(used.has(name), `${doc}: ${name} is saved from the Markdown but no command uses it`);
+      t.diagnostic(`${doc}: ${count.run} blocks run, ${count.notRun} marked not run`);
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+}
+
+test('the README worker examples, run alone outside the gateway, say why and exit 1 (no crash)', () => {
+  const pfx = installPrefix();
+  const env = envFor(pfx);
+  delete env.IOGATE_ENDPOINT;
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-readme-'));
+  try {
+    for (const doc of ['README.md', 'workers/c/README.md']) {
+      const b = extractBlocks(fs.readFileSync(path.join(ROOT, doc), 'utf8')).find((x) => x.lang === 'c' && x.file);
+      fs.writeFileSync(path.join(cwd, b.file), b.text);
+      const c = spawnSync('/bin/sh', ['-c', `cc ${b.file} -o w $(pkg-config --cflags --libs iogate-worker)`], { cwd, env, encoding: 'utf8' });
+      assert.equal(c.status, 0, c.stderr);
+      const r = spawnSync(path.join(cwd, 'w'), [], { cwd, env, encoding: 'utf8', timeout: 10000 });
+      assert.equal(r.signal, null, `${doc}: killed by ${r.signal}`);
+      assert.equal(r.status, 1, `${doc}: ${r.stderr}`);
+      assert.match(r.stderr, /IOGATE_ENDPOINT is not set/, doc);
+    }
+  } finally {
+    fs.rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+test('make install writes a relocatable iogate-worker.pc', () => {
+  const pfx = installPrefix(); // installed, then moved to another directory
+  const env = envFor(pfx);
+  const r = spawnSync('pkg-config', ['--cflags', '--libs', 'iogate-worker'], { env, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const inc = /-I(\S*?)\/?(?=\s)/.exec(r.stdout.split(/\s+/).find((f) => f.startsWith('-I') && f.includes(pfx)) + ' ');
+  assert.ok(inc, r.stdout);
+  assert.ok(fs.existsSync(path.join(inc[1], 'iogate_worker.h')), `header found through pkg-config: ${r.stdout}`);
+  assert.match(r.stdout, new RegExp(`-L${pfx.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/lib/pkgconfig/\\.\\./\\.\\./lib`));
+  assert.doesNotMatch(fs.readFileSync(path.join(pfx, 'lib/pkgconfig/iogate-worker.pc'), 'utf8'), /\/usr\/local/);
+});
+
+process.on('exit', () => {
+  if (prefix) fs.rmSync(prefix, { recursive: true, force: true });
+});
