@@ -368,7 +368,7 @@ static json_t *connect_meta(sio_socket *s, int recovered);
 static void socket_remove(gw_app *app, sio_socket *s, const char *notify_reason,
                           const char *cause)
 {
-    gw_log_socket("disconnect", s->nsp->name, s->id, eio_session_handshake(s->client->session)->address, notify_reason ? notify_reason : s->state == SOCK_CONNECTED ? "server side (see the line before)" : "not accepted");
+    gw_log_socket("disconnect", s->nsp->name, s->id, eio_session_handshake(s->client->session)->address, cause ? cause : notify_reason ? notify_reason : s->state == SOCK_CONNECTED ? "server side (see the line before)" : "not accepted");
     held_free_all(s);
     if (notify_reason && (s->orphaned || s->recovering) && !app->shutting_down) {
         /* The worker that knew it died and the next one has not (yet)
