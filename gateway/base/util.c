@@ -152,6 +152,12 @@ static void emit(int level, const char *component, const char *label, const char
     fwrite(buf, 1, len, stderr);
 }
 
+const char *gw_log_num(char buf[24], long long n)
+{
+    snprintf(buf, 24, "#%lld", n);
+    return buf;
+}
+
 void gw_log_fields(int level, const char *const *fields, const char *fmt, ...)
 {
     if (level > gw_log_level) return;

@@ -23,6 +23,12 @@ void gw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * "#1234"); text mode shows only the message. */
 void gw_log_fields(int level, const char *const *fields, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A fields list in place: GW_FIELDS("nsp", name, "pid", GW_FNUM(pid)).
+ * GW_FNUM(n) is "#<n>" in a buffer that lives until the end of the
+ * enclosing full expression's block (a compound literal). */
+#define GW_FIELDS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define GW_FNUM(n) gw_log_num((char[24]){0}, (long long)(n))
+const char *gw_log_num(char buf[24], long long n);
 /* A line from another component, len bytes of msg (any bytes: escaped in
  * JSON, invalid UTF-8 replaced); text mode labels it `label` (or the
  * component).  Used for worker output (wout.c). */

@@ -498,10 +498,11 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     gw_wout_destroy(&c->out); /* its last words come before the exit line */
     int st = w->rstatus;
     if (WIFSIGNALED(st))
-        log_warn("worker for %s (pid %d) killed by signal %d", c->nsp, (int)c->pid, WTERMSIG(st));
+        gw_log_fields(GW_LOG_WARN, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "signal", GW_FNUM(WTERMSIG(st))),
+                      "worker for %s (pid %d) killed by signal %d", c->nsp, (int)c->pid, WTERMSIG(st));
     else
-        log_warn("worker for %s (pid %d) exited with status %d", c->nsp, (int)c->pid,
-                 WEXITSTATUS(st));
+        gw_log_fields(GW_LOG_WARN, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "status", GW_FNUM(WEXITSTATUS(st))),
+                      "worker for %s (pid %d) exited with status %d", c->nsp, (int)c->pid, WEXITSTATUS(st));
     gw_worker *wk, *tmp;
     HASH_ITER(hh, app->workers, wk, tmp) if (wk->pid == (long)c->pid)
         gw_worker_drop(app, wk, "worker process exited");
@@ -589,7 +590,8 @@ static int spawn(gw_app *app, gw_child *c)
     ev_child_init(&c->watcher, child_cb, pid, 0);
     c->watcher.data = c;
     ev_child_start(app->loop, &c->watcher);
-    log_info("started worker for %s (pid %d): %s", c->nsp, (int)pid, c->command);
+    gw_log_fields(GW_LOG_INFO, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(pid), "command", c->command),
+                  "started worker for %s (pid %d): %s", c->nsp, (int)pid, c->command);
     return 0;
 }
 

@@ -91,7 +91,9 @@ describe('logs', () => {
         assert.equal(typeof j.msg, 'string');
         return j;
       });
-      const pid = +all.find((j) => /started worker for \/chatty/.test(j.msg)).msg.match(/pid (\d+)/)[1];
+      const started = all.find((j) => /started worker for \/chatty/.test(j.msg));
+      const pid = +started.msg.match(/pid (\d+)/)[1];
+      assert.deepEqual({ nsp: started.nsp, pid: started.pid }, { nsp: '/chatty', pid }, 'the lifecycle lines carry fields too');
       const out = all.find((j) => j.msg === 'hello on stdout');
       assert.deepEqual({ c: out.component, nsp: out.nsp, pid: out.pid, stream: out.stream, level: out.level },
         { c: 'worker', nsp: '/chatty', pid, stream: 'stdout', level: 'info' });
