@@ -72,6 +72,9 @@ static const char usage[] =
     "  --fastcgi-max-threads N   FastCGI requests in progress at once (4096)\n"
     "  --fastcgi-socket-mode MODE  octal permissions of the unix socket (umask)\n"
     "  --fastcgi-socket-owner USER[:GROUP]  owner of the unix socket, e.g. :www-data\n"
+    "  --tls-cert FILE           serve HTTPS/WSS: PEM certificate chain (server\n"
+    "                            certificate first); reloaded on SIGHUP\n"
+    "  --tls-key FILE            ... and its PEM private key (both or neither)\n"
     "  --echo                    diagnostic: echo every Engine.IO message back\n"
     "  --config FILE             read `key = value` lines (long option names)\n"
     "  -h, --help                this text\n"
@@ -150,6 +153,8 @@ void gw_config_free(gw_config *c)
     free(c->ipc);
     free(c->ipc_curve_secret);
     free(c->admin_host);
+    free(c->tls_cert);
+    free(c->tls_key);
     memset(c, 0, sizeof *c);
 }
 
@@ -404,6 +409,11 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         return 0;
     }
     if (!strcmp(key, "fastcgi-socket-owner")) return set_owner(c, v, err, errlen);
+    if (!strcmp(key, "tls-cert") || !strcmp(key, "tls-key")) {
+        if (!*v) return fail(err, errlen, "--%s: empty file name", key);
+        set_str(key[4] == 'c' ? &c->tls_cert : &c->tls_key, v);
+        return 0;
+    }
     if (!strcmp(key, "ipc")) {
         if (!*v) return fail(err, errlen, "--ipc: empty endpoint");
         set_str(&c->ipc, v);
@@ -566,6 +576,11 @@ int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errle
             return fail(err, errlen, "--admin-listen %s:%d is the public --listen address; give it its own port",
                         c->admin_host, c->admin_port),
                    GW_CONFIG_ERROR;
+    }
+    if (!c->tls_cert != !c->tls_key) {
+        fail(err, errlen, "--tls-cert and --tls-key go together (got only --%s)",
+             c->tls_cert ? "tls-cert" : "tls-key");
+        return GW_CONFIG_ERROR;
     }
     return GW_CONFIG_OK;
 }

@@ -46,6 +46,8 @@ typedef struct {
     char **trust; /* NULL-terminated, or NULL */
     size_t ntrust;
     char *fastcgi;
+    /* TLS on the listener: --tls-cert, --tls-key (both or neither) */
+    char *tls_cert, *tls_key;
     int trust_from_file;
     /* internal: lists still holding values from the config file */
     int cors_from_file, workers_from_file;

@@ -1061,6 +1061,7 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
         .on_prepare = on_prepare,
     };
     srv->http = http_server_new(loop, &lim, &hh, srv);
+    http_server_set_tls(srv->http, cfg->tls);
     gw_tlist_init(&srv->ping_list, loop, cfg->ping_interval_ms / 1000.0, ping_cb, srv);
     gw_tlist_init(&srv->pong_list, loop, cfg->ping_timeout_ms / 1000.0, pong_cb, srv);
     gw_tlist_init(&srv->upgrade_list, loop, cfg->upgrade_timeout_ms / 1000.0, upgrade_cb, srv);
@@ -1092,8 +1093,8 @@ int eio_server_listen(eio_server *srv)
     }
     /* Tests and scripts wait for this line: it means "ready". */
     int v6 = strchr(srv->cfg.host, ':') != NULL;
-    log_info("listening on http://%s%s%s:%d", v6 ? "[" : "", srv->cfg.host, v6 ? "]" : "",
-             srv->cfg.port);
+    log_info("listening on http%s://%s%s%s:%d", srv->cfg.tls ? "s" : "", v6 ? "[" : "",
+             srv->cfg.host, v6 ? "]" : "", srv->cfg.port);
     return 0;
 }
 

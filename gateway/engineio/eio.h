@@ -76,6 +76,8 @@ typedef struct {
     unsigned fastcgi_max_threads; /* 4096: requests served through FastCGI at once */
     unsigned fastcgi_socket_mode; /* unix socket permissions | GW_FCGI_MODE_SET, 0 = umask */
     long fastcgi_socket_uid, fastcgi_socket_gid; /* unix socket owner, -1 = unchanged */
+    struct tls_ctx *tls;         /* serve HTTPS/WSS on the listener (tls.h), NULL = plain;
+                                    borrowed: the caller keeps it alive and may reload it */
 } eio_config;
 #define GW_FCGI_MODE_SET 0x10000u
 
