@@ -74,6 +74,9 @@ static const char usage[] =
     "  --ipc-curve-secret FILE   ZeroMQ CURVE for the IPC endpoint: FILE holds the\n"
     "                            gateway's Z85 secret key (40 characters)\n"
     "  --log-level LEVEL         error|warn|info|debug (info)\n"
+    "  --log-format FORMAT       text|json (text)\n"
+    "  --admin-listen HOST:PORT  serve /healthz and /metrics here (off; never\n"
+    "                            the --listen address)\n"
     "  --trust-proxy ADDR        a reverse proxy whose X-Forwarded-For/-Proto are\n"
     "                            believed: an address, ADDR/BITS or loopback; repeatable\n"
     "  --fastcgi HOST:PORT       also serve polling as a FastCGI responder\n"
@@ -171,6 +174,7 @@ void gw_config_free(gw_config *c)
     free(c->client_js);
     free(c->ipc);
     free(c->ipc_curve_secret);
+    free(c->admin_host);
     free(c->tls_cert);
     free(c->tls_key);
     free(c->admission);
@@ -477,6 +481,25 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         set_str(&c->ipc, v);
         return 0;
     }
+    if (!strcmp(key, "log-format")) {
+        int f = gw_log_format_parse(v);
+        if (f < 0) return fail(err, errlen, "--log-format: unknown format '%s' (text|json)", v);
+        c->log_format = f;
+        return 0;
+    }
+    if (!strcmp(key, "admin-listen")) {
+        const char *colon = strrchr(v, ':');
+        unsigned long long port;
+        if (!colon || colon == v || parse_uint(colon + 1, 65535, &port) || port == 0)
+            return fail(err, errlen, "--admin-listen wants HOST:PORT, got '%s'", v);
+        const char *h = v;
+        size_t hl = (size_t)(colon - v);
+        if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') h++, hl -= 2;
+        free(c->admin_host);
+        c->admin_host = xstrndup(h, hl);
+        c->admin_port = (int)port;
+        return 0;
+    }
     if (!strcmp(key, "log-level")) {
         int l = gw_log_level_parse(v);
         if (l < 0) return fail(err, errlen, "--log-level: unknown level '%s' (error|warn|info|debug)", v);
@@ -605,6 +628,18 @@ int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errle
             if (!strcmp(key, "config") || !strcmp(key, "help") || !strcmp(key, "version")) continue;
             if (gw_config_set(c, key, val, 0, err, errlen) < 0) return GW_CONFIG_ERROR;
         }
+    }
+    /* The admin endpoint tells anyone who reaches it how the gateway is
+     * doing: it never shares the public listener. */
+    if (c->admin_host && c->admin_port == c->eio.port) {
+        static const char *any[] = {"0.0.0.0", "::", "*", ""};
+        int same = !strcmp(c->admin_host, c->host);
+        for (size_t i = 0; i < 4; i++)
+            if (!strcmp(c->admin_host, any[i]) || !strcmp(c->host, any[i])) same = 1;
+        if (same)
+            return fail(err, errlen, "--admin-listen %s:%d is the public --listen address; give it its own port",
+                        c->admin_host, c->admin_port),
+                   GW_CONFIG_ERROR;
     }
     if (!c->tls_cert != !c->tls_key) {
         fail(err, errlen, "--tls-cert and --tls-key go together (got only --%s)",

@@ -46,6 +46,9 @@ typedef struct {
     unsigned worker_grace_ms; /* 0: worker heartbeat + 1000 */
     int echo;
     int log_level; /* GW_LOG_* */
+    int log_format; /* GW_LOG_TEXT / GW_LOG_JSON (--log-format) */
+    char *admin_host; /* --admin-listen HOST:PORT (/healthz, /metrics); NULL = off */
+    int admin_port;
     /* behind a web server: --trust-proxy (repeatable), --fastcgi */
     char **trust; /* NULL-terminated, or NULL */
     size_t ntrust;

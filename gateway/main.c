@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
 #include "config.h"
 #include "echo.h"
 #include "eio.h"
 #include "gw_app.h"
+#include "metrics.h"
 #include "tls.h"
 #include "util.h"
 
@@ -19,6 +21,7 @@
 static eio_server *g_srv; /* --echo mode */
 static gw_app *g_app;     /* Socket.IO mode */
 static gw_worker_spec *g_specs;
+static gw_admin *g_admin; /* --admin-listen */
 static tls_ctx *g_tls; /* --tls-cert/--tls-key */
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -151,6 +154,8 @@ int main(int argc, char **argv)
         return 2;
     }
     gw_log_level = cfg.log_level;
+    gw_log_format = cfg.log_format;
+    gw_metrics.start_time = gw_now_ms() / 1000.0;
     g_argc = argc;
     g_argv = argv;
 
@@ -174,6 +179,11 @@ int main(int argc, char **argv)
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     int rc = start_app(loop, &cfg);
+    if (!rc && cfg.admin_host && !(g_admin = gw_admin_new(loop, cfg.admin_host, cfg.admin_port, g_app, g_srv))) {
+        log_error("--admin-listen %s:%d: cannot listen; stopping", cfg.admin_host, cfg.admin_port);
+        if (g_app) gw_app_shutdown(g_app);
+        rc = 1;
+    }
     if (rc) {
         if (g_app) gw_app_destroy(&g_app);
         if (g_srv) eio_server_destroy(&g_srv);
@@ -207,11 +217,13 @@ int main(int argc, char **argv)
         rc = 1;
     }
 
+    gw_admin_destroy(&g_admin);
     if (g_srv) eio_server_destroy(&g_srv);
     if (g_app) gw_app_destroy(&g_app);
     free(g_specs);
     tls_ctx_destroy(&g_tls);
     gw_config_free(&cfg);
+    gw_metrics_free();
     ev_loop_destroy(loop);
     return rc;
 }

@@ -48,6 +48,7 @@
 #include "eio_cors.h"
 #include "fastcgi.h"
 #include "http.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "tlist.h"
 #include "util.h"
@@ -261,6 +262,7 @@ static void session_close(eio_session *s, eio_close_reason reason)
     s->state = S_CLOSED;
     s->reason = reason;
     srv->nopen--;
+    gw_metrics.sessions[s->transport == EIO_TRANSPORT_WEBSOCKET]--;
     if (s->per_addr && --s->per_addr->n == 0) {
         HASH_DEL(srv->addrs, s->per_addr);
         free(s->per_addr);
@@ -330,6 +332,7 @@ static void push(eio_session *s, int type, eio_msg *m)
          * same cap as a WebSocket's output queue */
         log_warn("session %s from %s: %zu bytes waiting for a poll (--max-buffered %zu), closing",
                  s->sid, s->hs.address, s->q_bytes, s->srv->max_buffered);
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED);
         session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
     }
 }
@@ -598,6 +601,7 @@ static int admit(eio_server *srv, const http_request *r)
     if (srv->nopen >= srv->max_sessions) {
         log_warn("refusing handshake from %s: %zu sessions open (--max-connections)", r->address,
                  srv->nopen);
+        GW_COUNT(refused[GW_REFUSE_MAX_CONNECTIONS]);
         return 503;
     }
     size_t per = srv->cfg.max_sessions_per_address;
@@ -607,6 +611,7 @@ static int admit(eio_server *srv, const http_request *r)
         if (a && a->n >= per) {
             log_warn("refusing handshake from %s: %zu sessions open from that address "
                      "(--max-sessions-per-address)", r->address, a->n);
+            GW_COUNT(refused[GW_REFUSE_PER_ADDRESS]);
             return 429;
         }
     }
@@ -639,6 +644,7 @@ static eio_session *session_new(eio_server *srv, const http_request *r, int tran
     copy_handshake(s, r);
     table_put(srv, s);
     srv->nopen++;
+    gw_metrics.sessions[transport == EIO_TRANSPORT_WEBSOCKET]++;
     if (srv->cfg.max_sessions_per_address) {
         struct addr_count *a;
         HASH_FIND_STR(srv->addrs, s->hs.address, a);
@@ -666,6 +672,7 @@ static int open_packet(eio_server *srv, eio_session *s, char *buf, size_t cap)
 static void opened(eio_server *srv, eio_session *s)
 {
     log_debug("session %s opened (%s), %zu open", s->sid, eio_session_transport_name(s), srv->nopen);
+    GW_COUNT(handshakes);
     if (srv->h.on_packet) srv->h.on_packet(s, EIO_PKT_OPEN, 1, srv->ud);
     /* v4: the server pings; v3: the client does, and must within the window */
     gw_tlist_add(s->v3 ? &srv->eio3_list : &srv->ping_list, &s->hb);
@@ -718,6 +725,7 @@ static void poll_post(eio_server *srv, eio_session *s, http_conn *c, const http_
         char hdr[HDR_BUF];
         log_info("session %s from %s: POST of %llu bytes over --max-payload %zu: 413, closing",
                  s->sid, r->address, (unsigned long long)r->content_length, srv->cfg.max_payload);
+        GW_LIMIT(GW_LIMIT_PAYLOAD);
         http_respond(c, 413, "text/plain; charset=UTF-8", extra_headers(srv, r, NULL, hdr),
                      "Payload Too Large", 17, 1);
         session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
@@ -752,6 +760,7 @@ static void on_body(http_conn *c, const char *p, size_t n, void *ud)
         char hdr[HDR_BUF];
         log_info("session %s from %s: POST body over --max-payload %zu: 413, closing", s->sid,
                  c->addr, srv->cfg.max_payload);
+        GW_LIMIT(GW_LIMIT_PAYLOAD);
         http_respond(c, 413, "text/plain; charset=UTF-8", extra_headers(srv, &c->req, NULL, hdr),
                      "Payload Too Large", 17, 1);
         post_done(s, c);
@@ -843,6 +852,7 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
     char transport[16], sid[GW_ID_LEN + 8];
     int code = check_query(srv, r, transport, sid);
     if (code >= 0) {
+        if (!strstr(r->query, "sid=")) GW_COUNT(refused[GW_REFUSE_BAD_REQUEST]);
         respond_error(srv, c, r, code, 0);
         return;
     }
@@ -941,6 +951,7 @@ static void complete_upgrade(eio_session *s)
     s->probed = 0;
     s->ws = s->probe;
     s->probe = NULL;
+    if (s->transport == EIO_TRANSPORT_POLLING && s->state == S_OPEN) gw_metrics.sessions[0]--, gw_metrics.sessions[1]++;
     s->transport = EIO_TRANSPORT_WEBSOCKET;
     for (size_t i = 0; i < s->nq; i++) {
         if (s->q[i].msg) {
@@ -957,6 +968,7 @@ static void complete_upgrade(eio_session *s)
     /* a GET still held: finish it with a noop (the queue went to the websocket) */
     if (s->get) answer_poll(s, 1);
     log_debug("session %s upgraded to websocket", s->sid);
+    GW_COUNT(upgrades);
     if (srv->h.on_upgrade) srv->h.on_upgrade(s, srv->ud);
 }
 
@@ -1036,6 +1048,7 @@ static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
         if (why == HTTP_GONE_TOOBIG)
             log_info("session %s from %s: WebSocket message over --max-payload %zu: close 1009",
                      s->sid, c->addr, s->srv->cfg.max_payload);
+        if (why == HTTP_GONE_TOOBIG) GW_LIMIT(GW_LIMIT_PAYLOAD);
         session_close(s, why == HTTP_GONE_EOF ? EIO_CLOSE_TRANSPORT_CLOSE : EIO_CLOSE_TRANSPORT_ERROR);
     } else if (c == s->probe) {
         s->probe = NULL;
@@ -1263,3 +1276,5 @@ void eio_session_set_userdata(eio_session *s, void *p) { s->userdata = p; }
 void *eio_session_userdata(const eio_session *s) { return s->userdata; }
 const eio_handshake *eio_session_handshake(const eio_session *s) { return &s->hs; }
 int eio_session_protocol(const eio_session *s) { return s->v3 ? 3 : 4; }
+
+size_t eio_server_buffered(const eio_server *srv) { return http_server_buffered(srv->http); }

@@ -20,6 +20,7 @@
 
 #include "eio.h"
 #include "ipc.h"
+#include "metrics.h"
 #include "sio_codec.h"
 
 #include "gw_app.h"
@@ -87,6 +88,7 @@ struct gw_nsp {
     sio_socket *sockets; /* connected sockets */
     size_t n_sockets;
     double grace_until; /* ev_now: CONNECTs wait for a keyed worker until then (authority.c) */
+    gw_nsp_counters *mc; /* its /metrics counters (GW_NSP_M) */
     UT_hash_handle hh;
 };
 
@@ -147,6 +149,7 @@ struct gw_worker {
     int spawned;      /* authenticated by the key of a child we spawned: pid is ours */
     int emitter;      /* role emitter (PROTOCOL.md rule 10d): nsp stays NULL */
     const struct gw_authkey *ekey; /* the emitter key it presented */
+    double ping_sent, rtt; /* ev_time of our last PING; seconds to its PONG (-1 none yet) */
     UT_hash_handle hh;
 };
 
@@ -175,6 +178,7 @@ typedef struct gw_child {
     char key_hex[65];        /* IOGATE_WORKER_KEY of the running process (authority.c) */
     unsigned char key_digest[32];
     int bye_sent;            /* its worker got BYE: its exit is not a crash */
+    struct gw_wout *out;     /* its stdout/stderr pipes, re-emitted as log lines (wout.c) */
     struct gw_child *next;
 } gw_child;
 

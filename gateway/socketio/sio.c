@@ -17,6 +17,7 @@
  * once to the worker why the socket went (unless the worker asked for it).
  */
 #include "app.h"
+#include "metrics.h"
 #include "util.h"
 
 #include <errno.h>
@@ -202,6 +203,7 @@ static int hold_take(gw_app *app, sio_socket *s, held_msg *h, int replay)
 {
     if (!replay && (s->n_held - s->n_replay + 1 > app->opt.hold_max_msgs ||
                     s->held_bytes - s->replay_bytes + h->bytes > app->opt.hold_max_bytes)) {
+        GW_LIMIT(GW_LIMIT_HOLD);
         held_free(h);
         return -1;
     }
@@ -216,6 +218,7 @@ static int hold_take(gw_app *app, sio_socket *s, held_msg *h, int replay)
         s->held = h;
     s->held_tail = h;
     s->n_held++;
+    GW_NSP_M(s->nsp)->held++;
     s->held_bytes += h->bytes;
     return 0;
 }
@@ -383,6 +386,7 @@ static json_t *connect_meta(sio_socket *s, int recovered);
 static void socket_remove(gw_app *app, sio_socket *s, const char *notify_reason,
                           const char *cause)
 {
+    gw_log_socket("disconnect", s->nsp->name, s->id, eio_session_handshake(s->client->session)->address, cause ? cause : notify_reason ? notify_reason : s->state == SOCK_CONNECTED ? "server side (see the line before)" : "not accepted");
     held_free_all(s);
     if (notify_reason && (s->orphaned || s->recovering) && !app->shutting_down) {
         /* The worker that knew it died and the next one has not (yet)
@@ -771,6 +775,7 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
         return;
     }
     ipc_type t = (p->type == SIO_ACK || p->type == SIO_BINARY_ACK) ? IPC_ACK : IPC_EVENT;
+    GW_NSP_COUNT2(s->nsp, packets_in, bytes_in, p->data_len);
     if (s->orphaned || s->recovering) {
         /* Its worker is restarting: keep the packet, in order, for the next
          * one.  Past the bound the socket goes (PROTOCOL.md rule 35). */
@@ -778,10 +783,12 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
             drop_socket(app, s, "hold full while its worker restarts", 1);
         return;
     }
-    if (forward(app, s, t, p->id, p->data, p->data_len, att, n_att, NULL) < 0)
+    if (forward(app, s, t, p->id, p->data, p->data_len, att, n_att, NULL) < 0) {
         /* PROTOCOL.md rule 31: the worker is not keeping up (or cannot be
          * sent to): this socket goes, not the packet alone. */
+        if (errno == EAGAIN) GW_LIMIT(GW_LIMIT_CREDIT);
         drop_socket(app, s, loss_cause(errno, 0), 1);
+    }
 }
 
 static void partial_free(sio_partial **pp)
@@ -827,6 +834,7 @@ static void on_message(eio_session *es, const char *data, size_t len, int binary
     const char *why = "invalid packet";
     if (sio_decode(data, len, &app->limits, &pkt, &why) < 0) {
         log_info("client %s: parse error (%s), closing", addr, why);
+        gw_metrics_parse_error(why);
         close_client(c, EIO_CLOSE_PARSE_ERROR);
         return;
     }
@@ -868,8 +876,19 @@ static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         sio_client *c = app->timeouts;
         timeout_dequeue(app, c);
         if (!c->ever_connected && !c->closing) {
-            log_info("client %s: no namespace joined within %u ms, closing",
-                     eio_session_handshake(c->session)->address, app->opt.connect_timeout_ms);
+            /* Say which namespaces it asked for: a CONNECT still waiting
+             * (for a worker's ACCEPT, or a worker to start) is a server-side
+             * cause; none at all is the client's. */
+            char asked[256] = "";
+            size_t al = 0;
+            for (sio_socket *s = c->sockets; s && al + 2 < sizeof asked; s = s->cnext)
+                al += (size_t)snprintf(asked + al, sizeof asked - al, "%s%s", al ? " " : "", s->nsp->name);
+            if (al >= sizeof asked) al = sizeof asked - 1;
+            log_info("client %s: no namespace joined within %u ms, closing (session %s, --connect-timeout; %s%s)",
+                     eio_session_handshake(c->session)->address, app->opt.connect_timeout_ms,
+                     eio_session_id(c->session),
+                     al ? "CONNECT still unanswered for " : "it sent no CONNECT", asked);
+            GW_LIMIT(GW_LIMIT_CONNECT_TIMEOUT);
             close_client(c, EIO_CLOSE_FORCED_SERVER);
         }
     }
@@ -962,7 +981,7 @@ typedef struct {
 static void bcast_one(sio_socket *s, void *ud)
 {
     bcast_ctx *b = ud;
-    if (!s->client->closing) send_msgs(s->client, b->msgs, b->n);
+    if (!s->client->closing) GW_COUNT(deliveries), GW_NSP_M(s->nsp)->packets_out++, send_msgs(s->client, b->msgs, b->n);
 }
 
 static void reply_sockets(gw_app *app, gw_worker *w, gw_nsp *nsp, json_t *req)
@@ -1040,6 +1059,7 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
     else
         gw_rooms_select(app, nsp, json_object_get(m->meta, "rooms"),
                         json_object_get(m->meta, "except"), bcast_one, &b);
+    GW_COUNT(broadcasts);
     free_msgs(msgs, b.n);
     if (msgs != stack) free(msgs);
 }
@@ -1138,6 +1158,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
             }
             h = next;
         }
+        GW_NSP_M(nsp)->replayed += n;
         log_info("namespace %s: socket %s recovered, %zu held packet(s) delivered", nsp->name,
                  s->id, n);
         return;
@@ -1150,6 +1171,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         nsp->n_sockets++;
         gw_room_join(app, s, s->id, IPC_ID_LEN);
         c->ever_connected = 1;
+        gw_log_socket("connect", nsp->name, s->id, eio_session_handshake(c->session)->address, "accepted by the worker");
         timeout_dequeue(app, c);
         {
             /* protocol v4 (Engine.IO v3 clients): a bare CONNECT, no sid */
@@ -1183,6 +1205,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 
     switch (m->type) {
     case IPC_EMIT: {
+        GW_NSP_COUNT2(nsp, packets_out, bytes_out, m->data.len);
         json_t *ack = json_object_get(m->meta, "ack");
         send_packet(c, SIO_EVENT, nsp->name, strlen(nsp->name),
                     json_is_integer(ack) ? (int64_t)json_integer_value(ack) : -1, m->data.data,
@@ -1192,6 +1215,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     case IPC_ACK: {
         json_t *id = json_object_get(m->meta, "id");
         if (!json_is_integer(id)) return;
+        GW_NSP_COUNT2(nsp, packets_out, bytes_out, m->data.len);
         send_packet(c, SIO_ACK, nsp->name, strlen(nsp->name), (int64_t)json_integer_value(id),
                     m->data.len ? m->data.data : "[]", m->data.len ? m->data.len : 2, m->att,
                     m->n_att);

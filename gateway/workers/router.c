@@ -13,6 +13,7 @@
 #include "app.h"
 #include "authority.h"
 #include "util.h"
+#include "wout.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
@@ -291,6 +292,7 @@ static void handle_frames(gw_app *app, ipc_frames *f)
             send_error(app, rid, "hello", "unknown connection: HELLO first", "PING");
         break;
     case IPC_PONG:
+        if (w && w->ping_sent > 0) w->rtt = ev_time() - w->ping_sent, w->ping_sent = 0;
         break;
     case IPC_PROCESSED: {
         json_t *seq = json_object_get(m.meta, "seq");
@@ -387,7 +389,7 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
                 }
             continue;
         }
-        if (revents & EV_TIMER && t->repeat > 0) send_simple(app, w, IPC_PING, NULL);
+        if (revents & EV_TIMER && t->repeat > 0) w->ping_sent = ev_time(), send_simple(app, w, IPC_PING, NULL);
     }
 }
 
@@ -546,6 +548,7 @@ static void child_free(gw_app *app, gw_child *c)
     if (c->dynamic) app->n_dynamic--;
     ev_child_stop(app->loop, &c->watcher);
     ev_timer_stop(app->loop, &c->restart);
+    gw_wout_destroy(&c->out);
     free(c->nsp);
     free(c->command);
     free(c);
@@ -555,6 +558,7 @@ static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     gw_child *c = t->data;
     if (c->app->shutting_down || c->pid > 0) return;
+    gw_metrics_nsp(c->nsp)->restarts++;
     spawn(c->app, c);
 }
 
@@ -571,10 +575,14 @@ static void schedule_restart(gw_app *app, gw_child *c)
     unsigned recent = ++c->n_crashes, limit = app->opt.crash_limit;
     if (limit && recent >= limit) {
         c->given_up = 1;
+        gw_metrics_nsp(c->nsp)->crash_loops++;
         gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
+        size_t n = nsp ? nsp->n_sockets : 0;
         if (nsp && !nsp->worker) sio_worker_gone(app, nsp, "crash loop");
-        log_error("worker for %s exited %u times within %u ms: crash loop, not restarting it",
-                  c->nsp, recent, app->opt.crash_window_ms);
+        log_error("worker for %s exited %u times within %u ms: crash loop, not restarting it until "
+                  "SIGHUP; %zu connected socket(s) were disconnected and new CONNECTs to %s get "
+                  "CONNECT_ERROR \"Namespace unavailable\"",
+                  c->nsp, recent, app->opt.crash_window_ms, n, c->nsp);
         return;
     }
     /* A worker that ran for a while starts again from the smallest delay. */
@@ -601,12 +609,14 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     gw_child *c = w->data;
     gw_app *app = c->app;
     ev_child_stop(loop, w);
+    gw_wout_destroy(&c->out); /* its last words come before the exit line */
     int st = w->rstatus;
     if (WIFSIGNALED(st))
-        log_warn("worker for %s (pid %d) killed by signal %d", c->nsp, (int)c->pid, WTERMSIG(st));
+        gw_log_fields(GW_LOG_WARN, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "signal", GW_FNUM(WTERMSIG(st))),
+                      "worker for %s (pid %d) killed by signal %d", c->nsp, (int)c->pid, WTERMSIG(st));
     else
-        log_warn("worker for %s (pid %d) exited with status %d", c->nsp, (int)c->pid,
-                 WEXITSTATUS(st));
+        gw_log_fields(GW_LOG_WARN, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "status", GW_FNUM(WEXITSTATUS(st))),
+                      "worker for %s (pid %d) exited with status %d", c->nsp, (int)c->pid, WEXITSTATUS(st));
     gw_worker *wk, *tmp;
     long dead = (long)c->pid;
     c->pid = 0; /* reaped: never signal that number again (wake_dismissed) */
@@ -685,9 +695,11 @@ static int spawn(gw_app *app, gw_child *c)
     char *argv[] = {"sh", "-c", line, NULL};
     sigset_t none;
     sigemptyset(&none);
+    gw_wout *out = gw_wout_new(app->loop, c->nsp);
 
     pid_t pid = fork();
     if (pid == 0) {
+        if (out) gw_wout_child(out);
         /* The worker starts with default signal dispositions and mask. */
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
@@ -700,14 +712,19 @@ static int spawn(gw_app *app, gw_child *c)
     free(envp);
     if (pid < 0) {
         log_error("fork for worker %s: %s", c->nsp, strerror(e));
+        gw_wout_destroy(&out);
         return -1;
     }
+    gw_wout_destroy(&c->out);
+    if (out) gw_wout_started(out, pid);
+    c->out = out;
     c->pid = pid;
     c->started = ev_now(app->loop);
     ev_child_init(&c->watcher, child_cb, pid, 0);
     c->watcher.data = c;
     ev_child_start(app->loop, &c->watcher);
-    log_info("started worker for %s (pid %d): %s", c->nsp, (int)pid, c->command);
+    gw_log_fields(GW_LOG_INFO, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(pid), "command", c->command),
+                  "started worker for %s (pid %d): %s", c->nsp, (int)pid, c->command);
     return 0;
 }
 
@@ -836,6 +853,7 @@ void gw_router_stop(gw_app *app)
     for (int tries = 0; tries < 200; tries++) {
         int alive = 0;
         for (gw_child *c = app->children; c; c = c->next) {
+            gw_wout_drain(c->out); /* a worker blocked writing its last lines could not exit */
             if (c->pid <= 0) continue;
             if (waitpid(c->pid, NULL, WNOHANG) == c->pid)
                 c->pid = 0;
