@@ -37,6 +37,15 @@ typedef struct {
     unsigned max_dynamic;           /* 100 dynamic namespace workers at once */
     unsigned max_depth;             /* 32: JSON nesting accepted from clients */
     char *ipc_curve_secret;         /* --ipc-curve-secret FILE, NULL = no CURVE */
+    /* connection state recovery: --recovery-window, --recovery-skip-middlewares */
+    unsigned recovery_window_ms; /* 0 = off */
+    int recovery_skip;
+    struct gw_recovery_cfg {
+        char *nsp;
+        long window_ms; /* -1: as for all namespaces */
+        int skip;       /* -1: as for all namespaces */
+    } *recovery;
+    size_t nrecovery;
     int echo;
     int log_level; /* GW_LOG_* */
     /* behind a web server: --trust-proxy (repeatable), --fastcgi */
