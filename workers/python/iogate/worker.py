@@ -621,7 +621,12 @@ class Worker:
             log.error("CONNECT with a bad socket id %r ignored", sid)
             return
         old = self._sockets.get(sid)
-        if old is not None:
+        restored = m.meta.get("restored") is True
+        if old is not None and restored:
+            # Its client recovered it (PROTOCOL.md rule 16a): a new socket
+            # takes the old one's place silently, with its data.
+            old._replaced()
+        elif old is not None:
             log.warning("CONNECT for known socket %s: the old one is gone", sid)
             old._close("transport close")
         hs = m.meta.get("handshake")
@@ -632,12 +637,17 @@ class Worker:
             if not isinstance(hs.get(k), dict):
                 hs[k] = default
         transport = m.meta.get("transport")
-        recovered = m.meta.get("recovered") is True
+        # recovered, like the reference's: the client kept its state, after a
+        # worker restart (rule 16) or its own reconnection (restored, 16a)
+        recovered = m.meta.get("recovered") is True or restored
         rooms = m.meta.get("rooms") if recovered and isinstance(m.meta.get("rooms"), list) else None
         s = Socket(self, sid, hs, transport if isinstance(transport, str) else "polling",
                    recovered, rooms)
+        s.restored = restored
+        if old is not None and restored:
+            s.data = old.data
         self._sockets[sid] = s
-        mws = list(self._middleware)
+        mws = [] if restored and m.meta.get("skip_middlewares") is True else list(self._middleware)
 
         def step(i, err=None):
             if s._state != PENDING or self._sockets.get(sid) is not s:
