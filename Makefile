@@ -10,7 +10,10 @@ VERSION  := 0.1.0
 # A sanitizer build lives in its own directory so it never mixes objects.
 BUILD    ?= build$(if $(SANITIZE),-san)
 
-CPPFLAGS += -I. -Igateway -Iipc -Iworkers/c -DIOGATE_VERSION='"$(VERSION)"' -D_GNU_SOURCE
+# The gateway's layers are folders (README "Reading the source"); headers are
+# included by name, and tests/layers.sh checks no include points up a layer.
+GW_LAYERS   := base transport engineio workers socketio
+CPPFLAGS += -I. -Igateway $(GW_LAYERS:%=-Igateway/%) -Iipc -Iworkers/c -DIOGATE_VERSION='"$(VERSION)"' -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -fPIC
 ifneq ($(SANITIZE),)
@@ -23,16 +26,16 @@ WORKER_LIBS := $(shell pkg-config --libs libzmq jansson 2>/dev/null || echo -lzm
 TEST_LIBS   := -lcmocka
 
 IPC_SRC     := $(wildcard ipc/*.c)
-GW_SRC      := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+GW_SRC      := $(filter-out gateway/main.c,$(wildcard gateway/*.c $(GW_LAYERS:%=gateway/%/*.c)))
 WORKER_SRC  := $(wildcard workers/c/*.c)
 EXAMPLES    := $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c))))
-UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_SRC    := $(sort $(shell find tests/unit -name 'test_*.c'))
 TOOL_SRC    := $(wildcard tools/*.c)
 
 IPC_OBJ     := $(IPC_SRC:%.c=$(BUILD)/obj/%.o)
 GW_OBJ      := $(GW_SRC:%.c=$(BUILD)/obj/%.o)
 WORKER_OBJ  := $(WORKER_SRC:%.c=$(BUILD)/obj/%.o)
-UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 EXAMPLE_BIN := $(EXAMPLES:%=$(BUILD)/examples/%)
 TOOL_BIN    := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 
@@ -95,9 +98,14 @@ $(BUILD)/examples/%: $(BUILD)/libiogate-worker.a $$(wildcard examples/$$*/*.c) w
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(wildcard examples/$*/*.c) $(BUILD)/libiogate-worker.a $(WORKER_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libiogate.a $(BUILD)/libiogate-worker.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(WORKER_OBJ) $(BUILD)/libiogate.a $(GW_LIBS) $(TEST_LIBS)
+# Unit tests mirror the source tree (tests/unit/gateway/transport/test_http.c
+# tests gateway/transport/http.c); their binaries sit side by side in $(BUILD)/tests.
+define unit_rule
+$(BUILD)/tests/$(basename $(notdir $(1))): $(1) $(BUILD)/libiogate.a $(BUILD)/libiogate-worker.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$< $$(WORKER_OBJ) $$(BUILD)/libiogate.a $$(GW_LIBS) $$(TEST_LIBS)
+endef
+$(foreach s,$(UNIT_SRC),$(eval $(call unit_rule,$(s))))
 
 $(BUILD)/%: tools/%.c $(BUILD)/libiogate.a
 	@mkdir -p $(dir $@)
@@ -119,7 +127,7 @@ install: all
 	install -m 644 $(BUILD)/iogate-worker.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 format:
-	clang-format -i gateway/*.[ch] ipc/*.[ch] workers/c/*.[ch] examples/*/*.c tests/unit/*.c
+	clang-format -i $(wildcard gateway/*.[ch] gateway/*/*.[ch]) ipc/*.[ch] workers/c/*.[ch] examples/*/*.c $(UNIT_SRC)
 
 clean:
 	rm -rf build build-san

@@ -1,4 +1,4 @@
-/* fuzz_sio_decode.c — libFuzzer driver for sio_decode() (gateway/sio_codec.c).
+/* fuzz_sio_decode.c — libFuzzer driver for sio_decode() (gateway/socketio/sio_codec.c).
  *
  * Input: one Socket.IO packet exactly as a client sends it inside an
  * Engine.IO message (e.g. `2/chat,17["msg","hi"]`), no framing.

@@ -128,8 +128,9 @@ typedef struct {
 /* Receive one whole multipart message into `f` (reused between calls; call
  * ipc_frames_close() at the end).  0, or -1 with errno (EAGAIN with
  * ZMQ_DONTWAIT when nothing is waiting).  Messages with more than
- * IPC_MAX_FRAMES + 1 parts are received fully but truncated (the decoder
- * then refuses them). */
+ * IPC_MAX_FRAMES + 2 parts are received fully but only that many are kept:
+ * one more than any valid message has, routing id included, so that the
+ * decoder refuses the message as a whole instead of a truncated copy. */
 int ipc_recv(void *zsock, ipc_frames *f, int flags);
 
 /* ZeroMQ CURVE for a tcp:// endpoint across machines (PROTOCOL.md §1).

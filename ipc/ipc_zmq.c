@@ -108,9 +108,13 @@ int ipc_recv(void *z, ipc_frames *f, int flags)
             return -1;
         }
         int more = zmq_msg_more(&part);
-        /* Keep at most IPC_MAX_FRAMES + 1 (routing id); drain the rest so
-         * the socket stays in step, and let the decoder refuse it. */
-        if (f->n <= IPC_MAX_FRAMES) {
+        /* Keep at most IPC_MAX_FRAMES + 2 parts: one more than the
+         * longest valid message has with a ROUTER's routing id, so that
+         * the decoder sees too many frames and refuses the message as a
+         * whole (keeping only IPC_MAX_FRAMES + 1 cut a ROUTER's message to
+         * a valid length that was then forwarded, attachments missing).
+         * Drain the rest so the socket stays in step. */
+        if (f->n <= IPC_MAX_FRAMES + 1) {
             if (f->n == f->cap && grow(f) < 0) {
                 zmq_msg_close(&part);
                 abort(); /* out of memory: the one policy */

@@ -31,7 +31,6 @@ like examples/echo/echo.c, so the end-to-end suites can drive either
   disconnecting/disconnect  log "disconnect <id> <reason> rooms=<r1,r2>"
                             (the rooms seen at disconnecting) to stderr
 """
-import logging
 import os
 import signal
 import sys
@@ -39,13 +38,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "workers", "python"))
 
-from iogate import RESERVED_EVENTS, ConnectError, Worker  # noqa: E402
+from iogate import RESERVED_EVENTS, ConnectError, Worker, setup_logging  # noqa: E402
 
 
 def main():
-    level = os.environ.get("IOGATE_WORKER_LOG", "info").upper()
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.INFO),
-                        format="iogate-worker[%d] %%(levelname)s: %%(message)s" % os.getpid())
+    setup_logging()  # the shared format, level from IOGATE_WORKER_LOG (default info)
     try:
         worker = Worker()
     except ValueError as e:
@@ -135,7 +132,7 @@ def main():
                 else:
                     ack(*reply)
 
-            if not socket.emit_with_ack("ping-back", "ping", callback=done, timeout=ms / 1000.0) and ack:
+            if not socket.emit_with_ack("ping-back", "ping", callback=done, timeout=ms) and ack:
                 ack("socket is not connected")
 
         @socket.on("pid")

@@ -40,7 +40,7 @@ function alive(pid) {
 }
 
 // Every live process whose environment says a gateway with this pid
-// spawned it (IOGATE_GATEWAY_PID, gateway/router.c spawn()).
+// spawned it (IOGATE_GATEWAY_PID, gateway/workers/router.c spawn()).
 function spawnedBy(gwpid) {
   const out = [];
   for (const d of fs.readdirSync('/proc')) {

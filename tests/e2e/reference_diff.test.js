@@ -11,8 +11,8 @@
 // (socket.io-parser Decoder.decodeString/isPayloadValid, engine.io-parser
 // decodePacket/decodePayload, engine.io Server.verify/onWebSocket,
 // engine.io Polling.onData/onClose, socket.io Client.ondecoded) and
-// iogate's (gateway/sio_codec.c, gateway/eio_codec.c, gateway/eio.c,
-// gateway/sio.c) could disagree, with a note on the reference's verdict.
+// iogate's (gateway/socketio/sio_codec.c, gateway/engineio/eio_codec.c, gateway/engineio/eio.c,
+// gateway/socketio/sio.c) could disagree, with a note on the reference's verdict.
 // Where iogate deliberately differs, the case says so in `differs` (the
 // reason) and `iogate` (iogate's documented answer): the test then asserts
 // that the reference still behaves as noted AND that iogate gives its

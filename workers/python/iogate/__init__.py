@@ -28,27 +28,49 @@ Socket API on top of that protocol::
 
     worker.run()
 
-See workers/python/README.md for the whole API.
+``AsyncWorker`` is the same on asyncio (``async def`` everywhere, ``await
+worker.run()``), and both offer python-socketio's API (``@worker.event``,
+``emit(..., to=sid)``, ``enter_room``, ``call``, sessions).  Every time in
+the API is in milliseconds.  See workers/python/README.md for the whole API.
 """
 
-from .errors import AckError, AckTimeoutError, ConnectError, DisconnectedError
+from .errors import (
+    INTERNAL_ERROR,
+    AckError,
+    AckTimeoutError,
+    ConnectError,
+    ConnectionRefusedError,
+    DisconnectedError,
+    NotSupportedError,
+)
+from .gateway import Gateway
+from .log import LogFormatter, setup_logging
 from .protocol import RESERVED_EVENTS
 from .socket import Ack, Conn, RoomSet, Socket
 from .worker import BroadcastOperator, Timer, Worker
+from .aio import AsyncWorker, Done  # noqa: E402 (needs Worker)
 
 __all__ = [
     "Ack",
     "AckError",
     "AckTimeoutError",
+    "AsyncWorker",
     "BroadcastOperator",
     "Conn",
     "ConnectError",
+    "ConnectionRefusedError",
     "DisconnectedError",
+    "Done",
+    "Gateway",
+    "NotSupportedError",
+    "INTERNAL_ERROR",
+    "LogFormatter",
     "RESERVED_EVENTS",
     "RoomSet",
     "Socket",
     "Timer",
     "Worker",
+    "setup_logging",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

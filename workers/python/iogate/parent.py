@@ -13,7 +13,7 @@ import signal
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _alive(pid):
+def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -23,7 +23,7 @@ def _alive(pid):
     return True
 
 
-def bind_to_gateway():
+def bind_to_gateway() -> None:
     """Arrange for SIGTERM when the spawning gateway dies (PR_SET_PDEATHSIG,
     through ctypes).  Raises RuntimeError if that gateway is gone already."""
     try:

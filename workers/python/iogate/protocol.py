@@ -8,7 +8,10 @@ message is a ZeroMQ multipart message of at least six frames::
 This module has no state; the Worker uses it to build and parse frames.
 """
 
+from __future__ import annotations
+
 import json
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 VERSION_FRAME = b"IOG1"
 PROTOCOL_VERSION = 1
@@ -34,7 +37,7 @@ class ProtocolError(Exception):
     """A received message that must not be acted on (PROTOCOL.md rule 8)."""
 
 
-def _dump(value):
+def _dump(value: Any) -> bytes:
     """Compact JSON as UTF-8 bytes, like JSON.stringify (non-ASCII kept)."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     try:
@@ -43,14 +46,14 @@ def _dump(value):
         return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
-def deconstruct(args):
+def deconstruct(args: Any) -> Tuple[Any, List[bytes]]:
     """Replace binary values in `args` (at any depth) by placeholders.
 
     Returns (json_value, attachments).  Tuples become lists; dict keys must be
     strings (JSON objects)."""
-    attachments = []
+    attachments: List[bytes] = []
 
-    def walk(v):
+    def walk(v: Any) -> Any:
         if isinstance(v, _BINARY):
             attachments.append(bytes(v))
             return {"_placeholder": True, "num": len(attachments) - 1}
@@ -63,12 +66,12 @@ def deconstruct(args):
     return walk(args), attachments
 
 
-def reconstruct(value, attachments):
+def reconstruct(value: Any, attachments: Sequence[bytes]) -> Any:
     """Replace placeholders in a parsed JSON value by the attachment bytes.
 
     Raises ProtocolError for a placeholder that refers to no attachment."""
 
-    def walk(v):
+    def walk(v: Any) -> Any:
         if isinstance(v, list):
             return [walk(x) for x in v]
         if isinstance(v, dict):
@@ -83,7 +86,7 @@ def reconstruct(value, attachments):
     return walk(value)
 
 
-def has_binary(value):
+def has_binary(value: Any) -> bool:
     if isinstance(value, _BINARY):
         return True
     if isinstance(value, (list, tuple)):
@@ -93,7 +96,8 @@ def has_binary(value):
     return False
 
 
-def encode(mtype, namespace="", sid="", meta=None, data=None):
+def encode(mtype: str, namespace: str = "", sid: str = "", meta: Optional[Dict[str, Any]] = None,
+           data: Optional[Sequence[Any]] = None) -> List[bytes]:
     """Frames of one message.  `meta` is a dict (None or {} -> empty frame);
     `data` is a list of arguments, may hold bytes (None -> empty frame)."""
     frames = [VERSION_FRAME, mtype.encode("ascii"), (namespace or "").encode("utf-8"),
@@ -113,18 +117,19 @@ class Message:
 
     __slots__ = ("type", "namespace", "sid", "meta", "data")
 
-    def __init__(self, mtype, namespace, sid, meta, data):
+    def __init__(self, mtype: str, namespace: str, sid: str, meta: Dict[str, Any],
+                 data: Optional[List[Any]]) -> None:
         self.type = mtype
         self.namespace = namespace
         self.sid = sid
         self.meta = meta
         self.data = data  # list with bytes for attachments, or None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Message(%s %r %r %r %r)" % (self.type, self.namespace, self.sid, self.meta, self.data)
 
 
-def decode(frames):
+def decode(frames: Sequence[bytes]) -> Message:
     """Parse a multipart message (a list of bytes).  Raises ProtocolError for
     anything rule 8 says must not be acted on."""
     if len(frames) < 6:

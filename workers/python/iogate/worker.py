@@ -1,42 +1,54 @@
-"""The Worker: one process serving one namespace behind the iogate gateway.
+"""The Worker: one process serving one namespace behind one or more iogate
+gateways.
 
-Speaks the worker side of ipc/PROTOCOL.md over a ZeroMQ DEALER: HELLO and
-heartbeats, CONNECT -> middleware -> ACCEPT/REFUSE, events, acks both ways,
-rooms, broadcasts, disconnects.  Single-threaded: everything runs inside
-``process()`` (or ``run()``), called from one thread.
+Speaks the worker side of ipc/PROTOCOL.md over one ZeroMQ DEALER per gateway
+(gateway.py): HELLO and heartbeats, CONNECT -> middleware -> ACCEPT/REFUSE,
+events, acks both ways, rooms, broadcasts, disconnects.  Single-threaded:
+everything runs inside ``process()`` (or ``run()``), called from one thread.
+The python-socketio style methods live in sioapi.py, the asyncio variant in
+aio.py.  Every time in this API is in milliseconds.
 """
 
+from __future__ import annotations
+
 import heapq
+import inspect
 import itertools
 import logging
 import os
-import random
-import string
+import select
 import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import zmq
 
 from . import protocol
-from .errors import error_message
+from .errors import INTERNAL_ERROR, ConnectError, NotSupportedError, error_message
+from .gateway import BYE, CLOSED, DEFAULT_HEARTBEAT_MS, HELLO, NEW, READY, Gateway, curve_keys, \
+    parse_endpoints, random_id
+from .log import NamespaceLogger, default_logging
 from .parent import bind_to_gateway
 from .protocol import ProtocolError
+from .sioapi import SocketIOAPI
 from .socket import CONNECTED, PENDING, Socket, _Next, _room_list, check_event_name
 
-log = logging.getLogger("iogate")
 
 CONN_EVENTS = ("upgrade", "packet", "packetCreate", "drain", "close")
-DEFAULT_HEARTBEAT_MS = 5000
-BATCH = 1000  # messages handled per process() call before timers get a turn
+BATCH = 1000  # messages handled per gateway per process() call before timers get a turn
 STOP_GRACE = 0.25  # seconds run() keeps handling messages after stop()
 
-# worker states
-NEW, HELLO, READY, BYE, CLOSED = "new", "hello", "ready", "bye", "closed"
+Rooms = Union[str, Iterable[str], None]
 
 
-def _random_id(n=20):
-    alphabet = string.ascii_letters + string.digits + "-_"
-    rnd = random.SystemRandom()
-    return "".join(rnd.choice(alphabet) for _ in range(n))
+def is_async_callable(fn: Any) -> bool:
+    """True for an ``async def`` function (also behind functools.partial or
+    a callable object whose __call__ is async)."""
+    while hasattr(fn, "func") and not inspect.isfunction(fn):  # functools.partial
+        fn = fn.func
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)
+    return call is not None and not inspect.isfunction(fn) and inspect.iscoroutinefunction(call)
 
 
 class Timer:
@@ -44,14 +56,14 @@ class Timer:
 
     __slots__ = ("when", "seq", "fn", "args", "cancelled")
 
-    def __init__(self, when, seq, fn, args):
+    def __init__(self, when: float, seq: int, fn: Callable[..., Any], args: tuple) -> None:
         self.when, self.seq, self.fn, self.args = when, seq, fn, args
         self.cancelled = False
 
-    def cancel(self):
+    def cancel(self) -> None:
         self.cancelled = True
 
-    def __lt__(self, other):
+    def __lt__(self, other: "Timer") -> bool:
         return (self.when, self.seq) < (other.when, other.seq)
 
 
@@ -59,28 +71,36 @@ class BroadcastOperator:
     """A {rooms, except, volatile} selector (io.to(room) in Node).  Immutable:
     every builder returns a new operator."""
 
-    def __init__(self, worker, rooms=(), excepts=(), volatile=False):
+    def __init__(self, worker: "Worker", rooms: Iterable[str] = (), excepts: Iterable[str] = (),
+                 volatile: bool = False) -> None:
         self._worker = worker
         self._rooms = tuple(dict.fromkeys(rooms))
         self._excepts = tuple(dict.fromkeys(excepts))
         self._volatile = volatile
 
-    def to(self, rooms):
-        return BroadcastOperator(self._worker, self._rooms + tuple(_room_list(rooms)), self._excepts,
-                                 self._volatile)
+    def to(self, rooms: Rooms) -> "BroadcastOperator":
+        return type(self)(self._worker, self._rooms + tuple(_room_list(rooms)), self._excepts,
+                          self._volatile)
 
     in_ = to
 
-    def except_(self, rooms):
-        return BroadcastOperator(self._worker, self._rooms, self._excepts + tuple(_room_list(rooms)),
-                                 self._volatile)
+    def except_(self, rooms: Rooms) -> "BroadcastOperator":
+        return type(self)(self._worker, self._rooms, self._excepts + tuple(_room_list(rooms)),
+                          self._volatile)
 
     @property
-    def volatile(self):
-        return BroadcastOperator(self._worker, self._rooms, self._excepts, True)
+    def volatile(self) -> "BroadcastOperator":
+        return type(self)(self._worker, self._rooms, self._excepts, True)
 
-    def emit(self, event, *args):
-        """One BROADCAST to the gateway; the gateway resolves the receivers
+    @property
+    def local(self) -> Any:
+        raise NotSupportedError("local")
+
+    def compress(self, flag: bool = True) -> Any:
+        raise NotSupportedError("compress()")
+
+    def emit(self, event: str, *args: Any) -> bool:
+        """One BROADCAST to each gateway; a gateway resolves the receivers
         from its routing copy of the rooms.  ValueError for a reserved name.
         Acknowledgements are not available for broadcasts."""
         check_event_name(event)
@@ -91,13 +111,19 @@ class BroadcastOperator:
             meta["except"] = list(self._excepts)
         if self._volatile:
             meta["volatile"] = True
-        return self._worker._send_app("BROADCAST", "", meta, [event, *args], volatile=self._volatile)
+        if not self._worker._broadcast(meta, [event, *args], self._volatile):
+            return False
+        if self._worker._outgoing_listeners:  # only then pay for finding the receivers
+            for s in self.sockets():  # from the worker's own room state
+                if s._any_outgoing:
+                    s._notify_outgoing(event, args)
+        return True
 
-    def send(self, *args):
+    def send(self, *args: Any) -> bool:
         return self.emit("message", *args)
 
     # -- resolved locally, from this worker's own room state ------------------
-    def sockets(self):
+    def sockets(self) -> List[Socket]:
         """The connected Socket objects this operator selects."""
         out = []
         for s in list(self._worker._sockets.values()):
@@ -110,37 +136,46 @@ class BroadcastOperator:
             out.append(s)
         return out
 
-    def fetch_sockets(self):
+    def fetch_sockets(self) -> List[Dict[str, Any]]:
         """[{"id", "rooms": [...], "handshake": {...}, "data": ...}, ...]"""
         return [{"id": s.id, "rooms": list(s._rooms), "handshake": s.handshake, "data": s.data}
                 for s in self.sockets()]
 
-    def sockets_join(self, room):
+    def sockets_join(self, room: Rooms) -> None:
         for s in self.sockets():
             s.join(room)
 
-    def sockets_leave(self, room):
+    def sockets_leave(self, room: Rooms) -> None:
         for s in self.sockets():
             s.leave(room)
 
-    def disconnect_sockets(self, close=False):
+    def disconnect_sockets(self, close: bool = False) -> None:
         for s in self.sockets():
             s.disconnect(close)
 
 
-class Worker:
-    """Serve ``namespace`` at the gateway ``endpoint``.
+class Worker(SocketIOAPI):
+    """Serve ``namespace`` at the gateway(s) ``endpoint``.
 
     endpoint / namespace None: the environment variables IOGATE_ENDPOINT /
     IOGATE_NAMESPACE (set by a gateway that spawns its workers); namespace
-    defaults to "/".  ``conn_events``: conn notices to subscribe to, among
-    "upgrade" (always), "packet", "packetCreate", "drain", "close".
+    defaults to "/".  ``endpoint`` may name several gateways separated by
+    commas: one connection each (PROTOCOL.md rule 2).  ``conn_events``: conn
+    notices to subscribe to, among "upgrade" (always), "packet",
+    "packetCreate", "drain", "close".  ``curve_serverkey``: the gateways'
+    Z85 CURVE public key (None: IOGATE_CURVE_SERVERKEY, rule 1a).
 
     Nothing is sent until ``start()`` (or the first ``fileno()``,
     ``process()``, ``run()``): register middleware and handlers first.
     """
 
-    def __init__(self, endpoint=None, namespace=None, conn_events=None, context=None):
+    #: True in AsyncWorker: ``async def`` callbacks run as asyncio tasks
+    _aio = False
+    _operator_class = BroadcastOperator
+
+    def __init__(self, endpoint: Optional[str] = None, namespace: Optional[str] = None,
+                 conn_events: Optional[Iterable[str]] = None, context: Optional[zmq.Context] = None,
+                 curve_serverkey: Optional[str] = None) -> None:
         bind_to_gateway()  # spawned by a gateway: SIGTERM when it dies
         if endpoint is None:
             endpoint = os.environ.get("IOGATE_ENDPOINT")
@@ -150,39 +185,38 @@ class Worker:
             namespace = os.environ.get("IOGATE_NAMESPACE") or "/"
         if not namespace.startswith("/"):
             raise ValueError("a namespace starts with '/'")
+        if curve_serverkey is None:
+            curve_serverkey = os.environ.get("IOGATE_CURVE_SERVERKEY") or None
+        default_logging()
+        self.log = NamespaceLogger(logging.getLogger("iogate.worker"), {"nsp": namespace})
         self.endpoint = endpoint
         self.namespace = namespace
-        self.incarnation = _random_id()
         self.pid = os.getpid()
-        self.gateway = None  # the gateway's incarnation id, from WELCOME
-        self.heartbeat = DEFAULT_HEARTBEAT_MS / 1000.0
+        self._curve = curve_keys(curve_serverkey) if curve_serverkey else None
+        self._gws = [Gateway(self, ep) for ep in parse_endpoints(endpoint)]
         self._conn_events = ["upgrade"]
+        self._started = False
+        self._closed = False
         self.subscribe_conn(*(conn_events or ()))
         self._ctx = context
         self._own_ctx = context is None
-        self._sock = None
-        self._state = NEW
-        self._bye_reason = None
-        self._middleware = []
-        self._connection = []
-        self._sockets = {}  # id -> Socket (pending and connected)
-        self._timers = []
+        self._middleware: List[Callable[..., Any]] = []
+        self._connection: List[Callable[..., Any]] = []
+        self._sockets: Dict[str, Socket] = {}  # id -> Socket (pending and connected), all gateways
+        self._timers: List[Timer] = []
         self._seq = itertools.count()
-        self._last_recv = 0.0
-        self._next_ping = 0.0
-        self._next_hello = 0.0
-        self._lost = None  # reason, when a send found the gateway gone
         self._stop = False
-        self._wake_r = self._wake_w = None
-        self._queries = {}
+        self._wake_r: Optional[int] = None
+        self._wake_w: Optional[int] = None
+        self._epoll: Optional[Any] = None
         self._next_req = 1
-        self._seq_handled = 0  # rule 36: last EVENT/ACK seq handled ...
-        self._seq_reported = 0  # ... and last one reported with PROCESSED
+        self._outgoing_listeners = False  # set once any socket has on_any_outgoing
+        SocketIOAPI.__init__(self)
 
     # -- registration --------------------------------------------------------
-    def subscribe_conn(self, *events):
+    def subscribe_conn(self, *events: str) -> None:
         """Add conn notices to ask for in HELLO (before the worker starts)."""
-        if self._state_started():
+        if self._started:
             raise RuntimeError("subscribe_conn after start")
         for e in events:
             if e not in CONN_EVENTS:
@@ -190,189 +224,250 @@ class Worker:
             if e not in self._conn_events:
                 self._conn_events.append(e)
 
-    def _state_started(self):
-        return getattr(self, "_state", NEW) != NEW
+    def _check_fn(self, fn: Any) -> None:
+        """Refuse an ``async def`` callback at registration in the synchronous
+        Worker, which has no event loop to run it on (it would never run)."""
+        if not callable(fn):
+            raise TypeError("%r is not callable" % (fn,))
+        if not self._aio and is_async_callable(fn):
+            raise TypeError("%r is an async function: the synchronous Worker cannot run it; "
+                            "use iogate.AsyncWorker" % (getattr(fn, "__name__", fn),))
 
-    def use(self, fn):
+    def use(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Namespace middleware ``fn(socket, next)``, run in order for every
         new socket before "connection".  Call ``next()`` to continue or
         ``next(err)`` to refuse (the client gets connect_error with
-        err.message and err.data, see ConnectError) — now or later."""
+        err.message and err.data, see ConnectError) — now or later.  Raising
+        a ConnectError refuses with it; raising anything else is logged and
+        refuses with "Internal server error"."""
+        self._check_fn(fn)
         self._middleware.append(fn)
         return fn
 
-    def on_connection(self, fn):
+    def on_connection(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn(socket)`` for every accepted socket; register its handlers here."""
+        self._check_fn(fn)
         self._connection.append(fn)
         return fn
 
-    def on(self, event, fn=None):
-        """``worker.on("connection", fn)``: same as on_connection."""
-        if fn is None:
-            return lambda f: self.on(event, f)
-        if event not in ("connection", "connect"):
-            raise ValueError("a Worker only has the 'connection' event")
-        return self.on_connection(fn)
-
     # -- namespace-wide operations ----------------------------------------------
-    def _operator(self, rooms=(), excepts=(), volatile=False):
-        return BroadcastOperator(self, rooms, excepts, volatile)
+    def _operator(self, rooms: Iterable[str] = (), excepts: Iterable[str] = (),
+                  volatile: bool = False) -> BroadcastOperator:
+        return self._operator_class(self, rooms, excepts, volatile)
 
-    def to(self, rooms):
+    def to(self, rooms: Rooms) -> BroadcastOperator:
         return self._operator(rooms=_room_list(rooms))
 
     in_ = to
 
-    def except_(self, rooms):
+    def except_(self, rooms: Rooms) -> BroadcastOperator:
         return self._operator(excepts=_room_list(rooms))
 
     @property
-    def volatile(self):
+    def volatile(self) -> BroadcastOperator:
         return self._operator(volatile=True)
 
-    def emit(self, event, *args):
-        """Emit to every socket of the namespace (io.emit)."""
-        return self._operator().emit(event, *args)
+    @property
+    def local(self) -> Any:
+        raise NotSupportedError("worker.local")
 
-    def send(self, *args):
-        return self.emit("message", *args)
+    def compress(self, flag: bool = True) -> Any:
+        raise NotSupportedError("worker.compress()")
 
-    def fetch_sockets(self, rooms=None):
+    def fetch_sockets(self, rooms: Rooms = None) -> Any:
         """Sockets in any of ``rooms`` (None: all): a list of dicts with id,
         rooms, handshake, data — resolved locally, the worker owns the rooms."""
         return self._operator(rooms=_room_list(rooms)).fetch_sockets()
 
-    def sockets_join(self, room, rooms=None):
+    def sockets_join(self, room: Rooms, rooms: Rooms = None) -> None:
         self._operator(rooms=_room_list(rooms)).sockets_join(room)
 
-    def sockets_leave(self, room, rooms=None):
+    def sockets_leave(self, room: Rooms, rooms: Rooms = None) -> None:
         self._operator(rooms=_room_list(rooms)).sockets_leave(room)
 
-    def disconnect_sockets(self, close=False, rooms=None):
+    def disconnect_sockets(self, close: bool = False, rooms: Rooms = None) -> None:
         self._operator(rooms=_room_list(rooms)).disconnect_sockets(close)
 
     @property
-    def sockets(self):
+    def sockets(self) -> Dict[str, Socket]:
         """{id: Socket} of the connected sockets (a copy)."""
         return {k: s for k, s in self._sockets.items() if s._state == CONNECTED}
 
-    def get_socket(self, sid):
+    def get_socket(self, sid: str) -> Optional[Socket]:
         s = self._sockets.get(sid)
         return s if s is not None and s._state == CONNECTED else None
 
     @property
-    def connected(self):
-        """True between the gateway's WELCOME and the next loss of the gateway."""
-        return self._state == READY
+    def connected(self) -> bool:
+        """True while at least one gateway has welcomed this worker."""
+        return any(g.state == READY for g in self._gws)
 
-    def query(self, op, callback, **params):
-        """QUERY the gateway (rule 29): ``callback(reply_meta)`` once the
-        REPLY comes ({"error": ...} in it on failure or gateway loss).
-        ``worker.query("sockets", cb)`` lists the gateway's routing copy."""
-        req = self._next_req
-        self._next_req += 1
-        meta = dict(params, req=req, op=op)
-        if not self._send_app("QUERY", "", meta):
-            return False
-        self._queries[req] = callback
-        return True
+    @property
+    def gateways(self) -> List[Gateway]:
+        """The gateway connections, in the order of the endpoint list."""
+        return list(self._gws)
+
+    @property
+    def gateway(self) -> Optional[str]:
+        """The first gateway's incarnation id (from WELCOME)."""
+        return self._gws[0].id
+
+    @property
+    def incarnation(self) -> str:
+        """The first gateway connection's incarnation (each has its own)."""
+        return self._gws[0].incarnation
+
+    @property
+    def heartbeat_ms(self) -> int:
+        return self._gws[0].heartbeat_ms
+
+    @heartbeat_ms.setter
+    def heartbeat_ms(self, ms: int) -> None:
+        for g in self._gws:
+            g.set_heartbeat(int(ms))
+
+    @property
+    def heartbeat(self) -> float:
+        """Deprecated: the heartbeat in seconds (use heartbeat_ms)."""
+        return self.heartbeat_ms / 1000.0
+
+    @heartbeat.setter
+    def heartbeat(self, seconds: float) -> None:
+        self.heartbeat_ms = max(1, int(seconds * 1000))
+
+    def query(self, op: str, callback: Callable[[Dict[str, Any]], Any], **params: Any) -> bool:
+        """QUERY the first welcomed gateway (rule 29): ``callback(reply_meta)``
+        once the REPLY comes ({"error": ...} in it on failure or gateway
+        loss).  ``worker.query("sockets", cb)`` lists that gateway's routing
+        copy."""
+        self._check_fn(callback)
+        for g in self._gws:
+            if g.state == READY and not g.lost:
+                req = self._next_req
+                self._next_req += 1
+                if not g.send_app("QUERY", "", dict(params, req=req, op=op)):
+                    return False
+                g.queries[req] = callback
+                return True
+        return False
 
     # -- timers ----------------------------------------------------------------
-    def call_later(self, delay, fn, *args):
-        """Run ``fn(*args)`` from process() after ``delay`` seconds.  Returns
-        a Timer with ``cancel()``."""
-        t = Timer(time.monotonic() + max(0.0, delay), next(self._seq), fn, args)
+    def call_later(self, delay_ms: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Run ``fn(*args)`` from process() after ``delay_ms`` milliseconds.
+        Returns a Timer with ``cancel()``."""
+        self._check_fn(fn)
+        t = Timer(time.monotonic() + max(0.0, delay_ms) / 1000.0, next(self._seq), fn, args)
         heapq.heappush(self._timers, t)
         return t
 
     # -- life ------------------------------------------------------------------
-    def start(self):
-        """Connect and say HELLO.  Idempotent (after the gateway's BYE it
-        says HELLO again)."""
-        if self._state == CLOSED:
+    def start(self) -> None:
+        """Connect and say HELLO to every gateway.  Idempotent (after a
+        gateway's BYE it says HELLO to that gateway again)."""
+        if self._closed:
             raise RuntimeError("worker is closed")
-        if self._sock is None:
+        if not self._started:
             if self._ctx is None:
                 self._ctx = zmq.Context()
-            s = self._ctx.socket(zmq.DEALER)
-            s.setsockopt(zmq.LINGER, 0)
-            s.setsockopt(zmq.SNDTIMEO, int(self.heartbeat * 1000))
-            s.setsockopt(zmq.SNDHWM, 100000)
-            s.setsockopt(zmq.RCVHWM, 100000)
-            s.connect(self.endpoint)
-            self._sock = s
-        if self._state in (NEW, BYE):
-            self._state = HELLO
-            self._bye_reason = None
-            self._send_hello()
+            for g in self._gws:
+                g.open(self._ctx, self._curve)
+                self.log.info("connecting to %s%s (incarnation %s)", g.endpoint,
+                              " with CURVE" if self._curve else "", g.incarnation)
+            self._started = True
+        self._hello((NEW, BYE))
 
-    def fileno(self):
-        """The file descriptor to watch for readability (ZMQ_FD,
-        edge-triggered: always call next_timeout() before waiting)."""
-        self.start()
-        return self._sock.getsockopt(zmq.FD)
+    def _hello(self, states: Iterable[str]) -> None:
+        for g in self._gws:
+            if g.state in states:
+                g.state = HELLO
+                g.bye_reason = None
+                g.send_hello()
 
-    def next_timeout(self):
-        """Seconds until process() must be called even if the fd stays
+    def _ensure_started(self) -> None:
+        """start() for process()/fileno(): a gateway that said BYE stays
+        dismissed (rule 15) until the application calls start() or run()."""
+        if not self._started:
+            self.start()
+
+    def fileno(self) -> int:
+        """The file descriptor to watch for readability (edge-triggered:
+        always call next_timeout() before waiting).  With one gateway its
+        ZMQ_FD; with several an epoll descriptor watching all of them."""
+        self._ensure_started()
+        if len(self._gws) == 1:
+            return self._gws[0].sock.getsockopt(zmq.FD)
+        if self._epoll is None:
+            self._epoll = select.epoll()
+            for g in self._gws:
+                self._epoll.register(g.sock.getsockopt(zmq.FD), select.EPOLLIN)
+        return self._epoll.fileno()
+
+    def next_timeout(self) -> float:
+        """Milliseconds until process() must be called even if the fd stays
         quiet; 0 when messages are already waiting."""
-        if self._sock is None or self._state == CLOSED:
-            return 1.0
-        if self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN or self._lost:
+        if not self._started or self._closed:
+            return 1000.0
+        if any(g.readable() or g.lost for g in self._gws):
             return 0.0
         now = time.monotonic()
-        due = []
+        due: List[float] = []
         while self._timers and self._timers[0].cancelled:
             heapq.heappop(self._timers)
         if self._timers:
             due.append(self._timers[0].when)
-        if self._state == READY:
-            due.append(self._next_ping)
-            due.append(self._last_recv + 3 * self.heartbeat)
-        elif self._state == HELLO:
-            due.append(self._next_hello)
+        for g in self._gws:
+            due.extend(g.due())
         if not due:
-            return 1.0
-        return max(0.0, min(due) - now)
+            return 1000.0
+        return max(0.0, min(due) - now) * 1000.0
 
-    def process(self):
+    def process(self) -> None:
         """Handle every message waiting and every timer due.  Never blocks
-        (except on a full send queue to the gateway, PROTOCOL.md rule 32)."""
-        self.start()
-        for _ in range(BATCH):
-            if self._sock is None:
-                break
-            try:
-                frames = self._sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            self._last_recv = time.monotonic()
-            self._handle(frames)
-        if self._seq_handled != self._seq_reported and self._state == READY:
-            self._seq_reported = self._seq_handled
-            self._send(protocol.encode("PROCESSED", "", "", {"seq": self._seq_handled}), volatile=True)
+        (except on a full send queue to a gateway, PROTOCOL.md rule 32)."""
+        self._ensure_started()
+        for g in self._gws:
+            for _ in range(BATCH):
+                if g.sock is None:
+                    break
+                try:
+                    frames = g.sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                g.last_recv = time.monotonic()
+                self._handle(g, frames)
+            g.report_processed()
         self._run_timers()
-        if self._lost:
-            why, self._lost = self._lost, None
-            self._gateway_lost(why)
+        for g in self._gws:
+            if g.lost:
+                why, g.lost = g.lost, None
+                self._gateway_lost(g, why)
 
-    def run(self):
+    def _all_bye(self) -> bool:
+        return all(g.state == BYE for g in self._gws)
+
+    def _bye_reason(self) -> Optional[str]:
+        return self._gws[-1].bye_reason if len(self._gws) == 1 else \
+            next((g.bye_reason for g in reversed(self._gws) if g.bye_reason is not None), None)
+
+    def run(self) -> Optional[str]:
         """Run the loop until stop() (then keep handling messages for up to
-        0.25 s or until the gateway's BYE, so that a gateway shutting down
-        still gets every disconnect handler run) or until the gateway says
-        BYE.  Returns the BYE reason, or None when stopped."""
+        0.25 s or until every gateway's BYE, so that a gateway shutting down
+        still gets every disconnect handler run) or until every gateway has
+        said BYE.  Returns the BYE reason, or None when stopped."""
         self.start()
         if self._wake_r is None:
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_r, False)
             os.set_blocking(self._wake_w, False)
         poller = zmq.Poller()
-        poller.register(self._sock, zmq.POLLIN)
+        for g in self._gws:
+            poller.register(g.sock, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
         deadline = None
         try:
-            while self._state != CLOSED:
-                if self._state == BYE:
-                    return self._bye_reason
+            while not self._closed:
+                if self._all_bye():
+                    return self._bye_reason()
                 now = time.monotonic()
                 if self._stop and deadline is None:
                     deadline = now + STOP_GRACE
@@ -380,8 +475,8 @@ class Worker:
                     return None
                 t = self.next_timeout()
                 if deadline is not None:
-                    t = min(t, deadline - now)
-                poller.poll(max(0, int(t * 1000 + 0.999)))
+                    t = min(t, (deadline - now) * 1000.0)
+                poller.poll(max(0, int(t + 0.999)))
                 try:
                     os.read(self._wake_r, 512)
                 except (BlockingIOError, InterruptedError):
@@ -391,7 +486,7 @@ class Worker:
         finally:
             self._stop = False
 
-    def stop(self):
+    def stop(self) -> None:
         """Make run() return soon.  Safe to call from a signal handler."""
         self._stop = True
         if self._wake_w is not None:
@@ -400,21 +495,19 @@ class Worker:
             except OSError:
                 pass
 
-    def close(self):
-        """Say BYE (the gateway disconnects this worker's sockets), forget
-        every socket without raising events, close the ZeroMQ socket."""
-        if self._state == CLOSED:
+    def close(self) -> None:
+        """Say BYE (each gateway disconnects this worker's sockets), forget
+        every socket without raising events, close the ZeroMQ sockets."""
+        if self._closed:
             return
-        if self._sock is not None:
-            if self._state == READY:
-                self._send(protocol.encode("BYE", self.namespace, "", {"reason": "worker closing"}),
-                           volatile=True)
-                self._sock.setsockopt(zmq.LINGER, 500)
-            self._sock.close()
-            self._sock = None
+        for g in self._gws:
+            g.close(say_bye=True)
         self._sockets.clear()
         self._timers = []
-        self._state = CLOSED
+        self._closed = True
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None
         if self._own_ctx and self._ctx is not None:
             self._ctx.term()
             self._ctx = None
@@ -423,117 +516,126 @@ class Worker:
                 os.close(fd)
         self._wake_r = self._wake_w = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Worker":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     # -- sending -------------------------------------------------------------------
-    def _send(self, frames, volatile=False):
-        if self._sock is None:
-            return False
+    def _broadcast(self, meta: Dict[str, Any], data: List[Any], volatile: bool) -> bool:
+        """A BROADCAST to every welcomed gateway: each applies rooms/except
+        to its own sockets (rule 2).  True when at least one took it."""
+        sent = False
+        for g in self._gws:
+            if g.send_app("BROADCAST", "", meta, data, volatile):
+                sent = True
+        return sent
+
+    # -- calling application code ------------------------------------------------
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
-            self._sock.send_multipart(frames, flags=zmq.NOBLOCK if volatile else 0)
-            return True
-        except zmq.Again:
-            if not volatile and not self._lost:
-                log.warning("send to the gateway blocked for %.1f s: treating the gateway as lost",
-                            self.heartbeat)
-                self._lost = "send blocked"
-            return False
-        except zmq.ZMQError as e:
-            log.error("send to the gateway failed: %s", e)
-            return False
+            return self._after(fn(*args), fn)
+        except Exception:
+            self.log.exception("callback %r raised", fn)
+            return None
 
-    def _send_app(self, mtype, sid, meta=None, data=None, volatile=False):
-        """An application message; only while welcomed."""
-        if self._state != READY or self._lost:
-            return False
-        return self._send(protocol.encode(mtype, self.namespace, sid, meta, data), volatile)
+    def _after(self, result: Any, fn: Any, on_error: Optional[Callable[[BaseException], Any]] = None,
+               on_done: Optional[Callable[[Any], Any]] = None) -> Any:
+        """What a callback returned: an awaitable runs as a task (AsyncWorker)
+        or is refused loudly (synchronous Worker: it would never run).
+        ``on_done(value)`` / ``on_error(exc)`` follow the callback's outcome,
+        now or when its task ends."""
+        if not inspect.isawaitable(result):
+            if on_done is not None:
+                on_done(result)
+            return result
+        if self._aio:
+            self._spawn(result, fn, on_error, on_done)
+            return None
+        if inspect.iscoroutine(result):
+            result.close()
+        self.log.error("%r returned an awaitable: the synchronous Worker cannot run it "
+                       "(use iogate.AsyncWorker); ignored", getattr(fn, "__name__", fn))
+        if on_error is not None:
+            on_error(TypeError("async callback in a synchronous Worker"))
+        return None
 
-    def _send_hello(self):
-        meta = {"version": protocol.PROTOCOL_VERSION, "incarnation": self.incarnation,
-                "pid": self.pid, "conn_events": list(self._conn_events)}
-        self._send(protocol.encode("HELLO", self.namespace, "", meta), volatile=True)
-        self._next_hello = time.monotonic() + self.heartbeat
+    def _spawn(self, awaitable: Any, fn: Any, on_error: Any, on_done: Any) -> None:
+        raise NotImplementedError  # AsyncWorker
 
     # -- timers --------------------------------------------------------------------
-    def _run_timers(self):
+    def _run_timers(self) -> None:
         now = time.monotonic()
         while self._timers and self._timers[0].when <= now:
             t = heapq.heappop(self._timers)
             if not t.cancelled:
                 t.cancelled = True
                 self._call(t.fn, *t.args)
-        if self._state == READY:
-            if now - self._last_recv > 3 * self.heartbeat:
-                self._gateway_lost("gateway silent for %.1f s" % (now - self._last_recv))
-            elif now >= self._next_ping:
-                self._send(protocol.encode("PING"), volatile=True)
-                self._next_ping = now + self.heartbeat
-        elif self._state == HELLO and now >= self._next_hello:
-            log.info("no WELCOME yet from %s; HELLO again", self.endpoint)
-            self._send_hello()
-
-    def _call(self, fn, *args):
-        try:
-            return fn(*args)
-        except Exception:
-            log.exception("callback %r raised", fn)
+        for g in self._gws:
+            if g.state == READY:
+                if now - g.last_recv > 3 * g.heartbeat:
+                    self._gateway_lost(g, "gateway silent for %.1f s" % (now - g.last_recv))
+                elif now >= g.next_ping:
+                    g.send(protocol.encode("PING"), volatile=True)
+                    g.next_ping = now + g.heartbeat
+            elif g.state == HELLO and now >= g.next_hello:
+                self.log.info("no WELCOME yet from %s; HELLO again", g.endpoint)
+                g.send_hello()
 
     # -- receiving -------------------------------------------------------------------
-    def _handle(self, frames):
+    def _handle(self, g: Gateway, frames: List[bytes]) -> None:
         try:
             m = protocol.decode(frames)
         except ProtocolError as e:
-            log.error("bad message from the gateway (ignored): %s", e)
+            self.log.error("bad message from the gateway %s (ignored): %s", g.endpoint, e)
             return
         t = m.type
         if t == "PING":
-            self._send(protocol.encode("PONG"), volatile=True)
+            g.send(protocol.encode("PONG"), volatile=True)
             return
         if t == "PONG":
             return
         if t == "WELCOME":
-            self._on_welcome(m)
+            self._on_welcome(g, m)
             return
         if t == "ERROR":
-            self._on_error(m)
+            self._on_error(g, m)
             return
         if t == "BYE":
             reason = m.meta.get("reason", "")
-            log.info("gateway said BYE (%s)", reason)
-            self._reset_sockets()
-            self._fail_queries("gateway said BYE")
-            self._state = BYE
-            self._bye_reason = reason if isinstance(reason, str) else ""
+            self.log.info("gateway %s said BYE (%s)", g.endpoint, reason)
+            self._reset_sockets(g)
+            self._fail_queries(g, "gateway said BYE")
+            g.state = BYE
+            g.bye_reason = reason if isinstance(reason, str) else ""
             return
-        if self._state != READY:
-            log.debug("%s before WELCOME ignored", t)
+        if g.state != READY:
+            self.log.debug("%s before WELCOME ignored", t)
             return
         if m.namespace and m.namespace != self.namespace:
-            log.error("%s for namespace %r, this worker serves %r; ignored", t, m.namespace, self.namespace)
+            self.log.error("%s for namespace %r, this worker serves %r; ignored", t, m.namespace,
+                           self.namespace)
             return
         if t == "REPLY":
-            cb = self._queries.pop(m.meta.get("req"), None)
+            cb = g.queries.pop(m.meta.get("req"), None)
             if cb:
                 self._call(cb, m.meta)
             return
         if t == "CONNECT":
-            self._on_connect(m)
+            self._on_connect(g, m)
             return
         if t in ("EVENT", "ACK"):
             seq = m.meta.get("seq")
             if type(seq) is int:
-                self._seq_handled = seq
+                g.seq_handled = seq
         s = self._sockets.get(m.sid)
-        if s is None:
-            log.debug("%s for unknown socket %r ignored", t, m.sid)
+        if s is None or s._gw is not g:  # another gateway's socket is not this one's to touch
+            self.log.debug("%s for unknown socket %r ignored", t, m.sid)
             return
         if t == "EVENT":
             if not m.data or not isinstance(m.data[0], str):
-                log.error("EVENT without an event name ignored")
+                self.log.error("EVENT without an event name ignored")
                 return
             ack = m.meta.get("ack")
             s._on_event(m.data, ack if type(ack) is int else None)
@@ -549,85 +651,90 @@ class Worker:
             for fn in list(s.conn._handlers.get(ev, ())):
                 self._call(fn, m.meta)
 
-    def _on_welcome(self, m):
+    def _on_welcome(self, g: Gateway, m: protocol.Message) -> None:
         ver = m.meta.get("version")
         if ver != protocol.PROTOCOL_VERSION:
-            log.error("WELCOME with protocol version %r; expected %d", ver, protocol.PROTOCOL_VERSION)
+            self.log.error("WELCOME with protocol version %r; expected %d", ver, protocol.PROTOCOL_VERSION)
             return
         gw = m.meta.get("gateway")
-        if self._state == READY and gw == self.gateway:
+        if g.state == READY and gw == g.id:
             return  # the answer to a repeated HELLO
-        if self._state == READY:
-            self._reset_sockets()  # a new gateway without us noticing the old one go
+        if g.state == READY:
+            self._reset_sockets(g)  # a new gateway without us noticing the old one go
         hb = m.meta.get("heartbeat_ms")
-        if type(hb) is int and hb > 0:
-            self.heartbeat = hb / 1000.0
-            if self._sock is not None:
-                self._sock.setsockopt(zmq.SNDTIMEO, hb)
-        self.gateway = gw
-        self._state = READY
-        self._seq_handled = self._seq_reported = 0  # numbering is per registration
+        if type(hb) is int and 0 < hb < 3600000:
+            g.set_heartbeat(hb)
+        g.id = gw
+        g.state = READY
+        g.seq_handled = g.seq_reported = 0  # numbering is per registration
         now = time.monotonic()
-        self._last_recv = now
-        self._next_ping = now + self.heartbeat
-        log.info("welcomed by gateway %s (namespace %s, heartbeat %d ms)", gw, self.namespace,
-                 int(self.heartbeat * 1000))
+        g.last_recv = now
+        g.next_ping = now + g.heartbeat
+        self.log.info("welcomed by gateway %s at %s (heartbeat %d ms)", gw, g.endpoint, g.heartbeat_ms)
 
-    def _on_error(self, m):
+    def _on_error(self, g: Gateway, m: protocol.Message) -> None:
         code, msg, typ = m.meta.get("code"), m.meta.get("message"), m.meta.get("type")
-        if code == "hello" and self._state == READY:
-            log.warning("gateway no longer knows this worker (%s): HELLO again", msg)
-            self._gateway_lost("gateway forgot the worker")
+        if code == "hello" and g.state == READY:
+            self.log.warning("gateway %s no longer knows this worker (%s): HELLO again", g.endpoint, msg)
+            self._gateway_lost(g, "gateway forgot the worker")
             return
         if code == "version" and typ == "HELLO":
-            log.error("gateway refused protocol version %d: %s", protocol.PROTOCOL_VERSION, msg)
-            self._state = BYE
-            self._bye_reason = "version refused"
+            self.log.error("gateway %s refused protocol version %d: %s", g.endpoint,
+                           protocol.PROTOCOL_VERSION, msg)
+            g.state = BYE
+            g.bye_reason = "version refused"
             return
-        log.warning("gateway ERROR %s on %s: %s", code, typ, msg)
+        self.log.warning("gateway %s ERROR %s on %s: %s", g.endpoint, code, typ, msg)
 
-    def _reset_sockets(self):
-        for s in list(self._sockets.values()):
+    def _reset_sockets(self, g: Gateway) -> None:
+        for s in [s for s in self._sockets.values() if s._gw is g]:
             s._close("transport close")
-        self._sockets.clear()
+            self._forget(s)
 
-    def _fail_queries(self, why):
-        qs, self._queries = self._queries, {}
+    def _fail_queries(self, g: Gateway, why: str) -> None:
+        qs, g.queries = g.queries, {}
         for req, cb in qs.items():
             self._call(cb, {"req": req, "error": why})
 
-    def _gateway_lost(self, why):
-        """Rule 14/34: every socket disconnects with "transport close",
-        pending acks fail, HELLO again."""
-        if self._state != READY:
+    def _gateway_lost(self, g: Gateway, why: str) -> None:
+        """Rule 14/34: every socket of that gateway (only those) disconnects
+        with "transport close", its pending acks fail, HELLO again."""
+        if g.state != READY:
             return
-        log.warning("gateway lost (%s): %d socket(s) disconnected; HELLO again", why,
-                    sum(1 for s in self._sockets.values() if s._state == CONNECTED))
-        self._state = HELLO
-        self._reset_sockets()
-        self._fail_queries("gateway lost")
+        self.log.warning("gateway %s lost (%s): %d socket(s) disconnected; HELLO again", g.endpoint, why,
+                         sum(1 for s in self._sockets.values() if s._gw is g and s._state == CONNECTED))
+        g.state = HELLO
+        self._reset_sockets(g)
+        self._fail_queries(g, "gateway lost")
         # Rule 10: a fresh incarnation names the new (empty) socket state, so
         # a gateway that is in fact alive resets what it had for us.
-        self.incarnation = _random_id()
-        self._send_hello()
+        g.incarnation = random_id()
+        g.send_hello()
 
-    def _forget(self, s):
+    def _forget(self, s: Socket) -> None:
         if self._sockets.get(s.id) is s:
             del self._sockets[s.id]
 
-    def _on_connect(self, m):
+    def _on_connect(self, g: Gateway, m: protocol.Message) -> None:
         sid = m.sid
         if len(sid) != 20:
-            log.error("CONNECT with a bad socket id %r ignored", sid)
+            self.log.error("CONNECT with a bad socket id %r ignored", sid)
             return
         old = self._sockets.get(sid)
         restored = m.meta.get("restored") is True
+        if old is not None and old._gw is not g:
+            # Ids are 20 random characters: two gateways choosing the same
+            # one is a bug or an attack, not chance (rule 2).
+            self.log.warning("CONNECT %s from %s: id already used by a socket of %s, refused", sid,
+                             g.endpoint, old._gw.endpoint)
+            g.send_app("REFUSE", sid, {"message": "duplicate socket id"})
+            return
         if old is not None and restored:
             # Its client recovered it (PROTOCOL.md rule 16a): a new socket
             # takes the old one's place silently, with its data.
             old._replaced()
         elif old is not None:
-            log.warning("CONNECT for known socket %s: the old one is gone", sid)
+            self.log.warning("CONNECT for known socket %s: the old one is gone", sid)
             old._close("transport close")
         hs = m.meta.get("handshake")
         hs = dict(hs) if isinstance(hs, dict) else {}
@@ -641,47 +748,79 @@ class Worker:
         # worker restart (rule 16) or its own reconnection (restored, 16a)
         recovered = m.meta.get("recovered") is True or restored
         rooms = m.meta.get("rooms") if recovered and isinstance(m.meta.get("rooms"), list) else None
-        s = Socket(self, sid, hs, transport if isinstance(transport, str) else "polling",
+        s = Socket(self, g, sid, hs, transport if isinstance(transport, str) else "polling",
                    recovered, rooms)
         s.restored = restored
         if old is not None and restored:
             s.data = old.data
         self._sockets[sid] = s
         mws = [] if restored and m.meta.get("skip_middlewares") is True else list(self._middleware)
+        n_user = len(mws)  # python-socketio's connect handler, if any, runs after these
+        if self._sio_connect is not None:
+            mws.append(self._sio_connect_middleware)
 
-        def step(i, err=None):
+        def step(i: int, err: Any = None) -> None:
             if s._state != PENDING or self._sockets.get(sid) is not s:
                 return  # gone meanwhile (or the gateway was lost)
             if err is not None:
-                message, data = error_message(err)
-                meta = {"message": message}
-                if data is not None:
-                    meta["data"] = data
-                self._send_app("REFUSE", sid, meta)
-                s._state = "gone"
-                self._forget(s)
+                self._refuse(s, err)
                 return
-            if i < len(mws):
-                try:
-                    mws[i](s, _Next(lambda e=None: step(i + 1, e)))
-                except Exception as e:
-                    log.exception("namespace middleware raised")
-                    step(len(mws) + 1, e)  # refuse with the exception
+            if i >= len(mws):
+                self._accept(s)
                 return
-            self._accept(s)
+            nxt = _Next(lambda e=None: step(i + 1, e))
+
+            def failed(e: BaseException) -> None:
+                if isinstance(e, ConnectError):
+                    nxt(e)  # the application's own refusal: its message goes to the client
+                    return
+                fn = self._sio_connect if i == n_user else mws[i]
+                what = "connect handler" if i == n_user else "namespace middleware"
+                self.log.error("%s %r raised; socket %s refused with %r", what,
+                               getattr(fn, "__name__", fn), sid, INTERNAL_ERROR,
+                               exc_info=(type(e), e, e.__traceback__))
+                nxt(ConnectError(INTERNAL_ERROR))
+
+            def done(_value: Any) -> None:
+                # an async middleware that returns without calling next() continues
+                if not nxt._used:
+                    nxt()
+
+            try:
+                res = mws[i](s, nxt)
+            except Exception as e:
+                failed(e)
+                return
+            self._after(res, mws[i], failed, done if inspect.isawaitable(res) else None)
 
         step(0)
 
-    def _accept(self, s):
-        if not self._send_app("ACCEPT", s.id):
+    def _refuse(self, s: Socket, err: Any) -> None:
+        message, data = error_message(err)
+        meta: Dict[str, Any] = {"message": message}
+        if data is not None:
+            meta["data"] = data
+        s._gw.send_app("REFUSE", s.id, meta)
+        if s._held:
+            self.log.debug("socket %s refused: %d message(s) emitted during middleware dropped", s.id,
+                           len(s._held))
+        s._held = []
+        s._state = "gone"
+        self._forget(s)
+
+    def _accept(self, s: Socket) -> None:
+        if not s._gw.send_app("ACCEPT", s.id):
             return
         s._state = CONNECTED
         join = [r for r in s._rooms if r not in s._gw_rooms]
         leave = [r for r in s._gw_rooms if r not in s._rooms]
         if join:
-            self._send_app("JOIN", s.id, {"rooms": join})
+            s._gw.send_app("JOIN", s.id, {"rooms": join})
         if leave:
-            self._send_app("LEAVE", s.id, {"rooms": leave})
+            s._gw.send_app("LEAVE", s.id, {"rooms": leave})
+        held, s._held = s._held, []
+        for mtype, meta, data, volatile in held:
+            s._gw.send_app(mtype, s.id, meta, data, volatile)
         for fn in list(self._connection):
             if s._state != CONNECTED:
                 break

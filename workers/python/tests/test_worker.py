@@ -264,9 +264,9 @@ class TestLifecycle(Base):
         self.make_worker()
         self.welcome(hb=1000)
         t = self.worker.next_timeout()
-        self.assertTrue(0 < t <= 1.0, t)
-        self.worker.call_later(0.01, lambda: None)
-        self.assertLessEqual(self.worker.next_timeout(), 0.01)
+        self.assertTrue(0 < t <= 1000, t)
+        self.worker.call_later(10, lambda: None)
+        self.assertLessEqual(self.worker.next_timeout(), 10)
         self.gw.send("PING")
         deadline = time.monotonic() + 1
         while self.worker.next_timeout() != 0 and time.monotonic() < deadline:
@@ -283,7 +283,7 @@ class TestLifecycle(Base):
         got = []
         end = time.monotonic() + 3
         while len(got) < 4 and time.monotonic() < end:
-            select.select([fd], [], [], min(self.worker.next_timeout(), 0.5))
+            select.select([fd], [], [], min(self.worker.next_timeout() / 1000, 0.5))
             self.worker.process()
             while self.gw.router.poll(0, zmq.POLLIN):
                 frames = self.gw.router.recv_multipart()
@@ -438,7 +438,7 @@ class TestConnect(Base):
             raise RuntimeError("boom")
 
         w.use(bad)
-        self.assertEqual(self.connect(expect="REFUSE").meta["message"], "boom")
+        self.assertEqual(self.connect(expect="REFUSE").meta["message"], "Internal server error")
 
     def test_async_middleware_and_join_before_accept(self):
         w = self.ready()
@@ -447,7 +447,7 @@ class TestConnect(Base):
         def slow(socket, next):
             socket.join(["lobby", "vip"])
             socket.data = {"user": "ann"}
-            w.call_later(0.05, next)
+            w.call_later(50, next)
 
         self.connect(expect=None)
         self.gw.quiet(0.02)
@@ -635,7 +635,7 @@ class TestEvents(Base):
 
     def test_emit_with_ack_answered(self):
         got = []
-        self.assertTrue(self.s.emit_with_ack("question", 42, callback=lambda err, *a: got.append((err, a)), timeout=5))
+        self.assertTrue(self.s.emit_with_ack("question", 42, callback=lambda err, *a: got.append((err, a)), timeout=5000))
         r = self.gw.expect("EMIT")
         self.assertEqual(r.data, ["question", 42])
         ack_id = r.meta["ack"]
@@ -654,7 +654,7 @@ class TestEvents(Base):
 
     def test_emit_with_ack_timeout(self):
         got = []
-        self.s.timeout(0.05).emit("q", callback=lambda err, *a: got.append(err))
+        self.s.timeout(50).emit("q", callback=lambda err, *a: got.append(err))
         self.gw.expect("EMIT")
         self.gw.pump(0.15)
         self.assertEqual(len(got), 1)
@@ -663,7 +663,7 @@ class TestEvents(Base):
 
     def test_emit_with_ack_fails_on_disconnect(self):
         got = []
-        self.s.emit_with_ack("q", callback=lambda err, *a: got.append(err), timeout=10)
+        self.s.emit_with_ack("q", callback=lambda err, *a: got.append(err), timeout=10000)
         self.gw.expect("EMIT")
         self.gw.send("DISCONNECT", SID_A, {"reason": "ping timeout"})
         self.gw.pump()

@@ -268,6 +268,11 @@ size_t gw_ghost_count(gw_app *app, const gw_nsp *nsp);
 void sio_tomb_add(sio_client *c, gw_nsp *nsp);
 int sio_tomb_has(const sio_client *c, const char *nsp, size_t len);
 void sio_tomb_clear(sio_client *c, const char *nsp, size_t len);
+/* worker_data.c */
+/* 1 if what w sent (EMIT, BROADCAST, ACK) may reach clients; else 0, after
+ * answering ERROR "data" or "meta" and logging one line (PROTOCOL.md rule
+ * 30a).  Other types pass. */
+int sio_worker_data_ok(gw_app *app, gw_worker *w, const ipc_msg *m);
 
 /* sio_recovery.c: connection state recovery (sio_recovery.h) */
 #define GW_REC_MAX_MSGS 1000            /* packets logged per socket */

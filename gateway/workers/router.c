@@ -173,7 +173,8 @@ static void handle_frames(gw_app *app, ipc_frames *f)
     gw_worker *w;
     HASH_FIND(hh, app->workers, rid->data, rid->len, w);
     if (ipc_decode(f->bufs + 1, f->n - 1, IPC_FROM_WORKER, &m, &code, &why) < 0) {
-        log_warn("bad message from worker %s: %s (%s)", w ? w->incarnation : "(new)", why, code);
+        log_warn("bad message from worker %s (namespace %s): %s (%s)", w ? w->incarnation : "(new)",
+                 w && w->nsp ? w->nsp->name : "?", why, code);
         char tname[16] = "?";
         if (f->n > 2) snprintf(tname, sizeof tname, "%.*s", (int)(f->bufs[2].len < 15 ? f->bufs[2].len : 15), f->bufs[2].data);
         send_error(app, rid, code, why, tname);

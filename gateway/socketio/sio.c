@@ -1038,33 +1038,10 @@ static void tell_worker(gw_app *app, gw_worker *w, const char *sid, const char *
     json_decref(meta);
 }
 
-/* Whether a data frame (already known to look like an array) starts with a
- * string, the event name: "42[]" or "42[1]" would be refused by clients. */
-static int starts_with_name(const ipc_buf *d)
-{
-    size_t i = 0;
-    while (i < d->len && d->data[i] != '[') i++;
-    for (i++; i < d->len; i++)
-        if (d->data[i] != ' ' && d->data[i] != '\t' && d->data[i] != '\n' && d->data[i] != '\r')
-            return d->data[i] == '"';
-    return 0;
-}
-
 void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 {
     gw_nsp *nsp = w->nsp;
-    /* Frames a client packet cannot do without (rule 5a): an EMIT or a
-     * BROADCAST needs data with the event name first, an ACK its id. */
-    if (((m->type == IPC_EMIT || m->type == IPC_BROADCAST) && !starts_with_name(&m->data)) ||
-        (m->type == IPC_ACK && !json_is_integer(json_object_get(m->meta, "id")))) {
-        char sid[IPC_ID_LEN + 1] = "";
-        if (m->sid.len == IPC_ID_LEN) memcpy(sid, m->sid.data, IPC_ID_LEN);
-        tell_worker(app, w, sid[0] ? sid : NULL, m->type == IPC_ACK ? "meta" : "data",
-                    m->type == IPC_ACK ? "ACK needs an integer id"
-                                       : "data must be an array starting with the event name",
-                    m->type);
-        return;
-    }
+    if (!sio_worker_data_ok(app, w, m)) return; /* no client sees it (rule 30a) */
     if (m->type == IPC_QUERY) {
         json_t *op = json_object_get(m->meta, "op");
         if (json_is_string(op) && strcmp(json_string_value(op), "sockets") == 0) {

@@ -1,5 +1,5 @@
 /* test_sio_codec.c — unit tests of the Socket.IO v5 packet codec
- * (gateway/sio_codec.c).  Valid forms first, then every invalid form named
+ * (gateway/socketio/sio_codec.c).  Valid forms first, then every invalid form named
  * after the PITFALLS.md item it covers, then round trips through
  * sio_encode_head(), then hostile sizes. */
 #include <setjmp.h>

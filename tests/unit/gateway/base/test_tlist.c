@@ -1,4 +1,4 @@
-/* test_tlist.c — many equal timeouts on one ev_timer (gateway/tlist.h). */
+/* test_tlist.c — many equal timeouts on one ev_timer (gateway/base/tlist.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
