@@ -259,6 +259,14 @@ static struct gw_recovery_cfg *recovery_for(gw_config *c, const char *nsp, size_
 /* --recovery-window MS | on | NSP=MS, --recovery-skip-middlewares [true|false|NSP] */
 static int set_recovery(gw_config *c, const char *key, const char *v, char *err, size_t errlen)
 {
+    if (v && v[0] == '/' && c->nrecovery >= GW_CONFIG_MAX_RECOVERY) {
+        size_t len = strchr(v, '=') ? (size_t)(strchr(v, '=') - v) : strlen(v);
+        int known = 0;
+        for (size_t i = 0; i < c->nrecovery; i++)
+            known |= strlen(c->recovery[i].nsp) == len && !strncmp(c->recovery[i].nsp, v, len);
+        if (!known)
+            return fail(err, errlen, "--%s: at most %d namespaces", key, GW_CONFIG_MAX_RECOVERY);
+    }
     if (!strcmp(key, "recovery-skip-middlewares")) {
         if (v && v[0] == '/') {
             recovery_for(c, v, strlen(v))->skip = 1;

@@ -40,6 +40,7 @@ typedef struct {
     /* connection state recovery: --recovery-window, --recovery-skip-middlewares */
     unsigned recovery_window_ms; /* 0 = off */
     int recovery_skip;
+#define GW_CONFIG_MAX_RECOVERY 64 /* namespaces with their own recovery settings */
     struct gw_recovery_cfg {
         char *nsp;
         long window_ms; /* -1: as for all namespaces */

@@ -102,6 +102,8 @@ async function lostAndBack(gw, transport, { viaProxy = false, late = false } = {
     assert.deepEqual((await a.timeout(8000).emitWithAck('join', 'lobby')).sort(), [id, 'lobby'].sort());
     b.emit('to-room', 'lobby', 0);
     await waitFor(() => payloads(got, 'room-message').length === 1, 8000, 'first room message');
+    // per-socket state the worker keeps across the loss
+    assert.deepEqual(await a.timeout(8000).emitWithAck('set-data', { n: 7 }), { n: 7 });
     let disconnected = null;
     a.once('disconnect', (r) => { disconnected = r; });
     if (late) {
@@ -126,6 +128,7 @@ async function lostAndBack(gw, transport, { viaProxy = false, late = false } = {
     // the broadcasts above): its CONNECT carries its pid and last offset.
     a.connect();
     await once(a, 'connect', 15000);
+    const mark = got.length;
     assert.equal(a.id, id, 'same socket id');
     assert.equal(a.recovered, true, 'recovered');
     await waitFor(() => payloads(got, 'room-message').length >= 7, 8000, () => `missed events: ${JSON.stringify(got)}`);
@@ -137,6 +140,12 @@ async function lostAndBack(gw, transport, { viaProxy = false, late = false } = {
     assert.deepEqual((await a.timeout(8000).emitWithAck('join', 'other')).sort(), [id, 'lobby', 'other'].sort());
     b.emit('to-room', 'lobby', 'after');
     await waitFor(() => payloads(got, 'room-message').includes('after'), 8000, 'room after recovery');
+    // the worker replaced its socket object: one socket of that id, its data kept
+    const all = (await a.timeout(8000).emitWithAck('fetch')).filter((x) => x.id === id);
+    assert.equal(all.length, 1);
+    assert.deepEqual(all[0].data, { n: 7 });
+    // the worker saw `recovered`: the echo workers' greeting is not repeated
+    assert.deepEqual(payloads(got.slice(mark), 'auth'), []);
     return { a, b, id, got };
   } finally {
     if (px) px.close();
@@ -330,6 +339,36 @@ describe('connection state recovery', () => {
       assert.deepEqual((await a.timeout(8000).emitWithAck('join', 'x')).sort(), [id, 'lobby', 'x'].sort());
     } finally {
       await gw.stop();
+    }
+  });
+
+  test('per namespace from a config file: on for /a, off for /b', async () => {
+    const fs = require('node:fs');
+    const os = require('node:os');
+    const path = require('node:path');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-rec-')), 'gw.conf');
+    fs.writeFileSync(file, 'recovery-window = /a=5000\nrecovery-skip-middlewares = /a\n');
+    const gw = await startGateway({ workers: { '/a': 'echo', '/b': 'echo' }, args: ['--config', file] });
+    try {
+      const a = gw.client('/a', { transports: ['websocket'] });
+      const b = gw.client('/b', { transports: ['websocket'] });
+      await once(a, 'connect', 15000);
+      await connected(b);
+      assert.equal(typeof a._pid, 'string');
+      assert.equal(b._pid, undefined);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  test('bad values are refused at start', async () => {
+    const { spawnSync } = require('node:child_process');
+    const path = require('node:path');
+    const bin = path.join(process.env.IOGATE_BUILD || path.join(__dirname, '..', '..', 'build'), 'iogate');
+    for (const bad of [['--recovery-window', 'soon'], ['--recovery-window', '/a'], ['--recovery-skip-middlewares=maybe']]) {
+      const r = spawnSync(bin, bad, { encoding: 'utf8' });
+      assert.equal(r.status, 2, bad.join(' '));
+      assert.match(r.stderr, /recovery/);
     }
   });
 
