@@ -32,10 +32,17 @@ const TRANSPORTS = {
   upgrade: { transports: ['polling', 'websocket'] },
 };
 
-// A TCP proxy whose connections can all be cut at once, both ends.
+// A TCP proxy whose connections can all be cut at once, both ends; until
+// resume() it then refuses new ones too (a polling client between two
+// requests would otherwise just open another).
 async function proxy(port) {
   const conns = new Set();
+  let down = false;
   const srv = net.createServer((c) => {
+    if (down) {
+      c.destroy();
+      return;
+    }
     const u = net.connect(port, '127.0.0.1');
     conns.add(c);
     conns.add(u);
@@ -56,8 +63,12 @@ async function proxy(port) {
   return {
     url: `http://127.0.0.1:${srv.address().port}`,
     cut() {
+      down = true;
       for (const s of conns) s.destroy();
       conns.clear();
+    },
+    resume() {
+      down = false;
     },
     close() {
       this.cut();
@@ -126,6 +137,7 @@ async function lostAndBack(gw, transport, { viaProxy = false, late = false } = {
     await sleep(late ? 900 : 300); // let the worker's messages reach the gateway
     // The client comes back now (reconnection is off so that nothing races
     // the broadcasts above): its CONNECT carries its pid and last offset.
+    if (px) px.resume();
     a.connect();
     await once(a, 'connect', 15000);
     const mark = got.length;
@@ -196,7 +208,9 @@ describe('connection state recovery', () => {
 
   for (const transport of ['polling', 'websocket']) {
     test(`server side: the TCP connection is cut (${transport}), the socket comes back`, async () => {
-      const gw = await startGateway({ args: ['--recovery-window', '10000'] });
+      // A cut between two polling requests is noticed by the heartbeat
+      // (`ping timeout`, also a recoverable reason): keep it short.
+      const gw = await startGateway({ args: ['--recovery-window', '10000', '--ping-interval', '500', '--ping-timeout', '1000'] });
       try {
         await lostAndBack(gw, transport, { viaProxy: true });
       } finally {
