@@ -129,7 +129,8 @@ async function lostAndBack(gw, transport, { viaProxy = false, late = false } = {
     await waitFor(() => disconnected, 8000, 'no disconnect');
     // the gateway keeps it (it may notice a cut TCP a little later)
     await gw.waitLog(new RegExp(`socket ${id} kept for recovery`), 8000);
-    for (let i = 1; i <= 5; i++) b.emit('to-room', 'lobby', i);
+    for (let i = 1; i <= 4; i++) b.emit('to-room', 'lobby', i);
+    b.emit('to-room', 'lobby', Buffer.from([5])); // a binary one: offset after the placeholder
     // Emit to a itself, by its worker: b asks its worker to broadcast to
     // a's own room (its id), which is how an emit to one socket looks
     // from another (rule 25).
@@ -145,7 +146,7 @@ async function lostAndBack(gw, transport, { viaProxy = false, late = false } = {
     assert.equal(a.recovered, true, 'recovered');
     await waitFor(() => payloads(got, 'room-message').length >= 7, 8000, () => `missed events: ${JSON.stringify(got)}`);
     await sleep(200);
-    const rm = payloads(got, 'room-message');
+    const rm = payloads(got, 'room-message').map((x) => (Buffer.isBuffer(x) ? x[0] : x));
     assert.deepEqual(rm, [0, 1, 2, 3, 4, 5, 'direct'], 'every missed event once, in order');
     if (late) assert.deepEqual(payloads(got, 'message-back'), ['late'], 'the emit made while it was away');
     // rooms are back: the worker sees them and a broadcast reaches a
@@ -428,7 +429,7 @@ async function rawSession(url) {
 
 // What a packet looks like with ids, pids and offsets abstracted.
 function shape(p) {
-  const m = /^(\d+)(.*)$/s.exec(p);
+  const m = /^(\d\d)\d*(.*)$/s.exec(p); // type, then an ack id (left out)
   const v = JSON.parse(m[2]);
   const abs = (x) => (typeof x === 'string' && x.length >= 7 ? '<string>' : x); // ids, pids, offsets
   return [m[1], Array.isArray(v) ? v.map(abs) : Object.fromEntries(Object.keys(v).sort().map((k) => [k, typeof v[k]]))];
@@ -444,6 +445,10 @@ test('the CONNECT reply and the offset argument have the reference\'s shape', as
       ack(...args);
     });
     s.on('to-room', (room, ...rest) => s.to(room).emit('room-message', ...rest));
+    s.on('emit-with-ack', (ms, ack) => {
+      s.timeout(ms).emit('ping-back', 'ping', () => {});
+      ack();
+    });
     s.on('join', (room, ack) => {
       s.join(room);
       ack([...s.rooms]);
@@ -469,7 +474,11 @@ test('the CONNECT reply and the offset argument have the reference\'s shape', as
       await d.next((p) => p.startsWith('40'));
       await d.send('42["to-room","r","hi"]');
       const bc = await c.next((p) => p.startsWith('42["room-message"'));
-      shapes.push({ connect: shape(connect), echoed: shape(echoed), bc: shape(bc) });
+      // an emit that asks for an ack gets no offset, in both
+      await c.send('422["emit-with-ack",1000]');
+      const acked = await c.next((p) => /^42\d+\["ping-back"/.test(p));
+      assert.deepEqual(JSON.parse(acked.slice(acked.indexOf('['))), ['ping-back', 'ping']);
+      shapes.push({ connect: shape(connect), echoed: shape(echoed), bc: shape(bc), acked: shape(acked) });
       // the offset is a string, the last argument
       const off = JSON.parse(bc.slice(2)).pop();
       assert.equal(typeof off, 'string');
