@@ -33,6 +33,9 @@ fi
 
 # npm test dependencies: reinstall only when the lock file changed.
 stamp=node_modules/.iogate-lock
+# A node_modules that is a symlink belongs to another checkout (a git
+# worktree sharing the main one's): never reinstall through it.
+if [ -L node_modules ]; then exit 0; fi
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
     echo "setup: npm ci" >&2
     npm ci --no-audit --no-fund --loglevel=error >/dev/null
