@@ -387,6 +387,61 @@ describe('connection state recovery', () => {
     }
   });
 
+  test('several gateways, one worker: back on the same gateway it recovers; on another it cannot', async () => {
+    const { spawn } = require('node:child_process');
+    const fs = require('node:fs');
+    const os = require('node:os');
+    const path = require('node:path');
+    const { BUILD } = require('./sio_harness');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-rec-mgw-'));
+    const [epA, epB] = [`ipc://${dir}/a.sock`, `ipc://${dir}/b.sock`];
+    const gwA = await startGateway({ workers: {}, args: ['--ipc', epA, '--recovery-window', '1500'] });
+    const gwB = await startGateway({ workers: {}, args: ['--ipc', epB, '--recovery-window', '1500'] });
+    let wlog = '';
+    const worker = spawn(path.join(BUILD, 'examples', 'echo'), [], {
+      env: { ...process.env, IOGATE_ENDPOINT: `${epA},${epB}`, IOGATE_NAMESPACE: '/' },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    worker.stderr.on('data', (d) => { wlog += d.toString(); });
+    const exited = new Promise((r) => worker.on('exit', r));
+    try {
+      await gwA.waitLog(/worker ready: namespace \/,/, 8000);
+      await gwB.waitLog(/worker ready: namespace \/,/, 8000);
+      // back to A: recovered
+      const a = gwA.client('/', { transports: ['websocket'] });
+      await once(a, 'connect', 15000);
+      const id = a.id;
+      a.emit('message', 1);
+      await once(a, 'message-back', 8000);
+      a.io.engine.close();
+      await gwA.waitLog(new RegExp(`socket ${id} kept for recovery`), 8000);
+      a.connect();
+      await once(a, 'connect', 15000);
+      assert.equal(a.id, id);
+      assert.equal(a.recovered, true);
+      // to B with A's pid and offset: a new socket there; A's kept one ends
+      // with its window and the worker hears the original reason
+      a.emit('message', 2);
+      await once(a, 'message-back', 8000);
+      const auth = { pid: a._pid, offset: a._lastOffset };
+      a.io.engine.close();
+      await gwA.waitLog(new RegExp(`socket ${id} kept for recovery[^\n]*\n[^]*socket ${id} kept for recovery`), 8000);
+      const b = gwB.client('/', { transports: ['websocket'], auth });
+      await once(b, 'connect', 15000);
+      assert.notEqual(b.id, id);
+      assert.equal(b.recovered, false);
+      await waitFor(() => new RegExp(`disconnect ${id} transport close`).test(wlog), 8000, () => `worker log:\n${wlog}`);
+      b.close();
+      a.close();
+    } finally {
+      await gwA.stop();
+      await gwB.stop();
+      if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGTERM');
+      await Promise.race([exited, sleep(3000)]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('off by default: no pid in the CONNECT reply, no offsets', async () => {
     const gw = await startGateway();
     try {
