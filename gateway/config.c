@@ -44,6 +44,9 @@ static const char usage[] =
     "  --max-dynamic N           dynamic namespace workers at once (100)\n"
     "  --connect-timeout MS      Socket.IO CONNECT deadline (45000)\n"
     "  --ipc ENDPOINT            ZeroMQ endpoint for the workers\n"
+    "  --admission NSP           ask NSP's worker before each handshake (off)\n"
+    "  --admission-timeout MS    no answer by then: refused with 503 (2000)\n"
+    "  --admission-max-pending N handshakes waiting for it; more get 503 (1024)\n"
     "  --max-attachments N       binary attachments per packet (10)\n"
     "  --max-depth N             JSON nesting accepted from clients (32)\n"
     "  --max-connections N       open sessions; more handshakes get 503\n"
@@ -69,6 +72,9 @@ static const char usage[] =
     "  --fastcgi-max-threads N   FastCGI requests in progress at once (4096)\n"
     "  --fastcgi-socket-mode MODE  octal permissions of the unix socket (umask)\n"
     "  --fastcgi-socket-owner USER[:GROUP]  owner of the unix socket, e.g. :www-data\n"
+    "  --tls-cert FILE           serve HTTPS/WSS: PEM certificate chain (server\n"
+    "                            certificate first); reloaded on SIGHUP\n"
+    "  --tls-key FILE            ... and its PEM private key (both or neither)\n"
     "  --recovery-window [NSP=]MS  connection state recovery: keep a socket whose\n"
     "                            transport was lost for MS (on = 120000, 0 = off)\n"
     "                            and give it back to its client; NSP= for one\n"
@@ -154,6 +160,9 @@ void gw_config_free(gw_config *c)
     free(c->client_js);
     free(c->ipc);
     free(c->ipc_curve_secret);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->admission);
     memset(c, 0, sizeof *c);
 }
 
@@ -336,7 +345,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
               {"max-dynamic", &c->max_dynamic},
               {"max-depth", &c->max_depth},
               {"header-timeout", &c->eio.header_timeout_ms},
-              {"idle-timeout", &c->eio.idle_timeout_ms}};
+              {"idle-timeout", &c->eio.idle_timeout_ms},
+              {"admission-timeout", &c->eio.admission_timeout_ms}};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         if (strcmp(key, ms[i].name)) continue;
         int attach = !strcmp(key, "max-attachments") || !strcmp(key, "worker-crash-limit") ||
@@ -366,7 +376,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
               {"max-buffered", &c->eio.max_buffered, (unsigned long long)1 << 40, 0},
               {"max-buffered-total", &c->eio.max_buffered_total, (unsigned long long)1 << 44, 0},
               {"max-header-bytes", &c->eio.max_header_bytes, (unsigned long long)1 << 24, 0},
-              {"max-url-bytes", &c->eio.max_url_bytes, (unsigned long long)1 << 24, 0}};
+              {"max-url-bytes", &c->eio.max_url_bytes, (unsigned long long)1 << 24, 0},
+              {"admission-max-pending", &c->eio.admission_max_pending, 1000000, 0}};
     for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
         if (strcmp(key, sz[i].name)) continue;
         if (parse_uint(v, sz[i].max, &n) || (!sz[i].zero_ok && n == 0))
@@ -461,6 +472,18 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         return 0;
     }
     if (!strcmp(key, "fastcgi-socket-owner")) return set_owner(c, v, err, errlen);
+    if (!strcmp(key, "tls-cert") || !strcmp(key, "tls-key")) {
+        if (!*v) return fail(err, errlen, "--%s: empty file name", key);
+        set_str(key[4] == 'c' ? &c->tls_cert : &c->tls_key, v);
+        return 0;
+    }
+    if (!strcmp(key, "admission")) {
+        if (v[0] != '/' || strchr(v, ','))
+            return fail(err, errlen, "--admission wants a namespace starting with '/', got '%s'", v);
+        set_str(&c->admission, v);
+        c->eio.admission = c->admission;
+        return 0;
+    }
     if (!strcmp(key, "ipc")) {
         if (!*v) return fail(err, errlen, "--ipc: empty endpoint");
         set_str(&c->ipc, v);
@@ -593,6 +616,11 @@ int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errle
             if (!strcmp(key, "config") || !strcmp(key, "help") || !strcmp(key, "version")) continue;
             if (gw_config_set(c, key, val, 0, err, errlen) < 0) return GW_CONFIG_ERROR;
         }
+    }
+    if (!c->tls_cert != !c->tls_key) {
+        fail(err, errlen, "--tls-cert and --tls-key go together (got only --%s)",
+             c->tls_cert ? "tls-cert" : "tls-key");
+        return GW_CONFIG_ERROR;
     }
     return GW_CONFIG_OK;
 }

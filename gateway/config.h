@@ -37,6 +37,7 @@ typedef struct {
     unsigned max_dynamic;           /* 100 dynamic namespace workers at once */
     unsigned max_depth;             /* 32: JSON nesting accepted from clients */
     char *ipc_curve_secret;         /* --ipc-curve-secret FILE, NULL = no CURVE */
+    char *admission;                /* --admission NSP, NULL = off */
     /* connection state recovery: --recovery-window, --recovery-skip-middlewares */
     unsigned recovery_window_ms; /* 0 = off */
     int recovery_skip;
@@ -53,6 +54,8 @@ typedef struct {
     char **trust; /* NULL-terminated, or NULL */
     size_t ntrust;
     char *fastcgi;
+    /* TLS on the listener: --tls-cert, --tls-key (both or neither) */
+    char *tls_cert, *tls_key;
     int trust_from_file;
     /* internal: lists still holding values from the config file */
     int cors_from_file, workers_from_file;

@@ -10,6 +10,7 @@
 #include "echo.h"
 #include "eio.h"
 #include "gw_app.h"
+#include "tls.h"
 #include "util.h"
 
 #include <malloc.h>
@@ -18,6 +19,7 @@
 static eio_server *g_srv; /* --echo mode */
 static gw_app *g_app;     /* Socket.IO mode */
 static gw_worker_spec *g_specs;
+static tls_ctx *g_tls; /* --tls-cert/--tls-key */
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -40,16 +42,40 @@ static void on_usr(struct ev_loop *loop, ev_signal *w, int revents)
 static int g_argc;
 static char **g_argv;
 
+/* SIGHUP, TLS part: load the certificate and key again (a renewed
+ * certificate, or new file names from the config file) for new
+ * connections.  A file that does not load is logged and the old
+ * certificate kept; turning TLS on or off needs a restart. */
+static void reload_tls(const gw_config *cfg)
+{
+    char err[512];
+    if (!g_tls != !cfg->tls_cert) {
+        log_warn("SIGHUP: TLS stays %s: turning it %s needs a restart", g_tls ? "on" : "off",
+                 g_tls ? "off" : "on");
+        return;
+    }
+    if (!g_tls) return;
+    if (tls_ctx_reload(g_tls, cfg->tls_cert, cfg->tls_key, err, sizeof err) < 0)
+        log_error("SIGHUP: keeping the old TLS certificate: %s", err);
+    else
+        log_info("SIGHUP: TLS certificate reloaded from %s", cfg->tls_cert);
+}
+
 /* SIGHUP: read the command line and --config file again and apply the
- * worker list (the only settings that change without a restart). */
+ * TLS certificate and the worker list (the only settings that change
+ * without a restart). */
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
-    if (!g_app) return;
     gw_config cfg;
     char err[512];
     gw_config_init(&cfg);
     if (gw_config_parse(&cfg, g_argc, g_argv, err, sizeof err) != GW_CONFIG_OK) {
         log_error("SIGHUP: configuration not reloaded: %s", err);
+        gw_config_free(&cfg);
+        return;
+    }
+    reload_tls(&cfg);
+    if (!g_app) {
         gw_config_free(&cfg);
         return;
     }
@@ -71,6 +97,7 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
 {
     if (cfg->echo) {
         log_info("echo mode: every message is sent back, no Socket.IO");
+        if (cfg->admission) log_warn("--admission is ignored in echo mode: there is no worker to ask");
         g_srv = eio_server_new(loop, &cfg->eio, gw_echo_handler(), NULL);
         if (!g_srv) return 1;
         if (eio_server_listen(g_srv) < 0) return 1;
@@ -140,12 +167,23 @@ int main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_TOP_PAD, 1 << 20);
 
+    if (cfg.tls_cert) {
+        g_tls = tls_ctx_new(cfg.tls_cert, cfg.tls_key, err, sizeof err);
+        if (!g_tls) {
+            log_error("%s", err);
+            gw_config_free(&cfg);
+            return 1;
+        }
+        cfg.eio.tls = g_tls;
+    }
+
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     int rc = start_app(loop, &cfg);
     if (rc) {
         if (g_app) gw_app_destroy(&g_app);
         if (g_srv) eio_server_destroy(&g_srv);
         free(g_specs);
+        tls_ctx_destroy(&g_tls);
         gw_config_free(&cfg);
         return rc;
     }
@@ -177,6 +215,7 @@ int main(int argc, char **argv)
     if (g_srv) eio_server_destroy(&g_srv);
     if (g_app) gw_app_destroy(&g_app);
     free(g_specs);
+    tls_ctx_destroy(&g_tls);
     gw_config_free(&cfg);
     ev_loop_destroy(loop);
     return rc;

@@ -40,6 +40,7 @@ typedef enum {
     IPC_REPLY,
     IPC_ERROR,
     IPC_PROCESSED,
+    IPC_ADMIT, /* handshake admission, both ways (PROTOCOL.md rule 39) */
     IPC_TYPE_COUNT
 } ipc_type;
 

@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <uthash.h>
 
+#include "admission.h"
 #include "eio_codec.h"
 #include "eio_cors.h"
 #include "fastcgi.h"
@@ -105,6 +106,7 @@ struct eio_server {
     int shut;
     size_t max_sessions, max_buffered;
     struct addr_count *addrs;
+    adm_queue *adm; /* --admission, NULL = off */
 };
 
 const char *eio_close_reason_str(eio_close_reason r)
@@ -131,6 +133,8 @@ void eio_config_defaults(eio_config *c)
     c->header_timeout_ms = 10000;
     c->fastcgi_max_threads = 4096;
     c->fastcgi_socket_uid = c->fastcgi_socket_gid = -1;
+    c->admission_timeout_ms = 2000;
+    c->admission_max_pending = 1024;
 }
 
 /* --- sid table ------------------------------------------------------------------ */
@@ -632,6 +636,7 @@ static void handshake_polling(eio_server *srv, http_conn *c, const http_request 
         refuse_handshake(srv, c, r, st);
         return;
     }
+    if (srv->adm && adm_check(srv->adm, c, r, 0)) return; /* parked or refused */
     eio_session *s = session_new(srv, r, EIO_TRANSPORT_POLLING);
     char body[512], hdr[HDR_BUF];
     int n = open_packet(srv, s, body, sizeof body);
@@ -839,6 +844,7 @@ static void on_upgrade(http_conn *c, const http_request *r, void *ud)
             refuse_handshake(srv, c, r, st);
             return;
         }
+        if (srv->adm && adm_check(srv->adm, c, r, 1)) return; /* parked or refused */
         eio_session *s = session_new(srv, r, EIO_TRANSPORT_WEBSOCKET);
         ws_start(c, accept, extra_headers(srv, r, s->sid, hdr), srv->cfg.max_payload);
         s->ws = c;
@@ -940,6 +946,11 @@ static void on_ws_message(http_conn *c, int opcode, const char *p, size_t n, voi
 
 static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
 {
+    eio_server *srv = ud;
+    if (srv->adm && adm_owns(srv->adm, owner)) { /* a handshake waiting for admission */
+        adm_gone(srv->adm, owner);
+        return;
+    }
     eio_session *s = owner;
     if (c == s->get) {
         s->get = NULL;
@@ -966,6 +977,7 @@ static void on_drain(http_conn *c, void *ud)
 {
     eio_server *srv = ud;
     eio_session *s = c->owner;
+    if (s && srv->adm && adm_owns(srv->adm, s)) return; /* a parked handshake */
     if (s && c == s->ws && s->state == S_OPEN && srv->h.on_drain) srv->h.on_drain(s, srv->ud);
 }
 
@@ -998,6 +1010,19 @@ static int on_prepare(void *ud)
 }
 
 /* --- server -------------------------------------------------------------------------- */
+
+/* An admitted handshake goes through the whole request path again (the
+ * limits may have changed while it waited); admission.c lets it pass. */
+static void adm_resume(http_conn *c, int upgrade, void *ud)
+{
+    eio_server *srv = ud;
+    if (!upgrade) {
+        on_head(c, &c->req, srv);
+        return;
+    }
+    on_upgrade(c, &c->req, srv);
+    if (!c->dead && !c->ws && !c->responded) http_conn_close(c); /* as http.c does */
+}
 
 eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const eio_handler *h,
                            void *ud)
@@ -1048,6 +1073,7 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
         .on_prepare = on_prepare,
     };
     srv->http = http_server_new(loop, &lim, &hh, srv);
+    http_server_set_tls(srv->http, cfg->tls);
     gw_tlist_init(&srv->ping_list, loop, cfg->ping_interval_ms / 1000.0, ping_cb, srv);
     gw_tlist_init(&srv->pong_list, loop, cfg->ping_timeout_ms / 1000.0, pong_cb, srv);
     gw_tlist_init(&srv->upgrade_list, loop, cfg->upgrade_timeout_ms / 1000.0, upgrade_cb, srv);
@@ -1056,7 +1082,17 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
     ev_init(&srv->noop_timer, noop_cb);
     srv->noop_timer.repeat = NOOP_PERIOD;
     srv->noop_timer.data = srv;
+    if (cfg->admission && h->on_admission) {
+        adm_setup as = {.loop = loop, .cfg = &srv->cfg, .ask = h->on_admission,
+                        .ask_ud = ud, .resume = adm_resume, .ud = srv};
+        srv->adm = adm_new(&as);
+    }
     return srv;
+}
+
+int eio_admission_answer(eio_server *srv, uint64_t id, int ok, const char *message)
+{
+    return srv->adm ? adm_answer(srv->adm, id, ok, message) : -1;
 }
 
 int eio_server_bind(eio_server *srv)
@@ -1079,8 +1115,8 @@ int eio_server_listen(eio_server *srv)
     }
     /* Tests and scripts wait for this line: it means "ready". */
     int v6 = strchr(srv->cfg.host, ':') != NULL;
-    log_info("listening on http://%s%s%s:%d", v6 ? "[" : "", srv->cfg.host, v6 ? "]" : "",
-             srv->cfg.port);
+    log_info("listening on http%s://%s%s%s:%d", srv->cfg.tls ? "s" : "", v6 ? "[" : "",
+             srv->cfg.host, v6 ? "]" : "", srv->cfg.port);
     return 0;
 }
 
@@ -1097,6 +1133,7 @@ void eio_server_shutdown(eio_server *srv)
     srv->shut = 1;
     http_server_stop_listening(srv->http);
     fastcgi_front_stop(srv->fcgi);
+    adm_destroy(&srv->adm); /* parked handshakes get 503 */
     for (size_t i = 0; i < srv->nbuckets; i++) {
         for (eio_session *s = srv->buckets[i], *nx; s; s = nx) {
             nx = s->hnext;

@@ -273,6 +273,11 @@ void sio_tomb_clear(sio_client *c, const char *nsp, size_t len);
  * answering ERROR "data" or "meta" and logging one line (PROTOCOL.md rule
  * 30a).  Other types pass. */
 int sio_worker_data_ok(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* sio_admission.c: ADMIT out (eio_handler.on_admission) and back */
+int sio_admission_ask(uint64_t id, const struct eio_handshake *hs, void *ud);
+void sio_admission_reply(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* The handshake object workers see in CONNECT (sio.c); auth not consumed. */
+json_t *sio_handshake_json(const eio_handshake *h, json_t *auth);
 
 /* sio_recovery.c: connection state recovery (sio_recovery.h) */
 #define GW_REC_MAX_MSGS 1000            /* packets logged per socket */

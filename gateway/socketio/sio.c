@@ -478,9 +478,8 @@ static void js_date_string(char *out, size_t n, double ms)
     strftime(out, n, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
 }
 
-static json_t *handshake_json(sio_client *c, json_t *auth)
+json_t *sio_handshake_json(const eio_handshake *h, json_t *auth)
 {
-    const eio_handshake *h = eio_session_handshake(c->session);
     json_t *headers = json_object();
     for (size_t i = 0; i < h->n_headers; i++) {
         json_t *old = json_object_get(headers, h->headers[i].name);
@@ -506,6 +505,11 @@ static json_t *handshake_json(sio_client *c, json_t *auth)
                      "query", parse_query(h->query), "auth", auth, "time", date, "issued",
                      (json_int_t)now, "url", url, "address", h->address ? h->address : "",
                      "xdomain", h->xdomain, "secure", h->secure);
+}
+
+static json_t *handshake_json(sio_client *c, json_t *auth)
+{
+    return sio_handshake_json(eio_session_handshake(c->session), auth);
 }
 
 /* ---- packets from a client ----------------------------------------------- */
@@ -1062,6 +1066,10 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         broadcast(app, w, m);
         return;
     }
+    if (m->type == IPC_ADMIT) {
+        sio_admission_reply(app, w, m);
+        return;
+    }
 
     /* Everything else names one socket of this worker's namespace.  One that
      * is gone (or never was) is ignored: the normal race with a client that
@@ -1319,6 +1327,7 @@ gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_op
         .on_packet = on_packet,
         .on_drain = on_drain,
         .on_close = on_close,
+        .on_admission = sio_admission_ask,
     };
     gw_app *app = xcalloc(1, sizeof *app);
     app->loop = loop;

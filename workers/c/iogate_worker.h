@@ -224,6 +224,25 @@ void iog_next(iog_next_handle **next);
 void iog_next_error(iog_next_handle **next, const char *message, json_t *data);
 
 /* ------------------------------------------------------------------ */
+/* Handshake admission (the reference's allowRequest)                   */
+
+/* A gateway started with `--admission NSP` asks NSP's worker, before any
+ * session exists, whether a handshake may go on (PROTOCOL.md rule 39).
+ * `handshake` (borrowed, valid during the call; json_incref to keep it) has
+ * headers, query, url, address, xdomain, secure, time, issued — CONNECT's
+ * handshake without auth.  The handler answers exactly once through
+ * iog_admission_answer(), during the call or later; the gateway refuses a
+ * handshake that gets no answer within its --admission-timeout.  A worker
+ * asked without a handler refuses (and logs it once). */
+typedef struct iog_admission iog_admission;
+typedef void (*iog_admission_fn)(iog_admission *a, json_t *handshake, void *user);
+void iog_on_admission(iog_worker *w, iog_admission_fn fn, void *user);
+/* Admit (ok) or refuse; a refused client gets the reference's answer, with
+ * `message` (NULL = "Forbidden") as the Engine.IO error message.  Consumes
+ * *a and sets it to NULL. */
+void iog_admission_answer(iog_admission **a, bool ok, const char *message);
+
+/* ------------------------------------------------------------------ */
 /* Socket: identity, handshake, rooms, data                             */
 
 /* The Socket.IO id (20 characters, chosen by the gateway).  Borrowed. */

@@ -642,6 +642,9 @@ static void handle(iog_gw *g, const ipc_msg *m)
     }
     case IPC_REPLY:
         return; /* no QUERY is sent by this library: rooms are resolved locally */
+    case IPC_ADMIT:
+        iog_admission_handle(g, m);
+        return;
     default:
         break;
     }

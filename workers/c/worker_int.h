@@ -179,8 +179,15 @@ struct iog_worker {
 
     iog_pending_ack *timed; /* emit_with_ack with a deadline */
 
+    iog_admission_fn admission_fn; /* admission.c */
+    void *admission_user;
+    int admission_warned;
+
     ipc_frames frames;
 };
+
+/* admission.c: an ADMIT from gateway g (rule 39) */
+void iog_admission_handle(iog_gw *g, const ipc_msg *m);
 
 /* worker.c */
 /* Send one message to gateway g (about socket sid, NULL = none). */

@@ -9,10 +9,12 @@ const VERSION = 'IOG1';
 // acted on (rule 8).
 const FROM_GATEWAY = new Set([
   'WELCOME', 'PING', 'PONG', 'BYE', 'CONNECT', 'EVENT', 'ACK', 'DISCONNECT', 'CONN', 'REPLY', 'ERROR',
+  'ADMIT',
 ]);
 const FROM_WORKER = new Set([
   'HELLO', 'PING', 'PONG', 'BYE', 'ACCEPT', 'REFUSE', 'EMIT', 'ACK', 'BROADCAST', 'JOIN', 'LEAVE',
   'DISCONNECT', 'QUERY', 'PROCESSED',
+  'ADMIT',
 ]);
 
 const MAX_DEPTH = 64; // nesting of arguments we walk (a client's JSON is bounded by the gateway)

@@ -11,6 +11,7 @@ const { GatewayLink, parseEndpoints, curveOptions, PROTOCOL_VERSION } = require(
 const { Socket } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
 const { settle, logLine } = require('./native');
+const { handleAdmit } = require('./admission');
 
 const STOP_GRACE_MS = 250; // close(): wait this long for the gateway's BYE
 const CONN_EVENTS = ['upgrade', 'packet', 'packetCreate', 'drain', 'close'];
@@ -64,6 +65,7 @@ class Worker extends EventEmitter {
     this._handleSignals = opts.handleSignals !== false;
     this._exitWithParent = opts.exitWithParent ?? spawnedByGateway();
     this._mw = [];
+    this._allowRequest = opts.allowRequest; // rule 37, lib/admission.js
     this._all = new Map(); // id → Socket, every state, of every gateway
     this.sockets = new Map(); // id → Socket, connected ones (socket.io's namespace.sockets)
     const curve = curveOptions(opts.curveServerKey ?? process.env.IOGATE_CURVE_SERVERKEY);
@@ -353,6 +355,9 @@ class Worker extends EventEmitter {
         return;
       case 'REPLY':
         return; // no QUERY is sent by this library: rooms are resolved locally
+      case 'ADMIT':
+        handleAdmit(this, link, m.meta, this._allowRequest);
+        return;
       default:
         break;
     }

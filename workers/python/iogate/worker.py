@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import zmq
 
-from . import protocol
+from . import admission, protocol
 from .errors import INTERNAL_ERROR, ConnectError, NotSupportedError, error_message
 from .gateway import BYE, CLOSED, DEFAULT_HEARTBEAT_MS, HELLO, NEW, READY, Gateway, curve_keys, \
     parse_endpoints, random_id
@@ -248,6 +248,13 @@ class Worker(SocketIOAPI):
         """``fn(socket)`` for every accepted socket; register its handlers here."""
         self._check_fn(fn)
         self._connection.append(fn)
+        return fn
+
+    def allow_request(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorator: ``fn(handshake)`` decides whether a handshake may open a
+        session, when the gateway runs with ``--admission`` (see admission.py)."""
+        self._check_fn(fn)
+        self._allow_request = fn
         return fn
 
     # -- namespace-wide operations ----------------------------------------------
@@ -616,6 +623,9 @@ class Worker(SocketIOAPI):
         if m.namespace and m.namespace != self.namespace:
             self.log.error("%s for namespace %r, this worker serves %r; ignored", t, m.namespace,
                            self.namespace)
+            return
+        if t == "ADMIT":
+            admission.handle(self, g, m)
             return
         if t == "REPLY":
             cb = g.queries.pop(m.meta.get("req"), None)
