@@ -12,9 +12,8 @@
  *  - a socket that closes for a recoverable reason (transport close/error,
  *    ping timeout, forced close, forced server close) is kept as a session;
  *    a CONNECT with its pid and an offset still known gets its id, rooms and
- *    every later packet back (before the CONNECT reply, so the client hands
- *    them to its handlers right after `connect`... in fact before it: the
- *    client buffers them and flushes them when the CONNECT reply arrives).
+ *    every later packet back, sent before the CONNECT reply (the client
+ *    buffers them and hands them to its handlers once that reply arrives).
  * Different here: the reference's application hears `disconnect` at once and
  * a new `connection` later; here the worker keeps its socket object and
  * hears nothing until the session ends — restored (a CONNECT with
@@ -503,8 +502,7 @@ void sio_rec_broadcast(gw_app *app, gw_nsp *nsp, json_t *meta, uint64_t off, eio
     sio_rec *r, *tmp;
     HASH_ITER(hh, app->rec->by_pid, r, tmp)
     {
-        /* a restoring one is logged through its pending socket's rooms?  No:
-         * a pending socket is in no room yet, so it is matched here too. */
+        /* A restoring one too: its pending socket is in no room yet. */
         if (r->nsp == nsp && receives(r, meta)) log_msgs(app, r, off, msgs, n);
     }
 }
