@@ -87,6 +87,12 @@ static const char usage[] =
     "  --tls-cert FILE           serve HTTPS/WSS: PEM certificate chain (server\n"
     "                            certificate first); reloaded on SIGHUP\n"
     "  --tls-key FILE            ... and its PEM private key (both or neither)\n"
+    "  --recovery-window [NSP=]MS  connection state recovery: keep a socket whose\n"
+    "                            transport was lost for MS (on = 120000, 0 = off)\n"
+    "                            and give it back to its client; NSP= for one\n"
+    "                            namespace, repeatable (off)\n"
+    "  --recovery-skip-middlewares [NSP]  a recovered socket skips the namespace\n"
+    "                            middleware (of NSP only, repeatable)\n"
     "  --echo                    diagnostic: echo every Engine.IO message back\n"
     "  --config FILE             read `key = value` lines (long option names)\n"
     "  -h, --help                this text\n"
@@ -166,6 +172,8 @@ void gw_config_free(gw_config *c)
     clear_cors(c);
     clear_workers(c);
     clear_trust(c);
+    for (size_t i = 0; i < c->nrecovery; i++) free(c->recovery[i].nsp);
+    free(c->recovery);
     free(c->fastcgi);
     free(c->host);
     free(c->path);
@@ -294,11 +302,64 @@ static int set_owner(gw_config *c, const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* The entry of --recovery-* for namespace nsp (made if missing). */
+static struct gw_recovery_cfg *recovery_for(gw_config *c, const char *nsp, size_t len)
+{
+    for (size_t i = 0; i < c->nrecovery; i++)
+        if (strlen(c->recovery[i].nsp) == len && !strncmp(c->recovery[i].nsp, nsp, len))
+            return &c->recovery[i];
+    c->recovery = xrealloc(c->recovery, (c->nrecovery + 1) * sizeof *c->recovery);
+    struct gw_recovery_cfg *r = &c->recovery[c->nrecovery++];
+    r->nsp = xstrndup(nsp, len);
+    r->window_ms = -1;
+    r->skip = -1;
+    return r;
+}
+
+/* --recovery-window MS | on | NSP=MS, --recovery-skip-middlewares [true|false|NSP] */
+static int set_recovery(gw_config *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    if (v && v[0] == '/' && c->nrecovery >= GW_CONFIG_MAX_RECOVERY) {
+        size_t len = strchr(v, '=') ? (size_t)(strchr(v, '=') - v) : strlen(v);
+        int known = 0;
+        for (size_t i = 0; i < c->nrecovery; i++)
+            known |= strlen(c->recovery[i].nsp) == len && !strncmp(c->recovery[i].nsp, v, len);
+        if (!known)
+            return fail(err, errlen, "--%s: at most %d namespaces", key, GW_CONFIG_MAX_RECOVERY);
+    }
+    if (!strcmp(key, "recovery-skip-middlewares")) {
+        if (v && v[0] == '/') {
+            recovery_for(c, v, strlen(v))->skip = 1;
+            return 0;
+        }
+        int b = parse_bool(v);
+        if (b < 0)
+            return fail(err, errlen, "--recovery-skip-middlewares wants a namespace (/…), "
+                                     "true or false, got '%s'", v);
+        c->recovery_skip = b;
+        return 0;
+    }
+    const char *eq = v[0] == '/' ? strchr(v, '=') : NULL;
+    if (v[0] == '/' && !eq) return fail(err, errlen, "--recovery-window wants NSP=MS, got '%s'", v);
+    const char *ms = eq ? eq + 1 : v;
+    unsigned long long n;
+    if (!strcmp(ms, "on") || !strcmp(ms, "true")) n = 120000;
+    else if (!strcmp(ms, "off") || !strcmp(ms, "false")) n = 0;
+    else if (parse_uint(ms, 24ull * 3600 * 1000, &n))
+        return fail(err, errlen, "--recovery-window: '%s' is not a number of ms (at most a day), "
+                                 "on or off", ms);
+    if (eq) recovery_for(c, v, (size_t)(eq - v))->window_ms = (long)n;
+    else c->recovery_window_ms = (unsigned)n;
+    return 0;
+}
+
 int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, char *err,
                   size_t errlen)
 {
     unsigned long long n;
     /* bare flags */
+    if (!strcmp(key, "recovery-skip-middlewares") || (!strcmp(key, "recovery-window") && v))
+        return set_recovery(c, key, v, err, errlen);
     if (!strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3")) {
         int b = parse_bool(v);
         if (b < 0) return fail(err, errlen, "--%s takes no value (or true/false), got '%s'", key, v);
@@ -541,7 +602,8 @@ static char *trim(char *s)
 static int is_bare(const char *key)
 {
     return !strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3") ||
-           !strcmp(key, "help") || !strcmp(key, "version");
+           !strcmp(key, "recovery-skip-middlewares") || !strcmp(key, "help") ||
+           !strcmp(key, "version");
 }
 
 /* The --help text is the list of options: a name it does not show is

@@ -132,6 +132,16 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
     }
     opt.workers = g_specs;
     opt.n_workers = cfg->nworkers;
+    opt.recovery_window_ms = cfg->recovery_window_ms;
+    opt.recovery_skip_middlewares = cfg->recovery_skip;
+    static gw_recovery_spec rec[GW_CONFIG_MAX_RECOVERY]; /* lives as long as the app */
+    for (size_t i = 0; i < cfg->nrecovery && i < GW_CONFIG_MAX_RECOVERY; i++) {
+        rec[i].nsp = cfg->recovery[i].nsp;
+        rec[i].window_ms = cfg->recovery[i].window_ms;
+        rec[i].skip_middlewares = cfg->recovery[i].skip;
+    }
+    opt.recovery = rec;
+    opt.n_recovery = cfg->nrecovery;
     g_app = gw_app_new(loop, &cfg->eio, &opt);
     return g_app ? 0 : 1;
 }

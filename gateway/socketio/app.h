@@ -22,6 +22,7 @@
 #include "ipc.h"
 #include "metrics.h"
 #include "sio_codec.h"
+#include "sio_recovery.h"
 
 #include "gw_app.h"
 
@@ -34,6 +35,8 @@ typedef struct gw_worker gw_worker;
 typedef struct gw_room gw_room;
 typedef struct gw_member gw_member;
 typedef struct gw_ghost gw_ghost;
+typedef struct sio_rec sio_rec;             /* sio_recovery.c */
+typedef struct sio_rec_store sio_rec_store; /* sio_recovery.c */
 
 #define SIO_TOMBS 8
 
@@ -70,6 +73,8 @@ struct sio_socket {
     int quarantined; /* a poison packet of it was not replayed: it goes (rule 37) */
     size_t n_lost;   /* packets dropped with its poison packet, for the log */
     json_t *auth; /* the CONNECT auth, kept while unsent */
+    sio_rec *rec;     /* connection state recovery on: its session (pid, log) */
+    sio_rec *restore; /* PENDING: the detached session it takes back on ACCEPT */
     gw_nsp *nsp;
     sio_client *client;
     gw_member *rooms;          /* routing copy of the socket's rooms */
@@ -218,6 +223,9 @@ struct gw_app {
 
     /* sio_loss.c */
     gw_ghost *ghosts; /* by socket id */
+
+    /* sio_recovery.c */
+    sio_rec_store *rec; /* NULL until a namespace with recovery has a socket */
 };
 
 #define GW_MAX_SOCKET_LIST 10000 /* BROADCAST to a list: at most this many ids */
@@ -282,6 +290,56 @@ int sio_admission_ask(uint64_t id, const struct eio_handshake *hs, void *ud);
 void sio_admission_reply(gw_app *app, gw_worker *w, const ipc_msg *m);
 /* The handshake object workers see in CONNECT (sio.c); auth not consumed. */
 json_t *sio_handshake_json(const eio_handshake *h, json_t *auth);
+
+/* sio_recovery.c: connection state recovery (sio_recovery.h) */
+#define GW_REC_MAX_MSGS 1000            /* packets logged per socket */
+#define GW_REC_MAX_BYTES (1u << 20)     /* ... and their bytes */
+#define GW_REC_MAX_TOTAL (64u << 20)    /* bytes logged for all sockets */
+/* The window (ms, 0 = off) and skip-middlewares setting of nsp. */
+unsigned sio_rec_window(const gw_app *app, const gw_nsp *nsp, int *skip);
+/* A socket just ACCEPTed: give it a session when its namespace has
+ * recovery on. */
+void sio_rec_attach_new(gw_app *app, sio_socket *s);
+/* The CONNECT reply's JSON: {"sid":…} or {"sid":…,"pid":…}. */
+size_t sio_rec_connect_body(const sio_socket *s, char *buf, size_t n);
+void sio_rec_free(gw_app *app, sio_rec **r);
+/* The transport of s went for `reason`: keep its session detached (the
+ * caller then removes s without telling the worker).  0, or -1 when s has
+ * no recoverable session. */
+int sio_rec_detach(gw_app *app, sio_socket *s, const char *reason, const char *connect_meta);
+/* A CONNECT to nsp with this auth: the detached session it recovers, or
+ * NULL (a new session; a known pid with an unknown offset ends its
+ * session at once). */
+sio_rec *sio_rec_claim(gw_app *app, gw_nsp *nsp, json_t *auth, const char *addr);
+/* Pending socket s takes r back (s gets r's id). */
+void sio_rec_restoring(sio_rec *r, sio_socket *s);
+/* s goes before its worker ACCEPTed the restore: the session is over. */
+void sio_rec_unclaim(gw_app *app, sio_socket *s);
+/* Add "restored", "rooms" and "skip_middlewares" to a restoring CONNECT. */
+void sio_rec_connect_meta(gw_app *app, sio_socket *s, json_t *meta);
+/* The worker ACCEPTed a restoring socket: rooms back, missed packets sent
+ * (their count in *replayed).  -1 when the log overflowed meanwhile: the
+ * caller disconnects the socket. */
+int sio_rec_accepted(gw_app *app, sio_socket *s, void (*send)(sio_client *, eio_msg **, size_t),
+                     size_t *replayed);
+/* An EMIT/BROADCAST's data with its offset appended, or NULL when it gets
+ * none (recovery off, volatile, ack asked); free() it. */
+char *sio_rec_offset_data(gw_app *app, gw_nsp *nsp, const ipc_msg *m, uint64_t *off, size_t *len);
+/* Log an offset packet sent to s. */
+void sio_rec_log(gw_app *app, sio_socket *s, uint64_t off, eio_msg **msgs, size_t n);
+/* Log a broadcast for the detached sessions of nsp it addresses. */
+void sio_rec_broadcast(gw_app *app, gw_nsp *nsp, json_t *meta, uint64_t off, eio_msg **msgs,
+                       size_t n);
+/* The detached session of socket id sid, or NULL. */
+sio_rec *sio_rec_detached(gw_app *app, const char *sid);
+/* A worker message for a detached (or restoring) socket; 1 if handled. */
+int sio_rec_worker_msg(gw_app *app, gw_worker *w, sio_rec *r, const ipc_msg *m);
+void sio_rec_shutdown(gw_app *app);
+void sio_rec_destroy(gw_app *app);
+size_t sio_rec_count(const gw_app *app);
+/* sio.c: the Engine.IO messages of one packet (text + attachments). */
+size_t sio_build_packet(eio_msg **out, sio_type type, const char *nsp, size_t nsp_len, int64_t id,
+                        const char *json, size_t json_len, const ipc_buf *att, size_t n_att);
 
 /* rooms.c */
 void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len);

@@ -267,6 +267,13 @@ const char *iog_socket_transport(const iog_socket *s);
  * it as for a new socket (check this to skip work); the client noticed
  * nothing, and a refusal disconnects it. */
 bool iog_socket_recovered(const iog_socket *s);
+/* Whether its client recovered it after losing its transport (connection
+ * state recovery, PROTOCOL.md rule 16a; iog_socket_recovered() is then
+ * true too, as the reference's socket.recovered).  Its data carries over
+ * from the socket object it replaces (that one is gone, without events);
+ * middleware runs again unless the gateway skips it
+ * (--recovery-skip-middlewares). */
+bool iog_socket_restored(const iog_socket *s);
 /* True from ACCEPT until disconnect. */
 bool iog_socket_connected(const iog_socket *s);
 

@@ -663,6 +663,15 @@ static void handle(iog_gw *g, const ipc_msg *m)
             iog_log(IOG_LOG_WARN, "CONNECT without a socket id ignored");
             return;
         }
+        if (s && s->gw == g && json_is_true(json_object_get(m->meta, "restored"))) {
+            /* Its client recovered it (rule 16a): a new object takes the
+             * old one's place silently, with its data. */
+            iog_socket *ns = iog_socket_create(g, m->sid.data, m->meta);
+            iog_socket_replace(s, ns);
+            table_insert(w, ns);
+            iog_socket_start_middleware(ns);
+            return;
+        }
         if (s && s->gw == g) {
             iog_log(IOG_LOG_WARN, "CONNECT for known socket %s ignored", s->id);
             return;

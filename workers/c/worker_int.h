@@ -106,6 +106,8 @@ struct iog_socket {
     json_t *handshake;
     char *transport;
     bool recovered;
+    bool restored;  /* its client recovered it (PROTOCOL.md rule 16a) */
+    bool skip_mw;   /* ... and the namespace middleware is skipped */
     char **rooms;
     size_t n_rooms, cap_rooms;
     json_t *gw_rooms; /* until ACCEPT: the rooms the gateway already routes
@@ -203,6 +205,9 @@ void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a);
 iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta);
 void iog_socket_free(iog_socket *s);
 void iog_socket_start_middleware(iog_socket *s);
+/* A restored CONNECT (rule 16a) for known socket old: s takes its place and
+ * data; old goes without events. */
+void iog_socket_replace(iog_socket *old, iog_socket *s);
 void iog_socket_handle_event(iog_socket *s, json_t *data, json_t *meta);
 void iog_socket_handle_ack(iog_socket *s, json_t *data, json_t *meta);
 void iog_socket_handle_conn(iog_socket *s, json_t *meta);

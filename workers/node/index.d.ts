@@ -154,6 +154,8 @@ export declare class Socket<
   readonly rooms: Set<Room>;
   data: SocketData;
   readonly recovered: boolean;
+  /** Its client recovered it after losing its transport (connection state recovery, PROTOCOL.md rule 16a); `recovered` is then true too. */
+  readonly restored: boolean;
   readonly connected: boolean;
   readonly disconnected: boolean;
 

@@ -371,6 +371,15 @@ class Worker extends EventEmitter {
         this._log(1, 'CONNECT without a socket id ignored');
         return;
       }
+      const restored = m.meta.restored === true;
+      let old = null;
+      if (s && s._link === link && restored) {
+        // Its client recovered it (PROTOCOL.md rule 16a): a new socket takes
+        // the old one's place silently, with its data.
+        old = s;
+        s = null;
+        old._replaced();
+      }
       if (s && s._link === link) {
         this._log(1, `CONNECT for known socket ${m.sid} ignored`);
         return;
@@ -385,8 +394,9 @@ class Worker extends EventEmitter {
       }
       s = new Socket(this, m.sid, m.meta);
       s._link = link;
+      if (old) s.data = old.data;
       this._all.set(m.sid, s);
-      this._runMiddleware(s, 0);
+      this._runMiddleware(s, restored && m.meta.skip_middlewares === true ? Infinity : 0);
       return;
     }
     if (s && s._link !== link) s = null; // another gateway's socket: not this one's to touch

@@ -731,6 +731,7 @@ class Worker(SocketIOAPI):
             self.log.error("CONNECT with a bad socket id %r ignored", sid)
             return
         old = self._sockets.get(sid)
+        restored = m.meta.get("restored") is True
         if old is not None and old._gw is not g:
             # Ids are 20 random characters: two gateways choosing the same
             # one is a bug or an attack, not chance (rule 2).
@@ -738,7 +739,11 @@ class Worker(SocketIOAPI):
                              g.endpoint, old._gw.endpoint)
             g.send_app("REFUSE", sid, {"message": "duplicate socket id"})
             return
-        if old is not None:
+        if old is not None and restored:
+            # Its client recovered it (PROTOCOL.md rule 16a): a new socket
+            # takes the old one's place silently, with its data.
+            old._replaced()
+        elif old is not None:
             self.log.warning("CONNECT for known socket %s: the old one is gone", sid)
             old._close("transport close")
         hs = m.meta.get("handshake")
@@ -749,12 +754,17 @@ class Worker(SocketIOAPI):
             if not isinstance(hs.get(k), dict):
                 hs[k] = default
         transport = m.meta.get("transport")
-        recovered = m.meta.get("recovered") is True
+        # recovered, like the reference's: the client kept its state, after a
+        # worker restart (rule 16) or its own reconnection (restored, 16a)
+        recovered = m.meta.get("recovered") is True or restored
         rooms = m.meta.get("rooms") if recovered and isinstance(m.meta.get("rooms"), list) else None
         s = Socket(self, g, sid, hs, transport if isinstance(transport, str) else "polling",
                    recovered, rooms)
+        s.restored = restored
+        if old is not None and restored:
+            s.data = old.data
         self._sockets[sid] = s
-        mws = list(self._middleware)
+        mws = [] if restored and m.meta.get("skip_middlewares") is True else list(self._middleware)
         n_user = len(mws)  # python-socketio's connect handler, if any, runs after these
         if self._sio_connect is not None:
             mws.append(self._sio_connect_middleware)
