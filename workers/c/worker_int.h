@@ -1,8 +1,18 @@
-/* worker_int.h — internals shared by the files of the C worker library
- * (worker.c: ZeroMQ, loop, timers, dispatch; socket.c: the Socket API;
- * binary.c: binary values and placeholders; broadcast.c: selectors).
+/* worker_int.h — internals shared by the files of the C worker library.
  * Not installed.  Every non-static name here carries the iog_ prefix so the
- * library links beside the gateway objects in the unit tests. */
+ * library links beside the gateway objects in the unit tests.
+ *
+ * The files call one another in one direction only, bottom up (no file
+ * calls a file above it; scripts/check_worker_layers.sh checks it):
+ *   common.c, parent.c          logging, errors, memory, clock; gateway pid
+ *   binary.c, table.c           binary values; the socket table, ack deadlines
+ *   send.c                      messages to the gateways
+ *   socket.c, admission.c       the Socket API; handshake admission
+ *   broadcast.c                 selectors and namespace utilities
+ *   worker.c                    ZeroMQ, the loop, timers, dispatch to the above
+ *   emitter.c                   apart: a process that only emits
+ * Shared data (the structs below) is not a call: socket.c reads the
+ * worker's middleware and connection lists, worker.c the sockets. */
 #ifndef IOGATE_WORKER_INT_H
 #define IOGATE_WORKER_INT_H
 
@@ -189,14 +199,17 @@ struct iog_worker {
 /* admission.c: an ADMIT from gateway g (rule 39) */
 void iog_admission_handle(iog_gw *g, const ipc_msg *m);
 
-/* worker.c */
+/* send.c */
 /* Send one message to gateway g (about socket sid, NULL = none). */
 int iog_send(iog_gw *g, ipc_type t, const char *sid, json_t *meta, json_t *data, int vol);
 /* Send one message (BROADCAST) to every gateway that has welcomed us: each
  * applies it to its own sockets.  -1 when none is connected or a send
  * failed (the others still got it). */
 int iog_send_all(iog_worker *w, ipc_type t, json_t *meta, json_t *data, int vol);
+
+/* table.c */
 iog_socket *iog_worker_find(iog_worker *w, const char *sid, size_t len);
+void iog_worker_insert(iog_worker *w, iog_socket *s);
 void iog_worker_unlink(iog_worker *w, iog_socket *s); /* to the graveyard */
 void iog_worker_timed_add(iog_worker *w, iog_pending_ack *a);
 void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a);
