@@ -193,12 +193,12 @@ json_t *iog_socket_rooms_json(const iog_socket *s)
     return a;
 }
 
-json_t *iog_socket_data_get(const iog_socket *s)
+json_t *iog_socket_data(const iog_socket *s)
 {
     return s->data;
 }
 
-void iog_socket_data_set(iog_socket *s, json_t *data)
+void iog_socket_set_data(iog_socket *s, json_t *data)
 {
     json_decref(s->data);
     s->data = data ? data : iog_jcheck(json_object());
@@ -211,7 +211,7 @@ void iog_socket_set_user(iog_socket *s, void *ptr, void (*free_fn)(void *))
     s->ufree = free_fn;
 }
 
-void *iog_socket_get_user(const iog_socket *s)
+void *iog_socket_user(const iog_socket *s)
 {
     return s->uptr;
 }

@@ -9,7 +9,6 @@
 #include "worker_int.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #ifdef __linux__
@@ -25,6 +24,8 @@
 #define HELLO_MAX_MS 60000 /* longest pause between unanswered HELLOs */
 #define HWM 100000
 #define STOP_GRACE_MS 250 /* iog_worker_run after a stop: wait for BYE */
+#define PROCESSED_EVERY 1000 /* PROTOCOL.md rule 36: report at least this often */
+#define DRAIN_MAX 10000      /* messages read per gateway per turn */
 
 static void reap(iog_worker *w)
 {
@@ -118,13 +119,6 @@ iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
         for (int i = 0; i < 4; i++)
             if (strcmp(lv, names[i]) == 0) iog_log_level = i;
     }
-    /* Like the gateway: keep freed heap instead of trimming it back to the
-     * kernel after every burst (measured: half the CPU of a busy worker went
-     * to brk and page faults).  IOGATE_NO_MALLOPT=1 leaves malloc alone. */
-    if (!getenv("IOGATE_NO_MALLOPT")) {
-        mallopt(M_TRIM_THRESHOLD, 64 << 20);
-        mallopt(M_TOP_PAD, 1 << 20);
-    }
     if (iog_bind_to_gateway() < 0) return NULL;
     if (!endpoint) endpoint = getenv("IOGATE_ENDPOINT");
     if (!nsp) nsp = getenv("IOGATE_NAMESPACE");
@@ -194,7 +188,6 @@ static void send_hello(iog_gw *g)
     int64_t now = iog_now_ms();
     if (rc == 0) {
         iog_log(IOG_LOG_DEBUG, "HELLO %s sent to %s", w->nsp, g->endpoint);
-        g->hello_sent = 1;
         g->last_rx = now; /* the silence clock starts now */
         g->last_ping = now;
         /* No WELCOME within a heartbeat: again (a HELLO repeated on the
@@ -206,7 +199,6 @@ static void send_hello(iog_gw *g)
         g->hello_at = now + g->hello_ivl;
         g->hello_ivl = g->hello_ivl * 2 > HELLO_MAX_MS ? HELLO_MAX_MS : g->hello_ivl * 2;
     } else {
-        g->hello_sent = 0;
         g->hello_at = now + HELLO_RETRY_MS;
     }
 }
@@ -288,11 +280,10 @@ static void gateway_lost(iog_gw *g, const char *why, int rehello)
     /* A new incarnation: if the gateway is in fact alive (we were blocked, or
      * a send was lost) the HELLO on the same connection then makes it drop
      * every socket it still routes to us, which we just closed here; with
-     * the same incarnation it would keep them and their clients would hang.
-     * See the report on PROTOCOL.md rule 10. */
+     * the same incarnation it would keep them and their clients would hang
+     * (PROTOCOL.md rule 10). */
     if (rehello) { /* from the loop's timers, soon: not into a pipe that is closing */
         new_incarnation(g);
-        g->hello_sent = 0;
         g->hello_ivl = 0;
         g->hello_at = iog_now_ms() + HELLO_RETRY_MS;
     }
@@ -384,12 +375,9 @@ static json_t *parse_data(const ipc_msg *m)
         return NULL;
     }
     const char *why;
-    if (ipc_check_placeholders(d, m->n_att, IOG_MAX_DEPTH, &why) != 0) {
-        iog_log(IOG_LOG_WARN, "%s: bad placeholders (%s), dropped", ipc_type_name(m->type), why);
-        json_decref(d);
-        return NULL;
-    }
-    return iog_resolve_placeholders(d, m->att, m->n_att);
+    d = iog_resolve_placeholders(d, m->att, m->n_att, &why);
+    if (!d) iog_log(IOG_LOG_WARN, "%s: bad placeholders (%s), dropped", ipc_type_name(m->type), why);
+    return d;
 }
 
 static void on_welcome(iog_gw *g, const ipc_msg *m)
@@ -411,7 +399,6 @@ static void on_welcome(iog_gw *g, const ipc_msg *m)
     int sndtimeo = g->heartbeat_ms;
     zmq_setsockopt(g->zsock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
     g->welcomed = 1;
-    g->hello_sent = 0;
     g->hello_ivl = 0; /* the next HELLO series starts at one heartbeat */
     iog_log(IOG_LOG_INFO, "gateway %s at %s welcomes %s (heartbeat %d ms)", id ? id : "?",
             g->endpoint, g->w->nsp, g->heartbeat_ms);
@@ -580,14 +567,28 @@ static int zevents(iog_gw *g)
     return ev;
 }
 
-/* Handle what gateway g has sent, then tell it how far we got. */
+/* Tell the gateway how far we got: it keeps copies of what we have not
+ * handled, to replay after a crash (PROTOCOL.md §4).  Numbers are this
+ * connection's own (rule 36). */
+static void report_processed(iog_gw *g)
+{
+    if (!g->welcomed || g->seq_done == g->seq_reported) return;
+    json_t *meta = json_pack("{s:I}", "seq", g->seq_done);
+    if (iog_send(g, IPC_PROCESSED, NULL, meta, NULL, 1) == 0 || errno != EAGAIN)
+        g->seq_reported = g->seq_done;
+    json_decref(meta);
+}
+
+/* Handle what gateway g has sent, then tell it how far we got: at the end
+ * of the turn, and every PROCESSED_EVERY packets within a long one (rule
+ * 36's cadence). */
 static int gw_process(iog_gw *g)
 {
     iog_worker *w = g->w;
     int rc = 0;
     /* Drain: ZMQ_FD is edge-triggered, so read until nothing is left.  A
      * bound keeps timers (and the other gateways) running under a flood. */
-    for (int n = 0; n < 10000; n++) {
+    for (int n = 0; n < DRAIN_MAX; n++) {
         if (ipc_recv(g->zsock, &w->frames, ZMQ_DONTWAIT) != 0) {
             if (errno == EAGAIN) break;
             if (errno == EINTR) continue;
@@ -608,19 +609,12 @@ static int gw_process(iog_gw *g)
                 if (json_is_integer(seq)) g->seq_done = json_integer_value(seq);
             }
             handle(g, &m);
+            if (g->seq_done - g->seq_reported >= PROCESSED_EVERY) report_processed(g);
         }
         ipc_msg_clear(&m);
         ipc_frames_reset(&w->frames);
     }
-    /* Tell the gateway, once per turn, how far we got: it keeps copies of
-     * what we have not handled, to replay after a crash (PROTOCOL.md §4).
-     * Numbers are this connection's own (rule 36). */
-    if (g->welcomed && g->seq_done != g->seq_reported) {
-        json_t *meta = json_pack("{s:I}", "seq", g->seq_done);
-        if (iog_send(g, IPC_PROCESSED, NULL, meta, NULL, 1) == 0 || errno != EAGAIN)
-            g->seq_reported = g->seq_done;
-        json_decref(meta);
-    }
+    report_processed(g);
     return rc;
 }
 

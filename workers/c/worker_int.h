@@ -58,10 +58,12 @@ void iog_cbs_add(iog_cbs *l, void (*fn)(void), void *user, const char *event);
 void iog_cbs_clear(iog_cbs *l);
 
 /* ---- binary values ---- */
-/* Resolve placeholders of received data (in place where possible): returns
- * the value with every {"_placeholder":true,"num":k} replaced by a binary
- * value holding att[k].  Consumes v, new ref. */
-json_t *iog_resolve_placeholders(json_t *v, const ipc_buf *att, size_t n_att);
+/* Check (ipc_check_placeholders, depth IOG_MAX_DEPTH) and resolve the
+ * placeholders of received data, in place where possible: returns the value
+ * with every {"_placeholder":true,"num":k} replaced by a binary value
+ * holding att[k], or NULL with *why set when the placeholders do not match
+ * the attachments.  Consumes v, new ref. */
+json_t *iog_resolve_placeholders(json_t *v, const ipc_buf *att, size_t n_att, const char **why);
 /* Serialized form of an outgoing value: binary values become placeholders
  * and their bytes are appended to *att (views into v, valid while v lives).
  * Returns malloc'ed compact JSON text, or NULL if v cannot be dumped. */
@@ -154,7 +156,6 @@ struct iog_gw {
     void *zsock;
     char incarnation[33];
     int welcomed;
-    int hello_sent;   /* HELLO went out, waiting for WELCOME */
     int64_t hello_at; /* when to (re)try HELLO */
     int hello_ivl;    /* pause before the next unanswered HELLO (doubling) */
     char *gateway;    /* gateway incarnation from WELCOME */
