@@ -81,7 +81,11 @@ class BroadcastOperator {
     if (this.rooms.size) meta.rooms = [...this.rooms];
     if (this.exceptRooms.size) meta.except = [...this.exceptRooms];
     if (this.flags.volatile) meta.volatile = true;
-    return this._worker._send('BROADCAST', '', meta, [ev, ...args], { volatile: !!this.flags.volatile });
+    const sent = this._worker._send('BROADCAST', '', meta, [ev, ...args], { volatile: !!this.flags.volatile });
+    // socket.io calls onAnyOutgoing listeners for the broadcasts that reach
+    // a socket too; the worker owns the rooms, so it knows which do.
+    if (sent) for (const s of this._match()) if (s._anyOut.length) s._notifyOutgoing(ev, args);
+    return sent;
   }
 
   emitWithAck() {
