@@ -13,6 +13,7 @@ static const char *const type_names[IPC_TYPE_COUNT] = {
     [IPC_EMIT] = "EMIT",             [IPC_BROADCAST] = "BROADCAST", [IPC_JOIN] = "JOIN",
     [IPC_LEAVE] = "LEAVE",           [IPC_QUERY] = "QUERY",     [IPC_REPLY] = "REPLY",
     [IPC_ERROR] = "ERROR",           [IPC_PROCESSED] = "PROCESSED",
+    [IPC_BROADCAST_ACK] = "BROADCAST_ACK",
 };
 
 #define W IPC_FROM_WORKER
@@ -29,6 +30,7 @@ static const struct {
     [IPC_EMIT] = {W, 1},      [IPC_BROADCAST] = {W, 0},  [IPC_JOIN] = {W, 1},
     [IPC_LEAVE] = {W, 1},     [IPC_QUERY] = {W, 0},      [IPC_REPLY] = {G, 0},
     [IPC_ERROR] = {G, 0},     [IPC_PROCESSED] = {W, 0},
+    [IPC_BROADCAST_ACK] = {G, 0}, /* the count has no socket, each answer its socket */
 };
 #undef W
 #undef G

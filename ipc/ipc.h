@@ -40,6 +40,7 @@ typedef enum {
     IPC_REPLY,
     IPC_ERROR,
     IPC_PROCESSED,
+    IPC_BROADCAST_ACK, /* rule 25a: count and answers of a BROADCAST that asked for acks */
     IPC_TYPE_COUNT
 } ipc_type;
 

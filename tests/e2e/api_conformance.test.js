@@ -309,9 +309,18 @@ const SCENARIOS = [
       const c3 = await client(gw);
       await call(c1, 'join', 'q');
       await call(c2, 'join', 'q');
-      return call(c3, 'broadcast-ack', 'q', 3000);
+      const all = await call(c3, 'broadcast-ack', 'q', 3000);
+      const silent = await client(gw); // in the room, never answers
+      await call(silent, 'join', 'q');
+      const some = await call(c3, 'broadcast-ack', 'q', 600);
+      const nobody = await call(c3, 'broadcast-ack', 'nobody-here', 600);
+      return { all, some, nobody };
     },
-    expect: { err: null, responses: ['r1', 'r2'] },
+    expect: {
+      all: { err: null, responses: ['r1', 'r2'] },
+      some: { err: 'operation has timed out', responses: ['r1', 'r2'] },
+      nobody: { err: null, responses: [] },
+    },
   },
   {
     label: '`io.serverSideEmit` (with acks)',

@@ -9,6 +9,7 @@ const VERSION = 'IOG1';
 // acted on (rule 8).
 const FROM_GATEWAY = new Set([
   'WELCOME', 'PING', 'PONG', 'BYE', 'CONNECT', 'EVENT', 'ACK', 'DISCONNECT', 'CONN', 'REPLY', 'ERROR',
+  'BROADCAST_ACK',
 ]);
 const FROM_WORKER = new Set([
   'HELLO', 'PING', 'PONG', 'BYE', 'ACCEPT', 'REFUSE', 'EMIT', 'ACK', 'BROADCAST', 'JOIN', 'LEAVE',

@@ -10,6 +10,7 @@ const codec = require('./codec');
 const { GatewayLink, parseEndpoints, curveOptions, PROTOCOL_VERSION } = require('./link');
 const { Socket } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
+const { BroadcastAcks } = require('./broadcast_ack');
 const { settle, logLine } = require('./native');
 
 const STOP_GRACE_MS = 250; // close(): wait this long for the gateway's BYE
@@ -65,6 +66,7 @@ class Worker extends EventEmitter {
     this._exitWithParent = opts.exitWithParent ?? spawnedByGateway();
     this._mw = [];
     this._all = new Map(); // id → Socket, every state, of every gateway
+    this._bcastAcks = new BroadcastAcks(this); // broadcasts waiting for acks (rule 25a)
     this.sockets = new Map(); // id → Socket, connected ones (socket.io's namespace.sockets)
     const curve = curveOptions(opts.curveServerKey ?? process.env.IOGATE_CURVE_SERVERKEY);
     this._links = parseEndpoints(endpoint).map((ep) => new GatewayLink(this, ep, curve));
@@ -233,6 +235,7 @@ class Worker extends EventEmitter {
     this._closed = true;
     clearInterval(this._timer);
     this._timer = null;
+    this._bcastAcks.close(); // callbacks waiting for acks get an error, not silence
     for (const s of this._all.values()) {
       s._state = 'closed';
     }
@@ -353,6 +356,9 @@ class Worker extends EventEmitter {
         return;
       case 'REPLY':
         return; // no QUERY is sent by this library: rooms are resolved locally
+      case 'BROADCAST_ACK':
+        this._bcastAcks.onMessage(link, m);
+        return;
       default:
         break;
     }
