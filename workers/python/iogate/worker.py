@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 import zmq
 
 from . import protocol
+from .bcast_ack import BroadcastAcks
 from .errors import INTERNAL_ERROR, ConnectError, NotSupportedError, error_message
 from .gateway import BYE, CLOSED, DEFAULT_HEARTBEAT_MS, HELLO, NEW, READY, Gateway, curve_keys, \
     parse_endpoints, random_id
@@ -78,19 +79,32 @@ class BroadcastOperator:
         self._excepts = tuple(dict.fromkeys(excepts))
         self._volatile = volatile
 
+    _timeout: Optional[float] = None  # ms, set by timeout(): acks may be asked
+
+    def _derive(self, op: "BroadcastOperator") -> "BroadcastOperator":
+        op._timeout = self._timeout
+        return op
+
     def to(self, rooms: Rooms) -> "BroadcastOperator":
-        return type(self)(self._worker, self._rooms + tuple(_room_list(rooms)), self._excepts,
-                          self._volatile)
+        return self._derive(type(self)(self._worker, self._rooms + tuple(_room_list(rooms)),
+                                       self._excepts, self._volatile))
 
     in_ = to
 
     def except_(self, rooms: Rooms) -> "BroadcastOperator":
-        return type(self)(self._worker, self._rooms, self._excepts + tuple(_room_list(rooms)),
-                          self._volatile)
+        return self._derive(type(self)(self._worker, self._rooms,
+                                       self._excepts + tuple(_room_list(rooms)), self._volatile))
 
     @property
     def volatile(self) -> "BroadcastOperator":
-        return type(self)(self._worker, self._rooms, self._excepts, True)
+        return self._derive(type(self)(self._worker, self._rooms, self._excepts, True))
+
+    def timeout(self, ms: float) -> "BroadcastOperator":
+        """``worker.to(room).timeout(ms).emit(ev, *args, callback=cb)``:
+        ``cb(err, responses)`` (PROTOCOL.md rule 25a, see bcast_ack.py)."""
+        op = type(self)(self._worker, self._rooms, self._excepts, self._volatile)
+        op._timeout = ms
+        return op
 
     @property
     def local(self) -> Any:
@@ -99,25 +113,42 @@ class BroadcastOperator:
     def compress(self, flag: bool = True) -> Any:
         raise NotSupportedError("compress()")
 
-    def emit(self, event: str, *args: Any) -> bool:
+    def emit(self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None) -> bool:
         """One BROADCAST to each gateway; a gateway resolves the receivers
         from its routing copy of the rooms.  ValueError for a reserved name.
-        Acknowledgements are not available for broadcasts."""
+        With ``callback`` (after ``timeout(ms)``): ``callback(err,
+        responses)`` once every receiver answered (err None) or at the
+        timeout (err AckTimeoutError, the responses that came)."""
         check_event_name(event)
         meta = {}
         if self._rooms:
             meta["rooms"] = list(self._rooms)
         if self._excepts:
             meta["except"] = list(self._excepts)
+        if callback is not None:
+            self._worker._check_fn(callback)
+            sent = self._worker._bcast_acks.emit(meta, [event, *args], self._timeout, callback)
+            self._notify_outgoing(event, args)
+            return sent
         if self._volatile:
             meta["volatile"] = True
         if not self._worker._broadcast(meta, [event, *args], self._volatile):
             return False
+        self._notify_outgoing(event, args)
+        return True
+
+    def _notify_outgoing(self, event: str, args: Any) -> None:
         if self._worker._outgoing_listeners:  # only then pay for finding the receivers
             for s in self.sockets():  # from the worker's own room state
                 if s._any_outgoing:
                     s._notify_outgoing(event, args)
-        return True
+
+    def emit_with_ack(self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None) -> Any:
+        """``emit(..., callback=cb)``; without callback (AsyncWorker) an
+        awaitable of the responses that raises AckTimeoutError."""
+        if callback is None:
+            return self._worker._bcast_ack_future(self, event, args)
+        return self.emit(event, *args, callback=callback)
 
     def send(self, *args: Any) -> bool:
         return self.emit("message", *args)
@@ -203,6 +234,7 @@ class Worker(SocketIOAPI):
         self._middleware: List[Callable[..., Any]] = []
         self._connection: List[Callable[..., Any]] = []
         self._sockets: Dict[str, Socket] = {}  # id -> Socket (pending and connected), all gateways
+        self._bcast_acks = BroadcastAcks(self)  # broadcasts waiting for answers (rule 25a)
         self._timers: List[Timer] = []
         self._seq = itertools.count()
         self._stop = False
@@ -251,6 +283,13 @@ class Worker(SocketIOAPI):
         return fn
 
     # -- namespace-wide operations ----------------------------------------------
+    def timeout(self, ms: float) -> BroadcastOperator:
+        """``worker.timeout(ms).emit(ev, *args, callback=cb)``: every socket."""
+        return self._operator().timeout(ms)
+
+    def _bcast_ack_future(self, op: BroadcastOperator, event: str, args: Any) -> Any:
+        raise TypeError("emit_with_ack on a broadcast needs callback= (or AsyncWorker)")
+
     def _operator(self, rooms: Iterable[str] = (), excepts: Iterable[str] = (),
                   volatile: bool = False) -> BroadcastOperator:
         return self._operator_class(self, rooms, excepts, volatile)
@@ -500,6 +539,7 @@ class Worker(SocketIOAPI):
         every socket without raising events, close the ZeroMQ sockets."""
         if self._closed:
             return
+        self._bcast_acks.close()  # waiting callbacks get an error, not silence
         for g in self._gws:
             g.close(say_bye=True)
         self._sockets.clear()
@@ -616,6 +656,9 @@ class Worker(SocketIOAPI):
         if m.namespace and m.namespace != self.namespace:
             self.log.error("%s for namespace %r, this worker serves %r; ignored", t, m.namespace,
                            self.namespace)
+            return
+        if t == "BROADCAST_ACK":
+            self._bcast_acks.on_message(g, m)
             return
         if t == "REPLY":
             cb = g.queries.pop(m.meta.get("req"), None)
