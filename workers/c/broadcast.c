@@ -78,6 +78,15 @@ static json_t *str_array(char **v, size_t n)
     return a;
 }
 
+json_t *iog_bc_meta(const iog_broadcast *b)
+{
+    json_t *meta = iog_jcheck(json_object());
+    if (b->n_rooms) json_object_set_new(meta, "rooms", str_array(b->rooms, b->n_rooms));
+    if (b->n_except) json_object_set_new(meta, "except", str_array(b->except, b->n_except));
+    if (b->vol) json_object_set_new(meta, "volatile", json_true());
+    return meta;
+}
+
 int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args)
 {
     iog_broadcast *b = *pb;
@@ -86,10 +95,7 @@ int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args)
         json_decref(args);
         return iog_fail(EINVAL, "reserved event name");
     }
-    json_t *meta = iog_jcheck(json_object());
-    if (b->n_rooms) json_object_set_new(meta, "rooms", str_array(b->rooms, b->n_rooms));
-    if (b->n_except) json_object_set_new(meta, "except", str_array(b->except, b->n_except));
-    if (b->vol) json_object_set_new(meta, "volatile", json_true());
+    json_t *meta = iog_bc_meta(b);
     json_t *data = iog_jcheck(json_array());
     json_array_append_new(data, json_string(event));
     if (json_is_array(args))

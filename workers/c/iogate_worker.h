@@ -381,6 +381,19 @@ void iog_bc_destroy(iog_broadcast **pb);
  * -1 for a reserved name, no gateway connected, or a send failure (to any
  * gateway: the others still got it). */
 int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args);
+/* Broadcast asking every receiver for an acknowledgement (socket.io's
+ * io.to(room).timeout(ms).emit(ev, …, cb); PROTOCOL.md rule 25a).  The
+ * gateways resolve the receivers and count them.  cb runs exactly once
+ * (unless -1 is returned): err NULL when every receiver answered, or
+ * "operation has timed out" after timeout_ms (1..3600000) with the answers
+ * that came; `responses` (borrowed, valid during the call) holds the first
+ * ack argument of each answer, binary resolved.  Consumes *pb and args as
+ * iog_bc_emit; the volatile flag is ignored.  -1 for a reserved name, a bad
+ * timeout, no callback, or no gateway connected.  A worker destroyed
+ * first never calls cb. */
+typedef void (*iog_bc_ack_fn)(iog_worker *w, const char *err, json_t *responses, void *user);
+int iog_bc_emit_with_ack(iog_broadcast **pb, const char *event, json_t *args, int timeout_ms,
+                         iog_bc_ack_fn cb, void *user);
 /* Emit to every socket of the namespace (io.emit). */
 int iog_emit(iog_worker *w, const char *event, json_t *args);
 

@@ -510,6 +510,7 @@ void iog_worker_destroy(iog_worker **pw)
         iog_worker_unlink(w, s);
     }
     reap(w);
+    iog_bc_ack_free_all(w); /* as socket acks: no callbacks on the way out */
     ipc_frames_close(&w->frames);
     for (size_t i = 0; i < w->n_gws; i++)
         if (w->gws[i]->zsock) zmq_close(w->gws[i]->zsock);
@@ -642,6 +643,15 @@ static void handle(iog_gw *g, const ipc_msg *m)
     }
     case IPC_REPLY:
         return; /* no QUERY is sent by this library: rooms are resolved locally */
+    case IPC_BROADCAST_ACK: {
+        if (nsp_ok) return;
+        char sid[IPC_ID_LEN + 1] = "";
+        json_t *data = m->sid.len == IPC_ID_LEN ? parse_data(m) : NULL;
+        if (data) memcpy(sid, m->sid.data, IPC_ID_LEN);
+        iog_bc_ack_message(g, m->meta, data ? sid : NULL, data);
+        json_decref(data);
+        return;
+    }
     default:
         break;
     }
@@ -747,6 +757,7 @@ static void timers(iog_worker *w)
         if (!due) break;
         iog_pending_ack_fire(due, "operation has timed out", NULL);
     }
+    iog_bc_ack_timers(w, now);
 }
 
 static int zevents(iog_gw *g)
@@ -878,6 +889,8 @@ int iog_worker_next_timeout_ms(iog_worker *w)
     }
     for (iog_pending_ack *a = w->timed; a; a = a->tnext)
         if (a->deadline && a->deadline < next) next = a->deadline;
+    int64_t bd = iog_bc_ack_next_deadline(w);
+    if (bd && bd < next) next = bd;
     int64_t d = next - now;
     if (d < 0) d = 0;
     if (d > 60000) d = 60000;

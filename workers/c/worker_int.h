@@ -176,6 +176,8 @@ struct iog_worker {
     size_t n_connected;
 
     iog_pending_ack *timed; /* emit_with_ack with a deadline */
+    struct iog_bc_pending *bc_pending; /* broadcasts waiting for acks (bcast_ack.c) */
+    int64_t bc_next_id;
 
     ipc_frames frames;
 };
@@ -191,6 +193,18 @@ iog_socket *iog_worker_find(iog_worker *w, const char *sid, size_t len);
 void iog_worker_unlink(iog_worker *w, iog_socket *s); /* to the graveyard */
 void iog_worker_timed_add(iog_worker *w, iog_pending_ack *a);
 void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a);
+
+/* broadcast.c: the BROADCAST meta of b ({rooms, except, volatile}), new ref */
+json_t *iog_bc_meta(const iog_broadcast *b);
+
+/* bcast_ack.c (PROTOCOL.md rule 25a) */
+typedef struct iog_bc_pending iog_bc_pending;
+/* A BROADCAST_ACK from g: the count (sid NULL) or one client's answer
+ * (data: its ack arguments, borrowed). */
+void iog_bc_ack_message(iog_gw *g, json_t *meta, const char *sid, json_t *data);
+void iog_bc_ack_timers(iog_worker *w, int64_t now);
+int64_t iog_bc_ack_next_deadline(const iog_worker *w); /* 0 = none */
+void iog_bc_ack_free_all(iog_worker *w);
 
 /* socket.c */
 iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta);
