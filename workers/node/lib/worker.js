@@ -11,6 +11,7 @@ const { GatewayLink, parseEndpoints, curveOptions, PROTOCOL_VERSION } = require(
 const { Socket } = require('./socket');
 const { BroadcastOperator } = require('./broadcast');
 const { BroadcastAcks } = require('./broadcast_ack');
+const { Adapter } = require('./adapter');
 const { settle, logLine } = require('./native');
 
 const STOP_GRACE_MS = 250; // close(): wait this long for the gateway's BYE
@@ -67,6 +68,7 @@ class Worker extends EventEmitter {
     this._mw = [];
     this._all = new Map(); // id → Socket, every state, of every gateway
     this._bcastAcks = new BroadcastAcks(this); // broadcasts waiting for acks (rule 25a)
+    this.adapter = new Adapter(this); // rooms of our sockets, and their events
     this.sockets = new Map(); // id → Socket, connected ones (socket.io's namespace.sockets)
     const curve = curveOptions(opts.curveServerKey ?? process.env.IOGATE_CURVE_SERVERKEY);
     this._links = parseEndpoints(endpoint).map((ep) => new GatewayLink(this, ep, curve));
@@ -236,6 +238,7 @@ class Worker extends EventEmitter {
     clearInterval(this._timer);
     this._timer = null;
     this._bcastAcks.close(); // callbacks waiting for acks get an error, not silence
+    this.adapter._reset();
     for (const s of this._all.values()) {
       s._state = 'closed';
     }
@@ -458,6 +461,7 @@ class Worker extends EventEmitter {
     this._log(3, `socket ${s.id} refused: ${meta.message}`);
     s._state = 'closed';
     this._forget(s);
+    this.adapter._delAll(s.id);
   }
 
   _accept(s) {
