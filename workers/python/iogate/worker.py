@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 import zmq
 
 from . import protocol
+from .adapter import Adapter
 from .bcast_ack import BroadcastAcks
 from .errors import INTERNAL_ERROR, ConnectError, NotSupportedError, error_message
 from .gateway import BYE, CLOSED, DEFAULT_HEARTBEAT_MS, HELLO, NEW, READY, Gateway, curve_keys, \
@@ -235,6 +236,7 @@ class Worker(SocketIOAPI):
         self._connection: List[Callable[..., Any]] = []
         self._sockets: Dict[str, Socket] = {}  # id -> Socket (pending and connected), all gateways
         self._bcast_acks = BroadcastAcks(self)  # broadcasts waiting for answers (rule 25a)
+        self.adapter = Adapter(self)  # rooms of our sockets and their events
         self._timers: List[Timer] = []
         self._seq = itertools.count()
         self._stop = False
@@ -283,6 +285,14 @@ class Worker(SocketIOAPI):
         return fn
 
     # -- namespace-wide operations ----------------------------------------------
+    def on_adapter(self, event: str, fn: Optional[Callable[..., Any]] = None) -> Any:
+        """``@worker.on_adapter("join-room")``: ``worker.adapter.on(...)``,
+        socket.io's ``io.of(nsp).adapter.on(event, fn)``."""
+        return self.adapter.on(event, fn)
+
+    def off_adapter(self, event: str, fn: Optional[Callable[..., Any]] = None) -> None:
+        self.adapter.off(event, fn)
+
     def timeout(self, ms: float) -> BroadcastOperator:
         """``worker.timeout(ms).emit(ev, *args, callback=cb)``: every socket."""
         return self._operator().timeout(ms)
@@ -540,6 +550,7 @@ class Worker(SocketIOAPI):
         if self._closed:
             return
         self._bcast_acks.close()  # waiting callbacks get an error, not silence
+        self.adapter._reset()
         for g in self._gws:
             g.close(say_bye=True)
         self._sockets.clear()
@@ -757,6 +768,7 @@ class Worker(SocketIOAPI):
     def _forget(self, s: Socket) -> None:
         if self._sockets.get(s.id) is s:
             del self._sockets[s.id]
+            self.adapter._del_all(s.id)  # its rooms go (between disconnecting and disconnect)
 
     def _on_connect(self, g: Gateway, m: protocol.Message) -> None:
         sid = m.sid
