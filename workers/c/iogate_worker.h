@@ -420,6 +420,18 @@ json_t *iog_fetch_sockets(iog_worker *w, const char *const *rooms);
 void iog_sockets_join(iog_worker *w, const char *const *rooms, const char *room);
 void iog_sockets_leave(iog_worker *w, const char *const *rooms, const char *room);
 void iog_disconnect_sockets(iog_worker *w, const char *const *rooms, bool close);
+/* Adapter events (socket.io's io.of(nsp).adapter.on(…)): fn(w, event, room,
+ * sid, user) with event "create-room" (sid NULL), "join-room", "leave-room"
+ * or "delete-room" (sid NULL), in socket.io's order, for the rooms of this
+ * worker's sockets — every socket's own id included, joined at its CONNECT
+ * and left with the rest between `disconnecting` and `disconnect` (or at
+ * its refusal).  Raised by the library, which owns the rooms; none on
+ * iog_worker_destroy.  Strings borrowed for the call.  iog_off_adapter
+ * removes fn's registrations (NULL: all). */
+typedef void (*iog_adapter_fn)(iog_worker *w, const char *event, const char *room,
+                               const char *sid, void *user);
+void iog_on_adapter(iog_worker *w, iog_adapter_fn fn, void *user);
+void iog_off_adapter(iog_worker *w, iog_adapter_fn fn);
 /* Number of connected sockets. */
 size_t iog_worker_socket_count(const iog_worker *w);
 

@@ -518,6 +518,7 @@ void iog_worker_destroy(iog_worker **pw)
     if (w->epfd >= 0) close(w->epfd);
     iog_cbs_clear(&w->mw);
     iog_cbs_clear(&w->on_connection);
+    iog_cbs_clear(&w->adapter);
     worker_free(w);
 }
 

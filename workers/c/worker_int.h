@@ -166,6 +166,7 @@ struct iog_worker {
     volatile int stop; /* sig_atomic_t-like: written by iog_worker_stop */
 
     iog_cbs mw, on_connection;
+    iog_cbs adapter; /* room event listeners (adapter.c) */
 
     /* sockets (of every gateway): a list in CONNECT order plus a hash by id;
      * ids are random 20 characters, unique across gateways */
@@ -205,6 +206,12 @@ void iog_bc_ack_message(iog_gw *g, json_t *meta, const char *sid, json_t *data);
 void iog_bc_ack_timers(iog_worker *w, int64_t now);
 int64_t iog_bc_ack_next_deadline(const iog_worker *w); /* 0 = none */
 void iog_bc_ack_free_all(iog_worker *w);
+
+/* adapter.c: room events, after the room was added to / before it is
+ * removed from s->rooms */
+void iog_adapter_joined(iog_socket *s, const char *room);
+void iog_adapter_left(iog_socket *s, const char *room);
+void iog_adapter_left_all(iog_socket *s);
 
 /* socket.c */
 iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta);
