@@ -339,6 +339,29 @@ const SCENARIOS = [
     },
     expect: [['create-room', 'zz'], ['join-room', 'zz', true], ['leave-room', 'zz', true], ['delete-room', 'zz']],
   },
+  {
+    label: 'adapter events of several sockets, and at a disconnect',
+    async run(gw) {
+      const [c1, c2] = [await client(gw), await client(gw)];
+      await call(c1, 'adapter-watch');
+      const names = { [c1.id]: 'c1', [c2.id]: 'c2' };
+      await call(c1, 'join', 'w-a');
+      await call(c2, 'join', 'w-a');
+      await call(c2, 'join', 'w-b');
+      const gone = once(c2, 'disconnect', CALL_MS);
+      await call(c2, 'disconnect');
+      await gone;
+      const log = await call(c1, 'adapter-log');
+      return log.map(([ev, room, id]) => (id === undefined ? [ev, room] : [ev, room, names[id] || id]));
+    },
+    expect: [
+      ['create-room', 'w-a'], ['join-room', 'w-a', 'c1'],
+      ['join-room', 'w-a', 'c2'],
+      ['create-room', 'w-b'], ['join-room', 'w-b', 'c2'],
+      ['leave-room', 'w-a', 'c2'],
+      ['leave-room', 'w-b', 'c2'], ['delete-room', 'w-b'],
+    ],
+  },
 ];
 
 const matrix = new Map(); // label → { language → {kind, why} }

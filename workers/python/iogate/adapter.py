@@ -1,7 +1,7 @@
 """The adapter's room events (socket.io's ``io.of(nsp).adapter.on(...)``):
 ``create-room`` (room), ``join-room`` (room, sid), ``leave-room`` (room,
 sid) and ``delete-room`` (room), in socket.io's order, plus ``rooms`` (room
--> set of sids) and ``sids`` (sid -> set of rooms).
+-> set of sids) and ``sids`` (sid -> its rooms, in join order, as dict keys).
 
 The worker owns its namespace's room state — every join and leave goes
 through it — so it raises them itself; the gateway has nothing to add
@@ -27,7 +27,7 @@ class Adapter:
     def __init__(self, worker: "Worker") -> None:
         self._worker = worker
         self.rooms: Dict[str, Set[str]] = {}
-        self.sids: Dict[str, Set[str]] = {}
+        self.sids: Dict[str, Dict[str, bool]] = {}  # ordered: rooms are left in join order
         self._listeners: Dict[str, List[Callable[..., Any]]] = {e: [] for e in EVENTS}
 
     def on(self, event: str, fn: Optional[Callable[..., Any]] = None) -> Any:
@@ -50,9 +50,9 @@ class Adapter:
             self._worker._call(fn, *args)  # logged if it raises
 
     def _add(self, sid: str, rooms: Iterable[str]) -> None:
-        mine = self.sids.setdefault(sid, set())
+        mine = self.sids.setdefault(sid, {})
         for room in rooms:
-            mine.add(room)
+            mine[room] = True
             if room not in self.rooms:
                 self.rooms[room] = set()
                 self._emit("create-room", room)
@@ -62,7 +62,7 @@ class Adapter:
 
     def _del(self, sid: str, room: str) -> None:
         if sid in self.sids:
-            self.sids[sid].discard(room)
+            self.sids[sid].pop(room, None)
         members = self.rooms.get(room)
         if members is None:
             return
