@@ -41,6 +41,8 @@ typedef enum {
     IPC_ERROR,
     IPC_PROCESSED,
     IPC_BROADCAST_ACK, /* rule 25a: count and answers of a BROADCAST that asked for acks */
+    IPC_SERVER_EMIT,     /* rule 25b: to the other worker processes of the namespace */
+    IPC_SERVER_EMIT_ACK, /* rule 25b: their count and answers */
     IPC_TYPE_COUNT
 } ipc_type;
 

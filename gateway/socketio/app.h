@@ -281,6 +281,8 @@ void gw_bcast_ack_sent(gw_app *app, gw_worker *w, gw_bcast_ack **pb);
 int gw_bcast_ack_answer(gw_app *app, sio_socket *s, int64_t id, const char *data, size_t len,
                         const ipc_buf *att, size_t n_att);
 void gw_bcast_acks_free_all(gw_app *app);
+/* sio_serverside.c: a worker's SERVER_EMIT (rule 25b) */
+void gw_server_emit(gw_app *app, gw_worker *w, const ipc_msg *m);
 /* sio.c: the packet ["ev", …] to one socket, asking ack `id` (-1: none). */
 void sio_socket_send_event(sio_socket *s, int64_t id, const char *data, size_t len,
                            const ipc_buf *att, size_t n_att);

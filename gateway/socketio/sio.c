@@ -1042,6 +1042,10 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         broadcast(app, w, m);
         return;
     }
+    if (m->type == IPC_SERVER_EMIT) {
+        gw_server_emit(app, w, m);
+        return;
+    }
 
     /* Everything else names one socket of this worker's namespace.  One that
      * is gone (or never was) is ignored: the normal race with a client that

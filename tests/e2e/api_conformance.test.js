@@ -323,7 +323,7 @@ const SCENARIOS = [
     },
   },
   {
-    label: '`io.serverSideEmit` (with acks)',
+    label: '`io.serverSideEmit(ev, …, cb)` (alone in its namespace: no other server answers)',
     async run(gw) {
       const c = await client(gw);
       return call(c, 'server-side-emit');

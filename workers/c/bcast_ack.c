@@ -7,7 +7,10 @@
  * socket for each client's answer.  The callback runs once: (NULL,
  * responses) when every such gateway has counted and that many answers have
  * arrived, or at the deadline ("operation has timed out", the responses so
- * far).  Each response is the client's first ack argument, as in socket.io. */
+ * far).  Each response is the client's first ack argument, as in socket.io.
+ * iog_server_side_emit with a callback (SERVER_EMIT / SERVER_EMIT_ACK, rule
+ * 25b) is counted the same way: each gateway gives the number of other
+ * worker processes of the namespace it relayed to, and their answers. */
 #include "worker_int.h"
 
 #include <errno.h>
@@ -58,25 +61,8 @@ static void check(iog_worker *w, iog_bc_pending *p)
     if (p->n_waiting == 0 && json_array_size(p->responses) >= p->expected) settle(w, p, NULL);
 }
 
-int iog_bc_emit_with_ack(iog_broadcast **pb, const char *event, json_t *args, int timeout_ms,
-                         iog_bc_ack_fn cb, void *user)
+static json_t *packet(const char *event, json_t *args) /* consumes args */
 {
-    iog_broadcast *b = *pb;
-    iog_worker *w = b->w;
-    if (iog_reserved_event(event) || !cb || timeout_ms < 1 || timeout_ms > MAX_TIMEOUT_MS) {
-        iog_bc_destroy(pb);
-        json_decref(args);
-        return iog_fail(EINVAL, !cb ? "no callback"
-                                    : (timeout_ms < 1 || timeout_ms > MAX_TIMEOUT_MS)
-                                          ? "a broadcast with acks needs a timeout of 1 to 3600000 ms"
-                                          : "reserved event name");
-    }
-    json_t *meta = iog_bc_meta(b);
-    json_object_del(meta, "volatile"); /* an emit waiting for answers is never dropped */
-    int64_t id = w->bc_next_id;
-    w->bc_next_id = w->bc_next_id >= MAX_ID ? 0 : w->bc_next_id + 1;
-    json_object_set_new(meta, "ack", json_integer(id));
-    json_object_set_new(meta, "timeout", json_integer(timeout_ms));
     json_t *data = iog_jcheck(json_array());
     json_array_append_new(data, json_string(event));
     if (json_is_array(args))
@@ -84,7 +70,68 @@ int iog_bc_emit_with_ack(iog_broadcast **pb, const char *event, json_t *args, in
     else if (args)
         json_array_append(data, args);
     json_decref(args);
+    return data;
+}
+
+static int bad_args(const char *event, int timeout_ms, iog_bc_ack_fn cb)
+{
+    if (iog_reserved_event(event)) return iog_fail(EINVAL, "reserved event name");
+    if (!cb) return iog_fail(EINVAL, "no callback");
+    if (timeout_ms < 1 || timeout_ms > MAX_TIMEOUT_MS)
+        return iog_fail(EINVAL, "acks need a timeout of 1 to 3600000 ms");
+    return 0;
+}
+
+/* Send type (BROADCAST or SERVER_EMIT) with meta + ack + timeout to every
+ * welcomed gateway and wait for their counts and answers.  Consumes meta
+ * and data. */
+static int emit_acked(iog_worker *w, ipc_type type, json_t *meta, json_t *data, int timeout_ms,
+                      iog_bc_ack_fn cb, void *user);
+
+int iog_bc_emit_with_ack(iog_broadcast **pb, const char *event, json_t *args, int timeout_ms,
+                         iog_bc_ack_fn cb, void *user)
+{
+    iog_broadcast *b = *pb;
+    iog_worker *w = b->w;
+    if (bad_args(event, timeout_ms, cb) != 0) {
+        iog_bc_destroy(pb);
+        json_decref(args);
+        return -1;
+    }
+    json_t *meta = iog_bc_meta(b);
+    json_object_del(meta, "volatile"); /* an emit waiting for answers is never dropped */
     iog_bc_destroy(pb);
+    return emit_acked(w, IPC_BROADCAST, meta, packet(event, args), timeout_ms, cb, user);
+}
+
+int iog_server_side_emit(iog_worker *w, const char *event, json_t *args, int timeout_ms,
+                         iog_bc_ack_fn cb, void *user)
+{
+    if (!cb) {
+        if (iog_reserved_event(event)) {
+            json_decref(args);
+            return iog_fail(EINVAL, "reserved event name");
+        }
+        json_t *data = packet(event, args);
+        int rc = iog_send_all(w, IPC_SERVER_EMIT, NULL, data, 0);
+        json_decref(data);
+        return rc;
+    }
+    if (bad_args(event, timeout_ms, cb) != 0) {
+        json_decref(args);
+        return -1;
+    }
+    return emit_acked(w, IPC_SERVER_EMIT, iog_jcheck(json_object()), packet(event, args),
+                      timeout_ms, cb, user);
+}
+
+static int emit_acked(iog_worker *w, ipc_type type, json_t *meta, json_t *data, int timeout_ms,
+                      iog_bc_ack_fn cb, void *user)
+{
+    int64_t id = w->bc_next_id;
+    w->bc_next_id = w->bc_next_id >= MAX_ID ? 0 : w->bc_next_id + 1;
+    json_object_set_new(meta, "ack", json_integer(id));
+    json_object_set_new(meta, "timeout", json_integer(timeout_ms));
 
     iog_bc_pending *p = iog_xcalloc(1, sizeof *p);
     p->id = id;
@@ -94,7 +141,7 @@ int iog_bc_emit_with_ack(iog_broadcast **pb, const char *event, json_t *args, in
     p->cb = cb;
     p->user = user;
     for (size_t i = 0; i < w->n_gws; i++)
-        if (w->gws[i]->welcomed && iog_send(w->gws[i], IPC_BROADCAST, NULL, meta, data, 0) == 0)
+        if (w->gws[i]->welcomed && iog_send(w->gws[i], type, NULL, meta, data, 0) == 0)
             p->waiting[p->n_waiting++] = w->gws[i];
     json_decref(meta);
     json_decref(data);
@@ -107,7 +154,7 @@ int iog_bc_emit_with_ack(iog_broadcast **pb, const char *event, json_t *args, in
     return 0;
 }
 
-void iog_bc_ack_message(iog_gw *g, json_t *meta, const char *sid, json_t *data)
+void iog_bc_ack_message(iog_gw *g, json_t *meta, json_t *data)
 {
     iog_worker *w = g->w;
     json_t *jid = json_object_get(meta, "id");
@@ -120,14 +167,14 @@ void iog_bc_ack_message(iog_gw *g, json_t *meta, const char *sid, json_t *data)
         return;
     }
     json_t *count = json_object_get(meta, "count");
-    if (!sid && json_is_integer(count)) {
+    if (json_is_integer(count)) {
         for (size_t i = 0; i < p->n_waiting; i++)
             if (p->waiting[i] == g) {
                 p->waiting[i] = p->waiting[--p->n_waiting];
                 p->expected += (size_t)json_integer_value(count);
                 break;
             }
-    } else if (sid) {
+    } else {
         json_t *first = json_array_get(data, 0);
         json_array_append(p->responses, first ? first : json_null());
     }

@@ -394,6 +394,14 @@ int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args);
 typedef void (*iog_bc_ack_fn)(iog_worker *w, const char *err, json_t *responses, void *user);
 int iog_bc_emit_with_ack(iog_broadcast **pb, const char *event, json_t *args, int timeout_ms,
                          iog_bc_ack_fn cb, void *user);
+/* socket.io's io.serverSideEmit: to the other worker processes of this
+ * namespace (PROTOCOL.md rule 25b).  cb NULL: no answer wanted (timeout_ms
+ * ignored).  Else cb runs exactly once (unless -1 is returned), with the
+ * first argument of each one's answer, like iog_bc_emit_with_ack; a worker
+ * alone in its namespace gets (NULL, []).  args consumed.  -1 for a
+ * reserved name, a bad timeout, or no gateway connected. */
+int iog_server_side_emit(iog_worker *w, const char *event, json_t *args, int timeout_ms,
+                         iog_bc_ack_fn cb, void *user);
 /* Emit to every socket of the namespace (io.emit). */
 int iog_emit(iog_worker *w, const char *event, json_t *args);
 

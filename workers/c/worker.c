@@ -644,12 +644,16 @@ static void handle(iog_gw *g, const ipc_msg *m)
     }
     case IPC_REPLY:
         return; /* no QUERY is sent by this library: rooms are resolved locally */
-    case IPC_BROADCAST_ACK: {
+    case IPC_BROADCAST_ACK:
+    case IPC_SERVER_EMIT_ACK: {
         if (nsp_ok) return;
-        char sid[IPC_ID_LEN + 1] = "";
-        json_t *data = m->sid.len == IPC_ID_LEN ? parse_data(m) : NULL;
-        if (data) memcpy(sid, m->sid.data, IPC_ID_LEN);
-        iog_bc_ack_message(g, m->meta, data ? sid : NULL, data);
+        /* the count, or one answer (its ack arguments) */
+        json_t *data = json_object_get(m->meta, "count") ? NULL : parse_data(m);
+        if (!json_object_get(m->meta, "count") && !data) {
+            iog_log(IOG_LOG_WARN, "%s: data is not a valid array, dropped", ipc_type_name(m->type));
+            return;
+        }
+        iog_bc_ack_message(g, m->meta, data);
         json_decref(data);
         return;
     }

@@ -200,9 +200,9 @@ json_t *iog_bc_meta(const iog_broadcast *b);
 
 /* bcast_ack.c (PROTOCOL.md rule 25a) */
 typedef struct iog_bc_pending iog_bc_pending;
-/* A BROADCAST_ACK from g: the count (sid NULL) or one client's answer
- * (data: its ack arguments, borrowed). */
-void iog_bc_ack_message(iog_gw *g, json_t *meta, const char *sid, json_t *data);
+/* A BROADCAST_ACK / SERVER_EMIT_ACK from g: the count (data NULL) or one
+ * answer (data: its ack arguments, borrowed). */
+void iog_bc_ack_message(iog_gw *g, json_t *meta, json_t *data);
 void iog_bc_ack_timers(iog_worker *w, int64_t now);
 int64_t iog_bc_ack_next_deadline(const iog_worker *w); /* 0 = none */
 void iog_bc_ack_free_all(iog_worker *w);

@@ -5,7 +5,10 @@
 // naming a socket for each client's answer.  The callback runs once: with
 // (null, responses) when every gateway has counted and every receiver has
 // answered, or with (Error("operation has timed out"), responses so far)
-// at the timeout — socket.io's semantics.
+// at the timeout — socket.io's semantics.  serverSideEmit with an ack
+// (SERVER_EMIT / SERVER_EMIT_ACK, rule 25b) is counted the same way: each
+// gateway gives the number of other worker processes of the namespace it
+// relayed to, and their answers.
 'use strict';
 
 const MAX_ID = 2 ** 53 - 1;
@@ -17,8 +20,9 @@ class BroadcastAcks {
     this._pending = new Map(); // id → {links, expected, responses, timer, cb}
   }
 
-  // Send one BROADCAST asking for acks on every welcomed gateway.
-  emit(meta, packet, timeoutMs, cb) {
+  // Send one BROADCAST (or SERVER_EMIT) asking for acks on every welcomed
+  // gateway.
+  emit(meta, packet, timeoutMs, cb, type = 'BROADCAST') {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 3600000) {
       throw new Error('a broadcast with an acknowledgement needs timeout(ms), 1 to 3600000 ms');
     }
@@ -27,23 +31,23 @@ class BroadcastAcks {
     const p = { links: new Set(), expected: 0, responses: [], timer: null, cb };
     const m = { ...meta, ack: id, timeout: timeoutMs };
     delete m.volatile; // an emit that waits for answers is never dropped
-    for (const link of this._worker._links) if (link.welcomed && link.send('BROADCAST', '', m, packet)) p.links.add(link);
+    for (const link of this._worker._links) if (link.welcomed && link.send(type, '', m, packet)) p.links.add(link);
     p.timer = setTimeout(() => this._settle(id, new Error('operation has timed out')), timeoutMs);
     this._pending.set(id, p);
     if (p.links.size === 0) this._check(id); // nobody to wait for: no receivers
     return p.links.size > 0;
   }
 
-  // A BROADCAST_ACK from `link`.
+  // A BROADCAST_ACK or SERVER_EMIT_ACK from `link`: the count, or one answer.
   onMessage(link, m) {
     const p = this._pending.get(m.meta.id);
     if (!p) {
       this._worker._log(3, `BROADCAST_ACK ${m.meta.id} after its callback ran, ignored`);
       return;
     }
-    if (Number.isInteger(m.meta.count) && !m.sid) {
+    if (Number.isInteger(m.meta.count)) {
       if (p.links.delete(link)) p.expected += m.meta.count;
-    } else if (m.sid) {
+    } else {
       p.responses.push((m.data || [])[0]);
     }
     this._check(m.meta.id);

@@ -9,12 +9,13 @@ const { EventEmitter } = require('node:events');
 const codec = require('./codec');
 const { GatewayLink, parseEndpoints, curveOptions, PROTOCOL_VERSION } = require('./link');
 const { Socket } = require('./socket');
-const { BroadcastOperator } = require('./broadcast');
+const { BroadcastOperator, checkReserved } = require('./broadcast');
 const { BroadcastAcks } = require('./broadcast_ack');
 const { Adapter } = require('./adapter');
 const { settle, logLine } = require('./native');
 
 const STOP_GRACE_MS = 250; // close(): wait this long for the gateway's BYE
+const SERVER_SIDE_EMIT_TIMEOUT_MS = 5000; // socket.io cluster adapter: requestsTimeout
 const CONN_EVENTS = ['upgrade', 'packet', 'packetCreate', 'drain', 'close'];
 const LEVELS = ['error', 'warn', 'info', 'debug'];
 // What the client's connect_error says when a namespace middleware throws or
@@ -177,8 +178,24 @@ class Worker extends EventEmitter {
     new BroadcastOperator(this).disconnectSockets(close);
   }
 
-  serverSideEmit() {
-    throw new Error('serverSideEmit is not supported by iogate workers');
+  // To the other worker processes of this namespace (PROTOCOL.md rule 25b):
+  // with a callback last, (err, responses) after every one answered or
+  // after SERVER_SIDE_EMIT_TIMEOUT_MS (socket.io's cluster adapter's
+  // requestsTimeout).  A worker alone in its namespace gets (null, []).
+  serverSideEmit(ev, ...args) {
+    checkReserved(ev);
+    if (args.length && typeof args[args.length - 1] === 'function') {
+      const cb = args.pop();
+      this._bcastAcks.emit({}, [ev, ...args], SERVER_SIDE_EMIT_TIMEOUT_MS, cb, 'SERVER_EMIT');
+      return true;
+    }
+    return this._send('SERVER_EMIT', '', {}, [ev, ...args]);
+  }
+
+  serverSideEmitWithAck(ev, ...args) {
+    return new Promise((resolve, reject) => {
+      this.serverSideEmit(ev, ...args, (err, responses) => (err ? reject(err) : resolve(responses)));
+    });
   }
 
   _emitReserved(ev, ...args) {
@@ -360,6 +377,7 @@ class Worker extends EventEmitter {
       case 'REPLY':
         return; // no QUERY is sent by this library: rooms are resolved locally
       case 'BROADCAST_ACK':
+      case 'SERVER_EMIT_ACK':
         this._bcastAcks.onMessage(link, m);
         return;
       default:

@@ -9,6 +9,11 @@ when every gateway has counted and every receiver answered, or an
 AckTimeoutError ("operation has timed out") with the responses that arrived
 at the timeout.  Each response is the client's first ack argument, as in
 socket.io.
+
+``worker.server_side_emit(ev, *args, callback=cb)`` (SERVER_EMIT /
+SERVER_EMIT_ACK, rule 25b) is counted the same way: each gateway gives the
+number of other worker processes of the namespace it relayed to, and their
+answers.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ class BroadcastAcks:
         self._pending: Dict[int, _Pending] = {}
 
     def emit(self, meta: Dict[str, Any], data: List[Any], timeout: Optional[float],
-             callback: Callable[..., Any]) -> bool:
+             callback: Callable[..., Any], mtype: str = "BROADCAST") -> bool:
         if type(timeout) not in (int, float) or not 1 <= timeout <= MAX_TIMEOUT_MS:
             raise ValueError("a broadcast with an acknowledgement needs timeout(ms), 1 to 3600000 ms")
         ack_id = self._next
@@ -52,7 +57,7 @@ class BroadcastAcks:
         m = dict(meta, ack=ack_id, timeout=int(timeout))
         m.pop("volatile", None)  # an emit that waits for answers is never dropped
         for g in self._worker._gws:
-            if g.send_app("BROADCAST", "", m, data, False):
+            if g.send_app(mtype, "", m, data, False):
                 p.gateways.add(g)
         self._pending[ack_id] = p
         p.timer = self._worker.call_later(timeout, self._settle, ack_id, AckTimeoutError())
@@ -66,11 +71,11 @@ class BroadcastAcks:
             self._worker.log.debug("BROADCAST_ACK %r after its callback ran, ignored", ack_id)
             return
         count = m.meta.get("count")
-        if not m.sid and type(count) is int:
+        if type(count) is int:
             if g in p.gateways:
                 p.gateways.discard(g)
                 p.expected += count
-        elif m.sid:
+        else:
             p.responses.append(m.data[0] if m.data else None)
         self._check(ack_id)
 

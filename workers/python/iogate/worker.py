@@ -69,6 +69,8 @@ class Timer:
         return (self.when, self.seq) < (other.when, other.seq)
 
 
+SERVER_SIDE_EMIT_TIMEOUT_MS = 5000  # socket.io's cluster adapter: requestsTimeout
+
 class BroadcastOperator:
     """A {rooms, except, volatile} selector (io.to(room) in Node).  Immutable:
     every builder returns a new operator."""
@@ -285,6 +287,23 @@ class Worker(SocketIOAPI):
         return fn
 
     # -- namespace-wide operations ----------------------------------------------
+    def server_side_emit(self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None,
+                         timeout: float = SERVER_SIDE_EMIT_TIMEOUT_MS) -> bool:
+        """socket.io's ``io.serverSideEmit``: to the other worker processes
+        of this namespace (PROTOCOL.md rule 25b).  ``callback(err,
+        responses)`` after every one answered or after ``timeout`` ms
+        (socket.io's requestsTimeout, 5000); a worker alone in its namespace
+        gets ``(None, [])``."""
+        check_event_name(event)
+        if callback is not None:
+            self._check_fn(callback)
+            return self._bcast_acks.emit({}, [event, *args], timeout, callback, "SERVER_EMIT")
+        sent = False
+        for g in self._gws:
+            if g.send_app("SERVER_EMIT", "", {}, [event, *args]):
+                sent = True
+        return sent
+
     def on_adapter(self, event: str, fn: Optional[Callable[..., Any]] = None) -> Any:
         """``@worker.on_adapter("join-room")``: ``worker.adapter.on(...)``,
         socket.io's ``io.of(nsp).adapter.on(event, fn)``."""
@@ -668,7 +687,7 @@ class Worker(SocketIOAPI):
             self.log.error("%s for namespace %r, this worker serves %r; ignored", t, m.namespace,
                            self.namespace)
             return
-        if t == "BROADCAST_ACK":
+        if t in ("BROADCAST_ACK", "SERVER_EMIT_ACK"):
             self._bcast_acks.on_message(g, m)
             return
         if t == "REPLY":
