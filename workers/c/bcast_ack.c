@@ -100,8 +100,10 @@ int iog_bc_emit_with_ack(iog_broadcast **pb, const char *event, json_t *args, in
     }
     json_t *meta = iog_bc_meta(b);
     json_object_del(meta, "volatile"); /* an emit waiting for answers is never dropped */
+    json_t *data = packet(event, args);
+    iog_bc_notify_outgoing(b, data); /* before the send: cb may run at once */
     iog_bc_destroy(pb);
-    return emit_acked(w, IPC_BROADCAST, meta, packet(event, args), timeout_ms, cb, user);
+    return emit_acked(w, IPC_BROADCAST, meta, data, timeout_ms, cb, user);
 }
 
 int iog_server_side_emit(iog_worker *w, const char *event, json_t *args, int timeout_ms,

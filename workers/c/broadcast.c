@@ -56,6 +56,11 @@ iog_broadcast *iog_bc_volatile(iog_broadcast *b)
     return b;
 }
 
+iog_broadcast *iog_bc_local(iog_broadcast *b)
+{
+    return b; /* socket.io: this server node only; a worker is the only one */
+}
+
 void iog_bc_destroy(iog_broadcast **pb)
 {
     iog_broadcast *b = *pb;
@@ -105,6 +110,7 @@ int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args)
     json_decref(args);
     /* Every gateway gets it and applies rooms / except to its own sockets. */
     int rc = iog_send_all(b->w, IPC_BROADCAST, meta, data, b->vol);
+    if (rc == 0) iog_bc_notify_outgoing(b, data);
     json_decref(meta);
     json_decref(data);
     iog_bc_destroy(pb);

@@ -264,6 +264,9 @@ json_t *iog_socket_rooms_json(const iog_socket *s);
  * socket that has gone, ignored (0, nothing leaks).  0 or -1. */
 int iog_socket_join(iog_socket *s, const char *room);
 int iog_socket_leave(iog_socket *s, const char *room);
+/* socket.join([…]) / leave([…]): the rooms of a NULL-terminated array. */
+int iog_socket_join_rooms(iog_socket *s, const char *const *rooms);
+int iog_socket_leave_rooms(iog_socket *s, const char *const *rooms);
 
 /* Arbitrary data visible to iog_fetch_sockets() (socket.data in Node).
  * Starts as {}.  get: borrowed.  set: consumes `data` (NULL = {}). */
@@ -292,6 +295,11 @@ void iog_socket_off(iog_socket *s, const char *event, iog_event_fn fn);
 typedef void (*iog_any_fn)(iog_socket *s, const char *event, json_t *args, iog_ack *ack,
                            void *user);
 void iog_socket_on_any(iog_socket *s, iog_any_fn fn, void *user);
+
+/* socket.io's prependAny (before the catch-alls already there) and offAny
+ * (remove fn's registrations; NULL: all). */
+void iog_socket_prepend_any(iog_socket *s, iog_any_fn fn, void *user);
+void iog_socket_off_any(iog_socket *s, iog_any_fn fn);
 
 /* Answer a client's ack request with `args` (consumed; an array, or NULL for
  * none; binary values allowed).  Consumes *ack and sets it to NULL; an ack
@@ -343,6 +351,17 @@ int iog_socket_emit(iog_socket *s, const char *event, json_t *args);
 /* Same, but the message may be dropped when the gateway is slow. */
 int iog_socket_emit_volatile(iog_socket *s, const char *event, json_t *args);
 
+/* Outgoing catch-all (socket.io's onAnyOutgoing): fn(s, event, args, user)
+ * for every event sent to this client — its own emits and the broadcasts
+ * that reach it (the worker owns the rooms, so it knows which do); args
+ * (borrowed, for the call) without the event name.  Acknowledgements are
+ * not events.  prepend: before those already there; off: remove fn's
+ * registrations (NULL: all). */
+typedef void (*iog_any_out_fn)(iog_socket *s, const char *event, json_t *args, void *user);
+void iog_socket_on_any_outgoing(iog_socket *s, iog_any_out_fn fn, void *user);
+void iog_socket_prepend_any_outgoing(iog_socket *s, iog_any_out_fn fn, void *user);
+void iog_socket_off_any_outgoing(iog_socket *s, iog_any_out_fn fn);
+
 /* Reply to an emit with ack.  Exactly one call per successful
  * iog_socket_emit_with_ack: err NULL and args (borrowed, the client's ack
  * arguments, binary resolved) on success; err "operation has timed out" or
@@ -375,6 +394,9 @@ iog_broadcast *iog_socket_to(iog_socket *s, const char *room);
 iog_broadcast *iog_bc_to(iog_broadcast *b, const char *room);
 iog_broadcast *iog_bc_except(iog_broadcast *b, const char *room);
 iog_broadcast *iog_bc_volatile(iog_broadcast *b);
+/* socket.io's local flag ("this server node only"): exact as it is, a
+ * worker being the only server of its namespace; returns b. */
+iog_broadcast *iog_bc_local(iog_broadcast *b);
 void iog_bc_destroy(iog_broadcast **pb);
 /* One BROADCAST message to each gateway connected (each applies it to its
  * own sockets).  Consumes *pb (set to NULL) and args (as iog_socket_emit).

@@ -128,6 +128,7 @@ void iog_socket_free(iog_socket *s)
     if (s->ufree && s->uptr) s->ufree(s->uptr);
     iog_cbs_clear(&s->on_event);
     iog_cbs_clear(&s->on_any);
+    iog_cbs_clear(&s->on_any_out);
     iog_cbs_clear(&s->on_error);
     iog_cbs_clear(&s->on_disconnecting);
     iog_cbs_clear(&s->on_disconnect);
@@ -591,6 +592,7 @@ static int emit(iog_socket *s, const char *event, json_t *args, int vol, int64_t
     else if (vol)
         meta = json_pack("{s:b}", "volatile", 1);
     int rc = iog_send(s->gw, IPC_EMIT, s->id, meta, data, vol);
+    if (rc == 0) iog_socket_notify_outgoing(s, data);
     json_decref(meta);
     json_decref(data);
     return rc;

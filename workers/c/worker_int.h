@@ -114,6 +114,7 @@ struct iog_socket {
     void *uptr;
     void (*ufree)(void *);
     iog_cbs on_event, on_any, on_error, on_disconnecting, on_disconnect, on_conn, mw;
+    iog_cbs on_any_out; /* any.c */
     int64_t next_ack_id;
     iog_pending_ack *acks_out; /* emit_with_ack waiting */
     iog_ack *acks_in;          /* client acks not answered yet */
@@ -212,6 +213,11 @@ void iog_bc_ack_free_all(iog_worker *w);
 void iog_adapter_joined(iog_socket *s, const char *room);
 void iog_adapter_left(iog_socket *s, const char *room);
 void iog_adapter_left_all(iog_socket *s);
+
+/* any.c: outgoing listeners, given the sent ["event", arg…] (borrowed) */
+void iog_socket_notify_outgoing(iog_socket *s, json_t *data);
+/* … of every socket b reaches (resolved only when some socket listens) */
+void iog_bc_notify_outgoing(const iog_broadcast *b, json_t *data);
 
 /* socket.c */
 iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta);

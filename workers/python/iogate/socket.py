@@ -354,8 +354,10 @@ class Socket:
         return _Emitter(self)
 
     @property
-    def local(self) -> Any:
-        raise NotSupportedError("socket.local")
+    def local(self) -> "BroadcastOperator":
+        """socket.io's socket.local: a broadcast from this socket (everyone
+        but it), this server node only — exact for the only server."""
+        return self.broadcast
 
     def compress(self, flag: bool = True) -> Any:
         raise NotSupportedError("socket.compress()")

@@ -110,8 +110,10 @@ class BroadcastOperator:
         return op
 
     @property
-    def local(self) -> Any:
-        raise NotSupportedError("local")
+    def local(self) -> "BroadcastOperator":
+        """socket.io's "this server node only": exact as it is, the worker
+        being the only server of its namespace."""
+        return self
 
     def compress(self, flag: bool = True) -> Any:
         raise NotSupportedError("compress()")
@@ -336,8 +338,9 @@ class Worker(SocketIOAPI):
         return self._operator(volatile=True)
 
     @property
-    def local(self) -> Any:
-        raise NotSupportedError("worker.local")
+    def local(self) -> BroadcastOperator:
+        """Every socket, this server node only: exact (see BroadcastOperator.local)."""
+        return self._operator()
 
     def compress(self, flag: bool = True) -> Any:
         raise NotSupportedError("worker.compress()")
