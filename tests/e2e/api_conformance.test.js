@@ -30,7 +30,14 @@ const QUIET_MS = 400; // how long an event that must not come is waited for
 function buildC() {
   const out = path.join(BUILD, 'tests', 'api_app');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  const san = process.env.IOGATE_SANITIZE_FLAGS || '';
+  // A library built with sanitizers needs them at the link too, even when
+  // the runner did not say (BUILD=build-san without SANITIZE).
+  let san = process.env.IOGATE_SANITIZE_FLAGS || '';
+  if (!san) {
+    const nm = spawnSync('nm', [`${BUILD}/libiogate-worker.a`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const kinds = [/__asan_/.test(nm.stdout) && 'address', /__ubsan_/.test(nm.stdout) && 'undefined'].filter(Boolean);
+    if (kinds.length) san = `-fsanitize=${kinds.join(',')}`;
+  }
   const cmd = `cc -std=c11 -D_GNU_SOURCE -Wall -Werror ${san} -Iworkers/c -o ${out} tests/e2e/fixtures/api_app.c ` +
     `${BUILD}/libiogate-worker.a $(pkg-config --libs libzmq jansson 2>/dev/null || echo -lzmq -ljansson) -lcrypto`;
   const r = spawnSync('/bin/sh', ['-c', cmd], { cwd: ROOT, encoding: 'utf8' });
