@@ -330,6 +330,21 @@ const SCENARIOS = [
     },
   },
   {
+    label: '`await io.to(room).timeout(ms).emitWithAck(ev)`',
+    async run(gw) {
+      const c1 = await client(gw, { answer: 'r1' });
+      const silent = await client(gw);
+      const asker = await client(gw);
+      await call(c1, 'join', 'q');
+      const all = await call(asker, 'broadcast-ack-await', 'q', 3000);
+      await call(silent, 'join', 'q');
+      const some = await call(asker, 'broadcast-ack-await', 'q', 600);
+      return { all, some };
+    },
+    // socket.io rejects with the error alone: the responses are lost.
+    expect: { all: { err: null, responses: ['r1'] }, some: { err: 'operation has timed out', responses: null } },
+  },
+  {
     label: '`io.serverSideEmit(ev, …, cb)` (alone in its namespace: no other server answers)',
     async run(gw) {
       const c = await client(gw);
