@@ -64,6 +64,19 @@ describe('rule 25a: BROADCAST with acknowledgements, gateway side', () => {
     for (const c of [yes, late, asker]) c.close();
   });
 
+  test('a binary answer is passed on with its attachment', async () => {
+    const bin = await client(gw, Buffer.from('xyz'));
+    const asker = await client(gw, null);
+    bin.emit('join', 'b');
+    await sleep(200);
+    asker.emit('bcast', { rooms: ['b'], ack: 9, timeout: 3000 });
+    await waitFor(() => seenOf(asker, 'BROADCAST_ACK').length >= 2, 5000);
+    const [, answer] = seenOf(asker, 'BROADCAST_ACK');
+    assert.deepEqual(answer, ['BROADCAST_ACK', bin.id, { id: 9 }, '[{"_placeholder":true,"num":0}]', ['xyz']]);
+    bin.close();
+    asker.close();
+  });
+
   test('no receiver: count 0 at once', async () => {
     const asker = await client(gw, null);
     asker.emit('bcast', { rooms: ['empty-room'], ack: 8, timeout: 1000 });
