@@ -21,7 +21,7 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-GW_LIBS     := -pthread -lev -lhttp_parser -lwslay -lfcgi -lpcre2-8 $(shell pkg-config --libs libzmq jansson libcrypto 2>/dev/null || echo -lzmq -ljansson -lcrypto) -lm
+GW_LIBS     := -pthread -lev -lhttp_parser -lwslay -lfcgi -lpcre2-8 $(shell pkg-config --libs libzmq jansson libssl libcrypto 2>/dev/null || echo -lzmq -ljansson -lssl -lcrypto) -lm
 WORKER_LIBS := $(shell pkg-config --libs libzmq jansson 2>/dev/null || echo -lzmq -ljansson) -lcrypto
 TEST_LIBS   := -lcmocka
 
@@ -191,13 +191,18 @@ fuzz: fuzz-build
 # The benchmark: iogate-bench (tools/bench/, a load generator linked with the
 # gateway library for its utilities) and `make bench` / `make bench-smoke`
 # (bench/run.sh: our gateway + bench worker vs the Node.js reference server).
-BENCH_SRC := $(wildcard tools/bench/*.c)
+# iogate-zmq-floor (tools/bench/zmq_floor.c, with the histogram of stats.c)
+# is ZeroMQ alone, ROUTER ⇄ DEALER: the floor rows of `make bench`.
+BENCH_SRC := $(filter-out tools/bench/zmq_floor.c,$(wildcard tools/bench/*.c))
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 .PHONY: bench bench-smoke install-bench
-all: $(BUILD)/iogate-bench
+all: $(BUILD)/iogate-bench $(BUILD)/iogate-zmq-floor
 install: install-bench
 
 $(BUILD)/iogate-bench: $(BENCH_OBJ) $(BUILD)/libiogate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
+
+$(BUILD)/iogate-zmq-floor: $(BUILD)/obj/tools/bench/zmq_floor.o $(BUILD)/obj/tools/bench/stats.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
 
 install-bench: $(BUILD)/iogate-bench

@@ -4,15 +4,21 @@
 //   "join" (room)           join room, emit "joined" (room)
 //   "bcast" (room, payload) io.to(room).emit("b", payload)
 // Usage: node bench/reference.js PORT [HOST] [NAMESPACE]
+// BENCH_TLS_CERT and BENCH_TLS_KEY (PEM files): serve HTTPS/WSS instead.
 'use strict';
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const { Server } = require('socket.io');
 
 const port = Number(process.argv[2] || 3000);
 const host = process.argv[3] || '127.0.0.1';
 const nspName = process.argv[4] || '/';
 
-const httpServer = http.createServer();
+const { BENCH_TLS_CERT: cert, BENCH_TLS_KEY: key } = process.env;
+const httpServer = cert && key
+    ? https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) })
+    : http.createServer();
 // Defaults otherwise: both transports, no per-message deflate, 25 s pings.
 const io = new Server(httpServer, { serveClient: false });
 

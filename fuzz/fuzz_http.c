@@ -13,7 +13,7 @@
  *
  * Input: byte 0 picks the write size (bits 5-7: all at once, or 1, 3, 7,
  * 64 bytes) and the configuration (bit 0 CORS credentials, bit 1 the sid
- * cookie, bit 2 one session per address); the rest
+ * cookie, bit 2 one session per address, bit 3 --allow-eio3); the rest
  * is what the client sends.  Two tokens steer it past the random parts:
  *   "@C@"   opens a new connection; what follows goes there (max 4);
  *   "@SID@" is replaced by the last Engine.IO sid the gateway answered
@@ -111,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.cookie = data[0] & 2 ? "io" : NULL;
     cfg.max_connections = 3;
     cfg.max_sessions_per_address = data[0] & 4 ? 1 : 0;
+    cfg.allow_eio3 = data[0] & 8 ? 1 : 0;
     cfg.max_buffered = 64 * 1024;
     eio_server *srv = eio_server_new(loop, &cfg, gw_echo_handler(), NULL);
     if (!srv) abort();

@@ -119,6 +119,14 @@ static void send_ctrl(const char *type, const char *meta)
     send_frames(f, 6);
 }
 
+/* ADMIT (PROTOCOL.md rule 39): answer from what the handshake holds. */
+static void admit(iog_admission *a, json_t *hs, void *user)
+{
+    (void)user;
+    iog_admission_answer(&a, json_object_size(hs) % 2 == 0,
+                         json_string_value(json_object_get(hs, "url")));
+}
+
 /* Run the worker and read its output until a PONG comes back (or ~2 s). */
 static int sync_worker(void)
 {
@@ -138,6 +146,7 @@ static void new_worker(void)
     if (!w) abort();
     iog_use(w, mw, NULL);
     iog_on_connection(w, on_connection, NULL);
+    iog_on_admission(w, admit, NULL);
     iog_worker_start(w);
     for (int i = 0; i < 5000 && !iog_worker_connected(w); i++) {
         zmq_pollitem_t it = {router, 0, ZMQ_POLLIN, 0};

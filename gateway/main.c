@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
 #include "config.h"
 #include "echo.h"
 #include "eio.h"
 #include "gw_app.h"
+#include "metrics.h"
+#include "tls.h"
 #include "util.h"
 
 #include <malloc.h>
@@ -18,6 +21,8 @@
 static eio_server *g_srv; /* --echo mode */
 static gw_app *g_app;     /* Socket.IO mode */
 static gw_worker_spec *g_specs;
+static gw_admin *g_admin; /* --admin-listen */
+static tls_ctx *g_tls; /* --tls-cert/--tls-key */
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -40,16 +45,40 @@ static void on_usr(struct ev_loop *loop, ev_signal *w, int revents)
 static int g_argc;
 static char **g_argv;
 
+/* SIGHUP, TLS part: load the certificate and key again (a renewed
+ * certificate, or new file names from the config file) for new
+ * connections.  A file that does not load is logged and the old
+ * certificate kept; turning TLS on or off needs a restart. */
+static void reload_tls(const gw_config *cfg)
+{
+    char err[512];
+    if (!g_tls != !cfg->tls_cert) {
+        log_warn("SIGHUP: TLS stays %s: turning it %s needs a restart", g_tls ? "on" : "off",
+                 g_tls ? "off" : "on");
+        return;
+    }
+    if (!g_tls) return;
+    if (tls_ctx_reload(g_tls, cfg->tls_cert, cfg->tls_key, err, sizeof err) < 0)
+        log_error("SIGHUP: keeping the old TLS certificate: %s", err);
+    else
+        log_info("SIGHUP: TLS certificate reloaded from %s", cfg->tls_cert);
+}
+
 /* SIGHUP: read the command line and --config file again and apply the
- * worker list (the only settings that change without a restart). */
+ * TLS certificate and the worker list (the only settings that change
+ * without a restart). */
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
-    if (!g_app) return;
     gw_config cfg;
     char err[512];
     gw_config_init(&cfg);
     if (gw_config_parse(&cfg, g_argc, g_argv, err, sizeof err) != GW_CONFIG_OK) {
         log_error("SIGHUP: configuration not reloaded: %s", err);
+        gw_config_free(&cfg);
+        return;
+    }
+    reload_tls(&cfg);
+    if (!g_app) {
         gw_config_free(&cfg);
         return;
     }
@@ -71,6 +100,7 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
 {
     if (cfg->echo) {
         log_info("echo mode: every message is sent back, no Socket.IO");
+        if (cfg->admission) log_warn("--admission is ignored in echo mode: there is no worker to ask");
         g_srv = eio_server_new(loop, &cfg->eio, gw_echo_handler(), NULL);
         if (!g_srv) return 1;
         if (eio_server_listen(g_srv) < 0) return 1;
@@ -90,6 +120,11 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
     opt.crash_limit = cfg->worker_crash_limit;
     opt.credit = cfg->worker_credit;
     opt.max_dynamic = cfg->max_dynamic;
+    opt.worker_keys = (const char *const *)cfg->worker_keys;
+    opt.n_worker_keys = cfg->nworker_keys;
+    opt.emitter_keys = (const char *const *)cfg->emitter_keys;
+    opt.n_emitter_keys = cfg->nemitter_keys;
+    opt.worker_grace_ms = cfg->worker_grace_ms;
     g_specs = calloc(cfg->nworkers ? cfg->nworkers : 1, sizeof *g_specs);
     for (size_t i = 0; i < cfg->nworkers; i++) {
         g_specs[i].nsp = cfg->workers[i].nsp;
@@ -97,6 +132,16 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
     }
     opt.workers = g_specs;
     opt.n_workers = cfg->nworkers;
+    opt.recovery_window_ms = cfg->recovery_window_ms;
+    opt.recovery_skip_middlewares = cfg->recovery_skip;
+    static gw_recovery_spec rec[GW_CONFIG_MAX_RECOVERY]; /* lives as long as the app */
+    for (size_t i = 0; i < cfg->nrecovery && i < GW_CONFIG_MAX_RECOVERY; i++) {
+        rec[i].nsp = cfg->recovery[i].nsp;
+        rec[i].window_ms = cfg->recovery[i].window_ms;
+        rec[i].skip_middlewares = cfg->recovery[i].skip;
+    }
+    opt.recovery = rec;
+    opt.n_recovery = cfg->nrecovery;
     g_app = gw_app_new(loop, &cfg->eio, &opt);
     return g_app ? 0 : 1;
 }
@@ -119,6 +164,8 @@ int main(int argc, char **argv)
         return 2;
     }
     gw_log_level = cfg.log_level;
+    gw_log_format = cfg.log_format;
+    gw_metrics.start_time = gw_now_ms() / 1000.0;
     g_argc = argc;
     g_argv = argv;
 
@@ -130,12 +177,28 @@ int main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_TOP_PAD, 1 << 20);
 
+    if (cfg.tls_cert) {
+        g_tls = tls_ctx_new(cfg.tls_cert, cfg.tls_key, err, sizeof err);
+        if (!g_tls) {
+            log_error("%s", err);
+            gw_config_free(&cfg);
+            return 1;
+        }
+        cfg.eio.tls = g_tls;
+    }
+
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     int rc = start_app(loop, &cfg);
+    if (!rc && cfg.admin_host && !(g_admin = gw_admin_new(loop, cfg.admin_host, cfg.admin_port, g_app, g_srv))) {
+        log_error("--admin-listen %s:%d: cannot listen; stopping", cfg.admin_host, cfg.admin_port);
+        if (g_app) gw_app_shutdown(g_app);
+        rc = 1;
+    }
     if (rc) {
         if (g_app) gw_app_destroy(&g_app);
         if (g_srv) eio_server_destroy(&g_srv);
         free(g_specs);
+        tls_ctx_destroy(&g_tls);
         gw_config_free(&cfg);
         return rc;
     }
@@ -164,10 +227,13 @@ int main(int argc, char **argv)
         rc = 1;
     }
 
+    gw_admin_destroy(&g_admin);
     if (g_srv) eio_server_destroy(&g_srv);
     if (g_app) gw_app_destroy(&g_app);
     free(g_specs);
+    tls_ctx_destroy(&g_tls);
     gw_config_free(&cfg);
+    gw_metrics_free();
     ev_loop_destroy(loop);
     return rc;
 }

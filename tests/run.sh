@@ -123,7 +123,7 @@ if [ "${ONLY:-bench}" = bench ] || [ -z "${ONLY:-}" ]; then
     p=$(tail -1 <<<"$out" | grep -oE '^[0-9]+ passed' | grep -oE '^[0-9]+'); p=${p:-0}
     f=$(tail -1 <<<"$out" | grep -oE '[0-9]+ failed$' | grep -oE '^[0-9]+'); f=${f:-0}
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-    if [ "$f" -gt 0 ]; then echo "$out"; fi
+    if [ "$f" -gt 0 ]; then echo "$out"; else grep -E '^skip ' <<<"$out" || true; fi
     printf '%-40s %3d passed, %d failed\n' "bench: smoke" "$p" "$f"
     pass=$((pass + p)); fail=$((fail + f))
 fi

@@ -21,6 +21,10 @@
  *   OPEN     pingInterval elapsed   send "2", wait pingTimeout          OPEN
  *   OPEN     "3"                    schedule next ping                  OPEN
  *   OPEN     pingTimeout elapsed    "1" where possible                  CLOSED ping timeout
+ *   OPEN v3  "2" (the client pings)  "3"; next ping due within
+ *                                   pingInterval + pingTimeout (eio3.h) OPEN
+ *   OPEN v3  no "2" in that time    "1" where possible                  CLOSED ping timeout
+ *   OPEN     "2" (v4) / "3" (v3)    wrong heartbeat direction           CLOSED transport error
  *   OPEN     eio_session_close()    "1" where possible                  CLOSED reason
  *   CLOSED   (polling, "1" not yet  linger: the next GET gets the rest
  *             delivered)            and "1"                             FREED
@@ -38,10 +42,13 @@
 #include <sys/resource.h>
 #include <uthash.h>
 
+#include "admission.h"
+#include "eio3.h"
 #include "eio_codec.h"
 #include "eio_cors.h"
 #include "fastcgi.h"
 #include "http.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "tlist.h"
 #include "util.h"
@@ -53,11 +60,6 @@
 
 enum { S_OPEN = 0, S_CLOSED };
 
-struct pend {
-    int type;
-    eio_msg *msg; /* type 4 only */
-};
-
 struct eio_session {
     eio_server *srv;
     char sid[GW_ID_LEN + 1];
@@ -67,8 +69,10 @@ struct eio_session {
     unsigned dirty : 1, close_delivered : 1, in_table : 1, lingering : 1, reaping : 1;
     unsigned probed : 1, noop_due : 1, awaiting_pong : 1, post_bad : 1, send_close : 1;
     unsigned from_above : 1; /* closed by eio_session_close() */
+    unsigned v3 : 1, v3_b64 : 1; /* Engine.IO v3 client (eio3.h); `b64` in its query */
+    eio3_payload_dec *dec3;      /* v3 POST bodies, NULL for v4 */
     http_conn *get, *post, *ws, *probe;
-    struct pend *q;
+    eio_pend *q; /* eio3.h */
     size_t nq, qcap;
     eio_payload_dec dec;
     size_t post_bytes;
@@ -100,11 +104,13 @@ struct eio_server {
     eio_session **buckets;
     size_t nbuckets, ntable, nopen;
     gw_tlist ping_list, pong_list, upgrade_list, linger_list;
+    gw_tlist eio3_list; /* v3: the client's ping is due (pingInterval + pingTimeout) */
     ev_timer noop_timer;
     eio_session *dirty, *closed, *reap;
     int shut;
     size_t max_sessions, max_buffered;
     struct addr_count *addrs;
+    adm_queue *adm; /* --admission, NULL = off */
 };
 
 const char *eio_close_reason_str(eio_close_reason r)
@@ -131,6 +137,8 @@ void eio_config_defaults(eio_config *c)
     c->header_timeout_ms = 10000;
     c->fastcgi_max_threads = 4096;
     c->fastcgi_socket_uid = c->fastcgi_socket_gid = -1;
+    c->admission_timeout_ms = 2000;
+    c->admission_max_pending = 1024;
 }
 
 /* --- sid table ------------------------------------------------------------------ */
@@ -217,6 +225,8 @@ static void session_free(eio_session *s)
         eio_msg_unref(&s->q[i].msg);
     free(s->q);
     eio_payload_free(&s->dec);
+    if (s->dec3) eio3_payload_free(s->dec3);
+    free(s->dec3);
     free(s->hs_mem);
     log_debug("session %s freed, %zu open", s->sid, srv->nopen);
     free(s);
@@ -252,6 +262,7 @@ static void session_close(eio_session *s, eio_close_reason reason)
     s->state = S_CLOSED;
     s->reason = reason;
     srv->nopen--;
+    gw_metrics.sessions[s->transport == EIO_TRANSPORT_WEBSOCKET]--;
     if (s->per_addr && --s->per_addr->n == 0) {
         HASH_DEL(srv->addrs, s->per_addr);
         free(s->per_addr);
@@ -321,6 +332,7 @@ static void push(eio_session *s, int type, eio_msg *m)
          * same cap as a WebSocket's output queue */
         log_warn("session %s from %s: %zu bytes waiting for a poll (--max-buffered %zu), closing",
                  s->sid, s->hs.address, s->q_bytes, s->srv->max_buffered);
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED);
         session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
     }
 }
@@ -342,7 +354,8 @@ int eio_session_send(eio_session *s, eio_msg *m)
     if (s->srv->h.on_packet) s->srv->h.on_packet(s, EIO_PKT_MESSAGE, 1, s->srv->ud);
     if (s->state != S_OPEN) return -1;
     if (s->transport == EIO_TRANSPORT_WEBSOCKET) {
-        if (s->ws) ws_send_msg(s->ws, m);
+        if (s->ws && s->v3) eio3_ws_send(s->ws, m, s->v3_b64);
+        else if (s->ws) ws_send_msg(s->ws, m);
     } else {
         push(s, EIO_PKT_MESSAGE, m);
     }
@@ -383,9 +396,13 @@ static void answer_poll(eio_session *s, int noop_only)
     }
     total += (size_t)closing + (size_t)noop + (count ? count - 1 : 0);
     char hdr[HDR_BUF];
-    http_response_head(c, 200, "text/plain; charset=UTF-8", extra_headers(srv, &c->req, NULL, hdr),
-                       total, 0);
-    if (c->req.method != HTTP_HEAD) {
+    if (s->v3)
+        eio3_poll_respond(c, s->q, nq, closing ? '1' : noop ? '6' : 0, s->v3_b64,
+                          extra_headers(srv, &c->req, NULL, hdr));
+    else
+        http_response_head(c, 200, "text/plain; charset=UTF-8",
+                           extra_headers(srv, &c->req, NULL, hdr), total, 0);
+    if (!s->v3 && c->req.method != HTTP_HEAD) {
         for (size_t i = 0; i < nq; i++) {
             if (i) http_conn_write(c, "\x1e", 1);
             if (s->q[i].msg) {
@@ -436,9 +453,23 @@ static int on_pkt(eio_session *s, int type, const char *data, size_t len, int bi
     if (s->state != S_OPEN) return 1;
     switch (type) {
     case EIO_PKT_MESSAGE: srv->h.on_message(s, data, len, binary, srv->ud); break;
-    case EIO_PKT_PONG: got_pong(s); break;
+    case EIO_PKT_PONG:
+        if (s->v3) goto wrong_direction;
+        got_pong(s);
+        break;
     case EIO_PKT_CLOSE: session_close(s, EIO_CLOSE_TRANSPORT_CLOSE); break;
-    case EIO_PKT_PING: session_close(s, EIO_CLOSE_TRANSPORT_ERROR); break; /* v4: wrong direction */
+    case EIO_PKT_PING:
+        if (!s->v3) goto wrong_direction;
+        /* v3: the client pings; its next ping is due within the window */
+        gw_tlist_del(&s->hb);
+        gw_tlist_add(&srv->eio3_list, &s->hb);
+        send_ctrl(s, EIO_PKT_PONG);
+        break;
+    wrong_direction:
+        log_info("session %s from %s: heartbeat in the wrong direction for protocol v%d, closing",
+                 s->sid, s->hs.address, s->v3 ? 3 : 4);
+        session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
+        break;
     default: break;                                                        /* open, upgrade, noop */
     }
     return s->state == S_OPEN ? 0 : 1;
@@ -471,6 +502,18 @@ static void pong_cb(struct ev_loop *loop, ev_timer *w, int revents)
     while ((n = gw_tlist_expired(&srv->pong_list)))
         session_close(gw_container_of(n, eio_session, hb), EIO_CLOSE_PING_TIMEOUT);
     gw_tlist_rearm(&srv->pong_list);
+}
+
+static void eio3_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    eio_server *srv = w->data;
+    gw_tnode *n;
+    while ((n = gw_tlist_expired(&srv->eio3_list))) {
+        eio_session *s = gw_container_of(n, eio_session, hb);
+        log_debug("session %s: no ping from the v3 client in time", s->sid);
+        session_close(s, EIO_CLOSE_PING_TIMEOUT);
+    }
+    gw_tlist_rearm(&srv->eio3_list);
 }
 
 static void upgrade_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -558,6 +601,7 @@ static int admit(eio_server *srv, const http_request *r)
     if (srv->nopen >= srv->max_sessions) {
         log_warn("refusing handshake from %s: %zu sessions open (--max-connections)", r->address,
                  srv->nopen);
+        GW_COUNT(refused[GW_REFUSE_MAX_CONNECTIONS]);
         return 503;
     }
     size_t per = srv->cfg.max_sessions_per_address;
@@ -567,6 +611,7 @@ static int admit(eio_server *srv, const http_request *r)
         if (a && a->n >= per) {
             log_warn("refusing handshake from %s: %zu sessions open from that address "
                      "(--max-sessions-per-address)", r->address, a->n);
+            GW_COUNT(refused[GW_REFUSE_PER_ADDRESS]);
             return 429;
         }
     }
@@ -590,9 +635,16 @@ static eio_session *session_new(eio_server *srv, const http_request *r, int tran
         gw_random_id(s->sid);
     while (table_get(srv, s->sid));
     eio_payload_init(&s->dec, payload_cb, s);
+    if (eio3_query_protocol(r->query, srv->cfg.allow_eio3) == 3) {
+        s->v3 = 1;
+        s->v3_b64 = eio3_query_b64(r->query) ? 1 : 0;
+        s->dec3 = xcalloc(1, sizeof *s->dec3);
+        eio3_payload_init(s->dec3, payload_cb, s);
+    }
     copy_handshake(s, r);
     table_put(srv, s);
     srv->nopen++;
+    gw_metrics.sessions[transport == EIO_TRANSPORT_WEBSOCKET]++;
     if (srv->cfg.max_sessions_per_address) {
         struct addr_count *a;
         HASH_FIND_STR(srv->addrs, s->hs.address, a);
@@ -620,8 +672,10 @@ static int open_packet(eio_server *srv, eio_session *s, char *buf, size_t cap)
 static void opened(eio_server *srv, eio_session *s)
 {
     log_debug("session %s opened (%s), %zu open", s->sid, eio_session_transport_name(s), srv->nopen);
+    GW_COUNT(handshakes);
     if (srv->h.on_packet) srv->h.on_packet(s, EIO_PKT_OPEN, 1, srv->ud);
-    gw_tlist_add(&srv->ping_list, &s->hb);
+    /* v4: the server pings; v3: the client does, and must within the window */
+    gw_tlist_add(s->v3 ? &srv->eio3_list : &srv->ping_list, &s->hb);
     if (srv->h.on_open) srv->h.on_open(s, srv->ud);
 }
 
@@ -632,9 +686,15 @@ static void handshake_polling(eio_server *srv, http_conn *c, const http_request 
         refuse_handshake(srv, c, r, st);
         return;
     }
+    if (srv->adm && adm_check(srv->adm, c, r, 0)) return; /* parked or refused */
     eio_session *s = session_new(srv, r, EIO_TRANSPORT_POLLING);
     char body[512], hdr[HDR_BUF];
     int n = open_packet(srv, s, body, sizeof body);
+    if (s->v3) {
+        char open[512];
+        memcpy(open, body, (size_t)n + 1);
+        n = eio3_open_payload(body, sizeof body, open, (size_t)n);
+    }
     http_respond(c, 200, "text/plain; charset=UTF-8", extra_headers(srv, r, s->sid, hdr), body,
                  (size_t)n, 0);
     opened(srv, s);
@@ -665,6 +725,7 @@ static void poll_post(eio_server *srv, eio_session *s, http_conn *c, const http_
         char hdr[HDR_BUF];
         log_info("session %s from %s: POST of %llu bytes over --max-payload %zu: 413, closing",
                  s->sid, r->address, (unsigned long long)r->content_length, srv->cfg.max_payload);
+        GW_LIMIT(GW_LIMIT_PAYLOAD);
         http_respond(c, 413, "text/plain; charset=UTF-8", extra_headers(srv, r, NULL, hdr),
                      "Payload Too Large", 17, 1);
         session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
@@ -674,6 +735,10 @@ static void poll_post(eio_server *srv, eio_session *s, http_conn *c, const http_
     s->post_bytes = 0;
     s->post_bad = 0;
     eio_payload_reset(&s->dec);
+    if (s->v3) {
+        const char *ct = http_header(r, "content-type");
+        eio3_payload_reset(s->dec3, ct && strncmp(ct, "application/octet-stream", 24) == 0);
+    }
     http_conn_set_owner(c, s);
     http_conn_want_body(c);
 }
@@ -695,6 +760,7 @@ static void on_body(http_conn *c, const char *p, size_t n, void *ud)
         char hdr[HDR_BUF];
         log_info("session %s from %s: POST body over --max-payload %zu: 413, closing", s->sid,
                  c->addr, srv->cfg.max_payload);
+        GW_LIMIT(GW_LIMIT_PAYLOAD);
         http_respond(c, 413, "text/plain; charset=UTF-8", extra_headers(srv, &c->req, NULL, hdr),
                      "Payload Too Large", 17, 1);
         post_done(s, c);
@@ -702,7 +768,7 @@ static void on_body(http_conn *c, const char *p, size_t n, void *ud)
         return;
     }
     if (s->state != S_OPEN || s->post_bad) return;
-    if (eio_payload_feed(&s->dec, p, n) < 0) {
+    if ((s->v3 ? eio3_payload_feed(s->dec3, p, n) : eio_payload_feed(&s->dec, p, n)) < 0) {
         log_info("session %s from %s: invalid polling payload, closing (parse error)", s->sid, c->addr);
         s->post_bad = 1;
         session_close(s, EIO_CLOSE_PARSE_ERROR);
@@ -714,7 +780,8 @@ static void on_end(http_conn *c, void *ud)
     eio_server *srv = ud;
     eio_session *s = c->owner;
     if (!s || s->post != c) return;
-    if (s->state == S_OPEN && !s->post_bad && eio_payload_finish(&s->dec) < 0) {
+    if (s->state == S_OPEN && !s->post_bad &&
+        (s->v3 ? eio3_payload_finish(s->dec3) : eio_payload_finish(&s->dec)) < 0) {
         log_info("session %s from %s: invalid polling payload, closing (parse error)", s->sid, c->addr);
         s->post_bad = 1;
         session_close(s, EIO_CLOSE_PARSE_ERROR);
@@ -740,14 +807,12 @@ static void preflight(eio_server *srv, http_conn *c, const http_request *r)
 /* Checks shared by polling and WebSocket requests: 0, or an error code. */
 static int check_query(eio_server *srv, const http_request *r, char *transport, char *sid)
 {
-    char eio[8];
     long tl = http_query_get(r->query, "transport", transport, 16);
     unsigned mask = 0;
     if (tl > 0 && strcmp(transport, "polling") == 0) mask = EIO_TRANSPORT_POLLING;
     if (tl > 0 && strcmp(transport, "websocket") == 0) mask = EIO_TRANSPORT_WEBSOCKET;
     if (!(mask & srv->cfg.transports)) return 0;
-    long el = http_query_get(r->query, "EIO", eio, sizeof eio);
-    if (el < 0 || strcmp(eio, "4") != 0) return 5;
+    if (eio3_query_protocol(r->query, srv->cfg.allow_eio3) < 0) return 5;
     long sl = http_query_get(r->query, "sid", sid, GW_ID_LEN + 8);
     if (sl == -1) sid[0] = '\0';                 /* absent: a handshake */
     else if (sl < 0 || sl == 0) strcpy(sid, "?"); /* present but no such sid */
@@ -787,6 +852,7 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
     char transport[16], sid[GW_ID_LEN + 8];
     int code = check_query(srv, r, transport, sid);
     if (code >= 0) {
+        if (!strstr(r->query, "sid=")) GW_COUNT(refused[GW_REFUSE_BAD_REQUEST]);
         respond_error(srv, c, r, code, 0);
         return;
     }
@@ -839,6 +905,7 @@ static void on_upgrade(http_conn *c, const http_request *r, void *ud)
             refuse_handshake(srv, c, r, st);
             return;
         }
+        if (srv->adm && adm_check(srv->adm, c, r, 1)) return; /* parked or refused */
         eio_session *s = session_new(srv, r, EIO_TRANSPORT_WEBSOCKET);
         ws_start(c, accept, extra_headers(srv, r, s->sid, hdr), srv->cfg.max_payload);
         s->ws = c;
@@ -852,6 +919,13 @@ static void on_upgrade(http_conn *c, const http_request *r, void *ud)
     eio_session *s = table_get(srv, sid);
     if (!s || s->state != S_OPEN) {
         respond_error(srv, c, r, 1, 1);
+        return;
+    }
+    if ((int)s->v3 != (eio3_query_protocol(r->query, srv->cfg.allow_eio3) == 3)) {
+        /* as the reference: "unexpected protocol version during upgrade" */
+        log_info("session %s from %s: upgrade with another protocol version, 400", s->sid,
+                 r->address);
+        respond_error(srv, c, r, 3, 1);
         return;
     }
     if (s->transport != EIO_TRANSPORT_POLLING || s->probe) {
@@ -877,10 +951,12 @@ static void complete_upgrade(eio_session *s)
     s->probed = 0;
     s->ws = s->probe;
     s->probe = NULL;
+    if (s->transport == EIO_TRANSPORT_POLLING && s->state == S_OPEN) gw_metrics.sessions[0]--, gw_metrics.sessions[1]++;
     s->transport = EIO_TRANSPORT_WEBSOCKET;
     for (size_t i = 0; i < s->nq; i++) {
         if (s->q[i].msg) {
-            ws_send_msg(s->ws, s->q[i].msg);
+            if (s->v3) eio3_ws_send(s->ws, s->q[i].msg, s->v3_b64);
+            else ws_send_msg(s->ws, s->q[i].msg);
             eio_msg_unref(&s->q[i].msg);
         } else {
             char d = (char)('0' + s->q[i].type);
@@ -892,6 +968,7 @@ static void complete_upgrade(eio_session *s)
     /* a GET still held: finish it with a noop (the queue went to the websocket) */
     if (s->get) answer_poll(s, 1);
     log_debug("session %s upgraded to websocket", s->sid);
+    GW_COUNT(upgrades);
     if (srv->h.on_upgrade) srv->h.on_upgrade(s, srv->ud);
 }
 
@@ -923,6 +1000,20 @@ static void on_ws_message(http_conn *c, int opcode, const char *p, size_t n, voi
         return;
     }
     if (c != s->ws) return;
+    if (s->v3) {
+        int type, binary;
+        const char *data;
+        size_t dlen;
+        if (eio3_packet_decode(opcode == 2, p, n, &type, &data, &dlen, &binary, &s->dec3->scratch,
+                               &s->dec3->scratch_cap) < 0) {
+            log_info("session %s from %s: invalid Engine.IO v3 packet, closing (parse error)", s->sid,
+                     c->addr);
+            session_close(s, EIO_CLOSE_PARSE_ERROR);
+            return;
+        }
+        on_pkt(s, type, data, dlen, binary);
+        return;
+    }
     if (opcode == 2) { /* EIO4: a binary frame is a message, raw bytes */
         on_pkt(s, EIO_PKT_MESSAGE, p, n, 1);
         return;
@@ -940,6 +1031,11 @@ static void on_ws_message(http_conn *c, int opcode, const char *p, size_t n, voi
 
 static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
 {
+    eio_server *srv = ud;
+    if (srv->adm && adm_owns(srv->adm, owner)) { /* a handshake waiting for admission */
+        adm_gone(srv->adm, owner);
+        return;
+    }
     eio_session *s = owner;
     if (c == s->get) {
         s->get = NULL;
@@ -952,6 +1048,7 @@ static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
         if (why == HTTP_GONE_TOOBIG)
             log_info("session %s from %s: WebSocket message over --max-payload %zu: close 1009",
                      s->sid, c->addr, s->srv->cfg.max_payload);
+        if (why == HTTP_GONE_TOOBIG) GW_LIMIT(GW_LIMIT_PAYLOAD);
         session_close(s, why == HTTP_GONE_EOF ? EIO_CLOSE_TRANSPORT_CLOSE : EIO_CLOSE_TRANSPORT_ERROR);
     } else if (c == s->probe) {
         s->probe = NULL;
@@ -966,6 +1063,7 @@ static void on_drain(http_conn *c, void *ud)
 {
     eio_server *srv = ud;
     eio_session *s = c->owner;
+    if (s && srv->adm && adm_owns(srv->adm, s)) return; /* a parked handshake */
     if (s && c == s->ws && s->state == S_OPEN && srv->h.on_drain) srv->h.on_drain(s, srv->ud);
 }
 
@@ -998,6 +1096,19 @@ static int on_prepare(void *ud)
 }
 
 /* --- server -------------------------------------------------------------------------- */
+
+/* An admitted handshake goes through the whole request path again (the
+ * limits may have changed while it waited); admission.c lets it pass. */
+static void adm_resume(http_conn *c, int upgrade, void *ud)
+{
+    eio_server *srv = ud;
+    if (!upgrade) {
+        on_head(c, &c->req, srv);
+        return;
+    }
+    on_upgrade(c, &c->req, srv);
+    if (!c->dead && !c->ws && !c->responded) http_conn_close(c); /* as http.c does */
+}
 
 eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const eio_handler *h,
                            void *ud)
@@ -1048,15 +1159,28 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
         .on_prepare = on_prepare,
     };
     srv->http = http_server_new(loop, &lim, &hh, srv);
+    http_server_set_tls(srv->http, cfg->tls);
     gw_tlist_init(&srv->ping_list, loop, cfg->ping_interval_ms / 1000.0, ping_cb, srv);
     gw_tlist_init(&srv->pong_list, loop, cfg->ping_timeout_ms / 1000.0, pong_cb, srv);
+    gw_tlist_init(&srv->eio3_list, loop, (cfg->ping_interval_ms + cfg->ping_timeout_ms) / 1000.0,
+                  eio3_ping_cb, srv);
     gw_tlist_init(&srv->upgrade_list, loop, cfg->upgrade_timeout_ms / 1000.0, upgrade_cb, srv);
     double linger = cfg->ping_timeout_ms / 1000.0;
     gw_tlist_init(&srv->linger_list, loop, linger < LINGER_MAX ? linger : LINGER_MAX, linger_cb, srv);
     ev_init(&srv->noop_timer, noop_cb);
     srv->noop_timer.repeat = NOOP_PERIOD;
     srv->noop_timer.data = srv;
+    if (cfg->admission && h->on_admission) {
+        adm_setup as = {.loop = loop, .cfg = &srv->cfg, .ask = h->on_admission,
+                        .ask_ud = ud, .resume = adm_resume, .ud = srv};
+        srv->adm = adm_new(&as);
+    }
     return srv;
+}
+
+int eio_admission_answer(eio_server *srv, uint64_t id, int ok, const char *message)
+{
+    return srv->adm ? adm_answer(srv->adm, id, ok, message) : -1;
 }
 
 int eio_server_bind(eio_server *srv)
@@ -1079,8 +1203,8 @@ int eio_server_listen(eio_server *srv)
     }
     /* Tests and scripts wait for this line: it means "ready". */
     int v6 = strchr(srv->cfg.host, ':') != NULL;
-    log_info("listening on http://%s%s%s:%d", v6 ? "[" : "", srv->cfg.host, v6 ? "]" : "",
-             srv->cfg.port);
+    log_info("listening on http%s://%s%s%s:%d", srv->cfg.tls ? "s" : "", v6 ? "[" : "",
+             srv->cfg.host, v6 ? "]" : "", srv->cfg.port);
     return 0;
 }
 
@@ -1097,6 +1221,7 @@ void eio_server_shutdown(eio_server *srv)
     srv->shut = 1;
     http_server_stop_listening(srv->http);
     fastcgi_front_stop(srv->fcgi);
+    adm_destroy(&srv->adm); /* parked handshakes get 503 */
     for (size_t i = 0; i < srv->nbuckets; i++) {
         for (eio_session *s = srv->buckets[i], *nx; s; s = nx) {
             nx = s->hnext;
@@ -1116,6 +1241,7 @@ void eio_server_shutdown(eio_server *srv)
     gw_tlist_stop(&srv->ping_list);
     gw_tlist_stop(&srv->pong_list);
     gw_tlist_stop(&srv->upgrade_list);
+    gw_tlist_stop(&srv->eio3_list);
     gw_tlist_stop(&srv->linger_list);
     ev_timer_stop(srv->loop, &srv->noop_timer);
 }
@@ -1149,3 +1275,6 @@ const char *eio_session_transport_name(const eio_session *s)
 void eio_session_set_userdata(eio_session *s, void *p) { s->userdata = p; }
 void *eio_session_userdata(const eio_session *s) { return s->userdata; }
 const eio_handshake *eio_session_handshake(const eio_session *s) { return &s->hs; }
+int eio_session_protocol(const eio_session *s) { return s->v3 ? 3 : 4; }
+
+size_t eio_server_buffered(const eio_server *srv) { return http_server_buffered(srv->http); }

@@ -22,6 +22,7 @@
 typedef struct eio_server eio_server;
 typedef struct eio_session eio_session;
 typedef struct eio_msg eio_msg;
+struct eio_handshake;
 
 /* Why a session closed.  The strings are the ones Socket.IO reports as the
  * `disconnect` reason, so the upper layer can pass them on unchanged. */
@@ -76,6 +77,13 @@ typedef struct {
     unsigned fastcgi_max_threads; /* 4096: requests served through FastCGI at once */
     unsigned fastcgi_socket_mode; /* unix socket permissions | GW_FCGI_MODE_SET, 0 = umask */
     long fastcgi_socket_uid, fastcgi_socket_gid; /* unix socket owner, -1 = unchanged */
+    struct tls_ctx *tls;         /* serve HTTPS/WSS on the listener (tls.h), NULL = plain;
+                                    borrowed: the caller keeps it alive and may reload it */
+    /* Handshake admission (admission.h, README "Refusing handshakes"): */
+    const char *admission;         /* namespace whose worker decides, NULL = off */
+    unsigned admission_timeout_ms; /* 2000: no answer by then → 503 */
+    size_t admission_max_pending;  /* 1024: handshakes waiting at once; more → 503 */
+    int allow_eio3;              /* --allow-eio3: accept Engine.IO v3 clients (eio3.h) */
 } eio_config;
 #define GW_FCGI_MODE_SET 0x10000u
 
@@ -101,7 +109,18 @@ typedef struct {
     void (*on_drain)(eio_session *s, void *ud);
     /* The session is closed; last callback for `s`. */
     void (*on_close)(eio_session *s, eio_close_reason reason, void *ud);
+    /* Optional, used when cfg.admission is set: may a handshake (no session
+     * yet) go on?  `hs` is valid during the call only.  Return 0 once the
+     * question is on its way (answer later with eio_admission_answer() and
+     * the same id), or -1 (logged) when nobody can be asked: refused, 503. */
+    int (*on_admission)(uint64_t id, const struct eio_handshake *hs, void *ud);
 } eio_handler;
+
+/* The answer to on_admission's question `id`: ok opens the session as if
+ * nothing had happened; a refusal answers the client as the reference does
+ * for allowRequest (message NULL = "Forbidden").  0, or -1 when that
+ * handshake no longer waits (client gone, timed out). */
+int eio_admission_answer(eio_server *srv, uint64_t id, int ok, const char *message);
 
 /* Create a server on `loop`.  `cfg` is copied (its strings must outlive the
  * server).  Returns NULL with a log line on failure. */
@@ -120,6 +139,8 @@ void eio_server_shutdown(eio_server *srv);
 void eio_server_destroy(eio_server **srv);
 /* Number of open sessions. */
 size_t eio_server_sessions(const eio_server *srv);
+/* Bytes queued for clients over all connections (for /metrics). */
+size_t eio_server_buffered(const eio_server *srv);
 /* Serve an already connected non-blocking socket as if accepted from
  * `addr` (the server owns fd from now on).  For fuzzers and tests: the
  * whole request path, from read() up, without a listener. */
@@ -165,7 +186,7 @@ typedef struct {
     const char *name;
     const char *value;
 } eio_header;
-typedef struct {
+typedef struct eio_handshake {
     const eio_header *headers; /* n_headers entries */
     size_t n_headers;
     const char *url;         /* request target, e.g. "/socket.io/?EIO=4&transport=polling" */
@@ -178,5 +199,8 @@ typedef struct {
     double time_ms;          /* handshake time, ms since the epoch */
 } eio_handshake;
 const eio_handshake *eio_session_handshake(const eio_session *s);
+/* The client's Engine.IO protocol: 4, or 3 for a socket.io-client 2.x
+ * admitted by --allow-eio3 (the reference's `socket.conn.protocol`). */
+int eio_session_protocol(const eio_session *s);
 
 #endif

@@ -87,4 +87,62 @@ int eio_msg_binary(const eio_msg *m);
  * length `len` into out (up to 10 bytes).  Returns its size. */
 size_t eio_ws_frame_header(unsigned char out[10], int opcode, uint64_t len);
 
+
+/* --- Engine.IO protocol v3 (--allow-eio3), pure --------------------------
+ * socket.io-client 2.x speaks v3.  Its polling payload is length-prefixed
+ * instead of separated: text `<n>:<packet>` where n counts the packet's
+ * UTF-16 code units (JavaScript's String.length, as the reference counts
+ * them: a character outside the BMP is 2), binary as `b4<base64>`; or, for
+ * XHR2 clients when binary is involved, the binary payload
+ *   (0 | 1) <length as decimal digit bytes 0..9> 0xff <bytes>
+ * per packet, 0 for a text packet (UTF-8, length in bytes) and 1 for a
+ * binary one (its first byte the packet type 4).  On WebSocket a binary
+ * message carries that 0x04 type byte in front of its data. */
+
+/* UTF-16 code units of well-formed UTF-8 `s` (4-byte sequences count 2). */
+size_t eio_utf16_len(const char *s, size_t len);
+/* "<units>:" into out (at most 21 bytes, no NUL); returns its length. */
+size_t eio3_text_prefix(char out[24], size_t units);
+/* (0|1) digits 0xff into out (at most 22 bytes); returns its length. */
+size_t eio3_bin_prefix(unsigned char out[24], int binary, size_t len);
+
+/* Decode one v3 WebSocket message (or one record of a polling payload).
+ * binary_frame: a WebSocket binary frame, whose first byte is the type.
+ * Text `b4<base64>` is a binary message.  0 with *type, *data, *dlen,
+ * *binary set (*data may point into *scratch, grown as needed), or -1:
+ * empty, unknown type, bad base64, a binary packet that is not a message,
+ * or invalid UTF-8 in a text packet. */
+int eio3_packet_decode(int binary_frame, const char *p, size_t n, int *type, const char **data,
+                       size_t *dlen, int *binary, unsigned char **scratch, size_t *scratch_cap);
+
+/* Resumable v3 payload decoder, same contract as eio_payload_dec (the
+ * callback gets each packet as soon as it is complete; chunks may end
+ * anywhere).  `binary_body`: the POST said Content-Type:
+ * application/octet-stream (the binary payload above).  Empty records
+ * (`0:`) are skipped as by the reference; an empty body, a length that is
+ * not plain digits (at most 9 of them), a length that ends inside a
+ * character, or a truncated record return -1. */
+typedef struct {
+    eio_payload_cb cb;
+    void *ud;
+    int binary_body;
+    int st;              /* 0 length / kind byte, 1 length digits (binary), 2 data */
+    int kind;            /* binary body: 0 text record, 1 binary record */
+    unsigned ndigits;
+    size_t want, units;  /* text: UTF-16 units wanted / seen; binary: bytes */
+    unsigned pending;    /* UTF-8 continuation bytes still due */
+    size_t records;
+    char *buf;
+    size_t len, cap;
+    unsigned char *scratch;
+    size_t scratch_cap;
+    int failed;
+} eio3_payload_dec;
+
+void eio3_payload_init(eio3_payload_dec *d, eio_payload_cb cb, void *ud);
+void eio3_payload_reset(eio3_payload_dec *d, int binary_body);
+int eio3_payload_feed(eio3_payload_dec *d, const char *p, size_t n);
+int eio3_payload_finish(eio3_payload_dec *d);
+void eio3_payload_free(eio3_payload_dec *d);
+
 #endif

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "eio_codec.h"
+#include "metrics.h"
+#include "tls.h"
 #include "util.h"
 #include "ws.h"
 
@@ -62,6 +64,7 @@ struct http_server {
     double refused_logged; /* ev_now of the last "refusing connection" line */
     size_t refused;        /* refused since that line */
     char *scratch; /* IN_SCRATCH bytes, see read_cb */
+    struct tls_ctx *tls; /* accepted connections speak TLS (borrowed) */
     ev_timer accept_pause;
 };
 
@@ -115,6 +118,7 @@ static void conn_kill(http_conn *c, http_gone why)
 static void conn_free(http_conn *c)
 {
     ws_free(c);
+    tls_conn_free(&c->tls);
     free(c->in);
     free(c->hb);
     free(c->hoffs);
@@ -164,6 +168,7 @@ static void begin_linger(http_conn *c)
     notify_gone(c, HTTP_GONE_LOCAL);
     c->lingering = 1;
     gw_tlist_del(&c->idle);
+    tls_close_notify(c->tls);
     shutdown(c->fd, SHUT_WR);
     c->in_off = c->in_len = 0;
     if (!ev_is_active(&c->rio)) ev_io_start(c->srv->loop, &c->rio);
@@ -197,12 +202,16 @@ static void head_cb(struct ev_loop *loop, ev_timer *w, int revents)
         http_conn *c = gw_container_of(n, http_conn, idle);
         if (c->owner || c->ws || c->dead || c->lingering) continue;
         log_info("request %s from %s not complete within %.0f ms (--header-timeout), closing",
-                 c->in_head ? "head" : "(nothing sent)", c->addr, s->lim.header_timeout * 1000);
+                 c->in_head                     ? "head"
+                 : tls_handshake_done(c->tls) ? "(nothing sent)"
+                                                : "(TLS handshake not done)",
+                 c->addr, s->lim.header_timeout * 1000);
         if (!c->in_head || c->in_parse || c->responded || c->nseg > c->seg_head) {
             conn_kill(c, HTTP_GONE_LOCAL);
             continue;
         }
         c->err_status = 408;
+        GW_LIMIT(GW_LIMIT_HEADER_TIMEOUT);
         bad_request(c);
     }
     gw_tlist_rearm(&s->head);
@@ -273,6 +282,7 @@ static void conn_flush(http_conn *c)
     if (c->out_bytes > s->lim.max_output) {
         log_warn("dropping slow reader %s: %zu bytes queued (--max-buffered %zu)", c->addr,
                  c->out_bytes, s->lim.max_output);
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED);
         conn_kill(c, HTTP_GONE_ERROR);
         return;
     }
@@ -284,17 +294,25 @@ static void conn_flush(http_conn *c)
             iov[k].iov_base = (void *)(g->msg ? g->p : c->ob + g->off);
             iov[k].iov_len = g->len;
         }
-        ssize_t n = writev(c->fd, iov, k);
+        ssize_t n = tls_writev(c->tls, c->fd, iov, k);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                ev_io_start(s->loop, &c->wio);
+                /* TLS may need the peer's bytes first: read_cb retries
+                 * (and a writable socket must not spin us meanwhile) */
+                if (!tls_write_wants_read(c->tls)) {
+                    ev_io_start(s->loop, &c->wio);
+                } else {
+                    ev_io_start(s->loop, &c->rio);
+                    if (!tls_read_wants_write(c->tls)) ev_io_stop(s->loop, &c->wio);
+                }
                 return;
             }
             conn_kill(c, HTTP_GONE_ERROR);
             return;
         }
         size_t left = (size_t)n;
+        GW_COUNT_ADD(bytes_written, left);
         c->out_bytes -= left;
         s->out_total -= left;
         while (left) {
@@ -318,7 +336,7 @@ static void conn_flush(http_conn *c)
         c->ob = NULL;
         c->ob_cap = 0;
     }
-    ev_io_stop(s->loop, &c->wio);
+    if (!tls_read_wants_write(c->tls)) ev_io_stop(s->loop, &c->wio);
     if (c->close_after) {
         begin_linger(c);
         return;
@@ -326,9 +344,14 @@ static void conn_flush(http_conn *c)
     if (c->owner && s->h.on_drain) s->h.on_drain(c, s->ud);
 }
 
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
+
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-    conn_flush(gw_container_of(w, http_conn, wio));
+    http_conn *c = gw_container_of(w, http_conn, wio);
+    conn_flush(c);
+    /* a TLS read that had to write first (handshake, session ticket) */
+    if (!c->dead && tls_read_wants_write(c->tls)) read_cb(loop, &c->rio, EV_READ);
 }
 
 /* --- responses ------------------------------------------------------------- */
@@ -421,6 +444,7 @@ static int count_head(http_conn *c, size_t n)
     c->head_bytes += n;
     if (c->head_bytes > c->srv->lim.max_header_bytes) {
         c->err_status = 431;
+        GW_LIMIT(GW_LIMIT_HEADER_BYTES);
         return -1;
     }
     return 0;
@@ -442,6 +466,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
     c->url_len += n;
     if (c->url_len > c->srv->lim.max_url_bytes) {
         c->err_status = 414;
+        GW_LIMIT(GW_LIMIT_URL_BYTES);
         return -1;
     }
     if (count_head(c, n)) return -1;
@@ -622,8 +647,9 @@ static void process_input(http_conn *c)
         }
         if (c->upgrade_pending && c->msg_complete) {
             s->h.on_upgrade(c, &c->req, s->ud);
-            /* ws_start() switched modes, or the handler answered (closing) */
-            if (!c->dead && !c->ws && !c->responded) http_conn_close(c);
+            /* ws_start() switched modes, or the handler answered (closing),
+             * or it holds the request (an owner: admission.c) */
+            if (!c->dead && !c->ws && !c->responded && !c->owner) http_conn_close(c);
             break;
         }
     }
@@ -637,6 +663,8 @@ static void process_input(http_conn *c)
     } else if (!full && c->read_paused) {
         c->read_paused = 0;
         ev_io_start(s->loop, &c->rio);
+        /* bytes OpenSSL already took off the socket wake no watcher */
+        if (tls_pending(c->tls)) ev_feed_event(s->loop, &c->rio, EV_READ);
     }
 }
 
@@ -664,6 +692,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     http_conn *c = gw_container_of(w, http_conn, rio);
     http_server *s = c->srv;
+    if (tls_write_wants_read(c->tls)) http_conn_mark_dirty(c); /* retry the write */
     for (int round = 0; round < 8 && !c->dead; round++) {
         if (c->lingering) {
             ssize_t n = read(c->fd, s->scratch, IN_SCRATCH);
@@ -691,12 +720,14 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
             }
         }
         size_t room = c->in_cap - c->in_len;
-        ssize_t n = read(c->fd, c->in + c->in_len, room);
+        ssize_t n = tls_read(c->tls, c->fd, c->in + c->in_len, room);
+        if (tls_read_wants_write(c->tls)) ev_io_start(loop, &c->wio);
         if (n > 0) {
+            GW_COUNT_ADD(bytes_read, n);
             c->in_len += (size_t)n;
             process_input(c);
             if (borrowed) unborrow(c);
-            if ((size_t)n < room || c->read_paused) return;
+            if (((size_t)n < room && !tls_pending(c->tls)) || c->read_paused) return;
             continue;
         }
         if (borrowed) unborrow(c);
@@ -710,6 +741,8 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         conn_kill(c, n == 0 ? HTTP_GONE_EOF : HTTP_GONE_ERROR);
         return;
     }
+    /* out of rounds with bytes still inside OpenSSL: come back for them */
+    if (!c->dead && tls_pending(c->tls)) ev_feed_event(loop, &c->rio, EV_READ);
 }
 
 /* --- server -------------------------------------------------------------------- */
@@ -745,7 +778,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             refuse(s, fd, addr);
             continue;
         }
-        conn_new(s, fd, addr, 0);
+        http_conn *c = conn_new(s, fd, addr, s->tls != NULL);
+        if (s->tls) c->tls = tls_conn_new(s->tls, fd, addr);
     }
 }
 
@@ -757,10 +791,11 @@ static void refuse(http_server *s, int fd, const char *addr)
     static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                                "Content-Length: 24\r\nConnection: close\r\n\r\n"
                                "503 Service Unavailable\n";
-    ssize_t w = write(fd, resp, sizeof resp - 1);
+    ssize_t w = s->tls ? 0 : write(fd, resp, sizeof resp - 1); /* not before a TLS handshake */
     (void)w;
     shutdown(fd, SHUT_WR);
     close(fd);
+    GW_LIMIT(GW_LIMIT_TCP_CONNECTIONS);
     s->refused++;
     double now = ev_now(s->loop);
     if (now - s->refused_logged >= 1.0) {
@@ -858,6 +893,7 @@ static void enforce_total(http_server *s)
         log_warn("dropping slow reader %s port %d: %zu bytes queued, the most of any connection "
                  "(--max-buffered-total %zu reached: %zu queued in all)",
                  c->addr, port, conn_charge(c), s->lim.max_output_total, total_charge(s));
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED_TOTAL);
         conn_kill(c, HTTP_GONE_ERROR);
     }
     free(v);
@@ -961,6 +997,8 @@ int http_server_listen(http_server *s, const char *host, int port)
     return 0;
 }
 
+void http_server_set_tls(http_server *s, struct tls_ctx *tls) { s->tls = tls; }
+
 void http_server_stop_listening(http_server *s)
 {
     ev_timer_stop(s->loop, &s->accept_pause);
@@ -999,3 +1037,5 @@ void http_server_destroy(http_server **sp)
     free(s->scratch);
     free(s);
 }
+
+size_t http_server_buffered(const http_server *s) { return s->out_total; }

@@ -88,6 +88,8 @@ typedef struct {
 } http_limits;
 
 struct ws_state;
+struct tls_conn;
+struct tls_ctx;
 
 struct http_conn {
     http_server *srv;
@@ -128,6 +130,7 @@ struct http_conn {
     /* owner (an eio session) and WebSocket state */
     void *owner;
     struct ws_state *wss;
+    struct tls_conn *tls; /* NULL: plain TCP (tls.h) */
     char addr[64];
     http_conn *next, *prev; /* all live connections */
     http_conn *dirty_next;
@@ -143,6 +146,10 @@ int http_server_bind(http_server *s, const char *host, int port);
 /* Bind (unless http_server_bind() did) and start accepting; 0 or -1 (logged). */
 int http_server_listen(http_server *s, const char *host, int port);
 void http_server_stop_listening(http_server *s);
+/* Serve TLS on the listener (tls.h): connections accepted from now on
+ * speak TLS and their requests are `secure`.  Borrowed; NULL = plain.
+ * Adopted connections (http_server_adopt) are never wrapped. */
+void http_server_set_tls(http_server *s, struct tls_ctx *tls);
 /* Take over `fd`, a connected stream socket (made non-blocking here), as
  * if accepted: requests on it are served like any other.  `addr` becomes
  * the peer address and `secure` the TLS flag of its requests — for a bridge
@@ -156,6 +163,8 @@ void http_server_destroy(http_server **s);
 struct ev_loop *http_server_loop(http_server *s);
 /* Number of open TCP connections. */
 size_t http_server_conns(const http_server *s);
+/* Bytes queued for output over all its connections (for /metrics). */
+size_t http_server_buffered(const http_server *s);
 
 /* --- per connection -------------------------------------------------------- */
 void http_conn_set_owner(http_conn *c, void *owner);

@@ -170,6 +170,17 @@ void ws_send_msg(http_conn *c, eio_msg *m)
     http_conn_write_msg(c, m, f, len);
 }
 
+void ws_send_parts(http_conn *c, int opcode, const void *head, size_t hn, eio_msg *m,
+                   const char *p, size_t n)
+{
+    if (!c->wss || c->wss->closing) return;
+    unsigned char h[10];
+    size_t hl = eio_ws_frame_header(h, opcode, hn + n);
+    http_conn_write(c, h, hl);
+    http_conn_write(c, head, hn);
+    http_conn_write_msg(c, m, p, n);
+}
+
 void ws_send_text(http_conn *c, const char *p, size_t n)
 {
     if (!c->wss || c->wss->closing) return;

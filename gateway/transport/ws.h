@@ -32,6 +32,11 @@ void ws_accept_key(const char *key, char out[29]);
 void ws_start(http_conn *c, const char *accept, const char *extra, size_t max_msg);
 /* Queue a shared message as one frame (text "4…" or binary raw). */
 void ws_send_msg(http_conn *c, eio_msg *m);
+/* Queue one frame (opcode 1 text, 2 binary) of `head` (copied) followed by
+ * a slice of a shared message (referenced): Engine.IO v3's 0x04 type byte
+ * in front of binary data, or "b4" in front of base64. */
+void ws_send_parts(http_conn *c, int opcode, const void *head, size_t hn, eio_msg *m,
+                   const char *p, size_t n);
 /* Queue a small text frame (copied), e.g. "2" or "3probe". */
 void ws_send_text(http_conn *c, const char *p, size_t n);
 /* Send a close frame with code and close the connection once it is

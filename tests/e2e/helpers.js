@@ -1,9 +1,17 @@
 // helpers.js — start the real gateway and talk to it: raw HTTP, raw TCP,
 // raw WebSocket (the `ws` package) and the official engine.io-client.
+//
+// IOGATE_TEST_TLS=1: the gateway serves TLS (--tls-cert/--tls-key, a
+// certificate made by tls_cert.js) and every helper here speaks HTTPS, TLS
+// and WSS, checking that certificate as a CA (tls_suites.test.js runs whole
+// suites this way).  `TLS` says which mode is on, `connect()` is the raw
+// socket of the mode, `WS` the WebSocket scheme.
 'use strict';
 const { spawn } = require('node:child_process');
 const net = require('node:net');
+const tls = require('node:tls');
 const http = require('node:http');
+const https = require('node:https');
 const path = require('node:path');
 const WebSocket = require('ws');
 const { Socket } = require('engine.io-client');
@@ -11,6 +19,15 @@ const { Socket } = require('engine.io-client');
 const ROOT = path.resolve(__dirname, '..', '..');
 const BUILD = path.resolve(ROOT, process.env.IOGATE_BUILD || 'build');
 const HOST = '127.0.0.1';
+const TLS = process.env.IOGATE_TEST_TLS === '1' ? require('./tls_cert').testCert() : null;
+const WS = TLS ? 'wss' : 'ws';
+const tlsOpts = TLS ? { ca: TLS.ca } : {};
+
+// A raw connection to the gateway: TCP, or TLS in TLS mode (its 'connect'
+// comes before the handshake; what is written then waits for it).
+function connect(port) {
+  return TLS ? tls.connect({ host: HOST, port, ...tlsOpts }) : net.connect(port, HOST);
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -30,7 +47,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // with the exit code.
 async function startGateway(args = [], { echo = true, logLevel = 'debug', nofile } = {}) {
   const port = await freePort();
-  const argv = ['--listen', `${HOST}:${port}`, '--log-level', logLevel, ...(echo ? ['--echo'] : []), ...args];
+  const argv = ['--listen', `${HOST}:${port}`, '--log-level', logLevel, ...(echo ? ['--echo'] : []),
+    ...(TLS ? ['--tls-cert', TLS.cert, '--tls-key', TLS.key] : []), ...args];
   const bin = path.join(BUILD, 'iogate');
   // IOGATE_WRAPPER (e.g. "valgrind --error-exitcode=99 …", see `make
   // test-valgrind`) prefixes the gateway command; sh execs it, so the pid
@@ -50,7 +68,7 @@ async function startGateway(args = [], { echo = true, logLevel = 'debug', nofile
   const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve(code === null ? sig : code)));
   const gw = {
     port,
-    url: `http://${HOST}:${port}`,
+    url: `${TLS ? 'https' : 'http'}://${HOST}:${port}`,
     proc,
     exited,
     log: () => log,
@@ -87,7 +105,7 @@ async function startGateway(args = [], { echo = true, logLevel = 'debug', nofile
     },
   };
   await Promise.race([
-    gw.waitLog(/listening on http:\/\/127\.0\.0\.1:\d+/, wrapper ? 30000 : 5000),
+    gw.waitLog(TLS || args.includes('--tls-cert') ? /listening on https:\/\/127\.0\.0\.1:\d+/ : /listening on http:\/\/127\.0\.0\.1:\d+/, wrapper ? 30000 : 5000),
     exited.then((c) => { throw new Error(`iogate exited early (${c}):\n${log}`); }),
   ]);
   return gw;
@@ -97,7 +115,7 @@ async function startGateway(args = [], { echo = true, logLevel = 'debug', nofile
 // (body as a string unless binary:true).
 function request(port, { method = 'GET', path: p = '/', headers = {}, body, binary = false } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: HOST, port, method, path: p, headers, agent: false }, (res) => {
+    const req = (TLS ? https : http).request({ host: HOST, port, method, path: p, headers, agent: false, ...tlsOpts }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -130,7 +148,7 @@ const post = (port, sid, body, headers = {}) =>
 // collect everything until the server closes or `timeout` ms pass.
 function raw(port, chunks, { timeout = 1500, until } = {}) {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(port, HOST);
+    const sock = connect(port);
     const got = [];
     let done = false;
     const finish = (closed) => {
@@ -147,7 +165,7 @@ function raw(port, chunks, { timeout = 1500, until } = {}) {
     });
     sock.on('end', () => finish(true));
     sock.on('close', () => finish(true));
-    sock.on('error', (e) => (done ? null : e.code === 'ECONNRESET' ? finish(true) : reject(e)));
+    sock.on('error', (e) => (done ? null : e.code === 'ECONNRESET' || (TLS && e.code === 'EPIPE') ? finish(true) : reject(e)));
     sock.on('connect', async () => {
       for (const c of chunks) {
         if (typeof c === 'number') await sleep(c);
@@ -159,7 +177,7 @@ function raw(port, chunks, { timeout = 1500, until } = {}) {
 
 // A raw WebSocket (the `ws` package) with a message queue.
 function wsOpen(port, query, opts = {}) {
-  const ws = new WebSocket(`ws://${HOST}:${port}/socket.io/?EIO=4&transport=websocket${query ? '&' + query : ''}`, opts);
+  const ws = new WebSocket(`${WS}://${HOST}:${port}/socket.io/?EIO=4&transport=websocket${query ? '&' + query : ''}`, { ...tlsOpts, ...opts });
   const queue = [];
   const waiting = [];
   ws.on('message', (data, isBinary) => {
@@ -190,7 +208,7 @@ function wsOpen(port, query, opts = {}) {
 
 // The official client, pointed at the gateway.
 function eioClient(port, opts = {}) {
-  return new Socket(`http://${HOST}:${port}`, { path: '/socket.io/', ...opts });
+  return new Socket(`${TLS ? 'https' : 'http'}://${HOST}:${port}`, { path: '/socket.io/', ...tlsOpts, ...opts });
 }
 
 function once(emitter, event, timeout = 3000) {
@@ -250,6 +268,6 @@ function afterHead(buf) {
 }
 
 module.exports = {
-  HOST, BUILD, sleep, freePort, startGateway, request, eioPath, handshake, poll, post, raw,
+  TLS, WS, connect, HOST, BUILD, sleep, freePort, startGateway, request, eioPath, handshake, poll, post, raw,
   wsOpen, eioClient, once, clientFrame, upgradeHead, parseFrames, afterHead,
 };

@@ -24,9 +24,12 @@ function freePort() {
 // Start build/iogate.  `workers` maps namespace → command (default: the echo
 // example).  Resolves once "listening on" is logged, i.e. every worker has
 // said HELLO.  `logs` accumulates stderr of the gateway and its workers.
+// IOGATE_TEST_TLS=1: over TLS, as in helpers.js.
+const TLS = process.env.IOGATE_TEST_TLS === '1' ? require('./tls_cert').testCert() : null;
+
 async function startGateway({ workers = { '/': 'echo' }, args = [], env = {} } = {}) {
   const port = await freePort();
-  const argv = ['--listen', `127.0.0.1:${port}`, ...args];
+  const argv = ['--listen', `127.0.0.1:${port}`, ...(TLS ? ['--tls-cert', TLS.cert, '--tls-key', TLS.key] : []), ...args];
   for (const [nsp, cmd] of Object.entries(workers)) {
     // IOGATE_ECHO swaps the echo worker for another language's (the
     // conformance suite runs once per implementation).
@@ -45,7 +48,7 @@ async function startGateway({ workers = { '/': 'echo' }, args = [], env = {} } =
   });
   const gw = {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${TLS ? 'https' : 'http'}://127.0.0.1:${port}`,
     proc,
     logs: '',
     exited: new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal }))),
@@ -60,6 +63,7 @@ async function startGateway({ workers = { '/': 'echo' }, args = [], env = {} } =
     const s = io(gw.url + (nsp === '/' ? '' : nsp), {
       forceNew: true,
       reconnection: false,
+      ...(TLS ? { ca: TLS.ca } : {}),
       ...opts,
     });
     gw.clients.push(s);

@@ -39,6 +39,7 @@ typedef struct {
     size_t nsp_len;
     struct in_addr *src;     /* source addresses to bind (round robin), may be empty */
     size_t nsrc;
+    void *tls;               /* SSL_CTX for https:// targets (WSS, HTTPS polling), NULL = plain */
 } bench_target;
 
 /* ------------------------------------------------------------------ */
@@ -80,6 +81,8 @@ typedef struct {
 
 struct bconn {
     int fd;
+    void *ssl;                      /* SSL of a TLS target, else NULL */
+    bool ssl_read_ww;               /* the last SSL_read must write first */
     int slot;                       /* index in the owner's array */
     enum bconn_state state;
     enum bconn_transport transport;

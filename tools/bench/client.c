@@ -10,9 +10,11 @@
 
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,13 +173,44 @@ static void eio_send(bconn *c, const char *a, size_t alen, const char *b, size_t
 
 static void conn_fail(bconn *c, const char *why);
 
+/* TLS targets: read(2)/write(2) through OpenSSL.  -1 with errno EAGAIN
+ * when the socket must become readable or writable; both watchers are then
+ * kept running and each retries the other direction (a handshake or a
+ * write may need to read first, a read may need to write).  EPROTO for a
+ * TLS failure. */
+static ssize_t ssl_io(bconn *c, void *buf, size_t n, bool wr)
+{
+    if (!c->ssl) return wr ? write(c->fd, buf, n) : read(c->fd, buf, n);
+    ERR_clear_error();
+    int k = n > INT32_MAX ? INT32_MAX : (int)n;
+    int r = wr ? SSL_write(c->ssl, buf, k) : SSL_read(c->ssl, buf, k);
+    if (!wr) c->ssl_read_ww = false;
+    if (r > 0) return r;
+    int saved = errno;
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_WRITE:
+        if (!wr) c->ssl_read_ww = true;
+        if (!ev_is_active(&c->wio)) ev_io_start(g_loop, &c->wio);
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_WANT_READ: errno = EAGAIN; return -1;
+    case SSL_ERROR_ZERO_RETURN: return 0;
+    case SSL_ERROR_SYSCALL: errno = saved ? saved : EPIPE; return saved ? -1 : 0;
+    default: errno = EPROTO; return -1;
+    }
+}
+
 static void try_write(bconn *c)
 {
     while (c->out.off < c->out.len) {
-        ssize_t w = write(c->fd, c->out.p + c->out.off, c->out.len - c->out.off);
+        ssize_t w = ssl_io(c, c->out.p + c->out.off, c->out.len - c->out.off, true);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
+                if (c->ssl && SSL_want_read(c->ssl)) { /* on_read retries */
+                    if (ev_is_active(&c->wio) && !c->ssl_read_ww) ev_io_stop(g_loop, &c->wio);
+                    return;
+                }
                 if (!ev_is_active(&c->wio)) ev_io_start(g_loop, &c->wio);
                 return;
             }
@@ -188,7 +221,7 @@ static void try_write(bconn *c)
         g_cstats.bytes_out += (uint64_t)w;
     }
     c->out.off = c->out.len = 0;
-    if (ev_is_active(&c->wio)) ev_io_stop(g_loop, &c->wio);
+    if (ev_is_active(&c->wio) && !c->ssl_read_ww) ev_io_stop(g_loop, &c->wio);
 }
 
 void bconn_flush_all(void)
@@ -210,6 +243,9 @@ static void conn_teardown(bconn *c)
     if (c->fd < 0) return;
     ev_io_stop(g_loop, &c->rio);
     ev_io_stop(g_loop, &c->wio);
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    c->ssl_read_ww = false;
     close(c->fd);
     c->fd = -1;
     c->in.off = c->in.len = 0;
@@ -650,8 +686,14 @@ static ssize_t consume(bconn *c, uint8_t *buf, size_t len)
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
     bconn *c = (bconn *)((char *)w - offsetof(bconn, rio));
+    /* TLS: a write waiting for the handshake (or for a read) goes now */
+    if (c->ssl && c->out.off < c->out.len) {
+        uint64_t gen = c->gen;
+        try_write(c);
+        if (c->gen != gen || c->fd < 0) return;
+    }
     for (int rounds = 0; rounds < 4; rounds++) {
-        ssize_t r = read(c->fd, g_rbuf, sizeof(g_rbuf));
+        ssize_t r = ssl_io(c, g_rbuf, sizeof(g_rbuf), false);
         if (r < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) break;
@@ -679,7 +721,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             if (k < 0 || c->gen != gen || c->fd < 0) return;
             c->in.off += (size_t)k;
         }
-        if ((size_t)r < sizeof(g_rbuf)) break;
+        if ((size_t)r < sizeof(g_rbuf) && !(c->ssl && SSL_pending(c->ssl) > 0)) break;
     }
 }
 
@@ -697,7 +739,8 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
         c->state = BC_HTTP;
         ev_io_start(g_loop, &c->rio);
     }
-    try_write(c);
+    if (c->ssl_read_ww) on_read(loop, &c->rio, EV_READ);
+    if (c->fd >= 0) try_write(c);
 }
 
 void bconn_global_init(struct ev_loop *loop)
@@ -729,6 +772,14 @@ int bconn_open(bconn *c, const bench_target *t, enum bconn_transport tr, const b
     }
     ev_io_init(&c->rio, on_read, c->fd, EV_READ);
     ev_io_init(&c->wio, on_write, c->fd, EV_WRITE);
+    if (t->tls) { /* the handshake starts with the first write */
+        c->ssl = SSL_new(t->tls);
+        if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+            errno = ENOMEM;
+            goto fail;
+        }
+        SSL_set_connect_state(c->ssl);
+    }
     if (tr == BT_WEBSOCKET)
         ws_request(c);
     else
@@ -745,6 +796,8 @@ int bconn_open(bconn *c, const bench_target *t, enum bconn_transport tr, const b
 fail:
     g_cstats.conn_errors++;
     g_cstats.last_error = strerror(errno);
+    SSL_free(c->ssl);
+    c->ssl = NULL;
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     c->state = BC_CLOSED;

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <netdb.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,8 @@ static void usage(FILE *f)
             "  fixed-rate  echo at an offered rate; latency from the scheduled send time\n"
             "\n"
             "Options:\n"
-            "  -u, --url URL          target, [http://]HOST:PORT[/PATH] (127.0.0.1:3000/socket.io/)\n"
+            "  -u, --url URL          target, [http[s]://]HOST:PORT[/PATH] (127.0.0.1:3000/socket.io/);\n"
+            "                         https:// for TLS (WSS / HTTPS polling; not verified)\n"
             "      --nsp NSP          namespace (/)\n"
             "  -c, --clients N        clients (50; idle 1000; broadcast: receivers)\n"
             "  -w, --window W         outstanding emits per client / broadcasts (1)\n"
@@ -78,11 +80,21 @@ static int parse_scenario(const char *s, enum scenario *out)
 
 static bool is_loopback(struct in_addr a) { return (ntohl(a.s_addr) >> 24) == 127; }
 
-/* [http://]host:port[/path] */
+/* [http://|https://]host:port[/path]; https (or wss) speaks TLS: a client
+ * context that does not verify the certificate (the bench measures the
+ * server's TLS cost, not a trust decision). */
 static int parse_url(const char *url, bench_target *t, const char **why)
 {
     if (strncmp(url, "http://", 7) == 0) url += 7;
     if (strncmp(url, "ws://", 5) == 0) url += 5;
+    if (strncmp(url, "https://", 8) == 0 || strncmp(url, "wss://", 6) == 0) {
+        url += url[0] == 'h' ? 8 : 6;
+        SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx) return *why = "cannot create a TLS context", -1;
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        t->tls = ctx;
+    }
     const char *slash = strchr(url, '/');
     size_t hl = slash ? (size_t)(slash - url) : strlen(url);
     char hp[256];
@@ -91,7 +103,7 @@ static int parse_url(const char *url, bench_target *t, const char **why)
     hp[hl] = 0;
     snprintf(t->hostport, sizeof(t->hostport), "%s", hp);
     char *colon = strrchr(hp, ':');
-    int port = 80;
+    int port = t->tls ? 443 : 80;
     if (colon) {
         *colon = 0;
         port = atoi(colon + 1);

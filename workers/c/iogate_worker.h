@@ -78,7 +78,8 @@ typedef struct iog_broadcast iog_broadcast;     /* a {rooms, except, flags} sele
  * thread ("reserved event name", "socket is not connected", …). */
 const char *iog_strerror(void);
 
-/* Log one line to stderr: "iogate-worker[<pid>] <level>: …".  Levels:
+/* Log one line to stderr in the format the gateway and every library
+ * share: "2026-11-30T04:40:00.123Z INFO  iogate-worker[<pid>] …".  Levels:
  * 0 error, 1 warn, 2 info, 3 debug.  Lines above iog_log_level are dropped;
  * the default is 2, or the value of the environment variable
  * IOGATE_WORKER_LOG ("error"|"warn"|"info"|"debug") read at iog_worker_new. */
@@ -224,6 +225,25 @@ void iog_next(iog_next_handle **next);
 void iog_next_error(iog_next_handle **next, const char *message, json_t *data);
 
 /* ------------------------------------------------------------------ */
+/* Handshake admission (the reference's allowRequest)                   */
+
+/* A gateway started with `--admission NSP` asks NSP's worker, before any
+ * session exists, whether a handshake may go on (PROTOCOL.md rule 39).
+ * `handshake` (borrowed, valid during the call; json_incref to keep it) has
+ * headers, query, url, address, xdomain, secure, time, issued — CONNECT's
+ * handshake without auth.  The handler answers exactly once through
+ * iog_admission_answer(), during the call or later; the gateway refuses a
+ * handshake that gets no answer within its --admission-timeout.  A worker
+ * asked without a handler refuses (and logs it once). */
+typedef struct iog_admission iog_admission;
+typedef void (*iog_admission_fn)(iog_admission *a, json_t *handshake, void *user);
+void iog_on_admission(iog_worker *w, iog_admission_fn fn, void *user);
+/* Admit (ok) or refuse; a refused client gets the reference's answer, with
+ * `message` (NULL = "Forbidden") as the Engine.IO error message.  Consumes
+ * *a and sets it to NULL. */
+void iog_admission_answer(iog_admission **a, bool ok, const char *message);
+
+/* ------------------------------------------------------------------ */
 /* Socket: identity, handshake, rooms, data                             */
 
 /* The Socket.IO id (20 characters, chosen by the gateway).  Borrowed. */
@@ -247,6 +267,13 @@ const char *iog_socket_transport(const iog_socket *s);
  * it as for a new socket (check this to skip work); the client noticed
  * nothing, and a refusal disconnects it. */
 bool iog_socket_recovered(const iog_socket *s);
+/* Whether its client recovered it after losing its transport (connection
+ * state recovery, PROTOCOL.md rule 16a; iog_socket_recovered() is then
+ * true too, as the reference's socket.recovered).  Its data carries over
+ * from the socket object it replaces (that one is gone, without events);
+ * middleware runs again unless the gateway skips it
+ * (--recovery-skip-middlewares). */
+bool iog_socket_restored(const iog_socket *s);
 /* True from ACCEPT until disconnect. */
 bool iog_socket_connected(const iog_socket *s);
 
@@ -464,6 +491,37 @@ void iog_on_adapter(iog_worker *w, iog_adapter_fn fn, void *user);
 void iog_off_adapter(iog_worker *w, iog_adapter_fn fn);
 /* Number of connected sockets. */
 size_t iog_worker_socket_count(const iog_worker *w);
+
+/* ---- emitting from another process (emitter.c, PROTOCOL.md rules 10d-10f) --
+ * A process that is not a namespace's worker (a web app, a cron job) emits
+ * into namespaces the gateway's --emitter-key lets it: to one socket id or
+ * as a broadcast.  It receives no client packets, never displaces the
+ * worker and cannot ask for acks.  Blocking, not thread-safe (one per
+ * thread), no event loop needed. */
+typedef struct iog_emitter iog_emitter;
+/* Connect and say HELLO as an emitter; waits up to timeout_ms (<= 0: 5000)
+ * for WELCOME.  endpoint NULL: IOGATE_ENDPOINT; key NULL:
+ * IOGATE_EMITTER_KEY.  NULL with iog_strerror() on failure (a wrong key:
+ * "gateway refused HELLO: … (auth)"). */
+iog_emitter *iog_emitter_new(const char *endpoint, const char *key, int timeout_ms);
+/* BYE, then close; what was sent still goes out (linger = the timeout).
+ * Sets *e to NULL. */
+void iog_emitter_destroy(iog_emitter **e);
+/* Emit `event` with `args` (a JSON array of arguments, or one value, or
+ * NULL; consumed) to socket `sid` of `nsp`.  0, or -1 when the message
+ * could not be sent or the gateway refused an earlier one (ERROR: a
+ * namespace the key does not name…); an unknown socket id is not an error
+ * (it may have just left). */
+int iog_emitter_emit(iog_emitter *e, const char *nsp, const char *sid, const char *event,
+                     json_t *args);
+/* Broadcast to the sockets of `nsp` in any of `rooms` (NULL-terminated;
+ * NULL = all) and in none of `except`.  As iog_emitter_emit. */
+int iog_emitter_broadcast(iog_emitter *e, const char *nsp, const char *const *rooms,
+                          const char *const *except, const char *event, json_t *args);
+/* Read the gateway's answers for up to wait_ms (PINGs answered): -1 if it
+ * refused something sent before.  Call it before exiting to know that
+ * everything was accepted, and now and then in a long-lived idle emitter. */
+int iog_emitter_flush(iog_emitter *e, int wait_ms);
 
 #ifdef __cplusplus
 }

@@ -55,7 +55,12 @@ iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta)
     }
     const char *tr = json_string_value(json_object_get(meta, "transport"));
     s->transport = iog_xstrdup(tr ? tr : "polling");
-    s->recovered = json_is_true(json_object_get(meta, "recovered"));
+    /* Like the reference's socket.recovered: the client kept its state,
+     * whether the worker restarted (rule 16) or the client came back
+     * (rule 16a); iog_socket_restored() tells the second apart. */
+    s->restored = json_is_true(json_object_get(meta, "restored"));
+    s->skip_mw = s->restored && json_is_true(json_object_get(meta, "skip_middlewares"));
+    s->recovered = json_is_true(json_object_get(meta, "recovered")) || s->restored;
     s->data = iog_jcheck(json_object());
     add_room(s, s->id);
     s->gw_rooms = iog_jcheck(json_array());
@@ -155,6 +160,11 @@ const char *iog_socket_transport(const iog_socket *s)
 {
     return s->transport;
 }
+bool iog_socket_restored(const iog_socket *s)
+{
+    return s->restored;
+}
+
 bool iog_socket_recovered(const iog_socket *s)
 {
     return s->recovered;
@@ -337,7 +347,19 @@ static void run_ns_middleware(iog_socket *s, size_t i)
 
 void iog_socket_start_middleware(iog_socket *s)
 {
-    run_ns_middleware(s, 0);
+    run_ns_middleware(s, s->skip_mw ? s->w->mw.n : 0);
+}
+
+void iog_socket_replace(iog_socket *old, iog_socket *s)
+{
+    json_decref(s->data);
+    s->data = json_incref(old->data);
+    if (old->state == IOG_S_CONNECTED) old->w->n_connected--;
+    old->state = IOG_S_CLOSED; /* no events: its client is back, as s */
+    while (old->acks_out)
+        iog_pending_ack_fire(old->acks_out, "socket has been disconnected", NULL);
+    detach(old);
+    iog_worker_unlink(old->w, old);
 }
 
 static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack);

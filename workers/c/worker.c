@@ -375,6 +375,10 @@ static void send_hello(iog_gw *g)
     json_t *meta =
         iog_jcheck(json_pack("{s:i,s:s,s:i,s:o}", "version", IPC_PROTOCOL_VERSION, "incarnation",
                              g->incarnation, "pid", (int)getpid(), "conn_events", ev));
+    /* Rule 10a: the key that lets us serve the namespace (a spawning
+     * gateway sets it; elsewhere the operator does). */
+    const char *key = getenv("IOGATE_WORKER_KEY");
+    if (key && *key) json_object_set_new(meta, "key", iog_jcheck(json_string(key)));
     /* DONTWAIT: never block on HELLO; while the gateway is not there it
      * waits in the pipe, and is repeated every heartbeat until WELCOME. */
     int rc =
@@ -644,6 +648,9 @@ static void handle(iog_gw *g, const ipc_msg *m)
     }
     case IPC_REPLY:
         return; /* no QUERY is sent by this library: rooms are resolved locally */
+    case IPC_ADMIT:
+        iog_admission_handle(g, m);
+        return;
     case IPC_BROADCAST_ACK:
     case IPC_SERVER_EMIT_ACK: {
         if (nsp_ok) return;
@@ -669,6 +676,15 @@ static void handle(iog_gw *g, const ipc_msg *m)
     if (m->type == IPC_CONNECT) {
         if (m->sid.len != IPC_ID_LEN) {
             iog_log(IOG_LOG_WARN, "CONNECT without a socket id ignored");
+            return;
+        }
+        if (s && s->gw == g && json_is_true(json_object_get(m->meta, "restored"))) {
+            /* Its client recovered it (rule 16a): a new object takes the
+             * old one's place silently, with its data. */
+            iog_socket *ns = iog_socket_create(g, m->sid.data, m->meta);
+            iog_socket_replace(s, ns);
+            table_insert(w, ns);
+            iog_socket_start_middleware(ns);
             return;
         }
         if (s && s->gw == g) {

@@ -106,6 +106,8 @@ struct iog_socket {
     json_t *handshake;
     char *transport;
     bool recovered;
+    bool restored;  /* its client recovered it (PROTOCOL.md rule 16a) */
+    bool skip_mw;   /* ... and the namespace middleware is skipped */
     char **rooms;
     size_t n_rooms, cap_rooms;
     json_t *gw_rooms; /* until ACCEPT: the rooms the gateway already routes
@@ -181,8 +183,15 @@ struct iog_worker {
     struct iog_bc_pending *bc_pending; /* broadcasts waiting for acks (bcast_ack.c) */
     int64_t bc_next_id;
 
+    iog_admission_fn admission_fn; /* admission.c */
+    void *admission_user;
+    int admission_warned;
+
     ipc_frames frames;
 };
+
+/* admission.c: an ADMIT from gateway g (rule 39) */
+void iog_admission_handle(iog_gw *g, const ipc_msg *m);
 
 /* worker.c */
 /* Send one message to gateway g (about socket sid, NULL = none). */
@@ -223,6 +232,9 @@ void iog_bc_notify_outgoing(const iog_broadcast *b, json_t *data);
 iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta);
 void iog_socket_free(iog_socket *s);
 void iog_socket_start_middleware(iog_socket *s);
+/* A restored CONNECT (rule 16a) for known socket old: s takes its place and
+ * data; old goes without events. */
+void iog_socket_replace(iog_socket *old, iog_socket *s);
 void iog_socket_handle_event(iog_socket *s, json_t *data, json_t *meta);
 void iog_socket_handle_ack(iog_socket *s, json_t *data, json_t *meta);
 void iog_socket_handle_conn(iog_socket *s, json_t *meta);

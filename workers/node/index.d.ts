@@ -164,6 +164,8 @@ export declare class Socket<
   readonly rooms: Set<Room>;
   data: SocketData;
   readonly recovered: boolean;
+  /** Its client recovered it after losing its transport (connection state recovery, PROTOCOL.md rule 16a); `recovered` is then true too. */
+  readonly restored: boolean;
   readonly connected: boolean;
   readonly disconnected: boolean;
 
@@ -216,6 +218,22 @@ export interface WorkerOptions {
   autoStart?: boolean;
   handleSignals?: boolean;
   exitWithParent?: boolean;
+  /** Handshake admission (gateway `--admission NSP`, PROTOCOL.md rule 39):
+   * socket.io's allowRequest signature. */
+  allowRequest?: (req: AdmissionRequest, callback: (err: string | null | undefined, success: boolean) => void) => void;
+}
+
+/** What allowRequest receives: the shape of socket.io's http.IncomingMessage
+ * that admission code reads. */
+export interface AdmissionRequest {
+  method: 'GET';
+  url: string;
+  headers: Record<string, string>;
+  _query: Record<string, string | string[]>;
+  query: Record<string, string | string[]>;
+  socket: { remoteAddress: string; encrypted: boolean };
+  connection: { remoteAddress: string; encrypted: boolean };
+  handshake: Record<string, unknown>;
 }
 
 export interface ReadyInfo {

@@ -148,7 +148,7 @@ static void protocol_examples_decode(void **st)
     FILE *f = fopen("ipc/PROTOCOL.md", "r");
     assert_non_null(f);
     char line[4096];
-    int seen = 0;
+    int seen = 0, admits = 0;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;
         int from = 0;
@@ -170,13 +170,18 @@ static void protocol_examples_decode(void **st)
             char word[40];
             assert_non_null(c);
             snprintf(word, sizeof word, " %s ", c);
-            assert_non_null(strstr(" version frames type meta data hello state ", word));
+            assert_non_null(strstr(" version frames type meta data hello state auth ", word));
         }
+        if (m.type == IPC_ADMIT) /* rule 39: a req both ways, a handshake or a verdict */
+            admits += json_is_integer(json_object_get(m.meta, "req")) &&
+                      (json_is_object(json_object_get(m.meta, "handshake")) ||
+                       json_is_boolean(json_object_get(m.meta, "ok")));
         ipc_msg_clear(&m);
         seen++;
     }
     fclose(f);
     assert_true(seen >= 10);
+    assert_int_equal(admits, 4);
 }
 
 /* A message survives a real ROUTER/DEALER round trip frame for frame. */

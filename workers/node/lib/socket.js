@@ -71,7 +71,10 @@ class Socket extends EventEmitter {
     this.id = id;
     this.handshake = buildHandshake(meta.handshake);
     this.request = buildRequest(this.handshake);
-    this.recovered = meta.recovered === true;
+    // As the reference's socket.recovered: the client kept its state, after a
+    // worker restart (rule 16) or its own reconnection (restored, rule 16a).
+    this.restored = meta.restored === true;
+    this.recovered = meta.recovered === true || this.restored;
     this.data = {};
     this.rooms = new Set([id]);
     // A recovered socket comes back with the rooms of the gateway's routing
@@ -475,6 +478,24 @@ class Socket extends EventEmitter {
     this.nsp._send('DISCONNECT', this.id, { close: !!close }, null);
     this._onclose('server namespace disconnect');
     return this;
+  }
+
+  // Its client recovered it (rule 16a): gone without events.
+  _replaced() {
+    this._state = 'closed';
+    this.nsp._forget(this);
+    const acks = [...this._acks.values()];
+    this._acks.clear();
+    for (const a of acks) {
+      if (a.timer) clearTimeout(a.timer);
+      const err = new Error('socket has been disconnected');
+      try {
+        if (a.onClose) a.onClose(err);
+        else if (a.withErr) a.cb(err);
+      } catch (e) {
+        this.nsp._log(0, `socket ${this.id}: ack handler threw: ${(e && e.stack) || e}`);
+      }
+    }
   }
 
   _onclose(reason) {

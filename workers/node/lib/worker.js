@@ -13,6 +13,7 @@ const { BroadcastOperator, checkReserved } = require('./broadcast');
 const { BroadcastAcks } = require('./broadcast_ack');
 const { Adapter } = require('./adapter');
 const { settle, logLine } = require('./native');
+const { handleAdmit } = require('./admission');
 
 const STOP_GRACE_MS = 250; // close(): wait this long for the gateway's BYE
 const SERVER_SIDE_EMIT_TIMEOUT_MS = 5000; // socket.io cluster adapter: requestsTimeout
@@ -67,6 +68,7 @@ class Worker extends EventEmitter {
     this._handleSignals = opts.handleSignals !== false;
     this._exitWithParent = opts.exitWithParent ?? spawnedByGateway();
     this._mw = [];
+    this._allowRequest = opts.allowRequest; // rule 37, lib/admission.js
     this._all = new Map(); // id → Socket, every state, of every gateway
     this._bcastAcks = new BroadcastAcks(this); // broadcasts waiting for acks (rule 25a)
     this.adapter = new Adapter(this); // rooms of our sockets, and their events
@@ -380,6 +382,9 @@ class Worker extends EventEmitter {
       case 'SERVER_EMIT_ACK':
         this._bcastAcks.onMessage(link, m);
         return;
+      case 'ADMIT':
+        handleAdmit(this, link, m.meta, this._allowRequest);
+        return;
       default:
         break;
     }
@@ -392,6 +397,15 @@ class Worker extends EventEmitter {
       if (m.sid.length !== 20) {
         this._log(1, 'CONNECT without a socket id ignored');
         return;
+      }
+      const restored = m.meta.restored === true;
+      let old = null;
+      if (s && s._link === link && restored) {
+        // Its client recovered it (PROTOCOL.md rule 16a): a new socket takes
+        // the old one's place silently, with its data.
+        old = s;
+        s = null;
+        old._replaced();
       }
       if (s && s._link === link) {
         this._log(1, `CONNECT for known socket ${m.sid} ignored`);
@@ -407,8 +421,9 @@ class Worker extends EventEmitter {
       }
       s = new Socket(this, m.sid, m.meta);
       s._link = link;
+      if (old) s.data = old.data;
       this._all.set(m.sid, s);
-      this._runMiddleware(s, 0);
+      this._runMiddleware(s, restored && m.meta.skip_middlewares === true ? Infinity : 0);
       return;
     }
     if (s && s._link !== link) s = null; // another gateway's socket: not this one's to touch

@@ -197,6 +197,7 @@ class Socket:
         self.id = sid
         self.handshake = handshake
         self.recovered = bool(recovered)
+        self.restored = False  # its client recovered it (rule 16a)
         self.data = {}
         self.conn = Conn(transport, worker)
         self._rooms = {sid: True}
@@ -516,6 +517,16 @@ class Socket:
         self._state = GONE
         self._worker._forget(self)
         self._emit_local("disconnect", reason)
+
+    def _replaced(self) -> None:
+        """Its client recovered it (rule 16a): gone without events."""
+        acks, self._acks = self._acks, {}
+        for cb, timer in acks.values():
+            if timer:
+                timer.cancel()
+            self._worker._call(cb, DisconnectedError())
+        self._state = GONE
+        self._worker._forget(self)
 
     def _ack_timeout(self, ack_id: int) -> None:
         entry = self._acks.pop(ack_id, None)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import zmq
 
-from . import protocol
+from . import admission, protocol
 from .adapter import Adapter
 from .bcast_ack import BroadcastAcks
 from .errors import INTERNAL_ERROR, ConnectError, NotSupportedError, error_message
@@ -286,6 +286,13 @@ class Worker(SocketIOAPI):
         """``fn(socket)`` for every accepted socket; register its handlers here."""
         self._check_fn(fn)
         self._connection.append(fn)
+        return fn
+
+    def allow_request(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorator: ``fn(handshake)`` decides whether a handshake may open a
+        session, when the gateway runs with ``--admission`` (see admission.py)."""
+        self._check_fn(fn)
+        self._allow_request = fn
         return fn
 
     # -- namespace-wide operations ----------------------------------------------
@@ -693,6 +700,9 @@ class Worker(SocketIOAPI):
         if t in ("BROADCAST_ACK", "SERVER_EMIT_ACK"):
             self._bcast_acks.on_message(g, m)
             return
+        if t == "ADMIT":
+            admission.handle(self, g, m)
+            return
         if t == "REPLY":
             cb = g.queries.pop(m.meta.get("req"), None)
             if cb:
@@ -798,6 +808,7 @@ class Worker(SocketIOAPI):
             self.log.error("CONNECT with a bad socket id %r ignored", sid)
             return
         old = self._sockets.get(sid)
+        restored = m.meta.get("restored") is True
         if old is not None and old._gw is not g:
             # Ids are 20 random characters: two gateways choosing the same
             # one is a bug or an attack, not chance (rule 2).
@@ -805,7 +816,11 @@ class Worker(SocketIOAPI):
                              g.endpoint, old._gw.endpoint)
             g.send_app("REFUSE", sid, {"message": "duplicate socket id"})
             return
-        if old is not None:
+        if old is not None and restored:
+            # Its client recovered it (PROTOCOL.md rule 16a): a new socket
+            # takes the old one's place silently, with its data.
+            old._replaced()
+        elif old is not None:
             self.log.warning("CONNECT for known socket %s: the old one is gone", sid)
             old._close("transport close")
         hs = m.meta.get("handshake")
@@ -816,12 +831,17 @@ class Worker(SocketIOAPI):
             if not isinstance(hs.get(k), dict):
                 hs[k] = default
         transport = m.meta.get("transport")
-        recovered = m.meta.get("recovered") is True
+        # recovered, like the reference's: the client kept its state, after a
+        # worker restart (rule 16) or its own reconnection (restored, 16a)
+        recovered = m.meta.get("recovered") is True or restored
         rooms = m.meta.get("rooms") if recovered and isinstance(m.meta.get("rooms"), list) else None
         s = Socket(self, g, sid, hs, transport if isinstance(transport, str) else "polling",
                    recovered, rooms)
+        s.restored = restored
+        if old is not None and restored:
+            s.data = old.data
         self._sockets[sid] = s
-        mws = list(self._middleware)
+        mws = [] if restored and m.meta.get("skip_middlewares") is True else list(self._middleware)
         n_user = len(mws)  # python-socketio's connect handler, if any, runs after these
         if self._sio_connect is not None:
             mws.append(self._sio_connect_middleware)
