@@ -180,13 +180,6 @@ const char *const *iog_socket_rooms(const iog_socket *s, size_t *n)
     return (const char *const *)s->rooms;
 }
 
-bool iog_socket_in_room(const iog_socket *s, const char *room)
-{
-    for (size_t i = 0; i < s->n_rooms; i++)
-        if (strcmp(s->rooms[i], room) == 0) return true;
-    return false;
-}
-
 json_t *iog_socket_rooms_json(const iog_socket *s)
 {
     json_t *a = iog_jcheck(json_array());
@@ -684,6 +677,24 @@ int iog_socket_leave(iog_socket *s, const char *room)
         return room_change(s, IPC_LEAVE, room);
     }
     return 0;
+}
+
+/* One JOIN / LEAVE per room: the same rooms in the end as socket.io's
+ * join([…]), and rule 26 makes repeats harmless. */
+int iog_socket_join_rooms(iog_socket *s, const char *const *rooms)
+{
+    int rc = 0;
+    for (size_t i = 0; rooms && rooms[i]; i++)
+        if (iog_socket_join(s, rooms[i]) != 0) rc = -1;
+    return rc;
+}
+
+int iog_socket_leave_rooms(iog_socket *s, const char *const *rooms)
+{
+    int rc = 0;
+    for (size_t i = 0; rooms && rooms[i]; i++)
+        if (iog_socket_leave(s, rooms[i]) != 0) rc = -1;
+    return rc;
 }
 
 /* ---- conn notices ---- */

@@ -1,7 +1,8 @@
 /* table.c — the worker's socket table (a list in CONNECT order plus a hash
  * by id, sockets of every gateway; unlinked sockets wait in the graveyard
- * that worker.c reaps) and its list of emit_with_ack deadlines.  Below
- * socket.c and worker.c: it calls neither. */
+ * that worker.c reaps), the rooms each socket is in (the worker owns its
+ * namespace's room state), and the list of emit_with_ack deadlines.  Below
+ * socket.c, adapter.c and worker.c: it calls none of them. */
 #include "worker_int.h"
 
 #include <stdlib.h>
@@ -98,4 +99,11 @@ void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a)
         return; /* not in the list */
     if (a->tnext) a->tnext->tprev = a->tprev;
     a->tnext = a->tprev = NULL;
+}
+
+bool iog_socket_in_room(const iog_socket *s, const char *room)
+{
+    for (size_t i = 0; i < s->n_rooms; i++)
+        if (strcmp(s->rooms[i], room) == 0) return true;
+    return false;
 }

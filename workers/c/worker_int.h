@@ -5,10 +5,12 @@
  * The files call one another in one direction only, bottom up (no file
  * calls a file above it; scripts/check_worker_layers.sh checks it):
  *   common.c, parent.c          logging, errors, memory, clock; gateway pid
- *   binary.c, table.c           binary values; the socket table, ack deadlines
- *   send.c                      messages to the gateways
+ *   binary.c, table.c, any.c    binary values; the socket table, rooms, ack
+ *                               deadlines; catch-all listeners
+ *   send.c, adapter.c           messages to the gateways; room events
  *   socket.c, admission.c       the Socket API; handshake admission
  *   broadcast.c                 selectors and namespace utilities
+ *   bcast_ack.c                 broadcasts and serverSideEmit with acks
  *   worker.c                    ZeroMQ, the loop, timers, dispatch to the above
  *   emitter.c                   apart: a process that only emits
  * Shared data (the structs below) is not a call: socket.c reads the
@@ -239,7 +241,8 @@ void iog_adapter_left_all(iog_socket *s);
 
 /* any.c: outgoing listeners, given the sent ["event", arg…] (borrowed) */
 void iog_socket_notify_outgoing(iog_socket *s, json_t *data);
-/* … of every socket b reaches (resolved only when some socket listens) */
+/* broadcast.c: … of every socket b reaches (resolved only when some socket
+ * listens) */
 void iog_bc_notify_outgoing(const iog_broadcast *b, json_t *data);
 
 /* socket.c */
