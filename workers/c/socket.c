@@ -461,9 +461,10 @@ static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
         json_array_append(args, json_array_get(packet, i));
     size_t called = 0;
     if (ack) ack->in_dispatch++;
-    for (size_t i = 0; i < s->on_any.n && s->state == IOG_S_CONNECTED; i++, called++)
-        CALL(s->on_any, i, iog_any_fn)
-        (s, ev, args, ack && !ack->sent && ack->s ? ack : NULL, s->on_any.v[i].user);
+    for (size_t i = 0; i < s->on_any.n && s->state == IOG_S_CONNECTED; i++, called++) {
+        iog_any_fn fn = CALL(s->on_any, i, iog_any_fn);
+        fn(s, ev, args, ack && !ack->sent && ack->s ? ack : NULL, s->on_any.v[i].user);
+    }
     for (size_t i = 0; i < s->on_event.n && s->state == IOG_S_CONNECTED; i++) {
         iog_cb *cb = &s->on_event.v[i];
         if (!cb->fn || strcmp(cb->event, ev) != 0) continue;
@@ -723,9 +724,10 @@ void iog_socket_close(iog_socket *s, const char *reason)
     s->state = IOG_S_CLOSED; /* no emit, no join from here on */
     if (was_connected) {
         s->w->n_connected--;
-        for (size_t i = 0; i < s->on_disconnecting.n; i++)
-            CALL(s->on_disconnecting, i, iog_disconnect_fn)
-            (s, reason, s->on_disconnecting.v[i].user);
+        for (size_t i = 0; i < s->on_disconnecting.n; i++) {
+            iog_disconnect_fn fn = CALL(s->on_disconnecting, i, iog_disconnect_fn);
+            fn(s, reason, s->on_disconnecting.v[i].user);
+        }
         iog_adapter_left_all(s);
         for (size_t i = 0; i < s->n_rooms; i++)
             free(s->rooms[i]);
