@@ -79,7 +79,7 @@ typedef struct iog_broadcast iog_broadcast;     /* a {rooms, except, flags} sele
 const char *iog_strerror(void);
 
 /* Log one line to stderr in the format the gateway and every library
- * share: "2026-11-30T04:40:00.123Z INFO  iogate-worker[<pid>] …".  Levels:
+ * share: "2026-11-30T04:40:00.123Z INFO  iogate.worker[/nsp] …".  Levels:
  * 0 error, 1 warn, 2 info, 3 debug.  Lines above iog_log_level are dropped;
  * the default is 2, or the value of the environment variable
  * IOGATE_WORKER_LOG ("error"|"warn"|"info"|"debug") read at iog_worker_new. */
