@@ -131,6 +131,7 @@ void iog_socket_free(iog_socket *s)
     free(s->transport);
     if (s->ufree && s->uptr) s->ufree(s->uptr);
     iog_cbs_clear(&s->on_event);
+    iog_cbs_clear(&s->on_raw);
     iog_cbs_clear(&s->on_any);
     iog_cbs_clear(&s->on_error);
     iog_cbs_clear(&s->on_disconnecting);
@@ -474,6 +475,14 @@ static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
         called++;
         ((iog_event_fn)cb->fn)(s, args, ack && !ack->sent && ack->s ? ack : NULL, cb->user);
     }
+    if (s->on_raw.n) called += iog_raw_dispatch_parsed(s, ev, packet, ack);
+    iog_ack_dispatched(ack, called);
+    json_decref(args);
+    free(ev);
+}
+
+void iog_ack_dispatched(iog_ack *ack, size_t called)
+{
     if (ack) {
         ack->in_dispatch--;
         /* No handler saw it: no one can answer it, so do not keep it until
@@ -484,8 +493,13 @@ static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
          * Otherwise a handler may answer it later; it stays on the list. */
         if (ack->in_dispatch == 0 && (ack->sent || !ack->s)) free(ack);
     }
-    json_decref(args);
-    free(ev);
+}
+
+void iog_ack_sent(iog_ack *a)
+{
+    a->sent = 1;
+    ack_unlink(a);
+    ack_free_if_idle(a);
 }
 
 void iog_socket_handle_event(iog_socket *s, json_t *data, json_t *meta)

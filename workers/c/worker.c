@@ -140,6 +140,12 @@ void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a)
 static int send_text(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const char *text,
                      const iog_atts *att, int vol)
 {
+    return iog_send_raw(g, t, sid, meta, text, text ? strlen(text) : 0, att->v, att->n, vol);
+}
+
+int iog_send_raw(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const char *text,
+                 size_t text_len, const ipc_buf *att, size_t n_att, int vol)
+{
     iog_worker *w = g->w;
     if (!g->welcomed && t != IPC_PING && t != IPC_PONG) /* nothing to route it to */
         return iog_fail(ENOTCONN, "not connected to the gateway");
@@ -156,8 +162,8 @@ static int send_text(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const
         json_object_set_new(own, "done", json_integer(g->seq_done));
         meta = own;
     }
-    int rc = ipc_send_json(g->zsock, NULL, t, nsp, sid ? sid : "", meta, text,
-                           text ? strlen(text) : 0, att->v, att->n, vol ? ZMQ_DONTWAIT : 0);
+    int rc = ipc_send_json(g->zsock, NULL, t, nsp, sid ? sid : "", meta, text, text_len, att,
+                           n_att, vol ? ZMQ_DONTWAIT : 0);
     int err = errno;
     json_decref(own);
     if (rc == 0) {
@@ -702,6 +708,8 @@ static void handle(iog_gw *g, const ipc_msg *m)
     switch (m->type) {
     case IPC_EVENT:
     case IPC_ACK: {
+        /* An event with raw handlers only (raw.c) is never parsed. */
+        if (m->type == IPC_EVENT && iog_raw_event(s, m) == 0) return;
         json_t *data = parse_data(m);
         if (!data) {
             iog_log(IOG_LOG_WARN, "%s for %s: data is not a valid array, dropped",
