@@ -530,6 +530,32 @@ static void long_event_name_takes_parsed_path(void **st)
     assert_non_null(strstr(trace, ",2.5]);"));
 }
 
+/* Numbers the gateway passes as JSON.parse reads them: an integer past
+ * int64 reaches a parsed handler as a double; a real past a double (1e400)
+ * cannot be a jansson value, so only a raw handler gets that event. */
+static void on_big(iog_socket *s, json_t *args, iog_ack *ack, void *user)
+{
+    rec("big(%s,%.0f);", json_is_real(json_array_get(args, 0)) ? "real" : "?",
+        json_real_value(json_array_get(args, 0)));
+}
+static void reg_big(iog_socket *s)
+{
+    iog_socket_on(s, "big", on_big, NULL);
+    iog_socket_on_raw(s, "inf", on_raw_rec, NULL);
+}
+
+static void big_numbers(void **st)
+{
+    trace[0] = 0;
+    raw_calls = 0;
+    iog_on_connection(G.w, on_connection, reg_big);
+    connect_ok(SID1);
+    gw_send(IPC_EVENT, SID1, NULL, "[\"big\",18446744073709551616]", NULL, 0);
+    gw_send(IPC_EVENT, SID1, NULL, "[\"inf\",1e400]", NULL, 0);
+    expect_nothing(30);
+    assert_string_equal(trace, "conn(" SID1 ");big(real,18446744073709551616);raw([\"inf\",1e400]);");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +568,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(raw_broadcast, setup, teardown),
         cmocka_unit_test(args_offset),
         cmocka_unit_test_setup_teardown(long_event_name_takes_parsed_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(big_numbers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
