@@ -145,7 +145,7 @@ static int scan_string(const unsigned char **pp, const unsigned char *end, name_
             goto fail;
         }
         /* jansson refuses these without JSON_ALLOW_NUL / as invalid
-         * Unicode; the gateway's client path uses jansson, so they are
+         * Unicode; a CONNECT auth still goes through jansson, so they are
          * refused everywhere alike. */
         if (cp == 0) {
             *why = "\\u0000 in string";

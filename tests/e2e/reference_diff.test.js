@@ -413,6 +413,7 @@ const CASES = [
   { name: 'BINARY_EVENT with zero attachments', inputs: [...A, '450-["message"]'], end: 'closed', ref: 'Illegal attachments' },
   { name: 'BINARY_EVENT over maxAttachments', inputs: [...A, '4511-["message"]'], end: 'closed', ref: 'too many attachments (10)' },
   { name: 'placeholder num out of range', inputs: [...A, '451-["message",{"_placeholder":true,"num":1}]\x1ebAQ=='], end: 'closed', ref: 'illegal attachments' },
+  { name: 'a NUL after a number', inputs: [...A, '42["message",1\u0000]'], end: 'closed', ref: 'JSON.parse refuses it (jansson would skip it; the scanner refuses it too)' },
   { name: 'text while attachments are due', inputs: [...A, '451-["message"]\x1e42["message"]'], end: 'closed', ref: 'got plaintext data when reconstructing a packet' },
   { name: 'binary with no binary packet', inputs: [...A, 'bAQID'], end: 'closed', ref: 'got binary data when not reconstructing a packet' },
 
@@ -463,8 +464,12 @@ const CASES = [
     differs: 'a worker library would resolve it against attachments that do not exist: closed', iogate: { end: 'closed' },
   },
   {
+    name: 'a placeholder key repeated', inputs: [...A, '451-["message",{"_placeholder":false,"_placeholder":true,"num":0}]\x1ebAQID'], end: 'open', ref: 'JSON.parse keeps the last key: a valid placeholder',
+    differs: 'the scanner checks every member (json_scan.h): a placeholder object has exactly one _placeholder and one num; closed', iogate: { end: 'closed' },
+  },
+  {
     name: 'a lone surrogate escape', inputs: [...A, '42["message","\\ud800"]'], end: 'open', ref: 'JSON.parse accepts it',
-    differs: 'not valid Unicode: jansson refuses it, closed', iogate: { end: 'closed' },
+    differs: 'not valid Unicode: the scanner refuses it (as jansson does), closed', iogate: { end: 'closed' },
   },
   {
     name: 'a NUL in a string', inputs: [...A, '42["message","a\\u0000b"]'], end: 'open', ref: 'JSON.parse accepts it',

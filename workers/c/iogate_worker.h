@@ -364,6 +364,52 @@ void iog_socket_off_any(iog_socket *s, iog_any_fn fn);
  * 0 or -1. */
 int iog_ack_send(iog_ack **ack, json_t *args);
 
+/* ---- raw arguments (raw.c): handlers that forward or store the JSON
+ * bytes never have them parsed or dumped.
+ *
+ * A raw event handler gets the event's data frame exactly as the gateway
+ * sent it: json[0..len) is the array ["event", arg…] as the client wrote it
+ * (validated by the gateway: PROTOCOL.md rule 30a's JSON rules), not
+ * NUL-terminated, with binary values still placeholders
+ * {"_placeholder":true,"num":k} whose bytes are att[k] (n_att of them).
+ * Everything is borrowed for the call.  `ack` as for iog_event_fn.
+ *
+ * When an event has only raw handlers on a socket without packet
+ * middleware (iog_socket_use) or catch-all (iog_socket_on_any), the
+ * library does not parse it at all.  Otherwise it takes the parsed path
+ * (middleware, catch-all, iog_socket_on handlers, in that order) and the
+ * raw handlers run last, on the packet as the middleware left it,
+ * serialized again. */
+typedef struct {
+    const char *data;
+    size_t len;
+} iog_buf;
+typedef void (*iog_raw_event_fn)(iog_socket *s, const char *json, size_t len, const iog_buf *att,
+                                 size_t n_att, iog_ack *ack, void *user);
+void iog_socket_on_raw(iog_socket *s, const char *event, iog_raw_event_fn fn, void *user);
+/* Remove the raw handlers of `event` registered with `fn` (NULL = all). */
+void iog_socket_off_raw(iog_socket *s, const char *event, iog_raw_event_fn fn);
+/* Where the arguments start in a raw event's json: "[" followed by
+ * json[off..len) is the arguments array without the event name (what
+ * iog_ack_send_raw wants to echo them).  0 if json is not ["name", …]. */
+size_t iog_raw_args_off(const char *json, size_t len);
+/* Send JSON text as it is (not parsed, not copied into a tree; the gateway
+ * validates it, rule 30a, and answers ERROR for what it refuses):
+ *  - iog_socket_emit_raw: json_array is ["event", arg…] (the form a raw
+ *    handler receives, so a received event can be sent on untouched);
+ *  - iog_ack_send_raw: json_array is the ack's arguments [arg…]; consumes
+ *    *ack as iog_ack_send;
+ *  - iog_bc_emit_raw: as iog_bc_emit, consumes *pb.
+ * att[0..n_att) are the attachment frames its placeholders refer to (NULL,
+ * 0 for none).  -1 without sending for text that is not an array, a
+ * reserved or missing event name, or as the parsed forms. */
+int iog_socket_emit_raw(iog_socket *s, const char *json_array, size_t len, const iog_buf *att,
+                        size_t n_att);
+int iog_ack_send_raw(iog_ack **ack, const char *json_array, size_t len, const iog_buf *att,
+                     size_t n_att);
+int iog_bc_emit_raw(iog_broadcast **pb, const char *json_array, size_t len, const iog_buf *att,
+                    size_t n_att);
+
 /* Per-packet socket middleware: `packet` (borrowed; the handler may modify
  * it) is ["event", arg…].  Call iog_next() to continue, iog_next_error() to
  * drop the packet and raise the socket's `error` event. */

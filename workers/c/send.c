@@ -1,5 +1,5 @@
 /* send.c — sending to the gateways: one message to one gateway connection
- * (iog_send) or a BROADCAST to each (iog_send_all), with binary values as
+ * (iog_send, or iog_send_raw with the data frame already serialized) or a BROADCAST to each (iog_send_all), with binary values as
  * attachment frames, the "done" mark of PROTOCOL.md rule 36, and a failed
  * send flagged for worker.c to resynchronise.  Below socket.c, admission.c,
  * broadcast.c and worker.c: it calls none of them. */
@@ -13,6 +13,12 @@
 /* Send one message whose data frame is already serialized (text, att). */
 static int send_text(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const char *text,
                      const iog_atts *att, int vol)
+{
+    return iog_send_raw(g, t, sid, meta, text, text ? strlen(text) : 0, att->v, att->n, vol);
+}
+
+int iog_send_raw(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const char *text,
+                 size_t text_len, const ipc_buf *att, size_t n_att, int vol)
 {
     iog_worker *w = g->w;
     if (!g->welcomed && t != IPC_PING && t != IPC_PONG) /* nothing to route it to */
@@ -30,8 +36,8 @@ static int send_text(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const
         json_object_set_new(own, "done", json_integer(g->seq_done));
         meta = own;
     }
-    int rc = ipc_send_json(g->zsock, NULL, t, nsp, sid ? sid : "", meta, text,
-                           text ? strlen(text) : 0, att->v, att->n, vol ? ZMQ_DONTWAIT : 0);
+    int rc = ipc_send_json(g->zsock, NULL, t, nsp, sid ? sid : "", meta, text, text_len, att,
+                           n_att, vol ? ZMQ_DONTWAIT : 0);
     int err = errno;
     json_decref(own);
     if (rc == 0) {

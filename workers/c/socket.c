@@ -132,6 +132,7 @@ void iog_socket_free(iog_socket *s)
     free(s->transport);
     if (s->ufree && s->uptr) s->ufree(s->uptr);
     iog_cbs_clear(&s->on_event);
+    iog_cbs_clear(&s->on_raw);
     iog_cbs_clear(&s->on_any);
     iog_cbs_clear(&s->on_any_out);
     iog_cbs_clear(&s->on_error);
@@ -448,6 +449,50 @@ static void run_packet_middleware(iog_socket *s, json_t *packet, iog_ack *ack, s
     CALL(s->mw, i, iog_packet_middleware_fn)(s, packet, h, s->mw.v[i].user);
 }
 
+int iog_cbs_has(const iog_cbs *l, const char *ev)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].fn && strcmp(l->v[i].event, ev) == 0) return 1;
+    return 0;
+}
+
+/* Run the raw handlers of ev; returns how many ran.  A handler may
+ * disconnect the socket: the others are then skipped, as in dispatch(). */
+size_t iog_socket_run_raw(iog_socket *s, const char *ev, const char *json, size_t len,
+                          const ipc_buf *att, size_t n_att, iog_ack *ack)
+{
+    size_t called = 0;
+    for (size_t i = 0; i < s->on_raw.n && s->state == IOG_S_CONNECTED; i++) {
+        iog_cb *cb = &s->on_raw.v[i];
+        if (!cb->fn || strcmp(cb->event, ev) != 0) continue;
+        called++;
+        ((iog_raw_event_fn)cb->fn)(s, json, len, (const iog_buf *)att, n_att,
+                                   ack && !ack->sent && ack->s ? ack : NULL, cb->user);
+    }
+    return called;
+}
+
+/* An event that took the parsed path, for its raw handlers too: the packet
+ * serialized again (raw.c's handlers see the text the client sent). */
+static size_t raw_dispatch_parsed(iog_socket *s, const char *ev, json_t *packet, iog_ack *ack)
+{
+    if (!iog_cbs_has(&s->on_raw, ev) || s->state != IOG_S_CONNECTED) return 0;
+    iog_atts att;
+    memset(&att, 0, sizeof att);
+    char *text = iog_dump_wire(packet, &att);
+    if (!text) {
+        free(att.v);
+        iog_log(IOG_LOG_WARN, "EVENT %s for %s: cannot be serialized for raw handlers", ev,
+                s->id);
+        return 0;
+    }
+    size_t called = iog_socket_run_raw(s, ev, text, strlen(text), att.v, att.n, ack);
+    free(text);
+    free(att.v);
+    return called;
+}
+
+
 static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
 {
     const char *event = json_string_value(json_array_get(packet, 0));
@@ -471,6 +516,14 @@ static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
         called++;
         ((iog_event_fn)cb->fn)(s, args, ack && !ack->sent && ack->s ? ack : NULL, cb->user);
     }
+    if (s->on_raw.n) called += raw_dispatch_parsed(s, ev, packet, ack);
+    iog_ack_dispatched(ack, called);
+    json_decref(args);
+    free(ev);
+}
+
+void iog_ack_dispatched(iog_ack *ack, size_t called)
+{
     if (ack) {
         ack->in_dispatch--;
         /* No handler saw it: no one can answer it, so do not keep it until
@@ -481,8 +534,13 @@ static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
          * Otherwise a handler may answer it later; it stays on the list. */
         if (ack->in_dispatch == 0 && (ack->sent || !ack->s)) free(ack);
     }
-    json_decref(args);
-    free(ev);
+}
+
+void iog_ack_sent(iog_ack *a)
+{
+    a->sent = 1;
+    ack_unlink(a);
+    ack_free_if_idle(a);
 }
 
 void iog_socket_handle_event(iog_socket *s, json_t *data, json_t *meta)

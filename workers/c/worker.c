@@ -372,6 +372,11 @@ static json_t *parse_data(const ipc_msg *m)
     if (m->data.len == 0) return iog_jcheck(json_array());
     json_error_t jerr;
     json_t *d = json_loadb(m->data.data, m->data.len, 0, &jerr);
+    if (!d && json_error_code(&jerr) == json_error_numeric_overflow)
+        /* An integer past int64 (JSON.stringify(1e20)), which the gateway
+         * passes as JSON.parse reads it: a double here too.  A real past a
+         * double (1e400) still fails: only the raw path (raw.c) sees it. */
+        d = json_loadb(m->data.data, m->data.len, JSON_DECODE_INT_AS_REAL, &jerr);
     if (!json_is_array(d)) {
         json_decref(d);
         return NULL;
@@ -511,6 +516,8 @@ static void handle(iog_gw *g, const ipc_msg *m)
     switch (m->type) {
     case IPC_EVENT:
     case IPC_ACK: {
+        /* An event with raw handlers only (raw.c) is never parsed. */
+        if (m->type == IPC_EVENT && iog_raw_event(s, m) == 0) return;
         json_t *data = parse_data(m);
         if (!data) {
             iog_log(IOG_LOG_WARN, "%s for %s: data is not a valid array, dropped",

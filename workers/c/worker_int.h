@@ -131,6 +131,7 @@ struct iog_socket {
     void (*ufree)(void *);
     iog_cbs on_event, on_any, on_error, on_disconnecting, on_disconnect, on_conn, mw;
     iog_cbs on_any_out; /* any.c */
+    iog_cbs on_raw; /* raw.c: iog_socket_on_raw handlers */
     int64_t next_ack_id;
     iog_pending_ack *acks_out; /* emit_with_ack waiting */
     iog_ack *acks_in;          /* client acks not answered yet */
@@ -213,6 +214,10 @@ int iog_send(iog_gw *g, ipc_type t, const char *sid, json_t *meta, json_t *data,
  * applies it to its own sockets.  -1 when none is connected or a send
  * failed (the others still got it). */
 int iog_send_all(iog_worker *w, ipc_type t, json_t *meta, json_t *data, int vol);
+/* iog_send with the data frame already serialized: text[0..text_len)
+ * (NULL = no data frame) and its attachment frames, sent as they are. */
+int iog_send_raw(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const char *text,
+                 size_t text_len, const ipc_buf *att, size_t n_att, int vol);
 
 /* table.c */
 iog_socket *iog_worker_find(iog_worker *w, const char *sid, size_t len);
@@ -258,5 +263,24 @@ void iog_socket_handle_conn(iog_socket *s, json_t *meta);
 /* Raise disconnecting/disconnect with reason, fail acks, unlink. */
 void iog_socket_close(iog_socket *s, const char *reason);
 void iog_pending_ack_fire(iog_pending_ack *a, const char *err, json_t *args);
+/* After handlers ran with ack (in_dispatch raised by the caller, lowered
+ * here): `called` of them saw it.  Unlinks or frees it as dispatch does. */
+void iog_ack_dispatched(iog_ack *ack, size_t called);
+/* Mark ack sent (iog_ack_send's bookkeeping) and release it. */
+void iog_ack_sent(iog_ack *a);
+
+/* raw.c */
+/* An EVENT that only raw handlers want (no parsed handler, packet
+ * middleware or catch-all for it): run them on the data frame's bytes.
+ * 0 if handled; -1: take the parsed path. */
+int iog_raw_event(iog_socket *s, const ipc_msg *m);
+
+/* socket.c, for raw.c: whether list l has a live handler for ev; run the
+ * raw handlers of ev on json[0..len) and its attachments (a handler may
+ * disconnect the socket: the rest are skipped), returning how many ran.
+ * The parsed path runs them too, on the packet serialized again. */
+int iog_cbs_has(const iog_cbs *l, const char *ev);
+size_t iog_socket_run_raw(iog_socket *s, const char *ev, const char *json, size_t len,
+                          const ipc_buf *att, size_t n_att, iog_ack *ack);
 
 #endif
