@@ -27,6 +27,35 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_HEARTBEAT_MS = 5000
 HWM = 100000
 
+# The hot path calls libzmq through pyzmq's compiled Socket methods with
+# plain int flags: send_multipart / recv_multipart are Python code that
+# builds enum flags for every frame, and cost more than everything else a
+# message needs (PROFILE in workers/python/README.md).
+try:
+    from zmq.backend import Socket as _BackendSocket
+    if not issubclass(zmq.Socket, _BackendSocket):
+        raise ImportError("zmq.Socket does not derive from the backend's")
+    _zsend = _BackendSocket.send
+    _zrecv = _BackendSocket.recv
+    _zget = _BackendSocket.get
+except (ImportError, AttributeError):  # pragma: no cover - another pyzmq layout
+    _zsend, _zrecv, _zget = zmq.Socket.send, zmq.Socket.recv, zmq.Socket.getsockopt
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE = int(zmq.SNDMORE)
+_RCVMORE = int(zmq.RCVMORE)
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+#: message types that never carry "done" (rule 36): the C library's list
+_NO_DONE = frozenset(["PING", "PONG", "HELLO", "PROCESSED"])
+
+
+def recv_frames(sock: zmq.Socket) -> List[bytes]:
+    """One multipart message without waiting (zmq.Again when none)."""
+    frames = [_zrecv(sock, _NOBLOCK)]
+    while _zget(sock, _RCVMORE):
+        frames.append(_zrecv(sock, _NOBLOCK))
+    return frames
+
 # connection states
 NEW, HELLO, READY, BYE, CLOSED = "new", "hello", "ready", "bye", "closed"
 
@@ -92,7 +121,8 @@ class Gateway:
         self.lost: Optional[str] = None  # reason, when a send found the gateway gone
         self.queries: Dict[int, Callable[[Dict[str, Any]], Any]] = {}
         self.seq_handled = 0  # rule 36: last EVENT/ACK seq handled ...
-        self.seq_reported = 0  # ... and the last one reported with PROCESSED
+        self.seq_reported = 0  # ... and the last one reported with PROCESSED or "done"
+        self.nsp_frame = worker.namespace.encode("utf-8")
 
     @property
     def connected(self) -> bool:
@@ -136,10 +166,17 @@ class Gateway:
 
     # -- sending -------------------------------------------------------------
     def send(self, frames: List[bytes], volatile: bool = False) -> bool:
-        if self.sock is None:
+        sock = self.sock
+        if sock is None:
             return False
+        flags = _NOBLOCK if volatile else 0
         try:
-            self.sock.send_multipart(frames, flags=zmq.NOBLOCK if volatile else 0)
+            # the first frame may block (SNDTIMEO) or fail; then the whole
+            # message goes, as with send_multipart
+            last = len(frames) - 1
+            for i in range(last):
+                _zsend(sock, frames[i], flags | _SNDMORE)
+            _zsend(sock, frames[last], flags)
             return True
         except zmq.Again:
             if not volatile and not self.lost:
@@ -156,7 +193,28 @@ class Gateway:
         """An application message; only while welcomed."""
         if self.state != READY or self.lost:
             return False
-        return self.send(protocol.encode(mtype, self.worker.namespace, sid, meta, data), volatile)
+        done = self.seq_handled
+        if done != self.seq_reported and mtype not in _NO_DONE:
+            # Rule 36: report what was handled on this message instead of a
+            # PROCESSED of its own (the C library does the same)
+            if meta:
+                meta_frame = protocol._dump(dict(meta, done=done))
+            else:
+                meta_frame = b'{"done":%d}' % done
+        else:
+            done = 0
+            meta_frame = protocol._dump(meta) if meta else b""
+        frames = [protocol.VERSION_FRAME, mtype.encode("ascii"), self.nsp_frame, sid.encode("ascii"),
+                  meta_frame]
+        if data is None:
+            frames.append(b"")
+        else:
+            frames.extend(protocol.dump_data(data))
+        if not self.send(frames, volatile):
+            return False
+        if done:
+            self.seq_reported = done
+        return True
 
     def send_hello(self) -> None:
         meta = {"version": protocol.PROTOCOL_VERSION, "incarnation": self.incarnation,
@@ -181,4 +239,4 @@ class Gateway:
         return []
 
     def readable(self) -> bool:
-        return self.sock is not None and bool(self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+        return self.sock is not None and bool(_zget(self.sock, _EVENTS) & _POLLIN)
