@@ -49,9 +49,30 @@ _POLLIN = int(zmq.POLLIN)
 _NO_DONE = frozenset(["PING", "PONG", "HELLO", "PROCESSED"])
 
 
-def recv_frames(sock: zmq.Socket) -> List[bytes]:
-    """One multipart message without waiting (zmq.Again when none)."""
-    frames = [_zrecv(sock, _NOBLOCK)]
+def recv_frames(g: "Gateway") -> List[bytes]:
+    """One multipart message from ``g`` without waiting (zmq.Again when
+    none).  Asking ZMQ_RCVMORE costs as much as a recv, so the first six
+    frames every message has (PROTOCOL.md §2) are read without asking, and
+    only then whether attachments follow.  A shorter message from a broken
+    gateway still ends where it ends: either nothing follows it (a recv finds
+    no more) or the next message's version frame shows up early, which no
+    other frame can equal; it is kept for the next call and the short
+    message goes to the decoder, which refuses it."""
+    sock = g.sock
+    frames = g.carry
+    if frames is None:
+        frames = [_zrecv(sock, _NOBLOCK)]
+    else:
+        g.carry = None
+    while len(frames) < 6:
+        try:
+            f = _zrecv(sock, _NOBLOCK)
+        except zmq.Again:
+            return frames
+        if f == protocol.VERSION_FRAME:
+            g.carry = [f]
+            return frames
+        frames.append(f)
     while _zget(sock, _RCVMORE):
         frames.append(_zrecv(sock, _NOBLOCK))
     return frames
@@ -123,6 +144,7 @@ class Gateway:
         self.seq_handled = 0  # rule 36: last EVENT/ACK seq handled ...
         self.seq_reported = 0  # ... and the last one reported with PROCESSED or "done"
         self.nsp_frame = worker.namespace.encode("utf-8")
+        self.carry: Optional[List[bytes]] = None  # the start of the next message (recv_frames)
 
     @property
     def connected(self) -> bool:
@@ -157,6 +179,7 @@ class Gateway:
             self.sock.setsockopt(zmq.LINGER, 500)  # let the BYE out
         self.sock.close()
         self.sock = None
+        self.carry = None
         self.state = CLOSED
 
     def set_heartbeat(self, ms: int) -> None:
@@ -239,4 +262,4 @@ class Gateway:
         return []
 
     def readable(self) -> bool:
-        return self.sock is not None and bool(_zget(self.sock, _EVENTS) & _POLLIN)
+        return self.sock is not None and (self.carry is not None or bool(_zget(self.sock, _EVENTS) & _POLLIN))

@@ -442,10 +442,10 @@ class Worker(SocketIOAPI):
                 # ZMQ_EVENTS first while messages come one at a time (a
                 # failing recv raises, which costs three times as much);
                 # in a burst, recv until it says there is no more.
-                if n < 2 and not _zget(sock, _EVENTS) & _POLLIN:
+                if n < 2 and g.carry is None and not _zget(sock, _EVENTS) & _POLLIN:
                     break
                 try:
-                    frames = recv_frames(sock)
+                    frames = recv_frames(g)
                 except zmq.Again:
                     break
                 n += 1
@@ -476,10 +476,14 @@ class Worker(SocketIOAPI):
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_r, False)
             os.set_blocking(self._wake_w, False)
-        poller = zmq.Poller()
+        # The sockets' ZMQ_FDs with select.poll, as zmq_poll does it but
+        # without its per-call setup: they only say "look at ZMQ_EVENTS",
+        # which next_timeout() does (0 when a message waits) before each wait.
+        poller = select.poll()
         for g in self._gws:
-            poller.register(g.sock, zmq.POLLIN)
-        poller.register(self._wake_r, zmq.POLLIN)
+            poller.register(g.sock.getsockopt(zmq.FD), select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        wake_r = self._wake_r
         deadline = None
         try:
             while not self._closed:
@@ -495,10 +499,10 @@ class Worker(SocketIOAPI):
                     t = min(t, (deadline - now) * 1000.0)
                 if t > 0:
                     # only a stop() writes to the pipe: read it when it says so
-                    for item, _ in poller.poll(max(0, int(t + 0.999))):
-                        if item == self._wake_r:
+                    for fd, _ in poller.poll(max(0, int(t + 0.999))):
+                        if fd == wake_r:
                             try:
-                                os.read(self._wake_r, 512)
+                                os.read(wake_r, 512)
                             except (BlockingIOError, InterruptedError):
                                 pass
                 self.process()
