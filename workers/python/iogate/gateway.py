@@ -200,6 +200,8 @@ class Gateway:
             for i in range(last):
                 _zsend(sock, frames[i], flags | _SNDMORE)
             _zsend(sock, frames[last], flags)
+            if self.worker._aio:
+                self.worker._sent()
             return True
         except zmq.Again:
             if not volatile and not self.lost:

@@ -588,6 +588,9 @@ class Worker(SocketIOAPI):
     def _spawn(self, awaitable: Any, fn: Any, on_error: Any, on_done: Any) -> None:
         raise NotImplementedError  # AsyncWorker
 
+    def _sent(self) -> None:
+        """After a send (AsyncWorker: wake run() when it came from a task)."""
+
     # -- timers --------------------------------------------------------------------
     def _run_timers(self) -> None:
         now = time.monotonic()
