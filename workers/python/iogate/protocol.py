@@ -40,6 +40,20 @@ class ProtocolError(Exception):
 # Built once: json.dumps with options builds a new encoder on every call,
 # which costs as much as encoding a small message.
 _encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+try:
+    # ... and JSONEncoder.encode still builds the C encoder on every call:
+    # build it once too.  No circular-reference markers (a dict kept across
+    # calls); a cycle ends in RecursionError, as the placeholder walk did.
+    from json.encoder import c_make_encoder as _c_make_encoder, encode_basestring as _enc_str
+    if _c_make_encoder is None:
+        raise ImportError("no C JSON encoder")
+    _c_encode = _c_make_encoder(None, json.JSONEncoder().default, _enc_str, None, ":", ",", False,
+                                False, False)
+
+    def _encode_json(value: Any, _c: Any = _c_encode) -> str:  # noqa: F811
+        return "".join(_c(value, 0))
+except ImportError:  # pragma: no cover - an interpreter without _json
+    pass
 # The C scanner json.loads ends in, without its two whitespace regexes; a
 # text it does not take whole goes to json.loads, which has the last word.
 _scan_json = json.JSONDecoder().scan_once
