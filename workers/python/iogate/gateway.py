@@ -30,7 +30,7 @@ HWM = 100000
 # The hot path calls libzmq through pyzmq's compiled Socket methods with
 # plain int flags: send_multipart / recv_multipart are Python code that
 # builds enum flags for every frame, and cost more than everything else a
-# message needs (PROFILE in workers/python/README.md).
+# message needs ("Cost per message" in workers/python/README.md).
 try:
     from zmq.backend import Socket as _BackendSocket
     if not issubclass(zmq.Socket, _BackendSocket):
