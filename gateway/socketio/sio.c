@@ -88,6 +88,13 @@ static void send_packet(sio_client *c, sio_type type, const char *nsp, size_t ns
     if (msgs != stack) free(msgs);
 }
 
+void sio_socket_send_event(sio_socket *s, int64_t id, const char *data, size_t len,
+                           const ipc_buf *att, size_t n_att)
+{
+    send_packet(s->client, SIO_EVENT, s->nsp->name, strlen(s->nsp->name), id, data, len, att,
+                n_att);
+}
+
 static void send_json_packet(sio_client *c, sio_type type, const char *nsp, json_t *j)
 {
     char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
@@ -789,6 +796,9 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     }
     ipc_type t = (p->type == SIO_ACK || p->type == SIO_BINARY_ACK) ? IPC_ACK : IPC_EVENT;
     GW_NSP_COUNT2(s->nsp, packets_in, bytes_in, p->data_len);
+    /* An answer to a broadcast that asked for acks goes its own way (rule 25a). */
+    if (t == IPC_ACK && gw_bcast_ack_answer(app, s, p->id, p->data, p->data_len, att, n_att))
+        return;
     if (s->orphaned || s->recovering) {
         /* Its worker is restarting: keep the packet, in order, for the next
          * one.  Past the bound the socket goes (PROTOCOL.md rule 35). */
@@ -1085,6 +1095,19 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
         gw_router_send(app, w, IPC_ERROR, nsp->name, NULL, meta, strlen(meta), NULL, 0, NULL, 0);
         return;
     }
+    if (json_object_get(m->meta, "ack")) {
+        /* Acks asked (rule 25a): one packet per receiver, each with an ack
+         * id of its own, counted in sio_bcast_ack.c. */
+        gw_bcast_ack *ba = gw_bcast_ack_new(app, w, m);
+        if (!ba) return;
+        if (json_is_array(ids))
+            select_listed(app, nsp, ids, gw_bcast_ack_send, ba);
+        else
+            gw_rooms_select(app, nsp, json_object_get(m->meta, "rooms"),
+                            json_object_get(m->meta, "except"), gw_bcast_ack_send, ba);
+        gw_bcast_ack_sent(app, w, &ba);
+        return;
+    }
     eio_msg *stack[16];
     eio_msg **msgs = m->n_att + 1 <= 16 ? stack : xmalloc((m->n_att + 1) * sizeof *msgs);
     /* Recovery on: one offset for the whole broadcast, as the reference's
@@ -1144,6 +1167,10 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     }
     if (m->type == IPC_BROADCAST) {
         broadcast(app, w, m);
+        return;
+    }
+    if (m->type == IPC_SERVER_EMIT) {
+        gw_server_emit(app, w, m);
         return;
     }
     if (m->type == IPC_ADMIT) {
@@ -1270,6 +1297,11 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     case IPC_EMIT: {
         GW_NSP_COUNT2(nsp, packets_out, bytes_out, m->data.len);
         json_t *ack = json_object_get(m->meta, "ack");
+        if (json_is_integer(ack) && json_integer_value(ack) >= GW_BCAST_ACK_BASE) {
+            tell_worker(app, w, s->id, "meta", "ack ids from 2^40 are the gateway's (rule 25a)",
+                        m->type);
+            return;
+        }
         if (s->rec) {
             /* Recovery on: an emit that can be replayed carries its offset
              * and is logged, as the reference sends socket.emit through
@@ -1464,6 +1496,7 @@ void gw_app_shutdown(gw_app *app)
     HASH_ITER(hh, app->sockets, s, tmp) sio_socket_remove(app, s, "server shutting down");
     sio_rec_shutdown(app);
     gw_ghosts_free_all(app);
+    gw_bcast_acks_free_all(app);
     eio_server_shutdown(app->eio);
     ev_timer_stop(app->loop, &app->connect_timer);
     gw_router_stop(app);
@@ -1476,6 +1509,7 @@ void gw_app_destroy(gw_app **pa)
     if (app->eio) eio_server_destroy(&app->eio);
     sio_rec_destroy(app);
     gw_ghosts_free_all(app);
+    gw_bcast_acks_free_all(app);
     gw_nsp *n, *tn;
     HASH_ITER(hh, app->nsps, n, tn)
     {
