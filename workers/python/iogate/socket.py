@@ -416,9 +416,10 @@ class Socket:
             return True
         if self._state != CONNECTED:
             return False
-        if not self._gw.send_app("EMIT", self.id, meta, [event, *args], volatile=volatile):
+        if not self._gw.send_app("EMIT", self.id, meta, [event, *args], volatile):
             return False
-        self._notify_outgoing(event, args)
+        if self._any_outgoing:
+            self._notify_outgoing(event, args)
         return True
 
     def send(self, *args: Any) -> bool:
@@ -545,6 +546,9 @@ class Socket:
     def _on_event(self, packet: List[Any], ack_id: Optional[int]) -> None:
         if self._state != CONNECTED:
             return
+        if not self._middleware:
+            self._dispatch(packet, ack_id)
+            return
         mws = list(self._middleware)
 
         def step(i: int, err: Any = None) -> None:
@@ -577,9 +581,16 @@ class Socket:
     def _dispatch(self, packet: List[Any], ack_id: Optional[int]) -> None:
         if not packet or not isinstance(packet[0], str):
             return
-        event, args = packet[0], list(packet[1:])
+        event, args = packet[0], packet[1:]
         if event in RESERVED_EVENTS or event in LOCAL_EVENTS:
             self._worker.log.warning("socket %s: client event %r has a reserved name; ignored", self.id, event)
+            return
+        if not self._any and event not in self._handlers:
+            # only a python-socketio handler (or none): the common case
+            sio = self._worker._sio_handler(event)
+            if sio is not None:
+                self._worker._sio_dispatch(self, sio, event, args,
+                                           Ack(self, ack_id) if ack_id is not None else None)
             return
         any_handlers = list(self._any)
         handlers = any_handlers + list(self._handlers.get(event, ()))
