@@ -1,12 +1,26 @@
-// readme_examples.test.js — every fenced code block of README.md,
-// workers/c/README.md and examples/*/README.md is *extracted* from the
-// Markdown and run as printed, so the documentation cannot drift from the
-// code.  Per Markdown file, in a scratch directory that looks like the top
-// of a checkout (build/, workers/, examples/, node_modules/ link to this
-// one) and with a `make install PREFIX=<tmp>` on PATH and PKG_CONFIG_PATH:
+// readme_examples.test.js — every fenced code block of README.md, the
+// libraries' READMEs (workers/README.md, workers/{c,python,node}/README.md)
+// and examples/*/README.md is *extracted* from the Markdown and run as
+// printed, so the documentation cannot drift from the code.  Per Markdown
+// file, in a scratch directory that looks like the top of a checkout
+// (build/, examples/, node_modules/ and workers/* link to this one, except
+// workers/python and workers/node, which are copies: pip and npm write into
+// what they install from) and with a `make install PREFIX=<tmp>` on PATH and
+// PKG_CONFIG_PATH:
 //
 //  - `<!-- file: NAME -->` above a block saves it as NAME (C, Python, JS);
-//    a C block without it is a fragment, compiled with `cc -c`;
+//    a C block without it is a fragment, compiled with `cc -c`, a Python
+//    one is compiled with py_compile;
+//  - `<!-- file: NAME, run by PATH -->`: saved, syntax-checked (py_compile,
+//    `node --check`), and run as printed by the test PATH, which must exist
+//    and extract it by that marker (it compares the block with a reference
+//    server, or drives it message by message); it may also be a gateway
+//    block's worker;
+//  - install blocks run for real, offline: pip gets PIP_NO_INDEX=1 and
+//    PIP_NO_BUILD_ISOLATION=0 (Debian's setuptools/wheel through a
+//    --system-site-packages venv), npm prefers its cache; a Markdown file
+//    with an `npm install` gets its own node_modules (and a package.json
+//    naming an app) instead of the link to this checkout's;
 //  - `sh` blocks run in order with `sh -e`.  One that starts the gateway
 //    (`iogate … --listen 127.0.0.1:3000`) runs with 3000 replaced by a free
 //    port until it logs "listening on"; then every namespace of its
@@ -14,6 +28,9 @@
 //    "message" "hello" with an ack and must get "ok"; if the worker's
 //    source names "message-back" the sender gets it back, if it names
 //    "said" a second client of the namespace (in the same room) gets it;
+//    a worker of another contract (a README's own application) must answer
+//    the namespace's CONNECT itself: `connect`, or the `connect_error` its
+//    middleware gives (not the gateway's);
 //    any other sh block must exit 0;
 //  - `nginx` blocks (http {}-level text) must pass `nginx -t`;
 //  - `<!-- not run: REASON -->` above a block skips it, visibly: the test
@@ -32,7 +49,8 @@ const { io } = require('socket.io-client');
 const { freePort, once, waitFor, sleep, ROOT, BUILD } = require('./sio_harness');
 const { nginxCheck } = require('./nginx_harness');
 
-const DOCS = ['README.md', 'workers/c/README.md', ...fs.readdirSync(path.join(ROOT, 'examples'))
+const DOCS = ['README.md', 'workers/README.md', 'workers/c/README.md', 'workers/python/README.md',
+  'workers/node/README.md', ...fs.readdirSync(path.join(ROOT, 'examples'))
   .filter((d) => fs.existsSync(path.join(ROOT, 'examples', d, 'README.md')))
   .map((d) => `examples/${d}/README.md`)];
 
@@ -49,11 +67,14 @@ function extractBlocks(md) {
     let k = i - 1;
     while (k >= 0 && lines[k].trim() === '') k--;
     const marker = k >= 0 ? /^<!--\s*(file|not run):\s*(.*?)\s*-->$/.exec(lines[k].trim()) : null;
+    const file = marker && marker[1] === 'file' ? /^(\S+?)(?:,\s*run by\s+(\S+))?$/.exec(marker[2]) : null;
+    if (marker && marker[1] === 'file') assert.ok(file, `line ${k + 1}: <!-- file: NAME --> or <!-- file: NAME, run by PATH -->`);
     blocks.push({
       line: i + 1,
       lang: open[1],
       text: lines.slice(i + 1, j).join('\n') + '\n',
-      file: marker && marker[1] === 'file' ? marker[2] : null,
+      file: file ? file[1] : null,
+      runBy: file ? file[2] || null : null,
       notRun: marker && marker[1] === 'not run' ? marker[2] : null,
     });
     i = j;
@@ -80,10 +101,25 @@ function installPrefix() {
   return prefix;
 }
 
-function scratchCheckout() {
+// ownModules: the Markdown runs `npm install`, which must not write into
+// this checkout's node_modules (nor look above the scratch directory).
+function scratchCheckout(ownModules) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-readme-'));
   fs.symlinkSync(BUILD, path.join(dir, 'build'));
-  for (const d of ['workers', 'examples', 'node_modules']) fs.symlinkSync(path.join(ROOT, d), path.join(dir, d));
+  fs.symlinkSync(path.join(ROOT, 'examples'), path.join(dir, 'examples'));
+  if (ownModules) fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "app", "private": true }\n');
+  else fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  fs.mkdirSync(path.join(dir, 'workers'));
+  const skip = new Set(['tests', 'test', 'node_modules', 'build', '__pycache__']);
+  for (const d of fs.readdirSync(path.join(ROOT, 'workers'))) {
+    const from = path.join(ROOT, 'workers', d);
+    if (d === 'python' || d === 'node')
+      fs.cpSync(from, path.join(dir, 'workers', d), {
+        recursive: true,
+        filter: (f) => !skip.has(path.basename(f)) && !f.endsWith('.egg-info'),
+      });
+    else fs.symlinkSync(from, path.join(dir, 'workers', d));
+  }
   return dir;
 }
 
@@ -92,6 +128,14 @@ function envFor(pfx) {
     ...process.env,
     PATH: `${pfx}/test-bin:${pfx}/bin:${process.env.PATH}`,
     PKG_CONFIG_PATH: `${pfx}/lib/pkgconfig`,
+    // `pip install workers/python` offline: no index, Debian's setuptools
+    PIP_NO_INDEX: '1',
+    PIP_NO_BUILD_ISOLATION: '0', // pip's spelling of --no-build-isolation
+    PIP_DISABLE_PIP_VERSION_CHECK: '1',
+    npm_config_prefer_offline: 'true',
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_update_notifier: 'false',
   };
 }
 
@@ -117,7 +161,28 @@ function sourceOf(cmd, saved) {
   return null;
 }
 
+// A worker of its own contract answers a CONNECT: connected, or refused by
+// its middleware (the gateway's own refusals say the namespace is missing).
+async function answersConnect(url, nsp, src) {
+  const c = io(url + (nsp === '/' ? '' : nsp), { forceNew: true, reconnection: false });
+  try {
+    const r = await new Promise((resolve) => {
+      const t = setTimeout(() => resolve({ timeout: true }), 15000);
+      c.on('connect', () => (clearTimeout(t), resolve({ ok: true })));
+      c.on('connect_error', (e) => (clearTimeout(t), resolve({ err: e })));
+    });
+    assert.ok(!r.timeout, `${nsp} (${src.name}): no answer to CONNECT`);
+    if (r.err) {
+      assert.doesNotMatch(r.err.message, /Invalid namespace|unavailable|xhr poll error|websocket error/i, `${nsp} (${src.name}): not the worker's refusal`);
+      assert.ok(src.text.includes(r.err.message), `${nsp} (${src.name}): refused with "${r.err.message}", which the worker's source does not say`);
+    }
+  } finally {
+    c.close();
+  }
+}
+
 async function exercise(url, nsp, src) {
+  if (!/message-back/.test(src.text) && !/["']said["']/.test(src.text)) return answersConnect(url, nsp, src);
   const opts = { forceNew: true, reconnection: false };
   const a = io(url + (nsp === '/' ? '' : nsp), opts);
   const b = io(url + (nsp === '/' ? '' : nsp), opts);
@@ -183,15 +248,29 @@ for (const doc of DOCS) {
     const blocks = extractBlocks(fs.readFileSync(path.join(ROOT, doc), 'utf8'));
     const pfx = installPrefix();
     const env = envFor(pfx);
-    const cwd = scratchCheckout();
+    const cwd = scratchCheckout(blocks.some((b) => b.lang === 'sh' && !b.notRun && /\bnpm install\b/.test(b.text)));
     const saved = {};
     const used = new Set();
     const count = { run: 0, notRun: 0 };
     try {
       for (const b of blocks) if (b.file && !b.notRun) {
         assert.ok(!b.file.includes('/'), `${doc}:${b.line}: file names are plain`);
+        assert.ok(!(b.file in saved), `${doc}:${b.line}: ${b.file} saved twice`);
         fs.writeFileSync(path.join(cwd, b.file), b.text);
         saved[b.file] = b.text;
+        if (b.runBy) {
+          // the test named runs it: it exists and extracts it by this marker
+          const by = path.join(ROOT, b.runBy);
+          assert.ok(fs.existsSync(by), `${doc}:${b.line}: run by ${b.runBy}, which does not exist`);
+          assert.ok(fs.readFileSync(by, 'utf8').includes(`file: ${b.file}`), `${doc}:${b.line}: ${b.runBy} does not extract "file: ${b.file}"`);
+          const check = b.lang === 'python' ? ['/usr/bin/python3', ['-m', 'py_compile', b.file]]
+            : b.lang === 'js' ? [process.execPath, ['--check', b.file]] : null;
+          assert.ok(check, `${doc}:${b.line}: "run by" is for python and js blocks`);
+          const r = spawnSync(check[0], check[1], { cwd, encoding: 'utf8' });
+          assert.equal(r.status, 0, `${doc}:${b.line}: ${b.file} does not compile:\n${r.stderr}`);
+          t.diagnostic(`${doc}:${b.line}: ${b.file} run by ${b.runBy}`);
+          used.add(b.file);
+        }
       }
       for (const b of blocks) {
         const where = `${doc}:${b.line} (${b.lang || 'no language'})`;
@@ -209,6 +288,13 @@ for (const doc of DOCS) {
           const src = path.join(cwd, `fragment-${b.line}.c`);
           fs.writeFileSync(src, b.text);
           const r = spawnSync('/bin/sh', ['-c', `cc -c ${src} -o ${src}.o $(pkg-config --cflags iogate-worker)`], { cwd, env, encoding: 'utf8' });
+          assert.equal(r.status, 0, `${where}: the fragment does not compile:\n${r.stderr}`);
+          count.run++;
+        } else if (b.lang === 'python' && !b.file) {
+          // a fragment (an excerpt of an application): it must compile
+          const src = path.join(cwd, `fragment-${b.line}.py`);
+          fs.writeFileSync(src, b.text);
+          const r = spawnSync('/usr/bin/python3', ['-m', 'py_compile', src], { cwd, env, encoding: 'utf8' });
           assert.equal(r.status, 0, `${where}: the fragment does not compile:\n${r.stderr}`);
           count.run++;
         } else if (b.lang === 'python' || b.lang === 'js') {
