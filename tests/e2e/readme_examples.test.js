@@ -9,8 +9,7 @@
 // PKG_CONFIG_PATH:
 //
 //  - `<!-- file: NAME -->` above a block saves it as NAME (C, Python, JS);
-//    a C block without it is a fragment, compiled with `cc -c`, a Python
-//    one is compiled with py_compile;
+//    a C block without it is a fragment, compiled with `cc -c`;
 //  - `<!-- file: NAME, run by PATH -->`: saved, syntax-checked (py_compile,
 //    `node --check`), and run as printed by the test PATH, which must exist
 //    and extract it by that marker (it compares the block with a reference
@@ -243,89 +242,106 @@ async function runServerBlock(b, cwd, env, saved, used) {
   assert.ok(!san, `line ${b.line}: sanitizer report: ${san && san[0]}\n${logs.slice(-3000)}`);
 }
 
-for (const doc of DOCS) {
-  test(`${doc}: every code block runs as printed`, async (t) => {
-    const blocks = extractBlocks(fs.readFileSync(path.join(ROOT, doc), 'utf8'));
-    const pfx = installPrefix();
-    const env = envFor(pfx);
-    const cwd = scratchCheckout(blocks.some((b) => b.lang === 'sh' && !b.notRun && /\bnpm install\b/.test(b.text)));
-    const saved = {};
-    const used = new Set();
-    const count = { run: 0, notRun: 0 };
-    try {
-      for (const b of blocks) if (b.file && !b.notRun) {
-        assert.ok(!b.file.includes('/'), `${doc}:${b.line}: file names are plain`);
-        assert.ok(!(b.file in saved), `${doc}:${b.line}: ${b.file} saved twice`);
-        fs.writeFileSync(path.join(cwd, b.file), b.text);
-        saved[b.file] = b.text;
-        if (b.runBy) {
-          // the test named runs it: it exists and extracts it by this marker
-          const by = path.join(ROOT, b.runBy);
-          assert.ok(fs.existsSync(by), `${doc}:${b.line}: run by ${b.runBy}, which does not exist`);
-          assert.ok(fs.readFileSync(by, 'utf8').includes(`file: ${b.file}`), `${doc}:${b.line}: ${b.runBy} does not extract "file: ${b.file}"`);
-          const check = b.lang === 'python' ? ['/usr/bin/python3', ['-m', 'py_compile', b.file]]
-            : b.lang === 'js' ? [process.execPath, ['--check', b.file]] : null;
-          assert.ok(check, `${doc}:${b.line}: "run by" is for python and js blocks`);
-          const r = spawnSync(check[0], check[1], { cwd, encoding: 'utf8' });
-          assert.equal(r.status, 0, `${doc}:${b.line}: ${b.file} does not compile:\n${r.stderr}`);
-          t.diagnostic(`${doc}:${b.line}: ${b.file} run by ${b.runBy}`);
-          used.add(b.file);
-        }
+// Run every block of one Markdown text (`doc` names it in messages).
+async function runDoc(t, doc, md) {
+  const blocks = extractBlocks(md);
+  const pfx = installPrefix();
+  const env = envFor(pfx);
+  const cwd = scratchCheckout(blocks.some((b) => b.lang === 'sh' && !b.notRun && /\bnpm install\b/.test(b.text)));
+  const saved = {};
+  const used = new Set();
+  const count = { run: 0, notRun: 0 };
+  try {
+    for (const b of blocks) if (b.file && !b.notRun) {
+      assert.ok(!b.file.includes('/'), `${doc}:${b.line}: file names are plain`);
+      assert.ok(!(b.file in saved), `${doc}:${b.line}: ${b.file} saved twice`);
+      fs.writeFileSync(path.join(cwd, b.file), b.text);
+      saved[b.file] = b.text;
+      if (b.runBy) {
+        // the test named runs it: it exists and extracts it by this marker
+        const by = path.join(ROOT, b.runBy);
+        assert.ok(fs.existsSync(by), `${doc}:${b.line}: run by ${b.runBy}, which does not exist`);
+        assert.ok(fs.readFileSync(by, 'utf8').includes(`file: ${b.file}`), `${doc}:${b.line}: ${b.runBy} does not extract "file: ${b.file}"`);
+        const check = b.lang === 'python' ? ['/usr/bin/python3', ['-m', 'py_compile', b.file]]
+          : b.lang === 'js' ? [process.execPath, ['--check', b.file]] : null;
+        assert.ok(check, `${doc}:${b.line}: "run by" is for python and js blocks`);
+        const r = spawnSync(check[0], check[1], { cwd, encoding: 'utf8' });
+        assert.equal(r.status, 0, `${doc}:${b.line}: ${b.file} does not compile:\n${r.stderr}`);
+        t.diagnostic(`${doc}:${b.line}: ${b.file} run by ${b.runBy}`);
+        used.add(b.file);
       }
-      for (const b of blocks) {
-        const where = `${doc}:${b.line} (${b.lang || 'no language'})`;
-        if (b.notRun !== null) {
-          assert.ok(b.notRun.length >= 10, `${where}: "not run" needs a reason`);
-          t.diagnostic(`not run: ${where}: ${b.notRun}`);
-          count.notRun++;
+    }
+    for (const b of blocks) {
+      const where = `${doc}:${b.line} (${b.lang || 'no language'})`;
+      if (b.notRun !== null) {
+        assert.ok(b.notRun.length >= 10, `${where}: "not run" needs a reason`);
+        t.diagnostic(`not run: ${where}: ${b.notRun}`);
+        count.notRun++;
+        continue;
+      }
+      if (b.lang === 'c') {
+        if (b.file) {
+          count.run++; // built by an sh block; checked below that one does
           continue;
         }
-        if (b.lang === 'c') {
-          if (b.file) {
-            count.run++; // built by an sh block; checked below that one does
-            continue;
-          }
-          const src = path.join(cwd, `fragment-${b.line}.c`);
-          fs.writeFileSync(src, b.text);
-          const r = spawnSync('/bin/sh', ['-c', `cc -c ${src} -o ${src}.o $(pkg-config --cflags iogate-worker)`], { cwd, env, encoding: 'utf8' });
-          assert.equal(r.status, 0, `${where}: the fragment does not compile:\n${r.stderr}`);
-          count.run++;
-        } else if (b.lang === 'python' && !b.file) {
-          // a fragment (an excerpt of an application): it must compile
-          const src = path.join(cwd, `fragment-${b.line}.py`);
-          fs.writeFileSync(src, b.text);
-          const r = spawnSync('/usr/bin/python3', ['-m', 'py_compile', src], { cwd, env, encoding: 'utf8' });
-          assert.equal(r.status, 0, `${where}: the fragment does not compile:\n${r.stderr}`);
-          count.run++;
-        } else if (b.lang === 'python' || b.lang === 'js') {
-          assert.ok(b.file, `${where}: a ${b.lang} block needs <!-- file: NAME --> (or <!-- not run: why -->)`);
-          count.run++;
-        } else if (b.lang === 'sh') {
-          if (/(^|\s|\/)iogate\s[^\n]*--listen/.test(b.text.replace(/\\\n/g, ' '))) {
-            await runServerBlock(b, cwd, env, saved, used);
-          } else {
-            const r = spawnSync('/bin/sh', ['-e', '-c', b.text], { cwd, env, encoding: 'utf8', timeout: 120000 });
-            assert.equal(r.status, 0, `${where}: exit ${r.status}:\n${r.stdout}\n${r.stderr}`);
-          }
-          // a C file an sh block compiles is used by it
-          for (const name of Object.keys(saved)) if (name.endsWith('.c') && b.text.includes(name)) used.add(name);
-          count.run++;
-        } else if (b.lang === 'nginx') {
-          const r = nginxCheck(b.text);
-          assert.ok(r.ok, `${where}: nginx -t fails:\n${r.output}\n${b.text}`);
-          count.run++;
+        const src = path.join(cwd, `fragment-${b.line}.c`);
+        fs.writeFileSync(src, b.text);
+        const r = spawnSync('/bin/sh', ['-c', `cc -c ${src} -o ${src}.o $(pkg-config --cflags iogate-worker)`], { cwd, env, encoding: 'utf8' });
+        assert.equal(r.status, 0, `${where}: the fragment does not compile:\n${r.stderr}`);
+        count.run++;
+      } else if (b.lang === 'python' || b.lang === 'js') {
+        assert.ok(b.file, `${where}: a ${b.lang} block needs <!-- file: NAME --> (or <!-- not run: why -->)`);
+        count.run++;
+      } else if (b.lang === 'sh') {
+        if (/(^|\s|\/)iogate\s[^\n]*--listen/.test(b.text.replace(/\\\n/g, ' '))) {
+          await runServerBlock(b, cwd, env, saved, used);
         } else {
-          assert.fail(`${where}: no way to run a "${b.lang}" block: mark it <!-- not run: why --> or teach this test`);
+          const r = spawnSync('/bin/sh', ['-e', '-c', b.text], { cwd, env, encoding: 'utf8', timeout: 120000 });
+          assert.equal(r.status, 0, `${where}: exit ${r.status}:\n${r.stdout}\n${r.stderr}`);
         }
+        // a C file an sh block compiles is used by it
+        for (const name of Object.keys(saved)) if (name.endsWith('.c') && b.text.includes(name)) used.add(name);
+        count.run++;
+      } else if (b.lang === 'nginx') {
+        const r = nginxCheck(b.text);
+        assert.ok(r.ok, `${where}: nginx -t fails:\n${r.output}\n${b.text}`);
+        count.run++;
+      } else {
+        assert.fail(`${where}: no way to run a "${b.lang}" block: mark it <!-- not run: why --> or teach this test`);
       }
-      for (const name of Object.keys(saved))
-        assert.ok(used.has(name), `${doc}: ${name} is saved from the Markdown but no command uses it`);
-      t.diagnostic(`${doc}: ${count.run} blocks run, ${count.notRun} marked not run`);
-    } finally {
-      fs.rmSync(cwd, { recursive: true, force: true });
     }
-  });
+    for (const name of Object.keys(saved))
+      assert.ok(used.has(name), `${doc}: ${name} is saved from the Markdown but no command uses it`);
+    t.diagnostic(`${doc}: ${count.run} blocks run, ${count.notRun} marked not run`);
+  } finally {
+    fs.rmSync(cwd, { recursive: true, force: true });
+  }
 }
+
+for (const doc of DOCS) {
+  test(`${doc}: every code block runs as printed`, (t) => runDoc(t, doc, fs.readFileSync(path.join(ROOT, doc), 'utf8')));
+}
+
+// The harness itself: what it must refuse.
+test('a block that is neither runnable nor marked fails the test, as do false markers', async (t) => {
+  const fence = '```';
+  const worker = `<!-- file: w.py -->\n${fence}python\nprint("said")\n${fence}\n`;
+  const bad = {
+    'an unmarked python block': [`${fence}python\nprint(1)\n${fence}\n`, /needs <!-- file: NAME -->/],
+    'an unmarked js block': [`${fence}js\nconsole.log(1)\n${fence}\n`, /needs <!-- file: NAME -->/],
+    'a language it cannot run': [`${fence}ruby\nputs 1\n${fence}\n`, /no way to run a "ruby" block/],
+    'a "not run" without a reason': [`<!-- not run: later -->\n${fence}sh\ntrue\n${fence}\n`, /needs a reason/],
+    'a saved file nothing uses': [worker, /no command uses it/],
+    'a failing sh block': [`${fence}sh\nfalse\n${fence}\n`, /exit 1/],
+    '"run by" a test that does not exist': [`<!-- file: x.py, run by tests/e2e/no_such.test.js -->\n${fence}python\nx = 1\n${fence}\n`, /which does not exist/],
+    '"run by" a test that does not name the file': [`<!-- file: x.py, run by tests/e2e/sio_reasons.test.js -->\n${fence}python\nx = 1\n${fence}\n`, /does not extract/],
+  };
+  for (const [what, [md, why]] of Object.entries(bad)) {
+    const quiet = { diagnostic() {} };
+    await assert.rejects(runDoc(quiet, `(${what})`, md), (e) => e instanceof assert.AssertionError && why.test(e.message), what);
+  }
+  t.diagnostic(`${Object.keys(bad).length} bad Markdown texts refused`);
+});
 
 test('the README worker examples, run alone outside the gateway, say why and exit 1 (no crash)', () => {
   const pfx = installPrefix();
