@@ -165,4 +165,4 @@ async function rawPolling(gw, query = '') {
   };
 }
 
-module.exports = { startGateway, freePort, sleep, waitFor, once, rawPolling, ROOT, BUILD };
+module.exports = { startGateway, freePort, sleep, waitFor, once, rawPolling, ROOT, BUILD, TLS };
