@@ -27,9 +27,10 @@
 //    "message" "hello" with an ack and must get "ok"; if the worker's
 //    source names "message-back" the sender gets it back, if it names
 //    "said" a second client of the namespace (in the same room) gets it;
-//    a worker of another contract (a README's own application) must answer
-//    the namespace's CONNECT itself: `connect`, or the `connect_error` its
-//    middleware gives (not the gateway's);
+//    a worker of another contract (a README's own application) is driven
+//    instead by the Markdown's clients — saved JS files that require
+//    socket.io-client — each run as printed (3000 replaced) and required to
+//    exit 0;
 //    any other sh block must exit 0;
 //  - `nginx` blocks (http {}-level text) must pass `nginx -t`;
 //  - `<!-- not run: REASON -->` above a block skips it, visibly: the test
@@ -160,28 +161,28 @@ function sourceOf(cmd, saved) {
   return null;
 }
 
-// A worker of its own contract answers a CONNECT: connected, or refused by
-// its middleware (the gateway's own refusals say the namespace is missing).
-async function answersConnect(url, nsp, src) {
-  const c = io(url + (nsp === '/' ? '' : nsp), { forceNew: true, reconnection: false });
-  try {
-    const r = await new Promise((resolve) => {
-      const t = setTimeout(() => resolve({ timeout: true }), 15000);
-      c.on('connect', () => (clearTimeout(t), resolve({ ok: true })));
-      c.on('connect_error', (e) => (clearTimeout(t), resolve({ err: e })));
-    });
-    assert.ok(!r.timeout, `${nsp} (${src.name}): no answer to CONNECT`);
-    if (r.err) {
-      assert.doesNotMatch(r.err.message, /Invalid namespace|unavailable|xhr poll error|websocket error/i, `${nsp} (${src.name}): not the worker's refusal`);
-      assert.ok(src.text.includes(r.err.message), `${nsp} (${src.name}): refused with "${r.err.message}", which the worker's source does not say`);
-    }
-  } finally {
-    c.close();
-  }
+// A worker that follows the generic contract ("message" acked "ok", and
+// "message-back" or "said"), which exercise() checks.
+const generic = (src) => /message-back/.test(src.text) || /["']said["']/.test(src.text);
+
+// A Markdown's client: a saved JS file of the official client.
+const isClient = (name, text) => name.endsWith('.js') && /require\(['"]socket\.io-client['"]\)/.test(text);
+
+// Run a client file as printed (3000 → port) from cwd; it must exit 0.
+async function runClient(name, text, port, cwd, env) {
+  const file = path.join(cwd, `.run-${name}`);
+  fs.writeFileSync(file, text.split('127.0.0.1:3000').join(`127.0.0.1:${port}`));
+  const proc = spawn(process.execPath, [file], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const r = await Promise.race([exited, sleep(20000).then(() => null)]);
+  if (!r) proc.kill('SIGKILL');
+  assert.ok(r && r.code === 0, `${name}: ${r ? `exit ${r.code} ${r.signal || ''}` : 'still running after 20 s'}:\n${out}`);
 }
 
 async function exercise(url, nsp, src) {
-  if (!/message-back/.test(src.text) && !/["']said["']/.test(src.text)) return answersConnect(url, nsp, src);
   const opts = { forceNew: true, reconnection: false };
   const a = io(url + (nsp === '/' ? '' : nsp), opts);
   const b = io(url + (nsp === '/' ? '' : nsp), opts);
@@ -217,14 +218,32 @@ async function runServerBlock(b, cwd, env, saved, used) {
     assert.match(logs, /listening on/, `line ${b.line}: the block ended before the gateway listened:\n${logs}`);
     const flags = workerFlags(b.text);
     assert.ok(flags.length > 0, `line ${b.line}: a gateway with no --worker`);
+    const own = [];
     for (const [nsp, cmd] of flags) {
       const src = sourceOf(cmd, saved);
       assert.ok(src, `line ${b.line}: worker "${cmd}" runs no file saved from the Markdown`);
       used.add(src.name);
+      if (!generic(src)) {
+        own.push(src.name);
+        continue;
+      }
       await exercise(`http://127.0.0.1:${port}`, nsp, src).catch((e) => {
         e.message += `\n--- gateway/worker output ---\n${logs.slice(-3000)}`;
         throw e;
       });
+    }
+    // workers of their own contract: the Markdown's clients show it
+    if (own.length) {
+      const clients = Object.entries(saved).filter(([n, text]) => isClient(n, text));
+      assert.ok(clients.length, `line ${b.line}: ${own.join(', ')} follow(s) no generic contract ("message-back"/"said"): ` +
+        'the Markdown needs a client for it (a <!-- file: NAME.js --> block requiring socket.io-client)');
+      for (const [name, text] of clients) {
+        used.add(name);
+        await runClient(name, text, port, cwd, env).catch((e) => {
+          e.message += `\n--- gateway/worker output ---\n${logs.slice(-3000)}`;
+          throw e;
+        });
+      }
     }
   } finally {
     try {
@@ -336,6 +355,9 @@ test('a block that is neither runnable nor marked fails the test, as do false ma
     '"run by" a test that does not exist': [`<!-- file: x.py, run by tests/e2e/no_such.test.js -->\n${fence}python\nx = 1\n${fence}\n`, /which does not exist/],
     '"run by" a test that does not name the file': [`<!-- file: x.py, run by tests/e2e/sio_reasons.test.js -->\n${fence}python\nx = 1\n${fence}\n`, /does not extract/],
   };
+  const own = `<!-- file: w.py -->\n${fence}python\nfrom iogate import Worker\nWorker().run()\n${fence}\n` +
+    `${fence}sh\nbuild/iogate --listen 127.0.0.1:3000 --worker "/=PYTHONPATH=workers/python /usr/bin/python3 w.py"\n${fence}\n`;
+  bad['a worker of its own contract and no client to drive it'] = [own, /needs a client for it/];
   for (const [what, [md, why]] of Object.entries(bad)) {
     const quiet = { diagnostic() {} };
     await assert.rejects(runDoc(quiet, `(${what})`, md), (e) => e instanceof assert.AssertionError && why.test(e.message), what);
