@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "eio.h"
 #include "ws.h"
 
 int eio3_query_protocol(const char *query, int allow_eio3)

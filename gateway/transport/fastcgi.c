@@ -41,7 +41,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eio.h"
 #include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)

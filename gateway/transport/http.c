@@ -19,7 +19,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "eio_codec.h"
 #include "tls.h"
 #include "util.h"
 #include "ws.h"
@@ -31,7 +30,7 @@
 #define IOV_BATCH 64
 
 struct http_seg {
-    eio_msg *msg; /* NULL: bytes are in c->ob at off */
+    wire_msg *msg; /* NULL: bytes are in c->ob at off */
     const char *p;
     size_t off, len;
 };
@@ -86,7 +85,7 @@ static void drop_output(http_conn *c)
     c->srv->out_total -= c->out_bytes;
     c->srv->live_segs -= c->nseg - c->seg_head;
     for (size_t i = c->seg_head; i < c->nseg; i++)
-        eio_msg_unref(&c->segs[i].msg);
+        wire_msg_unref(&c->segs[i].msg);
     c->nseg = c->seg_head = 0;
     c->ob_len = 0;
     c->out_bytes = 0;
@@ -260,11 +259,11 @@ void http_conn_write(http_conn *c, const void *p, size_t n)
     http_conn_mark_dirty(c);
 }
 
-void http_conn_write_msg(http_conn *c, eio_msg *m, const char *p, size_t n)
+void http_conn_write_msg(http_conn *c, wire_msg *m, const char *p, size_t n)
 {
     if (c->dead || c->lingering || !n) return;
     struct http_seg *g = new_seg(c);
-    g->msg = eio_msg_ref(m);
+    g->msg = wire_msg_ref(m);
     g->p = p;
     g->off = 0;
     g->len = n;
@@ -320,7 +319,7 @@ static void conn_flush(http_conn *c)
                 break;
             }
             left -= g->len;
-            eio_msg_unref(&g->msg);
+            wire_msg_unref(&g->msg);
             c->seg_head++;
             s->live_segs--;
         }

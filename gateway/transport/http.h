@@ -1,7 +1,7 @@
 /* http.h — HTTP/1.1 connections on libev, parsed with http-parser:
  * keep-alive, pipelining (one request at a time; later ones wait in the
  * input buffer while a long-poll is held), request-head limits (414/431),
- * an output queue written with writev (zero-copy for shared eio_msg
+ * an output queue written with writev (zero-copy for shared wire_msg
  * payloads), lingering close, and static files.  A connection can switch to
  * WebSocket mode (ws.c); the same struct and output queue then carry frames.
  *
@@ -23,11 +23,17 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "eio.h"
 #include "tlist.h"
+#include "wire.h"
 
 typedef struct http_server http_server;
 typedef struct http_conn http_conn;
+
+/* One request header field; names lower-cased by the parser. */
+typedef struct {
+    const char *name;
+    const char *value;
+} http_field;
 
 /* A parsed request head; valid until the response to it has ended. */
 typedef struct {
@@ -35,7 +41,7 @@ typedef struct {
     const char *url;          /* request target, NUL-terminated */
     const char *path;         /* path part of url (NUL-terminated copy) */
     const char *query;        /* after '?', "" if none */
-    const eio_header *headers; /* names lower-cased */
+    const http_field *headers; /* names lower-cased */
     size_t n_headers;
     int keep_alive;
     uint64_t content_length; /* UINT64_MAX if none */
@@ -119,7 +125,7 @@ struct http_conn {
     int hstate, err_status;
     size_t *hoffs; /* 2 per header */
     size_t nh, hoffs_cap;
-    eio_header *hdrs;
+    http_field *hdrs;
     size_t hdrs_cap;
     http_request req;
     /* output queue */
@@ -179,7 +185,7 @@ void http_conn_detach(http_conn *c, http_gone why);
 void http_conn_close_after_flush(http_conn *c);
 /* Queue bytes (copied) / a slice of a shared message (referenced). */
 void http_conn_write(http_conn *c, const void *p, size_t n);
-void http_conn_write_msg(http_conn *c, eio_msg *m, const char *p, size_t n);
+void http_conn_write_msg(http_conn *c, wire_msg *m, const char *p, size_t n);
 /* Internal (ws.c): hand a complete WebSocket message to on_ws_message. */
 void http_conn_deliver_ws(http_conn *c, int opcode, const char *p, size_t n);
 /* Put the connection on the flush list (output or buffered input waiting). */

@@ -8,8 +8,9 @@
 #include <string.h>
 #include <wslay/wslay.h>
 
-#include "eio_codec.h"
+#include "b64.h"
 #include "util.h"
+#include "wire.h"
 
 struct ws_state {
     wslay_event_context_ptr ctx;
@@ -29,7 +30,7 @@ void ws_accept_key(const char *key, char out[29])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
     EVP_Digest(buf, kl + sizeof ws_guid - 1, md, &mdlen, EVP_sha1(), NULL);
-    eio_b64_encode(md, mdlen, out);
+    b64_encode(md, mdlen, out);
 }
 
 const char *ws_check_handshake(const http_request *r, char accept[29])
@@ -43,7 +44,7 @@ const char *ws_check_handshake(const http_request *r, char accept[29])
     if (!ver || strcmp(ver, "13") != 0) return "unsupported Sec-WebSocket-Version";
     const char *key = http_header(r, "sec-websocket-key");
     unsigned char raw[24];
-    if (!key || strlen(key) != 24 || eio_b64_decode(key, 24, raw) != 16)
+    if (!key || strlen(key) != 24 || b64_decode(key, 24, raw) != 16)
         return "invalid Sec-WebSocket-Key";
     ws_accept_key(key, accept);
     return NULL;
@@ -162,20 +163,20 @@ void ws_start(http_conn *c, const char *accept, const char *extra, size_t max_ms
     http_conn_mark_dirty(c); /* buffered frames are read at the safe point */
 }
 
-void ws_send_msg(http_conn *c, eio_msg *m)
+void ws_send_msg(http_conn *c, wire_msg *m)
 {
     if (!c->wss || c->wss->closing) return;
     size_t len;
-    const char *f = eio_msg_ws_frame(m, &len);
+    const char *f = wire_msg_ws_frame(m, &len);
     http_conn_write_msg(c, m, f, len);
 }
 
-void ws_send_parts(http_conn *c, int opcode, const void *head, size_t hn, eio_msg *m,
+void ws_send_parts(http_conn *c, int opcode, const void *head, size_t hn, wire_msg *m,
                    const char *p, size_t n)
 {
     if (!c->wss || c->wss->closing) return;
     unsigned char h[10];
-    size_t hl = eio_ws_frame_header(h, opcode, hn + n);
+    size_t hl = wire_ws_header(h, opcode, hn + n);
     http_conn_write(c, h, hl);
     http_conn_write(c, head, hn);
     http_conn_write_msg(c, m, p, n);
@@ -185,7 +186,7 @@ void ws_send_text(http_conn *c, const char *p, size_t n)
 {
     if (!c->wss || c->wss->closing) return;
     unsigned char h[10];
-    size_t hl = eio_ws_frame_header(h, WSLAY_TEXT_FRAME, n);
+    size_t hl = wire_ws_header(h, WSLAY_TEXT_FRAME, n);
     http_conn_write(c, h, hl);
     http_conn_write(c, p, n);
 }
