@@ -395,11 +395,11 @@ static void answer_poll(eio_session *s, int noop_only)
     char hdr[HDR_BUF];
     if (s->v3)
         eio3_poll_respond(c, s->q, nq, closing ? '1' : noop ? '6' : 0, s->v3_b64,
-                          extra_headers(srv, &c->req, NULL, hdr));
+                          extra_headers(srv, http_conn_request(c), NULL, hdr));
     else
         http_response_head(c, 200, "text/plain; charset=UTF-8",
-                           extra_headers(srv, &c->req, NULL, hdr), total, 0);
-    if (!s->v3 && c->req.method != HTTP_HEAD) {
+                           extra_headers(srv, http_conn_request(c), NULL, hdr), total, 0);
+    if (!s->v3 && http_conn_request(c)->method != HTTP_HEAD) {
         for (size_t i = 0; i < nq; i++) {
             if (i) http_conn_write(c, "\x1e", 1);
             if (s->q[i].msg) {
@@ -745,22 +745,24 @@ static void post_done(eio_session *s, http_conn *c)
 static void on_body(http_conn *c, const char *p, size_t n, void *ud)
 {
     eio_server *srv = ud;
-    eio_session *s = c->owner;
+    eio_session *s = http_conn_owner(c);
     if (!s || s->post != c) return;
     s->post_bytes += n;
     if (s->post_bytes > srv->cfg.max_payload) {
         char hdr[HDR_BUF];
         log_info("session %s from %s: POST body over --max-payload %zu: 413, closing", s->sid,
-                 c->addr, srv->cfg.max_payload);
-        http_respond(c, 413, "text/plain; charset=UTF-8", extra_headers(srv, &c->req, NULL, hdr),
-                     "Payload Too Large", 17, 1);
+                 http_conn_addr(c), srv->cfg.max_payload);
+        http_respond(c, 413, "text/plain; charset=UTF-8",
+                     extra_headers(srv, http_conn_request(c), NULL, hdr), "Payload Too Large", 17,
+                     1);
         post_done(s, c);
         session_close(s, EIO_CLOSE_TRANSPORT_ERROR);
         return;
     }
     if (s->state != S_OPEN || s->post_bad) return;
     if ((s->v3 ? eio3_payload_feed(s->dec3, p, n) : eio_payload_feed(&s->dec, p, n)) < 0) {
-        log_info("session %s from %s: invalid polling payload, closing (parse error)", s->sid, c->addr);
+        log_info("session %s from %s: invalid polling payload, closing (parse error)", s->sid,
+                 http_conn_addr(c));
         s->post_bad = 1;
         session_close(s, EIO_CLOSE_PARSE_ERROR);
     }
@@ -769,22 +771,24 @@ static void on_body(http_conn *c, const char *p, size_t n, void *ud)
 static void on_end(http_conn *c, void *ud)
 {
     eio_server *srv = ud;
-    eio_session *s = c->owner;
+    eio_session *s = http_conn_owner(c);
     if (!s || s->post != c) return;
     if (s->state == S_OPEN && !s->post_bad &&
         (s->v3 ? eio3_payload_finish(s->dec3) : eio_payload_finish(&s->dec)) < 0) {
-        log_info("session %s from %s: invalid polling payload, closing (parse error)", s->sid, c->addr);
+        log_info("session %s from %s: invalid polling payload, closing (parse error)", s->sid,
+                 http_conn_addr(c));
         s->post_bad = 1;
         session_close(s, EIO_CLOSE_PARSE_ERROR);
     }
     post_done(s, c);
     if (s->post_bad) {
-        respond_error(srv, c, &c->req, 3, 0);
+        respond_error(srv, c, http_conn_request(c), 3, 0);
         return;
     }
     char hdr[HDR_BUF];
     /* text/html like the reference: text/plain made some browsers download */
-    http_respond(c, 200, "text/html", extra_headers(srv, &c->req, NULL, hdr), "ok", 2, 0);
+    http_respond(c, 200, "text/html", extra_headers(srv, http_conn_request(c), NULL, hdr), "ok", 2,
+                 0);
 }
 
 static void preflight(eio_server *srv, http_conn *c, const http_request *r)
@@ -981,7 +985,7 @@ static void on_probe_message(eio_session *s, http_conn *c, int opcode, const cha
 
 static void on_ws_message(http_conn *c, int opcode, const char *p, size_t n, void *ud)
 {
-    eio_session *s = c->owner;
+    eio_session *s = http_conn_owner(c);
     if (!s || s->state != S_OPEN) return;
     if (c == s->probe) {
         on_probe_message(s, c, opcode, p, n);
@@ -994,8 +998,8 @@ static void on_ws_message(http_conn *c, int opcode, const char *p, size_t n, voi
         size_t dlen;
         if (eio3_packet_decode(opcode == 2, p, n, &type, &data, &dlen, &binary, &s->dec3->scratch,
                                &s->dec3->scratch_cap) < 0) {
-            log_info("session %s from %s: invalid Engine.IO v3 packet, closing (parse error)", s->sid,
-                     c->addr);
+            log_info("session %s from %s: invalid Engine.IO v3 packet, closing (parse error)",
+                     s->sid, http_conn_addr(c));
             session_close(s, EIO_CLOSE_PARSE_ERROR);
             return;
         }
@@ -1010,7 +1014,8 @@ static void on_ws_message(http_conn *c, int opcode, const char *p, size_t n, voi
     const char *data;
     size_t dlen;
     if (eio_packet_decode(p, n, &type, &data, &dlen) < 0) {
-        log_info("session %s from %s: invalid Engine.IO packet, closing (parse error)", s->sid, c->addr);
+        log_info("session %s from %s: invalid Engine.IO packet, closing (parse error)", s->sid,
+                 http_conn_addr(c));
         session_close(s, EIO_CLOSE_PARSE_ERROR);
         return;
     }
@@ -1035,7 +1040,7 @@ static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
         s->ws = NULL;
         if (why == HTTP_GONE_TOOBIG)
             log_info("session %s from %s: WebSocket message over --max-payload %zu: close 1009",
-                     s->sid, c->addr, s->srv->cfg.max_payload);
+                     s->sid, http_conn_addr(c), s->srv->cfg.max_payload);
         session_close(s, why == HTTP_GONE_EOF ? EIO_CLOSE_TRANSPORT_CLOSE : EIO_CLOSE_TRANSPORT_ERROR);
     } else if (c == s->probe) {
         s->probe = NULL;
@@ -1049,7 +1054,7 @@ static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
 static void on_drain(http_conn *c, void *ud)
 {
     eio_server *srv = ud;
-    eio_session *s = c->owner;
+    eio_session *s = http_conn_owner(c);
     if (s && srv->adm && adm_owns(srv->adm, s)) return; /* a parked handshake */
     if (s && c == s->ws && s->state == S_OPEN && srv->h.on_drain) srv->h.on_drain(s, srv->ud);
 }
@@ -1090,11 +1095,11 @@ static void adm_resume(http_conn *c, int upgrade, void *ud)
 {
     eio_server *srv = ud;
     if (!upgrade) {
-        on_head(c, &c->req, srv);
+        on_head(c, http_conn_request(c), srv);
         return;
     }
-    on_upgrade(c, &c->req, srv);
-    if (!c->dead && !c->ws && !c->responded) http_conn_close(c); /* as http.c does */
+    on_upgrade(c, http_conn_request(c), srv);
+    if (!http_conn_answered(c)) http_conn_close(c); /* as http.c does */
 }
 
 eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const eio_handler *h,

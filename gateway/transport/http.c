@@ -2,6 +2,7 @@
  * output queue, lingering close, the loop's safe point, static files.
  * See http.h for the contract. */
 #include "http.h"
+#include "http_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -21,7 +22,6 @@
 
 #include "tls.h"
 #include "util.h"
-#include "ws.h"
 
 #define IN_CHUNK 4096
 #define IN_SCRATCH (64 * 1024)
@@ -642,7 +642,7 @@ static void process_input(http_conn *c)
             s->h.on_upgrade(c, &c->req, s->ud);
             /* ws_start() switched modes, or the handler answered (closing),
              * or it holds the request (an owner: admission.c) */
-            if (!c->dead && !c->ws && !c->responded && !c->owner) http_conn_close(c);
+            if (!http_conn_answered(c) && !c->owner) http_conn_close(c);
             break;
         }
     }
@@ -1027,3 +1027,10 @@ void http_server_destroy(http_server **sp)
     free(s->scratch);
     free(s);
 }
+
+/* --- accessors for the layers above (the struct is private: http_int.h) --- */
+
+const http_request *http_conn_request(const http_conn *c) { return &c->req; }
+void *http_conn_owner(const http_conn *c) { return c->owner; }
+const char *http_conn_addr(const http_conn *c) { return c->addr; }
+int http_conn_answered(const http_conn *c) { return c->dead || c->ws || c->responded; }

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "http_int.h"
 #include "util.h"
 
 

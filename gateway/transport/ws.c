@@ -9,6 +9,7 @@
 #include <wslay/wslay.h>
 
 #include "b64.h"
+#include "http_int.h"
 #include "util.h"
 #include "wire.h"
 

@@ -43,8 +43,4 @@ void ws_send_text(http_conn *c, const char *p, size_t n);
  * written.  The owner is detached without an on_gone call. */
 void ws_close(http_conn *c, uint16_t code);
 
-/* Internal to http.c: feed buffered input to wslay; free the state. */
-void ws_process_input(http_conn *c);
-void ws_free(http_conn *c);
-
 #endif
