@@ -47,6 +47,7 @@
 #include <uthash.h>
 
 #include "admission.h"
+#include "buf.h"
 #include "eio3.h"
 #include "eio_codec.h"
 #include "eio_cors.h"
@@ -209,10 +210,7 @@ void eio_respond_error(eio_server *srv, http_conn *c, const http_request *r, int
 
 static void push(eio_session *s, int type, eio_msg *m)
 {
-    if (s->nq == s->qcap) {
-        s->qcap = s->qcap ? s->qcap * 2 : 8;
-        s->q = xrealloc(s->q, s->qcap * sizeof *s->q);
-    }
+    s->q = gw_grow(s->q, &s->qcap, s->nq + 1, sizeof *s->q);
     s->q[s->nq].type = type;
     s->q[s->nq].msg = m ? eio_msg_ref(m) : NULL;
     s->nq++;

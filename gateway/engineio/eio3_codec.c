@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "b64.h"
+#include "buf.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -116,10 +117,7 @@ void eio3_payload_free(eio3_payload_dec *d)
 
 static void keep(eio3_payload_dec *d, const char *p, size_t n)
 {
-    if (d->len + n > d->cap) {
-        d->cap = (d->len + n) * 2;
-        d->buf = xrealloc(d->buf, d->cap);
-    }
+    d->buf = gw_grow(d->buf, &d->cap, d->len + n, 1);
     memcpy(d->buf + d->len, p, n);
     d->len += n;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "b64.h"
+#include "buf.h"
 #include "eio.h"
 #include "utf8.h"
 #include "util.h"
@@ -66,10 +67,7 @@ static int emit(eio_payload_dec *d, const char *p, size_t n)
 
 static void keep(eio_payload_dec *d, const char *p, size_t n)
 {
-    if (d->len + n > d->cap) {
-        d->cap = (d->len + n) * 2;
-        d->buf = xrealloc(d->buf, d->cap);
-    }
+    d->buf = gw_grow(d->buf, &d->cap, d->len + n, 1);
     memcpy(d->buf + d->len, p, n);
     d->len += n;
 }

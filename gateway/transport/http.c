@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "tls.h"
 #include "util.h"
 
@@ -227,10 +228,7 @@ static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static struct http_seg *new_seg(http_conn *c)
 {
-    if (c->nseg == c->seg_cap) {
-        c->seg_cap = c->seg_cap ? c->seg_cap * 2 : 16;
-        c->segs = xrealloc(c->segs, c->seg_cap * sizeof *c->segs);
-    }
+    c->segs = gw_grow(c->segs, &c->seg_cap, c->nseg + 1, sizeof *c->segs);
     c->srv->live_segs++;
     return &c->segs[c->nseg++];
 }
@@ -238,10 +236,7 @@ static struct http_seg *new_seg(http_conn *c)
 void http_conn_write(http_conn *c, const void *p, size_t n)
 {
     if (c->dead || c->lingering || !n) return;
-    if (c->ob_len + n > c->ob_cap) {
-        c->ob_cap = (c->ob_len + n) * 2 + 256;
-        c->ob = xrealloc(c->ob, c->ob_cap);
-    }
+    c->ob = gw_grow(c->ob, &c->ob_cap, c->ob_len + n, 1);
     memcpy(c->ob + c->ob_len, p, n);
     struct http_seg *last = c->nseg > c->seg_head ? &c->segs[c->nseg - 1] : NULL;
     if (last && !last->msg && last->off + last->len == c->ob_len) {
@@ -426,10 +421,7 @@ static void req_reset(http_conn *c)
 
 static void hb_put(http_conn *c, const char *p, size_t n)
 {
-    if (c->hb_len + n + 1 > c->hb_cap) {
-        c->hb_cap = (c->hb_len + n + 1) * 2;
-        c->hb = xrealloc(c->hb, c->hb_cap);
-    }
+    c->hb = gw_grow(c->hb, &c->hb_cap, c->hb_len + n + 1, 1);
     memcpy(c->hb + c->hb_len, p, n);
     c->hb_len += n;
 }
@@ -474,10 +466,7 @@ static void hb_switch(http_conn *c, int to)
     if (c->hstate != to) {
         hb_put(c, "", 1); /* terminate what came before */
         if (to == 1) {
-            if (c->nh * 2 + 2 > c->hoffs_cap) {
-                c->hoffs_cap = c->hoffs_cap ? c->hoffs_cap * 2 : 32;
-                c->hoffs = xrealloc(c->hoffs, c->hoffs_cap * sizeof *c->hoffs);
-            }
+            c->hoffs = gw_grow(c->hoffs, &c->hoffs_cap, c->nh * 2 + 2, sizeof *c->hoffs);
             c->hoffs[c->nh * 2] = c->hb_len;
             c->nh++;
         } else {
@@ -530,10 +519,7 @@ static void finish_head(http_conn *c)
     hb_put(c, path, plen);
     hb_put(c, "", 1);
     free(path);
-    if (c->nh > c->hdrs_cap) {
-        c->hdrs_cap = c->nh * 2;
-        c->hdrs = xrealloc(c->hdrs, c->hdrs_cap * sizeof *c->hdrs);
-    }
+    c->hdrs = gw_grow(c->hdrs, &c->hdrs_cap, c->nh, sizeof *c->hdrs);
     for (size_t i = 0; i < c->nh; i++) {
         char *name = c->hb + c->hoffs[2 * i];
         for (char *q = name; *q; q++)
