@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eio_codec.h"
 #include "eio_cors.h"
 #include "proxy.h"
 #include "tlist.h"
@@ -61,8 +62,8 @@ static void refuse_403(adm_queue *q, http_conn *c, int upgrade, const char *mess
     }
     char hdr[HDR_BUF];
     eio_cors_headers(q->st.cfg, http_header(http_conn_request(c), "origin"), NULL, hdr, sizeof hdr);
-    json_t *j = json_pack("{s:i, s:s}", "code", 4, "message", message);
-    if (!j) j = json_pack("{s:i, s:s}", "code", 4, "message", "Forbidden"); /* bad UTF-8 */
+    json_t *j = json_pack("{s:i, s:s}", "code", EIO_ERR_FORBIDDEN, "message", message);
+    if (!j) j = json_pack("{s:i, s:s}", "code", EIO_ERR_FORBIDDEN, "message", "Forbidden"); /* bad UTF-8 */
     char *body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     http_respond(c, 403, "application/json", hdr, body, strlen(body), 0);
     free(body);

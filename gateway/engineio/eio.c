@@ -79,7 +79,7 @@ void eio_config_defaults(eio_config *c)
     c->transports = EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET;
     c->max_header_bytes = 8192;
     c->max_url_bytes = 8192;
-    c->header_timeout_ms = 10000;
+    c->header_timeout_ms = HTTP_HEADER_TIMEOUT_MS;
     c->fastcgi_max_threads = 4096;
     c->fastcgi_socket_uid = c->fastcgi_socket_gid = -1;
     c->admission_timeout_ms = 2000;
@@ -385,15 +385,17 @@ static void preflight(eio_server *srv, http_conn *c, const http_request *r)
     http_respond(c, 204, NULL, hdr, NULL, 0, 0);
 }
 
-/* Checks shared by polling and WebSocket requests: 0, or an error code. */
+/* Checks shared by polling and WebSocket requests: -1 when they pass,
+ * else the eio_error_code to answer with. */
 int eio_check_query(eio_server *srv, const http_request *r, char *transport, char *sid)
 {
     long tl = http_query_get(r->query, "transport", transport, 16);
     unsigned mask = 0;
     if (tl > 0 && strcmp(transport, "polling") == 0) mask = EIO_TRANSPORT_POLLING;
     if (tl > 0 && strcmp(transport, "websocket") == 0) mask = EIO_TRANSPORT_WEBSOCKET;
-    if (!(mask & srv->cfg.transports)) return 0;
-    if (eio3_query_protocol(r->query, srv->cfg.allow_eio3) < 0) return 5;
+    if (!(mask & srv->cfg.transports)) return EIO_ERR_UNKNOWN_TRANSPORT;
+    if (eio3_query_protocol(r->query, srv->cfg.allow_eio3) < 0)
+        return EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
     long sl = http_query_get(r->query, "sid", sid, GW_ID_LEN + 8);
     if (sl == -1) sid[0] = '\0';                 /* absent: a handshake */
     else if (sl < 0 || sl == 0) strcpy(sid, "?"); /* present but no such sid */
@@ -437,26 +439,26 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
         return;
     }
     if (strcmp(transport, "websocket") == 0) { /* a WebSocket request without the upgrade */
-        eio_respond_error(srv, c, r, 3, 0);
+        eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 0);
         return;
     }
     if (!sid[0]) {
-        if (r->method != HTTP_GET) eio_respond_error(srv, c, r, 2, 0);
+        if (r->method != HTTP_GET) eio_respond_error(srv, c, r, EIO_ERR_BAD_HANDSHAKE_METHOD, 0);
         else eio_handshake_polling(srv, c, r);
         return;
     }
     eio_session *s = eio_table_get(srv, sid);
     if (!s || (s->state != S_OPEN && !(s->lingering && r->method == HTTP_GET))) {
-        eio_respond_error(srv, c, r, 1, 0);
+        eio_respond_error(srv, c, r, EIO_ERR_UNKNOWN_SID, 0);
         return;
     }
     if (s->transport != EIO_TRANSPORT_POLLING) { /* upgraded: polling is over */
-        eio_respond_error(srv, c, r, 3, 0);
+        eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 0);
         return;
     }
     if (r->method == HTTP_GET) eio_poll_get(srv, s, c, r);
     else if (r->method == HTTP_POST) eio_poll_post(srv, s, c, r);
-    else eio_respond_error(srv, c, r, 3, 0);
+    else eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 0);
 }
 
 static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
@@ -568,11 +570,12 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
         .max_header_bytes = cfg->max_header_bytes,
         .max_url_bytes = cfg->max_url_bytes,
         .max_output = srv->max_buffered,
-        .max_output_total = cfg->max_buffered_total ? cfg->max_buffered_total
+        .max_output_total = cfg->max_buffered_total                     ? cfg->max_buffered_total
                             : srv->max_buffered * 4 > ((size_t)1 << 30) ? srv->max_buffered * 4
                                                                         : (size_t)1 << 30,
         .idle_timeout = idle < 0.1 ? 0.1 : idle,
-        .header_timeout = (cfg->header_timeout_ms ? cfg->header_timeout_ms : 10000) / 1000.0,
+        .header_timeout =
+            (cfg->header_timeout_ms ? cfg->header_timeout_ms : HTTP_HEADER_TIMEOUT_MS) / 1000.0,
         /* a polling session may hold two connections (GET + POST), plus
          * some for requests that open no session */
         .max_conns = srv->max_sessions * 2 + 64,

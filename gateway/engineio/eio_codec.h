@@ -29,6 +29,17 @@ typedef enum {
 
 #define EIO_RS '\x1e' /* record separator between polling packets */
 
+/* The error codes of an HTTP 400 {"code":N,"message":...} answer, as the
+ * reference server numbers them (its Server.errors). */
+typedef enum {
+    EIO_ERR_UNKNOWN_TRANSPORT = 0, /* "Transport unknown" */
+    EIO_ERR_UNKNOWN_SID = 1,       /* "Session ID unknown" */
+    EIO_ERR_BAD_HANDSHAKE_METHOD = 2, /* "Bad handshake method" */
+    EIO_ERR_BAD_REQUEST = 3,       /* "Bad request" */
+    EIO_ERR_FORBIDDEN = 4,         /* "Forbidden" */
+    EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION = 5, /* "Unsupported protocol version" */
+} eio_error_code;
+
 /* Decode one text packet `<digit><data>`.  0 and type, data, dlen set, or
  * -1 (empty or unknown type).  *data points into `s`. */
 int eio_packet_decode(const char *s, size_t len, int *type, const char **data, size_t *dlen);

@@ -98,7 +98,7 @@ void eio_poll_get(eio_server *srv, eio_session *s, http_conn *c, const http_requ
 {
     if (s->get) {
         log_debug("session %s: overlapping GET", s->sid);
-        eio_respond_error(srv, c, r, 3, 0);
+        eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 0);
         eio_session_end(s, EIO_CLOSE_TRANSPORT_ERROR);
         return;
     }
@@ -111,7 +111,7 @@ void eio_poll_post(eio_server *srv, eio_session *s, http_conn *c, const http_req
 {
     if (s->post) {
         log_debug("session %s: overlapping POST", s->sid);
-        eio_respond_error(srv, c, r, 3, 0);
+        eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 0);
         eio_session_end(s, EIO_CLOSE_TRANSPORT_ERROR);
         return;
     }
@@ -183,7 +183,7 @@ void eio_on_end(http_conn *c, void *ud)
     }
     post_done(s, c);
     if (s->post_bad) {
-        eio_respond_error(srv, c, http_conn_request(c), 3, 0);
+        eio_respond_error(srv, c, http_conn_request(c), EIO_ERR_BAD_REQUEST, 0);
         return;
     }
     char hdr[HDR_BUF];

@@ -26,7 +26,7 @@ void eio_on_upgrade(http_conn *c, const http_request *r, void *ud)
     const char *why = ws_check_handshake(r, accept);
     if (why || strcmp(transport, "websocket") != 0) {
         log_debug("refused upgrade from %s: %s", r->address, why ? why : "transport is not websocket");
-        eio_respond_error(srv, c, r, 3, 1);
+        eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 1);
         return;
     }
     if (!sid[0]) { /* a session that starts on WebSocket */
@@ -48,14 +48,14 @@ void eio_on_upgrade(http_conn *c, const http_request *r, void *ud)
     }
     eio_session *s = eio_table_get(srv, sid);
     if (!s || s->state != S_OPEN) {
-        eio_respond_error(srv, c, r, 1, 1);
+        eio_respond_error(srv, c, r, EIO_ERR_UNKNOWN_SID, 1);
         return;
     }
     if ((int)s->v3 != (eio3_query_protocol(r->query, srv->cfg.allow_eio3) == 3)) {
         /* as the reference: "unexpected protocol version during upgrade" */
         log_info("session %s from %s: upgrade with another protocol version, 400", s->sid,
                  r->address);
-        eio_respond_error(srv, c, r, 3, 1);
+        eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 1);
         return;
     }
     if (s->transport != EIO_TRANSPORT_POLLING || s->probe) {

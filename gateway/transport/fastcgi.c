@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -714,18 +713,6 @@ static int socket_access(const char *path, const fastcgi_options *opt)
     return 0;
 }
 
-/* Every request in progress costs three descriptors (the web server's
- * connection and both ends of the bridge): use all the hard limit allows. */
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-            log_debug("fastcgi: descriptor limit raised to %llu", (unsigned long long)rl.rlim_cur);
-    }
-}
-
 fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http,
                                  const fastcgi_options *opt)
 {
@@ -746,7 +733,6 @@ fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http,
         unlink(ep + 5);
         return NULL;
     }
-    raise_nofile();
 
     fastcgi_front *f = xcalloc(1, sizeof *f);
     f->loop = loop;

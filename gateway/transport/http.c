@@ -11,7 +11,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -905,7 +904,6 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const http_handler *h,
                              void *ud)
 {
-    signal(SIGPIPE, SIG_IGN);
     http_server *s = xcalloc(1, sizeof *s);
     s->scratch = xmalloc(IN_SCRATCH);
     s->loop = loop;
@@ -928,7 +926,9 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
     s->accept_pause.data = s;
     gw_tlist_init(&s->linger, loop, LINGER_SECONDS, linger_cb, s);
     gw_tlist_init(&s->idle, loop, lim->idle_timeout > 0 ? lim->idle_timeout : 60.0, idle_cb, s);
-    gw_tlist_init(&s->head, loop, lim->header_timeout > 0 ? lim->header_timeout : 10.0, head_cb, s);
+    gw_tlist_init(&s->head, loop,
+                  lim->header_timeout > 0 ? lim->header_timeout : HTTP_HEADER_TIMEOUT_MS / 1000.0,
+                  head_cb, s);
     s->lim.header_timeout = s->head.dur;
     return s;
 }

@@ -79,6 +79,9 @@ typedef struct {
     int (*on_prepare)(void *ud);
 } http_handler;
 
+/* The default --header-timeout, in one place (eio_config, http_limits). */
+#define HTTP_HEADER_TIMEOUT_MS 10000
+
 typedef struct {
     size_t max_header_bytes; /* request head over this → 431 */
     size_t max_url_bytes;    /* URL over this → 414 */
@@ -88,13 +91,17 @@ typedef struct {
     double idle_timeout;     /* seconds an unowned keep-alive connection may stay
                                 silent after its last response */
     double header_timeout;   /* seconds from accept, or from the first byte of a
-                                request, until its head is complete → 408 */
+                                request, until its head is complete → 408
+                                (0 = HTTP_HEADER_TIMEOUT_MS) */
     size_t max_conns;        /* TCP connections at once; past it a new one gets a
                                 503 and is closed (0 = no cap) */
 } http_limits;
 
 struct tls_ctx;
 
+/* The process must ignore SIGPIPE (main.c does, as do the tests and
+ * fuzzers that serve HTTP): a peer that goes away while we write must cost
+ * an EPIPE, not the process. */
 http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const http_handler *h,
                              void *ud);
 /* Bind and listen; 0 or -1 (logged).  Connections wait in the backlog
