@@ -30,9 +30,14 @@
  *   OPEN     "2" (v4) / "3" (v3)    wrong heartbeat direction           CLOSED transport error
  *   OPEN     eio_session_close()    "1" where possible                  CLOSED reason
  *   CLOSED   (polling, "1" not yet  linger: the next GET gets the rest
- *             delivered)            and "1"                             FREED
+ *             delivered)            and "1"                             (unchanged)
  *   CLOSED   safe point             on_close once; free when no
  *                                   connection refers to it             FREED
+ *
+ * In the code (eio_int.h): OPEN is S_OPEN (with `transport` and `probe`
+ * for polling / upgrading / websocket); CLOSED is S_CLOSING until on_close
+ * has run, then S_CLOSED; FREED is S_REAPING, then free() at the safe
+ * point.  "→ CLOSED" rows are eio_session_end().
  *
  * Timeouts use gw_tlist (one ev_timer per kind of timeout): the ping
  * schedule, pong deadlines, upgrade deadlines and polling lingers.
@@ -101,10 +106,8 @@ void eio_mark_dirty(eio_session *s)
 /* Free at the next safe point once nothing refers to the session. */
 void eio_maybe_reap(eio_session *s)
 {
-    if (s->state != S_CLOSED || !s->close_delivered || s->reaping || s->lingering || s->get ||
-        s->post || s->ws || s->probe)
-        return;
-    s->reaping = 1;
+    if (s->state != S_CLOSED || s->lingering || s->get || s->post || s->ws || s->probe) return;
+    s->state = S_REAPING;
     s->rnext = s->srv->reap;
     s->srv->reap = s;
 }
@@ -152,7 +155,7 @@ void eio_session_end(eio_session *s, eio_close_reason reason)
 {
     eio_server *srv = s->srv;
     if (s->state != S_OPEN) return;
-    s->state = S_CLOSED;
+    s->state = S_CLOSING;
     s->reason = reason;
     srv->nopen--;
     if (s->per_addr && --s->per_addr->n == 0) {
@@ -513,7 +516,7 @@ static int on_prepare(void *ud)
     while (srv->closed) {
         eio_session *s = srv->closed;
         srv->closed = s->cnext;
-        s->close_delivered = 1;
+        s->state = S_CLOSED;
         if (srv->h.on_close) srv->h.on_close(s, s->reason, srv->ud);
         eio_maybe_reap(s);
         work = 1;

@@ -25,7 +25,18 @@
 #define NOOP_PERIOD 0.1  /* noop cadence while an upgrade is pending */
 #define HDR_BUF 4096
 
-enum { S_OPEN = 0, S_CLOSED };
+/* A session's life (the table at the top of eio.c has the events).  States
+ * only move forward:
+ *   S_OPEN     carries packets (on polling, upgrading, or WebSocket:
+ *              `transport` and `probe` say which)  → S_CLOSING by eio_session_end
+ *   S_CLOSING  closed; on_close is due at the next safe point  → S_CLOSED
+ *   S_CLOSED   on_close delivered; waits until no connection (get, post,
+ *              ws, probe) refers to it and its sid no longer lingers → S_REAPING
+ *   S_REAPING  on the reap list: freed at the next safe point
+ * Not states: `transport` (still read after the close, eio.h), `lingering`
+ * (the sid stays in the table for one more GET, in S_CLOSING or S_CLOSED),
+ * list memberships (dirty, in_table) and per-packet facts. */
+enum { S_OPEN = 0, S_CLOSING, S_CLOSED, S_REAPING };
 
 struct eio_session {
     eio_server *srv;
@@ -33,7 +44,7 @@ struct eio_session {
     int transport;
     int state;
     eio_close_reason reason;
-    unsigned dirty : 1, close_delivered : 1, in_table : 1, lingering : 1, reaping : 1;
+    unsigned dirty : 1, in_table : 1, lingering : 1;
     unsigned probed : 1, noop_due : 1, awaiting_pong : 1, post_bad : 1, send_close : 1;
     unsigned from_above : 1; /* closed by eio_session_close() */
     unsigned v3 : 1, v3_b64 : 1; /* Engine.IO v3 client (eio3.h); `b64` in its query */

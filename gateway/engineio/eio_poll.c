@@ -13,7 +13,7 @@ void eio_answer_poll(eio_session *s, int noop_only)
 {
     eio_server *srv = s->srv;
     http_conn *c = s->get;
-    if (!noop_only && s->state == S_CLOSED && !s->send_close && c) {
+    if (!noop_only && s->state != S_OPEN && !s->send_close && c) {
         /* The client closed ("1" by POST) while this GET waited: like the
          * reference, end the GET with a noop; what was queued is for a
          * client that has gone (its sockets' workers hear the close). */
@@ -22,7 +22,7 @@ void eio_answer_poll(eio_session *s, int noop_only)
         noop_only = 1;
     }
     size_t nq = noop_only ? 0 : s->nq;
-    int closing = s->state == S_CLOSED && !noop_only;
+    int closing = s->state != S_OPEN && !noop_only;
     int noop = !nq && !closing && (s->noop_due || noop_only);
     if (!c || (!nq && !closing && !noop)) return;
     s->noop_due = 0;
@@ -104,7 +104,7 @@ void eio_poll_get(eio_server *srv, eio_session *s, http_conn *c, const http_requ
     }
     s->get = c;
     http_conn_set_owner(c, s);
-    if (s->nq || s->state == S_CLOSED) eio_mark_dirty(s);
+    if (s->nq || s->state != S_OPEN) eio_mark_dirty(s);
 }
 
 void eio_poll_post(eio_server *srv, eio_session *s, http_conn *c, const http_request *r)

@@ -93,9 +93,9 @@ static void drop_output(http_conn *c)
 
 static void conn_kill(http_conn *c, http_gone why)
 {
-    if (c->dead) return;
+    if (c->life == HTTP_C_DEAD) return;
     http_server *s = c->srv;
-    c->dead = 1;
+    c->life = HTTP_C_DEAD;
     ev_io_stop(s->loop, &c->rio);
     ev_io_stop(s->loop, &c->wio);
     close(c->fd);
@@ -145,7 +145,7 @@ void http_conn_want_body(http_conn *c) { c->want_body = 1; }
 
 void http_conn_mark_dirty(http_conn *c)
 {
-    if (c->dirty || c->dead) return;
+    if (c->dirty || c->life == HTTP_C_DEAD) return;
     c->dirty = 1;
     c->dirty_next = c->srv->dirty;
     c->srv->dirty = c;
@@ -153,7 +153,7 @@ void http_conn_mark_dirty(http_conn *c)
 
 void http_conn_close_after_flush(http_conn *c)
 {
-    c->close_after = 1;
+    if (c->life < HTTP_C_CLOSING) c->life = HTTP_C_CLOSING;
     http_conn_mark_dirty(c);
 }
 
@@ -162,9 +162,9 @@ void http_conn_close_after_flush(http_conn *c)
  * a TCP reset caused by unread input. */
 static void begin_linger(http_conn *c)
 {
-    if (c->lingering || c->dead) return;
+    if (c->life >= HTTP_C_LINGERING) return;
     notify_gone(c, HTTP_GONE_LOCAL);
-    c->lingering = 1;
+    c->life = HTTP_C_LINGERING;
     gw_tlist_del(&c->idle);
     tls_close_notify(c->tls);
     shutdown(c->fd, SHUT_WR);
@@ -198,7 +198,7 @@ static void head_cb(struct ev_loop *loop, ev_timer *w, int revents)
     gw_tnode *n;
     while ((n = gw_tlist_expired(&s->head))) {
         http_conn *c = gw_container_of(n, http_conn, idle);
-        if (c->owner || c->ws || c->dead || c->lingering) continue;
+        if (c->owner || c->ws || c->life >= HTTP_C_LINGERING) continue;
         log_info("request %s from %s not complete within %.0f ms (--header-timeout), closing",
                  c->in_head                     ? "head"
                  : tls_handshake_done(c->tls) ? "(nothing sent)"
@@ -234,7 +234,7 @@ static struct http_seg *new_seg(http_conn *c)
 
 void http_conn_write(http_conn *c, const void *p, size_t n)
 {
-    if (c->dead || c->lingering || !n) return;
+    if (c->life >= HTTP_C_LINGERING || !n) return;
     c->ob = gw_grow(c->ob, &c->ob_cap, c->ob_len + n, 1);
     memcpy(c->ob + c->ob_len, p, n);
     struct http_seg *last = c->nseg > c->seg_head ? &c->segs[c->nseg - 1] : NULL;
@@ -255,7 +255,7 @@ void http_conn_write(http_conn *c, const void *p, size_t n)
 
 void http_conn_write_msg(http_conn *c, wire_msg *m, const char *p, size_t n)
 {
-    if (c->dead || c->lingering || !n) return;
+    if (c->life >= HTTP_C_LINGERING || !n) return;
     struct http_seg *g = new_seg(c);
     g->msg = wire_msg_ref(m);
     g->p = p;
@@ -269,7 +269,7 @@ void http_conn_write_msg(http_conn *c, wire_msg *m, const char *p, size_t n)
 static void conn_flush(http_conn *c)
 {
     http_server *s = c->srv;
-    if (c->dead) return;
+    if (c->life == HTTP_C_DEAD) return;
     if (c->out_bytes > s->lim.max_output) {
         log_warn("dropping slow reader %s: %zu bytes queued (--max-buffered %zu)", c->addr,
                  c->out_bytes, s->lim.max_output);
@@ -326,7 +326,7 @@ static void conn_flush(http_conn *c)
         c->ob_cap = 0;
     }
     if (!tls_read_wants_write(c->tls)) ev_io_stop(s->loop, &c->wio);
-    if (c->close_after) {
+    if (c->life >= HTTP_C_CLOSING) {
         begin_linger(c);
         return;
     }
@@ -340,7 +340,7 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
     http_conn *c = gw_container_of(w, http_conn, wio);
     conn_flush(c);
     /* a TLS read that had to write first (handshake, session ticket) */
-    if (!c->dead && tls_read_wants_write(c->tls)) read_cb(loop, &c->rio, EV_READ);
+    if (c->life != HTTP_C_DEAD && tls_read_wants_write(c->tls)) read_cb(loop, &c->rio, EV_READ);
 }
 
 /* --- responses ------------------------------------------------------------- */
@@ -388,7 +388,7 @@ void http_response_end(http_conn *c)
 {
     c->responded = 1;
     c->want_body = 0;
-    if (c->resp_close) c->close_after = 1;
+    if (c->resp_close && c->life < HTTP_C_CLOSING) c->life = HTTP_C_CLOSING;
     else if (!c->ws) gw_tlist_add(&c->srv->idle, &c->idle); /* next request due within idle */
     http_conn_mark_dirty(c); /* flush, then parse any pipelined request */
 }
@@ -396,7 +396,7 @@ void http_response_end(http_conn *c)
 void http_respond(http_conn *c, int status, const char *ctype, const char *extra, const char *body,
                   size_t len, int close)
 {
-    if (c->dead || c->responded) return;
+    if (c->life == HTTP_C_DEAD || c->responded) return;
     http_response_head(c, status, ctype, extra, len, close);
     if (c->req.method != HTTP_HEAD && len) http_conn_write(c, body, len);
     http_response_end(c);
@@ -554,7 +554,7 @@ static int on_headers_complete(http_parser *p)
         return 0;
     }
     c->srv->h.on_head(c, &c->req, c->srv->ud);
-    if (c->dead) return -1;
+    if (c->life == HTTP_C_DEAD) return -1;
     const char *expect = http_header(&c->req, "expect");
     if (c->want_body && !c->responded && expect && strcasecmp(expect, "100-continue") == 0) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n"; /* curl waits for it */
@@ -566,15 +566,15 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     http_conn *c = p->data;
-    if (c->dead) return -1;
+    if (c->life == HTTP_C_DEAD) return -1;
     if (c->want_body && !c->responded) c->srv->h.on_body(c, at, n, c->srv->ud);
-    return c->dead ? -1 : 0;
+    return c->life == HTTP_C_DEAD ? -1 : 0;
 }
 
 static int on_message_complete(http_parser *p)
 {
     http_conn *c = p->data;
-    if (c->dead) return -1;
+    if (c->life == HTTP_C_DEAD) return -1;
     if (c->want_body && !c->responded && !c->upgrade_pending) c->srv->h.on_end(c, c->srv->ud);
     c->msg_complete = 1;
     http_parser_pause(p, 1); /* one request at a time: later ones wait */
@@ -603,10 +603,10 @@ static void process_input(http_conn *c)
         ws_process_input(c);
         return;
     }
-    if (c->in_parse || c->dead) return;
+    if (c->in_parse || c->life == HTTP_C_DEAD) return;
     c->in_parse = 1;
     http_server *s = c->srv;
-    while (!c->dead && !c->close_after && !c->lingering && !c->ws) {
+    while (c->life == HTTP_C_OPEN && !c->ws) {
         if (c->msg_complete) {
             if (!c->responded) break; /* still answering this one */
             req_reset(c);
@@ -615,7 +615,7 @@ static void process_input(http_conn *c)
         size_t n = http_parser_execute(&c->parser, &s->settings, c->in + c->in_off,
                                        c->in_len - c->in_off);
         c->in_off += n;
-        if (c->dead) break;
+        if (c->life == HTTP_C_DEAD) break;
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (e == HPE_PAUSED) {
             http_parser_pause(&c->parser, 0);
@@ -632,7 +632,7 @@ static void process_input(http_conn *c)
         }
     }
     c->in_parse = 0;
-    if (c->dead || c->ws) return;
+    if (c->life == HTTP_C_DEAD || c->ws) return;
     if (c->in_off == c->in_len) c->in_off = c->in_len = 0;
     int full = c->in_len - c->in_off >= IN_PAUSE;
     if (full && ev_is_active(&c->rio)) {
@@ -652,7 +652,7 @@ static void process_input(http_conn *c)
  * connections thus hold no input buffer at all. */
 static void unborrow(http_conn *c)
 {
-    size_t left = c->dead ? 0 : c->in_len - c->in_off;
+    size_t left = c->life == HTTP_C_DEAD ? 0 : c->in_len - c->in_off;
     char *own = NULL;
     size_t cap = 0;
     if (left) {
@@ -671,8 +671,8 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
     http_conn *c = gw_container_of(w, http_conn, rio);
     http_server *s = c->srv;
     if (tls_write_wants_read(c->tls)) http_conn_mark_dirty(c); /* retry the write */
-    for (int round = 0; round < 8 && !c->dead; round++) {
-        if (c->lingering) {
+    for (int round = 0; round < 8 && c->life != HTTP_C_DEAD; round++) {
+        if (c->life == HTTP_C_LINGERING) {
             ssize_t n = read(c->fd, s->scratch, IN_SCRATCH);
             if (n > 0) continue;
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -719,7 +719,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     /* out of rounds with bytes still inside OpenSSL: come back for them */
-    if (!c->dead && tls_pending(c->tls)) ev_feed_event(loop, &c->rio, EV_READ);
+    if (c->life != HTTP_C_DEAD && tls_pending(c->tls)) ev_feed_event(loop, &c->rio, EV_READ);
 }
 
 /* --- server -------------------------------------------------------------------- */
@@ -851,14 +851,14 @@ static void enforce_total(http_server *s)
 {
     size_t n = 0, k = 0;
     for (http_conn *c = s->conns; c; c = c->next)
-        if (!c->dead && conn_charge(c)) n++;
+        if (c->life != HTTP_C_DEAD && conn_charge(c)) n++;
     http_conn **v = xmalloc((n ? n : 1) * sizeof *v);
     for (http_conn *c = s->conns; c && k < n; c = c->next)
-        if (!c->dead && conn_charge(c)) v[k++] = c;
+        if (c->life != HTTP_C_DEAD && conn_charge(c)) v[k++] = c;
     qsort(v, k, sizeof *v, by_charge_desc);
     for (size_t i = 0; i < k && total_charge(s) > s->lim.max_output_total; i++) {
         http_conn *c = v[i];
-        if (c->dead) continue; /* went with an earlier one's session */
+        if (c->life == HTTP_C_DEAD) continue; /* went with an earlier one's session */
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int port = 0;
@@ -883,10 +883,10 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
             http_conn *c = s->dirty;
             s->dirty = c->dirty_next;
             c->dirty = 0;
-            if (c->dead) continue;
+            if (c->life == HTTP_C_DEAD) continue;
             work = 1;
             conn_flush(c);
-            if (!c->dead && !c->in_parse && !c->lingering) process_input(c);
+            if (c->life < HTTP_C_LINGERING && !c->in_parse) process_input(c);
         }
         if (s->lim.max_output_total && total_charge(s) > s->lim.max_output_total) {
             enforce_total(s);
@@ -988,8 +988,8 @@ void http_server_close_all(http_server *s)
 {
     while (s->conns) {
         http_conn *c = s->conns;
-        if (!c->lingering) conn_flush(c); /* best effort: one last write */
-        if (!c->dead) conn_kill(c, HTTP_GONE_LOCAL);
+        if (c->life < HTTP_C_LINGERING) conn_flush(c); /* best effort: one last write */
+        if (c->life != HTTP_C_DEAD) conn_kill(c, HTTP_GONE_LOCAL);
     }
 }
 
@@ -1019,4 +1019,7 @@ void http_server_destroy(http_server **sp)
 const http_request *http_conn_request(const http_conn *c) { return &c->req; }
 void *http_conn_owner(const http_conn *c) { return c->owner; }
 const char *http_conn_addr(const http_conn *c) { return c->addr; }
-int http_conn_answered(const http_conn *c) { return c->dead || c->ws || c->responded; }
+int http_conn_answered(const http_conn *c)
+{
+    return c->life == HTTP_C_DEAD || c->ws || c->responded;
+}

@@ -12,14 +12,40 @@
 struct ws_state;
 struct tls_conn;
 
+/* A connection's life, in one table.  States only move forward, so
+ * `life >= HTTP_C_LINGERING` reads "our side is finished".
+ *
+ *   OPEN       peer closed, error, slow reader, idle or
+ *              header timeout, http_conn_close         → DEAD
+ *   OPEN       http_conn_close_after_flush, a response
+ *              that ends the connection, or the peer's
+ *              EOF with an answer still queued         → CLOSING
+ *   CLOSING    output queue written                    → LINGERING (write half shut)
+ *   CLOSING    error / http_conn_close                 → DEAD
+ *   LINGERING  peer's EOF, LINGER_SECONDS, error      → DEAD
+ *   DEAD       the safe point frees it (graveyard)
+ *
+ * OPEN reads requests (or WebSocket frames) and writes; CLOSING reads no
+ * more requests; LINGERING discards input; DEAD is never touched again
+ * except to be freed. */
+typedef enum {
+    HTTP_C_OPEN = 0,
+    HTTP_C_CLOSING,   /* close once the output queue is empty */
+    HTTP_C_LINGERING, /* write side shut, draining input until EOF */
+    HTTP_C_DEAD,      /* closed, waiting in the graveyard */
+} http_conn_life;
+
 struct http_conn {
     http_server *srv;
     int fd;
     ev_io rio, wio;
+    http_conn_life life;
+    /* Independent of `life`: the protocol spoken (a WebSocket connection
+     * closes and lingers like an HTTP one), list memberships, and the
+     * progress of the current request, which http.c resets per request
+     * (on_message_begin): a response may begin before its body has
+     * arrived (413), a body is delivered only when asked for. */
     unsigned ws : 1;          /* WebSocket mode */
-    unsigned dead : 1;        /* closed, waiting in the graveyard */
-    unsigned close_after : 1; /* close once the output queue is empty */
-    unsigned lingering : 1;   /* write side shut, draining input until EOF */
     unsigned dirty : 1;       /* on the flush list */
     unsigned in_parse : 1;
     unsigned msg_complete : 1;

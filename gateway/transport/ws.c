@@ -57,7 +57,7 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     struct ws_state *w = ud;
     http_conn *c = w->c;
     size_t avail = c->in_len - c->in_off;
-    if (c->dead || w->closing || !avail) {
+    if (c->life == HTTP_C_DEAD || w->closing || !avail) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
@@ -80,7 +80,7 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 {
     struct ws_state *w = ud;
     http_conn *c = w->c;
-    if (c->dead || w->closing) return;
+    if (c->life == HTTP_C_DEAD || w->closing) return;
     if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME) {
         /* wslay hands over an empty message as (NULL, 0): callers get "" */
         const char *msg = arg->msg_length ? (const char *)arg->msg : "";
@@ -93,7 +93,7 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 static void after_io(http_conn *c)
 {
     struct ws_state *w = c->wss;
-    if (c->dead) return;
+    if (c->life == HTTP_C_DEAD) return;
     if (wslay_event_want_write(w->ctx) && wslay_event_send(w->ctx) != 0) {
         http_conn_fail(c, HTTP_GONE_ERROR);
         return;
@@ -112,7 +112,7 @@ static void after_io(http_conn *c)
 void ws_process_input(http_conn *c)
 {
     struct ws_state *w = c->wss;
-    if (!w || c->dead || w->in_recv) return;
+    if (!w || c->life == HTTP_C_DEAD || w->in_recv) return;
     if (c->hb) { /* the HTTP request head is no longer needed */
         free(c->hb);
         free(c->hoffs);
@@ -125,7 +125,7 @@ void ws_process_input(http_conn *c)
     w->in_recv = 1;
     int r = wslay_event_recv(w->ctx);
     w->in_recv = 0;
-    if (c->dead) return;
+    if (c->life == HTTP_C_DEAD) return;
     if (c->in_off == c->in_len) c->in_off = c->in_len = 0;
     if (r != 0) {
         http_conn_fail(c, HTTP_GONE_ERROR);
@@ -196,7 +196,7 @@ void ws_close(http_conn *c, uint16_t code)
 {
     struct ws_state *w = c->wss;
     c->owner = NULL;
-    if (!w || c->dead || w->closing) return;
+    if (!w || c->life == HTTP_C_DEAD || w->closing) return;
     wslay_event_queue_close(w->ctx, code, NULL, 0);
     if (!w->in_recv) {
         after_io(c);
