@@ -158,6 +158,7 @@ void eio_session_end(eio_session *s, eio_close_reason reason)
     s->state = S_CLOSING;
     s->reason = reason;
     srv->nopen--;
+    gw_metrics.sessions[s->transport == EIO_TRANSPORT_WEBSOCKET]--;
     if (s->per_addr && --s->per_addr->n == 0) {
         HASH_DEL(srv->addrs, s->per_addr);
         free(s->per_addr);
@@ -224,6 +225,7 @@ static void push(eio_session *s, int type, eio_msg *m)
          * same cap as a WebSocket's output queue */
         log_warn("session %s from %s: %zu bytes waiting for a poll (--max-buffered %zu), closing",
                  s->sid, s->hs.address, s->q_bytes, s->srv->max_buffered);
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED);
         eio_session_end(s, EIO_CLOSE_TRANSPORT_ERROR);
     }
 }
@@ -438,6 +440,7 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
     char transport[16], sid[GW_ID_LEN + 8];
     int code = eio_check_query(srv, r, transport, sid);
     if (code >= 0) {
+        if (!strstr(r->query, "sid=")) GW_COUNT(refused[GW_REFUSE_BAD_REQUEST]);
         eio_respond_error(srv, c, r, code, 0);
         return;
     }
@@ -483,6 +486,7 @@ static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
         if (why == HTTP_GONE_TOOBIG)
             log_info("session %s from %s: WebSocket message over --max-payload %zu: close 1009",
                      s->sid, http_conn_addr(c), s->srv->cfg.max_payload);
+        if (why == HTTP_GONE_TOOBIG) GW_LIMIT(GW_LIMIT_PAYLOAD);
         eio_session_end(s, why == HTTP_GONE_EOF ? EIO_CLOSE_TRANSPORT_CLOSE : EIO_CLOSE_TRANSPORT_ERROR);
     } else if (c == s->probe) {
         s->probe = NULL;
@@ -617,6 +621,8 @@ int eio_admission_answer(eio_server *srv, uint64_t id, int ok, const char *messa
 {
     return srv->adm ? adm_answer(srv->adm, id, ok, message) : -1;
 }
+
+size_t eio_server_buffered(const eio_server *srv) { return http_server_buffered(srv->http); }
 
 int eio_server_bind(eio_server *srv)
 {

@@ -142,6 +142,8 @@ void eio_server_shutdown(eio_server *srv);
 void eio_server_destroy(eio_server **srv);
 /* Number of open sessions. */
 size_t eio_server_sessions(const eio_server *srv);
+/* Bytes queued for clients over all connections (for /metrics). */
+size_t eio_server_buffered(const eio_server *srv);
 /* Serve an already connected non-blocking socket as if accepted from
  * `addr` (the server owns fd from now on).  For fuzzers and tests: the
  * whole request path, from read() up, without a listener. */

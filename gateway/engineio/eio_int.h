@@ -18,6 +18,7 @@
 #include "eio_codec.h"
 #include "fastcgi.h"
 #include "http.h"
+#include "metrics.h"
 #include "tlist.h"
 #include "util.h"
 

@@ -119,6 +119,7 @@ void eio_poll_post(eio_server *srv, eio_session *s, http_conn *c, const http_req
         char hdr[HDR_BUF];
         log_info("session %s from %s: POST of %llu bytes over --max-payload %zu: 413, closing",
                  s->sid, r->address, (unsigned long long)r->content_length, srv->cfg.max_payload);
+        GW_LIMIT(GW_LIMIT_PAYLOAD);
         http_respond(c, 413, "text/plain; charset=UTF-8", eio_extra_headers(srv, r, NULL, hdr),
                      "Payload Too Large", 17, 1);
         eio_session_end(s, EIO_CLOSE_TRANSPORT_ERROR);
@@ -153,6 +154,7 @@ void eio_on_body(http_conn *c, const char *p, size_t n, void *ud)
         char hdr[HDR_BUF];
         log_info("session %s from %s: POST body over --max-payload %zu: 413, closing", s->sid,
                  http_conn_addr(c), srv->cfg.max_payload);
+        GW_LIMIT(GW_LIMIT_PAYLOAD);
         http_respond(c, 413, "text/plain; charset=UTF-8",
                      eio_extra_headers(srv, http_conn_request(c), NULL, hdr), "Payload Too Large", 17,
                      1);

@@ -105,6 +105,7 @@ int eio_admit(eio_server *srv, const http_request *r)
     if (srv->nopen >= srv->max_sessions) {
         log_warn("refusing handshake from %s: %zu sessions open (--max-connections)", r->address,
                  srv->nopen);
+        GW_COUNT(refused[GW_REFUSE_MAX_CONNECTIONS]);
         return 503;
     }
     size_t per = srv->cfg.max_sessions_per_address;
@@ -114,6 +115,7 @@ int eio_admit(eio_server *srv, const http_request *r)
         if (a && a->n >= per) {
             log_warn("refusing handshake from %s: %zu sessions open from that address "
                      "(--max-sessions-per-address)", r->address, a->n);
+            GW_COUNT(refused[GW_REFUSE_PER_ADDRESS]);
             return 429;
         }
     }
@@ -146,6 +148,7 @@ eio_session *eio_session_new(eio_server *srv, const http_request *r, int transpo
     copy_handshake(s, r);
     table_put(srv, s);
     srv->nopen++;
+    gw_metrics.sessions[transport == EIO_TRANSPORT_WEBSOCKET]++;
     if (srv->cfg.max_sessions_per_address) {
         struct addr_count *a;
         HASH_FIND_STR(srv->addrs, s->hs.address, a);
@@ -173,6 +176,7 @@ int eio_open_packet(eio_server *srv, eio_session *s, char *buf, size_t cap)
 void eio_opened(eio_server *srv, eio_session *s)
 {
     log_debug("session %s eio_opened (%s), %zu open", s->sid, eio_session_transport_name(s), srv->nopen);
+    GW_COUNT(handshakes);
     if (srv->h.on_packet) srv->h.on_packet(s, EIO_PKT_OPEN, 1, srv->ud);
     /* v4: the server pings; v3: the client does, and must within the window */
     gw_tlist_add(s->v3 ? &srv->eio3_list : &srv->ping_list, &s->hb);

@@ -81,6 +81,7 @@ static void complete_upgrade(eio_session *s)
     s->probed = 0;
     s->ws = s->probe;
     s->probe = NULL;
+    if (s->transport == EIO_TRANSPORT_POLLING && s->state == S_OPEN) gw_metrics.sessions[0]--, gw_metrics.sessions[1]++;
     s->transport = EIO_TRANSPORT_WEBSOCKET;
     for (size_t i = 0; i < s->nq; i++) {
         if (s->q[i].msg) {
@@ -97,6 +98,7 @@ static void complete_upgrade(eio_session *s)
     /* a GET still held: finish it with a noop (the queue went to the websocket) */
     if (s->get) eio_answer_poll(s, 1);
     log_debug("session %s upgraded to websocket", s->sid);
+    GW_COUNT(upgrades);
     if (srv->h.on_upgrade) srv->h.on_upgrade(s, srv->ud);
 }
 

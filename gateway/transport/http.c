@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "metrics.h"
 #include "tls.h"
 #include "util.h"
 
@@ -209,6 +210,7 @@ static void head_cb(struct ev_loop *loop, ev_timer *w, int revents)
             continue;
         }
         c->err_status = 408;
+        GW_LIMIT(GW_LIMIT_HEADER_TIMEOUT);
         bad_request(c);
     }
     gw_tlist_rearm(&s->head);
@@ -273,6 +275,7 @@ static void conn_flush(http_conn *c)
     if (c->out_bytes > s->lim.max_output) {
         log_warn("dropping slow reader %s: %zu bytes queued (--max-buffered %zu)", c->addr,
                  c->out_bytes, s->lim.max_output);
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED);
         conn_kill(c, HTTP_GONE_ERROR);
         return;
     }
@@ -302,6 +305,7 @@ static void conn_flush(http_conn *c)
             return;
         }
         size_t left = (size_t)n;
+        GW_COUNT_ADD(bytes_written, left);
         c->out_bytes -= left;
         s->out_total -= left;
         while (left) {
@@ -430,6 +434,7 @@ static int count_head(http_conn *c, size_t n)
     c->head_bytes += n;
     if (c->head_bytes > c->srv->lim.max_header_bytes) {
         c->err_status = 431;
+        GW_LIMIT(GW_LIMIT_HEADER_BYTES);
         return -1;
     }
     return 0;
@@ -451,6 +456,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
     c->url_len += n;
     if (c->url_len > c->srv->lim.max_url_bytes) {
         c->err_status = 414;
+        GW_LIMIT(GW_LIMIT_URL_BYTES);
         return -1;
     }
     if (count_head(c, n)) return -1;
@@ -701,6 +707,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         ssize_t n = tls_read(c->tls, c->fd, c->in + c->in_len, room);
         if (tls_read_wants_write(c->tls)) ev_io_start(loop, &c->wio);
         if (n > 0) {
+            GW_COUNT_ADD(bytes_read, n);
             c->in_len += (size_t)n;
             process_input(c);
             if (borrowed) unborrow(c);
@@ -772,6 +779,7 @@ static void refuse(http_server *s, int fd, const char *addr)
     (void)w;
     shutdown(fd, SHUT_WR);
     close(fd);
+    GW_LIMIT(GW_LIMIT_TCP_CONNECTIONS);
     s->refused++;
     double now = ev_now(s->loop);
     if (now - s->refused_logged >= 1.0) {
@@ -869,6 +877,7 @@ static void enforce_total(http_server *s)
         log_warn("dropping slow reader %s port %d: %zu bytes queued, the most of any connection "
                  "(--max-buffered-total %zu reached: %zu queued in all)",
                  c->addr, port, conn_charge(c), s->lim.max_output_total, total_charge(s));
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED_TOTAL);
         conn_kill(c, HTTP_GONE_ERROR);
     }
     free(v);
@@ -1013,6 +1022,8 @@ void http_server_destroy(http_server **sp)
     free(s->scratch);
     free(s);
 }
+
+size_t http_server_buffered(const http_server *s) { return s->out_total; }
 
 /* --- accessors for the layers above (the struct is private: http_int.h) --- */
 

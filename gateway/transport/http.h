@@ -127,6 +127,8 @@ void http_server_destroy(http_server **s);
 struct ev_loop *http_server_loop(http_server *s);
 /* Number of open TCP connections. */
 size_t http_server_conns(const http_server *s);
+/* Bytes queued for output over all its connections (for /metrics). */
+size_t http_server_buffered(const http_server *s);
 
 /* --- per connection -------------------------------------------------------- */
 void http_conn_set_owner(http_conn *c, void *owner);

@@ -88,7 +88,8 @@ function readmeSuite(name) {
     }
 
     test('the worker logs in the shared format', async () => {
-      assert.match(gw.logs, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  iogate\.worker\[\/\] welcomed by gateway /m);
+      // re-emitted by the gateway after its own prefix (README "Logs")
+      assert.match(gw.logs, /^\S+Z INFO  worker\[\/ pid \d+\] \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  iogate\.worker\[\/\] welcomed by gateway /m);
     });
   });
 }
@@ -133,7 +134,8 @@ describe('a Python middleware that raises', () => {
     assert.equal(err.message, 'Internal server error');
     assert.equal(err.data, undefined);
     c.close();
-    await gw.waitLog(/ERROR iogate\.worker\[\/\] namespace middleware 'auth' raised[^\n]*\nTraceback[\s\S]*KeyError: 'token'/);
+    // each line of the traceback re-emitted with the gateway's worker prefix
+    await gw.waitLog(/ERROR iogate\.worker\[\/\] namespace middleware 'auth' raised[^\n]*\n\S+Z INFO  worker\[\/ pid \d+\] Traceback[\s\S]*KeyError: 'token'/);
     const e = gw.client('/', { auth: { explicit: true } });
     const [err2] = await once(e, 'connect_error');
     assert.equal(err2.message, 'explicit refusal');

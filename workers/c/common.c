@@ -26,9 +26,14 @@ int iog_fail(int err, const char *why)
     return -1;
 }
 
+/* The format every iogate library and the gateway share (README "Logs"):
+ *   2026-11-30T04:40:00.123Z INFO  iogate.worker[/chat] message
+ * ISO-8601 UTC with milliseconds, the level padded to five, the component
+ * (with the namespace from IOGATE_NAMESPACE, as the Python and Node.js
+ * libraries write it; "-" when unset), the message. */
 void iog_log(int level, const char *fmt, ...)
 {
-    static const char *tags[] = {"error", "warn", "info", "debug"};
+    static const char *tags[] = {"ERROR", "WARN ", "INFO ", "DEBUG"};
     if (level > iog_log_level) return;
     if (level < 0) level = 0;
     if (level > 3) level = 3;
@@ -36,9 +41,12 @@ void iog_log(int level, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
+    const char *nsp = getenv("IOGATE_NAMESPACE");
     char line[2048];
-    int n = snprintf(line, sizeof line, "%02d:%02d:%02d.%03d iogate-worker[%d] %s: ", tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000), (int)getpid(), tags[level]);
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s iogate.worker[%.200s] ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, (int)(ts.tv_nsec / 1000000), tags[level], nsp && *nsp ? nsp : "-");
+    if (n < 0 || (size_t)n >= sizeof line) n = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

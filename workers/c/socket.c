@@ -36,6 +36,7 @@ static void add_room(iog_socket *s, const char *room)
         s->rooms = iog_xrealloc(s->rooms, s->cap_rooms * sizeof *s->rooms);
     }
     s->rooms[s->n_rooms++] = iog_xstrdup(room);
+    iog_adapter_joined(s, room);
 }
 
 iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta)
@@ -54,7 +55,12 @@ iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta)
     }
     const char *tr = json_string_value(json_object_get(meta, "transport"));
     s->transport = iog_xstrdup(tr ? tr : "polling");
-    s->recovered = json_is_true(json_object_get(meta, "recovered"));
+    /* Like the reference's socket.recovered: the client kept its state,
+     * whether the worker restarted (rule 16) or the client came back
+     * (rule 16a); iog_socket_restored() tells the second apart. */
+    s->restored = json_is_true(json_object_get(meta, "restored"));
+    s->skip_mw = s->restored && json_is_true(json_object_get(meta, "skip_middlewares"));
+    s->recovered = json_is_true(json_object_get(meta, "recovered")) || s->restored;
     s->data = iog_jcheck(json_object());
     add_room(s, s->id);
     s->gw_rooms = iog_jcheck(json_array());
@@ -127,6 +133,7 @@ void iog_socket_free(iog_socket *s)
     if (s->ufree && s->uptr) s->ufree(s->uptr);
     iog_cbs_clear(&s->on_event);
     iog_cbs_clear(&s->on_any);
+    iog_cbs_clear(&s->on_any_out);
     iog_cbs_clear(&s->on_error);
     iog_cbs_clear(&s->on_disconnecting);
     iog_cbs_clear(&s->on_disconnect);
@@ -153,6 +160,11 @@ const char *iog_socket_transport(const iog_socket *s)
 {
     return s->transport;
 }
+bool iog_socket_restored(const iog_socket *s)
+{
+    return s->restored;
+}
+
 bool iog_socket_recovered(const iog_socket *s)
 {
     return s->recovered;
@@ -335,7 +347,19 @@ static void run_ns_middleware(iog_socket *s, size_t i)
 
 void iog_socket_start_middleware(iog_socket *s)
 {
-    run_ns_middleware(s, 0);
+    run_ns_middleware(s, s->skip_mw ? s->w->mw.n : 0);
+}
+
+void iog_socket_replace(iog_socket *old, iog_socket *s)
+{
+    json_decref(s->data);
+    s->data = json_incref(old->data);
+    if (old->state == IOG_S_CONNECTED) old->w->n_connected--;
+    old->state = IOG_S_CLOSED; /* no events: its client is back, as s */
+    while (old->acks_out)
+        iog_pending_ack_fire(old->acks_out, "socket has been disconnected", NULL);
+    detach(old);
+    iog_worker_unlink(old->w, old);
 }
 
 static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack);
@@ -391,6 +415,7 @@ void iog_next_error(iog_next_handle **ph, const char *message, json_t *data)
         json_decref(meta);
         iog_log(IOG_LOG_DEBUG, "socket %s refused: %s", s->id, message);
         s->state = IOG_S_CLOSED;
+        iog_adapter_left_all(s);
         detach(s);
         iog_worker_unlink(s->w, s);
     } else if (s && h->kind == IOG_NEXT_PACKET) {
@@ -589,6 +614,7 @@ static int emit(iog_socket *s, const char *event, json_t *args, int vol, int64_t
     else if (vol)
         meta = json_pack("{s:b}", "volatile", 1);
     int rc = iog_send(s->gw, IPC_EMIT, s->id, meta, data, vol);
+    if (rc == 0) iog_socket_notify_outgoing(s, data);
     json_decref(meta);
     json_decref(data);
     return rc;
@@ -651,6 +677,7 @@ int iog_socket_leave(iog_socket *s, const char *room)
     if (s->state == IOG_S_CLOSED) return 0;
     for (size_t i = 0; i < s->n_rooms; i++) {
         if (strcmp(s->rooms[i], room) != 0) continue;
+        iog_adapter_left(s, room);
         free(s->rooms[i]);
         memmove(&s->rooms[i], &s->rooms[i + 1], (s->n_rooms - i - 1) * sizeof *s->rooms);
         s->n_rooms--;
@@ -688,6 +715,7 @@ void iog_socket_close(iog_socket *s, const char *reason)
         for (size_t i = 0; i < s->on_disconnecting.n; i++)
             CALL(s->on_disconnecting, i, iog_disconnect_fn)
             (s, reason, s->on_disconnecting.v[i].user);
+        iog_adapter_left_all(s);
         for (size_t i = 0; i < s->n_rooms; i++)
             free(s->rooms[i]);
         s->n_rooms = 0;
@@ -695,6 +723,8 @@ void iog_socket_close(iog_socket *s, const char *reason)
             CALL(s->on_disconnect, i, iog_disconnect_fn)(s, reason, s->on_disconnect.v[i].user);
         while (s->acks_out)
             iog_pending_ack_fire(s->acks_out, "socket has been disconnected", NULL);
+    } else {
+        iog_adapter_left_all(s); /* gone during its middleware */
     }
     detach(s);
     iog_worker_unlink(s->w, s);

@@ -375,6 +375,10 @@ static void send_hello(iog_gw *g)
     json_t *meta =
         iog_jcheck(json_pack("{s:i,s:s,s:i,s:o}", "version", IPC_PROTOCOL_VERSION, "incarnation",
                              g->incarnation, "pid", (int)getpid(), "conn_events", ev));
+    /* Rule 10a: the key that lets us serve the namespace (a spawning
+     * gateway sets it; elsewhere the operator does). */
+    const char *key = getenv("IOGATE_WORKER_KEY");
+    if (key && *key) json_object_set_new(meta, "key", iog_jcheck(json_string(key)));
     /* DONTWAIT: never block on HELLO; while the gateway is not there it
      * waits in the pipe, and is repeated every heartbeat until WELCOME. */
     int rc =
@@ -510,6 +514,7 @@ void iog_worker_destroy(iog_worker **pw)
         iog_worker_unlink(w, s);
     }
     reap(w);
+    iog_bc_ack_free_all(w); /* as socket acks: no callbacks on the way out */
     ipc_frames_close(&w->frames);
     for (size_t i = 0; i < w->n_gws; i++)
         if (w->gws[i]->zsock) zmq_close(w->gws[i]->zsock);
@@ -517,6 +522,7 @@ void iog_worker_destroy(iog_worker **pw)
     if (w->epfd >= 0) close(w->epfd);
     iog_cbs_clear(&w->mw);
     iog_cbs_clear(&w->on_connection);
+    iog_cbs_clear(&w->adapter);
     worker_free(w);
 }
 
@@ -645,6 +651,19 @@ static void handle(iog_gw *g, const ipc_msg *m)
     case IPC_ADMIT:
         iog_admission_handle(g, m);
         return;
+    case IPC_BROADCAST_ACK:
+    case IPC_SERVER_EMIT_ACK: {
+        if (nsp_ok) return;
+        /* the count, or one answer (its ack arguments) */
+        json_t *data = json_object_get(m->meta, "count") ? NULL : parse_data(m);
+        if (!json_object_get(m->meta, "count") && !data) {
+            iog_log(IOG_LOG_WARN, "%s: data is not a valid array, dropped", ipc_type_name(m->type));
+            return;
+        }
+        iog_bc_ack_message(g, m->meta, data);
+        json_decref(data);
+        return;
+    }
     default:
         break;
     }
@@ -657,6 +676,15 @@ static void handle(iog_gw *g, const ipc_msg *m)
     if (m->type == IPC_CONNECT) {
         if (m->sid.len != IPC_ID_LEN) {
             iog_log(IOG_LOG_WARN, "CONNECT without a socket id ignored");
+            return;
+        }
+        if (s && s->gw == g && json_is_true(json_object_get(m->meta, "restored"))) {
+            /* Its client recovered it (rule 16a): a new object takes the
+             * old one's place silently, with its data. */
+            iog_socket *ns = iog_socket_create(g, m->sid.data, m->meta);
+            iog_socket_replace(s, ns);
+            table_insert(w, ns);
+            iog_socket_start_middleware(ns);
             return;
         }
         if (s && s->gw == g) {
@@ -750,6 +778,7 @@ static void timers(iog_worker *w)
         if (!due) break;
         iog_pending_ack_fire(due, "operation has timed out", NULL);
     }
+    iog_bc_ack_timers(w, now);
 }
 
 static int zevents(iog_gw *g)
@@ -881,6 +910,8 @@ int iog_worker_next_timeout_ms(iog_worker *w)
     }
     for (iog_pending_ack *a = w->timed; a; a = a->tnext)
         if (a->deadline && a->deadline < next) next = a->deadline;
+    int64_t bd = iog_bc_ack_next_deadline(w);
+    if (bd && bd < next) next = bd;
     int64_t d = next - now;
     if (d < 0) d = 0;
     if (d > 60000) d = 60000;

@@ -10,6 +10,7 @@ for all of them and dispatches what each connection receives.
 
 from __future__ import annotations
 
+import os
 import random
 import string
 import time
@@ -160,6 +161,8 @@ class Gateway:
     def send_hello(self) -> None:
         meta = {"version": protocol.PROTOCOL_VERSION, "incarnation": self.incarnation,
                 "pid": self.worker.pid, "conn_events": list(self.worker._conn_events)}
+        if os.environ.get("IOGATE_WORKER_KEY"):  # rule 10a: who may serve the namespace
+            meta["key"] = os.environ["IOGATE_WORKER_KEY"]
         self.send(protocol.encode("HELLO", self.worker.namespace, "", meta), volatile=True)
         self.next_hello = time.monotonic() + self.heartbeat
 
