@@ -218,6 +218,7 @@ struct gw_app {
     size_t n_dynamic;
     ev_timer reaper; /* retires idle dynamic workers */
     char incarnation[IPC_ID_LEN + 1];
+    char curve_pub[41]; /* with CURVE: the server public key, for spawned workers */
     ipc_frames frames;
     struct gw_auth *auth; /* keys and graces (authority.c) */
 

@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #define BATCH 512
+#define STOP_WAIT_MS 2000 /* at shutdown, a spawned worker's time to exit after SIGTERM */
+#define STOP_POLL_MS 10   /* ... checked this often */
 
 int gw_router_send(gw_app *app, gw_worker *w, ipc_type type, const char *nsp, const char *sid,
                    const char *meta, size_t meta_len, const char *data, size_t data_len,
@@ -654,7 +656,7 @@ static int spawn(gw_app *app, gw_child *c)
     extern char **environ;
     size_t n = 0;
     while (environ[n]) n++;
-    char **envp = xcalloc(n + 6, sizeof *envp);
+    char **envp = xcalloc(n + 7, sizeof *envp);
     gw_auth_new_spawn_key(c); /* rule 10a: this process's own key, for its namespace only */
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -662,8 +664,14 @@ static int spawn(gw_app *app, gw_child *c)
             strncmp(environ[i], "IOGATE_NAMESPACE=", 17) != 0 &&
             strncmp(environ[i], "IOGATE_GATEWAY=", 15) != 0 &&
             strncmp(environ[i], "IOGATE_GATEWAY_PID=", 19) != 0 &&
-            strncmp(environ[i], "IOGATE_WORKER_KEY=", 18) != 0)
+            strncmp(environ[i], "IOGATE_WORKER_KEY=", 18) != 0 &&
+            strncmp(environ[i], "IOGATE_CURVE_SERVERKEY=", 23) != 0)
             envp[k++] = environ[i];
+    /* CURVE (PROTOCOL.md §1): the server key for the worker libraries;
+     * without CURVE none is passed on, not even an inherited one. */
+    char curvenv[24 + sizeof app->curve_pub];
+    snprintf(curvenv, sizeof curvenv, "IOGATE_CURVE_SERVERKEY=%s", app->curve_pub);
+    if (app->curve_pub[0]) envp[k++] = curvenv;
     /* IOGATE_GATEWAY_PID tells the worker libraries they were spawned by
      * this process, so they end with it (PR_SET_PDEATHSIG) instead of
      * retrying HELLO for ever under PID 1 after a kill -9 of the gateway. */
@@ -768,9 +776,8 @@ int gw_router_start(gw_app *app)
     zmq_setsockopt(app->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(app->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(app->router, ZMQ_LINGER, &zero, sizeof zero);
-    /* CURVE (PROTOCOL.md §1): workers we spawn learn the server key from
-     * the environment they inherit; without CURVE none is passed on. */
-    unsetenv("IOGATE_CURVE_SERVERKEY");
+    /* CURVE (PROTOCOL.md §1): workers we spawn get the server key in the
+     * environment spawn() builds for them. */
     if (app->opt.ipc_curve_secret) {
         char secret[41], pub[41];
         if (ipc_curve_read_key(app->opt.ipc_curve_secret, secret) < 0 ||
@@ -781,7 +788,7 @@ int gw_router_start(gw_app *app)
             return -1;
         }
         memset(secret, 0, sizeof secret);
-        setenv("IOGATE_CURVE_SERVERKEY", pub, 1);
+        memcpy(app->curve_pub, pub, sizeof app->curve_pub);
         log_info("IPC encrypted with CURVE; server public key %s", pub);
     }
     if (zmq_bind(app->router, app->endpoint) < 0) {
@@ -847,10 +854,11 @@ void gw_router_stop(gw_app *app)
         free(w->rid);
         free(w);
     }
-    /* Stop the workers we started: SIGTERM, up to 2 s, then SIGKILL. */
+    /* Stop the workers we started: SIGTERM, up to STOP_WAIT_MS, then
+     * SIGKILL.  The loop is over: poll their exits every STOP_POLL_MS. */
     for (gw_child *c = app->children; c; c = c->next)
         if (c->pid > 0) kill(c->pid, SIGTERM);
-    for (int tries = 0; tries < 200; tries++) {
+    for (int waited = 0;; waited += STOP_POLL_MS) {
         int alive = 0;
         for (gw_child *c = app->children; c; c = c->next) {
             gw_wout_drain(c->out); /* a worker blocked writing its last lines could not exit */
@@ -860,8 +868,8 @@ void gw_router_stop(gw_app *app)
             else
                 alive++;
         }
-        if (!alive) break;
-        usleep(10000);
+        if (!alive || waited >= STOP_WAIT_MS) break;
+        usleep(STOP_POLL_MS * 1000);
     }
     while (app->children) {
         gw_child *c = app->children;

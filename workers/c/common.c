@@ -1,8 +1,13 @@
 /* common.c — the worker library's logging, error strings, out-of-memory
- * policy (log and abort), monotonic clock and callback lists. */
+ * policy (log and abort), monotonic clock, callback lists, and the one
+ * process-wide setting it offers (iog_tune_malloc, called by the
+ * application, never by the library). */
 #include "worker_int.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,4 +129,15 @@ void iog_cbs_clear(iog_cbs *l)
         free(l->v[i].event);
     free(l->v);
     memset(l, 0, sizeof *l);
+}
+
+void iog_tune_malloc(void)
+{
+#ifdef __GLIBC__
+    /* As the gateway's main() does: keep freed heap instead of trimming it
+     * back to the kernel after every burst (a busy worker otherwise spends
+     * much of its CPU in brk and page faults). */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 1 << 20);
+#endif
 }
