@@ -16,7 +16,22 @@
 #include "util.h"
 
 #include <malloc.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+
+/* --fastcgi: every request in progress costs three descriptors (the web
+ * server's connection and both ends of the bridge): use all the hard limit
+ * allows. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            log_debug("fastcgi: descriptor limit raised to %llu", (unsigned long long)rl.rlim_cur);
+    }
+}
 
 static eio_server *g_srv; /* --echo mode */
 static gw_app *g_app;     /* Socket.IO mode */
@@ -169,6 +184,11 @@ int main(int argc, char **argv)
     g_argc = argc;
     g_argv = argv;
 
+    /* Process-wide settings, all here.  A peer that goes away while we
+     * write costs an EPIPE, not the process (inherited by the workers, as
+     * it always was). */
+    signal(SIGPIPE, SIG_IGN);
+
     /* glibc gives the top of the heap back to the kernel once 128 KiB of it
      * are free, and faults it back in on the next burst: with many
      * connections churning small buffers that was half the gateway's CPU
@@ -202,6 +222,10 @@ int main(int argc, char **argv)
         gw_config_free(&cfg);
         return rc;
     }
+
+    /* After start_app: --max-connections 0 is derived from the descriptor
+     * limit the server was created under (eio_server_new), as before. */
+    if (cfg.eio.fastcgi) raise_nofile();
 
     ev_signal sigint, sigterm, sighup, sigusr1, sigusr2;
     ev_signal_init(&sigint, on_signal, SIGINT);

@@ -59,6 +59,10 @@ if [ "${ONLY:-unit}" = unit ] || [ -z "${ONLY:-}" ]; then
         if [ "$f" -gt 0 ]; then echo "$out"; fi
         printf '%-40s %3d passed, %d failed\n' "unit: $(basename "$t")" "$p" "$f"
     done
+    # No #include points up a layer of the gateway (scripts/check_layers.sh).
+    if out=$(bash scripts/check_layers.sh 2>&1); then pass=$((pass + 1)); f=0
+    else echo "$out"; fail=$((fail + 1)); f=1; fi
+    printf '%-40s %3d passed, %d failed\n' "layers: include direction" "$((1 - f))" "$f"
 fi
 
 if [ "${ONLY:-fuzz}" = fuzz ] || [ -z "${ONLY:-}" ]; then

@@ -1,6 +1,7 @@
 /* util.c — logging (one line format, text or JSON), the out-of-memory
  * policy and random ids. */
 #include "util.h"
+#include "utf8.h"
 
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -55,12 +56,8 @@ static size_t json_escape(char *out, size_t len, size_t cap, const char *s, size
         } else {
             /* A whole, shortest-form UTF-8 sequence is copied; anything
              * else is one U+FFFD per byte. */
-            size_t need = ch >= 0xf0 ? (ch <= 0xf4 ? 4 : 0) : ch >= 0xe0 ? 3 : ch >= 0xc2 ? 2 : 0;
-            int ok = need && i + need <= n;
-            for (size_t k = 1; ok && k < need; k++)
-                if ((p[i + k] & 0xc0) != 0x80) ok = 0;
-            if (ok && need == 3 && ((ch == 0xe0 && p[i + 1] < 0xa0) || (ch == 0xed && p[i + 1] >= 0xa0))) ok = 0;
-            if (ok && need == 4 && ((ch == 0xf0 && p[i + 1] < 0x90) || (ch == 0xf4 && p[i + 1] >= 0x90))) ok = 0;
+            size_t need = ch >= 0xf0 ? 4 : ch >= 0xe0 ? 3 : 2;
+            int ok = i + need <= n && utf8_valid(s + i, need); /* the one validator */
             if (ok) {
                 add = s + i, al = need, step = need;
             } else {

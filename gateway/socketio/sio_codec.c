@@ -22,6 +22,7 @@
 #include "sio_codec.h"
 
 #include "json_scan.h"
+#include "utf8.h"
 
 #include <string.h>
 
@@ -36,35 +37,7 @@ static int is_digit(char c) { return c >= '0' && c <= '9'; }
  * to a worker as UTF-8 text, so raw bytes must not get through. */
 static int nsp_text_ok(const unsigned char *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c == 0) return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            if (c == 0xE0) lo = 0xA0; /* overlong */
-            if (c == 0xED) hi = 0x9F; /* surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            if (c == 0xF0) lo = 0x90; /* overlong */
-            if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
-        } else
-            return 0;
-        if (len - i - 1 < n) return 0;
-        if (s[i + 1] < lo || s[i + 1] > hi) return 0;
-        for (size_t k = 2; k <= n; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return 0;
-        i += n + 1;
-    }
-    return 1;
+    return !memchr(s, 0, len) && utf8_valid((const char *)s, len);
 }
 
 /* The CONNECT auth object as a tree; the text has passed jscan_check(), so

@@ -36,6 +36,8 @@
 
 typedef struct fastcgi_front fastcgi_front;
 
+#define GW_FCGI_MODE_SET 0x10000u /* fastcgi_options.socket_mode: a mode was given */
+
 typedef struct {
     const char *endpoint;         /* "HOST:PORT", "[IPV6]:PORT" or "unix:PATH" */
     unsigned max_threads;         /* requests in progress at once (4096) */
