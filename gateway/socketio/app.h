@@ -246,14 +246,6 @@ void sio_worker_processed(gw_app *app, gw_worker *w, uint64_t seq);
 void sio_worker_requeue(gw_app *app, gw_worker *w);
 /* Whether nsp has sockets kept for its next worker (rule 33). */
 int gw_nsp_holds_sockets(gw_app *app, const char *nsp);
-/* Whether nsp's --worker was given up after a crash loop (its CONNECTs
- * get "Namespace unavailable" rather than "Invalid namespace"). */
-int gw_router_given_up(gw_app *app, gw_nsp *nsp);
-/* Whether CONNECTs to nsp should wait for a worker (one is expected). */
-int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
-/* No worker serves this namespace: if a --worker pattern matches, start
- * one for it and return 1 (the CONNECT waits for its HELLO), else 0. */
-int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len);
 void sio_app_start_listening(gw_app *app);
 
 /* sio_loss.c: sockets gone while their worker was restarting (ghosts) —

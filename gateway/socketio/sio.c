@@ -17,6 +17,7 @@
  * once to the worker why the socket went (unless the worker asked for it).
  */
 #include "app.h"
+#include "supervisor.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -707,16 +708,16 @@ static void handle_connect_v(sio_client *c, const sio_packet *p)
     }
     gw_nsp *nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 0);
     if (nsp && nsp->draining) nsp = NULL; /* removed by a reload */
-    int wait = nsp && !nsp->worker && gw_router_worker_expected(app, nsp);
+    int wait = nsp && !nsp->worker && gw_sup_worker_expected(app, nsp);
     if ((!nsp || !nsp->worker) && !wait && !app->shutting_down &&
-        gw_router_spawn_dynamic(app, p->nsp, p->nsp_len)) {
+        gw_sup_spawn_dynamic(app, p->nsp, p->nsp_len)) {
         nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 1);
         wait = 1;
     }
     if (!nsp || (!nsp->worker && !wait) || app->shutting_down) {
         /* A configured namespace whose worker was given up (crash loop)
          * exists but cannot serve: say so, as the README promises. */
-        int down = nsp && !nsp->worker && !app->shutting_down && gw_router_given_up(app, nsp);
+        int down = nsp && !nsp->worker && !app->shutting_down && gw_sup_given_up(app, nsp);
         log_debug("CONNECT to %s namespace %s", down ? "unavailable" : "unknown", nspname);
         send_connect_error(c, nspname, down ? "Namespace unavailable" : "Invalid namespace", NULL);
         free(nspname);
@@ -1339,7 +1340,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
 {
     size_t n = 0, held = 0, lost = 0;
-    int expected = gw_router_worker_expected(app, nsp);
+    int expected = gw_sup_worker_expected(app, nsp);
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp)
     {
@@ -1426,7 +1427,7 @@ gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_op
     ev_init(&app->connect_timer, connect_timer_cb);
     app->connect_timer.data = app;
     /* Namespaces named by --worker exist before their worker's HELLO, so a
-     * CONNECT that comes first waits for it (gw_router_worker_expected). */
+     * CONNECT that comes first waits for it (gw_sup_worker_expected). */
     for (size_t i = 0; i < opt->n_workers; i++)
         if (opt->workers[i].nsp[0] != '^') /* patterns create theirs on demand */
             gw_nsp_get(app, opt->workers[i].nsp, strlen(opt->workers[i].nsp), 1);

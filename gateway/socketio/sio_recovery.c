@@ -20,6 +20,7 @@
  * "restored":true) or expired (DISCONNECT with the original reason).
  */
 #include "app.h"
+#include "supervisor.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -259,7 +260,7 @@ static void end_session(gw_app *app, sio_rec *r, const char *why)
     json_decref(meta);
     if (!nsp->worker || gw_router_send(app, nsp->worker, IPC_DISCONNECT, nsp->name, r->sid, mt,
                                        strlen(mt), NULL, 0, NULL, 0) < 0) {
-        if (gw_router_worker_expected(app, nsp) && !app->shutting_down)
+        if (gw_sup_worker_expected(app, nsp) && !app->shutting_down)
             gw_ghost_add(app, nsp, r->sid, r->connect_meta, reason, NULL, 0);
         else
             log_warn("namespace %s: no worker to tell that socket %s is gone", nsp->name, r->sid);

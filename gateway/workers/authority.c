@@ -13,6 +13,7 @@
  * never take a spawned namespace, and configuring one key closes the rest.
  */
 #include "authority.h"
+#include "supervisor.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -203,7 +204,7 @@ int gw_auth_worker(gw_app *app, const char *nsp, size_t len, const char *key, gw
     for (gw_child *c = app->children; c; c = c->next)
         if (strlen(c->nsp) == len && memcmp(c->nsp, nsp, len) == 0 && !c->retiring) spawned_for = 1;
     if (!key) {
-        if (spawned_for || gw_router_pattern_matches(app, nsp, len)) {
+        if (spawned_for || gw_sup_pattern_matches(app, nsp, len)) {
             *why = "no key: the gateway spawns this namespace's worker";
             return GW_AUTH_REFUSED;
         }
@@ -338,7 +339,7 @@ static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
     {
         if (nsp->grace_until <= 0 || now < nsp->grace_until) continue;
         nsp->grace_until = 0;
-        if (nsp->worker || gw_router_worker_expected(app, nsp)) continue;
+        if (nsp->worker || gw_sup_worker_expected(app, nsp)) continue;
         sio_socket *s, *stmp;
         size_t waiting = 0;
         HASH_ITER(hh, app->sockets, s, stmp) if (s->nsp == nsp) waiting++;

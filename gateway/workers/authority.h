@@ -52,7 +52,4 @@ int gw_auth_in_grace(gw_app *app, const gw_nsp *nsp);
 /* nsp lost its worker: start its grace if a worker key names it. */
 void gw_auth_grace_start(gw_app *app, gw_nsp *nsp);
 
-/* router.c: whether a --worker pattern matches the namespace. */
-int gw_router_pattern_matches(gw_app *app, const char *nsp, size_t len);
-
 #endif

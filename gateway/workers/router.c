@@ -1,9 +1,9 @@
 /* router.c — the gateway's ZeroMQ side (PROTOCOL.md §1, §3.1, §4).
  *
  * One ROUTER socket bound to a private endpoint; workers connect DEALERs and
- * say HELLO.  This file keeps the worker registry, heartbeats both ways,
- * spawns the --worker processes (CGI style: the namespace and endpoint go in
- * the environment) and notices when one exits.
+ * say HELLO.  This file keeps the worker registry, hands HELLO keys to
+ * authority.c and heartbeats both ways.  The processes behind --worker
+ * (spawning, restarts, patterns, reload) are supervisor.c's.
  *
  * The libev seam: ZMQ_FD is edge-triggered and a send can swallow the edge
  * of a pending receive, so an ev_prepare checks ZMQ_EVENTS before the loop
@@ -12,12 +12,10 @@
  */
 #include "app.h"
 #include "authority.h"
+#include "supervisor.h"
 #include "util.h"
-#include "wout.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
-#include <pcre2.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -66,34 +64,18 @@ static void send_error(gw_app *app, const ipc_buf *rid, const char *code, const 
     json_decref(meta);
 }
 
-/* A spawned worker we sent BYE to (replaced by a worker with the
- * namespace's key) stays quiet by rule 15; once the namespace has no worker
- * again it is needed: restart it (not counted as a crash, child_cb). */
-static void wake_dismissed(gw_app *app, gw_nsp *nsp)
-{
-    for (gw_child *c = app->children; c; c = c->next) {
-        if (!c->bye_sent || c->given_up || c->retiring || strcmp(c->nsp, nsp->name) != 0) continue;
-        if (c->pid > 0) {
-            log_info("namespace %s has no worker: restarting its dismissed worker (pid %d)", c->nsp,
-                     (int)c->pid);
-            kill(c->pid, SIGTERM);
-        } else if (!ev_is_active(&c->restart)) {
-            c->bye_sent = 0;
-            ev_timer_set(&c->restart, app->opt.restart_min_ms / 1000.0, 0);
-            ev_timer_start(app->loop, &c->restart);
-        }
-    }
-}
-
 void gw_worker_drop(gw_app *app, gw_worker *w, const char *why)
 {
-    if (w->nsp && w->nsp->worker == w) {
+    if (w->nsp && w->nsp->worker == w && app->shutting_down) {
+        /* gw_router_stop: the sockets are gone already, nothing waits. */
+        w->nsp->worker = NULL;
+    } else if (w->nsp && w->nsp->worker == w) {
         /* What it had not handled goes back to the sockets first, so that a
          * replacement worker gets it before anything newer. */
         sio_worker_requeue(app, w);
         w->nsp->worker = NULL;
         sio_worker_gone(app, w->nsp, why);
-        wake_dismissed(app, w->nsp);
+        gw_sup_wake_dismissed(app, w->nsp);
         gw_auth_grace_start(app, w->nsp);
     }
     sio_worker_processed(app, w, UINT64_MAX);
@@ -119,14 +101,6 @@ static unsigned parse_conn_events(json_t *list)
     json_array_foreach(list, i, v) for (size_t k = 0; k < sizeof names / sizeof *names; k++) if (
         json_is_string(v) && strcmp(json_string_value(v), names[k].name) == 0) mask |= names[k].bit;
     return mask;
-}
-
-static void maybe_listen(gw_app *app)
-{
-    for (gw_child *c = app->children; c; c = c->next)
-        if (!c->hello_seen) return;
-    ev_timer_stop(app->loop, &app->startup);
-    sio_app_start_listening(app);
 }
 
 /* Rule 10d: an emitter serves no namespace; its key says where it may
@@ -241,8 +215,7 @@ static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ip
         send_simple(app, old, IPC_BYE, "{\"reason\":\"replaced by a new worker\"}");
         gw_worker_drop(app, old, "replaced by a new worker");
         /* Marked after the drop, which would otherwise wake it right away. */
-        for (gw_child *c = app->children; old_pid && c; c = c->next)
-            if ((long)c->pid == old_pid) c->bye_sent = 1; /* its exit is no crash */
+        gw_sup_dismissed(app, old_pid);
     }
     w->nsp = nsp;
     nsp->worker = w;
@@ -253,10 +226,7 @@ static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ip
     sio_worker_arrived(app, nsp);
     log_info("worker ready: namespace %s, pid %ld, incarnation %s", nsp->name, w->pid,
              w->incarnation);
-    for (gw_child *c = app->children; c; c = c->next)
-        if ((long)c->pid == w->pid || strcmp(c->nsp, nsp->name) == 0) c->hello_seen = 1;
-    if (child) child->bye_sent = 0;
-    maybe_listen(app);
+    gw_sup_worker_ready(app, w, child);
 }
 
 static void handle_frames(gw_app *app, ipc_frames *f)
@@ -381,359 +351,12 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
             long pid = w->pid;
             int hung = w->last_seen >= 0, w_spawned = w->spawned;
             gw_worker_drop(app, w, hung ? "missed heartbeats" : "unreachable");
-            /* A hung worker we started is killed; child_cb restarts it. */
-            for (gw_child *c = app->children; hung && w_spawned && c; c = c->next)
-                if (c->pid > 0 && (long)c->pid == pid) {
-                    log_warn("worker for %s (pid %ld) is hung: killing it", c->nsp, pid);
-                    kill(c->pid, SIGKILL);
-                }
+            /* A hung worker we started is killed; the supervisor restarts it. */
+            if (hung && w_spawned) gw_sup_kill_hung(app, pid);
             continue;
         }
         if (revents & EV_TIMER && t->repeat > 0) w->ping_sent = ev_time(), send_simple(app, w, IPC_PING, NULL);
     }
-}
-
-/* ---- spawned workers -------------------------------------------------------- */
-
-static int spawn(gw_app *app, gw_child *c);
-
-/* A --worker pattern: namespaces it matches get a process each. */
-typedef struct gw_template {
-    struct gw_template *next;
-    char *pattern;
-    pcre2_code *re;
-    char *command;
-} gw_template;
-
-static gw_child *child_new(gw_app *app, const char *nsp, const char *command, int dynamic);
-
-static gw_template *template_new(const gw_worker_spec *ws)
-{
-    int ec;
-    PCRE2_SIZE off;
-    pcre2_code *re =
-        pcre2_compile((PCRE2_SPTR)ws->nsp, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &off, NULL);
-    if (!re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(ec, msg, sizeof msg);
-        log_error("--worker pattern %s: %s at offset %zu", ws->nsp, (char *)msg, (size_t)off);
-        return NULL;
-    }
-    gw_template *t = xcalloc(1, sizeof *t);
-    t->pattern = xstrdup(ws->nsp);
-    t->re = re;
-    t->command = xstrdup(ws->command);
-    return t;
-}
-
-static void template_free(gw_template *t)
-{
-    pcre2_code_free(t->re);
-    free(t->pattern);
-    free(t->command);
-    free(t);
-}
-static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents);
-
-int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len)
-{
-    for (gw_template *t = app->templates; t; t = t->next) {
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
-        int rc = pcre2_match(t->re, (PCRE2_SPTR)nsp, len, 0, 0, md, NULL);
-        pcre2_match_data_free(md);
-        if (rc < 0) continue;
-        char *name = xstrndup(nsp, len);
-        if (app->n_dynamic >= app->opt.max_dynamic) {
-            log_warn("namespace %s matches %s but %zu dynamic workers already run; refused", name,
-                     t->pattern, app->n_dynamic);
-            free(name);
-            return 0;
-        }
-        gw_child *c = child_new(app, name, t->command, 1);
-        c->tmpl = t;
-        log_info("namespace %s matches %s: starting a worker for it", name, t->pattern);
-        free(name);
-        if (spawn(app, c) < 0) {
-            c->given_up = 1;
-            return 0;
-        }
-        return 1;
-    }
-    return 0;
-}
-
-/* Stop the dynamic workers whose namespace has had no socket for a while. */
-static void reaper_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    gw_app *app = t->data;
-    double now = ev_now(loop), idle = app->opt.dynamic_idle_ms / 1000.0;
-    for (gw_child *c = app->children; c; c = c->next) {
-        if ((!c->dynamic && !c->draining) || c->retiring || c->pid <= 0) continue;
-        gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
-        if (nsp && nsp->n_sockets > 0) continue;
-        if (!c->draining && nsp && now - nsp->last_active < idle) continue;
-        sio_socket *s, *tmp;
-        int pending = 0;
-        HASH_ITER(hh, app->sockets, s, tmp) if (s->nsp == nsp) pending = 1;
-        if (pending) continue;
-        if (c->draining)
-            log_info("namespace %s drained: stopping its worker (pid %d)", c->nsp, (int)c->pid);
-        else
-            log_info("namespace %s unused for %u ms: stopping its worker (pid %d)", c->nsp,
-                     app->opt.dynamic_idle_ms, (int)c->pid);
-        c->retiring = 1;
-        /* From now on the namespace has no worker: a new CONNECT starts a
-         * fresh process instead of reaching this one on its way out. */
-        if (nsp && nsp->worker) {
-            send_simple(app, nsp->worker, IPC_BYE, "{\"reason\":\"namespace retired\"}");
-            nsp->worker->nsp = NULL;
-            nsp->worker = NULL;
-        }
-        kill(c->pid, SIGTERM);
-    }
-}
-
-int gw_router_pattern_matches(gw_app *app, const char *nsp, size_t len)
-{
-    for (gw_template *t = app->templates; t; t = t->next) {
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
-        int rc = pcre2_match(t->re, (PCRE2_SPTR)nsp, len, 0, 0, md, NULL);
-        pcre2_match_data_free(md);
-        if (rc >= 0) return 1;
-    }
-    return 0;
-}
-
-int gw_router_given_up(gw_app *app, gw_nsp *nsp)
-{
-    for (gw_child *c = app->children; c; c = c->next)
-        if (c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp->name) == 0)
-            return 1;
-    return 0;
-}
-
-int gw_router_worker_expected(gw_app *app, gw_nsp *nsp)
-{
-    if (app->shutting_down) return 0;
-    if (gw_auth_in_grace(app, nsp)) return 1;
-    for (gw_child *c = app->children; c; c = c->next)
-        if (!c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp->name) == 0)
-            return 1;
-    return 0;
-}
-
-static gw_child *child_new(gw_app *app, const char *nsp, const char *command, int dynamic)
-{
-    gw_child *c = xcalloc(1, sizeof *c);
-    c->app = app;
-    c->nsp = xstrdup(nsp);
-    c->command = xstrdup(command);
-    c->dynamic = dynamic;
-    c->hello_seen = dynamic; /* the listener never waits for dynamic ones */
-    ev_init(&c->restart, restart_cb);
-    c->restart.data = c;
-    c->next = app->children;
-    app->children = c;
-    if (dynamic) app->n_dynamic++;
-    return c;
-}
-
-static void child_free(gw_app *app, gw_child *c)
-{
-    for (gw_child **pp = &app->children; *pp; pp = &(*pp)->next)
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    if (c->dynamic) app->n_dynamic--;
-    ev_child_stop(app->loop, &c->watcher);
-    ev_timer_stop(app->loop, &c->restart);
-    gw_wout_destroy(&c->out);
-    free(c->nsp);
-    free(c->command);
-    free(c);
-}
-
-static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    gw_child *c = t->data;
-    if (c->app->shutting_down || c->pid > 0) return;
-    gw_metrics_nsp(c->nsp)->restarts++;
-    spawn(c->app, c);
-}
-
-/* Decide whether and when to start an exited worker again. */
-static void schedule_restart(gw_app *app, gw_child *c)
-{
-    double now = ev_now(app->loop);
-    /* Exits are counted in a window that opens at the first exit and lasts
-     * crash_window_ms; a worker that stays up longer starts a new one. */
-    if (c->n_crashes == 0 || now - c->window_start > app->opt.crash_window_ms / 1000.0) {
-        c->window_start = now;
-        c->n_crashes = 0;
-    }
-    unsigned recent = ++c->n_crashes, limit = app->opt.crash_limit;
-    if (limit && recent >= limit) {
-        c->given_up = 1;
-        gw_metrics_nsp(c->nsp)->crash_loops++;
-        gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
-        size_t n = nsp ? nsp->n_sockets : 0;
-        if (nsp && !nsp->worker) sio_worker_gone(app, nsp, "crash loop");
-        log_error("worker for %s exited %u times within %u ms: crash loop, not restarting it until "
-                  "SIGHUP; %zu connected socket(s) were disconnected and new CONNECTs to %s get "
-                  "CONNECT_ERROR \"Namespace unavailable\"",
-                  c->nsp, recent, app->opt.crash_window_ms, n, c->nsp);
-        return;
-    }
-    /* A worker that ran for a while starts again from the smallest delay. */
-    if (now - c->started > app->opt.crash_window_ms / 1000.0 || c->backoff_ms == 0)
-        c->backoff_ms = app->opt.restart_min_ms;
-    else
-        c->backoff_ms = c->backoff_ms * 2 > app->opt.restart_max_ms ? app->opt.restart_max_ms
-                                                                     : c->backoff_ms * 2;
-    /* While its sockets are kept, each second of waiting fills their holds
-     * (rule 35): past the bound they are disconnected.  So the delay stays
-     * short then; a worker that keeps dying reaches the crash limit sooner,
-     * and poison packets are quarantined after two deaths (rule 37). */
-    if (c->backoff_ms > GW_RESTART_HELD_MAX_MS && gw_nsp_holds_sockets(app, c->nsp)) {
-        c->backoff_ms = app->opt.restart_min_ms > GW_RESTART_HELD_MAX_MS ? app->opt.restart_min_ms
-                                                                        : GW_RESTART_HELD_MAX_MS;
-    }
-    log_info("restarting worker for %s in %u ms", c->nsp, c->backoff_ms);
-    ev_timer_set(&c->restart, c->backoff_ms / 1000.0, 0);
-    ev_timer_start(app->loop, &c->restart);
-}
-
-static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
-{
-    gw_child *c = w->data;
-    gw_app *app = c->app;
-    ev_child_stop(loop, w);
-    gw_wout_destroy(&c->out); /* its last words come before the exit line */
-    int st = w->rstatus;
-    if (WIFSIGNALED(st))
-        gw_log_fields(GW_LOG_WARN, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "signal", GW_FNUM(WTERMSIG(st))),
-                      "worker for %s (pid %d) killed by signal %d", c->nsp, (int)c->pid, WTERMSIG(st));
-    else
-        gw_log_fields(GW_LOG_WARN, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "status", GW_FNUM(WEXITSTATUS(st))),
-                      "worker for %s (pid %d) exited with status %d", c->nsp, (int)c->pid, WEXITSTATUS(st));
-    gw_worker *wk, *tmp;
-    long dead = (long)c->pid;
-    c->pid = 0; /* reaped: never signal that number again (wake_dismissed) */
-    c->key_hex[0] = '\0'; /* its key dies with it */
-    HASH_ITER(hh, app->workers, wk, tmp) if (wk->spawned && wk->pid == dead)
-        gw_worker_drop(app, wk, "worker process exited");
-    c->hello_seen = 1; /* do not hold the listener for a dead worker */
-    if (!app->listening) maybe_listen(app);
-    if (c->retiring || c->draining) {
-        child_free(app, c); /* stopped on purpose, or leaving anyway */
-        return;
-    }
-    if (app->shutting_down) return;
-    if (c->bye_sent) {
-        /* We dismissed it (rule 12): leaving then is what it should do. */
-        gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
-        log_info("worker for %s exited after BYE: not counted as a crash%s", c->nsp,
-                 nsp && nsp->worker ? "; another worker serves the namespace" : "");
-        if (nsp && nsp->worker) return; /* wake_dismissed restarts it when needed */
-        c->bye_sent = 0;
-        ev_timer_set(&c->restart, app->opt.restart_min_ms / 1000.0, 0);
-        ev_timer_start(app->loop, &c->restart);
-        return;
-    }
-    schedule_restart(app, c);
-}
-
-static int spawn(gw_app *app, gw_child *c)
-{
-    /* The gateway has threads (libzmq's, FastCGI's): between fork() and
-     * exec() the child may only make async-signal-safe calls, so the
-     * environment and the command line are built here, before forking
-     * (a malloc or setenv in the child can deadlock on a lock another
-     * thread held at fork time). */
-    extern char **environ;
-    size_t n = 0;
-    while (environ[n]) n++;
-    char **envp = xcalloc(n + 6, sizeof *envp);
-    gw_auth_new_spawn_key(c); /* rule 10a: this process's own key, for its namespace only */
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "IOGATE_ENDPOINT=", 16) != 0 &&
-            strncmp(environ[i], "IOGATE_NAMESPACE=", 17) != 0 &&
-            strncmp(environ[i], "IOGATE_GATEWAY=", 15) != 0 &&
-            strncmp(environ[i], "IOGATE_GATEWAY_PID=", 19) != 0 &&
-            strncmp(environ[i], "IOGATE_WORKER_KEY=", 18) != 0)
-            envp[k++] = environ[i];
-    /* IOGATE_GATEWAY_PID tells the worker libraries they were spawned by
-     * this process, so they end with it (PR_SET_PDEATHSIG) instead of
-     * retrying HELLO for ever under PID 1 after a kill -9 of the gateway. */
-    char pidenv[40];
-    snprintf(pidenv, sizeof pidenv, "IOGATE_GATEWAY_PID=%ld", (long)getpid());
-    envp[k++] = pidenv;
-    char *own[4];
-    size_t l0 = strlen(app->endpoint) + 17, l1 = strlen(c->nsp) + 18, l2 = strlen(app->incarnation) + 16;
-    own[0] = xmalloc(l0);
-    snprintf(own[0], l0, "IOGATE_ENDPOINT=%s", app->endpoint);
-    own[1] = xmalloc(l1);
-    snprintf(own[1], l1, "IOGATE_NAMESPACE=%s", c->nsp);
-    own[2] = xmalloc(l2);
-    snprintf(own[2], l2, "IOGATE_GATEWAY=%s", app->incarnation);
-    envp[k++] = own[0];
-    envp[k++] = own[1];
-    envp[k++] = own[2];
-    own[3] = xmalloc(18 + GW_KEY_HEX + 1);
-    snprintf(own[3], 18 + GW_KEY_HEX + 1, "IOGATE_WORKER_KEY=%s", c->key_hex);
-    envp[k++] = own[3];
-    envp[k] = NULL;
-    /* "exec" so the worker replaces the shell: its pid is the one we
-     * watch, signal and match against HELLO.  "env" (which execs in turn,
-     * same pid) lets the command start with VAR=value words, which plain
-     * "exec" would take for the program's name. */
-    size_t ll = strlen(c->command) + 10;
-    char *line = xmalloc(ll);
-    snprintf(line, ll, "exec env %s", c->command);
-    char *argv[] = {"sh", "-c", line, NULL};
-    sigset_t none;
-    sigemptyset(&none);
-    gw_wout *out = gw_wout_new(app->loop, c->nsp);
-
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (out) gw_wout_child(out);
-        /* The worker starts with default signal dispositions and mask. */
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        execve("/bin/sh", argv, envp);
-        _exit(127);
-    }
-    int e = errno;
-    free(line);
-    for (int i = 0; i < 4; i++) free(own[i]);
-    free(envp);
-    if (pid < 0) {
-        log_error("fork for worker %s: %s", c->nsp, strerror(e));
-        gw_wout_destroy(&out);
-        return -1;
-    }
-    gw_wout_destroy(&c->out);
-    if (out) gw_wout_started(out, pid);
-    c->out = out;
-    c->pid = pid;
-    c->started = ev_now(app->loop);
-    ev_child_init(&c->watcher, child_cb, pid, 0);
-    c->watcher.data = c;
-    ev_child_start(app->loop, &c->watcher);
-    gw_log_fields(GW_LOG_INFO, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(pid), "command", c->command),
-                  "started worker for %s (pid %d): %s", c->nsp, (int)pid, c->command);
-    return 0;
-}
-
-static void startup_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    gw_app *app = t->data;
-    for (gw_child *c = app->children; c; c = c->next)
-        if (!c->hello_seen) log_warn("worker for %s has not said HELLO yet; listening anyway", c->nsp);
-    sio_app_start_listening(app);
 }
 
 int gw_router_start(gw_app *app)
@@ -805,33 +428,7 @@ int gw_router_start(gw_app *app)
     app->heartbeat.data = app;
     ev_timer_start(app->loop, &app->heartbeat);
 
-    gw_template **tail = &app->templates;
-    for (size_t i = 0; i < app->opt.n_workers; i++) {
-        const gw_worker_spec *ws = &app->opt.workers[i];
-        if (ws->nsp[0] == '^') {
-            gw_template *t = template_new(ws);
-            if (!t) return -1;
-            *tail = t;
-            tail = &t->next;
-            continue;
-        }
-        gw_child *c = child_new(app, ws->nsp, ws->command, 0);
-        if (spawn(app, c) < 0) c->hello_seen = 1;
-    }
-    /* Retires idle dynamic workers and drained ones. */
-    double every = app->opt.dynamic_idle_ms / 4000.0;
-    if (every > 1.0) every = 1.0;
-    ev_timer_init(&app->reaper, reaper_cb, every, every);
-    app->reaper.data = app;
-    ev_timer_start(app->loop, &app->reaper);
-    if (app->children) {
-        ev_timer_init(&app->startup, startup_cb, app->opt.startup_wait_ms / 1000.0, 0);
-        app->startup.data = app;
-        ev_timer_start(app->loop, &app->startup);
-    } else {
-        sio_app_start_listening(app);
-    }
-    return 0;
+    return gw_sup_start(app);
 }
 
 void gw_router_stop(gw_app *app)
@@ -841,47 +438,13 @@ void gw_router_stop(gw_app *app)
     HASH_ITER(hh, app->workers, w, tmp)
     {
         send_simple(app, w, IPC_BYE, "{\"reason\":\"server shutting down\"}");
-        if (w->nsp) w->nsp->worker = NULL;
-        sio_worker_processed(app, w, UINT64_MAX);
-        HASH_DEL(app->workers, w);
-        free(w->rid);
-        free(w);
+        gw_worker_drop(app, w, "server shutting down");
     }
-    /* Stop the workers we started: SIGTERM, up to 2 s, then SIGKILL. */
-    for (gw_child *c = app->children; c; c = c->next)
-        if (c->pid > 0) kill(c->pid, SIGTERM);
-    for (int tries = 0; tries < 200; tries++) {
-        int alive = 0;
-        for (gw_child *c = app->children; c; c = c->next) {
-            gw_wout_drain(c->out); /* a worker blocked writing its last lines could not exit */
-            if (c->pid <= 0) continue;
-            if (waitpid(c->pid, NULL, WNOHANG) == c->pid)
-                c->pid = 0;
-            else
-                alive++;
-        }
-        if (!alive) break;
-        usleep(10000);
-    }
-    while (app->children) {
-        gw_child *c = app->children;
-        if (c->pid > 0) {
-            kill(c->pid, SIGKILL);
-            waitpid(c->pid, NULL, 0);
-        }
-        child_free(app, c);
-    }
-    while (app->templates) {
-        gw_template *t = app->templates;
-        app->templates = t->next;
-        template_free(t);
-    }
-    ev_timer_stop(loop, &app->reaper);
+    gw_sup_stop(app);
     ev_io_stop(loop, &app->zio);
     ev_prepare_stop(loop, &app->zprep);
     ev_idle_stop(loop, &app->zidle);
     ev_timer_stop(loop, &app->heartbeat);
-    ev_timer_stop(loop, &app->startup);
     gw_auth_stop(app);
     ipc_frames_close(&app->frames);
     if (app->router) zmq_close(app->router);
@@ -898,104 +461,4 @@ void gw_router_stop(gw_app *app)
     }
     free(app->endpoint);
     app->endpoint = NULL;
-}
-
-/* ---- SIGHUP -------------------------------------------------------------- */
-
-static void drain_child(gw_app *app, gw_child *c, const char *why)
-{
-    if (c->draining || c->retiring) return;
-    c->draining = 1;
-    ev_timer_stop(app->loop, &c->restart);
-    gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
-    if (nsp) nsp->draining = 1;
-    if (c->pid <= 0) c->retiring = 1; /* nothing running: nothing to wait for */
-    log_info("namespace %s %s: draining (no new sockets; its worker stops when empty)", c->nsp,
-             why);
-}
-
-void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
-{
-    if (app->shutting_down) return;
-    /* Static namespaces: removed ones drain, changed commands restart. */
-    for (gw_child *c = app->children; c; c = c->next) {
-        if (c->dynamic || c->draining || c->retiring) continue;
-        const gw_worker_spec *ws = NULL;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(specs[i].nsp, c->nsp) == 0) ws = &specs[i];
-        if (!ws) {
-            drain_child(app, c, "removed from the configuration");
-        } else if (c->given_up && strcmp(ws->command, c->command) == 0) {
-            /* Given up after a crash loop: SIGHUP is the operator's way of
-             * saying "try again", with a clean crash history. */
-            log_info("namespace %s: starting its given-up worker again", c->nsp);
-            c->given_up = 0;
-            c->n_crashes = 0;
-            c->backoff_ms = 0;
-            if (c->pid <= 0 && spawn(app, c) < 0) c->given_up = 1;
-        } else if (strcmp(ws->command, c->command) != 0) {
-            log_info("namespace %s: command changed to %s; restarting its worker", c->nsp,
-                     ws->command);
-            free(c->command);
-            c->command = xstrdup(ws->command);
-            c->given_up = 0;
-            c->n_crashes = 0;
-            c->backoff_ms = 0;
-            if (c->pid > 0)
-                kill(c->pid, SIGTERM); /* child_cb restarts it; sockets are recovered */
-            else
-                spawn(app, c);
-        }
-    }
-    /* Patterns: removed ones stop matching and their namespaces drain. */
-    for (gw_template **pp = &app->templates; *pp;) {
-        gw_template *t = *pp;
-        int keep = 0;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(specs[i].nsp, t->pattern) == 0 && strcmp(specs[i].command, t->command) == 0)
-                keep = 1;
-        if (keep) {
-            pp = &t->next;
-            continue;
-        }
-        *pp = t->next;
-        for (gw_child *c = app->children; c; c = c->next)
-            if (c->tmpl == t) {
-                c->tmpl = NULL;
-                drain_child(app, c, "no longer matched by a pattern");
-            }
-        log_info("pattern %s removed", t->pattern);
-        template_free(t);
-    }
-    /* Added namespaces and patterns start. */
-    for (size_t i = 0; i < n; i++) {
-        const gw_worker_spec *ws = &specs[i];
-        if (ws->nsp[0] == '^') {
-            int have = 0;
-            gw_template **tail = &app->templates;
-            for (gw_template *t = app->templates; t; t = t->next) {
-                if (strcmp(t->pattern, ws->nsp) == 0) have = 1;
-                tail = &t->next;
-            }
-            if (!have) {
-                gw_template *t = template_new(ws);
-                if (t) {
-                    *tail = t;
-                    log_info("pattern %s added", ws->nsp);
-                }
-            }
-            continue;
-        }
-        int have = 0;
-        for (gw_child *c = app->children; c; c = c->next)
-            if (!c->dynamic && !c->draining && !c->retiring && strcmp(c->nsp, ws->nsp) == 0)
-                have = 1;
-        if (have) continue;
-        gw_nsp *nsp = gw_nsp_get(app, ws->nsp, strlen(ws->nsp), 1);
-        nsp->draining = 0;
-        gw_child *c = child_new(app, ws->nsp, ws->command, 0);
-        c->hello_seen = 1; /* already listening */
-        log_info("namespace %s added", ws->nsp);
-        spawn(app, c);
-    }
 }
