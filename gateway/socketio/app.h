@@ -232,9 +232,52 @@ struct gw_app {
 /* Restart delay cap while a namespace keeps sockets for its next worker. */
 #define GW_RESTART_HELD_MAX_MS 500
 
-/* sio.c */
+/* sio.c: clients — their packets in, CONNECT handling, sending to them */
 gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create);
 void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason);
+extern const eio_handler sio_client_handler; /* the engine's callbacks */
+void sio_connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void sio_send_msgs(sio_client *c, eio_msg **msgs, size_t n);
+void sio_free_msgs(eio_msg **msgs, size_t n);
+void sio_send_packet(sio_client *c, sio_type type, const char *nsp, size_t nsp_len, int64_t id,
+                     const char *json, size_t json_len, const ipc_buf *att, size_t n_att);
+/* A CONNECT refused by the worker's middleware (its message and data). */
+void sio_send_refusal(sio_client *c, const char *nsp, const char *message, json_t *data);
+void sio_send_connect_error(sio_client *c, const char *nsp, const char *message, json_t *data);
+void sio_timeout_dequeue(gw_app *app, sio_client *c);
+/* Close the client's Engine.IO session; c may be freed when it returns. */
+void sio_close_client(sio_client *c, eio_close_reason why);
+/* The client has no namespace left: the connect timeout applies again. */
+void sio_client_idle(gw_app *app, sio_client *c);
+/* The gateway disconnects connected socket s on its own (rules 31, 35, 37):
+ * `41` to the client, DISCONNECT with `cause` to the worker, the log says
+ * how many of its packets are dropped (`lost` plus its hold). */
+void sio_drop_socket(gw_app *app, sio_socket *s, const char *cause, size_t lost);
+/* Send pending (or orphaned) socket s's CONNECT to its namespace's worker. */
+void sio_send_connect(gw_app *app, sio_socket *s);
+
+/* sio_handshake.c */
+/* Query string → object; a repeated key becomes an array. */
+json_t *sio_parse_query(const char *q);
+
+/* sio_hold.c: client packets to the worker, retained, held and replayed */
+typedef struct held_msg held_msg;
+held_msg *sio_held_new(ipc_type type, int64_t id, const char *data, size_t data_len,
+                       const ipc_buf *att, size_t n_att);
+void sio_held_free_all(sio_socket *s);
+/* Append h to s's hold (taking it); -1 (h freed) when full (rule 35). */
+int sio_hold_take(gw_app *app, sio_socket *s, held_msg *h, int replay);
+/* The cause (rule 19) of a socket dropped because sio_forward() failed. */
+const char *sio_loss_cause(int e, int replay);
+/* Send a client EVENT/ACK to s's worker and retain it until PROCESSED;
+ * takes h when given.  0, or -1 with errno (ENOBUFS: past the credit,
+ * EAGAIN: the ROUTER's high-water mark), nothing retained. */
+int sio_forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const char *data,
+                size_t data_len, const ipc_buf *att, size_t n_att, held_msg *h);
+/* The worker ACCEPTed recovered socket s: replay its hold in order. */
+void sio_hold_replay(gw_app *app, sio_socket *s);
+
+/* sio_worker.c: what a worker sends its clients */
 void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m);
 /* The worker serving a namespace is gone: disconnect its sockets. */
 void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why);
@@ -280,7 +323,8 @@ int sio_worker_data_ok(gw_app *app, gw_worker *w, const ipc_msg *m);
 /* sio_admission.c: ADMIT out (eio_handler.on_admission) and back */
 int sio_admission_ask(uint64_t id, const struct eio_handshake *hs, void *ud);
 void sio_admission_reply(gw_app *app, gw_worker *w, const ipc_msg *m);
-/* The handshake object workers see in CONNECT (sio.c); auth not consumed. */
+/* The handshake object workers see in CONNECT (sio_handshake.c); auth not
+ * consumed. */
 json_t *sio_handshake_json(const eio_handshake *h, json_t *auth);
 
 /* sio_recovery.c: connection state recovery (sio_recovery.h) */
@@ -329,7 +373,8 @@ int sio_rec_worker_msg(gw_app *app, gw_worker *w, sio_rec *r, const ipc_msg *m);
 void sio_rec_shutdown(gw_app *app);
 void sio_rec_destroy(gw_app *app);
 size_t sio_rec_count(const gw_app *app);
-/* sio.c: the Engine.IO messages of one packet (text + attachments). */
+/* sio.c: the Engine.IO messages of one packet (text + attachments); the
+ * caller unrefs them (sio_free_msgs). */
 size_t sio_build_packet(eio_msg **out, sio_type type, const char *nsp, size_t nsp_len, int64_t id,
                         const char *json, size_t json_len, const ipc_buf *att, size_t n_att);
 
