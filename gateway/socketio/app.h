@@ -1,13 +1,14 @@
 /* app.h — the Socket.IO half of the gateway: clients, sockets, namespaces,
  * the routing copy of rooms (sio.c, rooms.c) and the ZeroMQ side that talks
- * to workers (router.c).  Public part first (used by main.c), then the
- * internals the three files share.
+ * to workers through the workers layer (gw_router, router.h).  Public part
+ * first (gw_app.h, used by main.c), then the internals the socketio files
+ * share.
  *
  * Data model, one loop, no threads:
  *   gw_app ── eio_server (transport, eio.h)
  *          ├─ nsps: gw_nsp by name ── worker (gw_worker*), rooms, sockets
  *          ├─ sockets: sio_socket by Socket.IO id (global: ids are random)
- *          └─ workers: gw_worker by ZeroMQ routing id
+ *          └─ router: gw_router (router.h) ── workers: gw_worker by ZeroMQ routing id
  *   sio_client (one per Engine.IO session) ── its sio_sockets (one per nsp)
  */
 #ifndef IOGATE_APP_H
@@ -23,15 +24,16 @@
 #include "metrics.h"
 #include "sio_codec.h"
 #include "sio_recovery.h"
+#include "router.h"
+#include "supervisor.h"
 
 #include "gw_app.h"
 
-/* ---- internals shared by sio.c, rooms.c, router.c ---------------------- */
+/* ---- internals shared by the socketio files ----------------------------- */
 
 typedef struct sio_client sio_client;
 typedef struct sio_socket sio_socket;
 typedef struct gw_nsp gw_nsp;
-typedef struct gw_worker gw_worker;
 typedef struct gw_room gw_room;
 typedef struct gw_member gw_member;
 typedef struct gw_ghost gw_ghost;
@@ -122,14 +124,6 @@ struct sio_client {
     unsigned n_tomb;
 };
 
-enum {
-    CONN_EV_UPGRADE = 1,
-    CONN_EV_PACKET = 2,
-    CONN_EV_PACKET_CREATE = 4,
-    CONN_EV_DRAIN = 8,
-    CONN_EV_CLOSE = 16,
-};
-
 /* A client packet forwarded to a worker and not yet reported PROCESSED:
  * if the worker dies it goes back to its socket's hold (PROTOCOL.md §4). */
 typedef struct gw_retained {
@@ -139,58 +133,10 @@ typedef struct gw_retained {
     struct held_msg *msg;
 } gw_retained;
 
-struct gw_worker {
-    uint64_t next_seq;     /* seq of the next EVENT/ACK sent */
-    gw_retained *ret_head, *ret_tail;
-    size_t n_ret; /* in flight: sent, not yet PROCESSED */
-    int slow;     /* over its credit (logged once) */
-    char *rid; /* ZeroMQ routing id */
-    size_t rid_len;
-    char incarnation[64];
-    long pid;
-    gw_nsp *nsp;
-    unsigned conn_events;
-    double last_seen; /* ev_now */
-    int spawned;      /* authenticated by the key of a child we spawned: pid is ours */
-    int emitter;      /* role emitter (PROTOCOL.md rule 10d): nsp stays NULL */
-    const struct gw_authkey *ekey; /* the emitter key it presented */
-    double ping_sent, rtt; /* ev_time of our last PING; seconds to its PONG (-1 none yet) */
-    UT_hash_handle hh;
-};
-
-/* A child process started for --worker. */
-/* A child process started for --worker, restarted when it exits: the
- * delay doubles from restart_min_ms up to restart_max_ms while it keeps
- * dying young, and after crash_limit exits within crash_window_ms the
- * gateway gives up on it (logged) until a SIGHUP or restart. */
-typedef struct gw_child {
-    int dynamic;  /* started for a pattern: retired when idle */
-    int retiring; /* SIGTERM sent on purpose: do not restart */
-    int draining; /* removed by a reload: stop once its namespace is empty */
-    struct gw_template *tmpl; /* the pattern a dynamic child was started for */
-    ev_child watcher;
-    ev_timer restart;
-    gw_app *app;
-    char *nsp;
-    char *command;
-    pid_t pid;
-    int hello_seen;
-    int given_up;
-    unsigned backoff_ms;
-    double started;          /* ev_now at the last spawn */
-    double window_start;     /* ev_now when the current crash window opened */
-    unsigned n_crashes;      /* exits within that window */
-    char key_hex[65];        /* IOGATE_WORKER_KEY of the running process (authority.c) */
-    unsigned char key_digest[32];
-    int bye_sent;            /* its worker got BYE: its exit is not a crash */
-    struct gw_wout *out;     /* its stdout/stderr pipes, re-emitted as log lines (wout.c) */
-    struct gw_child *next;
-} gw_child;
-
 struct gw_app {
     struct ev_loop *loop;
     eio_server *eio;
-    eio_config ecfg;
+    eio_config ecfg; /* its admission settings (sio_admission.c) */
     gw_app_options opt;
     sio_limits limits;
     gw_nsp *nsps;
@@ -203,23 +149,7 @@ struct gw_app {
     int listening;
     int failed; /* could not start listening: main exits 1 */
 
-    /* router.c */
-    void *zctx;
-    void *router;
-    char *endpoint;
-    char *rundir;
-    ev_io zio;
-    ev_prepare zprep;
-    ev_idle zidle;
-    ev_timer heartbeat;
-    ev_timer startup;
-    gw_child *children;
-    struct gw_template *templates; /* --worker patterns, in order */
-    size_t n_dynamic;
-    ev_timer reaper; /* retires idle dynamic workers */
-    char incarnation[IPC_ID_LEN + 1];
-    ipc_frames frames;
-    struct gw_auth *auth; /* keys and graces (authority.c) */
+    gw_router *router; /* the workers layer (router.h) */
 
     /* sio_loss.c */
     gw_ghost *ghosts; /* by socket id */
@@ -229,8 +159,6 @@ struct gw_app {
 };
 
 #define GW_MAX_SOCKET_LIST 10000 /* BROADCAST to a list: at most this many ids */
-/* Restart delay cap while a namespace keeps sockets for its next worker. */
-#define GW_RESTART_HELD_MAX_MS 500
 
 /* sio.c: clients — their packets in, CONNECT handling, sending to them */
 gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create);
@@ -386,15 +314,5 @@ void gw_room_leave_all(gw_app *app, sio_socket *s);
  * rooms is empty/NULL) and in none of `except`.  Returns the count. */
 size_t gw_rooms_select(gw_app *app, gw_nsp *nsp, json_t *rooms, json_t *except,
                        void (*fn)(sio_socket *s, void *ud), void *ud);
-
-/* router.c */
-int gw_router_start(gw_app *app);
-void gw_router_stop(gw_app *app);
-/* Send to the worker serving s->nsp; returns 0, or -1 when the worker is
- * missing, gone, or at its high-water mark (errno EAGAIN). */
-int gw_router_send(gw_app *app, gw_worker *w, ipc_type type, const char *nsp, const char *sid,
-                   const char *meta, size_t meta_len, const char *data, size_t data_len,
-                   const ipc_buf *att, size_t n_att);
-void gw_worker_drop(gw_app *app, gw_worker *w, const char *why);
 
 #endif

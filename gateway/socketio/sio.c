@@ -134,7 +134,7 @@ static int notify(gw_app *app, sio_socket *s, ipc_type type, const char *meta, s
                   const char *data, size_t data_len, const ipc_buf *att, size_t n_att)
 {
     if (!s->nsp->worker || s->unsent || s->orphaned) return -1;
-    return gw_router_send(app, s->nsp->worker, type, s->nsp->name, s->id, meta, meta_len, data,
+    return gw_router_send(app->router, s->nsp->worker, type, s->nsp->name, s->id, meta, meta_len, data,
                           data_len, att, n_att);
 }
 
@@ -358,16 +358,16 @@ static void handle_connect_v(sio_client *c, const sio_packet *p)
     }
     gw_nsp *nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 0);
     if (nsp && nsp->draining) nsp = NULL; /* removed by a reload */
-    int wait = nsp && !nsp->worker && gw_sup_worker_expected(app, nsp);
+    int wait = nsp && !nsp->worker && gw_sup_worker_expected(app->router, nsp->name);
     if ((!nsp || !nsp->worker) && !wait && !app->shutting_down &&
-        gw_sup_spawn_dynamic(app, p->nsp, p->nsp_len)) {
+        gw_sup_spawn_dynamic(app->router, p->nsp, p->nsp_len)) {
         nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 1);
         wait = 1;
     }
     if (!nsp || (!nsp->worker && !wait) || app->shutting_down) {
         /* A configured namespace whose worker was given up (crash loop)
          * exists but cannot serve: say so, as the README promises. */
-        int down = nsp && !nsp->worker && !app->shutting_down && gw_sup_given_up(app, nsp);
+        int down = nsp && !nsp->worker && !app->shutting_down && gw_sup_given_up(app->router, nsp->name);
         log_debug("CONNECT to %s namespace %s", down ? "unavailable" : "unknown", nspname);
         sio_send_connect_error(c, nspname, down ? "Namespace unavailable" : "Invalid namespace", NULL);
         free(nspname);

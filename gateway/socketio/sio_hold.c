@@ -144,7 +144,7 @@ int sio_forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const cha
                       (unsigned long long)seq);
     else
         ml = snprintf(meta, sizeof meta, "{\"seq\":%llu}", (unsigned long long)seq);
-    if (gw_router_send(app, w, type, s->nsp->name, s->id, meta, (size_t)ml, data, data_len, att,
+    if (gw_router_send(app->router, w, type, s->nsp->name, s->id, meta, (size_t)ml, data, data_len, att,
                        n_att) < 0 &&
         errno != EHOSTUNREACH) {
         int e = errno;

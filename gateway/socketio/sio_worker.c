@@ -39,7 +39,7 @@ static void reply_sockets(gw_app *app, gw_worker *w, gw_nsp *nsp, json_t *req)
     }
     json_t *meta = json_pack("{s:O, s:o}", "req", req ? req : json_null(), "sockets", list);
     char *mt = json_dumps(meta, JSON_COMPACT);
-    gw_router_send(app, w, IPC_REPLY, nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
+    gw_router_send(app->router, w, IPC_REPLY, nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
     free(mt);
     json_decref(meta);
 }
@@ -89,7 +89,7 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
         snprintf(meta, sizeof meta,
                  "{\"code\":\"meta\",\"message\":\"more than %d sockets\",\"type\":\"BROADCAST\"}",
                  GW_MAX_SOCKET_LIST);
-        gw_router_send(app, w, IPC_ERROR, nsp->name, NULL, meta, strlen(meta), NULL, 0, NULL, 0);
+        gw_router_send(app->router, w, IPC_ERROR, nsp->name, NULL, meta, strlen(meta), NULL, 0, NULL, 0);
         return;
     }
     eio_msg *stack[16];
@@ -124,7 +124,7 @@ static void tell_worker(gw_app *app, gw_worker *w, const char *sid, const char *
     json_t *meta = json_pack("{s:s, s:s, s:s}", "code", code, "message", why, "type",
                              ipc_type_name(t));
     char *mt = json_dumps(meta, JSON_COMPACT);
-    gw_router_send(app, w, IPC_ERROR, w->nsp->name, sid, mt, strlen(mt), NULL, 0, NULL, 0);
+    gw_router_send(app->router, w, IPC_ERROR, w->nsp->name, sid, mt, strlen(mt), NULL, 0, NULL, 0);
     free(mt);
     json_decref(meta);
 }
@@ -143,7 +143,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
                                                                      : json_null(),
                                      "error", "unknown op");
             char *mt = json_dumps(meta, JSON_COMPACT);
-            gw_router_send(app, w, IPC_REPLY, nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
+            gw_router_send(app->router, w, IPC_REPLY, nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
             free(mt);
             json_decref(meta);
         }
@@ -320,7 +320,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
 {
     size_t n = 0, held = 0, lost = 0;
-    int expected = gw_sup_worker_expected(app, nsp);
+    int expected = gw_sup_worker_expected(app->router, nsp->name);
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp)
     {

@@ -5,8 +5,9 @@
  * pattern matches (dynamic namespaces) and retiring it when idle, and
  * applying a SIGHUP's new list.  The ZeroMQ side is router.c.
  */
-#include "app.h"
+#include "router.h"
 #include "authority.h"
+#include "metrics.h"
 #include "supervisor.h"
 #include "util.h"
 #include "wout.h"
@@ -22,57 +23,52 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void send_simple(gw_app *app, gw_worker *w, ipc_type t, const char *meta)
-{
-    gw_router_send(app, w, t, w->nsp ? w->nsp->name : NULL, NULL, meta, meta ? strlen(meta) : 0,
-                   NULL, 0, NULL, 0);
-}
-
 
 /* A spawned worker we sent BYE to (replaced by a worker with the
  * namespace's key) stays quiet by rule 15; once the namespace has no worker
  * again it is needed: restart it (not counted as a crash, child_cb). */
-void gw_sup_wake_dismissed(gw_app *app, gw_nsp *nsp)
+void gw_sup_wake_dismissed(gw_router *r, const char *nsp)
 {
-    for (gw_child *c = app->children; c; c = c->next) {
-        if (!c->bye_sent || c->given_up || c->retiring || strcmp(c->nsp, nsp->name) != 0) continue;
+    for (gw_child *c = r->children; c; c = c->next) {
+        if (!c->bye_sent || c->given_up || c->retiring || strcmp(c->nsp, nsp) != 0) continue;
         if (c->pid > 0) {
             log_info("namespace %s has no worker: restarting its dismissed worker (pid %d)", c->nsp,
                      (int)c->pid);
             kill(c->pid, SIGTERM);
         } else if (!ev_is_active(&c->restart)) {
             c->bye_sent = 0;
-            ev_timer_set(&c->restart, app->opt.restart_min_ms / 1000.0, 0);
-            ev_timer_start(app->loop, &c->restart);
+            ev_timer_set(&c->restart, r->opt.restart_min_ms / 1000.0, 0);
+            ev_timer_start(r->loop, &c->restart);
         }
     }
 }
 
-static void maybe_listen(gw_app *app)
+static void maybe_listen(gw_router *r)
 {
-    for (gw_child *c = app->children; c; c = c->next)
+    for (gw_child *c = r->children; c; c = c->next)
         if (!c->hello_seen) return;
-    ev_timer_stop(app->loop, &app->startup);
-    sio_app_start_listening(app);
+    ev_timer_stop(r->loop, &r->startup);
+    r->ready = 1;
+    r->h->on_ready(r->ud);
 }
 
-void gw_sup_worker_ready(gw_app *app, gw_worker *w, gw_child *child)
+void gw_sup_worker_ready(gw_router *r, gw_worker *w, gw_child *child)
 {
-    for (gw_child *c = app->children; c; c = c->next)
-        if ((long)c->pid == w->pid || strcmp(c->nsp, w->nsp->name) == 0) c->hello_seen = 1;
+    for (gw_child *c = r->children; c; c = c->next)
+        if ((long)c->pid == w->pid || strcmp(c->nsp, w->name) == 0) c->hello_seen = 1;
     if (child) child->bye_sent = 0;
-    maybe_listen(app);
+    maybe_listen(r);
 }
 
-void gw_sup_dismissed(gw_app *app, long pid)
+void gw_sup_dismissed(gw_router *r, long pid)
 {
-    for (gw_child *c = app->children; pid && c; c = c->next)
+    for (gw_child *c = r->children; pid && c; c = c->next)
         if ((long)c->pid == pid) c->bye_sent = 1; /* its exit is no crash */
 }
 
-void gw_sup_kill_hung(gw_app *app, long pid)
+void gw_sup_kill_hung(gw_router *r, long pid)
 {
-    for (gw_child *c = app->children; c; c = c->next)
+    for (gw_child *c = r->children; c; c = c->next)
         if (c->pid > 0 && (long)c->pid == pid) {
             log_warn("worker for %s (pid %ld) is hung: killing it", c->nsp, pid);
             kill(c->pid, SIGKILL);
@@ -81,7 +77,7 @@ void gw_sup_kill_hung(gw_app *app, long pid)
 
 /* ---- spawned workers -------------------------------------------------------- */
 
-static int spawn(gw_app *app, gw_child *c);
+static int spawn(gw_router *r, gw_child *c);
 
 /* A --worker pattern: namespaces it matches get a process each. */
 typedef struct gw_template {
@@ -91,7 +87,7 @@ typedef struct gw_template {
     char *command;
 } gw_template;
 
-static gw_child *child_new(gw_app *app, const char *nsp, const char *command, int dynamic);
+static gw_child *child_new(gw_router *r, const char *nsp, const char *command, int dynamic);
 
 static gw_template *template_new(const gw_worker_spec *ws)
 {
@@ -121,25 +117,25 @@ static void template_free(gw_template *t)
 }
 static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
-int gw_sup_spawn_dynamic(gw_app *app, const char *nsp, size_t len)
+int gw_sup_spawn_dynamic(gw_router *r, const char *nsp, size_t len)
 {
-    for (gw_template *t = app->templates; t; t = t->next) {
+    for (gw_template *t = r->templates; t; t = t->next) {
         pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
         int rc = pcre2_match(t->re, (PCRE2_SPTR)nsp, len, 0, 0, md, NULL);
         pcre2_match_data_free(md);
         if (rc < 0) continue;
         char *name = xstrndup(nsp, len);
-        if (app->n_dynamic >= app->opt.max_dynamic) {
+        if (r->n_dynamic >= r->opt.max_dynamic) {
             log_warn("namespace %s matches %s but %zu dynamic workers already run; refused", name,
-                     t->pattern, app->n_dynamic);
+                     t->pattern, r->n_dynamic);
             free(name);
             return 0;
         }
-        gw_child *c = child_new(app, name, t->command, 1);
+        gw_child *c = child_new(r, name, t->command, 1);
         c->tmpl = t;
         log_info("namespace %s matches %s: starting a worker for it", name, t->pattern);
         free(name);
-        if (spawn(app, c) < 0) {
+        if (spawn(r, c) < 0) {
             c->given_up = 1;
             return 0;
         }
@@ -151,37 +147,29 @@ int gw_sup_spawn_dynamic(gw_app *app, const char *nsp, size_t len)
 /* Stop the dynamic workers whose namespace has had no socket for a while. */
 static void reaper_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    gw_app *app = t->data;
-    double now = ev_now(loop), idle = app->opt.dynamic_idle_ms / 1000.0;
-    for (gw_child *c = app->children; c; c = c->next) {
+    gw_router *r = t->data;
+    double now = ev_now(loop), idle = r->opt.dynamic_idle_ms / 1000.0;
+    for (gw_child *c = r->children; c; c = c->next) {
         if ((!c->dynamic && !c->draining) || c->retiring || c->pid <= 0) continue;
-        gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
-        if (nsp && nsp->n_sockets > 0) continue;
-        if (!c->draining && nsp && now - nsp->last_active < idle) continue;
-        sio_socket *s, *tmp;
-        int pending = 0;
-        HASH_ITER(hh, app->sockets, s, tmp) if (s->nsp == nsp) pending = 1;
-        if (pending) continue;
+        double last_active;
+        if (r->h->nsp_in_use(r->ud, c->nsp, &last_active)) continue;
+        if (!c->draining && now - last_active < idle) continue;
         if (c->draining)
             log_info("namespace %s drained: stopping its worker (pid %d)", c->nsp, (int)c->pid);
         else
             log_info("namespace %s unused for %u ms: stopping its worker (pid %d)", c->nsp,
-                     app->opt.dynamic_idle_ms, (int)c->pid);
+                     r->opt.dynamic_idle_ms, (int)c->pid);
         c->retiring = 1;
         /* From now on the namespace has no worker: a new CONNECT starts a
          * fresh process instead of reaching this one on its way out. */
-        if (nsp && nsp->worker) {
-            send_simple(app, nsp->worker, IPC_BYE, "{\"reason\":\"namespace retired\"}");
-            nsp->worker->nsp = NULL;
-            nsp->worker = NULL;
-        }
+        gw_router_retire(r, c->nsp);
         kill(c->pid, SIGTERM);
     }
 }
 
-int gw_sup_pattern_matches(gw_app *app, const char *nsp, size_t len)
+int gw_sup_pattern_matches(gw_router *r, const char *nsp, size_t len)
 {
-    for (gw_template *t = app->templates; t; t = t->next) {
+    for (gw_template *t = r->templates; t; t = t->next) {
         pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
         int rc = pcre2_match(t->re, (PCRE2_SPTR)nsp, len, 0, 0, md, NULL);
         pcre2_match_data_free(md);
@@ -190,50 +178,50 @@ int gw_sup_pattern_matches(gw_app *app, const char *nsp, size_t len)
     return 0;
 }
 
-int gw_sup_given_up(gw_app *app, gw_nsp *nsp)
+int gw_sup_given_up(gw_router *r, const char *nsp)
 {
-    for (gw_child *c = app->children; c; c = c->next)
-        if (c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp->name) == 0)
+    for (gw_child *c = r->children; c; c = c->next)
+        if (c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp) == 0)
             return 1;
     return 0;
 }
 
-int gw_sup_worker_expected(gw_app *app, gw_nsp *nsp)
+int gw_sup_worker_expected(gw_router *r, const char *nsp)
 {
-    if (app->shutting_down) return 0;
-    if (gw_auth_in_grace(app, nsp)) return 1;
-    for (gw_child *c = app->children; c; c = c->next)
-        if (!c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp->name) == 0)
+    if (r->shutting_down) return 0;
+    if (gw_auth_in_grace(r, nsp)) return 1;
+    for (gw_child *c = r->children; c; c = c->next)
+        if (!c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp) == 0)
             return 1;
     return 0;
 }
 
-static gw_child *child_new(gw_app *app, const char *nsp, const char *command, int dynamic)
+static gw_child *child_new(gw_router *r, const char *nsp, const char *command, int dynamic)
 {
     gw_child *c = xcalloc(1, sizeof *c);
-    c->app = app;
+    c->r = r;
     c->nsp = xstrdup(nsp);
     c->command = xstrdup(command);
     c->dynamic = dynamic;
     c->hello_seen = dynamic; /* the listener never waits for dynamic ones */
     ev_init(&c->restart, restart_cb);
     c->restart.data = c;
-    c->next = app->children;
-    app->children = c;
-    if (dynamic) app->n_dynamic++;
+    c->next = r->children;
+    r->children = c;
+    if (dynamic) r->n_dynamic++;
     return c;
 }
 
-static void child_free(gw_app *app, gw_child *c)
+static void child_free(gw_router *r, gw_child *c)
 {
-    for (gw_child **pp = &app->children; *pp; pp = &(*pp)->next)
+    for (gw_child **pp = &r->children; *pp; pp = &(*pp)->next)
         if (*pp == c) {
             *pp = c->next;
             break;
         }
-    if (c->dynamic) app->n_dynamic--;
-    ev_child_stop(app->loop, &c->watcher);
-    ev_timer_stop(app->loop, &c->restart);
+    if (c->dynamic) r->n_dynamic--;
+    ev_child_stop(r->loop, &c->watcher);
+    ev_timer_stop(r->loop, &c->restart);
     gw_wout_destroy(&c->out);
     free(c->nsp);
     free(c->command);
@@ -243,57 +231,44 @@ static void child_free(gw_app *app, gw_child *c)
 static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     gw_child *c = t->data;
-    if (c->app->shutting_down || c->pid > 0) return;
+    if (c->r->shutting_down || c->pid > 0) return;
     gw_metrics_nsp(c->nsp)->restarts++;
-    spawn(c->app, c);
+    spawn(c->r, c);
 }
 
 /* Decide whether and when to start an exited worker again. */
-static void schedule_restart(gw_app *app, gw_child *c)
+static void schedule_restart(gw_router *r, gw_child *c)
 {
-    double now = ev_now(app->loop);
+    double now = ev_now(r->loop);
     /* Exits are counted in a window that opens at the first exit and lasts
      * crash_window_ms; a worker that stays up longer starts a new one. */
-    if (c->n_crashes == 0 || now - c->window_start > app->opt.crash_window_ms / 1000.0) {
+    if (c->n_crashes == 0 || now - c->window_start > r->opt.crash_window_ms / 1000.0) {
         c->window_start = now;
         c->n_crashes = 0;
     }
-    unsigned recent = ++c->n_crashes, limit = app->opt.crash_limit;
+    unsigned recent = ++c->n_crashes, limit = r->opt.crash_limit;
     if (limit && recent >= limit) {
         c->given_up = 1;
         gw_metrics_nsp(c->nsp)->crash_loops++;
-        gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
-        size_t n = nsp ? nsp->n_sockets : 0;
-        if (nsp && !nsp->worker) sio_worker_gone(app, nsp, "crash loop");
+        size_t n = r->h->nsp_unserved(r->ud, c->nsp, "crash loop");
         log_error("worker for %s exited %u times within %u ms: crash loop, not restarting it until "
                   "SIGHUP; %zu connected socket(s) were disconnected and new CONNECTs to %s get "
                   "CONNECT_ERROR \"Namespace unavailable\"",
-                  c->nsp, recent, app->opt.crash_window_ms, n, c->nsp);
+                  c->nsp, recent, r->opt.crash_window_ms, n, c->nsp);
         return;
     }
-    /* A worker that ran for a while starts again from the smallest delay. */
-    if (now - c->started > app->opt.crash_window_ms / 1000.0 || c->backoff_ms == 0)
-        c->backoff_ms = app->opt.restart_min_ms;
-    else
-        c->backoff_ms = c->backoff_ms * 2 > app->opt.restart_max_ms ? app->opt.restart_max_ms
-                                                                     : c->backoff_ms * 2;
-    /* While its sockets are kept, each second of waiting fills their holds
-     * (rule 35): past the bound they are disconnected.  So the delay stays
-     * short then; a worker that keeps dying reaches the crash limit sooner,
-     * and poison packets are quarantined after two deaths (rule 37). */
-    if (c->backoff_ms > GW_RESTART_HELD_MAX_MS && gw_nsp_holds_sockets(app, c->nsp)) {
-        c->backoff_ms = app->opt.restart_min_ms > GW_RESTART_HELD_MAX_MS ? app->opt.restart_min_ms
-                                                                        : GW_RESTART_HELD_MAX_MS;
-    }
+    c->backoff_ms = gw_sup_backoff(c->backoff_ms, now - c->started, r->opt.restart_min_ms,
+                                   r->opt.restart_max_ms, r->opt.crash_window_ms,
+                                   r->h->nsp_holds_sockets(r->ud, c->nsp), GW_RESTART_HELD_MAX_MS);
     log_info("restarting worker for %s in %u ms", c->nsp, c->backoff_ms);
     ev_timer_set(&c->restart, c->backoff_ms / 1000.0, 0);
-    ev_timer_start(app->loop, &c->restart);
+    ev_timer_start(r->loop, &c->restart);
 }
 
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
     gw_child *c = w->data;
-    gw_app *app = c->app;
+    gw_router *r = c->r;
     ev_child_stop(loop, w);
     gw_wout_destroy(&c->out); /* its last words come before the exit line */
     int st = w->rstatus;
@@ -307,30 +282,30 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     long dead = (long)c->pid;
     c->pid = 0; /* reaped: never signal that number again (gw_sup_wake_dismissed) */
     c->key_hex[0] = '\0'; /* its key dies with it */
-    HASH_ITER(hh, app->workers, wk, tmp) if (wk->spawned && wk->pid == dead)
-        gw_worker_drop(app, wk, "worker process exited");
+    HASH_ITER(hh, r->workers, wk, tmp) if (wk->spawned && wk->pid == dead)
+        gw_worker_drop(r, wk, "worker process exited");
     c->hello_seen = 1; /* do not hold the listener for a dead worker */
-    if (!app->listening) maybe_listen(app);
+    if (!r->ready) maybe_listen(r);
     if (c->retiring || c->draining) {
-        child_free(app, c); /* stopped on purpose, or leaving anyway */
+        child_free(r, c); /* stopped on purpose, or leaving anyway */
         return;
     }
-    if (app->shutting_down) return;
+    if (r->shutting_down) return;
     if (c->bye_sent) {
         /* We dismissed it (rule 12): leaving then is what it should do. */
-        gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
+        int served = gw_router_served(r, c->nsp) != NULL;
         log_info("worker for %s exited after BYE: not counted as a crash%s", c->nsp,
-                 nsp && nsp->worker ? "; another worker serves the namespace" : "");
-        if (nsp && nsp->worker) return; /* gw_sup_wake_dismissed restarts it when needed */
+                 served ? "; another worker serves the namespace" : "");
+        if (served) return; /* gw_sup_wake_dismissed restarts it when needed */
         c->bye_sent = 0;
-        ev_timer_set(&c->restart, app->opt.restart_min_ms / 1000.0, 0);
-        ev_timer_start(app->loop, &c->restart);
+        ev_timer_set(&c->restart, r->opt.restart_min_ms / 1000.0, 0);
+        ev_timer_start(r->loop, &c->restart);
         return;
     }
-    schedule_restart(app, c);
+    schedule_restart(r, c);
 }
 
-static int spawn(gw_app *app, gw_child *c)
+static int spawn(gw_router *r, gw_child *c)
 {
     /* The gateway has threads (libzmq's, FastCGI's): between fork() and
      * exec() the child may only make async-signal-safe calls, so the
@@ -357,13 +332,13 @@ static int spawn(gw_app *app, gw_child *c)
     snprintf(pidenv, sizeof pidenv, "IOGATE_GATEWAY_PID=%ld", (long)getpid());
     envp[k++] = pidenv;
     char *own[4];
-    size_t l0 = strlen(app->endpoint) + 17, l1 = strlen(c->nsp) + 18, l2 = strlen(app->incarnation) + 16;
+    size_t l0 = strlen(r->endpoint) + 17, l1 = strlen(c->nsp) + 18, l2 = strlen(r->incarnation) + 16;
     own[0] = xmalloc(l0);
-    snprintf(own[0], l0, "IOGATE_ENDPOINT=%s", app->endpoint);
+    snprintf(own[0], l0, "IOGATE_ENDPOINT=%s", r->endpoint);
     own[1] = xmalloc(l1);
     snprintf(own[1], l1, "IOGATE_NAMESPACE=%s", c->nsp);
     own[2] = xmalloc(l2);
-    snprintf(own[2], l2, "IOGATE_GATEWAY=%s", app->incarnation);
+    snprintf(own[2], l2, "IOGATE_GATEWAY=%s", r->incarnation);
     envp[k++] = own[0];
     envp[k++] = own[1];
     envp[k++] = own[2];
@@ -381,7 +356,7 @@ static int spawn(gw_app *app, gw_child *c)
     char *argv[] = {"sh", "-c", line, NULL};
     sigset_t none;
     sigemptyset(&none);
-    gw_wout *out = gw_wout_new(app->loop, c->nsp);
+    gw_wout *out = gw_wout_new(r->loop, c->nsp);
 
     pid_t pid = fork();
     if (pid == 0) {
@@ -405,10 +380,10 @@ static int spawn(gw_app *app, gw_child *c)
     if (out) gw_wout_started(out, pid);
     c->out = out;
     c->pid = pid;
-    c->started = ev_now(app->loop);
+    c->started = ev_now(r->loop);
     ev_child_init(&c->watcher, child_cb, pid, 0);
     c->watcher.data = c;
-    ev_child_start(app->loop, &c->watcher);
+    ev_child_start(r->loop, &c->watcher);
     gw_log_fields(GW_LOG_INFO, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(pid), "command", c->command),
                   "started worker for %s (pid %d): %s", c->nsp, (int)pid, c->command);
     return 0;
@@ -416,17 +391,18 @@ static int spawn(gw_app *app, gw_child *c)
 
 static void startup_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    gw_app *app = t->data;
-    for (gw_child *c = app->children; c; c = c->next)
+    gw_router *r = t->data;
+    for (gw_child *c = r->children; c; c = c->next)
         if (!c->hello_seen) log_warn("worker for %s has not said HELLO yet; listening anyway", c->nsp);
-    sio_app_start_listening(app);
+    r->ready = 1;
+    r->h->on_ready(r->ud);
 }
 
-int gw_sup_start(gw_app *app)
+int gw_sup_start(gw_router *r)
 {
-    gw_template **tail = &app->templates;
-    for (size_t i = 0; i < app->opt.n_workers; i++) {
-        const gw_worker_spec *ws = &app->opt.workers[i];
+    gw_template **tail = &r->templates;
+    for (size_t i = 0; i < r->opt.n_workers; i++) {
+        const gw_worker_spec *ws = &r->opt.workers[i];
         if (ws->nsp[0] == '^') {
             gw_template *t = template_new(ws);
             if (!t) return -1;
@@ -434,34 +410,35 @@ int gw_sup_start(gw_app *app)
             tail = &t->next;
             continue;
         }
-        gw_child *c = child_new(app, ws->nsp, ws->command, 0);
-        if (spawn(app, c) < 0) c->hello_seen = 1;
+        gw_child *c = child_new(r, ws->nsp, ws->command, 0);
+        if (spawn(r, c) < 0) c->hello_seen = 1;
     }
     /* Retires idle dynamic workers and drained ones. */
-    double every = app->opt.dynamic_idle_ms / 4000.0;
+    double every = r->opt.dynamic_idle_ms / 4000.0;
     if (every > 1.0) every = 1.0;
-    ev_timer_init(&app->reaper, reaper_cb, every, every);
-    app->reaper.data = app;
-    ev_timer_start(app->loop, &app->reaper);
-    if (app->children) {
-        ev_timer_init(&app->startup, startup_cb, app->opt.startup_wait_ms / 1000.0, 0);
-        app->startup.data = app;
-        ev_timer_start(app->loop, &app->startup);
+    ev_timer_init(&r->reaper, reaper_cb, every, every);
+    r->reaper.data = r;
+    ev_timer_start(r->loop, &r->reaper);
+    if (r->children) {
+        ev_timer_init(&r->startup, startup_cb, r->opt.startup_wait_ms / 1000.0, 0);
+        r->startup.data = r;
+        ev_timer_start(r->loop, &r->startup);
     } else {
-        sio_app_start_listening(app);
+        r->ready = 1;
+        r->h->on_ready(r->ud);
     }
     return 0;
 }
 
-void gw_sup_stop(gw_app *app)
+void gw_sup_stop(gw_router *r)
 {
-    struct ev_loop *loop = app->loop;
+    struct ev_loop *loop = r->loop;
     /* Stop the workers we started: SIGTERM, up to 2 s, then SIGKILL. */
-    for (gw_child *c = app->children; c; c = c->next)
+    for (gw_child *c = r->children; c; c = c->next)
         if (c->pid > 0) kill(c->pid, SIGTERM);
     for (int tries = 0; tries < 200; tries++) {
         int alive = 0;
-        for (gw_child *c = app->children; c; c = c->next) {
+        for (gw_child *c = r->children; c; c = c->next) {
             gw_wout_drain(c->out); /* a worker blocked writing its last lines could not exit */
             if (c->pid <= 0) continue;
             if (waitpid(c->pid, NULL, WNOHANG) == c->pid)
@@ -472,48 +449,47 @@ void gw_sup_stop(gw_app *app)
         if (!alive) break;
         usleep(10000);
     }
-    while (app->children) {
-        gw_child *c = app->children;
+    while (r->children) {
+        gw_child *c = r->children;
         if (c->pid > 0) {
             kill(c->pid, SIGKILL);
             waitpid(c->pid, NULL, 0);
         }
-        child_free(app, c);
+        child_free(r, c);
     }
-    while (app->templates) {
-        gw_template *t = app->templates;
-        app->templates = t->next;
+    while (r->templates) {
+        gw_template *t = r->templates;
+        r->templates = t->next;
         template_free(t);
     }
-    ev_timer_stop(loop, &app->reaper);
-    ev_timer_stop(loop, &app->startup);
+    ev_timer_stop(loop, &r->reaper);
+    ev_timer_stop(loop, &r->startup);
 }
 
 /* ---- SIGHUP -------------------------------------------------------------- */
 
-static void drain_child(gw_app *app, gw_child *c, const char *why)
+static void drain_child(gw_router *r, gw_child *c, const char *why)
 {
     if (c->draining || c->retiring) return;
     c->draining = 1;
-    ev_timer_stop(app->loop, &c->restart);
-    gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
-    if (nsp) nsp->draining = 1;
+    ev_timer_stop(r->loop, &c->restart);
+    r->h->nsp_draining(r->ud, c->nsp);
     if (c->pid <= 0) c->retiring = 1; /* nothing running: nothing to wait for */
     log_info("namespace %s %s: draining (no new sockets; its worker stops when empty)", c->nsp,
              why);
 }
 
-void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
+void gw_sup_reload(gw_router *r, const gw_worker_spec *specs, size_t n)
 {
-    if (app->shutting_down) return;
+    if (r->shutting_down) return;
     /* Static namespaces: removed ones drain, changed commands restart. */
-    for (gw_child *c = app->children; c; c = c->next) {
+    for (gw_child *c = r->children; c; c = c->next) {
         if (c->dynamic || c->draining || c->retiring) continue;
         const gw_worker_spec *ws = NULL;
         for (size_t i = 0; i < n; i++)
             if (strcmp(specs[i].nsp, c->nsp) == 0) ws = &specs[i];
         if (!ws) {
-            drain_child(app, c, "removed from the configuration");
+            drain_child(r, c, "removed from the configuration");
         } else if (c->given_up && strcmp(ws->command, c->command) == 0) {
             /* Given up after a crash loop: SIGHUP is the operator's way of
              * saying "try again", with a clean crash history. */
@@ -521,7 +497,7 @@ void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
             c->given_up = 0;
             c->n_crashes = 0;
             c->backoff_ms = 0;
-            if (c->pid <= 0 && spawn(app, c) < 0) c->given_up = 1;
+            if (c->pid <= 0 && spawn(r, c) < 0) c->given_up = 1;
         } else if (strcmp(ws->command, c->command) != 0) {
             log_info("namespace %s: command changed to %s; restarting its worker", c->nsp,
                      ws->command);
@@ -533,11 +509,11 @@ void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
             if (c->pid > 0)
                 kill(c->pid, SIGTERM); /* child_cb restarts it; sockets are recovered */
             else
-                spawn(app, c);
+                spawn(r, c);
         }
     }
     /* Patterns: removed ones stop matching and their namespaces drain. */
-    for (gw_template **pp = &app->templates; *pp;) {
+    for (gw_template **pp = &r->templates; *pp;) {
         gw_template *t = *pp;
         int keep = 0;
         for (size_t i = 0; i < n; i++)
@@ -548,10 +524,10 @@ void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
             continue;
         }
         *pp = t->next;
-        for (gw_child *c = app->children; c; c = c->next)
+        for (gw_child *c = r->children; c; c = c->next)
             if (c->tmpl == t) {
                 c->tmpl = NULL;
-                drain_child(app, c, "no longer matched by a pattern");
+                drain_child(r, c, "no longer matched by a pattern");
             }
         log_info("pattern %s removed", t->pattern);
         template_free(t);
@@ -561,8 +537,8 @@ void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
         const gw_worker_spec *ws = &specs[i];
         if (ws->nsp[0] == '^') {
             int have = 0;
-            gw_template **tail = &app->templates;
-            for (gw_template *t = app->templates; t; t = t->next) {
+            gw_template **tail = &r->templates;
+            for (gw_template *t = r->templates; t; t = t->next) {
                 if (strcmp(t->pattern, ws->nsp) == 0) have = 1;
                 tail = &t->next;
             }
@@ -576,15 +552,31 @@ void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
             continue;
         }
         int have = 0;
-        for (gw_child *c = app->children; c; c = c->next)
+        for (gw_child *c = r->children; c; c = c->next)
             if (!c->dynamic && !c->draining && !c->retiring && strcmp(c->nsp, ws->nsp) == 0)
                 have = 1;
         if (have) continue;
-        gw_nsp *nsp = gw_nsp_get(app, ws->nsp, strlen(ws->nsp), 1);
-        nsp->draining = 0;
-        gw_child *c = child_new(app, ws->nsp, ws->command, 0);
+        r->h->nsp_expected(r->ud, ws->nsp);
+        gw_child *c = child_new(r, ws->nsp, ws->command, 0);
         c->hello_seen = 1; /* already listening */
         log_info("namespace %s added", ws->nsp);
-        spawn(app, c);
+        spawn(r, c);
     }
+}
+
+unsigned gw_sup_backoff(unsigned prev_ms, double ran_s, unsigned min_ms, unsigned max_ms,
+                        unsigned window_ms, int holds_sockets, unsigned held_max_ms)
+{
+    unsigned ms;
+    /* A worker that ran for a while starts again from the smallest delay. */
+    if (ran_s > window_ms / 1000.0 || prev_ms == 0)
+        ms = min_ms;
+    else
+        ms = prev_ms * 2 > max_ms ? max_ms : prev_ms * 2;
+    /* While its sockets are kept, each second of waiting fills their holds
+     * (rule 35): past the bound they are disconnected.  So the delay stays
+     * short then; a worker that keeps dying reaches the crash limit sooner,
+     * and poison packets are quarantined after two deaths (rule 37). */
+    if (ms > held_max_ms && holds_sockets) ms = min_ms > held_max_ms ? min_ms : held_max_ms;
+    return ms;
 }
