@@ -156,6 +156,11 @@ struct gw_app {
 
     /* sio_recovery.c */
     sio_rec_store *rec; /* NULL until a namespace with recovery has a socket */
+
+    /* sio_bcast_ack.c */
+    struct gw_bcast_ack *bcast_acks;   /* broadcasts waiting for answers */
+    struct gw_bcast_wait *bcast_waits; /* their receivers, by (socket, ack id) */
+    int64_t bcast_next_id;             /* from GW_BCAST_ACK_BASE */
 };
 
 #define GW_MAX_SOCKET_LIST 10000 /* BROADCAST to a list: at most this many ids */
@@ -243,6 +248,27 @@ size_t gw_ghost_count(gw_app *app, const gw_nsp *nsp);
 void sio_tomb_add(sio_client *c, gw_nsp *nsp);
 int sio_tomb_has(const sio_client *c, const char *nsp, size_t len);
 void sio_tomb_clear(sio_client *c, const char *nsp, size_t len);
+/* sio_bcast_ack.c: BROADCAST asking for acks (rule 25a).  Client ack ids
+ * from GW_BCAST_ACK_BASE up are the gateway's; a worker's EMIT ack ids are
+ * below it. */
+#define GW_BCAST_ACK_BASE (INT64_C(1) << 40)
+typedef struct gw_bcast_ack gw_bcast_ack;
+/* Validate m's ack and timeout; NULL after ERROR meta (logged). */
+gw_bcast_ack *gw_bcast_ack_new(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* Send the packet to receiver s with an ack id of its own (a select fn). */
+void gw_bcast_ack_send(sio_socket *s, void *ud);
+/* Every receiver sent to: tell the worker the count, wait for answers. */
+void gw_bcast_ack_sent(gw_app *app, gw_worker *w, gw_bcast_ack **pb);
+/* A client ACK: 1 when it answered a broadcast (forwarded or dropped,
+ * logged), 0 when it is for the worker's own EMIT. */
+int gw_bcast_ack_answer(gw_app *app, sio_socket *s, int64_t id, const char *data, size_t len,
+                        const ipc_buf *att, size_t n_att);
+void gw_bcast_acks_free_all(gw_app *app);
+/* sio_serverside.c: a worker's SERVER_EMIT (rule 25b) */
+void gw_server_emit(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* sio.c: the packet ["ev", …] to one socket, asking ack `id` (-1: none). */
+void sio_socket_send_event(sio_socket *s, int64_t id, const char *data, size_t len,
+                           const ipc_buf *att, size_t n_att);
 /* worker_data.c */
 /* 1 if what w sent (EMIT, BROADCAST, ACK) may reach clients; else 0, after
  * answering ERROR "data" or "meta" and logging one line (PROTOCOL.md rule

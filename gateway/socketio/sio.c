@@ -89,6 +89,13 @@ void sio_send_packet(sio_client *c, sio_type type, const char *nsp, size_t nsp_l
     if (msgs != stack) free(msgs);
 }
 
+void sio_socket_send_event(sio_socket *s, int64_t id, const char *data, size_t len,
+                           const ipc_buf *att, size_t n_att)
+{
+    sio_send_packet(s->client, SIO_EVENT, s->nsp->name, strlen(s->nsp->name), id, data, len, att,
+                    n_att);
+}
+
 static void send_json_packet(sio_client *c, sio_type type, const char *nsp, json_t *j)
 {
     char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
@@ -440,6 +447,9 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     }
     ipc_type t = (p->type == SIO_ACK || p->type == SIO_BINARY_ACK) ? IPC_ACK : IPC_EVENT;
     GW_NSP_COUNT2(s->nsp, packets_in, bytes_in, p->data_len);
+    /* An answer to a broadcast that asked for acks goes its own way (rule 25a). */
+    if (t == IPC_ACK && gw_bcast_ack_answer(app, s, p->id, p->data, p->data_len, att, n_att))
+        return;
     if (s->orphaned || s->recovering) {
         /* Its worker is restarting: keep the packet, in order, for the next
          * one.  Past the bound the socket goes (PROTOCOL.md rule 35). */

@@ -206,6 +206,7 @@ void gw_app_shutdown(gw_app *app)
     HASH_ITER(hh, app->sockets, s, tmp) sio_socket_remove(app, s, "server shutting down");
     sio_rec_shutdown(app);
     gw_ghosts_free_all(app);
+    gw_bcast_acks_free_all(app);
     eio_server_shutdown(app->eio);
     ev_timer_stop(app->loop, &app->connect_timer);
     gw_router_stop(app->router);
@@ -218,6 +219,7 @@ void gw_app_destroy(gw_app **pa)
     if (app->eio) eio_server_destroy(&app->eio);
     sio_rec_destroy(app);
     gw_ghosts_free_all(app);
+    gw_bcast_acks_free_all(app);
     gw_router_free(&app->router);
     gw_nsp *n, *tn;
     HASH_ITER(hh, app->nsps, n, tn)

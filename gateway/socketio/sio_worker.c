@@ -92,6 +92,19 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
         gw_router_send(app->router, w, IPC_ERROR, nsp->name, NULL, meta, strlen(meta), NULL, 0, NULL, 0);
         return;
     }
+    if (json_object_get(m->meta, "ack")) {
+        /* Acks asked (rule 25a): one packet per receiver, each with an ack
+         * id of its own, counted in sio_bcast_ack.c. */
+        gw_bcast_ack *ba = gw_bcast_ack_new(app, w, m);
+        if (!ba) return;
+        if (json_is_array(ids))
+            select_listed(app, nsp, ids, gw_bcast_ack_send, ba);
+        else
+            gw_rooms_select(app, nsp, json_object_get(m->meta, "rooms"),
+                            json_object_get(m->meta, "except"), gw_bcast_ack_send, ba);
+        gw_bcast_ack_sent(app, w, &ba);
+        return;
+    }
     eio_msg *stack[16];
     eio_msg **msgs = m->n_att + 1 <= 16 ? stack : xmalloc((m->n_att + 1) * sizeof *msgs);
     /* Recovery on: one offset for the whole broadcast, as the reference's
@@ -151,6 +164,10 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     }
     if (m->type == IPC_BROADCAST) {
         broadcast(app, w, m);
+        return;
+    }
+    if (m->type == IPC_SERVER_EMIT) {
+        gw_server_emit(app, w, m);
         return;
     }
     if (m->type == IPC_ADMIT) {
@@ -251,6 +268,11 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     case IPC_EMIT: {
         GW_NSP_COUNT2(nsp, packets_out, bytes_out, m->data.len);
         json_t *ack = json_object_get(m->meta, "ack");
+        if (json_is_integer(ack) && json_integer_value(ack) >= GW_BCAST_ACK_BASE) {
+            tell_worker(app, w, s->id, "meta", "ack ids from 2^40 are the gateway's (rule 25a)",
+                        m->type);
+            return;
+        }
         if (s->rec) {
             /* Recovery on: an emit that can be replayed carries its offset
              * and is logged, as the reference sends socket.emit through

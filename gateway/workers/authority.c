@@ -288,8 +288,9 @@ void gw_auth_emitter_msg(gw_router *r, gw_worker *w, const ipc_msg *m)
                  tname);
         return;
     }
-    if (m->type == IPC_EMIT && json_object_get(m->meta, "ack")) {
-        log_warn("emitter %s (pid %ld): EMIT asking for an ack refused", w->incarnation, w->pid);
+    if (json_object_get(m->meta, "ack")) { /* EMIT, or BROADCAST (rule 25a): it hears nothing */
+        log_warn("emitter %s (pid %ld): %s asking for an ack refused", w->incarnation, w->pid,
+                 tname);
         send_err(r, w, m->nsp.data, m->nsp.len, "meta", "an emitter cannot ask for acknowledgements",
                  tname);
         return;

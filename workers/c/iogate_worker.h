@@ -291,6 +291,9 @@ json_t *iog_socket_rooms_json(const iog_socket *s);
  * socket that has gone, ignored (0, nothing leaks).  0 or -1. */
 int iog_socket_join(iog_socket *s, const char *room);
 int iog_socket_leave(iog_socket *s, const char *room);
+/* socket.join([…]) / leave([…]): the rooms of a NULL-terminated array. */
+int iog_socket_join_rooms(iog_socket *s, const char *const *rooms);
+int iog_socket_leave_rooms(iog_socket *s, const char *const *rooms);
 
 /* Arbitrary data visible to iog_fetch_sockets() (socket.data in Node).
  * Starts as {}.  get: borrowed.  set: consumes `data` (NULL = {}). */
@@ -319,6 +322,11 @@ void iog_socket_off(iog_socket *s, const char *event, iog_event_fn fn);
 typedef void (*iog_any_fn)(iog_socket *s, const char *event, json_t *args, iog_ack *ack,
                            void *user);
 void iog_socket_on_any(iog_socket *s, iog_any_fn fn, void *user);
+
+/* socket.io's prependAny (before the catch-alls already there) and offAny
+ * (remove fn's registrations; NULL: all). */
+void iog_socket_prepend_any(iog_socket *s, iog_any_fn fn, void *user);
+void iog_socket_off_any(iog_socket *s, iog_any_fn fn);
 
 /* Answer a client's ack request with `args` (consumed; an array, or NULL for
  * none; binary values allowed).  Consumes *ack and sets it to NULL; an ack
@@ -370,6 +378,17 @@ int iog_socket_emit(iog_socket *s, const char *event, json_t *args);
 /* Same, but the message may be dropped when the gateway is slow. */
 int iog_socket_emit_volatile(iog_socket *s, const char *event, json_t *args);
 
+/* Outgoing catch-all (socket.io's onAnyOutgoing): fn(s, event, args, user)
+ * for every event sent to this client — its own emits and the broadcasts
+ * that reach it (the worker owns the rooms, so it knows which do); args
+ * (borrowed, for the call) without the event name.  Acknowledgements are
+ * not events.  prepend: before those already there; off: remove fn's
+ * registrations (NULL: all). */
+typedef void (*iog_any_out_fn)(iog_socket *s, const char *event, json_t *args, void *user);
+void iog_socket_on_any_outgoing(iog_socket *s, iog_any_out_fn fn, void *user);
+void iog_socket_prepend_any_outgoing(iog_socket *s, iog_any_out_fn fn, void *user);
+void iog_socket_off_any_outgoing(iog_socket *s, iog_any_out_fn fn);
+
 /* Reply to an emit with ack.  Exactly one call per successful
  * iog_socket_emit_with_ack: err NULL and args (borrowed, the client's ack
  * arguments, binary resolved) on success; err "operation has timed out" or
@@ -402,12 +421,36 @@ iog_broadcast *iog_socket_to(iog_socket *s, const char *room);
 iog_broadcast *iog_bc_to(iog_broadcast *b, const char *room);
 iog_broadcast *iog_bc_except(iog_broadcast *b, const char *room);
 iog_broadcast *iog_bc_volatile(iog_broadcast *b);
+/* socket.io's local flag ("this server node only"): exact as it is, a
+ * worker being the only server of its namespace; returns b. */
+iog_broadcast *iog_bc_local(iog_broadcast *b);
 void iog_bc_destroy(iog_broadcast **pb);
 /* One BROADCAST message to each gateway connected (each applies it to its
  * own sockets).  Consumes *pb (set to NULL) and args (as iog_socket_emit).
  * -1 for a reserved name, no gateway connected, or a send failure (to any
  * gateway: the others still got it). */
 int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args);
+/* Broadcast asking every receiver for an acknowledgement (socket.io's
+ * io.to(room).timeout(ms).emit(ev, …, cb); PROTOCOL.md rule 25a).  The
+ * gateways resolve the receivers and count them.  cb runs exactly once
+ * (unless -1 is returned): err NULL when every receiver answered, or
+ * "operation has timed out" after timeout_ms (1..3600000) with the answers
+ * that came; `responses` (borrowed, valid during the call) holds the first
+ * ack argument of each answer, binary resolved.  Consumes *pb and args as
+ * iog_bc_emit; the volatile flag is ignored.  -1 for a reserved name, a bad
+ * timeout, no callback, or no gateway connected.  A worker destroyed
+ * first never calls cb. */
+typedef void (*iog_bc_ack_fn)(iog_worker *w, const char *err, json_t *responses, void *user);
+int iog_bc_emit_with_ack(iog_broadcast **pb, const char *event, json_t *args, int timeout_ms,
+                         iog_bc_ack_fn cb, void *user);
+/* socket.io's io.serverSideEmit: to the other worker processes of this
+ * namespace (PROTOCOL.md rule 25b).  cb NULL: no answer wanted (timeout_ms
+ * ignored).  Else cb runs exactly once (unless -1 is returned), with the
+ * first argument of each one's answer, like iog_bc_emit_with_ack; a worker
+ * alone in its namespace gets (NULL, []).  args consumed.  -1 for a
+ * reserved name, a bad timeout, or no gateway connected. */
+int iog_server_side_emit(iog_worker *w, const char *event, json_t *args, int timeout_ms,
+                         iog_bc_ack_fn cb, void *user);
 /* Emit to every socket of the namespace (io.emit). */
 int iog_emit(iog_worker *w, const char *event, json_t *args);
 
@@ -434,6 +477,18 @@ json_t *iog_fetch_sockets(iog_worker *w, const char *const *rooms);
 void iog_sockets_join(iog_worker *w, const char *const *rooms, const char *room);
 void iog_sockets_leave(iog_worker *w, const char *const *rooms, const char *room);
 void iog_disconnect_sockets(iog_worker *w, const char *const *rooms, bool close);
+/* Adapter events (socket.io's io.of(nsp).adapter.on(…)): fn(w, event, room,
+ * sid, user) with event "create-room" (sid NULL), "join-room", "leave-room"
+ * or "delete-room" (sid NULL), in socket.io's order, for the rooms of this
+ * worker's sockets — every socket's own id included, joined at its CONNECT
+ * and left with the rest between `disconnecting` and `disconnect` (or at
+ * its refusal).  Raised by the library, which owns the rooms; none on
+ * iog_worker_destroy.  Strings borrowed for the call.  iog_off_adapter
+ * removes fn's registrations (NULL: all). */
+typedef void (*iog_adapter_fn)(iog_worker *w, const char *event, const char *room,
+                               const char *sid, void *user);
+void iog_on_adapter(iog_worker *w, iog_adapter_fn fn, void *user);
+void iog_off_adapter(iog_worker *w, iog_adapter_fn fn);
 /* Number of connected sockets. */
 size_t iog_worker_socket_count(const iog_worker *w);
 

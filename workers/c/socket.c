@@ -36,6 +36,7 @@ static void add_room(iog_socket *s, const char *room)
         s->rooms = iog_xrealloc(s->rooms, s->cap_rooms * sizeof *s->rooms);
     }
     s->rooms[s->n_rooms++] = iog_xstrdup(room);
+    iog_adapter_joined(s, room);
 }
 
 iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta)
@@ -132,6 +133,7 @@ void iog_socket_free(iog_socket *s)
     if (s->ufree && s->uptr) s->ufree(s->uptr);
     iog_cbs_clear(&s->on_event);
     iog_cbs_clear(&s->on_any);
+    iog_cbs_clear(&s->on_any_out);
     iog_cbs_clear(&s->on_error);
     iog_cbs_clear(&s->on_disconnecting);
     iog_cbs_clear(&s->on_disconnect);
@@ -413,6 +415,7 @@ void iog_next_error(iog_next_handle **ph, const char *message, json_t *data)
         json_decref(meta);
         iog_log(IOG_LOG_DEBUG, "socket %s refused: %s", s->id, message);
         s->state = IOG_S_CLOSED;
+        iog_adapter_left_all(s);
         detach(s);
         iog_worker_unlink(s->w, s);
     } else if (s && h->kind == IOG_NEXT_PACKET) {
@@ -611,6 +614,7 @@ static int emit(iog_socket *s, const char *event, json_t *args, int vol, int64_t
     else if (vol)
         meta = json_pack("{s:b}", "volatile", 1);
     int rc = iog_send(s->gw, IPC_EMIT, s->id, meta, data, vol);
+    if (rc == 0) iog_socket_notify_outgoing(s, data);
     json_decref(meta);
     json_decref(data);
     return rc;
@@ -673,6 +677,7 @@ int iog_socket_leave(iog_socket *s, const char *room)
     if (s->state == IOG_S_CLOSED) return 0;
     for (size_t i = 0; i < s->n_rooms; i++) {
         if (strcmp(s->rooms[i], room) != 0) continue;
+        iog_adapter_left(s, room);
         free(s->rooms[i]);
         memmove(&s->rooms[i], &s->rooms[i + 1], (s->n_rooms - i - 1) * sizeof *s->rooms);
         s->n_rooms--;
@@ -710,6 +715,7 @@ void iog_socket_close(iog_socket *s, const char *reason)
         for (size_t i = 0; i < s->on_disconnecting.n; i++)
             CALL(s->on_disconnecting, i, iog_disconnect_fn)
             (s, reason, s->on_disconnecting.v[i].user);
+        iog_adapter_left_all(s);
         for (size_t i = 0; i < s->n_rooms; i++)
             free(s->rooms[i]);
         s->n_rooms = 0;
@@ -717,6 +723,8 @@ void iog_socket_close(iog_socket *s, const char *reason)
             CALL(s->on_disconnect, i, iog_disconnect_fn)(s, reason, s->on_disconnect.v[i].user);
         while (s->acks_out)
             iog_pending_ack_fire(s->acks_out, "socket has been disconnected", NULL);
+    } else {
+        iog_adapter_left_all(s); /* gone during its middleware */
     }
     detach(s);
     iog_worker_unlink(s->w, s);

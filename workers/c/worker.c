@@ -514,6 +514,7 @@ void iog_worker_destroy(iog_worker **pw)
         iog_worker_unlink(w, s);
     }
     reap(w);
+    iog_bc_ack_free_all(w); /* as socket acks: no callbacks on the way out */
     ipc_frames_close(&w->frames);
     for (size_t i = 0; i < w->n_gws; i++)
         if (w->gws[i]->zsock) zmq_close(w->gws[i]->zsock);
@@ -521,6 +522,7 @@ void iog_worker_destroy(iog_worker **pw)
     if (w->epfd >= 0) close(w->epfd);
     iog_cbs_clear(&w->mw);
     iog_cbs_clear(&w->on_connection);
+    iog_cbs_clear(&w->adapter);
     worker_free(w);
 }
 
@@ -649,6 +651,19 @@ static void handle(iog_gw *g, const ipc_msg *m)
     case IPC_ADMIT:
         iog_admission_handle(g, m);
         return;
+    case IPC_BROADCAST_ACK:
+    case IPC_SERVER_EMIT_ACK: {
+        if (nsp_ok) return;
+        /* the count, or one answer (its ack arguments) */
+        json_t *data = json_object_get(m->meta, "count") ? NULL : parse_data(m);
+        if (!json_object_get(m->meta, "count") && !data) {
+            iog_log(IOG_LOG_WARN, "%s: data is not a valid array, dropped", ipc_type_name(m->type));
+            return;
+        }
+        iog_bc_ack_message(g, m->meta, data);
+        json_decref(data);
+        return;
+    }
     default:
         break;
     }
@@ -763,6 +778,7 @@ static void timers(iog_worker *w)
         if (!due) break;
         iog_pending_ack_fire(due, "operation has timed out", NULL);
     }
+    iog_bc_ack_timers(w, now);
 }
 
 static int zevents(iog_gw *g)
@@ -894,6 +910,8 @@ int iog_worker_next_timeout_ms(iog_worker *w)
     }
     for (iog_pending_ack *a = w->timed; a; a = a->tnext)
         if (a->deadline && a->deadline < next) next = a->deadline;
+    int64_t bd = iog_bc_ack_next_deadline(w);
+    if (bd && bd < next) next = bd;
     int64_t d = next - now;
     if (d < 0) d = 0;
     if (d > 60000) d = 60000;

@@ -116,6 +116,7 @@ struct iog_socket {
     void *uptr;
     void (*ufree)(void *);
     iog_cbs on_event, on_any, on_error, on_disconnecting, on_disconnect, on_conn, mw;
+    iog_cbs on_any_out; /* any.c */
     int64_t next_ack_id;
     iog_pending_ack *acks_out; /* emit_with_ack waiting */
     iog_ack *acks_in;          /* client acks not answered yet */
@@ -168,6 +169,7 @@ struct iog_worker {
     volatile int stop; /* sig_atomic_t-like: written by iog_worker_stop */
 
     iog_cbs mw, on_connection;
+    iog_cbs adapter; /* room event listeners (adapter.c) */
 
     /* sockets (of every gateway): a list in CONNECT order plus a hash by id;
      * ids are random 20 characters, unique across gateways */
@@ -178,6 +180,8 @@ struct iog_worker {
     size_t n_connected;
 
     iog_pending_ack *timed; /* emit_with_ack with a deadline */
+    struct iog_bc_pending *bc_pending; /* broadcasts waiting for acks (bcast_ack.c) */
+    int64_t bc_next_id;
 
     iog_admission_fn admission_fn; /* admission.c */
     void *admission_user;
@@ -200,6 +204,29 @@ iog_socket *iog_worker_find(iog_worker *w, const char *sid, size_t len);
 void iog_worker_unlink(iog_worker *w, iog_socket *s); /* to the graveyard */
 void iog_worker_timed_add(iog_worker *w, iog_pending_ack *a);
 void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a);
+
+/* broadcast.c: the BROADCAST meta of b ({rooms, except, volatile}), new ref */
+json_t *iog_bc_meta(const iog_broadcast *b);
+
+/* bcast_ack.c (PROTOCOL.md rule 25a) */
+typedef struct iog_bc_pending iog_bc_pending;
+/* A BROADCAST_ACK / SERVER_EMIT_ACK from g: the count (data NULL) or one
+ * answer (data: its ack arguments, borrowed). */
+void iog_bc_ack_message(iog_gw *g, json_t *meta, json_t *data);
+void iog_bc_ack_timers(iog_worker *w, int64_t now);
+int64_t iog_bc_ack_next_deadline(const iog_worker *w); /* 0 = none */
+void iog_bc_ack_free_all(iog_worker *w);
+
+/* adapter.c: room events, after the room was added to / before it is
+ * removed from s->rooms */
+void iog_adapter_joined(iog_socket *s, const char *room);
+void iog_adapter_left(iog_socket *s, const char *room);
+void iog_adapter_left_all(iog_socket *s);
+
+/* any.c: outgoing listeners, given the sent ["event", arg…] (borrowed) */
+void iog_socket_notify_outgoing(iog_socket *s, json_t *data);
+/* … of every socket b reaches (resolved only when some socket listens) */
+void iog_bc_notify_outgoing(const iog_broadcast *b, json_t *data);
 
 /* socket.c */
 iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta);

@@ -202,6 +202,20 @@ class AsyncWorker(Worker):
             settle(DisconnectedError())
         return fut
 
+    def _bcast_ack_future(self, op: BroadcastOperator, event: str, args: Any) -> Any:
+        fut = self._get_loop().create_future()
+
+        def settle(err: Any, responses: Any) -> None:
+            if fut.done():
+                return
+            if err is not None:
+                fut.set_exception(err)
+            else:
+                fut.set_result(responses)
+
+        op.emit(event, *args, callback=settle)
+        return fut
+
     async def call(self, event: str, *data: Any, to: Optional[str] = None,  # type: ignore[override]
                    sid: Optional[str] = None, namespace: Optional[str] = None,
                    timeout: Optional[float] = DEFAULT_CALL_TIMEOUT_MS) -> Any:

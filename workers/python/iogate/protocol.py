@@ -18,7 +18,8 @@ PROTOCOL_VERSION = 1
 
 # Types a worker receives (gateway -> worker) and sends (worker -> gateway).
 FROM_GATEWAY = frozenset(
-    ["WELCOME", "PING", "PONG", "BYE", "CONNECT", "EVENT", "ACK", "DISCONNECT", "CONN", "REPLY", "ERROR", "ADMIT"]
+    ["WELCOME", "PING", "PONG", "BYE", "CONNECT", "EVENT", "ACK", "DISCONNECT", "CONN", "REPLY", "ERROR", "ADMIT",
+     "BROADCAST_ACK", "SERVER_EMIT_ACK"]
 )
 TO_GATEWAY = frozenset(
     ["HELLO", "PING", "PONG", "BYE", "ACCEPT", "REFUSE", "EMIT", "ACK", "BROADCAST", "JOIN", "LEAVE",

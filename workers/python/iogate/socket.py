@@ -206,6 +206,7 @@ class Socket:
                 self._rooms[r] = True
         # what the gateway's routing copy holds once we ACCEPT
         self._gw_rooms = set(self._rooms) if recovered else {sid}
+        worker.adapter._add(sid, list(self._rooms))
         self._handlers = {}
         self._any: List[_Handler] = []
         self._any_outgoing: List[Callable[..., Any]] = []
@@ -354,8 +355,10 @@ class Socket:
         return _Emitter(self)
 
     @property
-    def local(self) -> Any:
-        raise NotSupportedError("socket.local")
+    def local(self) -> "BroadcastOperator":
+        """socket.io's socket.local: a broadcast from this socket (everyone
+        but it), this server node only — exact for the only server."""
+        return self.broadcast
 
     def compress(self, flag: bool = True) -> Any:
         raise NotSupportedError("socket.compress()")
@@ -431,6 +434,7 @@ class Socket:
             return
         for r in new:
             self._rooms[r] = True
+        self._worker.adapter._add(self.id, new)
         if self._state == CONNECTED:
             self._gw.send_app("JOIN", self.id, {"rooms": new})
 
@@ -441,6 +445,7 @@ class Socket:
             return
         for r in old:
             del self._rooms[r]
+            self._worker.adapter._del(self.id, r)
         if self._state == CONNECTED:
             self._gw.send_app("LEAVE", self.id, {"rooms": old})
 

@@ -23,6 +23,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 import zmq
 
 from . import admission, protocol
+from .adapter import Adapter
+from .bcast_ack import BroadcastAcks
 from .errors import INTERNAL_ERROR, ConnectError, NotSupportedError, error_message
 from .gateway import BYE, CLOSED, DEFAULT_HEARTBEAT_MS, HELLO, NEW, READY, Gateway, curve_keys, \
     parse_endpoints, random_id
@@ -67,6 +69,8 @@ class Timer:
         return (self.when, self.seq) < (other.when, other.seq)
 
 
+SERVER_SIDE_EMIT_TIMEOUT_MS = 5000  # socket.io's cluster adapter: requestsTimeout
+
 class BroadcastOperator:
     """A {rooms, except, volatile} selector (io.to(room) in Node).  Immutable:
     every builder returns a new operator."""
@@ -78,46 +82,78 @@ class BroadcastOperator:
         self._excepts = tuple(dict.fromkeys(excepts))
         self._volatile = volatile
 
+    _timeout: Optional[float] = None  # ms, set by timeout(): acks may be asked
+
+    def _derive(self, op: "BroadcastOperator") -> "BroadcastOperator":
+        op._timeout = self._timeout
+        return op
+
     def to(self, rooms: Rooms) -> "BroadcastOperator":
-        return type(self)(self._worker, self._rooms + tuple(_room_list(rooms)), self._excepts,
-                          self._volatile)
+        return self._derive(type(self)(self._worker, self._rooms + tuple(_room_list(rooms)),
+                                       self._excepts, self._volatile))
 
     in_ = to
 
     def except_(self, rooms: Rooms) -> "BroadcastOperator":
-        return type(self)(self._worker, self._rooms, self._excepts + tuple(_room_list(rooms)),
-                          self._volatile)
+        return self._derive(type(self)(self._worker, self._rooms,
+                                       self._excepts + tuple(_room_list(rooms)), self._volatile))
 
     @property
     def volatile(self) -> "BroadcastOperator":
-        return type(self)(self._worker, self._rooms, self._excepts, True)
+        return self._derive(type(self)(self._worker, self._rooms, self._excepts, True))
+
+    def timeout(self, ms: float) -> "BroadcastOperator":
+        """``worker.to(room).timeout(ms).emit(ev, *args, callback=cb)``:
+        ``cb(err, responses)`` (PROTOCOL.md rule 25a, see bcast_ack.py)."""
+        op = type(self)(self._worker, self._rooms, self._excepts, self._volatile)
+        op._timeout = ms
+        return op
 
     @property
-    def local(self) -> Any:
-        raise NotSupportedError("local")
+    def local(self) -> "BroadcastOperator":
+        """socket.io's "this server node only": exact as it is, the worker
+        being the only server of its namespace."""
+        return self
 
     def compress(self, flag: bool = True) -> Any:
         raise NotSupportedError("compress()")
 
-    def emit(self, event: str, *args: Any) -> bool:
+    def emit(self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None) -> bool:
         """One BROADCAST to each gateway; a gateway resolves the receivers
         from its routing copy of the rooms.  ValueError for a reserved name.
-        Acknowledgements are not available for broadcasts."""
+        With ``callback`` (after ``timeout(ms)``): ``callback(err,
+        responses)`` once every receiver answered (err None) or at the
+        timeout (err AckTimeoutError, the responses that came)."""
         check_event_name(event)
         meta = {}
         if self._rooms:
             meta["rooms"] = list(self._rooms)
         if self._excepts:
             meta["except"] = list(self._excepts)
+        if callback is not None:
+            self._worker._check_fn(callback)
+            sent = self._worker._bcast_acks.emit(meta, [event, *args], self._timeout, callback)
+            self._notify_outgoing(event, args)
+            return sent
         if self._volatile:
             meta["volatile"] = True
         if not self._worker._broadcast(meta, [event, *args], self._volatile):
             return False
+        self._notify_outgoing(event, args)
+        return True
+
+    def _notify_outgoing(self, event: str, args: Any) -> None:
         if self._worker._outgoing_listeners:  # only then pay for finding the receivers
             for s in self.sockets():  # from the worker's own room state
                 if s._any_outgoing:
                     s._notify_outgoing(event, args)
-        return True
+
+    def emit_with_ack(self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None) -> Any:
+        """``emit(..., callback=cb)``; without callback (AsyncWorker) an
+        awaitable of the responses that raises AckTimeoutError."""
+        if callback is None:
+            return self._worker._bcast_ack_future(self, event, args)
+        return self.emit(event, *args, callback=callback)
 
     def send(self, *args: Any) -> bool:
         return self.emit("message", *args)
@@ -203,6 +239,8 @@ class Worker(SocketIOAPI):
         self._middleware: List[Callable[..., Any]] = []
         self._connection: List[Callable[..., Any]] = []
         self._sockets: Dict[str, Socket] = {}  # id -> Socket (pending and connected), all gateways
+        self._bcast_acks = BroadcastAcks(self)  # broadcasts waiting for answers (rule 25a)
+        self.adapter = Adapter(self)  # rooms of our sockets and their events
         self._timers: List[Timer] = []
         self._seq = itertools.count()
         self._stop = False
@@ -258,6 +296,38 @@ class Worker(SocketIOAPI):
         return fn
 
     # -- namespace-wide operations ----------------------------------------------
+    def server_side_emit(self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None,
+                         timeout: float = SERVER_SIDE_EMIT_TIMEOUT_MS) -> bool:
+        """socket.io's ``io.serverSideEmit``: to the other worker processes
+        of this namespace (PROTOCOL.md rule 25b).  ``callback(err,
+        responses)`` after every one answered or after ``timeout`` ms
+        (socket.io's requestsTimeout, 5000); a worker alone in its namespace
+        gets ``(None, [])``."""
+        check_event_name(event)
+        if callback is not None:
+            self._check_fn(callback)
+            return self._bcast_acks.emit({}, [event, *args], timeout, callback, "SERVER_EMIT")
+        sent = False
+        for g in self._gws:
+            if g.send_app("SERVER_EMIT", "", {}, [event, *args]):
+                sent = True
+        return sent
+
+    def on_adapter(self, event: str, fn: Optional[Callable[..., Any]] = None) -> Any:
+        """``@worker.on_adapter("join-room")``: ``worker.adapter.on(...)``,
+        socket.io's ``io.of(nsp).adapter.on(event, fn)``."""
+        return self.adapter.on(event, fn)
+
+    def off_adapter(self, event: str, fn: Optional[Callable[..., Any]] = None) -> None:
+        self.adapter.off(event, fn)
+
+    def timeout(self, ms: float) -> BroadcastOperator:
+        """``worker.timeout(ms).emit(ev, *args, callback=cb)``: every socket."""
+        return self._operator().timeout(ms)
+
+    def _bcast_ack_future(self, op: BroadcastOperator, event: str, args: Any) -> Any:
+        raise TypeError("emit_with_ack on a broadcast needs callback= (or AsyncWorker)")
+
     def _operator(self, rooms: Iterable[str] = (), excepts: Iterable[str] = (),
                   volatile: bool = False) -> BroadcastOperator:
         return self._operator_class(self, rooms, excepts, volatile)
@@ -275,8 +345,9 @@ class Worker(SocketIOAPI):
         return self._operator(volatile=True)
 
     @property
-    def local(self) -> Any:
-        raise NotSupportedError("worker.local")
+    def local(self) -> BroadcastOperator:
+        """Every socket, this server node only: exact (see BroadcastOperator.local)."""
+        return self._operator()
 
     def compress(self, flag: bool = True) -> Any:
         raise NotSupportedError("worker.compress()")
@@ -507,6 +578,8 @@ class Worker(SocketIOAPI):
         every socket without raising events, close the ZeroMQ sockets."""
         if self._closed:
             return
+        self._bcast_acks.close()  # waiting callbacks get an error, not silence
+        self.adapter._reset()
         for g in self._gws:
             g.close(say_bye=True)
         self._sockets.clear()
@@ -624,6 +697,9 @@ class Worker(SocketIOAPI):
             self.log.error("%s for namespace %r, this worker serves %r; ignored", t, m.namespace,
                            self.namespace)
             return
+        if t in ("BROADCAST_ACK", "SERVER_EMIT_ACK"):
+            self._bcast_acks.on_message(g, m)
+            return
         if t == "ADMIT":
             admission.handle(self, g, m)
             return
@@ -724,6 +800,7 @@ class Worker(SocketIOAPI):
     def _forget(self, s: Socket) -> None:
         if self._sockets.get(s.id) is s:
             del self._sockets[s.id]
+            self.adapter._del_all(s.id)  # its rooms go (between disconnecting and disconnect)
 
     def _on_connect(self, g: Gateway, m: protocol.Message) -> None:
         sid = m.sid
