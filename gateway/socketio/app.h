@@ -58,17 +58,35 @@ struct gw_room {
     UT_hash_handle hh;
 };
 
-typedef enum { SOCK_PENDING, SOCK_CONNECTED } sio_socket_state;
+/* A socket's lifecycle: one state, whose transitions are the code (sio.c,
+ * sio_worker.c).  PENDING and UNSENT wait for the worker's answer to a
+ * CONNECT; the other three are accepted (in nsp->sockets, sio_accepted()).
+ *
+ *   client CONNECT ─► PENDING (CONNECT sent) ─(ACCEPT)─► CONNECTED
+ *           │            │ (REFUSE) → CONNECT_ERROR, freed
+ *           │            └─(worker gone, a next one expected)─► UNSENT
+ *           └─(its worker is starting)─► UNSENT ─(worker HELLO)─► PENDING
+ *   CONNECTED ─(worker gone, a next one expected)─► ORPHANED (packets held)
+ *   ORPHANED ─(next worker HELLO: recovered CONNECT sent)─► RECOVERING
+ *   RECOVERING ─(ACCEPT: the hold replayed)─► CONNECTED
+ *              ─(worker gone)─► ORPHANED    ─(REFUSE)─► freed
+ *   any ─(client 41 | engine close | worker DISCONNECT | no worker expected |
+ *         hold full | poison packet | shutdown)─► freed
+ *
+ * Every removal goes through sio_socket_remove() (sio.c). */
+typedef enum {
+    SOCK_PENDING,    /* CONNECT sent to the worker, no answer yet */
+    SOCK_UNSENT,     /* CONNECT waits for the namespace's next worker */
+    SOCK_CONNECTED,  /* accepted; its worker serves it */
+    SOCK_ORPHANED,   /* accepted, its worker gone: the next one takes it back */
+    SOCK_RECOVERING, /* recovered CONNECT sent to the next worker, no ACCEPT yet */
+} sio_socket_state;
 
 struct sio_socket {
     char id[IPC_ID_LEN + 1];
     sio_socket_state state;
-    int unsent;   /* PENDING, CONNECT not yet sent: the worker is restarting */
-    /* CONNECTED but its worker died and a new one is expected: what the
-     * client sends is held here (bounded) and replayed after the recovered
-     * CONNECT is accepted (PROTOCOL.md §4). */
-    int orphaned;   /* worker gone, waiting for the next one */
-    int recovering; /* recovered CONNECT sent, ACCEPT not yet seen */
+    /* ORPHANED or RECOVERING: what the client sends is held here (bounded)
+     * and replayed after the recovered CONNECT is accepted (PROTOCOL.md §4). */
     struct held_msg *held, *held_tail;
     size_t n_held, held_bytes;
     size_t n_replay, replay_bytes; /* of the hold: a dead worker's, not bounded by it */
@@ -85,6 +103,9 @@ struct sio_socket {
     sio_socket *cnext;         /* client's sockets (utlist LL) */
     UT_hash_handle hh;         /* app->sockets by id */
 };
+
+/* Accepted by the worker side: CONNECTED, ORPHANED or RECOVERING. */
+static inline int sio_accepted(const sio_socket *s) { return s->state >= SOCK_CONNECTED; }
 
 struct gw_nsp {
     double last_active; /* ev_now of the last socket added or removed */

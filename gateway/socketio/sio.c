@@ -7,12 +7,7 @@
  * sio_hold.c).  Worker messages back into packets are sio_worker.c's
  * (PROTOCOL.md §3).  The gateway decodes; the worker decides.
  *
- * Lifecycle of a socket, in one place:
- *
- *   client CONNECT ──► PENDING ──(worker ACCEPT)──► CONNECTED
- *                         │  (worker REFUSE) → 44, freed
- *                         └─ (client/engine gone) → DISCONNECT to worker
- *   CONNECTED ──(client 41 | engine close | worker DISCONNECT | worker gone)──► freed
+ * Lifecycle of a socket: the table above sio_socket_state (app.h).
  *
  * Every removal goes through sio_socket_remove(), which says once and only
  * once to the worker why the socket went (unless the worker asked for it).
@@ -140,7 +135,7 @@ static sio_socket *client_socket(sio_client *c, const char *nsp, size_t len)
 static int notify(gw_app *app, sio_socket *s, ipc_type type, const char *meta, size_t meta_len,
                   const char *data, size_t data_len, const ipc_buf *att, size_t n_att)
 {
-    if (!s->nsp->worker || s->unsent || s->orphaned) return -1;
+    if (!s->nsp->worker || s->state == SOCK_UNSENT || s->state == SOCK_ORPHANED) return -1;
     return gw_router_send(app->router, s->nsp->worker, type, s->nsp->name, s->id, meta, meta_len, data,
                           data_len, att, n_att);
 }
@@ -159,17 +154,19 @@ static json_t *connect_meta(sio_socket *s, int recovered);
 static void socket_remove(gw_app *app, sio_socket *s, const char *notify_reason,
                           const char *cause)
 {
-    gw_log_socket("disconnect", s->nsp->name, s->id, eio_session_handshake(s->client->session)->address, cause ? cause : notify_reason ? notify_reason : s->state == SOCK_CONNECTED ? "server side (see the line before)" : "not accepted");
+    gw_log_socket("disconnect", s->nsp->name, s->id, eio_session_handshake(s->client->session)->address, cause ? cause : notify_reason ? notify_reason : sio_accepted(s) ? "server side (see the line before)" : "not accepted");
     sio_held_free_all(s);
     sio_rec_free(app, &s->rec);
     sio_rec_unclaim(app, s);
-    if (notify_reason && (s->orphaned || s->recovering) && !app->shutting_down) {
+    if (notify_reason && (s->state == SOCK_ORPHANED || s->state == SOCK_RECOVERING) &&
+        !app->shutting_down) {
         /* The worker that knew it died and the next one has not (yet)
          * accepted it back: that one gets it back, then hears why it went
          * (a ghost, rule 37), so that no application state is left behind. */
         json_t *meta = connect_meta(s, 1);
         char *mt = json_dumps(meta, JSON_COMPACT);
-        gw_ghost_add(app, s->nsp, s->id, mt, notify_reason, cause, s->recovering);
+        gw_ghost_add(app, s->nsp, s->id, mt, notify_reason, cause,
+                     s->state == SOCK_RECOVERING);
         free(mt);
         json_decref(meta);
     } else if (notify_reason) {
@@ -183,7 +180,7 @@ static void socket_remove(gw_app *app, sio_socket *s, const char *notify_reason,
     }
     gw_room_leave_all(app, s);
     s->nsp->last_active = ev_now(app->loop);
-    if (s->state == SOCK_CONNECTED) {
+    if (sio_accepted(s)) {
         DL_DELETE2(s->nsp->sockets, s, nprev, nnext);
         s->nsp->n_sockets--;
     }
@@ -275,27 +272,18 @@ void sio_drop_socket(gw_app *app, sio_socket *s, const char *cause, size_t lost)
 void sio_send_connect(gw_app *app, sio_socket *s)
 {
     sio_client *c = s->client;
-    int recovered = s->orphaned;
+    int recovered = s->state == SOCK_ORPHANED;
     json_t *meta = connect_meta(s, recovered);
     if (!recovered) sio_rec_connect_meta(app, s, meta);
-    if (recovered) {
-        s->orphaned = 0;
-        s->recovering = 1;
-    }
+    s->state = recovered ? SOCK_RECOVERING : SOCK_PENDING;
     char *mt = json_dumps(meta, JSON_COMPACT);
     json_decref(meta);
-    s->unsent = 0;
     if (notify(app, s, IPC_CONNECT, mt, strlen(mt), NULL, 0, NULL, 0) < 0) {
         if (errno == EHOSTUNREACH) {
             /* The worker vanished right after its HELLO (its drop is
              * scheduled): the socket waits for the next one, as before —
              * a kept socket must not lose its hold to this race. */
-            if (recovered) {
-                s->orphaned = 1;
-                s->recovering = 0;
-            } else {
-                s->unsent = 1;
-            }
+            s->state = recovered ? SOCK_ORPHANED : SOCK_UNSENT;
             free(mt);
             return;
         }
@@ -303,8 +291,7 @@ void sio_send_connect(gw_app *app, sio_socket *s)
             /* A connected socket: it goes as rule 37 says, not with a
              * CONNECT_ERROR for a namespace its client is in. */
             const char *why = strerror(errno);
-            s->orphaned = 1;
-            s->recovering = 0;
+            s->state = SOCK_ORPHANED;
             sio_drop_socket(app, s, why, 0);
             free(mt);
             return;
@@ -348,7 +335,7 @@ static void handle_connect_v(sio_client *c, const sio_packet *p)
     gw_app *app = c->app;
     char *nspname = xstrndup(p->nsp, p->nsp_len);
     sio_socket *dup = client_socket(c, p->nsp, p->nsp_len);
-    if (dup && dup->state == SOCK_PENDING) {
+    if (dup && !sio_accepted(dup)) {
         /* socket.io-client sends CONNECT again when connect() is called
          * while the first is still in middleware: one answer will do. */
         log_debug("CONNECT for %s repeated while pending; ignored", nspname);
@@ -396,7 +383,7 @@ static void handle_connect_v(sio_client *c, const sio_packet *p)
     if (wait) {
         /* The namespace's worker is (re)starting: the CONNECT waits for its
          * HELLO (sio_worker_arrived), within the client's connect timeout. */
-        s->unsent = 1;
+        s->state = SOCK_UNSENT;
         log_debug("CONNECT to %s waits for its worker", nspname);
     } else {
         sio_send_connect(app, s);
@@ -420,7 +407,7 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
                   (int)p->nsp_len, p->nsp);
         return;
     }
-    if (!s || s->state != SOCK_CONNECTED) {
+    if (!s || !sio_accepted(s)) {
         /* EVENT/ACK/DISCONNECT before the namespace is connected: the
          * reference closes the whole connection, and so do we. */
         log_info("client %s: packet type %d for a namespace it is not connected to, closing",
@@ -450,7 +437,7 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
     /* An answer to a broadcast that asked for acks goes its own way (rule 25a). */
     if (t == IPC_ACK && gw_bcast_ack_answer(app, s, p->id, p->data, p->data_len, att, n_att))
         return;
-    if (s->orphaned || s->recovering) {
+    if (s->state == SOCK_ORPHANED || s->state == SOCK_RECOVERING) {
         /* Its worker is restarting: keep the packet, in order, for the next
          * one.  Past the bound the socket goes (PROTOCOL.md rule 35). */
         if (sio_hold_take(app, s, sio_held_new(t, p->id, p->data, p->data_len, att, n_att), 0) < 0)
@@ -601,7 +588,7 @@ static void conn_notice(gw_app *app, sio_client *c, unsigned kind, const char *m
 {
     for (sio_socket *s = c->sockets; s; s = s->cnext) {
         gw_worker *w = s->nsp->worker;
-        if (w && (w->conn_events & kind) && s->state == SOCK_CONNECTED)
+        if (w && (w->conn_events & kind) && sio_accepted(s))
             notify(app, s, IPC_CONN, meta, strlen(meta), NULL, 0, NULL, 0);
     }
 }
@@ -644,7 +631,7 @@ static void on_close(eio_session *es, eio_close_reason reason, void *ud)
          * socket's session is kept and its worker hears nothing yet
          * (sio_recovery.c).  Sockets waiting for a restarting worker go as
          * before (their hold cannot wait for two things at once). */
-        int keep = s->rec && s->state == SOCK_CONNECTED && !s->orphaned && !s->recovering &&
+        int keep = s->rec && s->state == SOCK_CONNECTED &&
                    !s->n_held && !app->shutting_down &&
                    (reason == EIO_CLOSE_TRANSPORT_CLOSE || reason == EIO_CLOSE_TRANSPORT_ERROR ||
                     reason == EIO_CLOSE_PING_TIMEOUT || reason == EIO_CLOSE_FORCED ||

@@ -114,7 +114,7 @@ int sio_forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const cha
                    size_t data_len, const ipc_buf *att, size_t n_att, held_msg *h)
 {
     gw_worker *w = s->nsp->worker;
-    if (!w || s->unsent || s->orphaned) {
+    if (!w || s->state == SOCK_UNSENT || s->state == SOCK_ORPHANED) {
         if (h) held_free(h);
         errno = EHOSTUNREACH;
         return -1;
@@ -217,10 +217,10 @@ void sio_worker_requeue(gw_app *app, gw_worker *w)
         w->ret_head = r->next;
         sio_socket *s;
         HASH_FIND(hh, app->sockets, r->sid, IPC_ID_LEN, s);
-        if (s && s->nsp == w->nsp && s->state == SOCK_CONNECTED && s->quarantined) {
+        if (s && s->nsp == w->nsp && sio_accepted(s) && s->quarantined) {
             s->n_lost++; /* behind its poison packet: dropped with it */
             held_free(r->msg);
-        } else if (s && s->nsp == w->nsp && s->state == SOCK_CONNECTED) {
+        } else if (s && s->nsp == w->nsp && sio_accepted(s)) {
             /* Rule 37: the oldest packet that was in flight at an earlier
              * death too is not replayed again; one per death, so that an
              * innocent packet that merely shared a batch with the culprit

@@ -181,6 +181,6 @@ int gw_nsp_holds_sockets(gw_app *app, const char *name)
     if (!nsp) return 0;
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp)
-    if (s->nsp == nsp && (s->orphaned || s->unsent)) return 1;
+    if (s->nsp == nsp && (s->state == SOCK_ORPHANED || s->state == SOCK_UNSENT)) return 1;
     return 0;
 }

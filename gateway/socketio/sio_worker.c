@@ -72,7 +72,7 @@ static void select_listed(gw_app *app, gw_nsp *nsp, json_t *ids,
         if (!json_is_string(v) || json_string_length(v) != IPC_ID_LEN) continue;
         sio_socket *s;
         HASH_FIND(hh, app->sockets, json_string_value(v), IPC_ID_LEN, s);
-        if (!s || s->nsp != nsp || s->state != SOCK_CONNECTED || s->mark == epoch) continue;
+        if (!s || s->nsp != nsp || !sio_accepted(s) || s->mark == epoch) continue;
         s->mark = epoch;
         fn(s, ud);
     }
@@ -190,8 +190,8 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     if (s->nsp != nsp || s->client->closing) return;
     sio_client *c = s->client;
 
-    if (s->recovering && (m->type == IPC_ACCEPT || m->type == IPC_REFUSE)) {
-        s->recovering = 0;
+    if (s->state == SOCK_RECOVERING && (m->type == IPC_ACCEPT || m->type == IPC_REFUSE)) {
+        s->state = SOCK_CONNECTED;
         if (m->type == IPC_REFUSE) {
             json_t *msg = json_object_get(m->meta, "message");
             log_info("namespace %s: worker refused recovered socket %s (%s); %zu held "
@@ -209,7 +209,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     }
     switch (m->type) {
     case IPC_ACCEPT:
-        if (s->state != SOCK_PENDING) return;
+        if (sio_accepted(s)) return;
         s->state = SOCK_CONNECTED;
         DL_APPEND2(nsp->sockets, s, nprev, nnext);
         nsp->n_sockets++;
@@ -243,7 +243,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         }
         return;
     case IPC_REFUSE: {
-        if (s->state != SOCK_PENDING) return;
+        if (sio_accepted(s)) return;
         json_t *msg = json_object_get(m->meta, "message");
         sio_send_refusal(c, nsp->name, json_is_string(msg) ? json_string_value(msg) : "refused",
                      json_object_get(m->meta, "data"));
@@ -253,9 +253,9 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     default:
         break;
     }
-    if (s->state != SOCK_CONNECTED && s->restore && sio_rec_worker_msg(app, w, s->restore, m))
+    if (!sio_accepted(s) && s->restore && sio_rec_worker_msg(app, w, s->restore, m))
         return; /* a socket its client is taking back: emits are logged */
-    if (s->state != SOCK_CONNECTED) {
+    if (!sio_accepted(s)) {
         /* PENDING: the worker has not answered CONNECT yet.  JOIN/LEAVE are
          * ignored (rule 26); anything else cannot reach the client, and the
          * worker is told so instead of the message vanishing (rule 28a). */
@@ -321,7 +321,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
              * told as the reference tells them. */
             while (c->sockets) {
                 sio_socket *o = c->sockets;
-                if (o->state == SOCK_CONNECTED)
+                if (sio_accepted(o))
                     sio_send_packet(c, SIO_DISCONNECT, o->nsp->name, strlen(o->nsp->name), -1, NULL,
                                 0, NULL, 0);
                 sio_socket_remove(app, o, "server namespace disconnect");
@@ -348,29 +348,27 @@ void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
     {
         if (s->nsp != nsp) continue;
         sio_client *c = s->client;
-        if (s->quarantined && s->state == SOCK_CONNECTED && expected && !c->closing) {
+        if (s->quarantined && sio_accepted(s) && expected && !c->closing) {
             /* Its poison packet is not replayed (rule 37); the next worker
              * is told the socket is gone once it has it back. */
-            s->orphaned = 1;
-            s->recovering = 0;
+            s->state = SOCK_ORPHANED;
             sio_drop_socket(app, s, "poison packet quarantined", 0);
             n++;
             continue;
         }
-        if (s->state == SOCK_CONNECTED && expected) {
-            s->orphaned = 1;
-            s->recovering = 0;
+        if (sio_accepted(s) && expected) {
+            s->state = SOCK_ORPHANED;
             held++;
             continue;
         }
-        if (s->state == SOCK_PENDING && expected) {
+        if (!sio_accepted(s) && expected) {
             /* Its CONNECT went to the dead worker (or none did yet): send it
              * again to the next one. */
-            s->unsent = 1;
+            s->state = SOCK_UNSENT;
             held++;
             continue;
         }
-        if (s->state == SOCK_CONNECTED && !c->closing) {
+        if (sio_accepted(s) && !c->closing) {
             sio_send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
             sio_tomb_add(c, nsp);
         } else if (!c->closing)
@@ -392,7 +390,8 @@ void sio_worker_arrived(gw_app *app, gw_nsp *nsp)
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp)
     {
-        if (s->nsp == nsp && (s->unsent || s->orphaned) && !s->client->closing)
+        if (s->nsp == nsp && (s->state == SOCK_UNSENT || s->state == SOCK_ORPHANED) &&
+            !s->client->closing)
             sio_send_connect(app, s);
     }
     gw_ghosts_send(app, nsp);
