@@ -1,8 +1,8 @@
-/* app.h — the Socket.IO half of the gateway: clients, sockets, namespaces,
- * the routing copy of rooms (sio.c, rooms.c) and the ZeroMQ side that talks
- * to workers through the workers layer (gw_router, router.h).  Public part
- * first (gw_app.h, used by main.c), then the internals the socketio files
- * share.
+/* app.h — the Socket.IO half of the gateway: clients, sockets, namespaces
+ * and the routing copy of rooms, the header every socketio file shares.  It
+ * talks to workers through the layer below (gw_router, router.h), which
+ * calls back through the gw_router_handler in sio_app.c.  main.c sees only
+ * gw_app.h.
  *
  * Data model, one loop, no threads:
  *   gw_app ── eio_server (transport, eio.h)
