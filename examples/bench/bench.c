@@ -55,6 +55,7 @@ static void on_connection(iog_socket *s, void *user)
 int main(void)
 {
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* do not outlive the gateway */
+    iog_tune_malloc();                /* a process that only serves bursts */
     worker = iog_worker_new(NULL, NULL);
     if (!worker) {
         fprintf(stderr, "bench: %s\n", iog_strerror());

@@ -74,7 +74,6 @@ struct fastcgi_front {
     http_server *http;
     ev_async async;
     int lfd;
-    char *endpoint;
     char *unix_path; /* unlinked on stop */
     unsigned max_threads, timeout_ms;
     int stopped; /* loop thread only */
@@ -520,7 +519,6 @@ static void front_free(fastcgi_front *f)
     pthread_attr_destroy(&f->attr);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
-    free(f->endpoint);
     free(f->unix_path);
     free(f);
 }
@@ -775,7 +773,6 @@ fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http,
     f->loop = loop;
     f->http = http;
     f->lfd = lfd;
-    f->endpoint = xstrdup(ep);
     f->unix_path = is_unix ? xstrdup(ep + 5) : NULL;
     f->max_threads = opt->max_threads >= 2 ? opt->max_threads : 2;
     f->timeout_ms = opt->response_timeout_ms ? opt->response_timeout_ms : 60000;

@@ -397,9 +397,8 @@ int gw_router_start(gw_router *r)
     zmq_setsockopt(r->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(r->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(r->router, ZMQ_LINGER, &zero, sizeof zero);
-    /* CURVE (PROTOCOL.md §1): workers we spawn learn the server key from
-     * the environment they inherit; without CURVE none is passed on. */
-    unsetenv("IOGATE_CURVE_SERVERKEY");
+    /* CURVE (PROTOCOL.md §1): workers we spawn get the server key in the
+     * environment spawn() builds for them. */
     if (r->opt.ipc_curve_secret) {
         char secret[41], pub[41];
         if (ipc_curve_read_key(r->opt.ipc_curve_secret, secret) < 0 ||
@@ -410,7 +409,7 @@ int gw_router_start(gw_router *r)
             return -1;
         }
         memset(secret, 0, sizeof secret);
-        setenv("IOGATE_CURVE_SERVERKEY", pub, 1);
+        memcpy(r->curve_pub, pub, sizeof r->curve_pub);
         log_info("IPC encrypted with CURVE; server public key %s", pub);
     }
     if (zmq_bind(r->router, r->endpoint) < 0) {

@@ -151,6 +151,7 @@ struct gw_router {
     ev_idle zidle;
     ev_timer heartbeat;
     char incarnation[IPC_ID_LEN + 1];
+    char curve_pub[41]; /* with CURVE: the server public key, for spawned workers */
     ipc_frames frames;
     struct gw_auth *auth; /* keys and graces (authority.c) */
     /* supervisor.c */

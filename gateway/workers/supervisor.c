@@ -23,6 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define STOP_WAIT_MS 2000 /* at shutdown, a spawned worker's time to exit after SIGTERM */
+#define STOP_POLL_MS 10   /* ... checked this often */
+
 
 /* A spawned worker we sent BYE to (replaced by a worker with the
  * namespace's key) stays quiet by rule 15; once the namespace has no worker
@@ -315,7 +318,7 @@ static int spawn(gw_router *r, gw_child *c)
     extern char **environ;
     size_t n = 0;
     while (environ[n]) n++;
-    char **envp = xcalloc(n + 6, sizeof *envp);
+    char **envp = xcalloc(n + 7, sizeof *envp);
     gw_auth_new_spawn_key(c); /* rule 10a: this process's own key, for its namespace only */
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -323,8 +326,14 @@ static int spawn(gw_router *r, gw_child *c)
             strncmp(environ[i], "IOGATE_NAMESPACE=", 17) != 0 &&
             strncmp(environ[i], "IOGATE_GATEWAY=", 15) != 0 &&
             strncmp(environ[i], "IOGATE_GATEWAY_PID=", 19) != 0 &&
-            strncmp(environ[i], "IOGATE_WORKER_KEY=", 18) != 0)
+            strncmp(environ[i], "IOGATE_WORKER_KEY=", 18) != 0 &&
+            strncmp(environ[i], "IOGATE_CURVE_SERVERKEY=", 23) != 0)
             envp[k++] = environ[i];
+    /* CURVE (PROTOCOL.md §1): the server key for the worker libraries;
+     * without CURVE none is passed on, not even an inherited one. */
+    char curvenv[24 + sizeof r->curve_pub];
+    snprintf(curvenv, sizeof curvenv, "IOGATE_CURVE_SERVERKEY=%s", r->curve_pub);
+    if (r->curve_pub[0]) envp[k++] = curvenv;
     /* IOGATE_GATEWAY_PID tells the worker libraries they were spawned by
      * this process, so they end with it (PR_SET_PDEATHSIG) instead of
      * retrying HELLO for ever under PID 1 after a kill -9 of the gateway. */
@@ -433,10 +442,11 @@ int gw_sup_start(gw_router *r)
 void gw_sup_stop(gw_router *r)
 {
     struct ev_loop *loop = r->loop;
-    /* Stop the workers we started: SIGTERM, up to 2 s, then SIGKILL. */
+    /* Stop the workers we started: SIGTERM, up to STOP_WAIT_MS, then
+     * SIGKILL.  The loop is over: poll their exits every STOP_POLL_MS. */
     for (gw_child *c = r->children; c; c = c->next)
         if (c->pid > 0) kill(c->pid, SIGTERM);
-    for (int tries = 0; tries < 200; tries++) {
+    for (int waited = 0;; waited += STOP_POLL_MS) {
         int alive = 0;
         for (gw_child *c = r->children; c; c = c->next) {
             gw_wout_drain(c->out); /* a worker blocked writing its last lines could not exit */
@@ -446,8 +456,8 @@ void gw_sup_stop(gw_router *r)
             else
                 alive++;
         }
-        if (!alive) break;
-        usleep(10000);
+        if (!alive || waited >= STOP_WAIT_MS) break;
+        usleep(STOP_POLL_MS * 1000);
     }
     while (r->children) {
         gw_child *c = r->children;

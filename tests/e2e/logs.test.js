@@ -63,7 +63,7 @@ describe('logs', () => {
         assert.ok(m[3] === 'gateway' || /^worker\[\/\S* pid \d+\]$/.test(m[3]), `component ${m[3]}`);
         if (m[3].startsWith('worker[')) {
           // the C library's own lines inside: the same format again
-          if (/iogate-worker\[/.test(m[4])) assert.match(m[4], TEXT);
+          if (/iogate\.worker\[/.test(m[4])) assert.match(m[4], TEXT);
         }
       }
       assert.ok(gw.logs.length < 200000, `the 1 MB line did not reach the log (${gw.logs.length} bytes)`);

@@ -1,6 +1,7 @@
 /* any.c — the rest of socket.io's catch-all family for the C library
- * (prependAny, offAny, onAnyOutgoing, prependAnyOutgoing, offAnyOutgoing)
- * and joining / leaving several rooms in one call. */
+ * (prependAny, offAny, onAnyOutgoing, prependAnyOutgoing, offAnyOutgoing),
+ * and raising the outgoing listeners of one socket.  Below socket.c and
+ * broadcast.c, which call it. */
 #include "worker_int.h"
 
 #include <string.h>
@@ -63,35 +64,4 @@ void iog_socket_notify_outgoing(iog_socket *s, json_t *data)
     for (size_t i = 0; i < s->on_any_out.n && s->state == IOG_S_CONNECTED; i++)
         ((iog_any_out_fn)s->on_any_out.v[i].fn)(s, ev, args, s->on_any_out.v[i].user);
     json_decref(args);
-}
-
-static void notify_one(iog_socket *s, void *data)
-{
-    iog_socket_notify_outgoing(s, data);
-}
-
-void iog_bc_notify_outgoing(const iog_broadcast *b, json_t *data)
-{
-    bool any = false;
-    for (iog_socket *s = b->w->head; s && !any; s = s->next)
-        any = s->on_any_out.n > 0;
-    if (any) iog_bc_each(b, notify_one, data); /* only then find the receivers */
-}
-
-/* One JOIN / LEAVE per room: the same rooms in the end as socket.io's
- * join([…]), and rule 26 makes repeats harmless. */
-int iog_socket_join_rooms(iog_socket *s, const char *const *rooms)
-{
-    int rc = 0;
-    for (size_t i = 0; rooms && rooms[i]; i++)
-        if (iog_socket_join(s, rooms[i]) != 0) rc = -1;
-    return rc;
-}
-
-int iog_socket_leave_rooms(iog_socket *s, const char *const *rooms)
-{
-    int rc = 0;
-    for (size_t i = 0; rooms && rooms[i]; i++)
-        if (iog_socket_leave(s, rooms[i]) != 0) rc = -1;
-    return rc;
 }

@@ -92,6 +92,19 @@ json_t *iog_bc_meta(const iog_broadcast *b)
     return meta;
 }
 
+static void notify_one(iog_socket *s, void *data)
+{
+    iog_socket_notify_outgoing(s, data);
+}
+
+void iog_bc_notify_outgoing(const iog_broadcast *b, json_t *data)
+{
+    bool any = false;
+    for (iog_socket *s = b->w->head; s && !any; s = s->next)
+        any = s->on_any_out.n > 0;
+    if (any) iog_bc_each(b, notify_one, data); /* only then find the receivers */
+}
+
 int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args)
 {
     iog_broadcast *b = *pb;

@@ -79,12 +79,20 @@ typedef struct iog_broadcast iog_broadcast;     /* a {rooms, except, flags} sele
 const char *iog_strerror(void);
 
 /* Log one line to stderr in the format the gateway and every library
- * share: "2026-11-30T04:40:00.123Z INFO  iogate-worker[<pid>] …".  Levels:
+ * share: "2026-11-30T04:40:00.123Z INFO  iogate.worker[/nsp] …".  Levels:
  * 0 error, 1 warn, 2 info, 3 debug.  Lines above iog_log_level are dropped;
  * the default is 2, or the value of the environment variable
  * IOGATE_WORKER_LOG ("error"|"warn"|"info"|"debug") read at iog_worker_new. */
 extern int iog_log_level;
 void iog_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Process-wide and opt-in: tune glibc's malloc for a busy worker (keep up
+ * to 64 MiB of freed heap instead of trimming it back to the kernel after
+ * every burst; grow the heap 1 MiB at a time), as the gateway does for
+ * itself.  The library never calls it: a process's malloc settings are its
+ * main()'s to choose, so call it there, before the worker starts.  Does
+ * nothing without glibc. */
+void iog_tune_malloc(void);
 
 /* ------------------------------------------------------------------ */
 /* Binary values                                                        */
@@ -295,15 +303,37 @@ int iog_socket_leave(iog_socket *s, const char *room);
 int iog_socket_join_rooms(iog_socket *s, const char *const *rooms);
 int iog_socket_leave_rooms(iog_socket *s, const char *const *rooms);
 
+/* Accessors are named as the rest of this header: iog_socket_<thing>()
+ * reads, iog_socket_set_<thing>() writes. */
+
 /* Arbitrary data visible to iog_fetch_sockets() (socket.data in Node).
- * Starts as {}.  get: borrowed.  set: consumes `data` (NULL = {}). */
-json_t *iog_socket_data_get(const iog_socket *s);
-void iog_socket_data_set(iog_socket *s, json_t *data);
+ * Starts as {}.  Read: borrowed.  Set: consumes `data` (NULL = {}). */
+json_t *iog_socket_data(const iog_socket *s);
+void iog_socket_set_data(iog_socket *s, json_t *data);
 
 /* One application pointer per socket; `free_fn` (may be NULL) is called on
  * it when replaced or when the socket is freed. */
+void *iog_socket_user(const iog_socket *s);
 void iog_socket_set_user(iog_socket *s, void *ptr, void (*free_fn)(void *));
-void *iog_socket_get_user(const iog_socket *s);
+
+#ifndef IOG_NO_DEPRECATED
+/* Deprecated names of the accessors above, kept so that existing code
+ * compiles; they will go in a later release.  Define IOG_NO_DEPRECATED
+ * before including this header to check that your code no longer uses
+ * them. */
+static inline json_t *iog_socket_data_get(const iog_socket *s)
+{
+    return iog_socket_data(s);
+}
+static inline void iog_socket_data_set(iog_socket *s, json_t *data)
+{
+    iog_socket_set_data(s, data);
+}
+static inline void *iog_socket_get_user(const iog_socket *s)
+{
+    return iog_socket_user(s);
+}
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Socket: events in                                                    */

@@ -180,13 +180,6 @@ const char *const *iog_socket_rooms(const iog_socket *s, size_t *n)
     return (const char *const *)s->rooms;
 }
 
-bool iog_socket_in_room(const iog_socket *s, const char *room)
-{
-    for (size_t i = 0; i < s->n_rooms; i++)
-        if (strcmp(s->rooms[i], room) == 0) return true;
-    return false;
-}
-
 json_t *iog_socket_rooms_json(const iog_socket *s)
 {
     json_t *a = iog_jcheck(json_array());
@@ -195,12 +188,12 @@ json_t *iog_socket_rooms_json(const iog_socket *s)
     return a;
 }
 
-json_t *iog_socket_data_get(const iog_socket *s)
+json_t *iog_socket_data(const iog_socket *s)
 {
     return s->data;
 }
 
-void iog_socket_data_set(iog_socket *s, json_t *data)
+void iog_socket_set_data(iog_socket *s, json_t *data)
 {
     json_decref(s->data);
     s->data = data ? data : iog_jcheck(json_object());
@@ -213,7 +206,7 @@ void iog_socket_set_user(iog_socket *s, void *ptr, void (*free_fn)(void *))
     s->ufree = free_fn;
 }
 
-void *iog_socket_get_user(const iog_socket *s)
+void *iog_socket_user(const iog_socket *s)
 {
     return s->uptr;
 }
@@ -468,9 +461,10 @@ static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
         json_array_append(args, json_array_get(packet, i));
     size_t called = 0;
     if (ack) ack->in_dispatch++;
-    for (size_t i = 0; i < s->on_any.n && s->state == IOG_S_CONNECTED; i++, called++)
-        CALL(s->on_any, i, iog_any_fn)
-        (s, ev, args, ack && !ack->sent && ack->s ? ack : NULL, s->on_any.v[i].user);
+    for (size_t i = 0; i < s->on_any.n && s->state == IOG_S_CONNECTED; i++, called++) {
+        iog_any_fn fn = CALL(s->on_any, i, iog_any_fn);
+        fn(s, ev, args, ack && !ack->sent && ack->s ? ack : NULL, s->on_any.v[i].user);
+    }
     for (size_t i = 0; i < s->on_event.n && s->state == IOG_S_CONNECTED; i++) {
         iog_cb *cb = &s->on_event.v[i];
         if (!cb->fn || strcmp(cb->event, ev) != 0) continue;
@@ -686,6 +680,24 @@ int iog_socket_leave(iog_socket *s, const char *room)
     return 0;
 }
 
+/* One JOIN / LEAVE per room: the same rooms in the end as socket.io's
+ * join([…]), and rule 26 makes repeats harmless. */
+int iog_socket_join_rooms(iog_socket *s, const char *const *rooms)
+{
+    int rc = 0;
+    for (size_t i = 0; rooms && rooms[i]; i++)
+        if (iog_socket_join(s, rooms[i]) != 0) rc = -1;
+    return rc;
+}
+
+int iog_socket_leave_rooms(iog_socket *s, const char *const *rooms)
+{
+    int rc = 0;
+    for (size_t i = 0; rooms && rooms[i]; i++)
+        if (iog_socket_leave(s, rooms[i]) != 0) rc = -1;
+    return rc;
+}
+
 /* ---- conn notices ---- */
 
 void iog_socket_handle_conn(iog_socket *s, json_t *meta)
@@ -712,9 +724,10 @@ void iog_socket_close(iog_socket *s, const char *reason)
     s->state = IOG_S_CLOSED; /* no emit, no join from here on */
     if (was_connected) {
         s->w->n_connected--;
-        for (size_t i = 0; i < s->on_disconnecting.n; i++)
-            CALL(s->on_disconnecting, i, iog_disconnect_fn)
-            (s, reason, s->on_disconnecting.v[i].user);
+        for (size_t i = 0; i < s->on_disconnecting.n; i++) {
+            iog_disconnect_fn fn = CALL(s->on_disconnecting, i, iog_disconnect_fn);
+            fn(s, reason, s->on_disconnecting.v[i].user);
+        }
         iog_adapter_left_all(s);
         for (size_t i = 0; i < s->n_rooms; i++)
             free(s->rooms[i]);

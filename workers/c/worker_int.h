@@ -1,8 +1,20 @@
-/* worker_int.h — internals shared by the files of the C worker library
- * (worker.c: ZeroMQ, loop, timers, dispatch; socket.c: the Socket API;
- * binary.c: binary values and placeholders; broadcast.c: selectors).
+/* worker_int.h — internals shared by the files of the C worker library.
  * Not installed.  Every non-static name here carries the iog_ prefix so the
- * library links beside the gateway objects in the unit tests. */
+ * library links beside the gateway objects in the unit tests.
+ *
+ * The files call one another in one direction only, bottom up (no file
+ * calls a file above it; scripts/check_worker_layers.sh checks it):
+ *   common.c, parent.c          logging, errors, memory, clock; gateway pid
+ *   binary.c, table.c, any.c    binary values; the socket table, rooms, ack
+ *                               deadlines; catch-all listeners
+ *   send.c, adapter.c           messages to the gateways; room events
+ *   socket.c, admission.c       the Socket API; handshake admission
+ *   broadcast.c                 selectors and namespace utilities
+ *   bcast_ack.c                 broadcasts and serverSideEmit with acks
+ *   worker.c                    ZeroMQ, the loop, timers, dispatch to the above
+ *   emitter.c                   apart: a process that only emits
+ * Shared data (the structs below) is not a call: socket.c reads the
+ * worker's middleware and connection lists, worker.c the sockets. */
 #ifndef IOGATE_WORKER_INT_H
 #define IOGATE_WORKER_INT_H
 
@@ -48,10 +60,12 @@ void iog_cbs_add(iog_cbs *l, void (*fn)(void), void *user, const char *event);
 void iog_cbs_clear(iog_cbs *l);
 
 /* ---- binary values ---- */
-/* Resolve placeholders of received data (in place where possible): returns
- * the value with every {"_placeholder":true,"num":k} replaced by a binary
- * value holding att[k].  Consumes v, new ref. */
-json_t *iog_resolve_placeholders(json_t *v, const ipc_buf *att, size_t n_att);
+/* Check (ipc_check_placeholders, depth IOG_MAX_DEPTH) and resolve the
+ * placeholders of received data, in place where possible: returns the value
+ * with every {"_placeholder":true,"num":k} replaced by a binary value
+ * holding att[k], or NULL with *why set when the placeholders do not match
+ * the attachments.  Consumes v, new ref. */
+json_t *iog_resolve_placeholders(json_t *v, const ipc_buf *att, size_t n_att, const char **why);
 /* Serialized form of an outgoing value: binary values become placeholders
  * and their bytes are appended to *att (views into v, valid while v lives).
  * Returns malloc'ed compact JSON text, or NULL if v cannot be dumped. */
@@ -145,7 +159,6 @@ struct iog_gw {
     void *zsock;
     char incarnation[33];
     int welcomed;
-    int hello_sent;   /* HELLO went out, waiting for WELCOME */
     int64_t hello_at; /* when to (re)try HELLO */
     int hello_ivl;    /* pause before the next unanswered HELLO (doubling) */
     char *gateway;    /* gateway incarnation from WELCOME */
@@ -193,14 +206,17 @@ struct iog_worker {
 /* admission.c: an ADMIT from gateway g (rule 39) */
 void iog_admission_handle(iog_gw *g, const ipc_msg *m);
 
-/* worker.c */
+/* send.c */
 /* Send one message to gateway g (about socket sid, NULL = none). */
 int iog_send(iog_gw *g, ipc_type t, const char *sid, json_t *meta, json_t *data, int vol);
 /* Send one message (BROADCAST) to every gateway that has welcomed us: each
  * applies it to its own sockets.  -1 when none is connected or a send
  * failed (the others still got it). */
 int iog_send_all(iog_worker *w, ipc_type t, json_t *meta, json_t *data, int vol);
+
+/* table.c */
 iog_socket *iog_worker_find(iog_worker *w, const char *sid, size_t len);
+void iog_worker_insert(iog_worker *w, iog_socket *s);
 void iog_worker_unlink(iog_worker *w, iog_socket *s); /* to the graveyard */
 void iog_worker_timed_add(iog_worker *w, iog_pending_ack *a);
 void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a);
@@ -225,7 +241,8 @@ void iog_adapter_left_all(iog_socket *s);
 
 /* any.c: outgoing listeners, given the sent ["event", arg…] (borrowed) */
 void iog_socket_notify_outgoing(iog_socket *s, json_t *data);
-/* … of every socket b reaches (resolved only when some socket listens) */
+/* broadcast.c: … of every socket b reaches (resolved only when some socket
+ * listens) */
 void iog_bc_notify_outgoing(const iog_broadcast *b, json_t *data);
 
 /* socket.c */

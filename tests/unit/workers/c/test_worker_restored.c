@@ -239,7 +239,7 @@ static void restored_replaces_silently(void **st)
     connect_plain();
     iog_socket *first = last;
     assert_false(iog_socket_restored(first));
-    iog_socket_data_set(first, json_pack("{s:i}", "n", 7));
+    iog_socket_set_data(first, json_pack("{s:i}", "n", 7));
     connect_restored(NULL);
     expect(IPC_ACCEPT);
     expect_nothing(20); /* the gateway routes these rooms already */
@@ -250,7 +250,7 @@ static void restored_replaces_silently(void **st)
     assert_true(iog_socket_restored(last));
     assert_true(iog_socket_recovered(last));
     assert_true(iog_socket_in_room(last, "lobby"));
-    assert_int_equal(json_integer_value(json_object_get(iog_socket_data_get(last), "n")), 7);
+    assert_int_equal(json_integer_value(json_object_get(iog_socket_data(last), "n")), 7);
     assert_int_equal(iog_worker_socket_count(G.w), 1);
     /* a later DISCONNECT reaches the new object once */
     gw_send(IPC_DISCONNECT, SID1, "{\"reason\":\"transport close\"}", NULL, NULL, 0);
