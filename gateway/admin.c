@@ -166,18 +166,18 @@ static void metrics(gw_admin *a, sbuf *b)
         for (gw_nsp *n = app->nsps; n; n = n->hh.next)
             sb_printf(b, "iogate_worker_up{nsp=\"%s\"} %d\n", lv(n->name, t, sizeof t), n->worker != NULL);
         family(b, "iogate_worker_given_up", "gauge", "1 if the namespace's worker was given up after a crash loop.");
-        for (gw_child *c = app->children; c; c = c->next)
+        for (gw_child *c = app->router->children; c; c = c->next)
             if (!c->retiring && !c->draining)
                 sb_printf(b, "iogate_worker_given_up{nsp=\"%s\"} %d\n", lv(c->nsp, t, sizeof t), c->given_up);
         family(b, "iogate_ipc_rtt_seconds", "gauge", "Last heartbeat PING to PONG round trip per worker.");
-        for (gw_worker *w = app->workers; w; w = w->hh.next)
-            if (w->nsp && w->rtt > 0)
-                sb_printf(b, "iogate_ipc_rtt_seconds{nsp=\"%s\",pid=\"%ld\"} %.6f\n", lv(w->nsp->name, t, sizeof t),
+        for (gw_worker *w = app->router->workers; w; w = w->hh.next)
+            if (w->state == GW_WORKER_SERVING && w->rtt > 0)
+                sb_printf(b, "iogate_ipc_rtt_seconds{nsp=\"%s\",pid=\"%ld\"} %.6f\n", lv(w->name, t, sizeof t),
                           w->pid, w->rtt);
         family(b, "iogate_worker_in_flight", "gauge", "Client packets sent to the worker, not yet PROCESSED.");
-        for (gw_worker *w = app->workers; w; w = w->hh.next)
-            if (w->nsp)
-                sb_printf(b, "iogate_worker_in_flight{nsp=\"%s\",pid=\"%ld\"} %zu\n", lv(w->nsp->name, t, sizeof t),
+        for (gw_worker *w = app->router->workers; w; w = w->hh.next)
+            if (w->state == GW_WORKER_SERVING)
+                sb_printf(b, "iogate_worker_in_flight{nsp=\"%s\",pid=\"%ld\"} %zu\n", lv(w->name, t, sizeof t),
                           w->pid, w->n_ret);
     }
     nsp_family(b, "iogate_packets_received_total", offsetof(gw_nsp_counters, packets_in),
@@ -208,7 +208,7 @@ int gw_admin_health(gw_admin *a, char *buf, size_t cap)
         return 200;
     }
     json_t *down = json_array(), *given = json_array();
-    for (gw_child *c = app->children; c; c = c->next) {
+    for (gw_child *c = app->router->children; c; c = c->next) {
         if (c->dynamic || c->retiring || c->draining) continue;
         gw_nsp *n = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
         if (c->given_up) json_array_append_new(given, json_string(c->nsp));

@@ -13,17 +13,18 @@
 
 #include "eio.h"
 
+/* One --worker NSP=CMD as given (main.c turns it into a gw_worker_spec). */
 typedef struct {
     char *nsp; /* "/chat" */
     char *cmd; /* command line run by the Socket.IO layer */
-} gw_worker;
+} gw_cfg_worker;
 
 typedef struct {
     eio_config eio; /* its strings point into the fields below */
     char *host, *path, *cookie, *static_dir, *client_js;
     char **cors; /* NULL-terminated, or NULL */
     size_t ncors;
-    gw_worker *workers;
+    gw_cfg_worker *workers;
     size_t nworkers;
     char *ipc;                   /* --ipc ENDPOINT, NULL = the Socket.IO layer picks */
     unsigned connect_timeout_ms; /* 45000 */

@@ -1,13 +1,14 @@
-/* app.h — the Socket.IO half of the gateway: clients, sockets, namespaces,
- * the routing copy of rooms (sio.c, rooms.c) and the ZeroMQ side that talks
- * to workers (router.c).  Public part first (used by main.c), then the
- * internals the three files share.
+/* app.h — the Socket.IO half of the gateway: clients, sockets, namespaces
+ * and the routing copy of rooms, the header every socketio file shares.  It
+ * talks to workers through the layer below (gw_router, router.h), which
+ * calls back through the gw_router_handler in sio_app.c.  main.c sees only
+ * gw_app.h.
  *
  * Data model, one loop, no threads:
  *   gw_app ── eio_server (transport, eio.h)
  *          ├─ nsps: gw_nsp by name ── worker (gw_worker*), rooms, sockets
  *          ├─ sockets: sio_socket by Socket.IO id (global: ids are random)
- *          └─ workers: gw_worker by ZeroMQ routing id
+ *          └─ router: gw_router (router.h) ── workers: gw_worker by ZeroMQ routing id
  *   sio_client (one per Engine.IO session) ── its sio_sockets (one per nsp)
  */
 #ifndef IOGATE_APP_H
@@ -23,15 +24,16 @@
 #include "metrics.h"
 #include "sio_codec.h"
 #include "sio_recovery.h"
+#include "router.h"
+#include "supervisor.h"
 
 #include "gw_app.h"
 
-/* ---- internals shared by sio.c, rooms.c, router.c ---------------------- */
+/* ---- internals shared by the socketio files ----------------------------- */
 
 typedef struct sio_client sio_client;
 typedef struct sio_socket sio_socket;
 typedef struct gw_nsp gw_nsp;
-typedef struct gw_worker gw_worker;
 typedef struct gw_room gw_room;
 typedef struct gw_member gw_member;
 typedef struct gw_ghost gw_ghost;
@@ -56,17 +58,35 @@ struct gw_room {
     UT_hash_handle hh;
 };
 
-typedef enum { SOCK_PENDING, SOCK_CONNECTED } sio_socket_state;
+/* A socket's lifecycle: one state, whose transitions are the code (sio.c,
+ * sio_worker.c).  PENDING and UNSENT wait for the worker's answer to a
+ * CONNECT; the other three are accepted (in nsp->sockets, sio_accepted()).
+ *
+ *   client CONNECT ─► PENDING (CONNECT sent) ─(ACCEPT)─► CONNECTED
+ *           │            │ (REFUSE) → CONNECT_ERROR, freed
+ *           │            └─(worker gone, a next one expected)─► UNSENT
+ *           └─(its worker is starting)─► UNSENT ─(worker HELLO)─► PENDING
+ *   CONNECTED ─(worker gone, a next one expected)─► ORPHANED (packets held)
+ *   ORPHANED ─(next worker HELLO: recovered CONNECT sent)─► RECOVERING
+ *   RECOVERING ─(ACCEPT: the hold replayed)─► CONNECTED
+ *              ─(worker gone)─► ORPHANED    ─(REFUSE)─► freed
+ *   any ─(client 41 | engine close | worker DISCONNECT | no worker expected |
+ *         hold full | poison packet | shutdown)─► freed
+ *
+ * Every removal goes through sio_socket_remove() (sio.c). */
+typedef enum {
+    SOCK_PENDING,    /* CONNECT sent to the worker, no answer yet */
+    SOCK_UNSENT,     /* CONNECT waits for the namespace's next worker */
+    SOCK_CONNECTED,  /* accepted; its worker serves it */
+    SOCK_ORPHANED,   /* accepted, its worker gone: the next one takes it back */
+    SOCK_RECOVERING, /* recovered CONNECT sent to the next worker, no ACCEPT yet */
+} sio_socket_state;
 
 struct sio_socket {
     char id[IPC_ID_LEN + 1];
     sio_socket_state state;
-    int unsent;   /* PENDING, CONNECT not yet sent: the worker is restarting */
-    /* CONNECTED but its worker died and a new one is expected: what the
-     * client sends is held here (bounded) and replayed after the recovered
-     * CONNECT is accepted (PROTOCOL.md §4). */
-    int orphaned;   /* worker gone, waiting for the next one */
-    int recovering; /* recovered CONNECT sent, ACCEPT not yet seen */
+    /* ORPHANED or RECOVERING: what the client sends is held here (bounded)
+     * and replayed after the recovered CONNECT is accepted (PROTOCOL.md §4). */
     struct held_msg *held, *held_tail;
     size_t n_held, held_bytes;
     size_t n_replay, replay_bytes; /* of the hold: a dead worker's, not bounded by it */
@@ -83,6 +103,9 @@ struct sio_socket {
     sio_socket *cnext;         /* client's sockets (utlist LL) */
     UT_hash_handle hh;         /* app->sockets by id */
 };
+
+/* Accepted by the worker side: CONNECTED, ORPHANED or RECOVERING. */
+static inline int sio_accepted(const sio_socket *s) { return s->state >= SOCK_CONNECTED; }
 
 struct gw_nsp {
     double last_active; /* ev_now of the last socket added or removed */
@@ -122,14 +145,6 @@ struct sio_client {
     unsigned n_tomb;
 };
 
-enum {
-    CONN_EV_UPGRADE = 1,
-    CONN_EV_PACKET = 2,
-    CONN_EV_PACKET_CREATE = 4,
-    CONN_EV_DRAIN = 8,
-    CONN_EV_CLOSE = 16,
-};
-
 /* A client packet forwarded to a worker and not yet reported PROCESSED:
  * if the worker dies it goes back to its socket's hold (PROTOCOL.md §4). */
 typedef struct gw_retained {
@@ -139,58 +154,10 @@ typedef struct gw_retained {
     struct held_msg *msg;
 } gw_retained;
 
-struct gw_worker {
-    uint64_t next_seq;     /* seq of the next EVENT/ACK sent */
-    gw_retained *ret_head, *ret_tail;
-    size_t n_ret; /* in flight: sent, not yet PROCESSED */
-    int slow;     /* over its credit (logged once) */
-    char *rid; /* ZeroMQ routing id */
-    size_t rid_len;
-    char incarnation[64];
-    long pid;
-    gw_nsp *nsp;
-    unsigned conn_events;
-    double last_seen; /* ev_now */
-    int spawned;      /* authenticated by the key of a child we spawned: pid is ours */
-    int emitter;      /* role emitter (PROTOCOL.md rule 10d): nsp stays NULL */
-    const struct gw_authkey *ekey; /* the emitter key it presented */
-    double ping_sent, rtt; /* ev_time of our last PING; seconds to its PONG (-1 none yet) */
-    UT_hash_handle hh;
-};
-
-/* A child process started for --worker. */
-/* A child process started for --worker, restarted when it exits: the
- * delay doubles from restart_min_ms up to restart_max_ms while it keeps
- * dying young, and after crash_limit exits within crash_window_ms the
- * gateway gives up on it (logged) until a SIGHUP or restart. */
-typedef struct gw_child {
-    int dynamic;  /* started for a pattern: retired when idle */
-    int retiring; /* SIGTERM sent on purpose: do not restart */
-    int draining; /* removed by a reload: stop once its namespace is empty */
-    struct gw_template *tmpl; /* the pattern a dynamic child was started for */
-    ev_child watcher;
-    ev_timer restart;
-    gw_app *app;
-    char *nsp;
-    char *command;
-    pid_t pid;
-    int hello_seen;
-    int given_up;
-    unsigned backoff_ms;
-    double started;          /* ev_now at the last spawn */
-    double window_start;     /* ev_now when the current crash window opened */
-    unsigned n_crashes;      /* exits within that window */
-    char key_hex[65];        /* IOGATE_WORKER_KEY of the running process (authority.c) */
-    unsigned char key_digest[32];
-    int bye_sent;            /* its worker got BYE: its exit is not a crash */
-    struct gw_wout *out;     /* its stdout/stderr pipes, re-emitted as log lines (wout.c) */
-    struct gw_child *next;
-} gw_child;
-
 struct gw_app {
     struct ev_loop *loop;
     eio_server *eio;
-    eio_config ecfg;
+    eio_config ecfg; /* its admission settings (sio_admission.c) */
     gw_app_options opt;
     sio_limits limits;
     gw_nsp *nsps;
@@ -203,24 +170,7 @@ struct gw_app {
     int listening;
     int failed; /* could not start listening: main exits 1 */
 
-    /* router.c */
-    void *zctx;
-    void *router;
-    char *endpoint;
-    char *rundir;
-    ev_io zio;
-    ev_prepare zprep;
-    ev_idle zidle;
-    ev_timer heartbeat;
-    ev_timer startup;
-    gw_child *children;
-    struct gw_template *templates; /* --worker patterns, in order */
-    size_t n_dynamic;
-    ev_timer reaper; /* retires idle dynamic workers */
-    char incarnation[IPC_ID_LEN + 1];
-    char curve_pub[41]; /* with CURVE: the server public key, for spawned workers */
-    ipc_frames frames;
-    struct gw_auth *auth; /* keys and graces (authority.c) */
+    gw_router *router; /* the workers layer (router.h) */
 
     /* sio_loss.c */
     gw_ghost *ghosts; /* by socket id */
@@ -235,12 +185,53 @@ struct gw_app {
 };
 
 #define GW_MAX_SOCKET_LIST 10000 /* BROADCAST to a list: at most this many ids */
-/* Restart delay cap while a namespace keeps sockets for its next worker. */
-#define GW_RESTART_HELD_MAX_MS 500
 
-/* sio.c */
+/* sio.c: clients — their packets in, CONNECT handling, sending to them */
 gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create);
 void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason);
+extern const eio_handler sio_client_handler; /* the engine's callbacks */
+void sio_connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void sio_send_msgs(sio_client *c, eio_msg **msgs, size_t n);
+void sio_free_msgs(eio_msg **msgs, size_t n);
+void sio_send_packet(sio_client *c, sio_type type, const char *nsp, size_t nsp_len, int64_t id,
+                     const char *json, size_t json_len, const ipc_buf *att, size_t n_att);
+/* A CONNECT refused by the worker's middleware (its message and data). */
+void sio_send_refusal(sio_client *c, const char *nsp, const char *message, json_t *data);
+void sio_send_connect_error(sio_client *c, const char *nsp, const char *message, json_t *data);
+void sio_timeout_dequeue(gw_app *app, sio_client *c);
+/* Close the client's Engine.IO session; c may be freed when it returns. */
+void sio_close_client(sio_client *c, eio_close_reason why);
+/* The client has no namespace left: the connect timeout applies again. */
+void sio_client_idle(gw_app *app, sio_client *c);
+/* The gateway disconnects connected socket s on its own (rules 31, 35, 37):
+ * `41` to the client, DISCONNECT with `cause` to the worker, the log says
+ * how many of its packets are dropped (`lost` plus its hold). */
+void sio_drop_socket(gw_app *app, sio_socket *s, const char *cause, size_t lost);
+/* Send pending (or orphaned) socket s's CONNECT to its namespace's worker. */
+void sio_send_connect(gw_app *app, sio_socket *s);
+
+/* sio_handshake.c */
+/* Query string → object; a repeated key becomes an array. */
+json_t *sio_parse_query(const char *q);
+
+/* sio_hold.c: client packets to the worker, retained, held and replayed */
+typedef struct held_msg held_msg;
+held_msg *sio_held_new(ipc_type type, int64_t id, const char *data, size_t data_len,
+                       const ipc_buf *att, size_t n_att);
+void sio_held_free_all(sio_socket *s);
+/* Append h to s's hold (taking it); -1 (h freed) when full (rule 35). */
+int sio_hold_take(gw_app *app, sio_socket *s, held_msg *h, int replay);
+/* The cause (rule 19) of a socket dropped because sio_forward() failed. */
+const char *sio_loss_cause(int e, int replay);
+/* Send a client EVENT/ACK to s's worker and retain it until PROCESSED;
+ * takes h when given.  0, or -1 with errno (ENOBUFS: past the credit,
+ * EAGAIN: the ROUTER's high-water mark), nothing retained. */
+int sio_forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const char *data,
+                size_t data_len, const ipc_buf *att, size_t n_att, held_msg *h);
+/* The worker ACCEPTed recovered socket s: replay its hold in order. */
+void sio_hold_replay(gw_app *app, sio_socket *s);
+
+/* sio_worker.c: what a worker sends its clients */
 void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m);
 /* The worker serving a namespace is gone: disconnect its sockets. */
 void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why);
@@ -252,14 +243,6 @@ void sio_worker_processed(gw_app *app, gw_worker *w, uint64_t seq);
 void sio_worker_requeue(gw_app *app, gw_worker *w);
 /* Whether nsp has sockets kept for its next worker (rule 33). */
 int gw_nsp_holds_sockets(gw_app *app, const char *nsp);
-/* Whether nsp's --worker was given up after a crash loop (its CONNECTs
- * get "Namespace unavailable" rather than "Invalid namespace"). */
-int gw_router_given_up(gw_app *app, gw_nsp *nsp);
-/* Whether CONNECTs to nsp should wait for a worker (one is expected). */
-int gw_router_worker_expected(gw_app *app, gw_nsp *nsp);
-/* No worker serves this namespace: if a --worker pattern matches, start
- * one for it and return 1 (the CONNECT waits for its HELLO), else 0. */
-int gw_router_spawn_dynamic(gw_app *app, const char *nsp, size_t len);
 void sio_app_start_listening(gw_app *app);
 
 /* sio_loss.c: sockets gone while their worker was restarting (ghosts) —
@@ -315,7 +298,8 @@ int sio_worker_data_ok(gw_app *app, gw_worker *w, const ipc_msg *m);
 /* sio_admission.c: ADMIT out (eio_handler.on_admission) and back */
 int sio_admission_ask(uint64_t id, const struct eio_handshake *hs, void *ud);
 void sio_admission_reply(gw_app *app, gw_worker *w, const ipc_msg *m);
-/* The handshake object workers see in CONNECT (sio.c); auth not consumed. */
+/* The handshake object workers see in CONNECT (sio_handshake.c); auth not
+ * consumed. */
 json_t *sio_handshake_json(const eio_handshake *h, json_t *auth);
 
 /* sio_recovery.c: connection state recovery (sio_recovery.h) */
@@ -364,7 +348,8 @@ int sio_rec_worker_msg(gw_app *app, gw_worker *w, sio_rec *r, const ipc_msg *m);
 void sio_rec_shutdown(gw_app *app);
 void sio_rec_destroy(gw_app *app);
 size_t sio_rec_count(const gw_app *app);
-/* sio.c: the Engine.IO messages of one packet (text + attachments). */
+/* sio.c: the Engine.IO messages of one packet (text + attachments); the
+ * caller unrefs them (sio_free_msgs). */
 size_t sio_build_packet(eio_msg **out, sio_type type, const char *nsp, size_t nsp_len, int64_t id,
                         const char *json, size_t json_len, const ipc_buf *att, size_t n_att);
 
@@ -376,15 +361,5 @@ void gw_room_leave_all(gw_app *app, sio_socket *s);
  * rooms is empty/NULL) and in none of `except`.  Returns the count. */
 size_t gw_rooms_select(gw_app *app, gw_nsp *nsp, json_t *rooms, json_t *except,
                        void (*fn)(sio_socket *s, void *ud), void *ud);
-
-/* router.c */
-int gw_router_start(gw_app *app);
-void gw_router_stop(gw_app *app);
-/* Send to the worker serving s->nsp; returns 0, or -1 when the worker is
- * missing, gone, or at its high-water mark (errno EAGAIN). */
-int gw_router_send(gw_app *app, gw_worker *w, ipc_type type, const char *nsp, const char *sid,
-                   const char *meta, size_t meta_len, const char *data, size_t data_len,
-                   const ipc_buf *att, size_t n_att);
-void gw_worker_drop(gw_app *app, gw_worker *w, const char *why);
 
 #endif

@@ -8,14 +8,8 @@
 #include <stddef.h>
 
 #include "eio.h"
+#include "router.h" /* gw_worker_spec */
 
-/* A namespace and the command serving it.  A namespace starting with '^'
- * is a pattern (PCRE2): the first CONNECT to a namespace it matches starts
- * one process of `command` for that namespace (dynamic namespaces). */
-typedef struct {
-    const char *nsp;     /* "/chat", or a pattern like "^/room-\d+$" */
-    const char *command; /* run through /bin/sh -c */
-} gw_worker_spec;
 
 /* Connection state recovery for one namespace (-1: as for all). */
 typedef struct {

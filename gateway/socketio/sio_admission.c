@@ -30,7 +30,7 @@ int sio_admission_ask(uint64_t id, const struct eio_handshake *hs, void *ud)
     json_t *meta = json_pack("{s:I, s:o}", "req", (json_int_t)id, "handshake", h);
     char *mt = json_dumps(meta, JSON_COMPACT);
     json_decref(meta);
-    int rc = gw_router_send(app, nsp->worker, IPC_ADMIT, nsp->name, NULL, mt, strlen(mt), NULL, 0,
+    int rc = gw_router_send(app->router, nsp->worker, IPC_ADMIT, nsp->name, NULL, mt, strlen(mt), NULL, 0,
                             NULL, 0);
     free(mt);
     if (rc < 0)
@@ -47,7 +47,7 @@ static void bad_answer(gw_app *app, gw_worker *w, const char *code, const char *
              code);
     json_t *meta = json_pack("{s:s, s:s, s:s}", "code", code, "message", why, "type", "ADMIT");
     char *mt = json_dumps(meta, JSON_COMPACT);
-    gw_router_send(app, w, IPC_ERROR, w->nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
+    gw_router_send(app->router, w, IPC_ERROR, w->nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
     free(mt);
     json_decref(meta);
 }

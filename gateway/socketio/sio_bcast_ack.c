@@ -91,7 +91,7 @@ static void refuse(gw_app *app, gw_worker *w, const char *why)
     json_t *meta = json_pack("{s:s, s:s, s:s}", "code", "meta", "message", why, "type",
                              "BROADCAST");
     char *mt = json_dumps(meta, JSON_COMPACT);
-    gw_router_send(app, w, IPC_ERROR, w->nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
+    gw_router_send(app->router, w, IPC_ERROR, w->nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
     free(mt);
     json_decref(meta);
 }
@@ -148,7 +148,7 @@ void gw_bcast_ack_sent(gw_app *app, gw_worker *w, gw_bcast_ack **pb)
     b->m = NULL;
     char meta[96];
     int ml = snprintf(meta, sizeof meta, "{\"id\":%" PRId64 ",\"count\":%zu}", b->wid, b->count);
-    gw_router_send(app, w, IPC_BROADCAST_ACK, b->nsp, NULL, meta, (size_t)ml, NULL, 0, NULL, 0);
+    gw_router_send(app->router, w, IPC_BROADCAST_ACK, b->nsp, NULL, meta, (size_t)ml, NULL, 0, NULL, 0);
     if (b->count == 0)
         bcast_free(app, &b);
     else
@@ -177,7 +177,7 @@ int gw_bcast_ack_answer(gw_app *app, sio_socket *s, int64_t id, const char *data
     free(x);
     b->pending--;
     gw_worker *w;
-    HASH_FIND(hh, app->workers, b->rid, b->rid_len, w);
+    HASH_FIND(hh, app->router->workers, b->rid, b->rid_len, w);
     if (!w || !w->nsp || strcmp(w->nsp->name, b->nsp) != 0) {
         log_info("namespace %s: the worker that asked for broadcast ack %" PRId64
                  " is gone; the answer of socket %s is dropped",
@@ -185,7 +185,7 @@ int gw_bcast_ack_answer(gw_app *app, sio_socket *s, int64_t id, const char *data
     } else {
         char meta[64];
         int ml = snprintf(meta, sizeof meta, "{\"id\":%" PRId64 "}", b->wid);
-        gw_router_send(app, w, IPC_BROADCAST_ACK, b->nsp, s->id, meta, (size_t)ml,
+        gw_router_send(app->router, w, IPC_BROADCAST_ACK, b->nsp, s->id, meta, (size_t)ml,
                        len ? data : "[]", len ? len : 2, att, n_att);
     }
     if (b->pending == 0) bcast_free(app, &b);

@@ -48,7 +48,7 @@ static void ghost_free(gw_app *app, gw_ghost **pg)
 static int ghost_send(gw_app *app, gw_ghost *g)
 {
     if (!g->nsp->worker) return -1;
-    if (gw_router_send(app, g->nsp->worker, IPC_CONNECT, g->nsp->name, g->id, g->connect_meta,
+    if (gw_router_send(app->router, g->nsp->worker, IPC_CONNECT, g->nsp->name, g->id, g->connect_meta,
                        strlen(g->connect_meta), NULL, 0, NULL, 0) < 0)
         return -1;
     g->sent = 1;
@@ -94,7 +94,7 @@ void gw_ghost_answer(gw_app *app, gw_worker *w, const ipc_msg *m)
         json_t *meta = json_pack("{s:s, s:s*}", "reason", g->reason, "cause", g->cause);
         char *mt = json_dumps(meta, JSON_COMPACT);
         json_decref(meta);
-        int rc = gw_router_send(app, w, IPC_DISCONNECT, g->nsp->name, g->id, mt, strlen(mt), NULL,
+        int rc = gw_router_send(app->router, w, IPC_DISCONNECT, g->nsp->name, g->id, mt, strlen(mt), NULL,
                                 0, NULL, 0);
         free(mt);
         if (rc < 0) {
@@ -181,6 +181,6 @@ int gw_nsp_holds_sockets(gw_app *app, const char *name)
     if (!nsp) return 0;
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp)
-    if (s->nsp == nsp && (s->orphaned || s->unsent)) return 1;
+    if (s->nsp == nsp && (s->state == SOCK_ORPHANED || s->state == SOCK_UNSENT)) return 1;
     return 0;
 }

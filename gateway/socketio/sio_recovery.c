@@ -20,6 +20,7 @@
  * "restored":true) or expired (DISCONNECT with the original reason).
  */
 #include "app.h"
+#include "supervisor.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -257,9 +258,9 @@ static void end_session(gw_app *app, sio_rec *r, const char *why)
     json_t *meta = json_pack("{s:s}", "reason", reason);
     char *mt = json_dumps(meta, JSON_COMPACT);
     json_decref(meta);
-    if (!nsp->worker || gw_router_send(app, nsp->worker, IPC_DISCONNECT, nsp->name, r->sid, mt,
+    if (!nsp->worker || gw_router_send(app->router, nsp->worker, IPC_DISCONNECT, nsp->name, r->sid, mt,
                                        strlen(mt), NULL, 0, NULL, 0) < 0) {
-        if (gw_router_worker_expected(app, nsp) && !app->shutting_down)
+        if (gw_sup_worker_expected(app->router, nsp->name) && !app->shutting_down)
             gw_ghost_add(app, nsp, r->sid, r->connect_meta, reason, NULL, 0);
         else
             log_warn("namespace %s: no worker to tell that socket %s is gone", nsp->name, r->sid);
@@ -516,7 +517,7 @@ static void refuse(gw_app *app, gw_worker *w, const char *sid, const char *why, 
     json_t *meta = json_pack("{s:s, s:s, s:s}", "code", "state", "message", why, "type",
                              ipc_type_name(t));
     char *mt = json_dumps(meta, JSON_COMPACT);
-    gw_router_send(app, w, IPC_ERROR, w->nsp->name, sid, mt, strlen(mt), NULL, 0, NULL, 0);
+    gw_router_send(app->router, w, IPC_ERROR, w->nsp->name, sid, mt, strlen(mt), NULL, 0, NULL, 0);
     free(mt);
     json_decref(meta);
 }

@@ -34,7 +34,7 @@ static int refuse(gw_app *app, gw_worker *w, const ipc_msg *m, const char *code,
                  w->incarnation, article, tn, why);
     json_t *meta = json_pack("{s:s, s:s, s:s}", "code", code, "message", why, "type", tn);
     char *mt = json_dumps(meta, JSON_COMPACT);
-    gw_router_send(app, w, IPC_ERROR, w->nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
+    gw_router_send(app->router, w, IPC_ERROR, w->nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
     free(mt);
     json_decref(meta);
     return 0;

@@ -13,6 +13,7 @@
  * never take a spawned namespace, and configuring one key closes the rest.
  */
 #include "authority.h"
+#include "supervisor.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -37,11 +38,19 @@ struct gw_authkey {
     char *file; /* for log lines: which key matched, never the key */
 };
 
+/* A namespace a worker key names, waiting for its worker until `until`. */
+typedef struct gw_grace {
+    char *nsp;
+    double until; /* ev_now */
+    UT_hash_handle hh;
+} gw_grace;
+
 struct gw_auth {
     gw_authkey *keys;
     size_t n_worker_keys;
     double grace_s;
     ev_timer grace;
+    gw_grace *graces; /* by namespace name */
 };
 
 static void digest(const char *key, size_t len, unsigned char out[GW_KEY_DIGEST])
@@ -128,17 +137,17 @@ static gw_authkey *key_new(const char *spec, int emitter)
 
 static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
-int gw_auth_start(gw_app *app)
+int gw_auth_start(gw_router *r)
 {
     struct gw_auth *a = xcalloc(1, sizeof *a);
-    app->auth = a;
-    unsigned g = app->opt.worker_grace_ms ? app->opt.worker_grace_ms : app->opt.heartbeat_ms + 1000;
+    r->auth = a;
+    unsigned g = r->opt.worker_grace_ms ? r->opt.worker_grace_ms : r->opt.heartbeat_ms + 1000;
     a->grace_s = g / 1000.0;
     ev_init(&a->grace, grace_cb);
-    a->grace.data = app;
+    a->grace.data = r;
     for (int emitter = 0; emitter < 2; emitter++) {
-        const char *const *list = emitter ? app->opt.emitter_keys : app->opt.worker_keys;
-        size_t n = emitter ? app->opt.n_emitter_keys : app->opt.n_worker_keys;
+        const char *const *list = emitter ? r->opt.emitter_keys : r->opt.worker_keys;
+        size_t n = emitter ? r->opt.n_emitter_keys : r->opt.n_worker_keys;
         for (size_t i = 0; i < n; i++) {
             gw_authkey *k = key_new(list[i], emitter);
             if (!k) return -1;
@@ -151,19 +160,28 @@ int gw_auth_start(gw_app *app)
      * it was told to expect: CONNECTs to them wait instead of failing. */
     for (gw_authkey *k = a->keys; k; k = k->next)
         for (size_t i = 0; !k->emitter && i < k->n_nsps; i++)
-            if (k->nsps[i][0] == '/')
-                gw_auth_grace_start(app, gw_nsp_get(app, k->nsps[i], strlen(k->nsps[i]), 1));
+            if (k->nsps[i][0] == '/') {
+                r->h->nsp_expected(r->ud, k->nsps[i]);
+                gw_auth_grace_start(r, k->nsps[i]);
+            }
     if (a->n_worker_keys)
         log_info("%zu worker key(s) configured: a HELLO without a valid key is refused",
                  a->n_worker_keys);
     return 0;
 }
 
-void gw_auth_stop(gw_app *app)
+void gw_auth_stop(gw_router *r)
 {
-    struct gw_auth *a = app->auth;
+    struct gw_auth *a = r->auth;
     if (!a) return;
-    ev_timer_stop(app->loop, &a->grace);
+    ev_timer_stop(r->loop, &a->grace);
+    gw_grace *g, *gt;
+    HASH_ITER(hh, a->graces, g, gt)
+    {
+        HASH_DEL(a->graces, g);
+        free(g->nsp);
+        free(g);
+    }
     while (a->keys) {
         gw_authkey *k = a->keys;
         a->keys = k->next;
@@ -173,7 +191,7 @@ void gw_auth_stop(gw_app *app)
         free(k);
     }
     free(a);
-    app->auth = NULL;
+    r->auth = NULL;
 }
 
 void gw_auth_new_spawn_key(gw_child *c)
@@ -194,16 +212,16 @@ void gw_auth_new_spawn_key(gw_child *c)
     digest(c->key_hex, GW_KEY_HEX, c->key_digest);
 }
 
-int gw_auth_worker(gw_app *app, const char *nsp, size_t len, const char *key, gw_child **child,
+int gw_auth_worker(gw_router *r, const char *nsp, size_t len, const char *key, gw_child **child,
                    const char **why)
 {
-    struct gw_auth *a = app->auth;
+    struct gw_auth *a = r->auth;
     *child = NULL;
     int spawned_for = 0;
-    for (gw_child *c = app->children; c; c = c->next)
+    for (gw_child *c = r->children; c; c = c->next)
         if (strlen(c->nsp) == len && memcmp(c->nsp, nsp, len) == 0 && !c->retiring) spawned_for = 1;
     if (!key) {
-        if (spawned_for || gw_router_pattern_matches(app, nsp, len)) {
+        if (spawned_for || gw_sup_pattern_matches(r, nsp, len)) {
             *why = "no key: the gateway spawns this namespace's worker";
             return GW_AUTH_REFUSED;
         }
@@ -218,7 +236,7 @@ int gw_auth_worker(gw_app *app, const char *nsp, size_t len, const char *key, gw
     /* Every candidate is compared, so the time taken does not tell which
      * kind of key came close. */
     int verdict = GW_AUTH_REFUSED;
-    for (gw_child *c = app->children; c; c = c->next)
+    for (gw_child *c = r->children; c; c = c->next)
         if (c->key_hex[0] && !c->retiring && c->pid > 0 && strlen(c->nsp) == len &&
             memcmp(c->nsp, nsp, len) == 0 && same(d, c->key_digest)) {
             *child = c;
@@ -231,9 +249,9 @@ int gw_auth_worker(gw_app *app, const char *nsp, size_t len, const char *key, gw
     return verdict;
 }
 
-const gw_authkey *gw_auth_emitter(gw_app *app, const char *key, const char **why)
+const gw_authkey *gw_auth_emitter(gw_router *r, const char *key, const char **why)
 {
-    struct gw_auth *a = app->auth;
+    struct gw_auth *a = r->auth;
     if (!key) {
         *why = "an emitter needs a key (--emitter-key)";
         return NULL;
@@ -247,33 +265,33 @@ const gw_authkey *gw_auth_emitter(gw_app *app, const char *key, const char **why
     return found;
 }
 
-static void send_err(gw_app *app, gw_worker *w, const char *nsp, size_t len, const char *code,
+static void send_err(gw_router *r, gw_worker *w, const char *nsp, size_t len, const char *code,
                      const char *why, const char *type)
 {
     char *name = xstrndup(nsp ? nsp : "", nsp ? len : 0);
     json_t *meta = json_pack("{s:s, s:s, s:s}", "code", code, "message", why, "type", type);
     char *mt = json_dumps(meta, JSON_COMPACT);
-    gw_router_send(app, w, IPC_ERROR, name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
+    gw_router_send(r, w, IPC_ERROR, name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
     free(mt);
     json_decref(meta);
     free(name);
 }
 
-void gw_auth_emitter_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
+void gw_auth_emitter_msg(gw_router *r, gw_worker *w, const ipc_msg *m)
 {
     const char *tname = ipc_type_name(m->type);
     int nl = (int)(m->nsp.len > 200 ? 200 : m->nsp.len);
     if (m->type != IPC_EMIT && m->type != IPC_BROADCAST) {
         log_warn("emitter %s (pid %ld): %s refused: an emitter only sends EMIT and BROADCAST",
                  w->incarnation, w->pid, tname);
-        send_err(app, w, m->nsp.data, m->nsp.len, "type", "an emitter only sends EMIT and BROADCAST",
+        send_err(r, w, m->nsp.data, m->nsp.len, "type", "an emitter only sends EMIT and BROADCAST",
                  tname);
         return;
     }
     if (json_object_get(m->meta, "ack")) { /* EMIT, or BROADCAST (rule 25a): it hears nothing */
         log_warn("emitter %s (pid %ld): %s asking for an ack refused", w->incarnation, w->pid,
                  tname);
-        send_err(app, w, m->nsp.data, m->nsp.len, "meta", "an emitter cannot ask for acknowledgements",
+        send_err(r, w, m->nsp.data, m->nsp.len, "meta", "an emitter cannot ask for acknowledgements",
                  tname);
         return;
     }
@@ -281,69 +299,68 @@ void gw_auth_emitter_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         log_warn("emitter %s (pid %ld): %s into %.*s refused: its key (%s) does not name that "
                  "namespace",
                  w->incarnation, w->pid, tname, nl, m->nsp.data, w->ekey->file);
-        send_err(app, w, m->nsp.data, m->nsp.len, "auth", "namespace not allowed for this emitter key",
+        send_err(r, w, m->nsp.data, m->nsp.len, "auth", "namespace not allowed for this emitter key",
                  tname);
         return;
     }
-    gw_nsp *nsp = gw_nsp_get(app, m->nsp.data, m->nsp.len, 0);
-    if (!nsp) return; /* no socket there: nothing to deliver (rule 28) */
-    /* The Socket.IO layer delivers for "a worker of nsp"; an emitter is one
-     * for this message only, and never nsp->worker: it does not displace
-     * the worker and hears nothing from clients. */
-    gw_worker as = *w;
-    as.nsp = nsp;
-    sio_handle_worker_msg(app, &as, m);
-    w->last_seen = as.last_seen;
+    r->h->on_emitter_msg(r->ud, w, m);
 }
 
-int gw_auth_in_grace(gw_app *app, const gw_nsp *nsp)
+int gw_auth_in_grace(gw_router *r, const char *nsp)
 {
-    return app->auth && nsp->grace_until > 0 && !nsp->worker &&
-           ev_now(app->loop) < nsp->grace_until;
+    gw_grace *g = NULL;
+    if (r->auth) HASH_FIND_STR(r->auth->graces, nsp, g);
+    return g && g->until > 0 && !gw_router_served(r, nsp) && ev_now(r->loop) < g->until;
 }
 
-static void arm(gw_app *app)
+static void arm(gw_router *r)
 {
-    struct gw_auth *a = app->auth;
-    double now = ev_now(app->loop), next = 0;
-    gw_nsp *nsp, *tmp;
-    HASH_ITER(hh, app->nsps, nsp, tmp)
-    if (nsp->grace_until > 0 && (next == 0 || nsp->grace_until < next)) next = nsp->grace_until;
-    ev_timer_stop(app->loop, &a->grace);
+    struct gw_auth *a = r->auth;
+    double now = ev_now(r->loop), next = 0;
+    gw_grace *g, *tmp;
+    HASH_ITER(hh, a->graces, g, tmp)
+    if (g->until > 0 && (next == 0 || g->until < next)) next = g->until;
+    ev_timer_stop(r->loop, &a->grace);
     if (next > 0) {
         ev_timer_set(&a->grace, next > now ? next - now + 0.001 : 0.001, 0);
-        ev_timer_start(app->loop, &a->grace);
+        ev_timer_start(r->loop, &a->grace);
     }
 }
 
-void gw_auth_grace_start(gw_app *app, gw_nsp *nsp)
+void gw_auth_grace_start(gw_router *r, const char *nsp)
 {
-    struct gw_auth *a = app->auth;
-    if (!a || app->shutting_down) return;
+    struct gw_auth *a = r->auth;
+    if (!a || r->shutting_down) return;
     int keyed = 0;
     for (gw_authkey *k = a->keys; k; k = k->next)
-        if (!k->emitter && names(k, nsp->name, strlen(nsp->name), 0)) keyed = 1;
+        if (!k->emitter && names(k, nsp, strlen(nsp), 0)) keyed = 1;
     if (!keyed) return;
-    nsp->grace_until = ev_now(app->loop) + a->grace_s;
-    arm(app);
+    gw_grace *g;
+    HASH_FIND_STR(a->graces, nsp, g);
+    if (!g) {
+        g = xcalloc(1, sizeof *g);
+        g->nsp = xstrdup(nsp);
+        HASH_ADD_KEYPTR(hh, a->graces, g->nsp, strlen(g->nsp), g);
+    }
+    g->until = ev_now(r->loop) + a->grace_s;
+    arm(r);
 }
 
 /* A grace ended: CONNECTs still waiting for a worker that did not come get
- * "Namespace unavailable" (sio_worker_gone), new ones "Invalid namespace". */
+ * "Namespace unavailable" (nsp_unserved), new ones "Invalid namespace". */
 static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    gw_app *app = t->data;
+    gw_router *r = t->data;
     double now = ev_now(loop);
-    gw_nsp *nsp, *tmp;
-    HASH_ITER(hh, app->nsps, nsp, tmp)
+    gw_grace *g, *tmp;
+    HASH_ITER(hh, r->auth->graces, g, tmp)
     {
-        if (nsp->grace_until <= 0 || now < nsp->grace_until) continue;
-        nsp->grace_until = 0;
-        if (nsp->worker || gw_router_worker_expected(app, nsp)) continue;
-        sio_socket *s, *stmp;
-        size_t waiting = 0;
-        HASH_ITER(hh, app->sockets, s, stmp) if (s->nsp == nsp) waiting++;
-        if (waiting) sio_worker_gone(app, nsp, "no worker said HELLO within the grace period");
+        if (g->until <= 0 || now < g->until) continue;
+        g->until = 0;
+        if (gw_router_served(r, g->nsp) || gw_sup_worker_expected(r, g->nsp)) continue;
+        double last_active;
+        if (r->h->nsp_in_use(r->ud, g->nsp, &last_active))
+            r->h->nsp_unserved(r->ud, g->nsp, "no worker said HELLO within the grace period");
     }
-    arm(app);
+    arm(r);
 }

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "app.h"
+#include "router.h"
 
 #define GW_KEY_DIGEST 32 /* SHA-256 */
 #define GW_KEY_HEX 64    /* a spawn key: 32 random bytes, hex */
@@ -22,9 +22,9 @@ typedef struct gw_authkey gw_authkey;
 
 /* Read the key files named by opt.worker_keys / opt.emitter_keys and start
  * the grace of every namespace a worker key names.  0, or -1 (logged). */
-int gw_auth_start(gw_app *app);
-/* Free what gw_auth_start made; app->auth is NULL afterwards. */
-void gw_auth_stop(gw_app *app);
+int gw_auth_start(gw_router *r);
+/* Free what gw_auth_start made; r->auth is NULL afterwards. */
+void gw_auth_stop(gw_router *r);
 
 /* A fresh per-spawn key for a child: GW_KEY_HEX hex characters and a NUL
  * into c->key_hex, its digest into c->key_digest. */
@@ -36,23 +36,20 @@ enum { GW_AUTH_REFUSED = -1, GW_AUTH_OPEN = 0, GW_AUTH_KEY = 1, GW_AUTH_SPAWNED 
  * set), GW_AUTH_KEY (a --worker-key for nsp), GW_AUTH_OPEN (no key needed:
  * no --worker-key at all and nobody is spawned for nsp), or GW_AUTH_REFUSED
  * with *why set to a static string. */
-int gw_auth_worker(gw_app *app, const char *nsp, size_t len, const char *key, gw_child **child,
+int gw_auth_worker(gw_router *r, const char *nsp, size_t len, const char *key, gw_child **child,
                    const char **why);
 /* Decide an emitter HELLO: the --emitter-key entry its key matches, or NULL
  * with *why set. */
-const gw_authkey *gw_auth_emitter(gw_app *app, const char *key, const char **why);
+const gw_authkey *gw_auth_emitter(gw_router *r, const char *key, const char **why);
 /* Handle a message from an emitter connection (rules 10d-10f): EMIT without
- * ack and BROADCAST into a namespace its key allows; anything else gets an
- * ERROR and a log line. */
-void gw_auth_emitter_msg(gw_app *app, gw_worker *w, const ipc_msg *m);
+ * ack and BROADCAST into a namespace its key allows go on to on_emitter_msg;
+ * anything else gets an ERROR and a log line. */
+void gw_auth_emitter_msg(gw_router *r, gw_worker *w, const ipc_msg *m);
 
 /* Whether CONNECTs to nsp should wait: its worker key is configured and
  * the grace started at gateway start or at its worker's loss still runs. */
-int gw_auth_in_grace(gw_app *app, const gw_nsp *nsp);
+int gw_auth_in_grace(gw_router *r, const char *nsp);
 /* nsp lost its worker: start its grace if a worker key names it. */
-void gw_auth_grace_start(gw_app *app, gw_nsp *nsp);
-
-/* router.c: whether a --worker pattern matches the namespace. */
-int gw_router_pattern_matches(gw_app *app, const char *nsp, size_t len);
+void gw_auth_grace_start(gw_router *r, const char *nsp);
 
 #endif

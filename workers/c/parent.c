@@ -1,7 +1,7 @@
 /* parent.c — a worker spawned by a gateway ends with it.
  *
  * The gateway puts its pid in IOGATE_GATEWAY_PID when it starts a --worker
- * (gateway/workers/router.c spawn()).  Without this, a kill -9 of the gateway left
+ * (gateway/workers/supervisor.c spawn()).  Without this, a kill -9 of the gateway left
  * its workers under PID 1, retrying HELLO for ever.  A worker started any
  * other way (no IOGATE_GATEWAY_PID, or not the gateway's child) keeps
  * retrying, so that it re-greets a restarted gateway. */
