@@ -35,6 +35,47 @@ typedef enum {
     HTTP_C_DEAD,      /* closed, waiting in the graveyard */
 } http_conn_life;
 
+#define IN_CHUNK 4096
+#define IN_SCRATCH (64 * 1024)
+#define IN_PAUSE (64 * 1024) /* stop reading when this much input waits */
+
+struct http_seg {
+    wire_msg *msg; /* NULL: bytes are in c->ob at off */
+    const char *p;
+    size_t off, len;
+};
+
+struct http_server {
+    struct ev_loop *loop;
+    http_handler h;
+    void *ud;
+    http_limits lim;
+    int lfd;
+    ev_io accept_w;
+    ev_prepare prep;
+    http_parser_settings settings;
+    http_conn *conns;
+    http_conn *dirty;
+    http_conn *grave;
+    gw_tlist linger;
+    /* A connection without an owner is on exactly one of these (its `idle`
+     * node moves between them): `head` from accept or the first byte of a
+     * request until the head is complete (slowloris: 408 after
+     * header_timeout), `idle` from the end of a response until the next
+     * request begins (silent keep-alive: closed after idle_timeout). */
+    gw_tlist idle;
+    gw_tlist head;
+    size_t nconns;
+    /* --max-buffered-total: what every connection's output queue holds */
+    size_t out_total; /* sum of out_bytes */
+    size_t live_segs; /* queued segments, each sizeof(struct http_seg) */
+    double refused_logged; /* ev_now of the last "refusing connection" line */
+    size_t refused;        /* refused since that line */
+    char *scratch; /* IN_SCRATCH bytes, see read_cb */
+    struct tls_ctx *tls; /* accepted connections speak TLS (borrowed) */
+    ev_timer accept_pause;
+};
+
 struct http_conn {
     http_server *srv;
     int fd;
@@ -93,5 +134,11 @@ void http_conn_mark_dirty(http_conn *c);
 /* ws.c, for http.c: feed buffered input to wslay; free the state. */
 void ws_process_input(http_conn *c);
 void ws_free(http_conn *c);
+
+/* http_request.c */
+void http_request_settings(http_parser_settings *st);
+void http_req_reset(http_conn *c);    /* ready for the next request on c */
+void http_bad_request(http_conn *c);  /* answer the parse error or limit, close */
+void http_process_input(http_conn *c); /* parse what c->in holds (or ws.c's frames) */
 
 #endif
