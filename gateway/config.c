@@ -1,5 +1,6 @@
 /* config.c — command line and config file.  See config.h. */
 #include "config.h"
+#include "cluster.h"
 #include "gw_app.h"
 
 #include <ctype.h>
@@ -45,6 +46,10 @@ static const char usage[] =
     "  --max-dynamic N           dynamic namespace workers at once (100)\n"
     "  --connect-timeout MS      Socket.IO CONNECT deadline (45000)\n"
     "  --ipc ENDPOINT            ZeroMQ endpoint for the workers\n"
+    "  --redis URL               join a cluster of @socket.io/redis-adapter nodes:\n"
+    "                            redis://[:password@]host[:port][/db] or unix:/path\n"
+    "  --redis-key KEY           the adapter's channel prefix (socket.io)\n"
+    "  --redis-sharded           Redis 7 sharded pub/sub, as createShardedAdapter\n"
     "  --admission NSP           ask NSP's worker before each handshake (off)\n"
     "  --admission-timeout MS    no answer by then: refused with 503 (2000)\n"
     "  --admission-max-pending N handshakes waiting for it; more get 503 (1024)\n"
@@ -156,6 +161,8 @@ void gw_config_free(gw_config *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->admission);
+    free(c->redis);
+    free(c->redis_key);
     memset(c, 0, sizeof *c);
 }
 
@@ -249,10 +256,12 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
 {
     unsigned long long n;
     /* bare flags */
-    if (!strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3")) {
+    if (!strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3") ||
+        !strcmp(key, "redis-sharded")) {
         int b = parse_bool(v);
         if (b < 0) return fail(err, errlen, "--%s takes no value (or true/false), got '%s'", key, v);
-        if (key[0] == 'e') c->echo = b;
+        if (key[0] == 'r') c->redis_sharded = b;
+        else if (key[0] == 'e') c->echo = b;
         else if (key[0] == 'a') c->eio.allow_eio3 = b;
         else c->eio.cors_credentials = b;
         return 0;
@@ -425,6 +434,18 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         c->eio.admission = c->admission;
         return 0;
     }
+    if (!strcmp(key, "redis") || !strcmp(key, "redis-key")) {
+        if (!*v) return fail(err, errlen, "--%s: empty value", key);
+        if (key[5] == '-') {
+            set_str(&c->redis_key, v);
+        } else {
+            cl_url u;
+            char why[300];
+            if (cl_url_parse(v, &u, why, sizeof why) < 0) return fail(err, errlen, "--redis: %s", why);
+            set_str(&c->redis, v);
+        }
+        return 0;
+    }
     if (!strcmp(key, "ipc")) {
         if (!*v) return fail(err, errlen, "--ipc: empty endpoint");
         set_str(&c->ipc, v);
@@ -469,7 +490,7 @@ static char *trim(char *s)
 static int is_bare(const char *key)
 {
     return !strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3") ||
-           !strcmp(key, "help") || !strcmp(key, "version");
+           !strcmp(key, "redis-sharded") || !strcmp(key, "help") || !strcmp(key, "version");
 }
 
 /* The --help text is the list of options: a name it does not show is

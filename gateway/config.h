@@ -38,6 +38,9 @@ typedef struct {
     unsigned max_depth;             /* 32: JSON nesting accepted from clients */
     char *ipc_curve_secret;         /* --ipc-curve-secret FILE, NULL = no CURVE */
     char *admission;                /* --admission NSP, NULL = off */
+    char *redis;                    /* --redis URL, NULL = no cluster */
+    char *redis_key;                /* --redis-key, NULL = "socket.io" */
+    int redis_sharded;              /* --redis-sharded */
     int echo;
     int log_level; /* GW_LOG_* */
     /* behind a web server: --trust-proxy (repeatable), --fastcgi */

@@ -37,6 +37,9 @@ typedef struct {
     unsigned restart_max_ms;  /* 10000: backoff cap */
     unsigned crash_limit;     /* 10 exits ... */
     unsigned crash_window_ms; /* ... within 60000 ms: give up */
+    const char *redis_url;    /* --redis: join a Redis adapter cluster (ipc/REDIS.md), or NULL */
+    const char *redis_key;    /* --redis-key, "socket.io" */
+    int redis_sharded;        /* --redis-sharded: Redis 7 sharded pub/sub */
 } gw_app_options;
 
 void gw_app_options_defaults(gw_app_options *o);

@@ -19,7 +19,6 @@ static gw_member *find_member(sio_socket *s, const char *room, size_t len)
 
 void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len)
 {
-    (void)app;
     if (find_member(s, room, len)) return;
     gw_nsp *nsp = s->nsp;
     gw_room *r;
@@ -29,6 +28,7 @@ void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len)
         r->name = xstrndup(room, len);
         r->nsp = nsp;
         HASH_ADD_KEYPTR(hh, nsp->rooms, r->name, len, r);
+        sio_cluster_room(app, nsp, r->name, 1);
     }
     gw_member *m = xcalloc(1, sizeof *m);
     m->room = r;
@@ -45,6 +45,7 @@ static void unlink_member(sio_socket *s, gw_member *m)
     LL_DELETE2(s->rooms, m, snext);
     free(m);
     if (--r->count == 0) {
+        sio_cluster_room(s->client->app, r->nsp, r->name, 0);
         HASH_DELETE(hh, r->nsp->rooms, r);
         free(r->name);
         free(r);

@@ -34,6 +34,7 @@ gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create)
     n = xcalloc(1, sizeof *n);
     n->name = xstrndup(name, len);
     HASH_ADD_KEYPTR(hh, app->nsps, n->name, len, n);
+    sio_cluster_nsp(app, n);
     return n;
 }
 
@@ -1042,6 +1043,42 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
                         json_object_get(m->meta, "except"), bcast_one, &b);
     free_msgs(msgs, b.n);
     if (msgs != stack) free(msgs);
+    sio_cluster_broadcast(app, nsp, m); /* the other nodes' sockets (--redis) */
+}
+
+void sio_broadcast_local(gw_app *app, gw_nsp *nsp, const char *data, size_t len, const ipc_buf *att,
+                         size_t n_att, json_t *rooms, json_t *except)
+{
+    eio_msg *stack[16];
+    eio_msg **msgs = n_att + 1 <= 16 ? stack : xmalloc((n_att + 1) * sizeof *msgs);
+    bcast_ctx b = {msgs, build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, data, len,
+                                      att, n_att)};
+    gw_rooms_select(app, nsp, rooms, except, bcast_one, &b);
+    free_msgs(msgs, b.n);
+    if (msgs != stack) free(msgs);
+}
+
+/* Another node's disconnectSockets(): as a worker's DISCONNECT (rule 27),
+ * but the worker did not ask, so it hears of it. */
+void sio_socket_kick(gw_app *app, sio_socket *s, int close)
+{
+    sio_client *c = s->client;
+    gw_nsp *nsp = s->nsp;
+    send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
+    sio_tomb_add(c, nsp);
+    sio_socket_remove(app, s, "server namespace disconnect");
+    if (close) {
+        while (c->sockets) {
+            sio_socket *o = c->sockets;
+            if (o->state == SOCK_CONNECTED)
+                send_packet(c, SIO_DISCONNECT, o->nsp->name, strlen(o->nsp->name), -1, NULL, 0,
+                            NULL, 0);
+            sio_socket_remove(app, o, "server namespace disconnect");
+        }
+        close_client(c, EIO_CLOSE_FORCED_SERVER);
+    } else if (!c->sockets) {
+        client_idle(app, c);
+    }
 }
 
 /* Answer a worker's message that is not acted on with ERROR (rule 30), and
@@ -1327,7 +1364,8 @@ gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_op
     /* Bind first: a busy port or an unresolvable host ends the start-up
      * before any worker is spawned (clients wait in the backlog until the
      * workers said HELLO and sio_app_start_listening() accepts). */
-    if (!app->eio || eio_server_bind(app->eio) < 0 || gw_router_start(app) < 0) {
+    if (!app->eio || eio_server_bind(app->eio) < 0 || gw_router_start(app) < 0 ||
+        sio_cluster_start(app) < 0) {
         gw_app_destroy(&app);
         return NULL;
     }
@@ -1356,6 +1394,7 @@ void gw_app_shutdown(gw_app *app)
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp) sio_socket_remove(app, s, "server shutting down");
     gw_ghosts_free_all(app);
+    sio_cluster_stop(app);
     eio_server_shutdown(app->eio);
     ev_timer_stop(app->loop, &app->connect_timer);
     gw_router_stop(app);
@@ -1366,6 +1405,7 @@ void gw_app_destroy(gw_app **pa)
     gw_app *app = *pa;
     if (!app) return;
     if (app->eio) eio_server_destroy(&app->eio);
+    sio_cluster_stop(app);
     gw_ghosts_free_all(app);
     gw_nsp *n, *tn;
     HASH_ITER(hh, app->nsps, n, tn)
