@@ -50,6 +50,8 @@ static const char usage[] =
     "                            redis://[:password@]host[:port][/db] or unix:/path\n"
     "  --redis-key KEY           the adapter's channel prefix (socket.io)\n"
     "  --redis-sharded           Redis 7 sharded pub/sub, as createShardedAdapter\n"
+    "  --redis-queue N           messages held for Redis while it is away; more\n"
+    "                            are dropped and logged (1000)\n"
     "  --admission NSP           ask NSP's worker before each handshake (off)\n"
     "  --admission-timeout MS    no answer by then: refused with 503 (2000)\n"
     "  --admission-max-pending N handshakes waiting for it; more get 503 (1024)\n"
@@ -107,6 +109,7 @@ void gw_config_init(gw_config *c)
     c->worker_crash_limit = d.crash_limit;
     c->worker_credit = (unsigned)d.credit;
     c->max_dynamic = (unsigned)d.max_dynamic;
+    c->redis_queue = d.redis_queue;
     c->max_attachments = (unsigned)d.max_attachments;
     c->max_depth = (unsigned)d.max_depth;
     c->log_level = GW_LOG_INFO;
@@ -327,7 +330,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
               {"max-buffered-total", &c->eio.max_buffered_total, (unsigned long long)1 << 44, 0},
               {"max-header-bytes", &c->eio.max_header_bytes, (unsigned long long)1 << 24, 0},
               {"max-url-bytes", &c->eio.max_url_bytes, (unsigned long long)1 << 24, 0},
-              {"admission-max-pending", &c->eio.admission_max_pending, 1000000, 0}};
+              {"admission-max-pending", &c->eio.admission_max_pending, 1000000, 0},
+              {"redis-queue", &c->redis_queue, 10000000, 0}};
     for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
         if (strcmp(key, sz[i].name)) continue;
         if (parse_uint(v, sz[i].max, &n) || (!sz[i].zero_ok && n == 0))

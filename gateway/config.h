@@ -41,6 +41,7 @@ typedef struct {
     char *redis;                    /* --redis URL, NULL = no cluster */
     char *redis_key;                /* --redis-key, NULL = "socket.io" */
     int redis_sharded;              /* --redis-sharded */
+    size_t redis_queue;             /* --redis-queue, 1000 */
     int echo;
     int log_level; /* GW_LOG_* */
     /* behind a web server: --trust-proxy (repeatable), --fastcgi */

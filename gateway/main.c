@@ -110,6 +110,7 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
     opt.redis_url = cfg->redis;
     opt.redis_key = cfg->redis_key;
     opt.redis_sharded = cfg->redis_sharded;
+    opt.redis_queue = cfg->redis_queue;
     opt.ipc_curve_secret = cfg->ipc_curve_secret;
     opt.max_attachments = cfg->max_attachments;
     opt.max_depth = (int)cfg->max_depth;

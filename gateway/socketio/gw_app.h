@@ -40,6 +40,7 @@ typedef struct {
     const char *redis_url;    /* --redis: join a Redis adapter cluster (ipc/REDIS.md), or NULL */
     const char *redis_key;    /* --redis-key, "socket.io" */
     int redis_sharded;        /* --redis-sharded: Redis 7 sharded pub/sub */
+    size_t redis_queue;       /* 1000: messages held while Redis is away, then dropped */
 } gw_app_options;
 
 void gw_app_options_defaults(gw_app_options *o);

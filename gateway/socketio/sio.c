@@ -1334,6 +1334,7 @@ void gw_app_options_defaults(gw_app_options *o)
     o->restart_max_ms = 10000;
     o->crash_limit = 10;
     o->crash_window_ms = 60000;
+    o->redis_queue = 1000;
 }
 
 gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_options *opt)

@@ -427,7 +427,8 @@ static void on_message(void *ud, int role, const char *nspname, const char *chan
 int sio_cluster_start(gw_app *app)
 {
     if (!app->opt.redis_url) return 0;
-    cl_options o = {app->opt.redis_url, app->opt.redis_key, app->opt.redis_sharded, 0};
+    cl_options o = {app->opt.redis_url, app->opt.redis_key, app->opt.redis_sharded,
+                    app->opt.redis_queue};
     static const cl_handler h = {on_message};
     app->cluster = cl_node_new(app->loop, &o, &h, app);
     if (!app->cluster) return -1;

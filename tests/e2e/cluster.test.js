@@ -23,8 +23,8 @@ const { Emitter } = require('@socket.io/redis-emitter');
 const notepack = require('notepack.io');
 const { startGateway, freePort, once, sleep, waitFor } = require('./sio_harness');
 
-async function startRedis(dir, port) {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+async function startRedis(dir, port, extra = []) {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -256,3 +256,55 @@ function suite(mode) {
 
 suite('classic');
 suite('sharded');
+
+describe('Redis faults', () => {
+  let dir, rport, redis, gw, spy;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-redis-'));
+    rport = await freePort();
+  });
+  after(async () => {
+    if (spy) await spy.disconnect().catch(() => {});
+    if (gw) await gw.stop();
+    await stopRedis(redis);
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('Redis down at start: local delivery goes on, the queue is bounded, then it connects over a unix socket', async () => {
+    const sock = path.join(dir, 'redis.sock');
+    gw = await startGateway({ args: ['--redis', `unix:${sock}`, '--redis-queue', '2'] });
+    await gw.waitLog(/cannot connect to unix:.*redis\.sock/);
+    const a = gw.client();
+    const b = gw.client();
+    await Promise.all([once(a, 'connect'), once(b, 'connect')]);
+    await a.timeout(4000).emitWithAck('join', 'r');
+    await b.timeout(4000).emitWithAck('join', 'r');
+    const got = collect(b, 'room-message');
+    for (let i = 0; i < 5; i++) a.emit('to-room', 'r', i);
+    await waitFor(() => got.length === 5, 5000);
+    assert.deepEqual(got, [[0], [1], [2], [3], [4]]);
+    await gw.waitLog(/down and 2 message\(s\) queued: message to socket\.io#\/#r# dropped/);
+    redis = await startRedis(dir, rport, ['--unixsocket', sock, '--unixsocketperm', '700']);
+    await gw.waitLog(/2 queued message\(s\) published after the reconnect/, 15000);
+    await gw.waitLog(/subscribed connection to unix:.* up, 3 subscription/, 15000);
+    spy = createClient({ socket: { path: sock } });
+    spy.on('error', () => {});
+    await spy.connect();
+    const raw = [];
+    await spy.pSubscribe('socket.io#/#*', (m, ch) => raw.push(String(ch)), true);
+    a.emit('to-room', 'r', 'up');
+    await waitFor(() => raw.includes('socket.io#/#r#'), 5000);
+  });
+
+  test('a malformed message on a channel is logged and ignored', async () => {
+    const p = spy.duplicate();
+    await p.connect();
+    await p.publish('socket.io#/#', Buffer.from([0xc1]));
+    await p.publish('socket.io-request#/#', '{"type":0,');
+    await p.disconnect();
+    await gw.waitLog(/malformed message on socket\.io#\/# ignored/);
+    await gw.waitLog(/malformed message on socket\.io-request#\/# ignored/);
+    const c = gw.client();
+    await once(c, 'connect'); // still serving
+  });
+});
