@@ -257,6 +257,24 @@ function suite(mode) {
 suite('classic');
 suite('sharded');
 
+test('ipc/REDIS.md: every json/msgpack example is what notepack.io (the adapter\'s encoder) writes', () => {
+  const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'ipc', 'REDIS.md'), 'utf8').split('\n');
+  let pairs = 0;
+  for (let i = 0; i < doc.length; i++) {
+    const m = /^msgpack ([0-9a-f]+)$/.exec(doc[i]);
+    if (!m) continue;
+    const bytes = Buffer.from(m[1], 'hex');
+    const value = notepack.decode(bytes);
+    assert.ok(notepack.encode(value).equals(bytes), `line ${i + 1} re-encodes differently`);
+    const j = /^json {4}(.*)$/.exec(doc[i - 1]);
+    if (j) {
+      assert.deepEqual(value, JSON.parse(j[1]), `line ${i + 1}`);
+      pairs++;
+    }
+  }
+  assert.ok(pairs >= 2, 'the examples are there');
+});
+
 describe('Redis faults', () => {
   let dir, rport, redis, gw, spy;
   before(async () => {
