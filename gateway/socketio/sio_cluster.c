@@ -160,7 +160,9 @@ static void collect(sio_socket *s, void *ud)
         return;
     }
     /* A RemoteSocket: no `data` — it lives in the worker (ipc/REDIS.md). */
-    json_t *hs = sio_handshake_json(eio_session_handshake(s->client->session), json_object());
+    json_t *auth = json_object(); /* the CONNECT's auth is not kept once connected */
+    json_t *hs = sio_handshake_json(eio_session_handshake(s->client->session), auth);
+    json_decref(auth);
     json_array_append_new(v->list, json_pack("{s:s, s:o, s:o}", "id", s->id, "handshake",
                                              hs ? hs : json_object(), "rooms", socket_rooms(s)));
 }
@@ -198,6 +200,27 @@ static void kick_list(gw_app *app, gw_nsp *nsp, json_t *ids, int close)
         if (s && s->nsp == nsp && s->state == SOCK_CONNECTED && !s->client->closing)
             sio_socket_kick(app, s, close);
     }
+}
+
+static size_t select_opts(gw_app *app, gw_nsp *nsp, json_t *opts, void (*fn)(sio_socket *, void *),
+                          void *ud);
+
+/* socketsJoin/socketsLeave: gathered first too, since joining or leaving
+ * adds and frees rooms of the walk. */
+static void rooms_change(gw_app *app, gw_nsp *nsp, json_t *opts, json_t *rooms, int join)
+{
+    if (!json_is_array(rooms)) return;
+    visit_ctx v = {app, json_array(), rooms, 0, join, 0};
+    select_opts(app, nsp, opts, gather, &v);
+    size_t i;
+    json_t *id;
+    json_array_foreach(v.list, i, id)
+    {
+        sio_socket *s;
+        HASH_FIND(hh, app->sockets, json_string_value(id), IPC_ID_LEN, s);
+        if (s && s->nsp == nsp && s->state == SOCK_CONNECTED) join_one(s, &v);
+    }
+    json_decref(v.list);
 }
 
 static size_t select_opts(gw_app *app, gw_nsp *nsp, json_t *opts, void (*fn)(sio_socket *, void *),
@@ -278,8 +301,7 @@ static void on_classic_request(gw_app *app, gw_nsp *nsp, json_t *req, clc_atts *
     case RQ_LEAVE:
         v.join = json_integer_value(type) == RQ_JOIN;
         if (json_is_object(opts)) {
-            v.rooms = json_object_get(req, "rooms");
-            if (json_is_array(v.rooms)) select_opts(app, nsp, opts, join_one, &v);
+            rooms_change(app, nsp, opts, json_object_get(req, "rooms"), v.join);
         } else {
             json_t *sid = json_object_get(req, "sid"), *room = json_object_get(req, "room");
             sio_socket *s = NULL;
@@ -362,9 +384,8 @@ static void on_sharded(gw_app *app, gw_nsp *nsp, json_t *msg, clc_atts *atts)
         break;
     case MT_JOIN:
     case MT_LEAVE:
-        v.join = json_integer_value(type) == MT_JOIN;
-        v.rooms = json_object_get(data, "rooms");
-        if (json_is_array(v.rooms)) select_opts(app, nsp, opts, join_one, &v);
+        rooms_change(app, nsp, opts, json_object_get(data, "rooms"),
+                     json_integer_value(type) == MT_JOIN);
         break;
     case MT_DISCONNECT:
         v.list = json_array();
