@@ -63,7 +63,7 @@ void sio_cluster_nsp(gw_app *app, gw_nsp *nsp)
  * has. */
 void sio_cluster_room(gw_app *app, gw_nsp *nsp, const char *room, int created)
 {
-    cl_node *n = app->cluster;
+    cl_node *n = app ? app->cluster : NULL; /* unit tests build rooms without an app */
     if (!n || !cl_sharded(n) || strlen(room) == IPC_ID_LEN) return;
     size_t tl = strlen(room) + 2;
     char *tail = xmalloc(tl);
