@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
 #include "eio_codec.h"
+#include "utf8.h"
 
 typedef struct {
     uint64_t hash;
@@ -22,7 +24,7 @@ typedef struct {
 static int cb(void *ud, int type, const char *data, size_t len, int binary)
 {
     acc_t *a = ud;
-    if (!binary && !eio_utf8_valid(data, len)) abort();
+    if (!binary && !utf8_valid(data, len)) abort();
     a->hash = a->hash * 31 + (uint64_t)type * 7 + (uint64_t)binary;
     for (size_t i = 0; i < len; i++)
         a->hash = a->hash * 131 + (unsigned char)data[i];
@@ -61,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned char *scratch = NULL;
     for (int frame = 0; frame < 2; frame++)
         if (eio3_packet_decode(frame, p, n, &type, &d, &dl, &binary, &scratch, &cap) == 0 &&
-            (type < 0 || type > 6 || (!binary && !eio_utf8_valid(d, dl))))
+            (type < 0 || type > 6 || (!binary && !utf8_valid(d, dl))))
             abort();
     free(scratch);
     (void)eio_utf16_len(p, n);

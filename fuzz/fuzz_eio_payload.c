@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
 #include "eio_codec.h"
+#include "utf8.h"
 
 typedef struct {
     uint64_t hash;
@@ -50,16 +52,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int r2 = run(p, n, step, &split);
     if (r1 != r2 || one.hash != split.hash || one.count != split.count) abort();
     unsigned char *out = malloc(n / 4 * 3 + 3);
-    long dl = eio_b64_decode(p, n, out);
+    long dl = b64_decode(p, n, out);
     if (dl >= 0) { /* decode → encode → decode is stable */
-        char *enc = malloc(eio_b64_len((size_t)dl) + 1);
-        size_t el = eio_b64_encode(out, (size_t)dl, enc);
+        char *enc = malloc(b64_len((size_t)dl) + 1);
+        size_t el = b64_encode(out, (size_t)dl, enc);
         unsigned char *again = malloc(el / 4 * 3 + 3);
-        if (eio_b64_decode(enc, el, again) != dl || memcmp(again, out, (size_t)dl)) abort();
+        if (b64_decode(enc, el, again) != dl || memcmp(again, out, (size_t)dl)) abort();
         free(enc);
         free(again);
     }
     free(out);
-    eio_utf8_valid(p, n);
+    utf8_valid(p, n);
     return 0;
 }

@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <ev.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) return 0;
     if (!loop) {
         loop = ev_loop_new(EVFLAG_AUTO);
+        signal(SIGPIPE, SIG_IGN); /* as main.c does (http.h) */
         gw_log_level = getenv("FUZZ_HTTP_LOG") ? GW_LOG_DEBUG : -1;
     }
     /* bits 5-7 pick the write size: half the inputs are split (1, 3, 7 or

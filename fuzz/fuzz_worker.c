@@ -4,7 +4,8 @@
  * WELCOME, PING, BYE, ERROR, CONNECT (a socket, middleware, the connection
  * handler), EVENT / ACK with data and placeholders resolved to binaries,
  * DISCONNECT, CONN — and the application handlers below, which answer with
- * acks, emits, joins, broadcasts and disconnects.
+ * acks, emits, joins, broadcasts and disconnects, and a raw handler
+ * (iog_socket_on_raw) that sends the bytes back as they came.
  *
  * The library reads from its ZeroMQ DEALER only, so the driver plays the
  * gateway for real: a ROUTER on an ipc:// socket in a private directory,
@@ -62,8 +63,31 @@ static void on_event(iog_socket *s, json_t *args, iog_ack *ack, void *user)
     if (ack) iog_ack_send(&ack, json_incref(args));
 }
 
+/* The raw path (raw.c): the bytes go back untouched, the ack gets the
+ * arguments after the event name. */
+static void on_raw(iog_socket *s, const char *json, size_t len, const iog_buf *att, size_t n_att,
+                   iog_ack *ack, void *user)
+{
+    iog_socket_emit_raw(s, json, len, att, n_att);
+    size_t off = iog_raw_args_off(json, len);
+    if (ack && off) {
+        char *a = malloc(len - off + 1);
+        if (!a) abort();
+        a[0] = '[';
+        memcpy(a + 1, json + off, len - off);
+        iog_ack_send_raw(&ack, a, len - off + 1, att, n_att);
+        free(a);
+    }
+    if (len > 2 && json[len - 2] == '1') {
+        iog_broadcast *b = iog_socket_broadcast(s);
+        iog_bc_emit_raw(&b, json, len, att, n_att);
+    }
+}
+
 static void on_connection(iog_socket *s, void *user)
 {
+    iog_socket_on_raw(s, "raw", on_raw, NULL);
+    iog_socket_on_raw(s, "echo", on_raw, NULL); /* after the parsed one */
     iog_socket_on(s, "echo", on_event, "echo");
     iog_socket_on(s, "join", on_event, "join");
     iog_socket_on(s, "bye", on_event, "bye");

@@ -21,6 +21,7 @@
 #include <wslay/wslay.h>
 
 #include "eio_codec.h"
+#include "utf8.h"
 
 #define CHECK(c)                                                                         \
     do {                                                                                 \
@@ -71,7 +72,7 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     f->msgs++;
     if (arg->opcode == WSLAY_TEXT_FRAME) {
         /* what eio.c's on_ws_message does with a text frame */
-        CHECK(eio_utf8_valid((const char *)arg->msg, arg->msg_length));
+        CHECK(utf8_valid((const char *)arg->msg, arg->msg_length));
         int type;
         const char *data;
         size_t dlen;

@@ -38,6 +38,14 @@ static const char usage[] =
     "                            NSP starting with ^ is a pattern: one process per\n"
     "                            matching namespace, started on its first CONNECT\n"
     "  --worker-heartbeat MS     IPC heartbeat; 3 missed = worker dead (5000)\n"
+    "  --worker-key NSP=FILE     a worker started elsewhere may serve NSP (* = any)\n"
+    "                            if its HELLO presents the key in FILE; repeatable.\n"
+    "                            Once one is given, every HELLO needs a key\n"
+    "  --emitter-key NSPS=FILE   an emitter presenting the key in FILE may emit\n"
+    "                            into NSPS (comma-separated, * = any); repeatable\n"
+    "  --worker-grace MS         CONNECTs to a --worker-key namespace wait this long\n"
+    "                            for its worker after a start or a loss\n"
+    "                            (worker heartbeat + 1000)\n"
     "  --worker-restart MS       first restart delay, doubling (100)\n"
     "  --worker-restart-max MS   longest restart delay (10000)\n"
     "  --worker-crash-limit N    exits within 60 s before giving up (10)\n"
@@ -73,6 +81,9 @@ static const char usage[] =
     "  --ipc-curve-secret FILE   ZeroMQ CURVE for the IPC endpoint: FILE holds the\n"
     "                            gateway's Z85 secret key (40 characters)\n"
     "  --log-level LEVEL         error|warn|info|debug (info)\n"
+    "  --log-format FORMAT       text|json (text)\n"
+    "  --admin-listen HOST:PORT  serve /healthz and /metrics here (off; never\n"
+    "                            the --listen address)\n"
     "  --trust-proxy ADDR        a reverse proxy whose X-Forwarded-For/-Proto are\n"
     "                            believed: an address, ADDR/BITS or loopback; repeatable\n"
     "  --fastcgi HOST:PORT       also serve polling as a FastCGI responder\n"
@@ -83,6 +94,12 @@ static const char usage[] =
     "  --tls-cert FILE           serve HTTPS/WSS: PEM certificate chain (server\n"
     "                            certificate first); reloaded on SIGHUP\n"
     "  --tls-key FILE            ... and its PEM private key (both or neither)\n"
+    "  --recovery-window [NSP=]MS  connection state recovery: keep a socket whose\n"
+    "                            transport was lost for MS (on = 120000, 0 = off)\n"
+    "                            and give it back to its client; NSP= for one\n"
+    "                            namespace, repeatable (off)\n"
+    "  --recovery-skip-middlewares [NSP]  a recovered socket skips the namespace\n"
+    "                            middleware (of NSP only, repeatable)\n"
     "  --echo                    diagnostic: echo every Engine.IO message back\n"
     "  --config FILE             read `key = value` lines (long option names)\n"
     "  -h, --help                this text\n"
@@ -148,11 +165,23 @@ static void clear_workers(gw_config *c)
     c->nworkers = 0;
 }
 
+static void clear_keys(char ***list, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) free((*list)[i]);
+    free(*list);
+    *list = NULL;
+    *n = 0;
+}
+
 void gw_config_free(gw_config *c)
 {
+    clear_keys(&c->worker_keys, &c->nworker_keys);
+    clear_keys(&c->emitter_keys, &c->nemitter_keys);
     clear_cors(c);
     clear_workers(c);
     clear_trust(c);
+    for (size_t i = 0; i < c->nrecovery; i++) free(c->recovery[i].nsp);
+    free(c->recovery);
     free(c->fastcgi);
     free(c->host);
     free(c->path);
@@ -161,6 +190,7 @@ void gw_config_free(gw_config *c)
     free(c->client_js);
     free(c->ipc);
     free(c->ipc_curve_secret);
+    free(c->admin_host);
     free(c->tls_cert);
     free(c->tls_key);
     free(c->admission);
@@ -223,6 +253,34 @@ static int set_listen(gw_config *c, const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* --worker-key NSP=FILE, --emitter-key NSP[,NSP…]=FILE: checked here, the
+ * files are read when the gateway starts (authority.c). */
+static int add_key(gw_config *c, const char *key, const char *v, int from_file, char *err,
+                   size_t errlen)
+{
+    int emitter = key[0] == 'e';
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1])
+        return fail(err, errlen, "--%s wants %s=FILE, got '%s'", key,
+                    emitter ? "NAMESPACE[,NAMESPACE...]" : "NAMESPACE", v);
+    for (const char *p = v; p < eq;) {
+        size_t l = strcspn(p, ",=");
+        if (l == 0 || (p[0] != '/' && !(l == 1 && p[0] == '*')) || (!emitter && p + l != eq))
+            return fail(err, errlen, "--%s: namespace must start with '/' (or be *) in '%s'", key, v);
+        p += l;
+        if (*p == ',') p++;
+    }
+    char ***list = emitter ? &c->emitter_keys : &c->worker_keys;
+    size_t *n = emitter ? &c->nemitter_keys : &c->nworker_keys;
+    int *ff = emitter ? &c->emitter_keys_from_file : &c->worker_keys_from_file;
+    if (*ff && !from_file) clear_keys(list, n);
+    *ff = from_file;
+    *list = xrealloc(*list, (*n + 2) * sizeof **list);
+    (*list)[(*n)++] = xstrdup(v);
+    (*list)[*n] = NULL;
+    return 0;
+}
+
 /* USER, USER:GROUP or :GROUP, names or numbers; resolved now so that a typo
  * stops the gateway before it listens, not when the socket is made. */
 static int set_owner(gw_config *c, const char *v, char *err, size_t errlen)
@@ -254,11 +312,64 @@ static int set_owner(gw_config *c, const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* The entry of --recovery-* for namespace nsp (made if missing). */
+static struct gw_recovery_cfg *recovery_for(gw_config *c, const char *nsp, size_t len)
+{
+    for (size_t i = 0; i < c->nrecovery; i++)
+        if (strlen(c->recovery[i].nsp) == len && !strncmp(c->recovery[i].nsp, nsp, len))
+            return &c->recovery[i];
+    c->recovery = xrealloc(c->recovery, (c->nrecovery + 1) * sizeof *c->recovery);
+    struct gw_recovery_cfg *r = &c->recovery[c->nrecovery++];
+    r->nsp = xstrndup(nsp, len);
+    r->window_ms = -1;
+    r->skip = -1;
+    return r;
+}
+
+/* --recovery-window MS | on | NSP=MS, --recovery-skip-middlewares [true|false|NSP] */
+static int set_recovery(gw_config *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    if (v && v[0] == '/' && c->nrecovery >= GW_CONFIG_MAX_RECOVERY) {
+        size_t len = strchr(v, '=') ? (size_t)(strchr(v, '=') - v) : strlen(v);
+        int known = 0;
+        for (size_t i = 0; i < c->nrecovery; i++)
+            known |= strlen(c->recovery[i].nsp) == len && !strncmp(c->recovery[i].nsp, v, len);
+        if (!known)
+            return fail(err, errlen, "--%s: at most %d namespaces", key, GW_CONFIG_MAX_RECOVERY);
+    }
+    if (!strcmp(key, "recovery-skip-middlewares")) {
+        if (v && v[0] == '/') {
+            recovery_for(c, v, strlen(v))->skip = 1;
+            return 0;
+        }
+        int b = parse_bool(v);
+        if (b < 0)
+            return fail(err, errlen, "--recovery-skip-middlewares wants a namespace (/…), "
+                                     "true or false, got '%s'", v);
+        c->recovery_skip = b;
+        return 0;
+    }
+    const char *eq = v[0] == '/' ? strchr(v, '=') : NULL;
+    if (v[0] == '/' && !eq) return fail(err, errlen, "--recovery-window wants NSP=MS, got '%s'", v);
+    const char *ms = eq ? eq + 1 : v;
+    unsigned long long n;
+    if (!strcmp(ms, "on") || !strcmp(ms, "true")) n = 120000;
+    else if (!strcmp(ms, "off") || !strcmp(ms, "false")) n = 0;
+    else if (parse_uint(ms, 24ull * 3600 * 1000, &n))
+        return fail(err, errlen, "--recovery-window: '%s' is not a number of ms (at most a day), "
+                                 "on or off", ms);
+    if (eq) recovery_for(c, v, (size_t)(eq - v))->window_ms = (long)n;
+    else c->recovery_window_ms = (unsigned)n;
+    return 0;
+}
+
 int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, char *err,
                   size_t errlen)
 {
     unsigned long long n;
     /* bare flags */
+    if (!strcmp(key, "recovery-skip-middlewares") || (!strcmp(key, "recovery-window") && v))
+        return set_recovery(c, key, v, err, errlen);
     if (!strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3") ||
         !strcmp(key, "redis-sharded")) {
         int b = parse_bool(v);
@@ -295,6 +406,7 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
               {"worker-idle", &c->worker_idle_ms},
               {"worker-crash-limit", &c->worker_crash_limit},
               {"worker-credit", &c->worker_credit},
+              {"worker-grace", &c->worker_grace_ms},
               {"max-dynamic", &c->max_dynamic},
               {"max-depth", &c->max_depth},
               {"header-timeout", &c->eio.header_timeout_ms},
@@ -455,12 +567,33 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         set_str(&c->ipc, v);
         return 0;
     }
+    if (!strcmp(key, "log-format")) {
+        int f = gw_log_format_parse(v);
+        if (f < 0) return fail(err, errlen, "--log-format: unknown format '%s' (text|json)", v);
+        c->log_format = f;
+        return 0;
+    }
+    if (!strcmp(key, "admin-listen")) {
+        const char *colon = strrchr(v, ':');
+        unsigned long long port;
+        if (!colon || colon == v || parse_uint(colon + 1, 65535, &port) || port == 0)
+            return fail(err, errlen, "--admin-listen wants HOST:PORT, got '%s'", v);
+        const char *h = v;
+        size_t hl = (size_t)(colon - v);
+        if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') h++, hl -= 2;
+        free(c->admin_host);
+        c->admin_host = xstrndup(h, hl);
+        c->admin_port = (int)port;
+        return 0;
+    }
     if (!strcmp(key, "log-level")) {
         int l = gw_log_level_parse(v);
         if (l < 0) return fail(err, errlen, "--log-level: unknown level '%s' (error|warn|info|debug)", v);
         c->log_level = l;
         return 0;
     }
+    if (!strcmp(key, "worker-key") || !strcmp(key, "emitter-key"))
+        return add_key(c, key, v, from_file, err, errlen);
     if (!strcmp(key, "worker")) {
         const char *eq = strchr(v, '=');
         if (!eq || eq == v || !eq[1] || (v[0] != '/' && v[0] != '^'))
@@ -494,7 +627,8 @@ static char *trim(char *s)
 static int is_bare(const char *key)
 {
     return !strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3") ||
-           !strcmp(key, "redis-sharded") || !strcmp(key, "help") || !strcmp(key, "version");
+           !strcmp(key, "recovery-skip-middlewares") || !strcmp(key, "redis-sharded") || !strcmp(key, "help") ||
+           !strcmp(key, "version");
 }
 
 /* The --help text is the list of options: a name it does not show is
@@ -581,6 +715,18 @@ int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errle
             if (!strcmp(key, "config") || !strcmp(key, "help") || !strcmp(key, "version")) continue;
             if (gw_config_set(c, key, val, 0, err, errlen) < 0) return GW_CONFIG_ERROR;
         }
+    }
+    /* The admin endpoint tells anyone who reaches it how the gateway is
+     * doing: it never shares the public listener. */
+    if (c->admin_host && c->admin_port == c->eio.port) {
+        static const char *any[] = {"0.0.0.0", "::", "*", ""};
+        int same = !strcmp(c->admin_host, c->host);
+        for (size_t i = 0; i < 4; i++)
+            if (!strcmp(c->admin_host, any[i]) || !strcmp(c->host, any[i])) same = 1;
+        if (same)
+            return fail(err, errlen, "--admin-listen %s:%d is the public --listen address; give it its own port",
+                        c->admin_host, c->admin_port),
+                   GW_CONFIG_ERROR;
     }
     if (!c->tls_cert != !c->tls_key) {
         fail(err, errlen, "--tls-cert and --tls-key go together (got only --%s)",

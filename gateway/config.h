@@ -42,8 +42,27 @@ typedef struct {
     char *redis_key;                /* --redis-key, NULL = "socket.io" */
     int redis_sharded;              /* --redis-sharded */
     size_t redis_queue;             /* --redis-queue, 1000 */
+    /* who may speak for a namespace (ipc/PROTOCOL.md rules 10a-10f), repeatable:
+     * "NSP=FILE" / "NSP,NSP=FILE" as given */
+    char **worker_keys, **emitter_keys;
+    size_t nworker_keys, nemitter_keys;
+    int worker_keys_from_file, emitter_keys_from_file;
+    unsigned worker_grace_ms; /* 0: worker heartbeat + 1000 */
+    /* connection state recovery: --recovery-window, --recovery-skip-middlewares */
+    unsigned recovery_window_ms; /* 0 = off */
+    int recovery_skip;
+#define GW_CONFIG_MAX_RECOVERY 64 /* namespaces with their own recovery settings */
+    struct gw_recovery_cfg {
+        char *nsp;
+        long window_ms; /* -1: as for all namespaces */
+        int skip;       /* -1: as for all namespaces */
+    } *recovery;
+    size_t nrecovery;
     int echo;
     int log_level; /* GW_LOG_* */
+    int log_format; /* GW_LOG_TEXT / GW_LOG_JSON (--log-format) */
+    char *admin_host; /* --admin-listen HOST:PORT (/healthz, /metrics); NULL = off */
+    int admin_port;
     /* behind a web server: --trust-proxy (repeatable), --fastcgi */
     char **trust; /* NULL-terminated, or NULL */
     size_t ntrust;

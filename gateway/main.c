@@ -6,19 +6,37 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
 #include "config.h"
 #include "echo.h"
 #include "eio.h"
 #include "gw_app.h"
+#include "metrics.h"
 #include "tls.h"
 #include "util.h"
 
 #include <malloc.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+
+/* --fastcgi: every request in progress costs three descriptors (the web
+ * server's connection and both ends of the bridge): use all the hard limit
+ * allows. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            log_debug("fastcgi: descriptor limit raised to %llu", (unsigned long long)rl.rlim_cur);
+    }
+}
 
 static eio_server *g_srv; /* --echo mode */
 static gw_app *g_app;     /* Socket.IO mode */
 static gw_worker_spec *g_specs;
+static gw_admin *g_admin; /* --admin-listen */
 static tls_ctx *g_tls; /* --tls-cert/--tls-key */
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -121,6 +139,11 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
     opt.crash_limit = cfg->worker_crash_limit;
     opt.credit = cfg->worker_credit;
     opt.max_dynamic = cfg->max_dynamic;
+    opt.worker_keys = (const char *const *)cfg->worker_keys;
+    opt.n_worker_keys = cfg->nworker_keys;
+    opt.emitter_keys = (const char *const *)cfg->emitter_keys;
+    opt.n_emitter_keys = cfg->nemitter_keys;
+    opt.worker_grace_ms = cfg->worker_grace_ms;
     g_specs = calloc(cfg->nworkers ? cfg->nworkers : 1, sizeof *g_specs);
     for (size_t i = 0; i < cfg->nworkers; i++) {
         g_specs[i].nsp = cfg->workers[i].nsp;
@@ -128,6 +151,16 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
     }
     opt.workers = g_specs;
     opt.n_workers = cfg->nworkers;
+    opt.recovery_window_ms = cfg->recovery_window_ms;
+    opt.recovery_skip_middlewares = cfg->recovery_skip;
+    static gw_recovery_spec rec[GW_CONFIG_MAX_RECOVERY]; /* lives as long as the app */
+    for (size_t i = 0; i < cfg->nrecovery && i < GW_CONFIG_MAX_RECOVERY; i++) {
+        rec[i].nsp = cfg->recovery[i].nsp;
+        rec[i].window_ms = cfg->recovery[i].window_ms;
+        rec[i].skip_middlewares = cfg->recovery[i].skip;
+    }
+    opt.recovery = rec;
+    opt.n_recovery = cfg->nrecovery;
     g_app = gw_app_new(loop, &cfg->eio, &opt);
     return g_app ? 0 : 1;
 }
@@ -150,8 +183,15 @@ int main(int argc, char **argv)
         return 2;
     }
     gw_log_level = cfg.log_level;
+    gw_log_format = cfg.log_format;
+    gw_metrics.start_time = gw_now_ms() / 1000.0;
     g_argc = argc;
     g_argv = argv;
+
+    /* Process-wide settings, all here.  A peer that goes away while we
+     * write costs an EPIPE, not the process (inherited by the workers, as
+     * it always was). */
+    signal(SIGPIPE, SIG_IGN);
 
     /* glibc gives the top of the heap back to the kernel once 128 KiB of it
      * are free, and faults it back in on the next burst: with many
@@ -173,6 +213,11 @@ int main(int argc, char **argv)
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     int rc = start_app(loop, &cfg);
+    if (!rc && cfg.admin_host && !(g_admin = gw_admin_new(loop, cfg.admin_host, cfg.admin_port, g_app, g_srv))) {
+        log_error("--admin-listen %s:%d: cannot listen; stopping", cfg.admin_host, cfg.admin_port);
+        if (g_app) gw_app_shutdown(g_app);
+        rc = 1;
+    }
     if (rc) {
         if (g_app) gw_app_destroy(&g_app);
         if (g_srv) eio_server_destroy(&g_srv);
@@ -181,6 +226,10 @@ int main(int argc, char **argv)
         gw_config_free(&cfg);
         return rc;
     }
+
+    /* After start_app: --max-connections 0 is derived from the descriptor
+     * limit the server was created under (eio_server_new), as before. */
+    if (cfg.eio.fastcgi) raise_nofile();
 
     ev_signal sigint, sigterm, sighup, sigusr1, sigusr2;
     ev_signal_init(&sigint, on_signal, SIGINT);
@@ -206,11 +255,13 @@ int main(int argc, char **argv)
         rc = 1;
     }
 
+    gw_admin_destroy(&g_admin);
     if (g_srv) eio_server_destroy(&g_srv);
     if (g_app) gw_app_destroy(&g_app);
     free(g_specs);
     tls_ctx_destroy(&g_tls);
     gw_config_free(&cfg);
+    gw_metrics_free();
     ev_loop_destroy(loop);
     return rc;
 }

@@ -14,6 +14,9 @@ static const char *const type_names[IPC_TYPE_COUNT] = {
     [IPC_LEAVE] = "LEAVE",           [IPC_QUERY] = "QUERY",     [IPC_REPLY] = "REPLY",
     [IPC_ERROR] = "ERROR",           [IPC_PROCESSED] = "PROCESSED",
     [IPC_ADMIT] = "ADMIT",
+    [IPC_BROADCAST_ACK] = "BROADCAST_ACK",
+    [IPC_SERVER_EMIT] = "SERVER_EMIT",
+    [IPC_SERVER_EMIT_ACK] = "SERVER_EMIT_ACK",
 };
 
 #define W IPC_FROM_WORKER
@@ -31,6 +34,9 @@ static const struct {
     [IPC_LEAVE] = {W, 1},     [IPC_QUERY] = {W, 0},      [IPC_REPLY] = {G, 0},
     [IPC_ERROR] = {G, 0},     [IPC_PROCESSED] = {W, 0},
     [IPC_ADMIT] = {W | G, 0},
+    [IPC_BROADCAST_ACK] = {G, 0}, /* the count has no socket, each answer its socket */
+    [IPC_SERVER_EMIT] = {W, 0},
+    [IPC_SERVER_EMIT_ACK] = {G, 0},
 };
 #undef W
 #undef G

@@ -41,6 +41,9 @@ typedef enum {
     IPC_ERROR,
     IPC_PROCESSED,
     IPC_ADMIT, /* handshake admission, both ways (PROTOCOL.md rule 39) */
+    IPC_BROADCAST_ACK, /* rule 25a: count and answers of a BROADCAST that asked for acks */
+    IPC_SERVER_EMIT,     /* rule 25b: to the other worker processes of the namespace */
+    IPC_SERVER_EMIT_ACK, /* rule 25b: their count and answers */
     IPC_TYPE_COUNT
 } ipc_type;
 

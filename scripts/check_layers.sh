@@ -3,7 +3,8 @@
 #   ipc, base  <  transport  <  engineio, workers, cluster  <  socketio  <  gateway/ (main, config)
 # A file may include headers of its own folder and of lower layers only;
 # folders on the same level (engineio, workers) do not include each other.
-# Prints each violation as "file: includes header (folder)" and exits 1 if any.
+# Prints each violation as "file: includes header (folder)" and exits 1 if any
+# not in the allow-list below.  tests/run.sh runs it (ONLY=unit).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 declare -A level=([ipc]=0 [base]=0 [transport]=1 [engineio]=2 [workers]=2 [cluster]=2 [socketio]=3 [top]=4)
@@ -13,6 +14,12 @@ for h in ipc/*.h gateway/*.h gateway/*/*.h; do
     d=$(dirname "$h"); case $d in ipc) l=ipc ;; gateway) l=top ;; *) l=${d#gateway/} ;; esac
     home[$(basename "$h")]=$l
 done
+# Known violations being removed on another branch; exactly these lines,
+# so any new one fails.
+allowed=(
+    "gateway/workers/router.c: includes app.h (socketio, not below workers)" # issue 11: router/sio circle
+    "gateway/workers/authority.h: includes app.h (socketio, not below workers)" # same circle (issue 15 merge)
+)
 bad=0
 for f in ipc/*.[ch] gateway/*.[ch] gateway/*/*.[ch]; do
     [ -f "$f" ] || continue
@@ -22,7 +29,11 @@ for f in ipc/*.[ch] gateway/*.[ch] gateway/*/*.[ch]; do
         [ -z "$other" ] && continue            # system or library header
         [ "$other" = "$me" ] && continue
         if [ "${level[$other]}" -ge "${level[$me]}" ]; then
-            echo "$f: includes $inc ($other, not below $me)"; bad=1
+            line="$f: includes $inc ($other, not below $me)"
+            skip=0
+            for a in "${allowed[@]}"; do [ "$a" = "$line" ] && skip=1; done
+            [ $skip = 1 ] && continue
+            echo "$line"; bad=1
         fi
     done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f")
 done

@@ -46,6 +46,10 @@ pass=0; fail=0
 mkdir -p tests/artifacts
 
 if [ "${ONLY:-unit}" = unit ] || [ -z "${ONLY:-}" ]; then
+    # No two files of the C worker library call each other (scripts/check_worker_layers.sh).
+    if out=$(BUILD="$BUILD" bash scripts/check_worker_layers.sh 2>&1); then pass=$((pass + 1)); f=0
+    else echo "$out"; fail=$((fail + 1)); f=1; fi
+    printf '%-40s %3d passed, %d failed\n' "layers: workers/c call direction" "$((1 - f))" "$f"
     for t in "$BUILD"/tests/test_*; do
         [ -x "$t" ] || continue
         out=$(CMOCKA_MESSAGE_OUTPUT=tap "$t" 2>&1); rc=$?
@@ -55,6 +59,10 @@ if [ "${ONLY:-unit}" = unit ] || [ -z "${ONLY:-}" ]; then
         if [ "$f" -gt 0 ]; then echo "$out"; fi
         printf '%-40s %3d passed, %d failed\n' "unit: $(basename "$t")" "$p" "$f"
     done
+    # No #include points up a layer of the gateway (scripts/check_layers.sh).
+    if out=$(bash scripts/check_layers.sh 2>&1); then pass=$((pass + 1)); f=0
+    else echo "$out"; fail=$((fail + 1)); f=1; fi
+    printf '%-40s %3d passed, %d failed\n' "layers: include direction" "$((1 - f))" "$f"
 fi
 
 if [ "${ONLY:-fuzz}" = fuzz ] || [ -z "${ONLY:-}" ]; then

@@ -60,14 +60,14 @@ static void to_room(iog_socket *s, const char *room, const char *event, json_t *
 static void on_add_user(iog_socket *s, json_t *args, iog_ack *ack, void *unused)
 {
     const char *name = json_string_value(json_array_get(args, 0));
-    if (!name || !*name || iog_socket_get_user(s)) return;
+    if (!name || !*name || iog_socket_user(s)) return;
     user *u = calloc(1, sizeof *u);
     if (!u) abort();
     copy_name(u->username, name);
     copy_name(u->room, LOBBY);
     iog_socket_set_user(s, u, free);
     iog_socket_join(s, LOBBY);
-    iog_socket_data_set(s, json_pack("{s:s}", "username", u->username));
+    iog_socket_set_data(s, json_pack("{s:s}", "username", u->username));
     num_users++;
     iog_socket_emit(s, "login", json_pack("[{s:i,s:s}]", "numUsers", num_users, "room", u->room));
     iog_broadcast *b = iog_socket_broadcast(s);
@@ -77,7 +77,7 @@ static void on_add_user(iog_socket *s, json_t *args, iog_ack *ack, void *unused)
 
 static void on_new_message(iog_socket *s, json_t *args, iog_ack *ack, void *unused)
 {
-    user *u = iog_socket_get_user(s);
+    user *u = iog_socket_user(s);
     const char *text = json_string_value(json_array_get(args, 0));
     if (!u || !text) return;
     to_room(
@@ -87,13 +87,13 @@ static void on_new_message(iog_socket *s, json_t *args, iog_ack *ack, void *unus
 
 static void on_typing(iog_socket *s, json_t *args, iog_ack *ack, void *event)
 {
-    user *u = iog_socket_get_user(s);
+    user *u = iog_socket_user(s);
     if (u) to_room(s, u->room, event, json_pack("[{s:s}]", "username", u->username));
 }
 
 static void on_join_room(iog_socket *s, json_t *args, iog_ack *ack, void *unused)
 {
-    user *u = iog_socket_get_user(s);
+    user *u = iog_socket_user(s);
     const char *room = json_string_value(json_array_get(args, 0));
     if (!u || !room || !*room || strlen(room) > MAX_NAME) return;
     if (strcmp(room, u->room) != 0) {
@@ -112,7 +112,7 @@ static void on_join_room(iog_socket *s, json_t *args, iog_ack *ack, void *unused
 
 static void on_disconnect(iog_socket *s, const char *reason, void *unused)
 {
-    user *u = iog_socket_get_user(s);
+    user *u = iog_socket_user(s);
     if (!u) return;
     num_users--;
     iog_broadcast *b = iog_socket_broadcast(s);

@@ -132,8 +132,8 @@ static void on_fetch(iog_socket *s, json_t *args, iog_ack *ack, void *user)
 static void on_set_data(iog_socket *s, json_t *args, iog_ack *ack, void *user)
 {
     json_t *data = json_array_get(args, 0);
-    iog_socket_data_set(s, json_incref(data ? data : json_null()));
-    if (ack) iog_ack_send(&ack, json_pack("[O]", iog_socket_data_get(s)));
+    iog_socket_set_data(s, json_incref(data ? data : json_null()));
+    if (ack) iog_ack_send(&ack, json_pack("[O]", iog_socket_data(s)));
 }
 
 static void ping_back_done(iog_socket *s, const char *err, json_t *args, void *user)
@@ -199,7 +199,7 @@ static void on_disconnecting(iog_socket *s, const char *reason, void *user)
 
 static void on_disconnect(iog_socket *s, const char *reason, void *user)
 {
-    const char *rooms = iog_socket_get_user(s);
+    const char *rooms = iog_socket_user(s);
     fprintf(stderr, "disconnect %s %s rooms=%s\n", iog_socket_id(s), reason, rooms ? rooms : "");
     fflush(stderr);
 }

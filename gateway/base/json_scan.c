@@ -5,7 +5,7 @@
  * Input trust: hostile.  Every read is bounded by `end`; nesting is an
  * explicit stack of two bits per level (fixed size, JSCAN_MAX_DEPTH), so a
  * text of 100,000 '[' costs nothing but one failed comparison.  The UTF-8
- * check is the Engine.IO one (eio_utf8_valid), run over each run of
+ * check is the gateway's one (base/utf8.h), run over each run of
  * non-ASCII bytes inside a string: outside strings only ASCII is valid JSON,
  * and a multi-byte character never contains an ASCII byte, so the runs are
  * exactly the characters to check.
@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "eio_codec.h"
+#include "utf8.h"
 
 #define BITS(n) (((n) + 8) / 8)
 #define BIT(set, i) ((set)[(i) / 8] & (1u << ((i) % 8)))
@@ -119,7 +119,7 @@ static int scan_string(const unsigned char **pp, const unsigned char *end, name_
         if (c >= 0x80) {
             while (q < end && *q >= 0x80)
                 q++;
-            if (!eio_utf8_valid((const char *)p, (size_t)(q - p))) {
+            if (!utf8_valid((const char *)p, (size_t)(q - p))) {
                 *why = "invalid UTF-8 in string";
                 goto fail;
             }
@@ -145,7 +145,7 @@ static int scan_string(const unsigned char **pp, const unsigned char *end, name_
             goto fail;
         }
         /* jansson refuses these without JSON_ALLOW_NUL / as invalid
-         * Unicode; the gateway's client path uses jansson, so they are
+         * Unicode; a CONNECT auth still goes through jansson, so they are
          * refused everywhere alike. */
         if (cp == 0) {
             *why = "\\u0000 in string";

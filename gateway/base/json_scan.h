@@ -2,9 +2,9 @@
  * Socket.IO packet's data, without building a tree.
  *
  * Pure: a function over a buffer; no allocation, no recursion, no libev or
- * ZeroMQ.  Input trust: hostile (worker output today, PROTOCOL.md rule 30;
- * meant for client payloads too).  The prefix is jscan_ because json_ is
- * jansson's.
+ * ZeroMQ.  Input trust: hostile (worker output, PROTOCOL.md rule 30a, and
+ * client payloads: sio_decode() in sio_codec.c).  The prefix is jscan_
+ * because json_ is jansson's.
  *
  * What passes is exactly what the gateway's jansson calls accept (RFC 8259:
  * strict grammar, UTF-8 with no overlongs, surrogates or code points above

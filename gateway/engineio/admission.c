@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eio_codec.h"
 #include "eio_cors.h"
 #include "proxy.h"
 #include "tlist.h"
@@ -46,7 +47,7 @@ static void refuse_503(adm_queue *q, http_conn *c)
 {
     char hdr[HDR_BUF];
     static const char body[] = "503 Service Unavailable\n";
-    eio_cors_headers(q->st.cfg, http_header(&c->req, "origin"), NULL, hdr, sizeof hdr);
+    eio_cors_headers(q->st.cfg, http_header(http_conn_request(c), "origin"), NULL, hdr, sizeof hdr);
     http_respond(c, 503, "text/plain; charset=UTF-8", hdr, body, sizeof body - 1, 1);
 }
 
@@ -60,9 +61,9 @@ static void refuse_403(adm_queue *q, http_conn *c, int upgrade, const char *mess
         return;
     }
     char hdr[HDR_BUF];
-    eio_cors_headers(q->st.cfg, http_header(&c->req, "origin"), NULL, hdr, sizeof hdr);
-    json_t *j = json_pack("{s:i, s:s}", "code", 4, "message", message);
-    if (!j) j = json_pack("{s:i, s:s}", "code", 4, "message", "Forbidden"); /* bad UTF-8 */
+    eio_cors_headers(q->st.cfg, http_header(http_conn_request(c), "origin"), NULL, hdr, sizeof hdr);
+    json_t *j = json_pack("{s:i, s:s}", "code", EIO_ERR_FORBIDDEN, "message", message);
+    if (!j) j = json_pack("{s:i, s:s}", "code", EIO_ERR_FORBIDDEN, "message", "Forbidden"); /* bad UTF-8 */
     char *body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     http_respond(c, 403, "application/json", hdr, body, strlen(body), 0);
     free(body);

@@ -19,9 +19,13 @@
 #include <stdint.h>
 #include <ev.h>
 
+#include "fastcgi.h"
+#include "http.h"
+#include "wire.h"
+
 typedef struct eio_server eio_server;
 typedef struct eio_session eio_session;
-typedef struct eio_msg eio_msg;
+typedef struct wire_msg eio_msg; /* transport/wire.h: a text one has '4' as prefix */
 struct eio_handshake;
 
 /* Why a session closed.  The strings are the ones Socket.IO reports as the
@@ -85,7 +89,6 @@ typedef struct {
     size_t admission_max_pending;  /* 1024: handshakes waiting at once; more → 503 */
     int allow_eio3;              /* --allow-eio3: accept Engine.IO v3 clients (eio3.h) */
 } eio_config;
-#define GW_FCGI_MODE_SET 0x10000u
 
 /* Fill *cfg with the defaults above. */
 void eio_config_defaults(eio_config *cfg);
@@ -139,6 +142,8 @@ void eio_server_shutdown(eio_server *srv);
 void eio_server_destroy(eio_server **srv);
 /* Number of open sessions. */
 size_t eio_server_sessions(const eio_server *srv);
+/* Bytes queued for clients over all connections (for /metrics). */
+size_t eio_server_buffered(const eio_server *srv);
 /* Serve an already connected non-blocking socket as if accepted from
  * `addr` (the server owns fd from now on).  For fuzzers and tests: the
  * whole request path, from read() up, without a listener. */
@@ -180,10 +185,7 @@ void eio_session_set_userdata(eio_session *s, void *p);
 void *eio_session_userdata(const eio_session *s);
 
 /* The handshake request, as it arrived (headers lower-cased names). */
-typedef struct {
-    const char *name;
-    const char *value;
-} eio_header;
+typedef http_field eio_header;
 typedef struct eio_handshake {
     const eio_header *headers; /* n_headers entries */
     size_t n_headers;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "eio.h"
 #include "ws.h"
 
 int eio3_query_protocol(const char *query, int allow_eio3)
@@ -77,7 +78,7 @@ void eio3_poll_respond(http_conn *c, const eio_pend *q, size_t nq, char tail, in
     if (tail) total += binary ? eio3_bin_prefix(bp, 0, 1) + 1 : eio3_text_prefix(tp, 1) + 1;
     http_response_head(c, 200, binary ? "application/octet-stream" : "text/plain; charset=UTF-8",
                        extra, total, 0);
-    if (c->req.method == HTTP_HEAD) return;
+    if (http_conn_request(c)->method == HTTP_HEAD) return;
     for (size_t i = 0; i <= nq; i++) {
         eio_msg *m = i < nq ? q[i].msg : NULL;
         char d;

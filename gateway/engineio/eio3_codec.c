@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
+#include "buf.h"
+#include "utf8.h"
 #include "util.h"
 
 #define MAX_DIGITS 9 /* 999,999,999: far above any --max-payload */
@@ -65,7 +68,7 @@ int eio3_packet_decode(int binary_frame, const char *p, size_t n, int *type, con
     if (p[0] == 'b') {
         if (n < 2 || p[1] != '4') return -1;
         grow(scratch, scratch_cap, ((n - 2) / 4 + 1) * 3);
-        long r = eio_b64_decode(p + 2, n - 2, *scratch);
+        long r = b64_decode(p + 2, n - 2, *scratch);
         if (r < 0) return -1;
         *type = EIO_PKT_MESSAGE;
         *data = (const char *)*scratch;
@@ -74,7 +77,7 @@ int eio3_packet_decode(int binary_frame, const char *p, size_t n, int *type, con
         return 0;
     }
     if (eio_packet_decode(p, n, type, data, dlen) < 0) return -1;
-    if (!eio_utf8_valid(*data, *dlen)) return -1;
+    if (!utf8_valid(*data, *dlen)) return -1;
     *binary = 0;
     return 0;
 }
@@ -114,10 +117,7 @@ void eio3_payload_free(eio3_payload_dec *d)
 
 static void keep(eio3_payload_dec *d, const char *p, size_t n)
 {
-    if (d->len + n > d->cap) {
-        d->cap = (d->len + n) * 2;
-        d->buf = xrealloc(d->buf, d->cap);
-    }
+    d->buf = gw_grow(d->buf, &d->cap, d->len + n, 1);
     memcpy(d->buf + d->len, p, n);
     d->len += n;
 }

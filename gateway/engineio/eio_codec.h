@@ -1,7 +1,9 @@
 /* eio_codec.h — Engine.IO v4 wire format, pure: packets, the polling
  * payload (packets joined by the record separator 0x1e, binary as
- * `b` + base64), base64, UTF-8 validation, and the shared outgoing message
- * (eio_msg) with its one-time WebSocket framing.  No I/O, no libev.
+ * `b` + base64), and the Engine.IO view of the shared outgoing message
+ * (eio_msg is transport/wire.h's wire_msg, with '4' in front of text).
+ * Base64 and UTF-8 validation are base/b64.h and base/utf8.h.  No I/O, no
+ * libev.
  *
  * Trust: every decoder here takes untrusted client bytes.
  */
@@ -11,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct eio_msg eio_msg;
+#include "wire.h"
+
+typedef struct wire_msg eio_msg;
 
 typedef enum {
     EIO_PKT_OPEN = 0,
@@ -25,20 +29,20 @@ typedef enum {
 
 #define EIO_RS '\x1e' /* record separator between polling packets */
 
+/* The error codes of an HTTP 400 {"code":N,"message":...} answer, as the
+ * reference server numbers them (its Server.errors). */
+typedef enum {
+    EIO_ERR_UNKNOWN_TRANSPORT = 0, /* "Transport unknown" */
+    EIO_ERR_UNKNOWN_SID = 1,       /* "Session ID unknown" */
+    EIO_ERR_BAD_HANDSHAKE_METHOD = 2, /* "Bad handshake method" */
+    EIO_ERR_BAD_REQUEST = 3,       /* "Bad request" */
+    EIO_ERR_FORBIDDEN = 4,         /* "Forbidden" */
+    EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION = 5, /* "Unsupported protocol version" */
+} eio_error_code;
+
 /* Decode one text packet `<digit><data>`.  0 and type, data, dlen set, or
  * -1 (empty or unknown type).  *data points into `s`. */
 int eio_packet_decode(const char *s, size_t len, int *type, const char **data, size_t *dlen);
-
-/* 1 if `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-int eio_utf8_valid(const char *s, size_t len);
-
-/* Base64 (standard alphabet).  Encoded size of n bytes, without NUL. */
-size_t eio_b64_len(size_t n);
-/* Writes eio_b64_len(n) chars (plus a NUL) to out. Returns that length. */
-size_t eio_b64_encode(const void *in, size_t n, char *out);
-/* Strict decode: alphabet only, '=' padding only at the end (padding may be
- * omitted).  out needs (n/4+1)*3 bytes.  Returns the decoded length or -1. */
-long eio_b64_decode(const char *in, size_t n, unsigned char *out);
 
 /* --- resumable polling payload decoder ------------------------------------
  * Feed a POST body in chunks of any size (a chunk may end anywhere, even
@@ -68,13 +72,8 @@ int eio_payload_finish(eio_payload_dec *d);
 void eio_payload_free(eio_payload_dec *d);
 
 /* --- outgoing messages (eio.h declares the public part) -------------------
- * Layout: [ EIO_MSG_HEADROOM bytes | payload | NUL ].  For a text message
- * the byte just before the payload holds '4', so the Engine.IO packet is
- * contiguous; the WebSocket frame header (server frames are unmasked, so
- * one header serves every receiver) is written once, right-aligned in the
- * headroom in front of that.  A broadcast is thus framed once and written
- * to any number of sockets straight from this buffer. */
-#define EIO_MSG_HEADROOM 11 /* 10 bytes max frame header + 1 type byte */
+ * An eio_msg is a wire_msg (wire.h) whose text payloads carry the packet
+ * type '4' as their prefix byte, so "4<text>" is contiguous. */
 
 /* The Engine.IO packet for polling: "4<text>" or "b<base64>" (computed once
  * and cached).  Do not modify the payload after the first call. */
@@ -82,10 +81,6 @@ const char *eio_msg_polling(eio_msg *m, size_t *len);
 /* The complete WebSocket frame (header + "4<text>" or raw binary). */
 const char *eio_msg_ws_frame(eio_msg *m, size_t *len);
 int eio_msg_binary(const eio_msg *m);
-
-/* Write an unmasked, final WebSocket frame header for `opcode` and payload
- * length `len` into out (up to 10 bytes).  Returns its size. */
-size_t eio_ws_frame_header(unsigned char out[10], int opcode, uint64_t len);
 
 
 /* --- Engine.IO protocol v3 (--allow-eio3), pure --------------------------

@@ -20,7 +20,9 @@
 
 #include "eio.h"
 #include "ipc.h"
+#include "metrics.h"
 #include "sio_codec.h"
+#include "sio_recovery.h"
 
 #include "gw_app.h"
 
@@ -35,6 +37,8 @@ typedef struct gw_worker gw_worker;
 typedef struct gw_room gw_room;
 typedef struct gw_member gw_member;
 typedef struct gw_ghost gw_ghost;
+typedef struct sio_rec sio_rec;             /* sio_recovery.c */
+typedef struct sio_rec_store sio_rec_store; /* sio_recovery.c */
 
 #define SIO_TOMBS 8
 
@@ -71,6 +75,8 @@ struct sio_socket {
     int quarantined; /* a poison packet of it was not replayed: it goes (rule 37) */
     size_t n_lost;   /* packets dropped with its poison packet, for the log */
     json_t *auth; /* the CONNECT auth, kept while unsent */
+    sio_rec *rec;     /* connection state recovery on: its session (pid, log) */
+    sio_rec *restore; /* PENDING: the detached session it takes back on ACCEPT */
     gw_nsp *nsp;
     sio_client *client;
     gw_member *rooms;          /* routing copy of the socket's rooms */
@@ -88,6 +94,8 @@ struct gw_nsp {
     gw_room *rooms;    /* by name */
     sio_socket *sockets; /* connected sockets */
     size_t n_sockets;
+    double grace_until; /* ev_now: CONNECTs wait for a keyed worker until then (authority.c) */
+    gw_nsp_counters *mc; /* its /metrics counters (GW_NSP_M) */
     UT_hash_handle hh;
 };
 
@@ -145,6 +153,10 @@ struct gw_worker {
     gw_nsp *nsp;
     unsigned conn_events;
     double last_seen; /* ev_now */
+    int spawned;      /* authenticated by the key of a child we spawned: pid is ours */
+    int emitter;      /* role emitter (PROTOCOL.md rule 10d): nsp stays NULL */
+    const struct gw_authkey *ekey; /* the emitter key it presented */
+    double ping_sent, rtt; /* ev_time of our last PING; seconds to its PONG (-1 none yet) */
     UT_hash_handle hh;
 };
 
@@ -170,6 +182,10 @@ typedef struct gw_child {
     double started;          /* ev_now at the last spawn */
     double window_start;     /* ev_now when the current crash window opened */
     unsigned n_crashes;      /* exits within that window */
+    char key_hex[65];        /* IOGATE_WORKER_KEY of the running process (authority.c) */
+    unsigned char key_digest[32];
+    int bye_sent;            /* its worker got BYE: its exit is not a crash */
+    struct gw_wout *out;     /* its stdout/stderr pipes, re-emitted as log lines (wout.c) */
     struct gw_child *next;
 } gw_child;
 
@@ -205,10 +221,20 @@ struct gw_app {
     size_t n_dynamic;
     ev_timer reaper; /* retires idle dynamic workers */
     char incarnation[IPC_ID_LEN + 1];
+    char curve_pub[41]; /* with CURVE: the server public key, for spawned workers */
     ipc_frames frames;
+    struct gw_auth *auth; /* keys and graces (authority.c) */
 
     /* sio_loss.c */
     gw_ghost *ghosts; /* by socket id */
+
+    /* sio_recovery.c */
+    sio_rec_store *rec; /* NULL until a namespace with recovery has a socket */
+
+    /* sio_bcast_ack.c */
+    struct gw_bcast_ack *bcast_acks;   /* broadcasts waiting for answers */
+    struct gw_bcast_wait *bcast_waits; /* their receivers, by (socket, ack id) */
+    int64_t bcast_next_id;             /* from GW_BCAST_ACK_BASE */
 };
 
 #define GW_MAX_SOCKET_LIST 10000 /* BROADCAST to a list: at most this many ids */
@@ -263,6 +289,27 @@ size_t gw_ghost_count(gw_app *app, const gw_nsp *nsp);
 void sio_tomb_add(sio_client *c, gw_nsp *nsp);
 int sio_tomb_has(const sio_client *c, const char *nsp, size_t len);
 void sio_tomb_clear(sio_client *c, const char *nsp, size_t len);
+/* sio_bcast_ack.c: BROADCAST asking for acks (rule 25a).  Client ack ids
+ * from GW_BCAST_ACK_BASE up are the gateway's; a worker's EMIT ack ids are
+ * below it. */
+#define GW_BCAST_ACK_BASE (INT64_C(1) << 40)
+typedef struct gw_bcast_ack gw_bcast_ack;
+/* Validate m's ack and timeout; NULL after ERROR meta (logged). */
+gw_bcast_ack *gw_bcast_ack_new(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* Send the packet to receiver s with an ack id of its own (a select fn). */
+void gw_bcast_ack_send(sio_socket *s, void *ud);
+/* Every receiver sent to: tell the worker the count, wait for answers. */
+void gw_bcast_ack_sent(gw_app *app, gw_worker *w, gw_bcast_ack **pb);
+/* A client ACK: 1 when it answered a broadcast (forwarded or dropped,
+ * logged), 0 when it is for the worker's own EMIT. */
+int gw_bcast_ack_answer(gw_app *app, sio_socket *s, int64_t id, const char *data, size_t len,
+                        const ipc_buf *att, size_t n_att);
+void gw_bcast_acks_free_all(gw_app *app);
+/* sio_serverside.c: a worker's SERVER_EMIT (rule 25b) */
+void gw_server_emit(gw_app *app, gw_worker *w, const ipc_msg *m);
+/* sio.c: the packet ["ev", …] to one socket, asking ack `id` (-1: none). */
+void sio_socket_send_event(sio_socket *s, int64_t id, const char *data, size_t len,
+                           const ipc_buf *att, size_t n_att);
 /* worker_data.c */
 /* 1 if what w sent (EMIT, BROADCAST, ACK) may reach clients; else 0, after
  * answering ERROR "data" or "meta" and logging one line (PROTOCOL.md rule
@@ -273,6 +320,56 @@ int sio_admission_ask(uint64_t id, const struct eio_handshake *hs, void *ud);
 void sio_admission_reply(gw_app *app, gw_worker *w, const ipc_msg *m);
 /* The handshake object workers see in CONNECT (sio.c); auth not consumed. */
 json_t *sio_handshake_json(const eio_handshake *h, json_t *auth);
+
+/* sio_recovery.c: connection state recovery (sio_recovery.h) */
+#define GW_REC_MAX_MSGS 1000            /* packets logged per socket */
+#define GW_REC_MAX_BYTES (1u << 20)     /* ... and their bytes */
+#define GW_REC_MAX_TOTAL (64u << 20)    /* bytes logged for all sockets */
+/* The window (ms, 0 = off) and skip-middlewares setting of nsp. */
+unsigned sio_rec_window(const gw_app *app, const gw_nsp *nsp, int *skip);
+/* A socket just ACCEPTed: give it a session when its namespace has
+ * recovery on. */
+void sio_rec_attach_new(gw_app *app, sio_socket *s);
+/* The CONNECT reply's JSON: {"sid":…} or {"sid":…,"pid":…}. */
+size_t sio_rec_connect_body(const sio_socket *s, char *buf, size_t n);
+void sio_rec_free(gw_app *app, sio_rec **r);
+/* The transport of s went for `reason`: keep its session detached (the
+ * caller then removes s without telling the worker).  0, or -1 when s has
+ * no recoverable session. */
+int sio_rec_detach(gw_app *app, sio_socket *s, const char *reason, const char *connect_meta);
+/* A CONNECT to nsp with this auth: the detached session it recovers, or
+ * NULL (a new session; a known pid with an unknown offset ends its
+ * session at once). */
+sio_rec *sio_rec_claim(gw_app *app, gw_nsp *nsp, json_t *auth, const char *addr);
+/* Pending socket s takes r back (s gets r's id). */
+void sio_rec_restoring(sio_rec *r, sio_socket *s);
+/* s goes before its worker ACCEPTed the restore: the session is over. */
+void sio_rec_unclaim(gw_app *app, sio_socket *s);
+/* Add "restored", "rooms" and "skip_middlewares" to a restoring CONNECT. */
+void sio_rec_connect_meta(gw_app *app, sio_socket *s, json_t *meta);
+/* The worker ACCEPTed a restoring socket: rooms back, missed packets sent
+ * (their count in *replayed).  -1 when the log overflowed meanwhile: the
+ * caller disconnects the socket. */
+int sio_rec_accepted(gw_app *app, sio_socket *s, void (*send)(sio_client *, eio_msg **, size_t),
+                     size_t *replayed);
+/* An EMIT/BROADCAST's data with its offset appended, or NULL when it gets
+ * none (recovery off, volatile, ack asked); free() it. */
+char *sio_rec_offset_data(gw_app *app, gw_nsp *nsp, const ipc_msg *m, uint64_t *off, size_t *len);
+/* Log an offset packet sent to s. */
+void sio_rec_log(gw_app *app, sio_socket *s, uint64_t off, eio_msg **msgs, size_t n);
+/* Log a broadcast for the detached sessions of nsp it addresses. */
+void sio_rec_broadcast(gw_app *app, gw_nsp *nsp, json_t *meta, uint64_t off, eio_msg **msgs,
+                       size_t n);
+/* The detached session of socket id sid, or NULL. */
+sio_rec *sio_rec_detached(gw_app *app, const char *sid);
+/* A worker message for a detached (or restoring) socket; 1 if handled. */
+int sio_rec_worker_msg(gw_app *app, gw_worker *w, sio_rec *r, const ipc_msg *m);
+void sio_rec_shutdown(gw_app *app);
+void sio_rec_destroy(gw_app *app);
+size_t sio_rec_count(const gw_app *app);
+/* sio.c: the Engine.IO messages of one packet (text + attachments). */
+size_t sio_build_packet(eio_msg **out, sio_type type, const char *nsp, size_t nsp_len, int64_t id,
+                        const char *json, size_t json_len, const ipc_buf *att, size_t n_att);
 
 /* rooms.c */
 void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len);

@@ -17,6 +17,13 @@ typedef struct {
     const char *command; /* run through /bin/sh -c */
 } gw_worker_spec;
 
+/* Connection state recovery for one namespace (-1: as for all). */
+typedef struct {
+    const char *nsp;
+    long window_ms;
+    int skip_middlewares;
+} gw_recovery_spec;
+
 typedef struct {
     unsigned connect_timeout_ms; /* 45000: no namespace joined by then → close */
     const char *ipc_endpoint;    /* NULL → ipc://<private rundir>/workers.sock */
@@ -41,6 +48,17 @@ typedef struct {
     const char *redis_key;    /* --redis-key, "socket.io" */
     int redis_sharded;        /* --redis-sharded: Redis 7 sharded pub/sub */
     size_t redis_queue;       /* 1000: messages held while Redis is away, then dropped */
+    /* Who may speak for a namespace (PROTOCOL.md rules 10a-10f): "NSP=FILE" and
+     * "NSP,NSP=FILE" strings as given to --worker-key / --emitter-key. */
+    const char *const *worker_keys;
+    size_t n_worker_keys;
+    const char *const *emitter_keys;
+    size_t n_emitter_keys;
+    unsigned worker_grace_ms; /* 0: heartbeat_ms + 1000 */
+    unsigned recovery_window_ms;   /* 0 = off: connection state recovery (README) */
+    int recovery_skip_middlewares; /* a recovered socket skips the namespace middleware */
+    const gw_recovery_spec *recovery; /* per-namespace overrides */
+    size_t n_recovery;
 } gw_app_options;
 
 void gw_app_options_defaults(gw_app_options *o);

@@ -17,6 +17,7 @@
  * once to the worker why the socket went (unless the worker asked for it).
  */
 #include "app.h"
+#include "metrics.h"
 #include "util.h"
 
 #include <errno.h>
@@ -61,6 +62,12 @@ static size_t build_packet(eio_msg **out, sio_type type, const char *nsp, size_t
     return 1 + n_att;
 }
 
+size_t sio_build_packet(eio_msg **out, sio_type type, const char *nsp, size_t nsp_len, int64_t id,
+                        const char *json, size_t json_len, const ipc_buf *att, size_t n_att)
+{
+    return build_packet(out, type, nsp, nsp_len, id, json, json_len, att, n_att);
+}
+
 static void send_msgs(sio_client *c, eio_msg **msgs, size_t n)
 {
     for (size_t i = 0; i < n; i++) eio_session_send(c->session, msgs[i]);
@@ -80,6 +87,13 @@ static void send_packet(sio_client *c, sio_type type, const char *nsp, size_t ns
     send_msgs(c, msgs, n);
     free_msgs(msgs, n);
     if (msgs != stack) free(msgs);
+}
+
+void sio_socket_send_event(sio_socket *s, int64_t id, const char *data, size_t len,
+                           const ipc_buf *att, size_t n_att)
+{
+    send_packet(s->client, SIO_EVENT, s->nsp->name, strlen(s->nsp->name), id, data, len, att,
+                n_att);
 }
 
 static void send_json_packet(sio_client *c, sio_type type, const char *nsp, json_t *j)
@@ -203,6 +217,7 @@ static int hold_take(gw_app *app, sio_socket *s, held_msg *h, int replay)
 {
     if (!replay && (s->n_held - s->n_replay + 1 > app->opt.hold_max_msgs ||
                     s->held_bytes - s->replay_bytes + h->bytes > app->opt.hold_max_bytes)) {
+        GW_LIMIT(GW_LIMIT_HOLD);
         held_free(h);
         return -1;
     }
@@ -217,6 +232,7 @@ static int hold_take(gw_app *app, sio_socket *s, held_msg *h, int replay)
         s->held = h;
     s->held_tail = h;
     s->n_held++;
+    GW_NSP_M(s->nsp)->held++;
     s->held_bytes += h->bytes;
     return 0;
 }
@@ -384,7 +400,10 @@ static json_t *connect_meta(sio_socket *s, int recovered);
 static void socket_remove(gw_app *app, sio_socket *s, const char *notify_reason,
                           const char *cause)
 {
+    gw_log_socket("disconnect", s->nsp->name, s->id, eio_session_handshake(s->client->session)->address, cause ? cause : notify_reason ? notify_reason : s->state == SOCK_CONNECTED ? "server side (see the line before)" : "not accepted");
     held_free_all(s);
+    sio_rec_free(app, &s->rec);
+    sio_rec_unclaim(app, s);
     if (notify_reason && (s->orphaned || s->recovering) && !app->shutting_down) {
         /* The worker that knew it died and the next one has not (yet)
          * accepted it back: that one gets it back, then hears why it went
@@ -597,6 +616,7 @@ static void send_connect(gw_app *app, sio_socket *s)
     sio_client *c = s->client;
     int recovered = s->orphaned;
     json_t *meta = connect_meta(s, recovered);
+    if (!recovered) sio_rec_connect_meta(app, s, meta);
     if (recovered) {
         s->orphaned = 0;
         s->recovering = 1;
@@ -716,6 +736,10 @@ static void handle_connect_v(sio_client *c, const sio_packet *p)
     s->nsp = nsp;
     s->client = c;
     s->auth = p->json && json_is_object(p->json) ? json_incref(p->json) : json_object();
+    /* Connection state recovery: its pid and offset take the session back
+     * (sio_recovery.c), with its socket id. */
+    sio_rec *rec = sio_rec_claim(app, nsp, s->auth, eio_session_handshake(c->session)->address);
+    if (rec) sio_rec_restoring(rec, s);
     nsp->last_active = ev_now(app->loop);
     HASH_ADD(hh, app->sockets, id, IPC_ID_LEN, s);
     LL_PREPEND2(c->sockets, s, cnext);
@@ -772,6 +796,10 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
         return;
     }
     ipc_type t = (p->type == SIO_ACK || p->type == SIO_BINARY_ACK) ? IPC_ACK : IPC_EVENT;
+    GW_NSP_COUNT2(s->nsp, packets_in, bytes_in, p->data_len);
+    /* An answer to a broadcast that asked for acks goes its own way (rule 25a). */
+    if (t == IPC_ACK && gw_bcast_ack_answer(app, s, p->id, p->data, p->data_len, att, n_att))
+        return;
     if (s->orphaned || s->recovering) {
         /* Its worker is restarting: keep the packet, in order, for the next
          * one.  Past the bound the socket goes (PROTOCOL.md rule 35). */
@@ -779,10 +807,12 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
             drop_socket(app, s, "hold full while its worker restarts", 1);
         return;
     }
-    if (forward(app, s, t, p->id, p->data, p->data_len, att, n_att, NULL) < 0)
+    if (forward(app, s, t, p->id, p->data, p->data_len, att, n_att, NULL) < 0) {
         /* PROTOCOL.md rule 31: the worker is not keeping up (or cannot be
          * sent to): this socket goes, not the packet alone. */
+        if (errno == EAGAIN) GW_LIMIT(GW_LIMIT_CREDIT);
         drop_socket(app, s, loss_cause(errno, 0), 1);
+    }
 }
 
 static void partial_free(sio_partial **pp)
@@ -828,6 +858,7 @@ static void on_message(eio_session *es, const char *data, size_t len, int binary
     const char *why = "invalid packet";
     if (sio_decode(data, len, &app->limits, &pkt, &why) < 0) {
         log_info("client %s: parse error (%s), closing", addr, why);
+        gw_metrics_parse_error(why);
         close_client(c, EIO_CLOSE_PARSE_ERROR);
         return;
     }
@@ -869,8 +900,19 @@ static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         sio_client *c = app->timeouts;
         timeout_dequeue(app, c);
         if (!c->ever_connected && !c->closing) {
-            log_info("client %s: no namespace joined within %u ms, closing",
-                     eio_session_handshake(c->session)->address, app->opt.connect_timeout_ms);
+            /* Say which namespaces it asked for: a CONNECT still waiting
+             * (for a worker's ACCEPT, or a worker to start) is a server-side
+             * cause; none at all is the client's. */
+            char asked[256] = "";
+            size_t al = 0;
+            for (sio_socket *s = c->sockets; s && al + 2 < sizeof asked; s = s->cnext)
+                al += (size_t)snprintf(asked + al, sizeof asked - al, "%s%s", al ? " " : "", s->nsp->name);
+            if (al >= sizeof asked) al = sizeof asked - 1;
+            log_info("client %s: no namespace joined within %u ms, closing (session %s, --connect-timeout; %s%s)",
+                     eio_session_handshake(c->session)->address, app->opt.connect_timeout_ms,
+                     eio_session_id(c->session),
+                     al ? "CONNECT still unanswered for " : "it sent no CONNECT", asked);
+            GW_LIMIT(GW_LIMIT_CONNECT_TIMEOUT);
             close_client(c, EIO_CLOSE_FORCED_SERVER);
         }
     }
@@ -946,7 +988,26 @@ static void on_close(eio_session *es, eio_close_reason reason, void *ud)
     char meta[96];
     snprintf(meta, sizeof meta, "{\"event\":\"close\",\"reason\":\"%s\"}", why);
     conn_notice(app, c, CONN_EV_CLOSE, meta);
-    while (c->sockets) sio_socket_remove(app, c->sockets, why);
+    while (c->sockets) {
+        sio_socket *s = c->sockets;
+        /* A lost transport, not a deliberate close: with recovery on, the
+         * socket's session is kept and its worker hears nothing yet
+         * (sio_recovery.c).  Sockets waiting for a restarting worker go as
+         * before (their hold cannot wait for two things at once). */
+        int keep = s->rec && s->state == SOCK_CONNECTED && !s->orphaned && !s->recovering &&
+                   !s->n_held && !app->shutting_down &&
+                   (reason == EIO_CLOSE_TRANSPORT_CLOSE || reason == EIO_CLOSE_TRANSPORT_ERROR ||
+                    reason == EIO_CLOSE_PING_TIMEOUT || reason == EIO_CLOSE_FORCED ||
+                    reason == EIO_CLOSE_FORCED_SERVER);
+        if (keep) {
+            json_t *cm = connect_meta(s, 1);
+            char *mt = json_dumps(cm, JSON_COMPACT);
+            json_decref(cm);
+            keep = sio_rec_detach(app, s, why, mt) == 0;
+            free(mt);
+        }
+        sio_socket_remove(app, s, keep ? NULL : why);
+    }
     timeout_dequeue(app, c);
     partial_free(&c->partial);
     eio_session_set_userdata(es, NULL);
@@ -958,12 +1019,15 @@ static void on_close(eio_session *es, eio_close_reason reason, void *ud)
 typedef struct {
     eio_msg **msgs;
     size_t n;
+    gw_app *app;
+    uint64_t off; /* 0: no offset (recovery off) */
 } bcast_ctx;
 
 static void bcast_one(sio_socket *s, void *ud)
 {
     bcast_ctx *b = ud;
-    if (!s->client->closing) send_msgs(s->client, b->msgs, b->n);
+    if (!s->client->closing) GW_COUNT(deliveries), GW_NSP_M(s->nsp)->packets_out++, send_msgs(s->client, b->msgs, b->n);
+    if (b->off) sio_rec_log(b->app, s, b->off, b->msgs, b->n);
 }
 
 static void reply_sockets(gw_app *app, gw_worker *w, gw_nsp *nsp, json_t *req)
@@ -1032,15 +1096,37 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
         gw_router_send(app, w, IPC_ERROR, nsp->name, NULL, meta, strlen(meta), NULL, 0, NULL, 0);
         return;
     }
+    if (json_object_get(m->meta, "ack")) {
+        /* Acks asked (rule 25a): one packet per receiver, each with an ack
+         * id of its own, counted in sio_bcast_ack.c. */
+        gw_bcast_ack *ba = gw_bcast_ack_new(app, w, m);
+        if (!ba) return;
+        if (json_is_array(ids))
+            select_listed(app, nsp, ids, gw_bcast_ack_send, ba);
+        else
+            gw_rooms_select(app, nsp, json_object_get(m->meta, "rooms"),
+                            json_object_get(m->meta, "except"), gw_bcast_ack_send, ba);
+        gw_bcast_ack_sent(app, w, &ba);
+        return;
+    }
     eio_msg *stack[16];
     eio_msg **msgs = m->n_att + 1 <= 16 ? stack : xmalloc((m->n_att + 1) * sizeof *msgs);
+    /* Recovery on: one offset for the whole broadcast, as the reference's
+     * adapter gives it; every receiver logs the same messages. */
+    uint64_t off = 0;
+    size_t dl = 0;
+    char *d = sio_rec_offset_data(app, nsp, m, &off, &dl);
     bcast_ctx b = {msgs, build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1,
-                                      m->data.data, m->data.len, m->att, m->n_att)};
+                                      d ? d : m->data.data, d ? dl : m->data.len, m->att,
+                                      m->n_att), app, off};
     if (json_is_array(ids))
         select_listed(app, nsp, ids, bcast_one, &b);
     else
         gw_rooms_select(app, nsp, json_object_get(m->meta, "rooms"),
                         json_object_get(m->meta, "except"), bcast_one, &b);
+    GW_COUNT(broadcasts);
+    if (d) sio_rec_broadcast(app, nsp, m->meta, off, msgs, b.n);
+    free(d);
     free_msgs(msgs, b.n);
     if (msgs != stack) free(msgs);
     sio_cluster_broadcast(app, nsp, m); /* the other nodes' sockets (--redis) */
@@ -1051,8 +1137,10 @@ void sio_broadcast_local(gw_app *app, gw_nsp *nsp, const char *data, size_t len,
 {
     eio_msg *stack[16];
     eio_msg **msgs = n_att + 1 <= 16 ? stack : xmalloc((n_att + 1) * sizeof *msgs);
-    bcast_ctx b = {msgs, build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, data, len,
-                                      att, n_att)};
+    bcast_ctx b = {msgs,
+                   build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, data, len, att,
+                                n_att),
+                   app, 0};
     gw_rooms_select(app, nsp, rooms, except, bcast_one, &b);
     free_msgs(msgs, b.n);
     if (msgs != stack) free(msgs);
@@ -1120,6 +1208,10 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         broadcast(app, w, m);
         return;
     }
+    if (m->type == IPC_SERVER_EMIT) {
+        gw_server_emit(app, w, m);
+        return;
+    }
     if (m->type == IPC_ADMIT) {
         sio_admission_reply(app, w, m);
         return;
@@ -1131,6 +1223,9 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     sio_socket *s;
     HASH_FIND(hh, app->sockets, m->sid.data, IPC_ID_LEN, s);
     if (!s) {
+        /* ... or one whose client may still come back (sio_recovery.c) */
+        sio_rec *r = m->sid.len == IPC_ID_LEN ? sio_rec_detached(app, m->sid.data) : NULL;
+        if (r && sio_rec_worker_msg(app, w, r, m)) return;
         gw_ghost_answer(app, w, m); /* a socket dropped while it restarted */
         return;
     }
@@ -1175,6 +1270,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
             }
             h = next;
         }
+        GW_NSP_M(nsp)->replayed += n;
         log_info("namespace %s: socket %s recovered, %zu held packet(s) delivered", nsp->name,
                  s->id, n);
         return;
@@ -1187,15 +1283,31 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         nsp->n_sockets++;
         gw_room_join(app, s, s->id, IPC_ID_LEN);
         c->ever_connected = 1;
+        gw_log_socket("connect", nsp->name, s->id, eio_session_handshake(c->session)->address, "accepted by the worker");
         timeout_dequeue(app, c);
         {
-            /* protocol v4 (Engine.IO v3 clients): a bare CONNECT, no sid */
-            char body[64];
-            int bl = eio_session_protocol(c->session) == 3
-                         ? 0
-                         : snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);
-            send_packet(c, SIO_CONNECT, nsp->name, strlen(nsp->name), -1, bl ? body : NULL,
-                        (size_t)bl, NULL, 0);
+            /* A recovered session: rooms back and the missed packets
+             * first, then the reply, as the reference sends them. */
+            size_t missed = 0;
+            int restored = s->restore != NULL;
+            int broken = restored && sio_rec_accepted(app, s, send_msgs, &missed) < 0;
+            /* protocol v4 (Engine.IO v3 clients) knows no recovery: a bare
+             * CONNECT reply, no sid, no offsets */
+            int v3 = eio_session_protocol(c->session) == 3;
+            if (!broken && !v3) sio_rec_attach_new(app, s);
+            char body[96];
+            size_t bl = v3 ? 0 : sio_rec_connect_body(s, body, sizeof body);
+            send_packet(c, SIO_CONNECT, nsp->name, strlen(nsp->name), -1, bl ? body : NULL, bl, NULL,
+                        0);
+            if (broken) {
+                /* What it missed overflowed the bounds while its worker
+                 * took it back: it cannot be given whole (README). */
+                drop_socket(app, s, "more missed packets than the recovery bounds", 0);
+                return;
+            }
+            if (restored)
+                log_info("namespace %s: socket %s recovered by its client, %zu missed packet(s) "
+                         "delivered", nsp->name, s->id, missed);
         }
         return;
     case IPC_REFUSE: {
@@ -1209,6 +1321,8 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     default:
         break;
     }
+    if (s->state != SOCK_CONNECTED && s->restore && sio_rec_worker_msg(app, w, s->restore, m))
+        return; /* a socket its client is taking back: emits are logged */
     if (s->state != SOCK_CONNECTED) {
         /* PENDING: the worker has not answered CONNECT yet.  JOIN/LEAVE are
          * ignored (rule 26); anything else cannot reach the client, and the
@@ -1220,7 +1334,33 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
 
     switch (m->type) {
     case IPC_EMIT: {
+        GW_NSP_COUNT2(nsp, packets_out, bytes_out, m->data.len);
         json_t *ack = json_object_get(m->meta, "ack");
+        if (json_is_integer(ack) && json_integer_value(ack) >= GW_BCAST_ACK_BASE) {
+            tell_worker(app, w, s->id, "meta", "ack ids from 2^40 are the gateway's (rule 25a)",
+                        m->type);
+            return;
+        }
+        if (s->rec) {
+            /* Recovery on: an emit that can be replayed carries its offset
+             * and is logged, as the reference sends socket.emit through
+             * its adapter's broadcast. */
+            uint64_t off;
+            size_t dl;
+            char *d = sio_rec_offset_data(app, nsp, m, &off, &dl);
+            if (d) {
+                eio_msg *st[16];
+                eio_msg **msgs = m->n_att + 1 <= 16 ? st : xmalloc((m->n_att + 1) * sizeof *msgs);
+                size_t n = build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, d, dl,
+                                        m->att, m->n_att);
+                send_msgs(c, msgs, n);
+                sio_rec_log(app, s, off, msgs, n);
+                free_msgs(msgs, n);
+                if (msgs != st) free(msgs);
+                free(d);
+                return;
+            }
+        }
         send_packet(c, SIO_EVENT, nsp->name, strlen(nsp->name),
                     json_is_integer(ack) ? (int64_t)json_integer_value(ack) : -1, m->data.data,
                     m->data.len, m->att, m->n_att);
@@ -1229,6 +1369,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
     case IPC_ACK: {
         json_t *id = json_object_get(m->meta, "id");
         if (!json_is_integer(id)) return;
+        GW_NSP_COUNT2(nsp, packets_out, bytes_out, m->data.len);
         send_packet(c, SIO_ACK, nsp->name, strlen(nsp->name), (int64_t)json_integer_value(id),
                     m->data.len ? m->data.data : "[]", m->data.len ? m->data.len : 2, m->att,
                     m->n_att);
@@ -1394,8 +1535,10 @@ void gw_app_shutdown(gw_app *app)
      * then the clients' connections close. */
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp) sio_socket_remove(app, s, "server shutting down");
+    sio_rec_shutdown(app);
     gw_ghosts_free_all(app);
     sio_cluster_stop(app);
+    gw_bcast_acks_free_all(app);
     eio_server_shutdown(app->eio);
     ev_timer_stop(app->loop, &app->connect_timer);
     gw_router_stop(app);
@@ -1407,7 +1550,9 @@ void gw_app_destroy(gw_app **pa)
     if (!app) return;
     if (app->eio) eio_server_destroy(&app->eio);
     sio_cluster_stop(app);
+    sio_rec_destroy(app);
     gw_ghosts_free_all(app);
+    gw_bcast_acks_free_all(app);
     gw_nsp *n, *tn;
     HASH_ITER(hh, app->nsps, n, tn)
     {

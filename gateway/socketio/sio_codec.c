@@ -1,9 +1,13 @@
 /* sio_codec.c — Socket.IO protocol v5 packet codec (see sio_codec.h).
  *
  * Input trust: sio_decode() reads bytes a client sent.  Every index is
- * checked against len, every loop is bounded by len, nothing is allocated
- * except jansson's tree, and JSON nesting is bounded by a linear pre-scan
- * before jansson (which recurses) ever sees the text.
+ * checked against len, every loop is bounded by len.  The JSON data is
+ * validated by one pass of jscan_check() (gateway/base/json_scan.c: grammar,
+ * UTF-8, depth, shape, placeholders) without building anything: the gateway
+ * forwards the bytes as they came (issue 12).  Only a CONNECT's auth object
+ * is parsed into a jansson tree, because the gateway reads it (handshake
+ * JSON for the worker, recovery pid/offset); jansson recurses, but it sees
+ * the text only after the scanner has bounded its depth.
  *
  * The grammar follows the reference decoder (socket.io-parser 4.x,
  * Decoder.decodeString) with its JavaScript coercion quirks left out:
@@ -17,7 +21,8 @@
  */
 #include "sio_codec.h"
 
-#include "ipc.h"
+#include "json_scan.h"
+#include "utf8.h"
 
 #include <string.h>
 
@@ -25,159 +30,83 @@
 
 static const char root_nsp[] = "/";
 
-/* Event names the reference server refuses from a client (its decoder
- * rejects them as "invalid payload"); a worker would otherwise see an
- * "event" that looks like one of its own lifecycle notices. */
-static const char *const reserved_events[] = {
-    "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
-};
-
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* Nesting depth of a JSON text, counting '[' and '{' outside strings, with
- * an early exit as soon as it passes max_depth.  Linear, no recursion: this
- * is what keeps 100,000 nested arrays away from jansson's recursive parser.
- * Unbalanced or otherwise broken text is left for jansson to refuse. */
-static int depth_exceeds(const char *s, size_t len, int max_depth)
-{
-    int depth = 0;
-    int in_string = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++; /* skip the escaped character (a '"' or '\\' included) */
-            else if (c == '"')
-                in_string = 0;
-            continue;
-        }
-        switch (c) {
-        case '"': in_string = 1; break;
-        case '[':
-        case '{':
-            if (++depth > max_depth) return 1;
-            break;
-        case ']':
-        case '}':
-            if (depth > 0) depth--;
-            break;
-        default: break;
-        }
-    }
-    return 0;
-}
 
 /* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF) and
  * no NUL.  A namespace is echoed back to the client (`44/nsp,{…}`) and sent
  * to a worker as UTF-8 text, so raw bytes must not get through. */
 static int nsp_text_ok(const unsigned char *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c == 0) return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            if (c == 0xE0) lo = 0xA0; /* overlong */
-            if (c == 0xED) hi = 0x9F; /* surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            if (c == 0xF0) lo = 0x90; /* overlong */
-            if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
-        } else
-            return 0;
-        if (len - i - 1 < n) return 0;
-        if (s[i + 1] < lo || s[i + 1] > hi) return 0;
-        for (size_t k = 2; k <= n; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return 0;
-        i += n + 1;
-    }
-    return 1;
+    return !memchr(s, 0, len) && utf8_valid((const char *)s, len);
 }
 
-static json_t *parse_json(const char *s, size_t len)
+/* The CONNECT auth object as a tree; the text has passed jscan_check(), so
+ * it is one valid JSON object no deeper than the limit. */
+static json_t *parse_auth(const char *s, size_t len)
 {
-    /* No JSON_ALLOW_NUL: a "\u0000" inside a string is refused, so every
-     * string handed on is also a valid C string (event names are compared
-     * with strcmp further up).  No JSON_DISABLE_EOF_CHECK: the JSON must
-     * run to the end of the packet (trailing whitespace allowed, as in
-     * JSON.parse). */
+    /* No JSON_ALLOW_NUL, no JSON_DISABLE_EOF_CHECK: the scanner has refused
+     * both already, jansson agrees. */
     json_error_t err;
-    json_t *j = json_loadb(s, len, JSON_DECODE_ANY, &err);
+    json_t *j = json_loadb(s, len, 0, &err);
     if (j == NULL && json_error_code(&err) == json_error_numeric_overflow) {
         /* JSON.stringify(1e20) is "100000000000000000000": valid JSON that
          * overflows json_int_t.  Accept it as JSON.parse does, as a double.
-         * Known gap: in such a packet placeholder "num"s become reals too,
-         * so a BINARY packet that also carries an integer >= 2^63 is
-         * refused. */
-        j = json_loadb(s, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &err);
+         * A real beyond a double (1e400) still fails here: JSON.parse reads
+         * Infinity, which JSON.stringify would send on as null; such an
+         * auth is refused as invalid JSON (as before the scanner). */
+        j = json_loadb(s, len, JSON_DECODE_INT_AS_REAL, &err);
     }
     return j;
 }
 
-static int is_reserved_event(const char *name)
-{
-    for (size_t i = 0; i < sizeof reserved_events / sizeof reserved_events[0]; i++)
-        if (strcmp(name, reserved_events[i]) == 0) return 1;
-    return 0;
-}
-
-/* Type-specific checks of the decoded JSON, once the head is parsed. */
+/* Type-specific checks, once the head is parsed: the JSON data is scanned
+ * for the shape its type requires (an EVENT's name included) and for its
+ * placeholders — with n = 0 for the non-binary types, so that a plain EVENT
+ * smuggling a placeholder object never reaches a worker library that would
+ * resolve it against attachments that do not exist. */
 static int check_payload(sio_packet *p, const sio_limits *lim, const char **why)
 {
-    json_t *j = p->json;
+    jscan_opts o = {JSCAN_ANY, lim->max_depth, p->attachments, lim->max_attachments};
     switch (p->type) {
     case SIO_CONNECT:
-        if (j != NULL && !json_is_object(j)) {
-            *why = "CONNECT auth is not an object";
-            return -1;
-        }
         /* An id after CONNECT ("40123") is accepted and ignored, as by the
          * reference: nothing can acknowledge a CONNECT. */
         p->id = -1;
-        break;
+        if (p->data == NULL) return 0;
+        o.top = JSCAN_OBJECT;
+        if (jscan_check(p->data, p->data_len, &o, NULL, why) < 0) return -1;
+        p->json = parse_auth(p->data, p->data_len);
+        if (p->json == NULL) {
+            *why = "invalid JSON";
+            return -1;
+        }
+        return 0;
     case SIO_DISCONNECT:
-        if (j != NULL) {
+        if (p->data != NULL) {
             *why = "DISCONNECT with data";
             return -1;
         }
         p->id = -1; /* accepted and ignored, as for CONNECT */
-        break;
+        return 0;
     case SIO_EVENT:
-    case SIO_BINARY_EVENT: {
-        if (!json_is_array(j)) {
+    case SIO_BINARY_EVENT:
+        if (p->data == NULL) {
             *why = "EVENT data is not an array";
             return -1;
         }
-        json_t *name = json_array_get(j, 0);
-        if (!json_is_string(name)) {
-            *why = "EVENT name is not a string";
-            return -1;
-        }
-        if (is_reserved_event(json_string_value(name))) {
-            *why = "EVENT name is reserved";
-            return -1;
-        }
+        o.top = JSCAN_EVENT;
         break;
-    }
     case SIO_ACK:
     case SIO_BINARY_ACK:
         if (p->id < 0) {
             *why = "ACK without an ack id";
             return -1;
         }
-        if (!json_is_array(j)) {
+        if (p->data == NULL) {
             *why = "ACK data is not an array";
             return -1;
         }
+        o.top = JSCAN_ARRAY;
         break;
     case SIO_CONNECT_ERROR:
     default:
@@ -185,13 +114,7 @@ static int check_payload(sio_packet *p, const sio_limits *lim, const char **why)
         *why = "CONNECT_ERROR from a client";
         return -1;
     }
-    /* Placeholders are checked for every type that may carry data, with
-     * n = 0 for the non-binary ones: a plain EVENT that smuggles a
-     * placeholder object would otherwise reach a worker library that
-     * resolves it against attachments that do not exist. */
-    if (j != NULL && ipc_check_placeholders(j, p->attachments, lim->max_depth, why) < 0)
-        return -1;
-    return 0;
+    return jscan_check(p->data, p->data_len, &o, NULL, why);
 }
 
 int sio_decode(const char *buf, size_t len, const sio_limits *limits, sio_packet *out,
@@ -279,15 +202,6 @@ int sio_decode(const char *buf, size_t len, const sio_limits *limits, sio_packet
     if (i < len) {
         out->data = buf + i;
         out->data_len = len - i;
-        if (depth_exceeds(out->data, out->data_len, lim->max_depth)) {
-            *why = "JSON nested too deeply";
-            goto fail;
-        }
-        out->json = parse_json(out->data, out->data_len);
-        if (out->json == NULL) {
-            *why = "invalid JSON";
-            goto fail;
-        }
     }
 
     if (check_payload(out, lim, why) < 0) goto fail;

@@ -42,7 +42,9 @@ typedef struct {
     int64_t id;           /* ack id, -1 when absent */
     const char *data;     /* raw JSON text, NULL/0 when absent */
     size_t data_len;
-    json_t *json;         /* parsed data (new reference) or NULL when absent */
+    json_t *json;         /* CONNECT only: the auth object (new reference), or
+                           * NULL; the data of other types is validated by
+                           * jscan_check() and never parsed (issue 12) */
 } sio_packet;
 
 /* Decode one packet from buf[0..len).  Validates by type:
@@ -52,7 +54,10 @@ typedef struct {
  *  ACK / BINARY_ACK: id present, data is an array;
  *  CONNECT_ERROR: never accepted from a client (error);
  *  BINARY_*: "<n>-" present, n <= limits->max_attachments, and the
- *  placeholders are valid for n attachments (ipc_check_placeholders());
+ *  placeholders are valid for n attachments (json_scan.h's rules);
+ *  JSON: as json_scan.h — one pass, no tree, numbers by grammar (2^64 and
+ *  1e400 pass, as JSON.parse reads them; except in a CONNECT auth, which
+ *  jansson must load), a NUL byte anywhere refused;
  *  ack id: 1..15 digits (fits in int64, JS safe integer range).
  * 0 on success (release with sio_packet_clear()), -1 with *why. */
 int sio_decode(const char *buf, size_t len, const sio_limits *limits, sio_packet *out,

@@ -24,7 +24,7 @@ static int refuse(gw_app *app, gw_worker *w, const ipc_msg *m, const char *code,
                   size_t at)
 {
     const char *tn = ipc_type_name(m->type);
-    const char *article = m->type == IPC_BROADCAST ? "a" : "an";
+    const char *article = m->type == IPC_BROADCAST || m->type == IPC_SERVER_EMIT ? "a" : "an";
     if (strcmp(code, "data") == 0)
         log_warn("namespace %s: worker %s sent %s %s with invalid data, refused: %s (byte %zu of "
                  "%zu, %zu attachment(s))",
@@ -62,6 +62,7 @@ int sio_worker_data_ok(gw_app *app, gw_worker *w, const ipc_msg *m)
         break;
     }
     case IPC_BROADCAST:
+    case IPC_SERVER_EMIT:
         break;
     case IPC_ACK:
         if (!ack_id_ok(json_object_get(m->meta, "id")))

@@ -34,14 +34,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "eio.h"
+#include "buf.h"
 #include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -74,7 +73,6 @@ struct fastcgi_front {
     http_server *http;
     ev_async async;
     int lfd;
-    char *endpoint;
     char *unix_path; /* unlinked on stop */
     unsigned max_threads, timeout_ms;
     int stopped; /* loop thread only */
@@ -86,29 +84,6 @@ struct fastcgi_front {
     unsigned nthreads, nidle;
     int stopping, refs, warned_full;
 };
-
-/* --- a growable string -------------------------------------------------------- */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
 
 /* --- FastCGI params → an HTTP/1.1 request head ------------------------------------ */
 
@@ -153,7 +128,7 @@ typedef struct {
 
 /* Build the request head into `b`.  NULL, or why the request is refused
  * (and *status). */
-static const char *build_head(FCGX_Request *rq, sbuf *b, req_info *ri, int *status)
+static const char *build_head(FCGX_Request *rq, gw_buf *b, req_info *ri, int *status)
 {
     char **env = rq->envp;
     *status = 400;
@@ -169,26 +144,26 @@ static const char *build_head(FCGX_Request *rq, sbuf *b, req_info *ri, int *stat
     ri->secure = (https && (!strcasecmp(https, "on") || !strcmp(https, "1"))) ||
                  (scheme && !strcasecmp(scheme, "https"));
 
-    sb_str(b, m);
-    sb_str(b, " ");
+    gw_buf_str(b, m);
+    gw_buf_str(b, " ");
     const char *uri = FCGX_GetParam("REQUEST_URI", env);
     if (uri && *uri) {
         if (!valid_target(uri)) return "REQUEST_URI invalid";
-        sb_str(b, uri);
+        gw_buf_str(b, uri);
     } else { /* SCRIPT_NAME + PATH_INFO [+ ? QUERY_STRING] */
         const char *sn = FCGX_GetParam("SCRIPT_NAME", env), *pi = FCGX_GetParam("PATH_INFO", env);
         const char *qs = FCGX_GetParam("QUERY_STRING", env);
         size_t start = b->len;
-        sb_str(b, sn ? sn : "");
-        sb_str(b, pi ? pi : "");
+        gw_buf_str(b, sn ? sn : "");
+        gw_buf_str(b, pi ? pi : "");
         if (qs && *qs) {
-            sb_str(b, "?");
-            sb_str(b, qs);
+            gw_buf_str(b, "?");
+            gw_buf_str(b, qs);
         }
         if (!valid_target(b->p + start))
             return "REQUEST_URI missing and SCRIPT_NAME/PATH_INFO invalid";
     }
-    sb_str(b, " HTTP/1.1\r\n"); /* keep-alive: the thread closes after the answer */
+    gw_buf_str(b, " HTTP/1.1\r\n"); /* keep-alive: the thread closes after the answer */
 
     for (char **e = env; *e; e++) {
         if (strncmp(*e, "HTTP_", 5) != 0) continue;
@@ -211,18 +186,18 @@ static const char *build_head(FCGX_Request *rq, sbuf *b, req_info *ri, int *stat
         name[nl] = '\0';
         if (!ok || skip_header(name)) continue;
         if (!valid_value(eq + 1)) return "a header holds control characters";
-        sb_str(b, name);
-        sb_str(b, ": ");
-        sb_str(b, eq + 1);
-        sb_str(b, "\r\n");
+        gw_buf_str(b, name);
+        gw_buf_str(b, ": ");
+        gw_buf_str(b, eq + 1);
+        gw_buf_str(b, "\r\n");
     }
 
     const char *ct = FCGX_GetParam("CONTENT_TYPE", env);
     if (ct && *ct) {
         if (!valid_value(ct)) return "CONTENT_TYPE holds control characters";
-        sb_str(b, "Content-Type: ");
-        sb_str(b, ct);
-        sb_str(b, "\r\n");
+        gw_buf_str(b, "Content-Type: ");
+        gw_buf_str(b, ct);
+        gw_buf_str(b, "\r\n");
     }
     const char *cl = FCGX_GetParam("CONTENT_LENGTH", env);
     ri->content_length = -1;
@@ -235,12 +210,12 @@ static const char *build_head(FCGX_Request *rq, sbuf *b, req_info *ri, int *stat
         ri->content_length = n;
         char line[64];
         snprintf(line, sizeof line, "Content-Length: %lld\r\n", n);
-        sb_str(b, line);
+        gw_buf_str(b, line);
     } else if (!strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH")) {
         ri->chunked = 1; /* stdin until its end, passed on chunked */
-        sb_str(b, "Transfer-Encoding: chunked\r\n");
+        gw_buf_str(b, "Transfer-Encoding: chunked\r\n");
     }
-    sb_str(b, "\r\n");
+    gw_buf_str(b, "\r\n");
     return NULL;
 }
 
@@ -258,7 +233,7 @@ typedef struct {
     FCGX_Request *rq;
     int head_only;
     int head_sent, done, web_gone;
-    sbuf hdrs;
+    gw_buf hdrs;
     char reason[64];
     char name[NAME_MAX_LEN];
     size_t name_len;
@@ -267,7 +242,7 @@ typedef struct {
 
 static void end_header(relay *r)
 {
-    if (r->in_value && r->keep) sb_str(&r->hdrs, "\r\n");
+    if (r->in_value && r->keep) gw_buf_str(&r->hdrs, "\r\n");
     r->in_value = 0;
     r->name_len = 0;
 }
@@ -303,11 +278,11 @@ static int rs_value(http_parser *p, const char *at, size_t n)
                   strcasecmp(r->name, "transfer-encoding") &&
                   strcasecmp(r->name, "x-accel-buffering");
         if (r->keep) {
-            sb_str(&r->hdrs, r->name);
-            sb_str(&r->hdrs, ": ");
+            gw_buf_str(&r->hdrs, r->name);
+            gw_buf_str(&r->hdrs, ": ");
         }
     }
-    if (r->keep) sb_put(&r->hdrs, at, n);
+    if (r->keep) gw_buf_put(&r->hdrs, at, n);
     return 0;
 }
 
@@ -417,7 +392,7 @@ static int hand_over(fastcgi_front *f, int fd, const req_info *ri)
 
 static void serve(fastcgi_front *f, FCGX_Request *rq, char *buf)
 {
-    sbuf head = {0};
+    gw_buf head = {0};
     req_info ri = {0};
     int status, sv[2] = {-1, -1};
     const char *why = build_head(rq, &head, &ri, &status);
@@ -505,11 +480,11 @@ static void serve(fastcgi_front *f, FCGX_Request *rq, char *buf)
         }
     }
     if (!r.web_gone) FCGX_FFlush(rq->out);
-    free(r.hdrs.p);
+    gw_buf_free(&r.hdrs);
 done:
     if (sv[0] >= 0) close(sv[0]);
     if (sv[1] >= 0) close(sv[1]);
-    free(head.p);
+    gw_buf_free(&head);
 }
 
 /* --- the pool --------------------------------------------------------------------- */
@@ -520,7 +495,6 @@ static void front_free(fastcgi_front *f)
     pthread_attr_destroy(&f->attr);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
-    free(f->endpoint);
     free(f->unix_path);
     free(f);
 }
@@ -737,18 +711,6 @@ static int socket_access(const char *path, const fastcgi_options *opt)
     return 0;
 }
 
-/* Every request in progress costs three descriptors (the web server's
- * connection and both ends of the bridge): use all the hard limit allows. */
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-            log_debug("fastcgi: descriptor limit raised to %llu", (unsigned long long)rl.rlim_cur);
-    }
-}
-
 fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http,
                                  const fastcgi_options *opt)
 {
@@ -769,13 +731,11 @@ fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http,
         unlink(ep + 5);
         return NULL;
     }
-    raise_nofile();
 
     fastcgi_front *f = xcalloc(1, sizeof *f);
     f->loop = loop;
     f->http = http;
     f->lfd = lfd;
-    f->endpoint = xstrdup(ep);
     f->unix_path = is_unix ? xstrdup(ep + 5) : NULL;
     f->max_threads = opt->max_threads >= 2 ? opt->max_threads : 2;
     f->timeout_ms = opt->response_timeout_ms ? opt->response_timeout_ms : 60000;

@@ -36,8 +36,10 @@
 
 typedef struct fastcgi_front fastcgi_front;
 
+#define GW_FCGI_MODE_SET 0x10000u /* fastcgi_options.socket_mode: a mode was given */
+
 typedef struct {
-    const char *endpoint;         /* "HOST:PORT" (IPv4) or "unix:PATH" */
+    const char *endpoint;         /* "HOST:PORT", "[IPV6]:PORT" or "unix:PATH" */
     unsigned max_threads;         /* requests in progress at once (4096) */
     unsigned response_timeout_ms; /* a bridged request with no complete answer by then gets 504 */
     /* unix socket only: permissions (| GW_FCGI_MODE_SET; 0 = the umask's)

@@ -2,6 +2,7 @@
  * output queue, lingering close, the loop's safe point, static files.
  * See http.h for the contract. */
 #include "http.h"
+#include "http_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -10,7 +11,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +19,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "eio_codec.h"
+#include "buf.h"
+#include "metrics.h"
 #include "tls.h"
 #include "util.h"
-#include "ws.h"
 
 #define IN_CHUNK 4096
 #define IN_SCRATCH (64 * 1024)
@@ -31,7 +31,7 @@
 #define IOV_BATCH 64
 
 struct http_seg {
-    eio_msg *msg; /* NULL: bytes are in c->ob at off */
+    wire_msg *msg; /* NULL: bytes are in c->ob at off */
     const char *p;
     size_t off, len;
 };
@@ -86,7 +86,7 @@ static void drop_output(http_conn *c)
     c->srv->out_total -= c->out_bytes;
     c->srv->live_segs -= c->nseg - c->seg_head;
     for (size_t i = c->seg_head; i < c->nseg; i++)
-        eio_msg_unref(&c->segs[i].msg);
+        wire_msg_unref(&c->segs[i].msg);
     c->nseg = c->seg_head = 0;
     c->ob_len = 0;
     c->out_bytes = 0;
@@ -94,9 +94,9 @@ static void drop_output(http_conn *c)
 
 static void conn_kill(http_conn *c, http_gone why)
 {
-    if (c->dead) return;
+    if (c->life == HTTP_C_DEAD) return;
     http_server *s = c->srv;
-    c->dead = 1;
+    c->life = HTTP_C_DEAD;
     ev_io_stop(s->loop, &c->rio);
     ev_io_stop(s->loop, &c->wio);
     close(c->fd);
@@ -146,7 +146,7 @@ void http_conn_want_body(http_conn *c) { c->want_body = 1; }
 
 void http_conn_mark_dirty(http_conn *c)
 {
-    if (c->dirty || c->dead) return;
+    if (c->dirty || c->life == HTTP_C_DEAD) return;
     c->dirty = 1;
     c->dirty_next = c->srv->dirty;
     c->srv->dirty = c;
@@ -154,7 +154,7 @@ void http_conn_mark_dirty(http_conn *c)
 
 void http_conn_close_after_flush(http_conn *c)
 {
-    c->close_after = 1;
+    if (c->life < HTTP_C_CLOSING) c->life = HTTP_C_CLOSING;
     http_conn_mark_dirty(c);
 }
 
@@ -163,9 +163,9 @@ void http_conn_close_after_flush(http_conn *c)
  * a TCP reset caused by unread input. */
 static void begin_linger(http_conn *c)
 {
-    if (c->lingering || c->dead) return;
+    if (c->life >= HTTP_C_LINGERING) return;
     notify_gone(c, HTTP_GONE_LOCAL);
-    c->lingering = 1;
+    c->life = HTTP_C_LINGERING;
     gw_tlist_del(&c->idle);
     tls_close_notify(c->tls);
     shutdown(c->fd, SHUT_WR);
@@ -199,7 +199,7 @@ static void head_cb(struct ev_loop *loop, ev_timer *w, int revents)
     gw_tnode *n;
     while ((n = gw_tlist_expired(&s->head))) {
         http_conn *c = gw_container_of(n, http_conn, idle);
-        if (c->owner || c->ws || c->dead || c->lingering) continue;
+        if (c->owner || c->ws || c->life >= HTTP_C_LINGERING) continue;
         log_info("request %s from %s not complete within %.0f ms (--header-timeout), closing",
                  c->in_head                     ? "head"
                  : tls_handshake_done(c->tls) ? "(nothing sent)"
@@ -210,6 +210,7 @@ static void head_cb(struct ev_loop *loop, ev_timer *w, int revents)
             continue;
         }
         c->err_status = 408;
+        GW_LIMIT(GW_LIMIT_HEADER_TIMEOUT);
         bad_request(c);
     }
     gw_tlist_rearm(&s->head);
@@ -228,21 +229,15 @@ static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static struct http_seg *new_seg(http_conn *c)
 {
-    if (c->nseg == c->seg_cap) {
-        c->seg_cap = c->seg_cap ? c->seg_cap * 2 : 16;
-        c->segs = xrealloc(c->segs, c->seg_cap * sizeof *c->segs);
-    }
+    c->segs = gw_grow(c->segs, &c->seg_cap, c->nseg + 1, sizeof *c->segs);
     c->srv->live_segs++;
     return &c->segs[c->nseg++];
 }
 
 void http_conn_write(http_conn *c, const void *p, size_t n)
 {
-    if (c->dead || c->lingering || !n) return;
-    if (c->ob_len + n > c->ob_cap) {
-        c->ob_cap = (c->ob_len + n) * 2 + 256;
-        c->ob = xrealloc(c->ob, c->ob_cap);
-    }
+    if (c->life >= HTTP_C_LINGERING || !n) return;
+    c->ob = gw_grow(c->ob, &c->ob_cap, c->ob_len + n, 1);
     memcpy(c->ob + c->ob_len, p, n);
     struct http_seg *last = c->nseg > c->seg_head ? &c->segs[c->nseg - 1] : NULL;
     if (last && !last->msg && last->off + last->len == c->ob_len) {
@@ -260,11 +255,11 @@ void http_conn_write(http_conn *c, const void *p, size_t n)
     http_conn_mark_dirty(c);
 }
 
-void http_conn_write_msg(http_conn *c, eio_msg *m, const char *p, size_t n)
+void http_conn_write_msg(http_conn *c, wire_msg *m, const char *p, size_t n)
 {
-    if (c->dead || c->lingering || !n) return;
+    if (c->life >= HTTP_C_LINGERING || !n) return;
     struct http_seg *g = new_seg(c);
-    g->msg = eio_msg_ref(m);
+    g->msg = wire_msg_ref(m);
     g->p = p;
     g->off = 0;
     g->len = n;
@@ -276,10 +271,11 @@ void http_conn_write_msg(http_conn *c, eio_msg *m, const char *p, size_t n)
 static void conn_flush(http_conn *c)
 {
     http_server *s = c->srv;
-    if (c->dead) return;
+    if (c->life == HTTP_C_DEAD) return;
     if (c->out_bytes > s->lim.max_output) {
         log_warn("dropping slow reader %s: %zu bytes queued (--max-buffered %zu)", c->addr,
                  c->out_bytes, s->lim.max_output);
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED);
         conn_kill(c, HTTP_GONE_ERROR);
         return;
     }
@@ -309,6 +305,7 @@ static void conn_flush(http_conn *c)
             return;
         }
         size_t left = (size_t)n;
+        GW_COUNT_ADD(bytes_written, left);
         c->out_bytes -= left;
         s->out_total -= left;
         while (left) {
@@ -320,7 +317,7 @@ static void conn_flush(http_conn *c)
                 break;
             }
             left -= g->len;
-            eio_msg_unref(&g->msg);
+            wire_msg_unref(&g->msg);
             c->seg_head++;
             s->live_segs--;
         }
@@ -333,7 +330,7 @@ static void conn_flush(http_conn *c)
         c->ob_cap = 0;
     }
     if (!tls_read_wants_write(c->tls)) ev_io_stop(s->loop, &c->wio);
-    if (c->close_after) {
+    if (c->life >= HTTP_C_CLOSING) {
         begin_linger(c);
         return;
     }
@@ -347,7 +344,7 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
     http_conn *c = gw_container_of(w, http_conn, wio);
     conn_flush(c);
     /* a TLS read that had to write first (handshake, session ticket) */
-    if (!c->dead && tls_read_wants_write(c->tls)) read_cb(loop, &c->rio, EV_READ);
+    if (c->life != HTTP_C_DEAD && tls_read_wants_write(c->tls)) read_cb(loop, &c->rio, EV_READ);
 }
 
 /* --- responses ------------------------------------------------------------- */
@@ -395,7 +392,7 @@ void http_response_end(http_conn *c)
 {
     c->responded = 1;
     c->want_body = 0;
-    if (c->resp_close) c->close_after = 1;
+    if (c->resp_close && c->life < HTTP_C_CLOSING) c->life = HTTP_C_CLOSING;
     else if (!c->ws) gw_tlist_add(&c->srv->idle, &c->idle); /* next request due within idle */
     http_conn_mark_dirty(c); /* flush, then parse any pipelined request */
 }
@@ -403,7 +400,7 @@ void http_response_end(http_conn *c)
 void http_respond(http_conn *c, int status, const char *ctype, const char *extra, const char *body,
                   size_t len, int close)
 {
-    if (c->dead || c->responded) return;
+    if (c->life == HTTP_C_DEAD || c->responded) return;
     http_response_head(c, status, ctype, extra, len, close);
     if (c->req.method != HTTP_HEAD && len) http_conn_write(c, body, len);
     http_response_end(c);
@@ -427,10 +424,7 @@ static void req_reset(http_conn *c)
 
 static void hb_put(http_conn *c, const char *p, size_t n)
 {
-    if (c->hb_len + n + 1 > c->hb_cap) {
-        c->hb_cap = (c->hb_len + n + 1) * 2;
-        c->hb = xrealloc(c->hb, c->hb_cap);
-    }
+    c->hb = gw_grow(c->hb, &c->hb_cap, c->hb_len + n + 1, 1);
     memcpy(c->hb + c->hb_len, p, n);
     c->hb_len += n;
 }
@@ -440,6 +434,7 @@ static int count_head(http_conn *c, size_t n)
     c->head_bytes += n;
     if (c->head_bytes > c->srv->lim.max_header_bytes) {
         c->err_status = 431;
+        GW_LIMIT(GW_LIMIT_HEADER_BYTES);
         return -1;
     }
     return 0;
@@ -461,6 +456,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
     c->url_len += n;
     if (c->url_len > c->srv->lim.max_url_bytes) {
         c->err_status = 414;
+        GW_LIMIT(GW_LIMIT_URL_BYTES);
         return -1;
     }
     if (count_head(c, n)) return -1;
@@ -475,10 +471,7 @@ static void hb_switch(http_conn *c, int to)
     if (c->hstate != to) {
         hb_put(c, "", 1); /* terminate what came before */
         if (to == 1) {
-            if (c->nh * 2 + 2 > c->hoffs_cap) {
-                c->hoffs_cap = c->hoffs_cap ? c->hoffs_cap * 2 : 32;
-                c->hoffs = xrealloc(c->hoffs, c->hoffs_cap * sizeof *c->hoffs);
-            }
+            c->hoffs = gw_grow(c->hoffs, &c->hoffs_cap, c->nh * 2 + 2, sizeof *c->hoffs);
             c->hoffs[c->nh * 2] = c->hb_len;
             c->nh++;
         } else {
@@ -531,10 +524,7 @@ static void finish_head(http_conn *c)
     hb_put(c, path, plen);
     hb_put(c, "", 1);
     free(path);
-    if (c->nh > c->hdrs_cap) {
-        c->hdrs_cap = c->nh * 2;
-        c->hdrs = xrealloc(c->hdrs, c->hdrs_cap * sizeof *c->hdrs);
-    }
+    c->hdrs = gw_grow(c->hdrs, &c->hdrs_cap, c->nh, sizeof *c->hdrs);
     for (size_t i = 0; i < c->nh; i++) {
         char *name = c->hb + c->hoffs[2 * i];
         for (char *q = name; *q; q++)
@@ -570,7 +560,7 @@ static int on_headers_complete(http_parser *p)
         return 0;
     }
     c->srv->h.on_head(c, &c->req, c->srv->ud);
-    if (c->dead) return -1;
+    if (c->life == HTTP_C_DEAD) return -1;
     const char *expect = http_header(&c->req, "expect");
     if (c->want_body && !c->responded && expect && strcasecmp(expect, "100-continue") == 0) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n"; /* curl waits for it */
@@ -582,15 +572,15 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     http_conn *c = p->data;
-    if (c->dead) return -1;
+    if (c->life == HTTP_C_DEAD) return -1;
     if (c->want_body && !c->responded) c->srv->h.on_body(c, at, n, c->srv->ud);
-    return c->dead ? -1 : 0;
+    return c->life == HTTP_C_DEAD ? -1 : 0;
 }
 
 static int on_message_complete(http_parser *p)
 {
     http_conn *c = p->data;
-    if (c->dead) return -1;
+    if (c->life == HTTP_C_DEAD) return -1;
     if (c->want_body && !c->responded && !c->upgrade_pending) c->srv->h.on_end(c, c->srv->ud);
     c->msg_complete = 1;
     http_parser_pause(p, 1); /* one request at a time: later ones wait */
@@ -619,10 +609,10 @@ static void process_input(http_conn *c)
         ws_process_input(c);
         return;
     }
-    if (c->in_parse || c->dead) return;
+    if (c->in_parse || c->life == HTTP_C_DEAD) return;
     c->in_parse = 1;
     http_server *s = c->srv;
-    while (!c->dead && !c->close_after && !c->lingering && !c->ws) {
+    while (c->life == HTTP_C_OPEN && !c->ws) {
         if (c->msg_complete) {
             if (!c->responded) break; /* still answering this one */
             req_reset(c);
@@ -631,7 +621,7 @@ static void process_input(http_conn *c)
         size_t n = http_parser_execute(&c->parser, &s->settings, c->in + c->in_off,
                                        c->in_len - c->in_off);
         c->in_off += n;
-        if (c->dead) break;
+        if (c->life == HTTP_C_DEAD) break;
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (e == HPE_PAUSED) {
             http_parser_pause(&c->parser, 0);
@@ -643,12 +633,12 @@ static void process_input(http_conn *c)
             s->h.on_upgrade(c, &c->req, s->ud);
             /* ws_start() switched modes, or the handler answered (closing),
              * or it holds the request (an owner: admission.c) */
-            if (!c->dead && !c->ws && !c->responded && !c->owner) http_conn_close(c);
+            if (!http_conn_answered(c) && !c->owner) http_conn_close(c);
             break;
         }
     }
     c->in_parse = 0;
-    if (c->dead || c->ws) return;
+    if (c->life == HTTP_C_DEAD || c->ws) return;
     if (c->in_off == c->in_len) c->in_off = c->in_len = 0;
     int full = c->in_len - c->in_off >= IN_PAUSE;
     if (full && ev_is_active(&c->rio)) {
@@ -668,7 +658,7 @@ static void process_input(http_conn *c)
  * connections thus hold no input buffer at all. */
 static void unborrow(http_conn *c)
 {
-    size_t left = c->dead ? 0 : c->in_len - c->in_off;
+    size_t left = c->life == HTTP_C_DEAD ? 0 : c->in_len - c->in_off;
     char *own = NULL;
     size_t cap = 0;
     if (left) {
@@ -687,8 +677,8 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
     http_conn *c = gw_container_of(w, http_conn, rio);
     http_server *s = c->srv;
     if (tls_write_wants_read(c->tls)) http_conn_mark_dirty(c); /* retry the write */
-    for (int round = 0; round < 8 && !c->dead; round++) {
-        if (c->lingering) {
+    for (int round = 0; round < 8 && c->life != HTTP_C_DEAD; round++) {
+        if (c->life == HTTP_C_LINGERING) {
             ssize_t n = read(c->fd, s->scratch, IN_SCRATCH);
             if (n > 0) continue;
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -717,6 +707,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         ssize_t n = tls_read(c->tls, c->fd, c->in + c->in_len, room);
         if (tls_read_wants_write(c->tls)) ev_io_start(loop, &c->wio);
         if (n > 0) {
+            GW_COUNT_ADD(bytes_read, n);
             c->in_len += (size_t)n;
             process_input(c);
             if (borrowed) unborrow(c);
@@ -735,7 +726,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     /* out of rounds with bytes still inside OpenSSL: come back for them */
-    if (!c->dead && tls_pending(c->tls)) ev_feed_event(loop, &c->rio, EV_READ);
+    if (c->life != HTTP_C_DEAD && tls_pending(c->tls)) ev_feed_event(loop, &c->rio, EV_READ);
 }
 
 /* --- server -------------------------------------------------------------------- */
@@ -788,6 +779,7 @@ static void refuse(http_server *s, int fd, const char *addr)
     (void)w;
     shutdown(fd, SHUT_WR);
     close(fd);
+    GW_LIMIT(GW_LIMIT_TCP_CONNECTIONS);
     s->refused++;
     double now = ev_now(s->loop);
     if (now - s->refused_logged >= 1.0) {
@@ -867,14 +859,14 @@ static void enforce_total(http_server *s)
 {
     size_t n = 0, k = 0;
     for (http_conn *c = s->conns; c; c = c->next)
-        if (!c->dead && conn_charge(c)) n++;
+        if (c->life != HTTP_C_DEAD && conn_charge(c)) n++;
     http_conn **v = xmalloc((n ? n : 1) * sizeof *v);
     for (http_conn *c = s->conns; c && k < n; c = c->next)
-        if (!c->dead && conn_charge(c)) v[k++] = c;
+        if (c->life != HTTP_C_DEAD && conn_charge(c)) v[k++] = c;
     qsort(v, k, sizeof *v, by_charge_desc);
     for (size_t i = 0; i < k && total_charge(s) > s->lim.max_output_total; i++) {
         http_conn *c = v[i];
-        if (c->dead) continue; /* went with an earlier one's session */
+        if (c->life == HTTP_C_DEAD) continue; /* went with an earlier one's session */
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int port = 0;
@@ -885,6 +877,7 @@ static void enforce_total(http_server *s)
         log_warn("dropping slow reader %s port %d: %zu bytes queued, the most of any connection "
                  "(--max-buffered-total %zu reached: %zu queued in all)",
                  c->addr, port, conn_charge(c), s->lim.max_output_total, total_charge(s));
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED_TOTAL);
         conn_kill(c, HTTP_GONE_ERROR);
     }
     free(v);
@@ -899,10 +892,10 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
             http_conn *c = s->dirty;
             s->dirty = c->dirty_next;
             c->dirty = 0;
-            if (c->dead) continue;
+            if (c->life == HTTP_C_DEAD) continue;
             work = 1;
             conn_flush(c);
-            if (!c->dead && !c->in_parse && !c->lingering) process_input(c);
+            if (c->life < HTTP_C_LINGERING && !c->in_parse) process_input(c);
         }
         if (s->lim.max_output_total && total_charge(s) > s->lim.max_output_total) {
             enforce_total(s);
@@ -920,7 +913,6 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const http_handler *h,
                              void *ud)
 {
-    signal(SIGPIPE, SIG_IGN);
     http_server *s = xcalloc(1, sizeof *s);
     s->scratch = xmalloc(IN_SCRATCH);
     s->loop = loop;
@@ -943,7 +935,9 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
     s->accept_pause.data = s;
     gw_tlist_init(&s->linger, loop, LINGER_SECONDS, linger_cb, s);
     gw_tlist_init(&s->idle, loop, lim->idle_timeout > 0 ? lim->idle_timeout : 60.0, idle_cb, s);
-    gw_tlist_init(&s->head, loop, lim->header_timeout > 0 ? lim->header_timeout : 10.0, head_cb, s);
+    gw_tlist_init(&s->head, loop,
+                  lim->header_timeout > 0 ? lim->header_timeout : HTTP_HEADER_TIMEOUT_MS / 1000.0,
+                  head_cb, s);
     s->lim.header_timeout = s->head.dur;
     return s;
 }
@@ -1003,8 +997,8 @@ void http_server_close_all(http_server *s)
 {
     while (s->conns) {
         http_conn *c = s->conns;
-        if (!c->lingering) conn_flush(c); /* best effort: one last write */
-        if (!c->dead) conn_kill(c, HTTP_GONE_LOCAL);
+        if (c->life < HTTP_C_LINGERING) conn_flush(c); /* best effort: one last write */
+        if (c->life != HTTP_C_DEAD) conn_kill(c, HTTP_GONE_LOCAL);
     }
 }
 
@@ -1027,4 +1021,16 @@ void http_server_destroy(http_server **sp)
     ev_prepare_stop(s->loop, &s->prep);
     free(s->scratch);
     free(s);
+}
+
+size_t http_server_buffered(const http_server *s) { return s->out_total; }
+
+/* --- accessors for the layers above (the struct is private: http_int.h) --- */
+
+const http_request *http_conn_request(const http_conn *c) { return &c->req; }
+void *http_conn_owner(const http_conn *c) { return c->owner; }
+const char *http_conn_addr(const http_conn *c) { return c->addr; }
+int http_conn_answered(const http_conn *c)
+{
+    return c->life == HTTP_C_DEAD || c->ws || c->responded;
 }

@@ -1,7 +1,7 @@
 /* http.h — HTTP/1.1 connections on libev, parsed with http-parser:
  * keep-alive, pipelining (one request at a time; later ones wait in the
  * input buffer while a long-poll is held), request-head limits (414/431),
- * an output queue written with writev (zero-copy for shared eio_msg
+ * an output queue written with writev (zero-copy for shared wire_msg
  * payloads), lingering close, and static files.  A connection can switch to
  * WebSocket mode (ws.c); the same struct and output queue then carry frames.
  *
@@ -23,11 +23,17 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "eio.h"
 #include "tlist.h"
+#include "wire.h"
 
 typedef struct http_server http_server;
-typedef struct http_conn http_conn;
+typedef struct http_conn http_conn; /* opaque: http_int.h, for http.c and ws.c */
+
+/* One request header field; names lower-cased by the parser. */
+typedef struct {
+    const char *name;
+    const char *value;
+} http_field;
 
 /* A parsed request head; valid until the response to it has ended. */
 typedef struct {
@@ -35,7 +41,7 @@ typedef struct {
     const char *url;          /* request target, NUL-terminated */
     const char *path;         /* path part of url (NUL-terminated copy) */
     const char *query;        /* after '?', "" if none */
-    const eio_header *headers; /* names lower-cased */
+    const http_field *headers; /* names lower-cased */
     size_t n_headers;
     int keep_alive;
     uint64_t content_length; /* UINT64_MAX if none */
@@ -73,6 +79,9 @@ typedef struct {
     int (*on_prepare)(void *ud);
 } http_handler;
 
+/* The default --header-timeout, in one place (eio_config, http_limits). */
+#define HTTP_HEADER_TIMEOUT_MS 10000
+
 typedef struct {
     size_t max_header_bytes; /* request head over this → 431 */
     size_t max_url_bytes;    /* URL over this → 414 */
@@ -82,62 +91,17 @@ typedef struct {
     double idle_timeout;     /* seconds an unowned keep-alive connection may stay
                                 silent after its last response */
     double header_timeout;   /* seconds from accept, or from the first byte of a
-                                request, until its head is complete → 408 */
+                                request, until its head is complete → 408
+                                (0 = HTTP_HEADER_TIMEOUT_MS) */
     size_t max_conns;        /* TCP connections at once; past it a new one gets a
                                 503 and is closed (0 = no cap) */
 } http_limits;
 
-struct ws_state;
-struct tls_conn;
 struct tls_ctx;
 
-struct http_conn {
-    http_server *srv;
-    int fd;
-    ev_io rio, wio;
-    unsigned ws : 1;          /* WebSocket mode */
-    unsigned dead : 1;        /* closed, waiting in the graveyard */
-    unsigned close_after : 1; /* close once the output queue is empty */
-    unsigned lingering : 1;   /* write side shut, draining input until EOF */
-    unsigned dirty : 1;       /* on the flush list */
-    unsigned in_parse : 1;
-    unsigned msg_complete : 1;
-    unsigned responded : 1;
-    unsigned in_head : 1;     /* a request head has begun and is not complete */
-    unsigned want_body : 1;
-    unsigned upgrade_pending : 1;
-    unsigned read_paused : 1;
-    unsigned secure : 1; /* see http_server_adopt */
-    int resp_close; /* the current response ends the connection */
-    http_parser parser;
-    /* input */
-    char *in;
-    size_t in_off, in_len, in_cap;
-    /* request head: url, then name\0value\0 pairs */
-    char *hb;
-    size_t hb_len, hb_cap, url_len, head_bytes, path_off;
-    int hstate, err_status;
-    size_t *hoffs; /* 2 per header */
-    size_t nh, hoffs_cap;
-    eio_header *hdrs;
-    size_t hdrs_cap;
-    http_request req;
-    /* output queue */
-    struct http_seg *segs;
-    size_t nseg, seg_head, seg_cap;
-    char *ob;
-    size_t ob_len, ob_cap, out_bytes;
-    /* owner (an eio session) and WebSocket state */
-    void *owner;
-    struct ws_state *wss;
-    struct tls_conn *tls; /* NULL: plain TCP (tls.h) */
-    char addr[64];
-    http_conn *next, *prev; /* all live connections */
-    http_conn *dirty_next;
-    gw_tnode linger;
-    gw_tnode idle; /* in the server's idle or header list, see http.c */
-};
-
+/* The process must ignore SIGPIPE (main.c does, as do the tests and
+ * fuzzers that serve HTTP): a peer that goes away while we write must cost
+ * an EPIPE, not the process. */
 http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const http_handler *h,
                              void *ud);
 /* Bind and listen; 0 or -1 (logged).  Connections wait in the backlog
@@ -163,6 +127,8 @@ void http_server_destroy(http_server **s);
 struct ev_loop *http_server_loop(http_server *s);
 /* Number of open TCP connections. */
 size_t http_server_conns(const http_server *s);
+/* Bytes queued for output over all its connections (for /metrics). */
+size_t http_server_buffered(const http_server *s);
 
 /* --- per connection -------------------------------------------------------- */
 void http_conn_set_owner(http_conn *c, void *owner);
@@ -179,11 +145,17 @@ void http_conn_detach(http_conn *c, http_gone why);
 void http_conn_close_after_flush(http_conn *c);
 /* Queue bytes (copied) / a slice of a shared message (referenced). */
 void http_conn_write(http_conn *c, const void *p, size_t n);
-void http_conn_write_msg(http_conn *c, eio_msg *m, const char *p, size_t n);
-/* Internal (ws.c): hand a complete WebSocket message to on_ws_message. */
-void http_conn_deliver_ws(http_conn *c, int opcode, const char *p, size_t n);
-/* Put the connection on the flush list (output or buffered input waiting). */
-void http_conn_mark_dirty(http_conn *c);
+void http_conn_write_msg(http_conn *c, wire_msg *m, const char *p, size_t n);
+/* The request being answered (valid until its response has ended). */
+const http_request *http_conn_request(const http_conn *c);
+/* The owner set with http_conn_set_owner, or NULL. */
+void *http_conn_owner(const http_conn *c);
+/* The peer's address as text (for log lines). */
+const char *http_conn_addr(const http_conn *c);
+/* 1 once the current request has its answer: a response begun, WebSocket
+ * mode, or the connection closed.  An upgrade handler that leaves a
+ * request unanswered gets the connection closed (as http.c does). */
+int http_conn_answered(const http_conn *c);
 
 /* Responses: head (status line, Content-Type/Length, Connection, `extra`
  * preformatted lines "Name: value\r\n"), then body writes, then end.  A

@@ -11,40 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "http_int.h"
+#include "pct.h"
 #include "util.h"
-
-
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    ch = tolower(ch);
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    return -1;
-}
-
-/* Percent-decode [p, p+n) into out; '+' → ' ' when plus.  -1 if too long
- * or malformed. */
-static long pct_decode(const char *p, size_t n, char *out, size_t outlen, int plus)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i];
-        if (ch == '%') {
-            if (i + 2 >= n) return -1;
-            int a = hexval((unsigned char)p[i + 1]), b = hexval((unsigned char)p[i + 2]);
-            if (a < 0 || b < 0) return -1;
-            ch = (char)(a * 16 + b);
-            i += 2;
-        } else if (plus && ch == '+') {
-            ch = ' ';
-        }
-        if (o + 1 >= outlen) return -1;
-        out[o++] = ch;
-    }
-    out[o] = '\0';
-    return (long)o;
-}
 
 long http_query_get(const char *q, const char *name, char *out, size_t outlen)
 {
@@ -58,7 +27,7 @@ long http_query_get(const char *q, const char *name, char *out, size_t outlen)
                 if (outlen) out[0] = '\0';
                 return 0;
             }
-            long r = pct_decode(eq + 1, len - kl - 1, out, outlen, 1);
+            long r = pct_decode(eq + 1, len - kl - 1, out, outlen, PCT_PLUS);
             return r < 0 ? -2 : r;
         }
         q += len;

@@ -145,7 +145,7 @@ static int walk_xff(const char *const *trusted, const char *v, char *addr, size_
 }
 
 void gw_proxy_resolve(const char *const *trusted, const char *peer, int peer_secure,
-                      const eio_header *headers, size_t n_headers, char *addr, size_t addrlen,
+                      const http_field *headers, size_t n_headers, char *addr, size_t addrlen,
                       int *secure)
 {
     ipaddr p;

@@ -23,7 +23,7 @@
 
 #include <stddef.h>
 
-#include "eio.h"
+#include "http.h"
 
 /* A --trust-proxy value: an IPv4/IPv6 address, ADDR/BITS, or "loopback"
  * (127.0.0.0/8 and ::1).  0 if valid, -1 if not. */
@@ -38,7 +38,7 @@ int gw_trust_match(const char *const *specs, const char *addr);
  * lower-cased).  Writes the address (NUL-terminated, truncated to addrlen)
  * and *secure. */
 void gw_proxy_resolve(const char *const *trusted, const char *peer, int peer_secure,
-                      const eio_header *headers, size_t n_headers, char *addr, size_t addrlen,
+                      const http_field *headers, size_t n_headers, char *addr, size_t addrlen,
                       int *secure);
 
 #endif

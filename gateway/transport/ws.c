@@ -8,8 +8,10 @@
 #include <string.h>
 #include <wslay/wslay.h>
 
-#include "eio_codec.h"
+#include "b64.h"
+#include "http_int.h"
 #include "util.h"
+#include "wire.h"
 
 struct ws_state {
     wslay_event_context_ptr ctx;
@@ -29,7 +31,7 @@ void ws_accept_key(const char *key, char out[29])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
     EVP_Digest(buf, kl + sizeof ws_guid - 1, md, &mdlen, EVP_sha1(), NULL);
-    eio_b64_encode(md, mdlen, out);
+    b64_encode(md, mdlen, out);
 }
 
 const char *ws_check_handshake(const http_request *r, char accept[29])
@@ -43,7 +45,7 @@ const char *ws_check_handshake(const http_request *r, char accept[29])
     if (!ver || strcmp(ver, "13") != 0) return "unsupported Sec-WebSocket-Version";
     const char *key = http_header(r, "sec-websocket-key");
     unsigned char raw[24];
-    if (!key || strlen(key) != 24 || eio_b64_decode(key, 24, raw) != 16)
+    if (!key || strlen(key) != 24 || b64_decode(key, 24, raw) != 16)
         return "invalid Sec-WebSocket-Key";
     ws_accept_key(key, accept);
     return NULL;
@@ -55,7 +57,7 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     struct ws_state *w = ud;
     http_conn *c = w->c;
     size_t avail = c->in_len - c->in_off;
-    if (c->dead || w->closing || !avail) {
+    if (c->life == HTTP_C_DEAD || w->closing || !avail) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
@@ -78,7 +80,7 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 {
     struct ws_state *w = ud;
     http_conn *c = w->c;
-    if (c->dead || w->closing) return;
+    if (c->life == HTTP_C_DEAD || w->closing) return;
     if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME) {
         /* wslay hands over an empty message as (NULL, 0): callers get "" */
         const char *msg = arg->msg_length ? (const char *)arg->msg : "";
@@ -91,7 +93,7 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 static void after_io(http_conn *c)
 {
     struct ws_state *w = c->wss;
-    if (c->dead) return;
+    if (c->life == HTTP_C_DEAD) return;
     if (wslay_event_want_write(w->ctx) && wslay_event_send(w->ctx) != 0) {
         http_conn_fail(c, HTTP_GONE_ERROR);
         return;
@@ -110,7 +112,7 @@ static void after_io(http_conn *c)
 void ws_process_input(http_conn *c)
 {
     struct ws_state *w = c->wss;
-    if (!w || c->dead || w->in_recv) return;
+    if (!w || c->life == HTTP_C_DEAD || w->in_recv) return;
     if (c->hb) { /* the HTTP request head is no longer needed */
         free(c->hb);
         free(c->hoffs);
@@ -123,7 +125,7 @@ void ws_process_input(http_conn *c)
     w->in_recv = 1;
     int r = wslay_event_recv(w->ctx);
     w->in_recv = 0;
-    if (c->dead) return;
+    if (c->life == HTTP_C_DEAD) return;
     if (c->in_off == c->in_len) c->in_off = c->in_len = 0;
     if (r != 0) {
         http_conn_fail(c, HTTP_GONE_ERROR);
@@ -162,20 +164,20 @@ void ws_start(http_conn *c, const char *accept, const char *extra, size_t max_ms
     http_conn_mark_dirty(c); /* buffered frames are read at the safe point */
 }
 
-void ws_send_msg(http_conn *c, eio_msg *m)
+void ws_send_msg(http_conn *c, wire_msg *m)
 {
     if (!c->wss || c->wss->closing) return;
     size_t len;
-    const char *f = eio_msg_ws_frame(m, &len);
+    const char *f = wire_msg_ws_frame(m, &len);
     http_conn_write_msg(c, m, f, len);
 }
 
-void ws_send_parts(http_conn *c, int opcode, const void *head, size_t hn, eio_msg *m,
+void ws_send_parts(http_conn *c, int opcode, const void *head, size_t hn, wire_msg *m,
                    const char *p, size_t n)
 {
     if (!c->wss || c->wss->closing) return;
     unsigned char h[10];
-    size_t hl = eio_ws_frame_header(h, opcode, hn + n);
+    size_t hl = wire_ws_header(h, opcode, hn + n);
     http_conn_write(c, h, hl);
     http_conn_write(c, head, hn);
     http_conn_write_msg(c, m, p, n);
@@ -185,7 +187,7 @@ void ws_send_text(http_conn *c, const char *p, size_t n)
 {
     if (!c->wss || c->wss->closing) return;
     unsigned char h[10];
-    size_t hl = eio_ws_frame_header(h, WSLAY_TEXT_FRAME, n);
+    size_t hl = wire_ws_header(h, WSLAY_TEXT_FRAME, n);
     http_conn_write(c, h, hl);
     http_conn_write(c, p, n);
 }
@@ -194,7 +196,7 @@ void ws_close(http_conn *c, uint16_t code)
 {
     struct ws_state *w = c->wss;
     c->owner = NULL;
-    if (!w || c->dead || w->closing) return;
+    if (!w || c->life == HTTP_C_DEAD || w->closing) return;
     wslay_event_queue_close(w->ctx, code, NULL, 0);
     if (!w->in_recv) {
         after_io(c);

@@ -3,7 +3,7 @@
  * ping/pong, close handshake, UTF-8 validation of text, message size cap).
  *
  * Outgoing data frames do NOT go through wslay: server frames are unmasked,
- * so one frame header serves every receiver; eio_msg keeps headroom for it
+ * so one frame header serves every receiver; wire_msg (wire.h) keeps headroom for it
  * and a broadcast is framed once and written with writev from the shared
  * buffer to any number of sockets (wslay would copy each message into each
  * connection's queue).  wslay still writes the control frames it owns
@@ -31,20 +31,16 @@ void ws_accept_key(const char *key, char out[29]);
  * Input already buffered is processed at the next safe point. */
 void ws_start(http_conn *c, const char *accept, const char *extra, size_t max_msg);
 /* Queue a shared message as one frame (text "4…" or binary raw). */
-void ws_send_msg(http_conn *c, eio_msg *m);
+void ws_send_msg(http_conn *c, wire_msg *m);
 /* Queue one frame (opcode 1 text, 2 binary) of `head` (copied) followed by
  * a slice of a shared message (referenced): Engine.IO v3's 0x04 type byte
  * in front of binary data, or "b4" in front of base64. */
-void ws_send_parts(http_conn *c, int opcode, const void *head, size_t hn, eio_msg *m,
+void ws_send_parts(http_conn *c, int opcode, const void *head, size_t hn, wire_msg *m,
                    const char *p, size_t n);
 /* Queue a small text frame (copied), e.g. "2" or "3probe". */
 void ws_send_text(http_conn *c, const char *p, size_t n);
 /* Send a close frame with code and close the connection once it is
  * written.  The owner is detached without an on_gone call. */
 void ws_close(http_conn *c, uint16_t code);
-
-/* Internal to http.c: feed buffered input to wslay; free the state. */
-void ws_process_input(http_conn *c);
-void ws_free(http_conn *c);
 
 #endif

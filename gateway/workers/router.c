@@ -11,7 +11,9 @@
  * habit 10).  Each turn handles a bounded batch so clients are not starved.
  */
 #include "app.h"
+#include "authority.h"
 #include "util.h"
+#include "wout.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
@@ -27,6 +29,8 @@
 #include <unistd.h>
 
 #define BATCH 512
+#define STOP_WAIT_MS 2000 /* at shutdown, a spawned worker's time to exit after SIGTERM */
+#define STOP_POLL_MS 10   /* ... checked this often */
 
 int gw_router_send(gw_app *app, gw_worker *w, ipc_type type, const char *nsp, const char *sid,
                    const char *meta, size_t meta_len, const char *data, size_t data_len,
@@ -64,6 +68,25 @@ static void send_error(gw_app *app, const ipc_buf *rid, const char *code, const 
     json_decref(meta);
 }
 
+/* A spawned worker we sent BYE to (replaced by a worker with the
+ * namespace's key) stays quiet by rule 15; once the namespace has no worker
+ * again it is needed: restart it (not counted as a crash, child_cb). */
+static void wake_dismissed(gw_app *app, gw_nsp *nsp)
+{
+    for (gw_child *c = app->children; c; c = c->next) {
+        if (!c->bye_sent || c->given_up || c->retiring || strcmp(c->nsp, nsp->name) != 0) continue;
+        if (c->pid > 0) {
+            log_info("namespace %s has no worker: restarting its dismissed worker (pid %d)", c->nsp,
+                     (int)c->pid);
+            kill(c->pid, SIGTERM);
+        } else if (!ev_is_active(&c->restart)) {
+            c->bye_sent = 0;
+            ev_timer_set(&c->restart, app->opt.restart_min_ms / 1000.0, 0);
+            ev_timer_start(app->loop, &c->restart);
+        }
+    }
+}
+
 void gw_worker_drop(gw_app *app, gw_worker *w, const char *why)
 {
     if (w->nsp && w->nsp->worker == w) {
@@ -72,6 +95,8 @@ void gw_worker_drop(gw_app *app, gw_worker *w, const char *why)
         sio_worker_requeue(app, w);
         w->nsp->worker = NULL;
         sio_worker_gone(app, w->nsp, why);
+        wake_dismissed(app, w->nsp);
+        gw_auth_grace_start(app, w->nsp);
     }
     sio_worker_processed(app, w, UINT64_MAX);
     HASH_DEL(app->workers, w);
@@ -106,15 +131,45 @@ static void maybe_listen(gw_app *app)
     sio_app_start_listening(app);
 }
 
+/* Rule 10d: an emitter serves no namespace; its key says where it may
+ * emit.  It never becomes nsp->worker, so it displaces nobody. */
+static void hello_emitter(gw_app *app, const ipc_buf *rid, gw_worker *w, const ipc_msg *m,
+                          const char *incarnation, long pid, const char *key)
+{
+    const char *refusal = NULL;
+    const gw_authkey *k = gw_auth_emitter(app, key, &refusal);
+    if (!k) {
+        log_warn("emitter HELLO refused (pid %ld, incarnation %.40s): %s", pid, incarnation, refusal);
+        send_error(app, rid, "auth", refusal, "HELLO");
+        return;
+    }
+    if (w && (!w->emitter || strcmp(w->incarnation, incarnation) != 0)) {
+        gw_worker_drop(app, w, "connection said HELLO as an emitter");
+        w = NULL;
+    }
+    if (!w) {
+        w = xcalloc(1, sizeof *w);
+        w->rid = xstrndup(rid->data, rid->len);
+        w->rid_len = rid->len;
+        HASH_ADD_KEYPTR(hh, app->workers, w->rid, w->rid_len, w);
+        log_info("emitter ready: pid %ld, incarnation %.40s", pid, incarnation);
+    }
+    snprintf(w->incarnation, sizeof w->incarnation, "%s", incarnation);
+    w->emitter = 1;
+    w->ekey = k;
+    w->pid = pid;
+    w->last_seen = ev_now(app->loop);
+    char meta[128];
+    snprintf(meta, sizeof meta, "{\"version\":%d,\"gateway\":\"%s\",\"heartbeat_ms\":%u}",
+             IPC_PROTOCOL_VERSION, app->incarnation, app->opt.heartbeat_ms);
+    gw_router_send(app, w, IPC_WELCOME, NULL, NULL, meta, strlen(meta), NULL, 0, NULL, 0);
+}
+
 static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ipc_msg *m)
 {
     json_t *ver = json_object_get(m->meta, "version");
     if (!json_is_integer(ver) || json_integer_value(ver) != IPC_PROTOCOL_VERSION) {
         send_error(app, rid, "version", "unsupported protocol version", "HELLO");
-        return;
-    }
-    if (m->nsp.len == 0) {
-        send_error(app, rid, "meta", "HELLO needs a namespace", "HELLO");
         return;
     }
     json_t *inc = json_object_get(m->meta, "incarnation");
@@ -125,6 +180,39 @@ static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ip
         return;
     }
     const char *incarnation = json_string_value(inc);
+    json_t *role = json_object_get(m->meta, "role"), *jkey = json_object_get(m->meta, "key");
+    json_t *jpid = json_object_get(m->meta, "pid");
+    long claimed_pid = json_is_integer(jpid) ? (long)json_integer_value(jpid) : 0;
+    const char *key = json_is_string(jkey) && json_string_length(jkey) ? json_string_value(jkey) : NULL;
+    if (role && !(json_is_string(role) && (strcmp(json_string_value(role), "worker") == 0 ||
+                                           strcmp(json_string_value(role), "emitter") == 0))) {
+        send_error(app, rid, "meta", "unknown role", "HELLO");
+        return;
+    }
+    if (role && strcmp(json_string_value(role), "emitter") == 0) {
+        hello_emitter(app, rid, w, m, incarnation, claimed_pid, key);
+        return;
+    }
+    if (m->nsp.len == 0) {
+        send_error(app, rid, "meta", "HELLO needs a namespace", "HELLO");
+        return;
+    }
+    /* PROTOCOL.md rule 10a: refused before anything changes, so a refused
+     * HELLO replaces nobody, not even this connection's own registration. */
+    gw_child *child = NULL;
+    const char *refusal = NULL;
+    int verdict = gw_auth_worker(app, m->nsp.data, m->nsp.len, key, &child, &refusal);
+    if (verdict == GW_AUTH_REFUSED) {
+        log_warn("HELLO for %.*s refused (pid %ld, incarnation %.40s): %s",
+                 (int)(m->nsp.len > 200 ? 200 : m->nsp.len), m->nsp.data, claimed_pid, incarnation,
+                 refusal);
+        send_error(app, rid, "auth", refusal, "HELLO");
+        return;
+    }
+    if (w && w->emitter) {
+        gw_worker_drop(app, w, "emitter became a worker");
+        w = NULL;
+    }
     if (w && w->nsp && (w->nsp->name[0] != m->nsp.data[0] || strlen(w->nsp->name) != m->nsp.len ||
                         memcmp(w->nsp->name, m->nsp.data, m->nsp.len) != 0 ||
                         strcmp(w->incarnation, incarnation) != 0)) {
@@ -140,15 +228,23 @@ static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ip
         HASH_ADD_KEYPTR(hh, app->workers, w->rid, w->rid_len, w);
     }
     snprintf(w->incarnation, sizeof w->incarnation, "%s", incarnation);
-    json_t *pid = json_object_get(m->meta, "pid");
-    w->pid = json_is_integer(pid) ? (long)json_integer_value(pid) : 0;
+    /* The pid decides which process is killed when it hangs: believe it
+     * only from the child whose key it presented. */
+    w->spawned = verdict == GW_AUTH_SPAWNED;
+    w->pid = child ? (long)child->pid : claimed_pid;
+    if (verdict == GW_AUTH_OPEN)
+        log_info("worker for %s accepted without a key (no --worker-key configured)", nsp->name);
     w->conn_events = parse_conn_events(json_object_get(m->meta, "conn_events"));
     w->last_seen = ev_now(app->loop);
     if (nsp->worker && nsp->worker != w) {
         /* Rule 12: a new HELLO for a served namespace takes it over. */
         gw_worker *old = nsp->worker;
+        long old_pid = old->spawned ? old->pid : 0;
         send_simple(app, old, IPC_BYE, "{\"reason\":\"replaced by a new worker\"}");
         gw_worker_drop(app, old, "replaced by a new worker");
+        /* Marked after the drop, which would otherwise wake it right away. */
+        for (gw_child *c = app->children; old_pid && c; c = c->next)
+            if ((long)c->pid == old_pid) c->bye_sent = 1; /* its exit is no crash */
     }
     w->nsp = nsp;
     nsp->worker = w;
@@ -161,6 +257,7 @@ static void handle_hello(gw_app *app, const ipc_buf *rid, gw_worker *w, const ip
              w->incarnation);
     for (gw_child *c = app->children; c; c = c->next)
         if ((long)c->pid == w->pid || strcmp(c->nsp, nsp->name) == 0) c->hello_seen = 1;
+    if (child) child->bye_sent = 0;
     maybe_listen(app);
 }
 
@@ -191,19 +288,28 @@ static void handle_frames(gw_app *app, ipc_frames *f)
         handle_hello(app, rid, w, &m);
         break;
     case IPC_PING:
-        if (w) send_simple(app, w, IPC_PONG, NULL);
+        if (w)
+            send_simple(app, w, IPC_PONG, NULL);
+        else /* rule 30: a worker of a previous gateway life re-greets at once */
+            send_error(app, rid, "hello", "unknown connection: HELLO first", "PING");
         break;
     case IPC_PONG:
+        if (w && w->ping_sent > 0) w->rtt = ev_time() - w->ping_sent, w->ping_sent = 0;
         break;
     case IPC_PROCESSED: {
         json_t *seq = json_object_get(m.meta, "seq");
         if (w && json_is_integer(seq)) sio_worker_processed(app, w, (uint64_t)json_integer_value(seq));
+        if (!w) send_error(app, rid, "hello", "unknown connection: HELLO first", "PROCESSED");
         break;
     }
     case IPC_BYE:
         if (w) gw_worker_drop(app, w, "worker said BYE");
         break;
     default:
+        if (w && w->emitter) {
+            gw_auth_emitter_msg(app, w, &m);
+            break;
+        }
         if (!w || !w->nsp) {
             send_error(app, rid, "hello", "HELLO first", ipc_type_name(m.type));
             break;
@@ -275,17 +381,17 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
     {
         if (now - w->last_seen > limit) {
             long pid = w->pid;
-            int hung = w->last_seen >= 0;
+            int hung = w->last_seen >= 0, w_spawned = w->spawned;
             gw_worker_drop(app, w, hung ? "missed heartbeats" : "unreachable");
             /* A hung worker we started is killed; child_cb restarts it. */
-            for (gw_child *c = app->children; hung && c; c = c->next)
+            for (gw_child *c = app->children; hung && w_spawned && c; c = c->next)
                 if (c->pid > 0 && (long)c->pid == pid) {
                     log_warn("worker for %s (pid %ld) is hung: killing it", c->nsp, pid);
                     kill(c->pid, SIGKILL);
                 }
             continue;
         }
-        if (revents & EV_TIMER && t->repeat > 0) send_simple(app, w, IPC_PING, NULL);
+        if (revents & EV_TIMER && t->repeat > 0) w->ping_sent = ev_time(), send_simple(app, w, IPC_PING, NULL);
     }
 }
 
@@ -389,6 +495,17 @@ static void reaper_cb(struct ev_loop *loop, ev_timer *t, int revents)
     }
 }
 
+int gw_router_pattern_matches(gw_app *app, const char *nsp, size_t len)
+{
+    for (gw_template *t = app->templates; t; t = t->next) {
+        pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
+        int rc = pcre2_match(t->re, (PCRE2_SPTR)nsp, len, 0, 0, md, NULL);
+        pcre2_match_data_free(md);
+        if (rc >= 0) return 1;
+    }
+    return 0;
+}
+
 int gw_router_given_up(gw_app *app, gw_nsp *nsp)
 {
     for (gw_child *c = app->children; c; c = c->next)
@@ -400,6 +517,7 @@ int gw_router_given_up(gw_app *app, gw_nsp *nsp)
 int gw_router_worker_expected(gw_app *app, gw_nsp *nsp)
 {
     if (app->shutting_down) return 0;
+    if (gw_auth_in_grace(app, nsp)) return 1;
     for (gw_child *c = app->children; c; c = c->next)
         if (!c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp->name) == 0)
             return 1;
@@ -432,6 +550,7 @@ static void child_free(gw_app *app, gw_child *c)
     if (c->dynamic) app->n_dynamic--;
     ev_child_stop(app->loop, &c->watcher);
     ev_timer_stop(app->loop, &c->restart);
+    gw_wout_destroy(&c->out);
     free(c->nsp);
     free(c->command);
     free(c);
@@ -441,6 +560,7 @@ static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     gw_child *c = t->data;
     if (c->app->shutting_down || c->pid > 0) return;
+    gw_metrics_nsp(c->nsp)->restarts++;
     spawn(c->app, c);
 }
 
@@ -457,10 +577,14 @@ static void schedule_restart(gw_app *app, gw_child *c)
     unsigned recent = ++c->n_crashes, limit = app->opt.crash_limit;
     if (limit && recent >= limit) {
         c->given_up = 1;
+        gw_metrics_nsp(c->nsp)->crash_loops++;
         gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
+        size_t n = nsp ? nsp->n_sockets : 0;
         if (nsp && !nsp->worker) sio_worker_gone(app, nsp, "crash loop");
-        log_error("worker for %s exited %u times within %u ms: crash loop, not restarting it",
-                  c->nsp, recent, app->opt.crash_window_ms);
+        log_error("worker for %s exited %u times within %u ms: crash loop, not restarting it until "
+                  "SIGHUP; %zu connected socket(s) were disconnected and new CONNECTs to %s get "
+                  "CONNECT_ERROR \"Namespace unavailable\"",
+                  c->nsp, recent, app->opt.crash_window_ms, n, c->nsp);
         return;
     }
     /* A worker that ran for a while starts again from the smallest delay. */
@@ -487,23 +611,39 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     gw_child *c = w->data;
     gw_app *app = c->app;
     ev_child_stop(loop, w);
+    gw_wout_destroy(&c->out); /* its last words come before the exit line */
     int st = w->rstatus;
     if (WIFSIGNALED(st))
-        log_warn("worker for %s (pid %d) killed by signal %d", c->nsp, (int)c->pid, WTERMSIG(st));
+        gw_log_fields(GW_LOG_WARN, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "signal", GW_FNUM(WTERMSIG(st))),
+                      "worker for %s (pid %d) killed by signal %d", c->nsp, (int)c->pid, WTERMSIG(st));
     else
-        log_warn("worker for %s (pid %d) exited with status %d", c->nsp, (int)c->pid,
-                 WEXITSTATUS(st));
+        gw_log_fields(GW_LOG_WARN, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "status", GW_FNUM(WEXITSTATUS(st))),
+                      "worker for %s (pid %d) exited with status %d", c->nsp, (int)c->pid, WEXITSTATUS(st));
     gw_worker *wk, *tmp;
-    HASH_ITER(hh, app->workers, wk, tmp) if (wk->pid == (long)c->pid)
+    long dead = (long)c->pid;
+    c->pid = 0; /* reaped: never signal that number again (wake_dismissed) */
+    c->key_hex[0] = '\0'; /* its key dies with it */
+    HASH_ITER(hh, app->workers, wk, tmp) if (wk->spawned && wk->pid == dead)
         gw_worker_drop(app, wk, "worker process exited");
-    c->pid = 0;
     c->hello_seen = 1; /* do not hold the listener for a dead worker */
     if (!app->listening) maybe_listen(app);
     if (c->retiring || c->draining) {
         child_free(app, c); /* stopped on purpose, or leaving anyway */
         return;
     }
-    if (!app->shutting_down) schedule_restart(app, c);
+    if (app->shutting_down) return;
+    if (c->bye_sent) {
+        /* We dismissed it (rule 12): leaving then is what it should do. */
+        gw_nsp *nsp = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
+        log_info("worker for %s exited after BYE: not counted as a crash%s", c->nsp,
+                 nsp && nsp->worker ? "; another worker serves the namespace" : "");
+        if (nsp && nsp->worker) return; /* wake_dismissed restarts it when needed */
+        c->bye_sent = 0;
+        ev_timer_set(&c->restart, app->opt.restart_min_ms / 1000.0, 0);
+        ev_timer_start(app->loop, &c->restart);
+        return;
+    }
+    schedule_restart(app, c);
 }
 
 static int spawn(gw_app *app, gw_child *c)
@@ -516,21 +656,29 @@ static int spawn(gw_app *app, gw_child *c)
     extern char **environ;
     size_t n = 0;
     while (environ[n]) n++;
-    char **envp = xcalloc(n + 5, sizeof *envp);
+    char **envp = xcalloc(n + 7, sizeof *envp);
+    gw_auth_new_spawn_key(c); /* rule 10a: this process's own key, for its namespace only */
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "IOGATE_ENDPOINT=", 16) != 0 &&
             strncmp(environ[i], "IOGATE_NAMESPACE=", 17) != 0 &&
             strncmp(environ[i], "IOGATE_GATEWAY=", 15) != 0 &&
-            strncmp(environ[i], "IOGATE_GATEWAY_PID=", 19) != 0)
+            strncmp(environ[i], "IOGATE_GATEWAY_PID=", 19) != 0 &&
+            strncmp(environ[i], "IOGATE_WORKER_KEY=", 18) != 0 &&
+            strncmp(environ[i], "IOGATE_CURVE_SERVERKEY=", 23) != 0)
             envp[k++] = environ[i];
+    /* CURVE (PROTOCOL.md §1): the server key for the worker libraries;
+     * without CURVE none is passed on, not even an inherited one. */
+    char curvenv[24 + sizeof app->curve_pub];
+    snprintf(curvenv, sizeof curvenv, "IOGATE_CURVE_SERVERKEY=%s", app->curve_pub);
+    if (app->curve_pub[0]) envp[k++] = curvenv;
     /* IOGATE_GATEWAY_PID tells the worker libraries they were spawned by
      * this process, so they end with it (PR_SET_PDEATHSIG) instead of
      * retrying HELLO for ever under PID 1 after a kill -9 of the gateway. */
     char pidenv[40];
     snprintf(pidenv, sizeof pidenv, "IOGATE_GATEWAY_PID=%ld", (long)getpid());
     envp[k++] = pidenv;
-    char *own[3];
+    char *own[4];
     size_t l0 = strlen(app->endpoint) + 17, l1 = strlen(c->nsp) + 18, l2 = strlen(app->incarnation) + 16;
     own[0] = xmalloc(l0);
     snprintf(own[0], l0, "IOGATE_ENDPOINT=%s", app->endpoint);
@@ -541,6 +689,9 @@ static int spawn(gw_app *app, gw_child *c)
     envp[k++] = own[0];
     envp[k++] = own[1];
     envp[k++] = own[2];
+    own[3] = xmalloc(18 + GW_KEY_HEX + 1);
+    snprintf(own[3], 18 + GW_KEY_HEX + 1, "IOGATE_WORKER_KEY=%s", c->key_hex);
+    envp[k++] = own[3];
     envp[k] = NULL;
     /* "exec" so the worker replaces the shell: its pid is the one we
      * watch, signal and match against HELLO.  "env" (which execs in turn,
@@ -552,9 +703,11 @@ static int spawn(gw_app *app, gw_child *c)
     char *argv[] = {"sh", "-c", line, NULL};
     sigset_t none;
     sigemptyset(&none);
+    gw_wout *out = gw_wout_new(app->loop, c->nsp);
 
     pid_t pid = fork();
     if (pid == 0) {
+        if (out) gw_wout_child(out);
         /* The worker starts with default signal dispositions and mask. */
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
@@ -563,18 +716,23 @@ static int spawn(gw_app *app, gw_child *c)
     }
     int e = errno;
     free(line);
-    for (int i = 0; i < 3; i++) free(own[i]);
+    for (int i = 0; i < 4; i++) free(own[i]);
     free(envp);
     if (pid < 0) {
         log_error("fork for worker %s: %s", c->nsp, strerror(e));
+        gw_wout_destroy(&out);
         return -1;
     }
+    gw_wout_destroy(&c->out);
+    if (out) gw_wout_started(out, pid);
+    c->out = out;
     c->pid = pid;
     c->started = ev_now(app->loop);
     ev_child_init(&c->watcher, child_cb, pid, 0);
     c->watcher.data = c;
     ev_child_start(app->loop, &c->watcher);
-    log_info("started worker for %s (pid %d): %s", c->nsp, (int)pid, c->command);
+    gw_log_fields(GW_LOG_INFO, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(pid), "command", c->command),
+                  "started worker for %s (pid %d): %s", c->nsp, (int)pid, c->command);
     return 0;
 }
 
@@ -589,6 +747,11 @@ static void startup_cb(struct ev_loop *loop, ev_timer *t, int revents)
 int gw_router_start(gw_app *app)
 {
     gw_random_id(app->incarnation);
+    /* Keys first: a bad key file stops the start before anything else. */
+    if (gw_auth_start(app) < 0) {
+        gw_auth_stop(app);
+        return -1;
+    }
     if (app->opt.ipc_endpoint) {
         app->endpoint = xstrdup(app->opt.ipc_endpoint);
     } else {
@@ -613,9 +776,8 @@ int gw_router_start(gw_app *app)
     zmq_setsockopt(app->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(app->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(app->router, ZMQ_LINGER, &zero, sizeof zero);
-    /* CURVE (PROTOCOL.md §1): workers we spawn learn the server key from
-     * the environment they inherit; without CURVE none is passed on. */
-    unsetenv("IOGATE_CURVE_SERVERKEY");
+    /* CURVE (PROTOCOL.md §1): workers we spawn get the server key in the
+     * environment spawn() builds for them. */
     if (app->opt.ipc_curve_secret) {
         char secret[41], pub[41];
         if (ipc_curve_read_key(app->opt.ipc_curve_secret, secret) < 0 ||
@@ -626,7 +788,7 @@ int gw_router_start(gw_app *app)
             return -1;
         }
         memset(secret, 0, sizeof secret);
-        setenv("IOGATE_CURVE_SERVERKEY", pub, 1);
+        memcpy(app->curve_pub, pub, sizeof app->curve_pub);
         log_info("IPC encrypted with CURVE; server public key %s", pub);
     }
     if (zmq_bind(app->router, app->endpoint) < 0) {
@@ -692,20 +854,22 @@ void gw_router_stop(gw_app *app)
         free(w->rid);
         free(w);
     }
-    /* Stop the workers we started: SIGTERM, up to 2 s, then SIGKILL. */
+    /* Stop the workers we started: SIGTERM, up to STOP_WAIT_MS, then
+     * SIGKILL.  The loop is over: poll their exits every STOP_POLL_MS. */
     for (gw_child *c = app->children; c; c = c->next)
         if (c->pid > 0) kill(c->pid, SIGTERM);
-    for (int tries = 0; tries < 200; tries++) {
+    for (int waited = 0;; waited += STOP_POLL_MS) {
         int alive = 0;
         for (gw_child *c = app->children; c; c = c->next) {
+            gw_wout_drain(c->out); /* a worker blocked writing its last lines could not exit */
             if (c->pid <= 0) continue;
             if (waitpid(c->pid, NULL, WNOHANG) == c->pid)
                 c->pid = 0;
             else
                 alive++;
         }
-        if (!alive) break;
-        usleep(10000);
+        if (!alive || waited >= STOP_WAIT_MS) break;
+        usleep(STOP_POLL_MS * 1000);
     }
     while (app->children) {
         gw_child *c = app->children;
@@ -726,6 +890,7 @@ void gw_router_stop(gw_app *app)
     ev_idle_stop(loop, &app->zidle);
     ev_timer_stop(loop, &app->heartbeat);
     ev_timer_stop(loop, &app->startup);
+    gw_auth_stop(app);
     ipc_frames_close(&app->frames);
     if (app->router) zmq_close(app->router);
     app->router = NULL;

@@ -17,6 +17,8 @@ for (const file of fs.readdirSync(DIR).filter((f) => f.endsWith('.conf'))) {
     // a FastCGI address in the file gets a free port too.
     let text = fs.readFileSync(path.join(DIR, file), 'utf8');
     text = text.replace(/^fastcgi = .*$/m, `fastcgi = 127.0.0.1:${await freePort()}`);
+    const admin = await freePort();
+    text = text.replace(/^admin-listen = .*$/m, `admin-listen = 127.0.0.1:${admin}`);
     const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-conf-')), file);
     fs.writeFileSync(tmp, text);
     const gw = await startGateway({ workers: {}, args: ['--config', tmp] });
@@ -27,6 +29,7 @@ for (const file of fs.readdirSync(DIR).filter((f) => f.endsWith('.conf'))) {
         throw new Error(`${e.message}\n${gw.logs.slice(-3000)}`);
       });
       assert.equal(s.connected, true);
+      if (/^admin-listen/m.test(text)) assert.equal((await fetch(`http://127.0.0.1:${admin}/healthz`)).status, 200);
     } finally {
       await gw.stop();
     }

@@ -27,7 +27,8 @@ describe('IPC rules settled by issue 13, against a worker written from the text'
   test('rule 10: HELLO without an incarnation gets ERROR meta; without a pid it is accepted', async () => {
     await gw.waitLog(/HELLO without an incarnation for \/: ERROR meta/);
     await gw.waitLog(/conform error meta HELLO HELLO needs an incarnation/);
-    await gw.waitLog(/worker ready: namespace \/, pid 0, incarnation conform\d+/);
+    // its spawn key (rule 10a) tells the gateway which child it is: the pid logged is that child's
+    await gw.waitLog(new RegExp(`worker ready: namespace /, pid ${gw.logs.match(/started worker for \/ \(pid (\d+)\)/)[1]}, incarnation conform\\d+`));
     const s = gw.client('/');
     await once(s, 'connect');
     s.emit('hello?');

@@ -66,7 +66,8 @@ while True:
     if typ == "ERROR":
         log("error", meta.get("code"), meta.get("type"), meta.get("message"))
         before_welcome.append(meta.get("code"))
-        send("HELLO", meta={"version": 1, "incarnation": "conform" + str(os.getpid())})
+        send("HELLO", meta={"version": 1, "incarnation": "conform" + str(os.getpid()),
+                            "key": os.environ.get("IOGATE_WORKER_KEY", "")})
     elif typ == "WELCOME":
         log("welcome")
         break

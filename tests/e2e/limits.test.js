@@ -46,7 +46,8 @@ async function bystander(port) {
 }
 
 // Every frame the spy worker received, as it printed them.
-const spyView = (gw) => gw.logs.split('\n').filter((l) => l.startsWith('SPY ')).join('\n');
+// The spy's stderr reaches the log as `… INFO  worker[/ pid N] SPY …`.
+const spyView = (gw) => gw.logs.split('\n').map((l) => l.replace(/^\S+ INFO  worker\[\S* pid \d+\] /, '')).filter((l) => l.startsWith('SPY ')).join('\n');
 
 // Raw polling session with a nested-array bomb: Socket.IO EVENT "42" + the
 // array as JSON.
@@ -497,7 +498,7 @@ describe('security defaults', () => {
         engineIds.push(c.io.engine.id);
         assert.equal(await c.timeout(2000).emitWithAck('echo', 'x'), 'x');
         assert.notEqual(c.id, c.io.engine.id);
-        assert.ok(spyView(gw).includes(c.id), 'the spy saw the Socket.IO id');
+        await sh.waitFor(() => spyView(gw).includes(c.id), 3000, () => 'the spy saw the Socket.IO id');
         c.close();
       }
       await sh.waitFor(() => (gw.logs.match(/SPY DISCONNECT/g) || []).length >= 3);

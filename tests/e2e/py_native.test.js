@@ -2,7 +2,7 @@
 // meets it, under the real gateway with the real socket.io-client:
 //  - the two "after" examples of workers/python/README.md (*Coming from
 //    python-socketio*), taken from the Markdown at run time (blocks marked
-//    <!-- example: sync --> / <!-- example: async -->), run as the gateway's
+//    <!-- file: sync_app.py, run by … --> / async_app.py), run as the gateway's
 //    spawned workers and driven through their whole contract;
 //  - a middleware that raises: the client gets "Internal server error",
 //    never the exception's text, and the worker's log (shared format) has
@@ -21,10 +21,10 @@ const { startGateway, freePort, once, sleep, waitFor, BUILD, ROOT } = require('.
 const PY = '/usr/bin/python3';
 const LIB = path.join(ROOT, 'workers', 'python');
 
-// The python block that follows `<!-- example: NAME -->` in the README.
+// The python block marked `<!-- file: NAME_app.py, run by … -->` in the README.
 function readmeExample(name) {
   const md = fs.readFileSync(path.join(LIB, 'README.md'), 'utf8');
-  const re = new RegExp(`<!-- example: ${name} -->\\s*\\n\`\`\`python\\n([\\s\\S]*?)\\n\`\`\``);
+  const re = new RegExp(`<!-- file: ${name}_app\\.py, run by [^>]*-->\\s*\\n\`\`\`python\\n([\\s\\S]*?)\\n\`\`\``);
   const m = re.exec(md);
   assert.ok(m, `README example ${name} not found`);
   return m[1] + '\n';
@@ -88,7 +88,8 @@ function readmeSuite(name) {
     }
 
     test('the worker logs in the shared format', async () => {
-      assert.match(gw.logs, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  iogate\.worker\[\/\] welcomed by gateway /m);
+      // re-emitted by the gateway after its own prefix (README "Logs")
+      assert.match(gw.logs, /^\S+Z INFO  worker\[\/ pid \d+\] \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  iogate\.worker\[\/\] welcomed by gateway /m);
     });
   });
 }
@@ -133,7 +134,8 @@ describe('a Python middleware that raises', () => {
     assert.equal(err.message, 'Internal server error');
     assert.equal(err.data, undefined);
     c.close();
-    await gw.waitLog(/ERROR iogate\.worker\[\/\] namespace middleware 'auth' raised[^\n]*\nTraceback[\s\S]*KeyError: 'token'/);
+    // each line of the traceback re-emitted with the gateway's worker prefix
+    await gw.waitLog(/ERROR iogate\.worker\[\/\] namespace middleware 'auth' raised[^\n]*\n\S+Z INFO  worker\[\/ pid \d+\] Traceback[\s\S]*KeyError: 'token'/);
     const e = gw.client('/', { auth: { explicit: true } });
     const [err2] = await once(e, 'connect_error');
     assert.equal(err2.message, 'explicit refusal');

@@ -29,7 +29,8 @@ def send(typ, sid="", meta=None, data=None, nsp=NSP):
                          json.dumps(data, separators=(",", ":")).encode() if data is not None else b""])
 
 
-send("HELLO", meta={"version": 1, "incarnation": "raw" + str(os.getpid()), "pid": os.getpid()})
+send("HELLO", meta={"version": 1, "incarnation": "raw" + str(os.getpid()), "pid": os.getpid(),
+                    "key": os.environ.get("IOGATE_WORKER_KEY", "")})
 last_client = None
 while True:
     frames = sock.recv_multipart()

@@ -59,6 +59,8 @@ async function startGateway({ workers = { '/': 'echo' }, args = [], env = {} } =
     if (process.env.IOGATE_TEST_VERBOSE) process.stderr.write(d);
   });
   await waitFor(() => /listening on/.test(gw.logs), wrapper ? 30000 : 8000, () => `gateway did not start:\n${gw.logs}`);
+  // in TLS mode a gateway that did not turn TLS on fails here, not later
+  if (TLS && !/listening on https:\/\//.test(gw.logs)) throw new Error(`IOGATE_TEST_TLS=1 but no "listening on https://":\n${gw.logs}`);
   gw.client = (nsp = '/', opts = {}) => {
     const s = io(gw.url + (nsp === '/' ? '' : nsp), {
       forceNew: true,
@@ -163,4 +165,4 @@ async function rawPolling(gw, query = '') {
   };
 }
 
-module.exports = { startGateway, freePort, sleep, waitFor, once, rawPolling, ROOT, BUILD };
+module.exports = { startGateway, freePort, sleep, waitFor, once, rawPolling, ROOT, BUILD, TLS };

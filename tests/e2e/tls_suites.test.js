@@ -15,7 +15,11 @@ const os = require('node:os');
 const path = require('node:path');
 const { makeCert } = require('./tls_cert');
 
-const FILES = ['eio_http', 'eio_polling', 'eio_websocket', 'eio_upgrade', 'limits'];
+// The sio_harness.js ones (sio_protocol, sio_reasons, hostile_worker_data)
+// speak to the gateway only through it: the official client and fetch;
+// reference_diff serves its reference socket.io server over TLS too.
+const FILES = ['eio_http', 'eio_polling', 'eio_websocket', 'eio_upgrade', 'limits',
+  'sio_protocol', 'sio_reasons', 'hostile_worker_data', 'reference_diff'];
 
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'iogate-tls-suites-'));
 process.on('exit', () => fs.rmSync(DIR, { recursive: true, force: true }));

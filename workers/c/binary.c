@@ -38,39 +38,29 @@ const void *iog_binary_data(const json_t *v, size_t *len)
     return json_string_value(str);
 }
 
-/* A placeholder {"_placeholder":true,"num":k}; keys in any order.  The
- * gateway has checked the numbers (PROTOCOL.md rule 17), we check again. */
-static int placeholder_num(json_t *v, size_t n_att)
+/* Replace the placeholders of v, a tree ipc_check_placeholders() accepted:
+ * every object with a "_placeholder" key in it is then exactly
+ * {"_placeholder":true,"num":k} with 0 <= k < n_att, and the nesting is
+ * bounded, so nothing is checked again here. */
+static json_t *resolve(json_t *v, const ipc_buf *att)
 {
-    if (!json_is_object(v) || json_object_size(v) != 2) return -1;
-    if (!json_is_true(json_object_get(v, "_placeholder"))) return -1;
-    json_t *num = json_object_get(v, "num");
-    if (!json_is_integer(num)) return -1;
-    json_int_t k = json_integer_value(num);
-    if (k < 0 || (size_t)k >= n_att) return -1;
-    return (int)k;
-}
-
-static json_t *resolve(json_t *v, const ipc_buf *att, size_t n_att, int depth)
-{
-    if (depth > IOG_MAX_DEPTH) return v;
     if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
             json_t *e = json_array_get(v, i);
-            json_t *r = resolve(json_incref(e), att, n_att, depth + 1);
+            json_t *r = resolve(json_incref(e), att);
             if (r != e) json_array_set(v, i, r);
             json_decref(r);
         }
     } else if (json_is_object(v)) {
-        int k = placeholder_num(v, n_att);
-        if (k >= 0) {
+        if (json_object_get(v, "_placeholder")) {
+            json_int_t k = json_integer_value(json_object_get(v, "num"));
             json_decref(v);
             return iog_binary_new(att[k].data, att[k].len);
         }
         void *it = json_object_iter(v);
         while (it) {
             json_t *e = json_object_iter_value(it);
-            json_t *r = resolve(json_incref(e), att, n_att, depth + 1);
+            json_t *r = resolve(json_incref(e), att);
             if (r != e) json_object_iter_set(v, it, r);
             json_decref(r);
             it = json_object_iter_next(v, it);
@@ -79,10 +69,16 @@ static json_t *resolve(json_t *v, const ipc_buf *att, size_t n_att, int depth)
     return v;
 }
 
-json_t *iog_resolve_placeholders(json_t *v, const ipc_buf *att, size_t n_att)
+json_t *iog_resolve_placeholders(json_t *v, const ipc_buf *att, size_t n_att, const char **why)
 {
+    /* The one check of a received value (PROTOCOL.md rule 7): the gateway
+     * is a separate process, so its numbers are not taken on trust. */
+    if (ipc_check_placeholders(v, n_att, IOG_MAX_DEPTH, why) != 0) {
+        json_decref(v);
+        return NULL;
+    }
     if (!v || n_att == 0) return v;
-    return resolve(v, att, n_att, 0);
+    return resolve(v, att);
 }
 
 static bool has_binary(json_t *v, int depth)

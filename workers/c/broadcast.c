@@ -56,6 +56,11 @@ iog_broadcast *iog_bc_volatile(iog_broadcast *b)
     return b;
 }
 
+iog_broadcast *iog_bc_local(iog_broadcast *b)
+{
+    return b; /* socket.io: this server node only; a worker is the only one */
+}
+
 void iog_bc_destroy(iog_broadcast **pb)
 {
     iog_broadcast *b = *pb;
@@ -78,6 +83,28 @@ static json_t *str_array(char **v, size_t n)
     return a;
 }
 
+json_t *iog_bc_meta(const iog_broadcast *b)
+{
+    json_t *meta = iog_jcheck(json_object());
+    if (b->n_rooms) json_object_set_new(meta, "rooms", str_array(b->rooms, b->n_rooms));
+    if (b->n_except) json_object_set_new(meta, "except", str_array(b->except, b->n_except));
+    if (b->vol) json_object_set_new(meta, "volatile", json_true());
+    return meta;
+}
+
+static void notify_one(iog_socket *s, void *data)
+{
+    iog_socket_notify_outgoing(s, data);
+}
+
+void iog_bc_notify_outgoing(const iog_broadcast *b, json_t *data)
+{
+    bool any = false;
+    for (iog_socket *s = b->w->head; s && !any; s = s->next)
+        any = s->on_any_out.n > 0;
+    if (any) iog_bc_each(b, notify_one, data); /* only then find the receivers */
+}
+
 int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args)
 {
     iog_broadcast *b = *pb;
@@ -86,10 +113,7 @@ int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args)
         json_decref(args);
         return iog_fail(EINVAL, "reserved event name");
     }
-    json_t *meta = iog_jcheck(json_object());
-    if (b->n_rooms) json_object_set_new(meta, "rooms", str_array(b->rooms, b->n_rooms));
-    if (b->n_except) json_object_set_new(meta, "except", str_array(b->except, b->n_except));
-    if (b->vol) json_object_set_new(meta, "volatile", json_true());
+    json_t *meta = iog_bc_meta(b);
     json_t *data = iog_jcheck(json_array());
     json_array_append_new(data, json_string(event));
     if (json_is_array(args))
@@ -99,6 +123,7 @@ int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args)
     json_decref(args);
     /* Every gateway gets it and applies rooms / except to its own sockets. */
     int rc = iog_send_all(b->w, IPC_BROADCAST, meta, data, b->vol);
+    if (rc == 0) iog_bc_notify_outgoing(b, data);
     json_decref(meta);
     json_decref(data);
     iog_bc_destroy(pb);

@@ -1,8 +1,13 @@
 /* common.c — the worker library's logging, error strings, out-of-memory
- * policy (log and abort), monotonic clock and callback lists. */
+ * policy (log and abort), monotonic clock, callback lists, and the one
+ * process-wide setting it offers (iog_tune_malloc, called by the
+ * application, never by the library). */
 #include "worker_int.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +31,14 @@ int iog_fail(int err, const char *why)
     return -1;
 }
 
+/* The format every iogate library and the gateway share (README "Logs"):
+ *   2026-11-30T04:40:00.123Z INFO  iogate.worker[/chat] message
+ * ISO-8601 UTC with milliseconds, the level padded to five, the component
+ * (with the namespace from IOGATE_NAMESPACE, as the Python and Node.js
+ * libraries write it; "-" when unset), the message. */
 void iog_log(int level, const char *fmt, ...)
 {
-    static const char *tags[] = {"error", "warn", "info", "debug"};
+    static const char *tags[] = {"ERROR", "WARN ", "INFO ", "DEBUG"};
     if (level > iog_log_level) return;
     if (level < 0) level = 0;
     if (level > 3) level = 3;
@@ -36,9 +46,12 @@ void iog_log(int level, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
+    const char *nsp = getenv("IOGATE_NAMESPACE");
     char line[2048];
-    int n = snprintf(line, sizeof line, "%02d:%02d:%02d.%03d iogate-worker[%d] %s: ", tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000), (int)getpid(), tags[level]);
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s iogate.worker[%.200s] ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, (int)(ts.tv_nsec / 1000000), tags[level], nsp && *nsp ? nsp : "-");
+    if (n < 0 || (size_t)n >= sizeof line) n = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
@@ -116,4 +129,15 @@ void iog_cbs_clear(iog_cbs *l)
         free(l->v[i].event);
     free(l->v);
     memset(l, 0, sizeof *l);
+}
+
+void iog_tune_malloc(void)
+{
+#ifdef __GLIBC__
+    /* As the gateway's main() does: keep freed heap instead of trimming it
+     * back to the kernel after every burst (a busy worker otherwise spends
+     * much of its CPU in brk and page faults). */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 1 << 20);
+#endif
 }

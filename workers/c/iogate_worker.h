@@ -78,12 +78,21 @@ typedef struct iog_broadcast iog_broadcast;     /* a {rooms, except, flags} sele
  * thread ("reserved event name", "socket is not connected", …). */
 const char *iog_strerror(void);
 
-/* Log one line to stderr: "iogate-worker[<pid>] <level>: …".  Levels:
+/* Log one line to stderr in the format the gateway and every library
+ * share: "2026-11-30T04:40:00.123Z INFO  iogate.worker[/nsp] …".  Levels:
  * 0 error, 1 warn, 2 info, 3 debug.  Lines above iog_log_level are dropped;
  * the default is 2, or the value of the environment variable
  * IOGATE_WORKER_LOG ("error"|"warn"|"info"|"debug") read at iog_worker_new. */
 extern int iog_log_level;
 void iog_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Process-wide and opt-in: tune glibc's malloc for a busy worker (keep up
+ * to 64 MiB of freed heap instead of trimming it back to the kernel after
+ * every burst; grow the heap 1 MiB at a time), as the gateway does for
+ * itself.  The library never calls it: a process's malloc settings are its
+ * main()'s to choose, so call it there, before the worker starts.  Does
+ * nothing without glibc. */
+void iog_tune_malloc(void);
 
 /* ------------------------------------------------------------------ */
 /* Binary values                                                        */
@@ -266,6 +275,13 @@ const char *iog_socket_transport(const iog_socket *s);
  * it as for a new socket (check this to skip work); the client noticed
  * nothing, and a refusal disconnects it. */
 bool iog_socket_recovered(const iog_socket *s);
+/* Whether its client recovered it after losing its transport (connection
+ * state recovery, PROTOCOL.md rule 16a; iog_socket_recovered() is then
+ * true too, as the reference's socket.recovered).  Its data carries over
+ * from the socket object it replaces (that one is gone, without events);
+ * middleware runs again unless the gateway skips it
+ * (--recovery-skip-middlewares). */
+bool iog_socket_restored(const iog_socket *s);
 /* True from ACCEPT until disconnect. */
 bool iog_socket_connected(const iog_socket *s);
 
@@ -283,16 +299,41 @@ json_t *iog_socket_rooms_json(const iog_socket *s);
  * socket that has gone, ignored (0, nothing leaks).  0 or -1. */
 int iog_socket_join(iog_socket *s, const char *room);
 int iog_socket_leave(iog_socket *s, const char *room);
+/* socket.join([…]) / leave([…]): the rooms of a NULL-terminated array. */
+int iog_socket_join_rooms(iog_socket *s, const char *const *rooms);
+int iog_socket_leave_rooms(iog_socket *s, const char *const *rooms);
+
+/* Accessors are named as the rest of this header: iog_socket_<thing>()
+ * reads, iog_socket_set_<thing>() writes. */
 
 /* Arbitrary data visible to iog_fetch_sockets() (socket.data in Node).
- * Starts as {}.  get: borrowed.  set: consumes `data` (NULL = {}). */
-json_t *iog_socket_data_get(const iog_socket *s);
-void iog_socket_data_set(iog_socket *s, json_t *data);
+ * Starts as {}.  Read: borrowed.  Set: consumes `data` (NULL = {}). */
+json_t *iog_socket_data(const iog_socket *s);
+void iog_socket_set_data(iog_socket *s, json_t *data);
 
 /* One application pointer per socket; `free_fn` (may be NULL) is called on
  * it when replaced or when the socket is freed. */
+void *iog_socket_user(const iog_socket *s);
 void iog_socket_set_user(iog_socket *s, void *ptr, void (*free_fn)(void *));
-void *iog_socket_get_user(const iog_socket *s);
+
+#ifndef IOG_NO_DEPRECATED
+/* Deprecated names of the accessors above, kept so that existing code
+ * compiles; they will go in a later release.  Define IOG_NO_DEPRECATED
+ * before including this header to check that your code no longer uses
+ * them. */
+static inline json_t *iog_socket_data_get(const iog_socket *s)
+{
+    return iog_socket_data(s);
+}
+static inline void iog_socket_data_set(iog_socket *s, json_t *data)
+{
+    iog_socket_set_data(s, data);
+}
+static inline void *iog_socket_get_user(const iog_socket *s)
+{
+    return iog_socket_user(s);
+}
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Socket: events in                                                    */
@@ -312,11 +353,62 @@ typedef void (*iog_any_fn)(iog_socket *s, const char *event, json_t *args, iog_a
                            void *user);
 void iog_socket_on_any(iog_socket *s, iog_any_fn fn, void *user);
 
+/* socket.io's prependAny (before the catch-alls already there) and offAny
+ * (remove fn's registrations; NULL: all). */
+void iog_socket_prepend_any(iog_socket *s, iog_any_fn fn, void *user);
+void iog_socket_off_any(iog_socket *s, iog_any_fn fn);
+
 /* Answer a client's ack request with `args` (consumed; an array, or NULL for
  * none; binary values allowed).  Consumes *ack and sets it to NULL; an ack
  * can be sent once (a second handler holding the same ack gets -1).
  * 0 or -1. */
 int iog_ack_send(iog_ack **ack, json_t *args);
+
+/* ---- raw arguments (raw.c): handlers that forward or store the JSON
+ * bytes never have them parsed or dumped.
+ *
+ * A raw event handler gets the event's data frame exactly as the gateway
+ * sent it: json[0..len) is the array ["event", arg…] as the client wrote it
+ * (validated by the gateway: PROTOCOL.md rule 30a's JSON rules), not
+ * NUL-terminated, with binary values still placeholders
+ * {"_placeholder":true,"num":k} whose bytes are att[k] (n_att of them).
+ * Everything is borrowed for the call.  `ack` as for iog_event_fn.
+ *
+ * When an event has only raw handlers on a socket without packet
+ * middleware (iog_socket_use) or catch-all (iog_socket_on_any), the
+ * library does not parse it at all.  Otherwise it takes the parsed path
+ * (middleware, catch-all, iog_socket_on handlers, in that order) and the
+ * raw handlers run last, on the packet as the middleware left it,
+ * serialized again. */
+typedef struct {
+    const char *data;
+    size_t len;
+} iog_buf;
+typedef void (*iog_raw_event_fn)(iog_socket *s, const char *json, size_t len, const iog_buf *att,
+                                 size_t n_att, iog_ack *ack, void *user);
+void iog_socket_on_raw(iog_socket *s, const char *event, iog_raw_event_fn fn, void *user);
+/* Remove the raw handlers of `event` registered with `fn` (NULL = all). */
+void iog_socket_off_raw(iog_socket *s, const char *event, iog_raw_event_fn fn);
+/* Where the arguments start in a raw event's json: "[" followed by
+ * json[off..len) is the arguments array without the event name (what
+ * iog_ack_send_raw wants to echo them).  0 if json is not ["name", …]. */
+size_t iog_raw_args_off(const char *json, size_t len);
+/* Send JSON text as it is (not parsed, not copied into a tree; the gateway
+ * validates it, rule 30a, and answers ERROR for what it refuses):
+ *  - iog_socket_emit_raw: json_array is ["event", arg…] (the form a raw
+ *    handler receives, so a received event can be sent on untouched);
+ *  - iog_ack_send_raw: json_array is the ack's arguments [arg…]; consumes
+ *    *ack as iog_ack_send;
+ *  - iog_bc_emit_raw: as iog_bc_emit, consumes *pb.
+ * att[0..n_att) are the attachment frames its placeholders refer to (NULL,
+ * 0 for none).  -1 without sending for text that is not an array, a
+ * reserved or missing event name, or as the parsed forms. */
+int iog_socket_emit_raw(iog_socket *s, const char *json_array, size_t len, const iog_buf *att,
+                        size_t n_att);
+int iog_ack_send_raw(iog_ack **ack, const char *json_array, size_t len, const iog_buf *att,
+                     size_t n_att);
+int iog_bc_emit_raw(iog_broadcast **pb, const char *json_array, size_t len, const iog_buf *att,
+                    size_t n_att);
 
 /* Per-packet socket middleware: `packet` (borrowed; the handler may modify
  * it) is ["event", arg…].  Call iog_next() to continue, iog_next_error() to
@@ -362,6 +454,17 @@ int iog_socket_emit(iog_socket *s, const char *event, json_t *args);
 /* Same, but the message may be dropped when the gateway is slow. */
 int iog_socket_emit_volatile(iog_socket *s, const char *event, json_t *args);
 
+/* Outgoing catch-all (socket.io's onAnyOutgoing): fn(s, event, args, user)
+ * for every event sent to this client — its own emits and the broadcasts
+ * that reach it (the worker owns the rooms, so it knows which do); args
+ * (borrowed, for the call) without the event name.  Acknowledgements are
+ * not events.  prepend: before those already there; off: remove fn's
+ * registrations (NULL: all). */
+typedef void (*iog_any_out_fn)(iog_socket *s, const char *event, json_t *args, void *user);
+void iog_socket_on_any_outgoing(iog_socket *s, iog_any_out_fn fn, void *user);
+void iog_socket_prepend_any_outgoing(iog_socket *s, iog_any_out_fn fn, void *user);
+void iog_socket_off_any_outgoing(iog_socket *s, iog_any_out_fn fn);
+
 /* Reply to an emit with ack.  Exactly one call per successful
  * iog_socket_emit_with_ack: err NULL and args (borrowed, the client's ack
  * arguments, binary resolved) on success; err "operation has timed out" or
@@ -394,12 +497,36 @@ iog_broadcast *iog_socket_to(iog_socket *s, const char *room);
 iog_broadcast *iog_bc_to(iog_broadcast *b, const char *room);
 iog_broadcast *iog_bc_except(iog_broadcast *b, const char *room);
 iog_broadcast *iog_bc_volatile(iog_broadcast *b);
+/* socket.io's local flag ("this server node only"): exact as it is, a
+ * worker being the only server of its namespace; returns b. */
+iog_broadcast *iog_bc_local(iog_broadcast *b);
 void iog_bc_destroy(iog_broadcast **pb);
 /* One BROADCAST message to each gateway connected (each applies it to its
  * own sockets).  Consumes *pb (set to NULL) and args (as iog_socket_emit).
  * -1 for a reserved name, no gateway connected, or a send failure (to any
  * gateway: the others still got it). */
 int iog_bc_emit(iog_broadcast **pb, const char *event, json_t *args);
+/* Broadcast asking every receiver for an acknowledgement (socket.io's
+ * io.to(room).timeout(ms).emit(ev, …, cb); PROTOCOL.md rule 25a).  The
+ * gateways resolve the receivers and count them.  cb runs exactly once
+ * (unless -1 is returned): err NULL when every receiver answered, or
+ * "operation has timed out" after timeout_ms (1..3600000) with the answers
+ * that came; `responses` (borrowed, valid during the call) holds the first
+ * ack argument of each answer, binary resolved.  Consumes *pb and args as
+ * iog_bc_emit; the volatile flag is ignored.  -1 for a reserved name, a bad
+ * timeout, no callback, or no gateway connected.  A worker destroyed
+ * first never calls cb. */
+typedef void (*iog_bc_ack_fn)(iog_worker *w, const char *err, json_t *responses, void *user);
+int iog_bc_emit_with_ack(iog_broadcast **pb, const char *event, json_t *args, int timeout_ms,
+                         iog_bc_ack_fn cb, void *user);
+/* socket.io's io.serverSideEmit: to the other worker processes of this
+ * namespace (PROTOCOL.md rule 25b).  cb NULL: no answer wanted (timeout_ms
+ * ignored).  Else cb runs exactly once (unless -1 is returned), with the
+ * first argument of each one's answer, like iog_bc_emit_with_ack; a worker
+ * alone in its namespace gets (NULL, []).  args consumed.  -1 for a
+ * reserved name, a bad timeout, or no gateway connected. */
+int iog_server_side_emit(iog_worker *w, const char *event, json_t *args, int timeout_ms,
+                         iog_bc_ack_fn cb, void *user);
 /* Emit to every socket of the namespace (io.emit). */
 int iog_emit(iog_worker *w, const char *event, json_t *args);
 
@@ -426,8 +553,51 @@ json_t *iog_fetch_sockets(iog_worker *w, const char *const *rooms);
 void iog_sockets_join(iog_worker *w, const char *const *rooms, const char *room);
 void iog_sockets_leave(iog_worker *w, const char *const *rooms, const char *room);
 void iog_disconnect_sockets(iog_worker *w, const char *const *rooms, bool close);
+/* Adapter events (socket.io's io.of(nsp).adapter.on(…)): fn(w, event, room,
+ * sid, user) with event "create-room" (sid NULL), "join-room", "leave-room"
+ * or "delete-room" (sid NULL), in socket.io's order, for the rooms of this
+ * worker's sockets — every socket's own id included, joined at its CONNECT
+ * and left with the rest between `disconnecting` and `disconnect` (or at
+ * its refusal).  Raised by the library, which owns the rooms; none on
+ * iog_worker_destroy.  Strings borrowed for the call.  iog_off_adapter
+ * removes fn's registrations (NULL: all). */
+typedef void (*iog_adapter_fn)(iog_worker *w, const char *event, const char *room,
+                               const char *sid, void *user);
+void iog_on_adapter(iog_worker *w, iog_adapter_fn fn, void *user);
+void iog_off_adapter(iog_worker *w, iog_adapter_fn fn);
 /* Number of connected sockets. */
 size_t iog_worker_socket_count(const iog_worker *w);
+
+/* ---- emitting from another process (emitter.c, PROTOCOL.md rules 10d-10f) --
+ * A process that is not a namespace's worker (a web app, a cron job) emits
+ * into namespaces the gateway's --emitter-key lets it: to one socket id or
+ * as a broadcast.  It receives no client packets, never displaces the
+ * worker and cannot ask for acks.  Blocking, not thread-safe (one per
+ * thread), no event loop needed. */
+typedef struct iog_emitter iog_emitter;
+/* Connect and say HELLO as an emitter; waits up to timeout_ms (<= 0: 5000)
+ * for WELCOME.  endpoint NULL: IOGATE_ENDPOINT; key NULL:
+ * IOGATE_EMITTER_KEY.  NULL with iog_strerror() on failure (a wrong key:
+ * "gateway refused HELLO: … (auth)"). */
+iog_emitter *iog_emitter_new(const char *endpoint, const char *key, int timeout_ms);
+/* BYE, then close; what was sent still goes out (linger = the timeout).
+ * Sets *e to NULL. */
+void iog_emitter_destroy(iog_emitter **e);
+/* Emit `event` with `args` (a JSON array of arguments, or one value, or
+ * NULL; consumed) to socket `sid` of `nsp`.  0, or -1 when the message
+ * could not be sent or the gateway refused an earlier one (ERROR: a
+ * namespace the key does not name…); an unknown socket id is not an error
+ * (it may have just left). */
+int iog_emitter_emit(iog_emitter *e, const char *nsp, const char *sid, const char *event,
+                     json_t *args);
+/* Broadcast to the sockets of `nsp` in any of `rooms` (NULL-terminated;
+ * NULL = all) and in none of `except`.  As iog_emitter_emit. */
+int iog_emitter_broadcast(iog_emitter *e, const char *nsp, const char *const *rooms,
+                          const char *const *except, const char *event, json_t *args);
+/* Read the gateway's answers for up to wait_ms (PINGs answered): -1 if it
+ * refused something sent before.  Call it before exiting to know that
+ * everything was accepted, and now and then in a long-lived idle emitter. */
+int iog_emitter_flush(iog_emitter *e, int wait_ms);
 
 #ifdef __cplusplus
 }

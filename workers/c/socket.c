@@ -36,6 +36,7 @@ static void add_room(iog_socket *s, const char *room)
         s->rooms = iog_xrealloc(s->rooms, s->cap_rooms * sizeof *s->rooms);
     }
     s->rooms[s->n_rooms++] = iog_xstrdup(room);
+    iog_adapter_joined(s, room);
 }
 
 iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta)
@@ -54,7 +55,12 @@ iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta)
     }
     const char *tr = json_string_value(json_object_get(meta, "transport"));
     s->transport = iog_xstrdup(tr ? tr : "polling");
-    s->recovered = json_is_true(json_object_get(meta, "recovered"));
+    /* Like the reference's socket.recovered: the client kept its state,
+     * whether the worker restarted (rule 16) or the client came back
+     * (rule 16a); iog_socket_restored() tells the second apart. */
+    s->restored = json_is_true(json_object_get(meta, "restored"));
+    s->skip_mw = s->restored && json_is_true(json_object_get(meta, "skip_middlewares"));
+    s->recovered = json_is_true(json_object_get(meta, "recovered")) || s->restored;
     s->data = iog_jcheck(json_object());
     add_room(s, s->id);
     s->gw_rooms = iog_jcheck(json_array());
@@ -126,7 +132,9 @@ void iog_socket_free(iog_socket *s)
     free(s->transport);
     if (s->ufree && s->uptr) s->ufree(s->uptr);
     iog_cbs_clear(&s->on_event);
+    iog_cbs_clear(&s->on_raw);
     iog_cbs_clear(&s->on_any);
+    iog_cbs_clear(&s->on_any_out);
     iog_cbs_clear(&s->on_error);
     iog_cbs_clear(&s->on_disconnecting);
     iog_cbs_clear(&s->on_disconnect);
@@ -153,6 +161,11 @@ const char *iog_socket_transport(const iog_socket *s)
 {
     return s->transport;
 }
+bool iog_socket_restored(const iog_socket *s)
+{
+    return s->restored;
+}
+
 bool iog_socket_recovered(const iog_socket *s)
 {
     return s->recovered;
@@ -168,13 +181,6 @@ const char *const *iog_socket_rooms(const iog_socket *s, size_t *n)
     return (const char *const *)s->rooms;
 }
 
-bool iog_socket_in_room(const iog_socket *s, const char *room)
-{
-    for (size_t i = 0; i < s->n_rooms; i++)
-        if (strcmp(s->rooms[i], room) == 0) return true;
-    return false;
-}
-
 json_t *iog_socket_rooms_json(const iog_socket *s)
 {
     json_t *a = iog_jcheck(json_array());
@@ -183,12 +189,12 @@ json_t *iog_socket_rooms_json(const iog_socket *s)
     return a;
 }
 
-json_t *iog_socket_data_get(const iog_socket *s)
+json_t *iog_socket_data(const iog_socket *s)
 {
     return s->data;
 }
 
-void iog_socket_data_set(iog_socket *s, json_t *data)
+void iog_socket_set_data(iog_socket *s, json_t *data)
 {
     json_decref(s->data);
     s->data = data ? data : iog_jcheck(json_object());
@@ -201,7 +207,7 @@ void iog_socket_set_user(iog_socket *s, void *ptr, void (*free_fn)(void *))
     s->ufree = free_fn;
 }
 
-void *iog_socket_get_user(const iog_socket *s)
+void *iog_socket_user(const iog_socket *s)
 {
     return s->uptr;
 }
@@ -335,7 +341,19 @@ static void run_ns_middleware(iog_socket *s, size_t i)
 
 void iog_socket_start_middleware(iog_socket *s)
 {
-    run_ns_middleware(s, 0);
+    run_ns_middleware(s, s->skip_mw ? s->w->mw.n : 0);
+}
+
+void iog_socket_replace(iog_socket *old, iog_socket *s)
+{
+    json_decref(s->data);
+    s->data = json_incref(old->data);
+    if (old->state == IOG_S_CONNECTED) old->w->n_connected--;
+    old->state = IOG_S_CLOSED; /* no events: its client is back, as s */
+    while (old->acks_out)
+        iog_pending_ack_fire(old->acks_out, "socket has been disconnected", NULL);
+    detach(old);
+    iog_worker_unlink(old->w, old);
 }
 
 static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack);
@@ -391,6 +409,7 @@ void iog_next_error(iog_next_handle **ph, const char *message, json_t *data)
         json_decref(meta);
         iog_log(IOG_LOG_DEBUG, "socket %s refused: %s", s->id, message);
         s->state = IOG_S_CLOSED;
+        iog_adapter_left_all(s);
         detach(s);
         iog_worker_unlink(s->w, s);
     } else if (s && h->kind == IOG_NEXT_PACKET) {
@@ -430,6 +449,50 @@ static void run_packet_middleware(iog_socket *s, json_t *packet, iog_ack *ack, s
     CALL(s->mw, i, iog_packet_middleware_fn)(s, packet, h, s->mw.v[i].user);
 }
 
+int iog_cbs_has(const iog_cbs *l, const char *ev)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].fn && strcmp(l->v[i].event, ev) == 0) return 1;
+    return 0;
+}
+
+/* Run the raw handlers of ev; returns how many ran.  A handler may
+ * disconnect the socket: the others are then skipped, as in dispatch(). */
+size_t iog_socket_run_raw(iog_socket *s, const char *ev, const char *json, size_t len,
+                          const ipc_buf *att, size_t n_att, iog_ack *ack)
+{
+    size_t called = 0;
+    for (size_t i = 0; i < s->on_raw.n && s->state == IOG_S_CONNECTED; i++) {
+        iog_cb *cb = &s->on_raw.v[i];
+        if (!cb->fn || strcmp(cb->event, ev) != 0) continue;
+        called++;
+        ((iog_raw_event_fn)cb->fn)(s, json, len, (const iog_buf *)att, n_att,
+                                   ack && !ack->sent && ack->s ? ack : NULL, cb->user);
+    }
+    return called;
+}
+
+/* An event that took the parsed path, for its raw handlers too: the packet
+ * serialized again (raw.c's handlers see the text the client sent). */
+static size_t raw_dispatch_parsed(iog_socket *s, const char *ev, json_t *packet, iog_ack *ack)
+{
+    if (!iog_cbs_has(&s->on_raw, ev) || s->state != IOG_S_CONNECTED) return 0;
+    iog_atts att;
+    memset(&att, 0, sizeof att);
+    char *text = iog_dump_wire(packet, &att);
+    if (!text) {
+        free(att.v);
+        iog_log(IOG_LOG_WARN, "EVENT %s for %s: cannot be serialized for raw handlers", ev,
+                s->id);
+        return 0;
+    }
+    size_t called = iog_socket_run_raw(s, ev, text, strlen(text), att.v, att.n, ack);
+    free(text);
+    free(att.v);
+    return called;
+}
+
+
 static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
 {
     const char *event = json_string_value(json_array_get(packet, 0));
@@ -443,15 +506,24 @@ static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
         json_array_append(args, json_array_get(packet, i));
     size_t called = 0;
     if (ack) ack->in_dispatch++;
-    for (size_t i = 0; i < s->on_any.n && s->state == IOG_S_CONNECTED; i++, called++)
-        CALL(s->on_any, i, iog_any_fn)
-        (s, ev, args, ack && !ack->sent && ack->s ? ack : NULL, s->on_any.v[i].user);
+    for (size_t i = 0; i < s->on_any.n && s->state == IOG_S_CONNECTED; i++, called++) {
+        iog_any_fn fn = CALL(s->on_any, i, iog_any_fn);
+        fn(s, ev, args, ack && !ack->sent && ack->s ? ack : NULL, s->on_any.v[i].user);
+    }
     for (size_t i = 0; i < s->on_event.n && s->state == IOG_S_CONNECTED; i++) {
         iog_cb *cb = &s->on_event.v[i];
         if (!cb->fn || strcmp(cb->event, ev) != 0) continue;
         called++;
         ((iog_event_fn)cb->fn)(s, args, ack && !ack->sent && ack->s ? ack : NULL, cb->user);
     }
+    if (s->on_raw.n) called += raw_dispatch_parsed(s, ev, packet, ack);
+    iog_ack_dispatched(ack, called);
+    json_decref(args);
+    free(ev);
+}
+
+void iog_ack_dispatched(iog_ack *ack, size_t called)
+{
     if (ack) {
         ack->in_dispatch--;
         /* No handler saw it: no one can answer it, so do not keep it until
@@ -462,8 +534,13 @@ static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
          * Otherwise a handler may answer it later; it stays on the list. */
         if (ack->in_dispatch == 0 && (ack->sent || !ack->s)) free(ack);
     }
-    json_decref(args);
-    free(ev);
+}
+
+void iog_ack_sent(iog_ack *a)
+{
+    a->sent = 1;
+    ack_unlink(a);
+    ack_free_if_idle(a);
 }
 
 void iog_socket_handle_event(iog_socket *s, json_t *data, json_t *meta)
@@ -589,6 +666,7 @@ static int emit(iog_socket *s, const char *event, json_t *args, int vol, int64_t
     else if (vol)
         meta = json_pack("{s:b}", "volatile", 1);
     int rc = iog_send(s->gw, IPC_EMIT, s->id, meta, data, vol);
+    if (rc == 0) iog_socket_notify_outgoing(s, data);
     json_decref(meta);
     json_decref(data);
     return rc;
@@ -651,12 +729,31 @@ int iog_socket_leave(iog_socket *s, const char *room)
     if (s->state == IOG_S_CLOSED) return 0;
     for (size_t i = 0; i < s->n_rooms; i++) {
         if (strcmp(s->rooms[i], room) != 0) continue;
+        iog_adapter_left(s, room);
         free(s->rooms[i]);
         memmove(&s->rooms[i], &s->rooms[i + 1], (s->n_rooms - i - 1) * sizeof *s->rooms);
         s->n_rooms--;
         return room_change(s, IPC_LEAVE, room);
     }
     return 0;
+}
+
+/* One JOIN / LEAVE per room: the same rooms in the end as socket.io's
+ * join([…]), and rule 26 makes repeats harmless. */
+int iog_socket_join_rooms(iog_socket *s, const char *const *rooms)
+{
+    int rc = 0;
+    for (size_t i = 0; rooms && rooms[i]; i++)
+        if (iog_socket_join(s, rooms[i]) != 0) rc = -1;
+    return rc;
+}
+
+int iog_socket_leave_rooms(iog_socket *s, const char *const *rooms)
+{
+    int rc = 0;
+    for (size_t i = 0; rooms && rooms[i]; i++)
+        if (iog_socket_leave(s, rooms[i]) != 0) rc = -1;
+    return rc;
 }
 
 /* ---- conn notices ---- */
@@ -685,9 +782,11 @@ void iog_socket_close(iog_socket *s, const char *reason)
     s->state = IOG_S_CLOSED; /* no emit, no join from here on */
     if (was_connected) {
         s->w->n_connected--;
-        for (size_t i = 0; i < s->on_disconnecting.n; i++)
-            CALL(s->on_disconnecting, i, iog_disconnect_fn)
-            (s, reason, s->on_disconnecting.v[i].user);
+        for (size_t i = 0; i < s->on_disconnecting.n; i++) {
+            iog_disconnect_fn fn = CALL(s->on_disconnecting, i, iog_disconnect_fn);
+            fn(s, reason, s->on_disconnecting.v[i].user);
+        }
+        iog_adapter_left_all(s);
         for (size_t i = 0; i < s->n_rooms; i++)
             free(s->rooms[i]);
         s->n_rooms = 0;
@@ -695,6 +794,8 @@ void iog_socket_close(iog_socket *s, const char *reason)
             CALL(s->on_disconnect, i, iog_disconnect_fn)(s, reason, s->on_disconnect.v[i].user);
         while (s->acks_out)
             iog_pending_ack_fire(s->acks_out, "socket has been disconnected", NULL);
+    } else {
+        iog_adapter_left_all(s); /* gone during its middleware */
     }
     detach(s);
     iog_worker_unlink(s->w, s);

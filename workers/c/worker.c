@@ -1,6 +1,7 @@
 /* worker.c — the worker object: the ZeroMQ DEALER to the gateway, HELLO /
- * WELCOME / PING / PONG / BYE, the loop (fd, timeouts, process, run), the
- * socket table, and dispatch of gateway messages to socket.c.
+ * WELCOME / PING / PONG / BYE, the loop (fd, timeouts, process, run), and
+ * dispatch of gateway messages to socket.c and admission.c (top of the
+ * library: nothing below calls into this file; worker_int.h).
  *
  * Input trust: messages come from the gateway, a separate process; every
  * message goes through ipc_decode() and anything malformed is logged and
@@ -8,7 +9,6 @@
 #include "worker_int.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #ifdef __linux__
@@ -24,79 +24,8 @@
 #define HELLO_MAX_MS 60000 /* longest pause between unanswered HELLOs */
 #define HWM 100000
 #define STOP_GRACE_MS 250 /* iog_worker_run after a stop: wait for BYE */
-
-/* ---- socket table ---- */
-
-static size_t hash_id(const char *s, size_t len)
-{
-    size_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
-iog_socket *iog_worker_find(iog_worker *w, const char *sid, size_t len)
-{
-    if (len != IPC_ID_LEN) return NULL;
-    for (iog_socket *s = w->buckets[hash_id(sid, len) % w->n_buckets]; s; s = s->hnext)
-        if (memcmp(s->id, sid, len) == 0) return s;
-    return NULL;
-}
-
-static void table_insert(iog_worker *w, iog_socket *s)
-{
-    if (w->n_sockets + 1 > w->n_buckets) { /* grow: load factor 1 */
-        size_t nb = w->n_buckets * 2;
-        iog_socket **b = iog_xcalloc(nb, sizeof *b);
-        for (size_t i = 0; i < w->n_buckets; i++) {
-            iog_socket *x = w->buckets[i];
-            while (x) {
-                iog_socket *nx = x->hnext;
-                size_t j = hash_id(x->id, IPC_ID_LEN) % nb;
-                x->hnext = b[j];
-                b[j] = x;
-                x = nx;
-            }
-        }
-        free(w->buckets);
-        w->buckets = b;
-        w->n_buckets = nb;
-    }
-    size_t j = hash_id(s->id, IPC_ID_LEN) % w->n_buckets;
-    s->hnext = w->buckets[j];
-    w->buckets[j] = s;
-    s->prev = w->tail;
-    s->next = NULL;
-    if (w->tail)
-        w->tail->next = s;
-    else
-        w->head = s;
-    w->tail = s;
-    w->n_sockets++;
-}
-
-void iog_worker_unlink(iog_worker *w, iog_socket *s)
-{
-    iog_socket **pp = &w->buckets[hash_id(s->id, IPC_ID_LEN) % w->n_buckets];
-    while (*pp && *pp != s)
-        pp = &(*pp)->hnext;
-    if (!*pp) return; /* already unlinked */
-    *pp = s->hnext;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        w->head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    else
-        w->tail = s->prev;
-    w->n_sockets--;
-    /* Freed at the next safe point (end of iog_worker_process), never here:
-     * a handler of this socket may still be on the stack. */
-    s->prev = NULL;
-    s->next = w->graveyard;
-    w->graveyard = s;
-}
+#define PROCESSED_EVERY 1000 /* PROTOCOL.md rule 36: report at least this often */
+#define DRAIN_MAX 10000      /* messages read per gateway per turn */
 
 static void reap(iog_worker *w)
 {
@@ -110,127 +39,6 @@ static void reap(iog_worker *w)
 size_t iog_worker_socket_count(const iog_worker *w)
 {
     return w->n_connected;
-}
-
-/* ---- timed acks ---- */
-
-void iog_worker_timed_add(iog_worker *w, iog_pending_ack *a)
-{
-    a->tprev = NULL;
-    a->tnext = w->timed;
-    if (w->timed) w->timed->tprev = a;
-    w->timed = a;
-}
-
-void iog_worker_timed_del(iog_worker *w, iog_pending_ack *a)
-{
-    if (a->tprev)
-        a->tprev->tnext = a->tnext;
-    else if (w->timed == a)
-        w->timed = a->tnext;
-    else
-        return; /* not in the list */
-    if (a->tnext) a->tnext->tprev = a->tprev;
-    a->tnext = a->tprev = NULL;
-}
-
-/* ---- sending ---- */
-
-/* Send one message whose data frame is already serialized (text, att). */
-static int send_text(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const char *text,
-                     const iog_atts *att, int vol)
-{
-    iog_worker *w = g->w;
-    if (!g->welcomed && t != IPC_PING && t != IPC_PONG) /* nothing to route it to */
-        return iog_fail(ENOTCONN, "not connected to the gateway");
-    /* PING / PONG name no namespace (PROTOCOL.md rule 14). */
-    const char *nsp = t == IPC_PING || t == IPC_PONG ? "" : w->nsp;
-    /* Rule 36: the first message sent while handling packet N of this
-     * gateway says so ("done"), so a crash right after it cannot replay N.
-     * Numbers are per connection: each gateway hears its own. */
-    json_t *own = NULL;
-    int piggyback = g->seq_done != g->seq_reported && t != IPC_PING && t != IPC_PONG &&
-                    t != IPC_HELLO && t != IPC_PROCESSED;
-    if (piggyback) {
-        own = iog_jcheck(meta ? json_copy(meta) : json_object());
-        json_object_set_new(own, "done", json_integer(g->seq_done));
-        meta = own;
-    }
-    int rc = ipc_send_json(g->zsock, NULL, t, nsp, sid ? sid : "", meta, text,
-                           text ? strlen(text) : 0, att->v, att->n, vol ? ZMQ_DONTWAIT : 0);
-    int err = errno;
-    json_decref(own);
-    if (rc == 0) {
-        if (piggyback) g->seq_reported = g->seq_done;
-        return 0;
-    }
-    if (vol && err == EAGAIN) {
-        iog_log(IOG_LOG_DEBUG, "volatile %s to %s dropped", ipc_type_name(t), w->nsp);
-        return iog_fail(EAGAIN, "volatile message dropped (gateway busy)");
-    }
-    iog_log(IOG_LOG_WARN, "send %s on %s to %s failed: %s", ipc_type_name(t), w->nsp, g->endpoint,
-            zmq_strerror(err));
-    /* Blocked a whole heartbeat (ZMQ_SNDTIMEO) or worse: the message is
-     * lost, so this gateway's view and ours differ.  Start over with it. */
-    g->send_failed = 1;
-    return iog_fail(err, "send to the gateway failed");
-}
-
-/* data (borrowed) serialized for the wire: binary values become attachments
- * (views into data).  NULL data is no data frame.  -1 if not encodable. */
-static int wire(iog_worker *w, ipc_type t, json_t *data, char **text, iog_atts *att)
-{
-    *text = NULL;
-    memset(att, 0, sizeof *att);
-    if (!data) return 0;
-    *text = iog_dump_wire(data, att);
-    if (*text) return 0;
-    free(att->v);
-    att->v = NULL;
-    iog_log(IOG_LOG_ERROR, "%s %s: arguments cannot be encoded as JSON", ipc_type_name(t), w->nsp);
-    return iog_fail(EINVAL, "arguments cannot be encoded as JSON");
-}
-
-/* Send one message about `sid` (NULL = none) to gateway g.  meta and data
- * are borrowed; data is the array of the data frame (binary values become
- * attachments).  Volatile messages never block and are dropped at the
- * high-water mark; others may block up to ZMQ_SNDTIMEO (PROTOCOL.md rule
- * 32). */
-int iog_send(iog_gw *g, ipc_type t, const char *sid, json_t *meta, json_t *data, int vol)
-{
-    if (!g->welcomed && t != IPC_PING && t != IPC_PONG) /* before encoding anything */
-        return iog_fail(ENOTCONN, "not connected to the gateway");
-    char *text;
-    iog_atts att;
-    if (wire(g->w, t, data, &text, &att) != 0) return -1;
-    int rc = send_text(g, t, sid, meta, text, &att, vol);
-    free(text);
-    free(att.v);
-    return rc;
-}
-
-int iog_send_all(iog_worker *w, ipc_type t, json_t *meta, json_t *data, int vol)
-{
-    size_t up = 0;
-    for (size_t i = 0; i < w->n_gws; i++)
-        up += w->gws[i]->welcomed != 0;
-    if (!up) return iog_fail(ENOTCONN, "not connected to the gateway");
-    char *text;
-    iog_atts att;
-    if (wire(w, t, data, &text, &att) != 0) return -1; /* encoded once for all */
-    int rc = 0, err = 0;
-    const char *why = NULL;
-    for (size_t i = 0; i < w->n_gws; i++) {
-        if (!w->gws[i]->welcomed) continue; /* its sockets are gone with it */
-        if (send_text(w->gws[i], t, NULL, meta, text, &att, vol) != 0) {
-            rc = -1;
-            err = errno;
-            why = iog_strerror();
-        }
-    }
-    free(text);
-    free(att.v);
-    return rc ? iog_fail(err, why) : 0;
 }
 
 /* ---- life of the worker ---- */
@@ -311,13 +119,6 @@ iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
         for (int i = 0; i < 4; i++)
             if (strcmp(lv, names[i]) == 0) iog_log_level = i;
     }
-    /* Like the gateway: keep freed heap instead of trimming it back to the
-     * kernel after every burst (measured: half the CPU of a busy worker went
-     * to brk and page faults).  IOGATE_NO_MALLOPT=1 leaves malloc alone. */
-    if (!getenv("IOGATE_NO_MALLOPT")) {
-        mallopt(M_TRIM_THRESHOLD, 64 << 20);
-        mallopt(M_TOP_PAD, 1 << 20);
-    }
     if (iog_bind_to_gateway() < 0) return NULL;
     if (!endpoint) endpoint = getenv("IOGATE_ENDPOINT");
     if (!nsp) nsp = getenv("IOGATE_NAMESPACE");
@@ -375,6 +176,10 @@ static void send_hello(iog_gw *g)
     json_t *meta =
         iog_jcheck(json_pack("{s:i,s:s,s:i,s:o}", "version", IPC_PROTOCOL_VERSION, "incarnation",
                              g->incarnation, "pid", (int)getpid(), "conn_events", ev));
+    /* Rule 10a: the key that lets us serve the namespace (a spawning
+     * gateway sets it; elsewhere the operator does). */
+    const char *key = getenv("IOGATE_WORKER_KEY");
+    if (key && *key) json_object_set_new(meta, "key", iog_jcheck(json_string(key)));
     /* DONTWAIT: never block on HELLO; while the gateway is not there it
      * waits in the pipe, and is repeated every heartbeat until WELCOME. */
     int rc =
@@ -383,7 +188,6 @@ static void send_hello(iog_gw *g)
     int64_t now = iog_now_ms();
     if (rc == 0) {
         iog_log(IOG_LOG_DEBUG, "HELLO %s sent to %s", w->nsp, g->endpoint);
-        g->hello_sent = 1;
         g->last_rx = now; /* the silence clock starts now */
         g->last_ping = now;
         /* No WELCOME within a heartbeat: again (a HELLO repeated on the
@@ -395,7 +199,6 @@ static void send_hello(iog_gw *g)
         g->hello_at = now + g->hello_ivl;
         g->hello_ivl = g->hello_ivl * 2 > HELLO_MAX_MS ? HELLO_MAX_MS : g->hello_ivl * 2;
     } else {
-        g->hello_sent = 0;
         g->hello_at = now + HELLO_RETRY_MS;
     }
 }
@@ -477,11 +280,10 @@ static void gateway_lost(iog_gw *g, const char *why, int rehello)
     /* A new incarnation: if the gateway is in fact alive (we were blocked, or
      * a send was lost) the HELLO on the same connection then makes it drop
      * every socket it still routes to us, which we just closed here; with
-     * the same incarnation it would keep them and their clients would hang.
-     * See the report on PROTOCOL.md rule 10. */
+     * the same incarnation it would keep them and their clients would hang
+     * (PROTOCOL.md rule 10). */
     if (rehello) { /* from the loop's timers, soon: not into a pipe that is closing */
         new_incarnation(g);
-        g->hello_sent = 0;
         g->hello_ivl = 0;
         g->hello_at = iog_now_ms() + HELLO_RETRY_MS;
     }
@@ -510,6 +312,7 @@ void iog_worker_destroy(iog_worker **pw)
         iog_worker_unlink(w, s);
     }
     reap(w);
+    iog_bc_ack_free_all(w); /* as socket acks: no callbacks on the way out */
     ipc_frames_close(&w->frames);
     for (size_t i = 0; i < w->n_gws; i++)
         if (w->gws[i]->zsock) zmq_close(w->gws[i]->zsock);
@@ -517,6 +320,7 @@ void iog_worker_destroy(iog_worker **pw)
     if (w->epfd >= 0) close(w->epfd);
     iog_cbs_clear(&w->mw);
     iog_cbs_clear(&w->on_connection);
+    iog_cbs_clear(&w->adapter);
     worker_free(w);
 }
 
@@ -568,17 +372,19 @@ static json_t *parse_data(const ipc_msg *m)
     if (m->data.len == 0) return iog_jcheck(json_array());
     json_error_t jerr;
     json_t *d = json_loadb(m->data.data, m->data.len, 0, &jerr);
+    if (!d && json_error_code(&jerr) == json_error_numeric_overflow)
+        /* An integer past int64 (JSON.stringify(1e20)), which the gateway
+         * passes as JSON.parse reads it: a double here too.  A real past a
+         * double (1e400) still fails: only the raw path (raw.c) sees it. */
+        d = json_loadb(m->data.data, m->data.len, JSON_DECODE_INT_AS_REAL, &jerr);
     if (!json_is_array(d)) {
         json_decref(d);
         return NULL;
     }
     const char *why;
-    if (ipc_check_placeholders(d, m->n_att, IOG_MAX_DEPTH, &why) != 0) {
-        iog_log(IOG_LOG_WARN, "%s: bad placeholders (%s), dropped", ipc_type_name(m->type), why);
-        json_decref(d);
-        return NULL;
-    }
-    return iog_resolve_placeholders(d, m->att, m->n_att);
+    d = iog_resolve_placeholders(d, m->att, m->n_att, &why);
+    if (!d) iog_log(IOG_LOG_WARN, "%s: bad placeholders (%s), dropped", ipc_type_name(m->type), why);
+    return d;
 }
 
 static void on_welcome(iog_gw *g, const ipc_msg *m)
@@ -600,7 +406,6 @@ static void on_welcome(iog_gw *g, const ipc_msg *m)
     int sndtimeo = g->heartbeat_ms;
     zmq_setsockopt(g->zsock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
     g->welcomed = 1;
-    g->hello_sent = 0;
     g->hello_ivl = 0; /* the next HELLO series starts at one heartbeat */
     iog_log(IOG_LOG_INFO, "gateway %s at %s welcomes %s (heartbeat %d ms)", id ? id : "?",
             g->endpoint, g->w->nsp, g->heartbeat_ms);
@@ -645,6 +450,19 @@ static void handle(iog_gw *g, const ipc_msg *m)
     case IPC_ADMIT:
         iog_admission_handle(g, m);
         return;
+    case IPC_BROADCAST_ACK:
+    case IPC_SERVER_EMIT_ACK: {
+        if (nsp_ok) return;
+        /* the count, or one answer (its ack arguments) */
+        json_t *data = json_object_get(m->meta, "count") ? NULL : parse_data(m);
+        if (!json_object_get(m->meta, "count") && !data) {
+            iog_log(IOG_LOG_WARN, "%s: data is not a valid array, dropped", ipc_type_name(m->type));
+            return;
+        }
+        iog_bc_ack_message(g, m->meta, data);
+        json_decref(data);
+        return;
+    }
     default:
         break;
     }
@@ -657,6 +475,15 @@ static void handle(iog_gw *g, const ipc_msg *m)
     if (m->type == IPC_CONNECT) {
         if (m->sid.len != IPC_ID_LEN) {
             iog_log(IOG_LOG_WARN, "CONNECT without a socket id ignored");
+            return;
+        }
+        if (s && s->gw == g && json_is_true(json_object_get(m->meta, "restored"))) {
+            /* Its client recovered it (rule 16a): a new object takes the
+             * old one's place silently, with its data. */
+            iog_socket *ns = iog_socket_create(g, m->sid.data, m->meta);
+            iog_socket_replace(s, ns);
+            iog_worker_insert(w, ns);
+            iog_socket_start_middleware(ns);
             return;
         }
         if (s && s->gw == g) {
@@ -676,7 +503,7 @@ static void handle(iog_gw *g, const ipc_msg *m)
         }
         if (!g->welcomed) iog_log(IOG_LOG_DEBUG, "CONNECT before WELCOME");
         s = iog_socket_create(g, m->sid.data, m->meta);
-        table_insert(w, s);
+        iog_worker_insert(w, s);
         iog_socket_start_middleware(s);
         return;
     }
@@ -689,6 +516,8 @@ static void handle(iog_gw *g, const ipc_msg *m)
     switch (m->type) {
     case IPC_EVENT:
     case IPC_ACK: {
+        /* An event with raw handlers only (raw.c) is never parsed. */
+        if (m->type == IPC_EVENT && iog_raw_event(s, m) == 0) return;
         json_t *data = parse_data(m);
         if (!data) {
             iog_log(IOG_LOG_WARN, "%s for %s: data is not a valid array, dropped",
@@ -750,6 +579,7 @@ static void timers(iog_worker *w)
         if (!due) break;
         iog_pending_ack_fire(due, "operation has timed out", NULL);
     }
+    iog_bc_ack_timers(w, now);
 }
 
 static int zevents(iog_gw *g)
@@ -760,14 +590,28 @@ static int zevents(iog_gw *g)
     return ev;
 }
 
-/* Handle what gateway g has sent, then tell it how far we got. */
+/* Tell the gateway how far we got: it keeps copies of what we have not
+ * handled, to replay after a crash (PROTOCOL.md §4).  Numbers are this
+ * connection's own (rule 36). */
+static void report_processed(iog_gw *g)
+{
+    if (!g->welcomed || g->seq_done == g->seq_reported) return;
+    json_t *meta = json_pack("{s:I}", "seq", g->seq_done);
+    if (iog_send(g, IPC_PROCESSED, NULL, meta, NULL, 1) == 0 || errno != EAGAIN)
+        g->seq_reported = g->seq_done;
+    json_decref(meta);
+}
+
+/* Handle what gateway g has sent, then tell it how far we got: at the end
+ * of the turn, and every PROCESSED_EVERY packets within a long one (rule
+ * 36's cadence). */
 static int gw_process(iog_gw *g)
 {
     iog_worker *w = g->w;
     int rc = 0;
     /* Drain: ZMQ_FD is edge-triggered, so read until nothing is left.  A
      * bound keeps timers (and the other gateways) running under a flood. */
-    for (int n = 0; n < 10000; n++) {
+    for (int n = 0; n < DRAIN_MAX; n++) {
         if (ipc_recv(g->zsock, &w->frames, ZMQ_DONTWAIT) != 0) {
             if (errno == EAGAIN) break;
             if (errno == EINTR) continue;
@@ -788,19 +632,12 @@ static int gw_process(iog_gw *g)
                 if (json_is_integer(seq)) g->seq_done = json_integer_value(seq);
             }
             handle(g, &m);
+            if (g->seq_done - g->seq_reported >= PROCESSED_EVERY) report_processed(g);
         }
         ipc_msg_clear(&m);
         ipc_frames_reset(&w->frames);
     }
-    /* Tell the gateway, once per turn, how far we got: it keeps copies of
-     * what we have not handled, to replay after a crash (PROTOCOL.md §4).
-     * Numbers are this connection's own (rule 36). */
-    if (g->welcomed && g->seq_done != g->seq_reported) {
-        json_t *meta = json_pack("{s:I}", "seq", g->seq_done);
-        if (iog_send(g, IPC_PROCESSED, NULL, meta, NULL, 1) == 0 || errno != EAGAIN)
-            g->seq_reported = g->seq_done;
-        json_decref(meta);
-    }
+    report_processed(g);
     return rc;
 }
 
@@ -881,6 +718,8 @@ int iog_worker_next_timeout_ms(iog_worker *w)
     }
     for (iog_pending_ack *a = w->timed; a; a = a->tnext)
         if (a->deadline && a->deadline < next) next = a->deadline;
+    int64_t bd = iog_bc_ack_next_deadline(w);
+    if (bd && bd < next) next = bd;
     int64_t d = next - now;
     if (d < 0) d = 0;
     if (d > 60000) d = 60000;

@@ -115,6 +115,14 @@ export interface TimeoutSocket<EmitEvents extends EventsMap> {
   emitWithAck<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: AllButLast<EventParams<EmitEvents, Ev>>): Promise<AckResult<EmitEvents, Ev>>;
 }
 
+/** socket.io's in-memory Adapter as an application sees it: rooms, sids and their events. */
+export declare class Adapter extends EventEmitter {
+  readonly rooms: Map<Room, Set<string>>;
+  readonly sids: Map<string, Set<Room>>;
+  on(event: 'create-room' | 'delete-room', listener: (room: Room) => void): this;
+  on(event: 'join-room' | 'leave-room', listener: (room: Room, id: string) => void): this;
+}
+
 /** Selectors of a broadcast: rooms, except, flags (socket.io's BroadcastOperator). */
 export declare class BroadcastOperator<EmitEvents extends EventsMap, SocketData = any> {
   readonly rooms: Set<Room>;
@@ -127,10 +135,12 @@ export declare class BroadcastOperator<EmitEvents extends EventsMap, SocketData 
   readonly local: BroadcastOperator<EmitEvents, SocketData>;
   /** Throws: the gateway decides compression. */
   compress(compress: boolean): never;
-  /** Broadcast acknowledgements need protocol support: emit with a callback throws. */
+  /** Broadcast acknowledgements (PROTOCOL.md rule 25a): emit(ev, ...args, (err, responses) => …) after timeout(ms). */
   timeout(ms: number): BroadcastOperator<EmitEvents, SocketData>;
   emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): boolean;
-  emitWithAck(ev: string, ...args: any[]): Promise<never>;
+  emit(ev: string, ...args: any[]): boolean;
+  /** The first ack argument of every receiver; rejects at the timeout. */
+  emitWithAck(ev: string, ...args: any[]): Promise<any[]>;
   send(...args: any[]): boolean;
   write(...args: any[]): boolean;
   fetchSockets(): Promise<Socket<DefaultEventsMap, EmitEvents, DefaultEventsMap, SocketData>[]>;
@@ -154,6 +164,8 @@ export declare class Socket<
   readonly rooms: Set<Room>;
   data: SocketData;
   readonly recovered: boolean;
+  /** Its client recovered it after losing its transport (connection state recovery, PROTOCOL.md rule 16a); `recovered` is then true too. */
+  readonly restored: boolean;
   readonly connected: boolean;
   readonly disconnected: boolean;
 
@@ -270,8 +282,12 @@ export declare class Worker<
   socketsJoin(room: Room | Room[]): void;
   socketsLeave(room: Room | Room[]): void;
   disconnectSockets(close?: boolean): void;
-  /** Not available yet (needs IPC protocol support): throws. */
-  serverSideEmit<Ev extends EventNames<ServerSideEvents>>(ev: Ev, ...args: EventParams<ServerSideEvents, Ev>): never;
+  /** To the other worker processes of the namespace (PROTOCOL.md rule 25b); a callback last gets (err, responses) within 5000 ms. */
+  serverSideEmit<Ev extends EventNames<ServerSideEvents>>(ev: Ev, ...args: EventParams<ServerSideEvents, Ev>): boolean;
+  serverSideEmit(ev: string, ...args: any[]): boolean;
+  serverSideEmitWithAck(ev: string, ...args: any[]): Promise<any[]>;
+  /** The rooms of this worker's sockets and their events (create-room, join-room, leave-room, delete-room). */
+  readonly adapter: Adapter;
   start(): this;
   close(opts?: { grace?: number }): Promise<void>;
 }

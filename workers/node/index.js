@@ -13,3 +13,4 @@ const { BroadcastOperator, RESERVED_EVENTS } = require('./lib/broadcast');
 const codec = require('./lib/codec');
 
 module.exports = { Worker, Server: Worker, Socket, Conn, BroadcastOperator, RESERVED_EVENTS, PROTOCOL_VERSION, codec };
+module.exports.Emitter = require('./lib/emitter').Emitter; // another process's emits (PROTOCOL.md rule 10d)

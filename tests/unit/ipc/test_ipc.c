@@ -170,7 +170,7 @@ static void protocol_examples_decode(void **st)
             char word[40];
             assert_non_null(c);
             snprintf(word, sizeof word, " %s ", c);
-            assert_non_null(strstr(" version frames type meta data hello state ", word));
+            assert_non_null(strstr(" version frames type meta data hello state auth ", word));
         }
         if (m.type == IPC_ADMIT) /* rule 39: a req both ways, a handshake or a verdict */
             admits += json_is_integer(json_object_get(m.meta, "req")) &&

@@ -74,18 +74,26 @@ class BroadcastOperator {
   // protocol version 1.  Returns true when handed to the gateway link.
   emit(ev, ...args) {
     checkReserved(ev);
-    if (args.length && typeof args[args.length - 1] === 'function') {
-      throw new Error('Callbacks are not supported when broadcasting (iogate protocol version 1)');
-    }
     const meta = {};
     if (this.rooms.size) meta.rooms = [...this.rooms];
     if (this.exceptRooms.size) meta.except = [...this.exceptRooms];
+    if (args.length && typeof args[args.length - 1] === 'function') {
+      // Acknowledgements (rule 25a): the gateways count the receivers.
+      const cb = args.pop();
+      return this._worker._bcastAcks.emit(meta, [ev, ...args], this.flags.timeout, cb);
+    }
     if (this.flags.volatile) meta.volatile = true;
-    return this._worker._send('BROADCAST', '', meta, [ev, ...args], { volatile: !!this.flags.volatile });
+    const sent = this._worker._send('BROADCAST', '', meta, [ev, ...args], { volatile: !!this.flags.volatile });
+    // socket.io calls onAnyOutgoing listeners for the broadcasts that reach
+    // a socket too; the worker owns the rooms, so it knows which do.
+    if (sent) for (const s of this._match()) if (s._anyOut.length) s._notifyOutgoing(ev, args);
+    return sent;
   }
 
-  emitWithAck() {
-    return Promise.reject(new Error('Callbacks are not supported when broadcasting (iogate protocol version 1)'));
+  emitWithAck(ev, ...args) {
+    return new Promise((resolve, reject) => {
+      this.emit(ev, ...args, (err, responses) => (err ? reject(err) : resolve(responses)));
+    });
   }
 
   send(...args) {

@@ -9,12 +9,12 @@ const VERSION = 'IOG1';
 // acted on (rule 8).
 const FROM_GATEWAY = new Set([
   'WELCOME', 'PING', 'PONG', 'BYE', 'CONNECT', 'EVENT', 'ACK', 'DISCONNECT', 'CONN', 'REPLY', 'ERROR',
-  'ADMIT',
+  'ADMIT', 'BROADCAST_ACK', 'SERVER_EMIT_ACK',
 ]);
 const FROM_WORKER = new Set([
   'HELLO', 'PING', 'PONG', 'BYE', 'ACCEPT', 'REFUSE', 'EMIT', 'ACK', 'BROADCAST', 'JOIN', 'LEAVE',
   'DISCONNECT', 'QUERY', 'PROCESSED',
-  'ADMIT',
+  'ADMIT', 'SERVER_EMIT',
 ]);
 
 const MAX_DEPTH = 64; // nesting of arguments we walk (a client's JSON is bounded by the gateway)

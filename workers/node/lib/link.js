@@ -133,6 +133,8 @@ class GatewayLink {
       pid: process.pid,
       conn_events: CONN_EVENTS.filter((e) => this.worker._connEvents.has(e)),
     };
+    // rule 10a: the key that lets us serve the namespace
+    if (process.env.IOGATE_WORKER_KEY) meta.key = process.env.IOGATE_WORKER_KEY;
     this._helloInFlight = true;
     const sock = this.sock;
     // HELLO goes straight to the socket: nothing else may be queued before

@@ -71,7 +71,10 @@ class Socket extends EventEmitter {
     this.id = id;
     this.handshake = buildHandshake(meta.handshake);
     this.request = buildRequest(this.handshake);
-    this.recovered = meta.recovered === true;
+    // As the reference's socket.recovered: the client kept its state, after a
+    // worker restart (rule 16) or its own reconnection (restored, rule 16a).
+    this.restored = meta.restored === true;
+    this.recovered = meta.recovered === true || this.restored;
     this.data = {};
     this.rooms = new Set([id]);
     // A recovered socket comes back with the rooms of the gateway's routing
@@ -80,6 +83,7 @@ class Socket extends EventEmitter {
       for (const r of meta.rooms) if (typeof r === 'string') this.rooms.add(r);
     }
     this._gwRooms = new Set(this.rooms); // what the gateway routes before ACCEPT
+    worker.adapter._add(id, [...this.rooms]);
     this.conn = new Conn(this, typeof meta.transport === 'string' ? meta.transport : 'polling');
     this.flags = {};
     this._state = 'pending';
@@ -264,6 +268,7 @@ class Socket extends EventEmitter {
         added.push(name);
       }
     }
+    if (added.length) this.nsp.adapter._add(this.id, added);
     if (added.length && this._state === 'connected') this.nsp._send('JOIN', this.id, { rooms: added }, null);
   }
 
@@ -272,7 +277,10 @@ class Socket extends EventEmitter {
     const removed = [];
     for (const r of roomList(room)) {
       const name = String(r);
-      if (this.rooms.delete(name)) removed.push(name);
+      if (this.rooms.delete(name)) {
+        removed.push(name);
+        this.nsp.adapter._del(this.id, name);
+      }
     }
     if (removed.length && this._state === 'connected') this.nsp._send('LEAVE', this.id, { rooms: removed }, null);
   }
@@ -472,12 +480,33 @@ class Socket extends EventEmitter {
     return this;
   }
 
+  // Its client recovered it (rule 16a): gone without events.
+  _replaced() {
+    this._state = 'closed';
+    this.nsp._forget(this);
+    const acks = [...this._acks.values()];
+    this._acks.clear();
+    for (const a of acks) {
+      if (a.timer) clearTimeout(a.timer);
+      const err = new Error('socket has been disconnected');
+      try {
+        if (a.onClose) a.onClose(err);
+        else if (a.withErr) a.cb(err);
+      } catch (e) {
+        this.nsp._log(0, `socket ${this.id}: ack handler threw: ${(e && e.stack) || e}`);
+      }
+    }
+  }
+
   _onclose(reason) {
     if (this._state === 'closed') return;
     const wasConnected = this._state === 'connected';
     this._state = 'closed'; // no emit, no join from here on
     this.nsp._forget(this);
-    if (!wasConnected) return; // refused or never accepted: no events
+    if (!wasConnected) {
+      this.nsp.adapter._delAll(this.id); // its rooms go, without socket events
+      return; // refused or never accepted: no events
+    }
     const safe = (what, fn) => {
       try {
         settle(fn(), (e) => this.nsp._log(0, `socket ${this.id}: ${what} handler rejected: ${(e && e.stack) || e}`));
@@ -487,6 +516,7 @@ class Socket extends EventEmitter {
     };
     safe('disconnecting', () => emitLocal.call(this, 'disconnecting', reason));
     this.rooms.clear();
+    this.nsp.adapter._delAll(this.id);
     safe('disconnect', () => emitLocal.call(this, 'disconnect', reason));
     const acks = [...this._acks.values()];
     this._acks.clear();

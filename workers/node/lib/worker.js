@@ -9,11 +9,14 @@ const { EventEmitter } = require('node:events');
 const codec = require('./codec');
 const { GatewayLink, parseEndpoints, curveOptions, PROTOCOL_VERSION } = require('./link');
 const { Socket } = require('./socket');
-const { BroadcastOperator } = require('./broadcast');
+const { BroadcastOperator, checkReserved } = require('./broadcast');
+const { BroadcastAcks } = require('./broadcast_ack');
+const { Adapter } = require('./adapter');
 const { settle, logLine } = require('./native');
 const { handleAdmit } = require('./admission');
 
 const STOP_GRACE_MS = 250; // close(): wait this long for the gateway's BYE
+const SERVER_SIDE_EMIT_TIMEOUT_MS = 5000; // socket.io cluster adapter: requestsTimeout
 const CONN_EVENTS = ['upgrade', 'packet', 'packetCreate', 'drain', 'close'];
 const LEVELS = ['error', 'warn', 'info', 'debug'];
 // What the client's connect_error says when a namespace middleware throws or
@@ -67,6 +70,8 @@ class Worker extends EventEmitter {
     this._mw = [];
     this._allowRequest = opts.allowRequest; // rule 37, lib/admission.js
     this._all = new Map(); // id → Socket, every state, of every gateway
+    this._bcastAcks = new BroadcastAcks(this); // broadcasts waiting for acks (rule 25a)
+    this.adapter = new Adapter(this); // rooms of our sockets, and their events
     this.sockets = new Map(); // id → Socket, connected ones (socket.io's namespace.sockets)
     const curve = curveOptions(opts.curveServerKey ?? process.env.IOGATE_CURVE_SERVERKEY);
     this._links = parseEndpoints(endpoint).map((ep) => new GatewayLink(this, ep, curve));
@@ -175,8 +180,24 @@ class Worker extends EventEmitter {
     new BroadcastOperator(this).disconnectSockets(close);
   }
 
-  serverSideEmit() {
-    throw new Error('serverSideEmit is not supported by iogate workers');
+  // To the other worker processes of this namespace (PROTOCOL.md rule 25b):
+  // with a callback last, (err, responses) after every one answered or
+  // after SERVER_SIDE_EMIT_TIMEOUT_MS (socket.io's cluster adapter's
+  // requestsTimeout).  A worker alone in its namespace gets (null, []).
+  serverSideEmit(ev, ...args) {
+    checkReserved(ev);
+    if (args.length && typeof args[args.length - 1] === 'function') {
+      const cb = args.pop();
+      this._bcastAcks.emit({}, [ev, ...args], SERVER_SIDE_EMIT_TIMEOUT_MS, cb, 'SERVER_EMIT');
+      return true;
+    }
+    return this._send('SERVER_EMIT', '', {}, [ev, ...args]);
+  }
+
+  serverSideEmitWithAck(ev, ...args) {
+    return new Promise((resolve, reject) => {
+      this.serverSideEmit(ev, ...args, (err, responses) => (err ? reject(err) : resolve(responses)));
+    });
   }
 
   _emitReserved(ev, ...args) {
@@ -235,6 +256,8 @@ class Worker extends EventEmitter {
     this._closed = true;
     clearInterval(this._timer);
     this._timer = null;
+    this._bcastAcks.close(); // callbacks waiting for acks get an error, not silence
+    this.adapter._reset();
     for (const s of this._all.values()) {
       s._state = 'closed';
     }
@@ -355,6 +378,10 @@ class Worker extends EventEmitter {
         return;
       case 'REPLY':
         return; // no QUERY is sent by this library: rooms are resolved locally
+      case 'BROADCAST_ACK':
+      case 'SERVER_EMIT_ACK':
+        this._bcastAcks.onMessage(link, m);
+        return;
       case 'ADMIT':
         handleAdmit(this, link, m.meta, this._allowRequest);
         return;
@@ -371,6 +398,15 @@ class Worker extends EventEmitter {
         this._log(1, 'CONNECT without a socket id ignored');
         return;
       }
+      const restored = m.meta.restored === true;
+      let old = null;
+      if (s && s._link === link && restored) {
+        // Its client recovered it (PROTOCOL.md rule 16a): a new socket takes
+        // the old one's place silently, with its data.
+        old = s;
+        s = null;
+        old._replaced();
+      }
       if (s && s._link === link) {
         this._log(1, `CONNECT for known socket ${m.sid} ignored`);
         return;
@@ -385,8 +421,9 @@ class Worker extends EventEmitter {
       }
       s = new Socket(this, m.sid, m.meta);
       s._link = link;
+      if (old) s.data = old.data;
       this._all.set(m.sid, s);
-      this._runMiddleware(s, 0);
+      this._runMiddleware(s, restored && m.meta.skip_middlewares === true ? Infinity : 0);
       return;
     }
     if (s && s._link !== link) s = null; // another gateway's socket: not this one's to touch
@@ -457,6 +494,7 @@ class Worker extends EventEmitter {
     this._log(3, `socket ${s.id} refused: ${meta.message}`);
     s._state = 'closed';
     this._forget(s);
+    this.adapter._delAll(s.id);
   }
 
   _accept(s) {

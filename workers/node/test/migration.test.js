@@ -1,6 +1,7 @@
 // migration.test.js — the "Migrating from socket.io" guide of README.md is
-// executed as printed: the block after <!-- migration:before --> runs as a
-// real socket.io server (npm), the block after <!-- migration:after --> as a
+// executed as printed: the block marked <!-- file: before.js, run by … -->
+// runs as a real socket.io server (npm), the one marked
+// <!-- file: after.js, run by … --> as a
 // worker spawned by the real gateway (build/iogate) with `iogate-worker`
 // resolving to this package, and the same socket.io-client session against
 // both must observe the same things.  So the guide cannot drift from
@@ -18,9 +19,11 @@ const { startGateway, freePort, once, waitFor, sleep, ROOT } = require('../../..
 
 const README = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
 
+// marker: "file: before.js" — tests/e2e/readme_examples.test.js checks that
+// every block marked "run by" this file is named here.
 function block(marker) {
-  const m = new RegExp(`<!-- ${marker} -->\\s*\`\`\`js\\n([\\s\\S]*?)\`\`\``).exec(README);
-  assert.ok(m, `README.md has a js block after <!-- ${marker} -->`);
+  const m = new RegExp(`<!-- ${marker.replace('.', '\\.')}, run by [^>]*-->\\s*\`\`\`js\\n([\\s\\S]*?)\`\`\``).exec(README);
+  assert.ok(m, `README.md has a js block marked <!-- ${marker}, run by … -->`);
   return m[1];
 }
 
@@ -68,8 +71,8 @@ async function session(url) {
 }
 
 test('README migration guide: the socket.io "before" and the iogate "after" behave the same', async () => {
-  const before = block('migration:before');
-  const after = block('migration:after');
+  const before = block('file: before.js');
+  const after = block('file: after.js');
   const dir = appDir();
   fs.writeFileSync(path.join(dir, 'before.js'), before);
   fs.writeFileSync(path.join(dir, 'after.js'), after);

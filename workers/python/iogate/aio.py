@@ -14,7 +14,7 @@ raises is logged with its traceback (and, from middleware, refuses the
 socket with "Internal server error" unless it is a ConnectError).
 
 The protocol machinery is the Worker's, unchanged: ``run()`` waits for the
-gateway sockets with pyzmq's asyncio poller (zmq.asyncio) and calls
+gateway sockets with the event loop's own reader on their ZMQ_FD and calls
 ``process()``.  Sends are the Worker's too: they do not wait, except when a
 gateway stops reading (rule 32: at most one heartbeat, then it counts as
 lost), which blocks the event loop for that long.
@@ -28,7 +28,6 @@ import time
 from typing import Any, AsyncIterator, Callable, Dict, Generator, List, Optional, Set, Tuple
 
 import zmq
-import zmq.asyncio
 
 from .errors import DisconnectedError
 from .sioapi import DEFAULT_CALL_TIMEOUT_MS, SocketIOAPI, ack_value, sio_args
@@ -75,6 +74,7 @@ class AsyncWorker(Worker):
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._wake: Optional[asyncio.Event] = None
         self._tasks: Set["asyncio.Task[Any]"] = set()
+        self._in_process = False
 
     # -- tasks -------------------------------------------------------------------
     def _get_loop(self) -> asyncio.AbstractEventLoop:
@@ -134,12 +134,16 @@ class AsyncWorker(Worker):
     async def run(self) -> Optional[str]:  # type: ignore[override]
         """Serve until stop() (then up to 0.25 s more, as Worker.run) or
         every gateway's BYE; returns the BYE reason or None."""
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
+        self._loop = loop = asyncio.get_running_loop()
+        self._wake = wake = asyncio.Event()
         self.start()
-        poller = zmq.asyncio.Poller()
-        for g in self._gws:
-            poller.register(zmq.asyncio.Socket.from_socket(g.sock), zmq.POLLIN)
+        # The loop's own reader on each ZMQ_FD (zmq.asyncio's poller costs
+        # two futures and a task per wait): it only says "look at
+        # ZMQ_EVENTS", which next_timeout() does before each wait; a send
+        # from a task may take that signal, so such a send pokes (_sent).
+        fds = [g.sock.getsockopt(zmq.FD) for g in self._gws]
+        for fd in fds:
+            loop.add_reader(fd, wake.set)
         deadline = None
         try:
             while not self._closed:
@@ -153,20 +157,30 @@ class AsyncWorker(Worker):
                 t = self.next_timeout()
                 if deadline is not None:
                     t = min(t, (deadline - now) * 1000.0)
-                if t > 0 and not self._wake.is_set():
-                    polling = asyncio.ensure_future(poller.poll(max(1, int(t + 0.999))))
-                    waking = asyncio.ensure_future(self._wake.wait())
-                    await asyncio.wait({polling, waking}, return_when=asyncio.FIRST_COMPLETED)
-                    for f in (polling, waking):
-                        if not f.done():
-                            f.cancel()
+                if t > 0 and not wake.is_set():
+                    timer = loop.call_later(t / 1000.0, wake.set)
+                    await wake.wait()
+                    timer.cancel()
                 else:
                     await asyncio.sleep(0)  # let the tasks run
-                self._wake.clear()
-                self.process()
+                wake.clear()
+                self._in_process = True
+                try:
+                    self.process()
+                finally:
+                    self._in_process = False
             return None
         finally:
+            for fd in fds:
+                try:
+                    loop.remove_reader(fd)
+                except (OSError, ValueError):  # closed meanwhile
+                    pass
             self._stop = False
+
+    def _sent(self) -> None:
+        if not self._in_process:
+            self._poke()
 
     def stop(self) -> None:
         """Make run() return soon.  Safe from signal handlers and threads."""
@@ -200,6 +214,20 @@ class AsyncWorker(Worker):
 
         if not s._emit_ack(event, args, settle, timeout):
             settle(DisconnectedError())
+        return fut
+
+    def _bcast_ack_future(self, op: BroadcastOperator, event: str, args: Any) -> Any:
+        fut = self._get_loop().create_future()
+
+        def settle(err: Any, responses: Any) -> None:
+            if fut.done():
+                return
+            if err is not None:
+                fut.set_exception(err)
+            else:
+                fut.set_result(responses)
+
+        op.emit(event, *args, callback=settle)
         return fut
 
     async def call(self, event: str, *data: Any, to: Optional[str] = None,  # type: ignore[override]

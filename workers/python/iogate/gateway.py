@@ -10,6 +10,7 @@ for all of them and dispatches what each connection receives.
 
 from __future__ import annotations
 
+import os
 import random
 import string
 import time
@@ -25,6 +26,56 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_HEARTBEAT_MS = 5000
 HWM = 100000
+
+# The hot path calls libzmq through pyzmq's compiled Socket methods with
+# plain int flags: send_multipart / recv_multipart are Python code that
+# builds enum flags for every frame, and cost more than everything else a
+# message needs ("Cost per message" in workers/python/README.md).
+try:
+    from zmq.backend import Socket as _BackendSocket
+    if not issubclass(zmq.Socket, _BackendSocket):
+        raise ImportError("zmq.Socket does not derive from the backend's")
+    _zsend = _BackendSocket.send
+    _zrecv = _BackendSocket.recv
+    _zget = _BackendSocket.get
+except (ImportError, AttributeError):  # pragma: no cover - another pyzmq layout
+    _zsend, _zrecv, _zget = zmq.Socket.send, zmq.Socket.recv, zmq.Socket.getsockopt
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE = int(zmq.SNDMORE)
+_RCVMORE = int(zmq.RCVMORE)
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+#: message types that never carry "done" (rule 36): the C library's list
+_NO_DONE = frozenset(["PING", "PONG", "HELLO", "PROCESSED"])
+
+
+def recv_frames(g: "Gateway") -> List[bytes]:
+    """One multipart message from ``g`` without waiting (zmq.Again when
+    none).  Asking ZMQ_RCVMORE costs as much as a recv, so the first six
+    frames every message has (PROTOCOL.md §2) are read without asking, and
+    only then whether attachments follow.  A shorter message from a broken
+    gateway still ends where it ends: either nothing follows it (a recv finds
+    no more) or the next message's version frame shows up early, which no
+    other frame can equal; it is kept for the next call and the short
+    message goes to the decoder, which refuses it."""
+    sock = g.sock
+    frames = g.carry
+    if frames is None:
+        frames = [_zrecv(sock, _NOBLOCK)]
+    else:
+        g.carry = None
+    while len(frames) < 6:
+        try:
+            f = _zrecv(sock, _NOBLOCK)
+        except zmq.Again:
+            return frames
+        if f == protocol.VERSION_FRAME:
+            g.carry = [f]
+            return frames
+        frames.append(f)
+    while _zget(sock, _RCVMORE):
+        frames.append(_zrecv(sock, _NOBLOCK))
+    return frames
 
 # connection states
 NEW, HELLO, READY, BYE, CLOSED = "new", "hello", "ready", "bye", "closed"
@@ -91,7 +142,9 @@ class Gateway:
         self.lost: Optional[str] = None  # reason, when a send found the gateway gone
         self.queries: Dict[int, Callable[[Dict[str, Any]], Any]] = {}
         self.seq_handled = 0  # rule 36: last EVENT/ACK seq handled ...
-        self.seq_reported = 0  # ... and the last one reported with PROCESSED
+        self.seq_reported = 0  # ... and the last one reported with PROCESSED or "done"
+        self.nsp_frame = worker.namespace.encode("utf-8")
+        self.carry: Optional[List[bytes]] = None  # the start of the next message (recv_frames)
 
     @property
     def connected(self) -> bool:
@@ -126,6 +179,7 @@ class Gateway:
             self.sock.setsockopt(zmq.LINGER, 500)  # let the BYE out
         self.sock.close()
         self.sock = None
+        self.carry = None
         self.state = CLOSED
 
     def set_heartbeat(self, ms: int) -> None:
@@ -135,10 +189,19 @@ class Gateway:
 
     # -- sending -------------------------------------------------------------
     def send(self, frames: List[bytes], volatile: bool = False) -> bool:
-        if self.sock is None:
+        sock = self.sock
+        if sock is None:
             return False
+        flags = _NOBLOCK if volatile else 0
         try:
-            self.sock.send_multipart(frames, flags=zmq.NOBLOCK if volatile else 0)
+            # the first frame may block (SNDTIMEO) or fail; then the whole
+            # message goes, as with send_multipart
+            last = len(frames) - 1
+            for i in range(last):
+                _zsend(sock, frames[i], flags | _SNDMORE)
+            _zsend(sock, frames[last], flags)
+            if self.worker._aio:
+                self.worker._sent()
             return True
         except zmq.Again:
             if not volatile and not self.lost:
@@ -155,11 +218,34 @@ class Gateway:
         """An application message; only while welcomed."""
         if self.state != READY or self.lost:
             return False
-        return self.send(protocol.encode(mtype, self.worker.namespace, sid, meta, data), volatile)
+        done = self.seq_handled
+        if done != self.seq_reported and mtype not in _NO_DONE:
+            # Rule 36: report what was handled on this message instead of a
+            # PROCESSED of its own (the C library does the same)
+            if meta:
+                meta_frame = protocol._dump(dict(meta, done=done))
+            else:
+                meta_frame = b'{"done":%d}' % done
+        else:
+            done = 0
+            meta_frame = protocol._dump(meta) if meta else b""
+        frames = [protocol.VERSION_FRAME, mtype.encode("ascii"), self.nsp_frame, sid.encode("ascii"),
+                  meta_frame]
+        if data is None:
+            frames.append(b"")
+        else:
+            frames.extend(protocol.dump_data(data))
+        if not self.send(frames, volatile):
+            return False
+        if done:
+            self.seq_reported = done
+        return True
 
     def send_hello(self) -> None:
         meta = {"version": protocol.PROTOCOL_VERSION, "incarnation": self.incarnation,
                 "pid": self.worker.pid, "conn_events": list(self.worker._conn_events)}
+        if os.environ.get("IOGATE_WORKER_KEY"):  # rule 10a: who may serve the namespace
+            meta["key"] = os.environ["IOGATE_WORKER_KEY"]
         self.send(protocol.encode("HELLO", self.worker.namespace, "", meta), volatile=True)
         self.next_hello = time.monotonic() + self.heartbeat
 
@@ -178,4 +264,4 @@ class Gateway:
         return []
 
     def readable(self) -> bool:
-        return self.sock is not None and bool(self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+        return self.sock is not None and (self.carry is not None or bool(_zget(self.sock, _EVENTS) & _POLLIN))

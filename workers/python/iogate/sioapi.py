@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Handler = Callable[..., Any]
 DEFAULT_CALL_TIMEOUT_MS = 60000  # python-socketio's call() default, 60 s
+#: handler results that are certainly not awaitable
+_PLAIN = frozenset([tuple, list, dict, str, int, float, bool, bytes])
 
 
 def sio_args(data: Tuple[Any, ...]) -> List[Any]:
@@ -303,6 +305,9 @@ class SocketIOAPI:
             res = fn(s.id, *args)
         except Exception:
             self.log.exception("handler of %r for socket %s raised", event, s.id)
+            return
+        if res is None or type(res) in _PLAIN:  # not awaitable: no need to ask inspect
+            answer(res)
             return
         self._after(res, fn, s._logger("handler of %r" % event), answer)  # type: ignore[attr-defined]
 

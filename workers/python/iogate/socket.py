@@ -197,6 +197,7 @@ class Socket:
         self.id = sid
         self.handshake = handshake
         self.recovered = bool(recovered)
+        self.restored = False  # its client recovered it (rule 16a)
         self.data = {}
         self.conn = Conn(transport, worker)
         self._rooms = {sid: True}
@@ -205,6 +206,7 @@ class Socket:
                 self._rooms[r] = True
         # what the gateway's routing copy holds once we ACCEPT
         self._gw_rooms = set(self._rooms) if recovered else {sid}
+        worker.adapter._add(sid, list(self._rooms))
         self._handlers = {}
         self._any: List[_Handler] = []
         self._any_outgoing: List[Callable[..., Any]] = []
@@ -353,8 +355,10 @@ class Socket:
         return _Emitter(self)
 
     @property
-    def local(self) -> Any:
-        raise NotSupportedError("socket.local")
+    def local(self) -> "BroadcastOperator":
+        """socket.io's socket.local: a broadcast from this socket (everyone
+        but it), this server node only — exact for the only server."""
+        return self.broadcast
 
     def compress(self, flag: bool = True) -> Any:
         raise NotSupportedError("socket.compress()")
@@ -412,9 +416,10 @@ class Socket:
             return True
         if self._state != CONNECTED:
             return False
-        if not self._gw.send_app("EMIT", self.id, meta, [event, *args], volatile=volatile):
+        if not self._gw.send_app("EMIT", self.id, meta, [event, *args], volatile):
             return False
-        self._notify_outgoing(event, args)
+        if self._any_outgoing:
+            self._notify_outgoing(event, args)
         return True
 
     def send(self, *args: Any) -> bool:
@@ -430,6 +435,7 @@ class Socket:
             return
         for r in new:
             self._rooms[r] = True
+        self._worker.adapter._add(self.id, new)
         if self._state == CONNECTED:
             self._gw.send_app("JOIN", self.id, {"rooms": new})
 
@@ -440,6 +446,7 @@ class Socket:
             return
         for r in old:
             del self._rooms[r]
+            self._worker.adapter._del(self.id, r)
         if self._state == CONNECTED:
             self._gw.send_app("LEAVE", self.id, {"rooms": old})
 
@@ -512,6 +519,16 @@ class Socket:
         self._worker._forget(self)
         self._emit_local("disconnect", reason)
 
+    def _replaced(self) -> None:
+        """Its client recovered it (rule 16a): gone without events."""
+        acks, self._acks = self._acks, {}
+        for cb, timer in acks.values():
+            if timer:
+                timer.cancel()
+            self._worker._call(cb, DisconnectedError())
+        self._state = GONE
+        self._worker._forget(self)
+
     def _ack_timeout(self, ack_id: int) -> None:
         entry = self._acks.pop(ack_id, None)
         if entry:
@@ -528,6 +545,9 @@ class Socket:
 
     def _on_event(self, packet: List[Any], ack_id: Optional[int]) -> None:
         if self._state != CONNECTED:
+            return
+        if not self._middleware:
+            self._dispatch(packet, ack_id)
             return
         mws = list(self._middleware)
 
@@ -561,9 +581,16 @@ class Socket:
     def _dispatch(self, packet: List[Any], ack_id: Optional[int]) -> None:
         if not packet or not isinstance(packet[0], str):
             return
-        event, args = packet[0], list(packet[1:])
+        event, args = packet[0], packet[1:]
         if event in RESERVED_EVENTS or event in LOCAL_EVENTS:
             self._worker.log.warning("socket %s: client event %r has a reserved name; ignored", self.id, event)
+            return
+        if not self._any and event not in self._handlers:
+            # only a python-socketio handler (or none): the common case
+            sio = self._worker._sio_handler(event)
+            if sio is not None:
+                self._worker._sio_dispatch(self, sio, event, args,
+                                           Ack(self, ack_id) if ack_id is not None else None)
             return
         any_handlers = list(self._any)
         handlers = any_handlers + list(self._handlers.get(event, ()))

@@ -23,9 +23,11 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 import zmq
 
 from . import admission, protocol
+from .adapter import Adapter
+from .bcast_ack import BroadcastAcks
 from .errors import INTERNAL_ERROR, ConnectError, NotSupportedError, error_message
-from .gateway import BYE, CLOSED, DEFAULT_HEARTBEAT_MS, HELLO, NEW, READY, Gateway, curve_keys, \
-    parse_endpoints, random_id
+from .gateway import _EVENTS, _POLLIN, BYE, CLOSED, DEFAULT_HEARTBEAT_MS, HELLO, NEW, READY, Gateway, \
+    _zget, curve_keys, parse_endpoints, random_id, recv_frames
 from .log import NamespaceLogger, default_logging
 from .parent import bind_to_gateway
 from .protocol import ProtocolError
@@ -67,6 +69,8 @@ class Timer:
         return (self.when, self.seq) < (other.when, other.seq)
 
 
+SERVER_SIDE_EMIT_TIMEOUT_MS = 5000  # socket.io's cluster adapter: requestsTimeout
+
 class BroadcastOperator:
     """A {rooms, except, volatile} selector (io.to(room) in Node).  Immutable:
     every builder returns a new operator."""
@@ -78,46 +82,78 @@ class BroadcastOperator:
         self._excepts = tuple(dict.fromkeys(excepts))
         self._volatile = volatile
 
+    _timeout: Optional[float] = None  # ms, set by timeout(): acks may be asked
+
+    def _derive(self, op: "BroadcastOperator") -> "BroadcastOperator":
+        op._timeout = self._timeout
+        return op
+
     def to(self, rooms: Rooms) -> "BroadcastOperator":
-        return type(self)(self._worker, self._rooms + tuple(_room_list(rooms)), self._excepts,
-                          self._volatile)
+        return self._derive(type(self)(self._worker, self._rooms + tuple(_room_list(rooms)),
+                                       self._excepts, self._volatile))
 
     in_ = to
 
     def except_(self, rooms: Rooms) -> "BroadcastOperator":
-        return type(self)(self._worker, self._rooms, self._excepts + tuple(_room_list(rooms)),
-                          self._volatile)
+        return self._derive(type(self)(self._worker, self._rooms,
+                                       self._excepts + tuple(_room_list(rooms)), self._volatile))
 
     @property
     def volatile(self) -> "BroadcastOperator":
-        return type(self)(self._worker, self._rooms, self._excepts, True)
+        return self._derive(type(self)(self._worker, self._rooms, self._excepts, True))
+
+    def timeout(self, ms: float) -> "BroadcastOperator":
+        """``worker.to(room).timeout(ms).emit(ev, *args, callback=cb)``:
+        ``cb(err, responses)`` (PROTOCOL.md rule 25a, see bcast_ack.py)."""
+        op = type(self)(self._worker, self._rooms, self._excepts, self._volatile)
+        op._timeout = ms
+        return op
 
     @property
-    def local(self) -> Any:
-        raise NotSupportedError("local")
+    def local(self) -> "BroadcastOperator":
+        """socket.io's "this server node only": exact as it is, the worker
+        being the only server of its namespace."""
+        return self
 
     def compress(self, flag: bool = True) -> Any:
         raise NotSupportedError("compress()")
 
-    def emit(self, event: str, *args: Any) -> bool:
+    def emit(self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None) -> bool:
         """One BROADCAST to each gateway; a gateway resolves the receivers
         from its routing copy of the rooms.  ValueError for a reserved name.
-        Acknowledgements are not available for broadcasts."""
+        With ``callback`` (after ``timeout(ms)``): ``callback(err,
+        responses)`` once every receiver answered (err None) or at the
+        timeout (err AckTimeoutError, the responses that came)."""
         check_event_name(event)
         meta = {}
         if self._rooms:
             meta["rooms"] = list(self._rooms)
         if self._excepts:
             meta["except"] = list(self._excepts)
+        if callback is not None:
+            self._worker._check_fn(callback)
+            sent = self._worker._bcast_acks.emit(meta, [event, *args], self._timeout, callback)
+            self._notify_outgoing(event, args)
+            return sent
         if self._volatile:
             meta["volatile"] = True
         if not self._worker._broadcast(meta, [event, *args], self._volatile):
             return False
+        self._notify_outgoing(event, args)
+        return True
+
+    def _notify_outgoing(self, event: str, args: Any) -> None:
         if self._worker._outgoing_listeners:  # only then pay for finding the receivers
             for s in self.sockets():  # from the worker's own room state
                 if s._any_outgoing:
                     s._notify_outgoing(event, args)
-        return True
+
+    def emit_with_ack(self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None) -> Any:
+        """``emit(..., callback=cb)``; without callback (AsyncWorker) an
+        awaitable of the responses that raises AckTimeoutError."""
+        if callback is None:
+            return self._worker._bcast_ack_future(self, event, args)
+        return self.emit(event, *args, callback=callback)
 
     def send(self, *args: Any) -> bool:
         return self.emit("message", *args)
@@ -203,6 +239,8 @@ class Worker(SocketIOAPI):
         self._middleware: List[Callable[..., Any]] = []
         self._connection: List[Callable[..., Any]] = []
         self._sockets: Dict[str, Socket] = {}  # id -> Socket (pending and connected), all gateways
+        self._bcast_acks = BroadcastAcks(self)  # broadcasts waiting for answers (rule 25a)
+        self.adapter = Adapter(self)  # rooms of our sockets and their events
         self._timers: List[Timer] = []
         self._seq = itertools.count()
         self._stop = False
@@ -258,6 +296,38 @@ class Worker(SocketIOAPI):
         return fn
 
     # -- namespace-wide operations ----------------------------------------------
+    def server_side_emit(self, event: str, *args: Any, callback: Optional[Callable[..., Any]] = None,
+                         timeout: float = SERVER_SIDE_EMIT_TIMEOUT_MS) -> bool:
+        """socket.io's ``io.serverSideEmit``: to the other worker processes
+        of this namespace (PROTOCOL.md rule 25b).  ``callback(err,
+        responses)`` after every one answered or after ``timeout`` ms
+        (socket.io's requestsTimeout, 5000); a worker alone in its namespace
+        gets ``(None, [])``."""
+        check_event_name(event)
+        if callback is not None:
+            self._check_fn(callback)
+            return self._bcast_acks.emit({}, [event, *args], timeout, callback, "SERVER_EMIT")
+        sent = False
+        for g in self._gws:
+            if g.send_app("SERVER_EMIT", "", {}, [event, *args]):
+                sent = True
+        return sent
+
+    def on_adapter(self, event: str, fn: Optional[Callable[..., Any]] = None) -> Any:
+        """``@worker.on_adapter("join-room")``: ``worker.adapter.on(...)``,
+        socket.io's ``io.of(nsp).adapter.on(event, fn)``."""
+        return self.adapter.on(event, fn)
+
+    def off_adapter(self, event: str, fn: Optional[Callable[..., Any]] = None) -> None:
+        self.adapter.off(event, fn)
+
+    def timeout(self, ms: float) -> BroadcastOperator:
+        """``worker.timeout(ms).emit(ev, *args, callback=cb)``: every socket."""
+        return self._operator().timeout(ms)
+
+    def _bcast_ack_future(self, op: BroadcastOperator, event: str, args: Any) -> Any:
+        raise TypeError("emit_with_ack on a broadcast needs callback= (or AsyncWorker)")
+
     def _operator(self, rooms: Iterable[str] = (), excepts: Iterable[str] = (),
                   volatile: bool = False) -> BroadcastOperator:
         return self._operator_class(self, rooms, excepts, volatile)
@@ -275,8 +345,9 @@ class Worker(SocketIOAPI):
         return self._operator(volatile=True)
 
     @property
-    def local(self) -> Any:
-        raise NotSupportedError("worker.local")
+    def local(self) -> BroadcastOperator:
+        """Every socket, this server node only: exact (see BroadcastOperator.local)."""
+        return self._operator()
 
     def compress(self, flag: bool = True) -> Any:
         raise NotSupportedError("worker.compress()")
@@ -432,16 +503,26 @@ class Worker(SocketIOAPI):
         """Handle every message waiting and every timer due.  Never blocks
         (except on a full send queue to a gateway, PROTOCOL.md rule 32)."""
         self._ensure_started()
+        handle = self._handle
         for g in self._gws:
-            for _ in range(BATCH):
-                if g.sock is None:
+            n = 0
+            while n < BATCH:
+                sock = g.sock
+                if sock is None:
+                    break
+                # ZMQ_EVENTS first while messages come one at a time (a
+                # failing recv raises, which costs three times as much);
+                # in a burst, recv until it says there is no more.
+                if n < 2 and g.carry is None and not _zget(sock, _EVENTS) & _POLLIN:
                     break
                 try:
-                    frames = g.sock.recv_multipart(zmq.NOBLOCK)
+                    frames = recv_frames(g)
                 except zmq.Again:
                     break
+                n += 1
+                handle(g, frames)
+            if n:
                 g.last_recv = time.monotonic()
-                self._handle(g, frames)
             g.report_processed()
         self._run_timers()
         for g in self._gws:
@@ -466,10 +547,14 @@ class Worker(SocketIOAPI):
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_r, False)
             os.set_blocking(self._wake_w, False)
-        poller = zmq.Poller()
+        # The sockets' ZMQ_FDs with select.poll, as zmq_poll does it but
+        # without its per-call setup: they only say "look at ZMQ_EVENTS",
+        # which next_timeout() does (0 when a message waits) before each wait.
+        poller = select.poll()
         for g in self._gws:
-            poller.register(g.sock, zmq.POLLIN)
-        poller.register(self._wake_r, zmq.POLLIN)
+            poller.register(g.sock.getsockopt(zmq.FD), select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        wake_r = self._wake_r
         deadline = None
         try:
             while not self._closed:
@@ -483,11 +568,14 @@ class Worker(SocketIOAPI):
                 t = self.next_timeout()
                 if deadline is not None:
                     t = min(t, (deadline - now) * 1000.0)
-                poller.poll(max(0, int(t + 0.999)))
-                try:
-                    os.read(self._wake_r, 512)
-                except (BlockingIOError, InterruptedError):
-                    pass
+                if t > 0:
+                    # only a stop() writes to the pipe: read it when it says so
+                    for fd, _ in poller.poll(max(0, int(t + 0.999))):
+                        if fd == wake_r:
+                            try:
+                                os.read(wake_r, 512)
+                            except (BlockingIOError, InterruptedError):
+                                pass
                 self.process()
             return None
         finally:
@@ -507,6 +595,8 @@ class Worker(SocketIOAPI):
         every socket without raising events, close the ZeroMQ sockets."""
         if self._closed:
             return
+        self._bcast_acks.close()  # waiting callbacks get an error, not silence
+        self.adapter._reset()
         for g in self._gws:
             g.close(say_bye=True)
         self._sockets.clear()
@@ -571,6 +661,9 @@ class Worker(SocketIOAPI):
     def _spawn(self, awaitable: Any, fn: Any, on_error: Any, on_done: Any) -> None:
         raise NotImplementedError  # AsyncWorker
 
+    def _sent(self) -> None:
+        """After a send (AsyncWorker: wake run() when it came from a task)."""
+
     # -- timers --------------------------------------------------------------------
     def _run_timers(self) -> None:
         now = time.monotonic()
@@ -598,6 +691,23 @@ class Worker(SocketIOAPI):
             self.log.error("bad message from the gateway %s (ignored): %s", g.endpoint, e)
             return
         t = m.type
+        if t == "EVENT" and g.state == READY and (not m.namespace or m.namespace == self.namespace):
+            # the hot path first; the same steps as below for EVENT
+            meta = m.meta
+            seq = meta.get("seq")
+            if type(seq) is int:
+                g.seq_handled = seq
+            s = self._sockets.get(m.sid)
+            if s is None or s._gw is not g:
+                self.log.debug("%s for unknown socket %r ignored", t, m.sid)
+                return
+            data = m.data
+            if not data or not isinstance(data[0], str):
+                self.log.error("EVENT without an event name ignored")
+                return
+            ack = meta.get("ack")
+            s._on_event(data, ack if type(ack) is int else None)
+            return
         if t == "PING":
             g.send(protocol.encode("PONG"), volatile=True)
             return
@@ -623,6 +733,9 @@ class Worker(SocketIOAPI):
         if m.namespace and m.namespace != self.namespace:
             self.log.error("%s for namespace %r, this worker serves %r; ignored", t, m.namespace,
                            self.namespace)
+            return
+        if t in ("BROADCAST_ACK", "SERVER_EMIT_ACK"):
+            self._bcast_acks.on_message(g, m)
             return
         if t == "ADMIT":
             admission.handle(self, g, m)
@@ -724,6 +837,7 @@ class Worker(SocketIOAPI):
     def _forget(self, s: Socket) -> None:
         if self._sockets.get(s.id) is s:
             del self._sockets[s.id]
+            self.adapter._del_all(s.id)  # its rooms go (between disconnecting and disconnect)
 
     def _on_connect(self, g: Gateway, m: protocol.Message) -> None:
         sid = m.sid
@@ -731,6 +845,7 @@ class Worker(SocketIOAPI):
             self.log.error("CONNECT with a bad socket id %r ignored", sid)
             return
         old = self._sockets.get(sid)
+        restored = m.meta.get("restored") is True
         if old is not None and old._gw is not g:
             # Ids are 20 random characters: two gateways choosing the same
             # one is a bug or an attack, not chance (rule 2).
@@ -738,7 +853,11 @@ class Worker(SocketIOAPI):
                              g.endpoint, old._gw.endpoint)
             g.send_app("REFUSE", sid, {"message": "duplicate socket id"})
             return
-        if old is not None:
+        if old is not None and restored:
+            # Its client recovered it (PROTOCOL.md rule 16a): a new socket
+            # takes the old one's place silently, with its data.
+            old._replaced()
+        elif old is not None:
             self.log.warning("CONNECT for known socket %s: the old one is gone", sid)
             old._close("transport close")
         hs = m.meta.get("handshake")
@@ -749,12 +868,17 @@ class Worker(SocketIOAPI):
             if not isinstance(hs.get(k), dict):
                 hs[k] = default
         transport = m.meta.get("transport")
-        recovered = m.meta.get("recovered") is True
+        # recovered, like the reference's: the client kept its state, after a
+        # worker restart (rule 16) or its own reconnection (restored, 16a)
+        recovered = m.meta.get("recovered") is True or restored
         rooms = m.meta.get("rooms") if recovered and isinstance(m.meta.get("rooms"), list) else None
         s = Socket(self, g, sid, hs, transport if isinstance(transport, str) else "polling",
                    recovered, rooms)
+        s.restored = restored
+        if old is not None and restored:
+            s.data = old.data
         self._sockets[sid] = s
-        mws = list(self._middleware)
+        mws = [] if restored and m.meta.get("skip_middlewares") is True else list(self._middleware)
         n_user = len(mws)  # python-socketio's connect handler, if any, runs after these
         if self._sio_connect is not None:
             mws.append(self._sio_connect_middleware)

@@ -1,6 +1,6 @@
 """The python-socketio migration examples of workers/python/README.md, taken
-from the Markdown (the python block after ``<!-- example: sync -->`` and
-``<!-- example: async -->``), run as worker processes against a real ZeroMQ
+from the Markdown (the python blocks marked ``<!-- file: sync_app.py, run by
+…`` and ``<!-- file: async_app.py, run by …``), run as worker processes against a real ZeroMQ
 ROUTER playing the gateway.  tests/e2e/py_native.test.js runs the same
 blocks under the real gateway with socket.io-client."""
 
@@ -15,10 +15,14 @@ from test_worker import ROOT, SID_A, SID_B, Base
 README = os.path.join(ROOT, "workers", "python", "README.md")
 
 
+# the markers tests/e2e/readme_examples.test.js checks point here
+FILES = {"sync": "file: sync_app.py", "async": "file: async_app.py"}
+
+
 def example(name):
     with open(README, encoding="utf-8") as f:
         md = f.read()
-    m = re.search(r"<!-- example: %s -->\s*\n```python\n(.*?)\n```" % re.escape(name), md, re.S)
+    m = re.search(r"<!-- %s, run by [^>]*-->\s*\n```python\n(.*?)\n```" % re.escape(FILES[name]), md, re.S)
     if not m:
         raise AssertionError("README example %s not found" % name)
     return m.group(1) + "\n"

@@ -272,19 +272,23 @@ class TestAnyFamily(Base):
 
 
 class TestUnsupportedFlagsRefusedLoudly(Base):
-    def test_local_and_compress(self):
+    def test_local_exact_and_compress_refused(self):
         from iogate import NotSupportedError
 
         self.ready()
         self.connect(SID_A)
         s = self.worker.get_socket(SID_A)
-        for obj in (self.worker, self.worker.to("r"), s, s.broadcast):
+        # local: "this server node only", exact for the only server of the
+        # namespace — the same BROADCAST as without it (socket.local is
+        # socket.io's broadcast from the socket: everyone but it).
+        for obj, meta in ((self.worker, {}), (self.worker.to("r"), {"rooms": ["r"]}),
+                          (s, {"except": [SID_A]}), (s.broadcast, {"except": [SID_A]})):
+            self.assertTrue(obj.local.emit("x"))
+            m = self.gw.expect("BROADCAST")
+            self.assertEqual(m.meta, meta)
             with self.assertRaises(NotSupportedError) as cm:
-                obj.local.emit("x")
-            self.assertIn("IPC protocol", str(cm.exception))
-            with self.assertRaises(NotSupportedError):
                 obj.compress(False).emit("x")
-            self.assertFalse(hasattr(obj, "local"))
+            self.assertIn("compress", str(cm.exception))
         self.gw.quiet(0.03)
 
 

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
@@ -213,6 +214,7 @@ static void timeout_and_nobody_to_ask(void **st)
 int main(void)
 {
     gw_log_level = GW_LOG_ERROR; /* the refusals log warnings by design */
+    signal(SIGPIPE, SIG_IGN);    /* as main.c does (http.h) */
     loop = ev_default_loop(0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parked_then_admitted_or_refused),

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "eio.h"
+#include "b64.h"
 #include "eio_codec.h"
+#include "utf8.h"
 #include "util.h"
 
 /* --- collected packets --------------------------------------------------- */
@@ -160,17 +162,17 @@ static void test_packet_decode(void **st)
 
 static void test_utf8(void **st)
 {
-    assert_true(eio_utf8_valid("", 0));
-    assert_true(eio_utf8_valid("abc", 3));
-    assert_true(eio_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
-    assert_true(eio_utf8_valid("\xf4\x8f\xbf\xbf", 4));
-    assert_false(eio_utf8_valid("\xc0\xaf", 2));         /* overlong */
-    assert_false(eio_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
-    assert_false(eio_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    assert_false(eio_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-    assert_false(eio_utf8_valid("\xe2\x82", 2));         /* truncated */
-    assert_false(eio_utf8_valid("\x80", 1));
-    assert_false(eio_utf8_valid("\xff", 1));
+    assert_true(utf8_valid("", 0));
+    assert_true(utf8_valid("abc", 3));
+    assert_true(utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+    assert_true(utf8_valid("\xf4\x8f\xbf\xbf", 4));
+    assert_false(utf8_valid("\xc0\xaf", 2));         /* overlong */
+    assert_false(utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+    assert_false(utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    assert_false(utf8_valid("\xe2\x82", 2));         /* truncated */
+    assert_false(utf8_valid("\x80", 1));
+    assert_false(utf8_valid("\xff", 1));
 }
 
 static void test_base64(void **st)
@@ -185,27 +187,27 @@ static void test_base64(void **st)
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char out[32];
         unsigned char dec[32];
-        assert_int_equal(eio_b64_encode(v[i].raw, v[i].n, out), strlen(v[i].b64));
+        assert_int_equal(b64_encode(v[i].raw, v[i].n, out), strlen(v[i].b64));
         assert_string_equal(out, v[i].b64);
-        assert_int_equal(eio_b64_len(v[i].n), strlen(v[i].b64));
-        long r = eio_b64_decode(v[i].b64, strlen(v[i].b64), dec);
+        assert_int_equal(b64_len(v[i].n), strlen(v[i].b64));
+        long r = b64_decode(v[i].b64, strlen(v[i].b64), dec);
         assert_int_equal(r, (long)v[i].n);
         assert_memory_equal(dec, v[i].raw, v[i].n);
     }
     unsigned char dec[32];
     /* padding may be omitted; EVP's zero-padding bytes must not leak into the length */
-    assert_int_equal(eio_b64_decode("Zg", 2, dec), 1);
+    assert_int_equal(b64_decode("Zg", 2, dec), 1);
     assert_int_equal(dec[0], 'f');
-    assert_int_equal(eio_b64_decode("Zm8", 3, dec), 2);
-    assert_int_equal(eio_b64_decode("Zm9vYg", 6, dec), 4);
+    assert_int_equal(b64_decode("Zm8", 3, dec), 2);
+    assert_int_equal(b64_decode("Zm9vYg", 6, dec), 4);
     /* invalid */
-    assert_int_equal(eio_b64_decode("Z", 1, dec), -1);
-    assert_int_equal(eio_b64_decode("Zg=", 3, dec), -1);
-    assert_int_equal(eio_b64_decode("Z===", 4, dec), -1);
-    assert_int_equal(eio_b64_decode("Zg==Zg==", 8, dec), -1);
-    assert_int_equal(eio_b64_decode(" Zg=", 4, dec), -1);
-    assert_int_equal(eio_b64_decode("Zm9v\n", 5, dec), -1);
-    assert_int_equal(eio_b64_decode("Zm-_", 4, dec), -1);
+    assert_int_equal(b64_decode("Z", 1, dec), -1);
+    assert_int_equal(b64_decode("Zg=", 3, dec), -1);
+    assert_int_equal(b64_decode("Z===", 4, dec), -1);
+    assert_int_equal(b64_decode("Zg==Zg==", 8, dec), -1);
+    assert_int_equal(b64_decode(" Zg=", 4, dec), -1);
+    assert_int_equal(b64_decode("Zm9v\n", 5, dec), -1);
+    assert_int_equal(b64_decode("Zm-_", 4, dec), -1);
 }
 
 static void test_msg_framing(void **st)

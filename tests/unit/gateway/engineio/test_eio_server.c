@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
@@ -286,6 +287,7 @@ static void test_eio_server_contract(void **st)
 int main(void)
 {
     gw_log_level = GW_LOG_WARN;
+    signal(SIGPIPE, SIG_IGN); /* as main.c does (http.h) */
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_eio_server_contract)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,7 +50,11 @@ static void assert_data(const sio_packet *p, const char *data)
 {
     assert_int_equal(p->data_len, strlen(data));
     assert_memory_equal(p->data, data, p->data_len);
-    assert_non_null(p->json);
+    /* Only a CONNECT's auth becomes a tree; other data stays bytes. */
+    if (p->type == SIO_CONNECT)
+        assert_non_null(p->json);
+    else
+        assert_null(p->json);
 }
 
 /* ---- valid forms ------------------------------------------------------ */
@@ -142,7 +146,6 @@ static void event_main_without_ack(void **st)
     assert_nsp(&p, "/");
     assert_int_equal(p.id, -1);
     assert_data(&p, "[\"hello\",1,{\"a\":[true,null]}]");
-    assert_string_equal(json_string_value(json_array_get(p.json, 0)), "hello");
     sio_packet_clear(&p);
 }
 
@@ -170,7 +173,7 @@ static void event_name_only(void **st)
 {
     sio_packet p;
     ok("2[\"ping\"]", &p);
-    assert_int_equal(json_array_size(p.json), 1);
+    assert_data(&p, "[\"ping\"]");
     sio_packet_clear(&p);
 }
 
@@ -187,7 +190,7 @@ static void event_huge_integer_is_accepted(void **st)
 {
     sio_packet p;
     ok("2[\"n\",100000000000000000000]", &p);
-    assert_true(json_is_real(json_array_get(p.json, 1)));
+    assert_data(&p, "[\"n\",100000000000000000000]");
     sio_packet_clear(&p);
 }
 
@@ -195,7 +198,7 @@ static void event_whitespace_around_json(void **st)
 {
     sio_packet p;
     ok("2 [ \"a\" , 1 ] \n", &p);
-    assert_int_equal(json_array_size(p.json), 2);
+    assert_data(&p, " [ \"a\" , 1 ] \n");
     sio_packet_clear(&p);
 }
 
@@ -221,7 +224,7 @@ static void ack_main_and_custom(void **st)
     ok("37[]", &p);
     assert_int_equal(p.type, SIO_ACK);
     assert_int_equal(p.id, 7);
-    assert_int_equal(json_array_size(p.json), 0);
+    assert_data(&p, "[]");
     sio_packet_clear(&p);
     ok("3/chat,0[\"ok\",{\"n\":1}]", &p);
     assert_nsp(&p, "/chat");
@@ -607,7 +610,8 @@ static void long_flat_array_accepted(void **st)
     buf[n++] = ']';
     sio_packet p;
     assert_int_equal(sio_decode(buf, n, &defaults, &p, NULL), 0);
-    assert_int_equal(json_array_size(p.json), count + 1);
+    assert_int_equal(p.data_len, n - 1);
+    assert_null(p.json); /* validated, never parsed */
     sio_packet_clear(&p);
     free(buf);
 }

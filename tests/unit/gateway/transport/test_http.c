@@ -84,7 +84,7 @@ static void test_accept_key(void **st)
 
 static void test_ws_handshake(void **st)
 {
-    eio_header h[4] = {{"upgrade", "websocket"},
+    http_field h[4] = {{"upgrade", "websocket"},
                        {"connection", "Upgrade"},
                        {"sec-websocket-version", "13"},
                        {"sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="}};

@@ -13,7 +13,7 @@
 
 static int nm(const char *name, const char *value, const char *etag, time_t mtime)
 {
-    eio_header h[1] = {{name, value}};
+    http_field h[1] = {{name, value}};
     http_request r = {.method = HTTP_GET, .url = "/", .path = "/", .query = "", .headers = h,
                       .n_headers = name ? 1 : 0};
     return http_not_modified(&r, etag, mtime);

@@ -42,11 +42,11 @@ static void test_match(void **st)
 static void resolve(const char *const *trusted, const char *peer, int peer_secure, const char *xff,
                     const char *xfp, const char *want_addr, int want_secure)
 {
-    eio_header h[4];
+    http_field h[4];
     size_t n = 0;
-    h[n++] = (eio_header){"host", "x"};
-    if (xff) h[n++] = (eio_header){"x-forwarded-for", xff};
-    if (xfp) h[n++] = (eio_header){"x-forwarded-proto", xfp};
+    h[n++] = (http_field){"host", "x"};
+    if (xff) h[n++] = (http_field){"x-forwarded-for", xff};
+    if (xfp) h[n++] = (http_field){"x-forwarded-proto", xfp};
     char addr[64];
     int secure = -1;
     gw_proxy_resolve(trusted, peer, peer_secure, h, n, addr, sizeof addr, &secure);
@@ -88,7 +88,7 @@ static void test_resolve(void **st)
 static void test_several_headers(void **st)
 {
     const char *lo[] = {"loopback", NULL};
-    eio_header h[] = {{"x-forwarded-for", "5.5.5.5"},
+    http_field h[] = {{"x-forwarded-for", "5.5.5.5"},
                       {"x-forwarded-proto", "https"},
                       {"x-forwarded-for", "127.0.0.2, 127.0.0.3"},
                       {"x-forwarded-proto", " "}};

@@ -724,7 +724,7 @@ static void conn_notices_and_off(void **st)
 /* Namespace utilities. */
 static void set_data(iog_socket *s)
 {
-    iog_socket_data_set(s, json_pack("{s:s}", "name", iog_socket_id(s)));
+    iog_socket_set_data(s, json_pack("{s:s}", "name", iog_socket_id(s)));
 }
 
 static void fetch_join_leave_disconnect(void **st)

@@ -243,7 +243,7 @@ static void on_echo(iog_socket *s, json_t *args, iog_ack *ack, void *user)
 static void on_connection(iog_socket *s, void *user)
 {
     *slot(iog_socket_id(s)) = s;
-    iog_socket_data_set(s, json_pack("{s:s}", "gw", iog_socket_gateway(s)));
+    iog_socket_set_data(s, json_pack("{s:s}", "gw", iog_socket_gateway(s)));
     iog_socket_on(s, "echo", on_echo, NULL);
     iog_socket_on_disconnect(s, on_disconnect, NULL);
 }
