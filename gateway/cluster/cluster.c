@@ -7,6 +7,7 @@
  * PSUBSCRIBE but not Redis 7's SSUBSCRIBE: an `smessage` push with no
  * callback queued trips an assert in it. */
 #include "cluster.h"
+#include "metrics.h"
 #include "util.h"
 
 #include <errno.h>
@@ -165,6 +166,7 @@ static void pub_send(cl_node *n, const char *channel, const char *data, size_t l
     const char *argv[3] = {n->sharded ? "SPUBLISH" : "PUBLISH", channel, data};
     size_t argl[3] = {strlen(argv[0]), strlen(channel), len};
     redisAsyncCommandArgv(n->pub, pub_reply, NULL, 3, argv, argl);
+    GW_COUNT(redis_published);
 }
 
 static void q_flush(cl_node *n)
@@ -534,6 +536,7 @@ int cl_publish(cl_node *n, const char *channel, const char *data, size_t len)
     }
     if (n->q_n >= n->queue_max) {
         n->dropped++;
+        GW_COUNT(redis_dropped);
         double now = ev_now(n->loop);
         if (now - n->last_drop_log >= 1.0) { /* one line a second, with the total */
             n->last_drop_log = now;

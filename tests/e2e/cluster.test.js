@@ -290,7 +290,8 @@ describe('Redis faults', () => {
 
   test('Redis down at start: local delivery goes on, the queue is bounded, then it connects over a unix socket', async () => {
     const sock = path.join(dir, 'redis.sock');
-    gw = await startGateway({ args: ['--redis', `unix:${sock}`, '--redis-queue', '2'] });
+    const admin = await freePort();
+    gw = await startGateway({ args: ['--redis', `unix:${sock}`, '--redis-queue', '2', '--admin-listen', `127.0.0.1:${admin}`] });
     await gw.waitLog(/cannot connect to unix:.*redis\.sock/);
     const a = gw.client();
     const b = gw.client();
@@ -302,6 +303,8 @@ describe('Redis faults', () => {
     await waitFor(() => got.length === 5, 5000);
     assert.deepEqual(got, [[0], [1], [2], [3], [4]]);
     await gw.waitLog(/down and 2 message\(s\) queued: message to socket\.io#\/#r# dropped/);
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    assert.match(metrics, /^iogate_redis_dropped_total 3$/m);
     redis = await startRedis(dir, rport, ['--unixsocket', sock, '--unixsocketperm', '700']);
     await gw.waitLog(/2 queued message\(s\) published after the reconnect/, 15000);
     await gw.waitLog(/subscribed connection to unix:.* up, 3 subscription/, 15000);
