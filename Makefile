@@ -12,7 +12,7 @@ BUILD    ?= build$(if $(SANITIZE),-san)
 
 # The gateway's layers are folders (README "Reading the source"); headers are
 # included by name, and tests/layers.sh checks no include points up a layer.
-GW_LAYERS   := base transport engineio workers socketio
+GW_LAYERS   := base transport engineio workers cluster socketio
 CPPFLAGS += -I. -Igateway $(GW_LAYERS:%=-Igateway/%) -Iipc -Iworkers/c -DIOGATE_VERSION='"$(VERSION)"' -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -fPIC
@@ -21,7 +21,7 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-GW_LIBS     := -pthread -lev -lhttp_parser -lwslay -lfcgi -lpcre2-8 $(shell pkg-config --libs libzmq jansson libssl libcrypto 2>/dev/null || echo -lzmq -ljansson -lssl -lcrypto) -lm
+GW_LIBS     := -pthread -lev -lhttp_parser -lwslay -lfcgi -lpcre2-8 $(shell pkg-config --libs libzmq jansson libssl libcrypto hiredis msgpack 2>/dev/null || echo -lzmq -ljansson -lssl -lcrypto -lhiredis -lmsgpackc) -lm
 WORKER_LIBS := $(shell pkg-config --libs libzmq jansson 2>/dev/null || echo -lzmq -ljansson) -lcrypto
 TEST_LIBS   := -lcmocka
 

@@ -156,6 +156,10 @@ static void metrics(gw_admin *a, sbuf *b)
     sb_printf(b, "iogate_broadcasts_total %llu\n", (unsigned long long)m->broadcasts);
     family(b, "iogate_broadcast_deliveries_total", "counter", "Packets queued to clients by broadcasts.");
     sb_printf(b, "iogate_broadcast_deliveries_total %llu\n", (unsigned long long)m->deliveries);
+    family(b, "iogate_redis_published_total", "counter", "Messages published to the Redis cluster (--redis).");
+    sb_printf(b, "iogate_redis_published_total %llu\n", (unsigned long long)m->redis_published);
+    family(b, "iogate_redis_dropped_total", "counter", "Messages for the Redis cluster dropped: Redis away and --redis-queue full.");
+    sb_printf(b, "iogate_redis_dropped_total %llu\n", (unsigned long long)m->redis_dropped);
 
     gw_app *app = a->app;
     if (app) {

@@ -1,5 +1,6 @@
 /* config.c — command line and config file.  See config.h. */
 #include "config.h"
+#include "cluster.h"
 #include "gw_app.h"
 
 #include <ctype.h>
@@ -53,6 +54,12 @@ static const char usage[] =
     "  --max-dynamic N           dynamic namespace workers at once (100)\n"
     "  --connect-timeout MS      Socket.IO CONNECT deadline (45000)\n"
     "  --ipc ENDPOINT            ZeroMQ endpoint for the workers\n"
+    "  --redis URL               join a cluster of @socket.io/redis-adapter nodes:\n"
+    "                            redis://[:password@]host[:port][/db] or unix:/path\n"
+    "  --redis-key KEY           the adapter's channel prefix (socket.io)\n"
+    "  --redis-sharded           Redis 7 sharded pub/sub, as createShardedAdapter\n"
+    "  --redis-queue N           messages held for Redis while it is away; more\n"
+    "                            are dropped and logged (1000)\n"
     "  --admission NSP           ask NSP's worker before each handshake (off)\n"
     "  --admission-timeout MS    no answer by then: refused with 503 (2000)\n"
     "  --admission-max-pending N handshakes waiting for it; more get 503 (1024)\n"
@@ -119,6 +126,7 @@ void gw_config_init(gw_config *c)
     c->worker_crash_limit = d.crash_limit;
     c->worker_credit = (unsigned)d.credit;
     c->max_dynamic = (unsigned)d.max_dynamic;
+    c->redis_queue = d.redis_queue;
     c->max_attachments = (unsigned)d.max_attachments;
     c->max_depth = (unsigned)d.max_depth;
     c->log_level = GW_LOG_INFO;
@@ -186,6 +194,8 @@ void gw_config_free(gw_config *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->admission);
+    free(c->redis);
+    free(c->redis_key);
     memset(c, 0, sizeof *c);
 }
 
@@ -360,10 +370,12 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     /* bare flags */
     if (!strcmp(key, "recovery-skip-middlewares") || (!strcmp(key, "recovery-window") && v))
         return set_recovery(c, key, v, err, errlen);
-    if (!strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3")) {
+    if (!strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3") ||
+        !strcmp(key, "redis-sharded")) {
         int b = parse_bool(v);
         if (b < 0) return fail(err, errlen, "--%s takes no value (or true/false), got '%s'", key, v);
-        if (key[0] == 'e') c->echo = b;
+        if (key[0] == 'r') c->redis_sharded = b;
+        else if (key[0] == 'e') c->echo = b;
         else if (key[0] == 'a') c->eio.allow_eio3 = b;
         else c->eio.cors_credentials = b;
         return 0;
@@ -430,7 +442,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
               {"max-buffered-total", &c->eio.max_buffered_total, (unsigned long long)1 << 44, 0},
               {"max-header-bytes", &c->eio.max_header_bytes, (unsigned long long)1 << 24, 0},
               {"max-url-bytes", &c->eio.max_url_bytes, (unsigned long long)1 << 24, 0},
-              {"admission-max-pending", &c->eio.admission_max_pending, 1000000, 0}};
+              {"admission-max-pending", &c->eio.admission_max_pending, 1000000, 0},
+              {"redis-queue", &c->redis_queue, 10000000, 0}};
     for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
         if (strcmp(key, sz[i].name)) continue;
         if (parse_uint(v, sz[i].max, &n) || (!sz[i].zero_ok && n == 0))
@@ -537,6 +550,18 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         c->eio.admission = c->admission;
         return 0;
     }
+    if (!strcmp(key, "redis") || !strcmp(key, "redis-key")) {
+        if (!*v) return fail(err, errlen, "--%s: empty value", key);
+        if (key[5] == '-') {
+            set_str(&c->redis_key, v);
+        } else {
+            cl_url u;
+            char why[300];
+            if (cl_url_parse(v, &u, why, sizeof why) < 0) return fail(err, errlen, "--redis: %s", why);
+            set_str(&c->redis, v);
+        }
+        return 0;
+    }
     if (!strcmp(key, "ipc")) {
         if (!*v) return fail(err, errlen, "--ipc: empty endpoint");
         set_str(&c->ipc, v);
@@ -602,7 +627,7 @@ static char *trim(char *s)
 static int is_bare(const char *key)
 {
     return !strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3") ||
-           !strcmp(key, "recovery-skip-middlewares") || !strcmp(key, "help") ||
+           !strcmp(key, "recovery-skip-middlewares") || !strcmp(key, "redis-sharded") || !strcmp(key, "help") ||
            !strcmp(key, "version");
 }
 

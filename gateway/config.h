@@ -39,6 +39,10 @@ typedef struct {
     unsigned max_depth;             /* 32: JSON nesting accepted from clients */
     char *ipc_curve_secret;         /* --ipc-curve-secret FILE, NULL = no CURVE */
     char *admission;                /* --admission NSP, NULL = off */
+    char *redis;                    /* --redis URL, NULL = no cluster */
+    char *redis_key;                /* --redis-key, NULL = "socket.io" */
+    int redis_sharded;              /* --redis-sharded */
+    size_t redis_queue;             /* --redis-queue, 1000 */
     /* who may speak for a namespace (ipc/PROTOCOL.md rules 10a-10f), repeatable:
      * "NSP=FILE" / "NSP,NSP=FILE" as given */
     char **worker_keys, **emitter_keys;

@@ -125,6 +125,10 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
     gw_app_options_defaults(&opt);
     opt.connect_timeout_ms = cfg->connect_timeout_ms;
     opt.ipc_endpoint = cfg->ipc;
+    opt.redis_url = cfg->redis;
+    opt.redis_key = cfg->redis_key;
+    opt.redis_sharded = cfg->redis_sharded;
+    opt.redis_queue = cfg->redis_queue;
     opt.ipc_curve_secret = cfg->ipc_curve_secret;
     opt.max_attachments = cfg->max_attachments;
     opt.max_depth = (int)cfg->max_depth;

@@ -1,13 +1,13 @@
 #!/bin/bash
 # check_layers.sh — the gateway's folders are its layers, bottom up:
-#   ipc, base  <  transport  <  engineio, workers  <  socketio  <  gateway/ (main, config)
+#   ipc, base  <  transport  <  engineio, workers, cluster  <  socketio  <  gateway/ (main, config)
 # A file may include headers of its own folder and of lower layers only;
 # folders on the same level (engineio, workers) do not include each other.
 # Prints each violation as "file: includes header (folder)" and exits 1 if
 # any.  tests/run.sh runs it (ONLY=unit).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-declare -A level=([ipc]=0 [base]=0 [transport]=1 [engineio]=2 [workers]=2 [socketio]=3 [top]=4)
+declare -A level=([ipc]=0 [base]=0 [transport]=1 [engineio]=2 [workers]=2 [cluster]=2 [socketio]=3 [top]=4)
 declare -A home
 for h in ipc/*.h gateway/*.h gateway/*/*.h; do
     [ -f "$h" ] || continue

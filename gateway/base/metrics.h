@@ -42,6 +42,7 @@ typedef struct {
     uint64_t upgrades;          /* polling → websocket completed */
     uint64_t bytes_read, bytes_written; /* HTTP/WebSocket bytes on the public sockets */
     uint64_t broadcasts, deliveries; /* BROADCAST messages from workers; packets they queued */
+    uint64_t redis_published, redis_dropped; /* --redis: messages sent to Redis; dropped, queue full */
     uint64_t limits[GW_LIMIT_N];
     double start_time; /* process start, seconds since the epoch (main.c) */
 } gw_metrics_t;

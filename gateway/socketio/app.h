@@ -29,6 +29,8 @@
 
 #include "gw_app.h"
 
+struct cl_node;
+
 /* ---- internals shared by the socketio files ----------------------------- */
 
 typedef struct sio_client sio_client;
@@ -156,6 +158,7 @@ typedef struct gw_retained {
 
 struct gw_app {
     struct ev_loop *loop;
+    struct cl_node *cluster; /* --redis: the Redis adapter link (sio_cluster.c), or NULL */
     eio_server *eio;
     eio_config ecfg; /* its admission settings (sio_admission.c) */
     gw_app_options opt;
@@ -361,5 +364,19 @@ void gw_room_leave_all(gw_app *app, sio_socket *s);
  * rooms is empty/NULL) and in none of `except`.  Returns the count. */
 size_t gw_rooms_select(gw_app *app, gw_nsp *nsp, json_t *rooms, json_t *except,
                        void (*fn)(sio_socket *s, void *ud), void *ud);
+
+/* sio_cluster.c: the Redis adapter protocol (ipc/REDIS.md); all no-ops
+ * without --redis.  sio.c and rooms.c call these at the points named. */
+int sio_cluster_start(gw_app *app);
+void sio_cluster_stop(gw_app *app);
+void sio_cluster_nsp(gw_app *app, gw_nsp *nsp);      /* a namespace appeared */
+void sio_cluster_room(gw_app *app, gw_nsp *nsp, const char *room, int created);
+void sio_cluster_broadcast(gw_app *app, gw_nsp *nsp, const ipc_msg *m); /* after local delivery */
+/* sio.c, for sio_cluster.c: deliver an event to this node's sockets in
+ * rooms minus except, encoded once; disconnect one socket as a worker's
+ * DISCONNECT would, its worker told "server namespace disconnect". */
+void sio_broadcast_local(gw_app *app, gw_nsp *nsp, const char *data, size_t len, const ipc_buf *att,
+                         size_t n_att, json_t *rooms, json_t *except);
+void sio_socket_kick(gw_app *app, sio_socket *s, int close);
 
 #endif

@@ -38,6 +38,10 @@ typedef struct {
     unsigned restart_max_ms;  /* 10000: backoff cap */
     unsigned crash_limit;     /* 10 exits ... */
     unsigned crash_window_ms; /* ... within 60000 ms: give up */
+    const char *redis_url;    /* --redis: join a Redis adapter cluster (ipc/REDIS.md), or NULL */
+    const char *redis_key;    /* --redis-key, "socket.io" */
+    int redis_sharded;        /* --redis-sharded: Redis 7 sharded pub/sub */
+    size_t redis_queue;       /* 1000: messages held while Redis is away, then dropped */
     /* Who may speak for a namespace (PROTOCOL.md rules 10a-10f): "NSP=FILE" and
      * "NSP,NSP=FILE" strings as given to --worker-key / --emitter-key. */
     const char *const *worker_keys;

@@ -19,7 +19,6 @@ static gw_member *find_member(sio_socket *s, const char *room, size_t len)
 
 void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len)
 {
-    (void)app;
     if (find_member(s, room, len)) return;
     gw_nsp *nsp = s->nsp;
     gw_room *r;
@@ -29,6 +28,7 @@ void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len)
         r->name = xstrndup(room, len);
         r->nsp = nsp;
         HASH_ADD_KEYPTR(hh, nsp->rooms, r->name, len, r);
+        sio_cluster_room(app, nsp, r->name, 1);
     }
     gw_member *m = xcalloc(1, sizeof *m);
     m->room = r;
@@ -38,13 +38,14 @@ void gw_room_join(gw_app *app, sio_socket *s, const char *room, size_t len)
     LL_PREPEND2(s->rooms, m, snext);
 }
 
-static void unlink_member(sio_socket *s, gw_member *m)
+static void unlink_member(gw_app *app, sio_socket *s, gw_member *m)
 {
     gw_room *r = m->room;
     DL_DELETE2(r->members, m, rprev, rnext);
     LL_DELETE2(s->rooms, m, snext);
     free(m);
     if (--r->count == 0) {
+        sio_cluster_room(app, r->nsp, r->name, 0);
         HASH_DELETE(hh, r->nsp->rooms, r);
         free(r->name);
         free(r);
@@ -55,13 +56,13 @@ void gw_room_leave(gw_app *app, sio_socket *s, const char *room, size_t len)
 {
     (void)app;
     gw_member *m = find_member(s, room, len);
-    if (m) unlink_member(s, m);
+    if (m) unlink_member(app, s, m);
 }
 
 void gw_room_leave_all(gw_app *app, sio_socket *s)
 {
     (void)app;
-    while (s->rooms) unlink_member(s, s->rooms);
+    while (s->rooms) unlink_member(app, s, s->rooms);
 }
 
 static int valid_name_list(json_t *a) { return a == NULL || json_is_array(a); }

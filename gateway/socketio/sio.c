@@ -31,6 +31,7 @@ gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create)
     n = xcalloc(1, sizeof *n);
     n->name = xstrndup(name, len);
     HASH_ADD_KEYPTR(hh, app->nsps, n->name, len, n);
+    sio_cluster_nsp(app, n);
     return n;
 }
 

@@ -25,6 +25,7 @@ void gw_app_options_defaults(gw_app_options *o)
     o->restart_max_ms = 10000;
     o->crash_limit = 10;
     o->crash_window_ms = 60000;
+    o->redis_queue = 1000;
 }
 
 /* ---- what the workers layer tells the Socket.IO layer ---------------------- */
@@ -175,7 +176,8 @@ gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_op
     /* Bind first: a busy port or an unresolvable host ends the start-up
      * before any worker is spawned (clients wait in the backlog until the
      * workers said HELLO and sio_app_start_listening() accepts). */
-    if (!app->eio || eio_server_bind(app->eio) < 0 || gw_router_start(app->router) < 0) {
+    if (!app->eio || eio_server_bind(app->eio) < 0 || gw_router_start(app->router) < 0 ||
+        sio_cluster_start(app) < 0) {
         gw_app_destroy(&app);
         return NULL;
     }
@@ -206,6 +208,7 @@ void gw_app_shutdown(gw_app *app)
     HASH_ITER(hh, app->sockets, s, tmp) sio_socket_remove(app, s, "server shutting down");
     sio_rec_shutdown(app);
     gw_ghosts_free_all(app);
+    sio_cluster_stop(app);
     gw_bcast_acks_free_all(app);
     eio_server_shutdown(app->eio);
     ev_timer_stop(app->loop, &app->connect_timer);
@@ -217,6 +220,7 @@ void gw_app_destroy(gw_app **pa)
     gw_app *app = *pa;
     if (!app) return;
     if (app->eio) eio_server_destroy(&app->eio);
+    sio_cluster_stop(app);
     sio_rec_destroy(app);
     gw_ghosts_free_all(app);
     gw_bcast_acks_free_all(app);

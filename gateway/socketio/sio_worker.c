@@ -125,6 +125,44 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
     free(d);
     sio_free_msgs(msgs, b.n);
     if (msgs != stack) free(msgs);
+    sio_cluster_broadcast(app, nsp, m); /* the other nodes' sockets (--redis) */
+}
+
+void sio_broadcast_local(gw_app *app, gw_nsp *nsp, const char *data, size_t len, const ipc_buf *att,
+                         size_t n_att, json_t *rooms, json_t *except)
+{
+    eio_msg *stack[16];
+    eio_msg **msgs = n_att + 1 <= 16 ? stack : xmalloc((n_att + 1) * sizeof *msgs);
+    bcast_ctx b = {msgs,
+                   sio_build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, data, len,
+                                    att, n_att),
+                   app, 0};
+    gw_rooms_select(app, nsp, rooms, except, bcast_one, &b);
+    sio_free_msgs(msgs, b.n);
+    if (msgs != stack) free(msgs);
+}
+
+/* Another node's disconnectSockets(): as a worker's DISCONNECT (rule 27),
+ * but the worker did not ask, so it hears of it. */
+void sio_socket_kick(gw_app *app, sio_socket *s, int close)
+{
+    sio_client *c = s->client;
+    gw_nsp *nsp = s->nsp;
+    sio_send_packet(c, SIO_DISCONNECT, nsp->name, strlen(nsp->name), -1, NULL, 0, NULL, 0);
+    sio_tomb_add(c, nsp);
+    sio_socket_remove(app, s, "server namespace disconnect");
+    if (close) {
+        while (c->sockets) {
+            sio_socket *o = c->sockets;
+            if (o->state == SOCK_CONNECTED)
+                sio_send_packet(c, SIO_DISCONNECT, o->nsp->name, strlen(o->nsp->name), -1, NULL, 0,
+                                NULL, 0);
+            sio_socket_remove(app, o, "server namespace disconnect");
+        }
+        sio_close_client(c, EIO_CLOSE_FORCED_SERVER);
+    } else if (!c->sockets) {
+        sio_client_idle(app, c);
+    }
 }
 
 /* Answer a worker's message that is not acted on with ERROR (rule 30), and
