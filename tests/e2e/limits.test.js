@@ -66,7 +66,7 @@ describe('connection caps', () => {
       await assert.rejects(ws.opened, (e) => e.status === 503);
       await gw.waitLog(/refusing handshake from 127\.0\.0\.1: 2 sessions open \(--max-connections\)/);
       // the open ones are untouched
-      assert.ok((await by.roundTrip()) < 500);
+      assert.ok((await by.roundTrip()) < 2000); // prompt, with room for a loaded machine
       assert.equal((await h.post(gw.port, a.sid, '4abc')).body, 'ok');
       assert.equal((await h.poll(gw.port, a.sid)).body, '4abc');
       // one closes: there is room again
@@ -97,7 +97,7 @@ describe('connection caps', () => {
       if (h.TLS) assert.equal(r.data.length, 0);
       else assert.match(r.data.toString(), /^HTTP\/1\.1 503 Service Unavailable\r\n/);
       await gw.waitLog(/refusing connection from 127\.0\.0\.1: 66 connections open \(cap 66\)/);
-      assert.ok((await by.roundTrip()) < 500);
+      assert.ok((await by.roundTrip()) < 2000); // prompt, with room for a loaded machine
       for (const s of socks) s.destroy();
       await h.sleep(100);
       assert.equal((await h.request(gw.port, { path: '/nothing' })).status, 404);
@@ -180,7 +180,7 @@ describe('request size limits', () => {
       const { code } = await ws.closed;
       assert.equal(code, 1009);
       await gw.waitLog(/session \S+ from 127\.0\.0\.1: WebSocket message over --max-payload 1000: close 1009/);
-      assert.ok((await by.roundTrip()) < 500);
+      assert.ok((await by.roundTrip()) < 2000); // prompt, with room for a loaded machine
       by.ws.close();
     } finally {
       await gw.stop();
@@ -209,8 +209,10 @@ describe('slow readers', () => {
       }
       await gw.waitLog(/dropping slow reader 127\.0\.0\.1: \d+ bytes queued \(--max-buffered 262144\)/, 5000);
       await gw.waitLog(/closed: transport error/);
-      assert.ok(worst < 1000, `bystander round trip took ${worst} ms`);
-      assert.ok((await by.roundTrip()) < 500);
+      // a gateway blocked by the slow reader would not answer at all; the
+      // bounds leave room for a loaded machine (seen: well under 100 ms)
+      assert.ok(worst < 3000, `bystander round trip took ${worst} ms`);
+      assert.ok((await by.roundTrip()) < 2000);
       sock.destroy();
       by.ws.close();
     } finally {

@@ -161,7 +161,9 @@ describe('TLS with the official client', () => {
       const t0 = Date.now();
       const back = await by.timeout(3000).emitWithAck('message-with-ack', `still here ${i}`);
       assert.equal(back, `still here ${i}`);
-      assert.ok(Date.now() - t0 < 1000, `bystander round trip took ${Date.now() - t0} ms`);
+      // stalled handshakes that blocked the loop would stall it for good;
+      // 2 s leaves room for a loaded machine
+      assert.ok(Date.now() - t0 < 2000, `bystander round trip took ${Date.now() - t0} ms`);
     }
     await sh.waitFor(() => /TLS handshake from 127\.0\.0\.1 failed/.test(gw.logs), 3000);
     for (const s of socks) s.destroy();

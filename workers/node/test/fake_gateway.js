@@ -137,4 +137,12 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-module.exports = { FakeGateway, pair, sleep, SID1, SID2, SID3 };
+// Resolve once pred() holds (checked every 5 ms), or after ms anyway: the
+// assertion that follows reports what was there.  Tests wait for the event
+// they need, not a fixed pause a loaded machine may outlast.
+async function waitFor(pred, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!pred() && Date.now() < end) await sleep(5);
+}
+
+module.exports = { FakeGateway, pair, sleep, waitFor, SID1, SID2, SID3 };

@@ -16,7 +16,7 @@ const path = require('node:path');
 const http = require('node:http');
 const { Server } = require('socket.io');
 const { io: ioc } = require('socket.io-client');
-const { pair, sleep, SID1 } = require('./fake_gateway');
+const { pair, sleep, waitFor, SID1 } = require('./fake_gateway');
 const { logLine, buildHandshake } = require('../lib/native');
 const { startGateway, once } = require('../../../tests/e2e/sio_harness');
 
@@ -276,7 +276,7 @@ test('the any family: onAny runs before packet middleware and sees refused packe
     assert.deepEqual(sock.listenersAny(), [b, a]);
     await gw.send('EVENT', SID1, {}, ['no']);
     await gw.send('EVENT', SID1, {}, ['yes']);
-    await sleep(50);
+    await waitFor(() => order.includes('handler:yes'));
     assert.deepEqual(order, ['b:no', 'a:no', 'mw:no', 'error', 'b:yes', 'a:yes', 'mw:yes', 'handler:yes']);
     sock.offAny(b);
     assert.deepEqual(sock.listenersAny(), [a]);

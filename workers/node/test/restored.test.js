@@ -6,7 +6,7 @@
 'use strict';
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { pair, sleep, SID1 } = require('./fake_gateway');
+const { pair, sleep, waitFor, SID1 } = require('./fake_gateway');
 
 function app(events, sockets) {
   return (io) => {
@@ -38,7 +38,8 @@ test('a restored CONNECT replaces the socket silently and keeps its data', async
     assert.ok(sockets[1].rooms.has('lobby'));
     assert.deepEqual(events, [['mw', false], ['conn', false, false], ['mw', true], ['conn', true, true]]);
     await gw.send('DISCONNECT', SID1, { reason: 'transport close' });
-    await sleep(100);
+    await waitFor(() => events.some((e) => e[0] === 'disconnect'));
+    await sleep(50); // a second disconnect would show
     assert.deepEqual(events.filter((e) => e[0] === 'disconnect'), [['disconnect', 'transport close']]);
   } finally {
     await done();

@@ -5,7 +5,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { Worker } = require('..');
 const codec = require('../lib/codec');
-const { FakeGateway, pair, sleep, SID1, SID2, SID3 } = require('./fake_gateway');
+const { FakeGateway, pair, sleep, waitFor, SID1, SID2, SID3 } = require('./fake_gateway');
 
 const isEmitOrBc = (m) => m.type === 'EMIT' || m.type === 'BROADCAST';
 
@@ -530,7 +530,7 @@ test('CONN notices: upgrade updates conn.transport.name and raises upgrade', asy
     await gw.connect();
     await gw.send('CONN', SID1, { event: 'packet', type: 'ping' });
     await gw.send('CONN', SID1, { event: 'upgrade', transport: 'websocket' });
-    await sleep(50);
+    await waitFor(() => seen.length >= 2);
     assert.deepEqual(seen, [['packet', 'ping'], ['upgrade', 'websocket', 'websocket']]);
   } finally {
     await done();
@@ -612,7 +612,7 @@ test('a WELCOME from a new gateway incarnation disconnects the old sockets', asy
   try {
     await gw.connect();
     await gw.send('WELCOME', '', { version: 1, gateway: 'AnotherGatewayIncarn', heartbeat_ms: 5000 });
-    await sleep(50);
+    await waitFor(() => reasons.length >= 1);
     assert.deepEqual(reasons, ['transport close']);
     assert.equal(io.connected, true);
     assert.equal((await gw.connect(SID2)).type, 'ACCEPT');
