@@ -21,12 +21,12 @@
 
 #include "ipc.h"
 
-#define CHECK(c)                                                                         \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);  \
-            abort();                                                                     \
-        }                                                                                \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);              \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Split beyond the protocol's limit so the "too many frames" path is hit. */
@@ -59,7 +59,8 @@ static void decode_as(const ipc_buf *frames, size_t n, int from)
         CHECK(inside(m.nsp, frames, n) && inside(m.sid, frames, n) && inside(m.data, frames, n));
         CHECK(m.sid.len == 0 || m.sid.len == IPC_ID_LEN);
         CHECK(m.n_att == n - IPC_MIN_FRAMES);
-        for (size_t i = 0; i < m.n_att; i++) CHECK(inside(m.att[i], frames, n));
+        for (size_t i = 0; i < m.n_att; i++)
+            CHECK(inside(m.att[i], frames, n));
         if (m.data.len > 0) {
             /* What a receiver does next: parse and check placeholders. */
             json_t *d = json_loadb(m.data.data, m.data.len, JSON_DECODE_ANY, NULL);
@@ -111,7 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     decode_as(frames, n, IPC_FROM_WORKER);
     decode_as(frames, n, IPC_FROM_GATEWAY);
 #endif
-    for (size_t i = 0; i < n; i++) free(owned[i]);
+    for (size_t i = 0; i < n; i++)
+        free(owned[i]);
     free(owned);
     free(frames);
     return 0;

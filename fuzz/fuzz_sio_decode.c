@@ -20,12 +20,12 @@
 
 #include "sio_codec.h"
 
-#define CHECK(c)                                                                         \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);  \
-            abort();                                                                     \
-        }                                                                                \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);              \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static int inside(const char *p, size_t n, const char *buf, size_t len)
@@ -33,8 +33,7 @@ static int inside(const char *p, size_t n, const char *buf, size_t len)
     return p >= buf && n <= len && (size_t)(p - buf) <= len - n;
 }
 
-static void check_packet(const sio_packet *p, const char *buf, size_t len,
-                         const sio_limits *lim)
+static void check_packet(const sio_packet *p, const char *buf, size_t len, const sio_limits *lim)
 {
     CHECK(p->type >= SIO_CONNECT && p->type <= SIO_BINARY_ACK);
     CHECK(p->type != SIO_CONNECT_ERROR);
@@ -60,8 +59,12 @@ static void check_packet(const sio_packet *p, const char *buf, size_t len,
         CHECK(j != NULL || json_error_code(&err) == json_error_numeric_overflow);
     }
     switch (p->type) {
-    case SIO_CONNECT: CHECK(p->json == NULL || json_is_object(p->json)); break;
-    case SIO_DISCONNECT: CHECK(p->data == NULL); break;
+    case SIO_CONNECT:
+        CHECK(p->json == NULL || json_is_object(p->json));
+        break;
+    case SIO_DISCONNECT:
+        CHECK(p->data == NULL);
+        break;
     case SIO_EVENT:
     case SIO_BINARY_EVENT:
         CHECK(p->data != NULL);

@@ -97,8 +97,10 @@ static void on_connection(iog_socket *s, void *user)
 static void mw(iog_socket *s, iog_next_handle *next, void *user)
 {
     json_t *auth = json_object_get(iog_socket_handshake(s), "auth");
-    if (json_is_true(json_object_get(auth, "refuse"))) iog_next_error(&next, "refused", NULL);
-    else iog_next(&next);
+    if (json_is_true(json_object_get(auth, "refuse")))
+        iog_next_error(&next, "refused", NULL);
+    else
+        iog_next(&next);
 }
 
 /* Read everything the worker sent; return 1 if a PONG was among it. */
@@ -118,7 +120,8 @@ static int drain_router(void)
                 rid_len = zmq_msg_size(&part) < sizeof rid ? zmq_msg_size(&part) : sizeof rid;
                 memcpy(rid, zmq_msg_data(&part), rid_len);
             }
-            if (i == 2 && zmq_msg_size(&part) == 4 && !memcmp(zmq_msg_data(&part), "PONG", 4)) pong = 1;
+            if (i == 2 && zmq_msg_size(&part) == 4 && !memcmp(zmq_msg_data(&part), "PONG", 4))
+                pong = 1;
             more = zmq_msg_more(&part);
             zmq_msg_close(&part);
             i++;
@@ -139,7 +142,8 @@ static void send_frames(const ipc_buf *f, size_t n)
 
 static void send_ctrl(const char *type, const char *meta)
 {
-    ipc_buf f[6] = {{"IOG1", 4}, {type, strlen(type)}, {"", 0}, {"", 0}, {meta, strlen(meta)}, {"", 0}};
+    ipc_buf f[6] = {{"IOG1", 4}, {type, strlen(type)}, {"", 0},
+                    {"", 0},     {meta, strlen(meta)}, {"", 0}};
     send_frames(f, 6);
 }
 
@@ -178,8 +182,10 @@ static void new_worker(void)
         size_t before = rid_len;
         rid_len = 0;
         drain_router(); /* the HELLO: it tells us the worker's routing id */
-        if (!rid_len) rid_len = before;
-        else send_ctrl("WELCOME", "{\"heartbeat_ms\":600000,\"gateway\":\"fuzz\"}");
+        if (!rid_len)
+            rid_len = before;
+        else
+            send_ctrl("WELCOME", "{\"heartbeat_ms\":600000,\"gateway\":\"fuzz\"}");
         iog_worker_process(w);
     }
     if (!iog_worker_connected(w)) {

@@ -109,7 +109,8 @@ static void metrics(gw_admin *a, sbuf *b)
 {
     const gw_metrics_t *m = &gw_metrics;
     char t[600];
-    family(b, "process_start_time_seconds", "gauge", "Start time of the process since the epoch in seconds.");
+    family(b, "process_start_time_seconds", "gauge",
+           "Start time of the process since the epoch in seconds.");
     sb_printf(b, "process_start_time_seconds %.3f\n", m->start_time);
     family(b, "process_open_fds", "gauge", "Number of open file descriptors.");
     sb_printf(b, "process_open_fds %zu\n", open_fds());
@@ -126,68 +127,86 @@ static void metrics(gw_admin *a, sbuf *b)
     sb_printf(b, "iogate_sessions{transport=\"websocket\"} %lld\n", (long long)m->sessions[1]);
     family(b, "iogate_handshakes_total", "counter", "Engine.IO sessions opened.");
     sb_printf(b, "iogate_handshakes_total %llu\n", (unsigned long long)m->handshakes);
-    family(b, "iogate_handshakes_refused_total", "counter", "Handshakes refused, by HTTP status and reason.");
-    sb_printf(b, "iogate_handshakes_refused_total{status=\"503\",reason=\"max-connections\"} %llu\n",
+    family(b, "iogate_handshakes_refused_total", "counter",
+           "Handshakes refused, by HTTP status and reason.");
+    sb_printf(b,
+              "iogate_handshakes_refused_total{status=\"503\",reason=\"max-connections\"} %llu\n",
               (unsigned long long)m->refused[GW_REFUSE_MAX_CONNECTIONS]);
-    sb_printf(b, "iogate_handshakes_refused_total{status=\"429\",reason=\"max-sessions-per-address\"} %llu\n",
+    sb_printf(b,
+              "iogate_handshakes_refused_total{status=\"429\",reason=\"max-sessions-per-address\"} "
+              "%llu\n",
               (unsigned long long)m->refused[GW_REFUSE_PER_ADDRESS]);
     sb_printf(b, "iogate_handshakes_refused_total{status=\"400\",reason=\"bad-request\"} %llu\n",
               (unsigned long long)m->refused[GW_REFUSE_BAD_REQUEST]);
     family(b, "iogate_upgrades_total", "counter", "Sessions upgraded from polling to WebSocket.");
     sb_printf(b, "iogate_upgrades_total %llu\n", (unsigned long long)m->upgrades);
-    family(b, "iogate_http_received_bytes_total", "counter", "Bytes read from HTTP and WebSocket connections.");
+    family(b, "iogate_http_received_bytes_total", "counter",
+           "Bytes read from HTTP and WebSocket connections.");
     sb_printf(b, "iogate_http_received_bytes_total %llu\n", (unsigned long long)m->bytes_read);
-    family(b, "iogate_http_sent_bytes_total", "counter", "Bytes written to HTTP and WebSocket connections.");
+    family(b, "iogate_http_sent_bytes_total", "counter",
+           "Bytes written to HTTP and WebSocket connections.");
     sb_printf(b, "iogate_http_sent_bytes_total %llu\n", (unsigned long long)m->bytes_written);
     eio_server *es = a->app ? a->app->eio : a->srv;
-    family(b, "iogate_output_buffered_bytes", "gauge", "Bytes queued for clients, not yet written.");
+    family(b, "iogate_output_buffered_bytes", "gauge",
+           "Bytes queued for clients, not yet written.");
     sb_printf(b, "iogate_output_buffered_bytes %zu\n", es ? eio_server_buffered(es) : (size_t)0);
 
     static const char *limits[GW_LIMIT_N] = {
-        "max-buffered", "max-buffered-total", "max-payload", "max-attachments",
-        "max-depth", "connect-timeout", "worker-credit", "hold",
-        "max-header-bytes", "max-url-bytes", "header-timeout", "max-connections-tcp"};
-    family(b, "iogate_limits_hit_total", "counter", "Limits hit, by kind (the flag or rule that refused or dropped).");
+        "max-buffered",     "max-buffered-total", "max-payload",    "max-attachments",
+        "max-depth",        "connect-timeout",    "worker-credit",  "hold",
+        "max-header-bytes", "max-url-bytes",      "header-timeout", "max-connections-tcp"};
+    family(b, "iogate_limits_hit_total", "counter",
+           "Limits hit, by kind (the flag or rule that refused or dropped).");
     for (int i = 0; i < GW_LIMIT_N; i++)
         sb_printf(b, "iogate_limits_hit_total{kind=\"%s\"} %llu\n", limits[i],
                   (unsigned long long)m->limits[i]);
 
     family(b, "iogate_broadcasts_total", "counter", "BROADCAST messages from workers.");
     sb_printf(b, "iogate_broadcasts_total %llu\n", (unsigned long long)m->broadcasts);
-    family(b, "iogate_broadcast_deliveries_total", "counter", "Packets queued to clients by broadcasts.");
+    family(b, "iogate_broadcast_deliveries_total", "counter",
+           "Packets queued to clients by broadcasts.");
     sb_printf(b, "iogate_broadcast_deliveries_total %llu\n", (unsigned long long)m->deliveries);
-    family(b, "iogate_redis_published_total", "counter", "Messages published to the Redis cluster (--redis).");
+    family(b, "iogate_redis_published_total", "counter",
+           "Messages published to the Redis cluster (--redis).");
     sb_printf(b, "iogate_redis_published_total %llu\n", (unsigned long long)m->redis_published);
-    family(b, "iogate_redis_dropped_total", "counter", "Messages for the Redis cluster dropped: Redis away and --redis-queue full.");
+    family(b, "iogate_redis_dropped_total", "counter",
+           "Messages for the Redis cluster dropped: Redis away and --redis-queue full.");
     sb_printf(b, "iogate_redis_dropped_total %llu\n", (unsigned long long)m->redis_dropped);
 
     gw_app *app = a->app;
     if (app) {
         family(b, "iogate_sockets", "gauge", "Connected Socket.IO sockets per namespace.");
         for (gw_nsp *n = app->nsps; n; n = n->hh.next)
-            sb_printf(b, "iogate_sockets{nsp=\"%s\"} %zu\n", lv(n->name, t, sizeof t), n->n_sockets);
+            sb_printf(b, "iogate_sockets{nsp=\"%s\"} %zu\n", lv(n->name, t, sizeof t),
+                      n->n_sockets);
         family(b, "iogate_worker_up", "gauge", "1 if a worker serves the namespace now.");
         for (gw_nsp *n = app->nsps; n; n = n->hh.next)
-            sb_printf(b, "iogate_worker_up{nsp=\"%s\"} %d\n", lv(n->name, t, sizeof t), n->worker != NULL);
-        family(b, "iogate_worker_given_up", "gauge", "1 if the namespace's worker was given up after a crash loop.");
+            sb_printf(b, "iogate_worker_up{nsp=\"%s\"} %d\n", lv(n->name, t, sizeof t),
+                      n->worker != NULL);
+        family(b, "iogate_worker_given_up", "gauge",
+               "1 if the namespace's worker was given up after a crash loop.");
         for (gw_child *c = app->router->children; c; c = c->next)
             if (!c->retiring && !c->draining)
-                sb_printf(b, "iogate_worker_given_up{nsp=\"%s\"} %d\n", lv(c->nsp, t, sizeof t), c->given_up);
-        family(b, "iogate_ipc_rtt_seconds", "gauge", "Last heartbeat PING to PONG round trip per worker.");
+                sb_printf(b, "iogate_worker_given_up{nsp=\"%s\"} %d\n", lv(c->nsp, t, sizeof t),
+                          c->given_up);
+        family(b, "iogate_ipc_rtt_seconds", "gauge",
+               "Last heartbeat PING to PONG round trip per worker.");
         for (gw_worker *w = app->router->workers; w; w = w->hh.next)
             if (w->state == GW_WORKER_SERVING && w->rtt > 0)
-                sb_printf(b, "iogate_ipc_rtt_seconds{nsp=\"%s\",pid=\"%ld\"} %.6f\n", lv(w->name, t, sizeof t),
-                          w->pid, w->rtt);
-        family(b, "iogate_worker_in_flight", "gauge", "Client packets sent to the worker, not yet PROCESSED.");
+                sb_printf(b, "iogate_ipc_rtt_seconds{nsp=\"%s\",pid=\"%ld\"} %.6f\n",
+                          lv(w->name, t, sizeof t), w->pid, w->rtt);
+        family(b, "iogate_worker_in_flight", "gauge",
+               "Client packets sent to the worker, not yet PROCESSED.");
         for (gw_worker *w = app->router->workers; w; w = w->hh.next)
             if (w->state == GW_WORKER_SERVING)
-                sb_printf(b, "iogate_worker_in_flight{nsp=\"%s\",pid=\"%ld\"} %zu\n", lv(w->name, t, sizeof t),
-                          w->pid, w->n_ret);
+                sb_printf(b, "iogate_worker_in_flight{nsp=\"%s\",pid=\"%ld\"} %zu\n",
+                          lv(w->name, t, sizeof t), w->pid, w->n_ret);
     }
     nsp_family(b, "iogate_packets_received_total", offsetof(gw_nsp_counters, packets_in),
                "Socket.IO EVENT/ACK packets from clients to the namespace's worker.");
-    nsp_family(b, "iogate_packets_sent_total", offsetof(gw_nsp_counters, packets_out),
-               "Socket.IO EVENT/ACK packets queued to clients (a broadcast counts once per receiver).");
+    nsp_family(
+        b, "iogate_packets_sent_total", offsetof(gw_nsp_counters, packets_out),
+        "Socket.IO EVENT/ACK packets queued to clients (a broadcast counts once per receiver).");
     nsp_family(b, "iogate_packet_received_bytes_total", offsetof(gw_nsp_counters, bytes_in),
                "Payload bytes of the packets from clients.");
     nsp_family(b, "iogate_packet_sent_bytes_total", offsetof(gw_nsp_counters, bytes_out),
@@ -215,8 +234,10 @@ int gw_admin_health(gw_admin *a, char *buf, size_t cap)
     for (gw_child *c = app->router->children; c; c = c->next) {
         if (c->dynamic || c->retiring || c->draining) continue;
         gw_nsp *n = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
-        if (c->given_up) json_array_append_new(given, json_string(c->nsp));
-        else if (!n || !n->worker) json_array_append_new(down, json_string(c->nsp));
+        if (c->given_up)
+            json_array_append_new(given, json_string(c->nsp));
+        else if (!n || !n->worker)
+            json_array_append_new(down, json_string(c->nsp));
     }
     int ok = app->listening && !json_array_size(down) && !json_array_size(given);
     json_t *j;
@@ -228,17 +249,20 @@ int gw_admin_health(gw_admin *a, char *buf, size_t cap)
         if (!app->listening) rl += (size_t)snprintf(reason, sizeof reason, "not listening yet; ");
         size_t i;
         json_t *v;
-        json_array_foreach(given, i, v) if (rl < sizeof reason)
-            rl += (size_t)snprintf(reason + rl, sizeof reason - rl,
-                                   "%s given up after a crash loop (its CONNECTs get \"Namespace unavailable\"); ",
-                                   json_string_value(v));
-        json_array_foreach(down, i, v) if (rl < sizeof reason)
-            rl += (size_t)snprintf(reason + rl, sizeof reason - rl, "%s has no worker now; ",
-                                   json_string_value(v));
+        json_array_foreach(given, i, v)
+            if (rl < sizeof reason)
+                rl += (size_t)snprintf(
+                    reason + rl, sizeof reason - rl,
+                    "%s given up after a crash loop (its CONNECTs get \"Namespace unavailable\"); ",
+                    json_string_value(v));
+        json_array_foreach(down, i, v)
+            if (rl < sizeof reason)
+                rl += (size_t)snprintf(reason + rl, sizeof reason - rl, "%s has no worker now; ",
+                                       json_string_value(v));
         if (rl >= sizeof reason) rl = sizeof reason - 1;
         if (rl >= 2) reason[rl - 2] = '\0';
-        j = json_pack("{s:s, s:b, s:O, s:O, s:s}", "status", "unavailable", "listening", app->listening,
-                      "down", down, "given_up", given, "reason", reason);
+        j = json_pack("{s:s, s:b, s:O, s:O, s:s}", "status", "unavailable", "listening",
+                      app->listening, "down", down, "given_up", given, "reason", reason);
     }
     char *s = json_dumps(j, JSON_COMPACT);
     snprintf(buf, cap, "%s\n", s ? s : "{\"status\":\"unavailable\"}");
@@ -262,13 +286,15 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
     }
     if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
         static const char na[] = "405 Method Not Allowed\n";
-        http_respond(c, 405, "text/plain; charset=UTF-8", "Allow: GET, HEAD\r\n", na, sizeof na - 1, 1);
+        http_respond(c, 405, "text/plain; charset=UTF-8", "Allow: GET, HEAD\r\n", na, sizeof na - 1,
+                     1);
         return;
     }
     if (is_health) {
         char body[2048];
         int st = gw_admin_health(a, body, sizeof body);
-        http_respond(c, st, "application/json", "Cache-Control: no-store\r\n", body, strlen(body), 0);
+        http_respond(c, st, "application/json", "Cache-Control: no-store\r\n", body, strlen(body),
+                     0);
         return;
     }
     sbuf b = {xmalloc(16384), 0, 16384};
@@ -299,14 +325,15 @@ gw_admin *gw_admin_new(struct ev_loop *loop, const char *host, int port, gw_app 
                        .idle_timeout = 30,
                        .header_timeout = 10,
                        .max_conns = 64};
-    http_handler h = {.on_head = on_head, .on_body = on_body, .on_end = on_end, .on_upgrade = on_upgrade};
+    http_handler h = {
+        .on_head = on_head, .on_body = on_body, .on_end = on_end, .on_upgrade = on_upgrade};
     a->http = http_server_new(loop, &lim, &h, a);
     if (http_server_listen(a->http, host, port) < 0) {
         gw_admin_destroy(&a);
         return NULL;
     }
-    log_info("admin endpoint on http://%s%s%s:%d (/healthz, /metrics)", strchr(host, ':') ? "[" : "",
-             host, strchr(host, ':') ? "]" : "", port);
+    log_info("admin endpoint on http://%s%s%s:%d (/healthz, /metrics)",
+             strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
     return a;
 }
 

@@ -105,7 +105,10 @@ static const char usage[] =
     "  -h, --help                this text\n"
     "  -v, --version             print the version\n";
 
-const char *gw_config_usage(void) { return usage; }
+const char *gw_config_usage(void)
+{
+    return usage;
+}
 
 void gw_config_init(gw_config *c)
 {
@@ -167,7 +170,8 @@ static void clear_workers(gw_config *c)
 
 static void clear_keys(char ***list, size_t *n)
 {
-    for (size_t i = 0; i < *n; i++) free((*list)[i]);
+    for (size_t i = 0; i < *n; i++)
+        free((*list)[i]);
     free(*list);
     *list = NULL;
     *n = 0;
@@ -180,7 +184,8 @@ void gw_config_free(gw_config *c)
     clear_cors(c);
     clear_workers(c);
     clear_trust(c);
-    for (size_t i = 0; i < c->nrecovery; i++) free(c->recovery[i].nsp);
+    for (size_t i = 0; i < c->nrecovery; i++)
+        free(c->recovery[i].nsp);
     free(c->recovery);
     free(c->fastcgi);
     free(c->host);
@@ -266,7 +271,8 @@ static int add_key(gw_config *c, const char *key, const char *v, int from_file, 
     for (const char *p = v; p < eq;) {
         size_t l = strcspn(p, ",=");
         if (l == 0 || (p[0] != '/' && !(l == 1 && p[0] == '*')) || (!emitter && p + l != eq))
-            return fail(err, errlen, "--%s: namespace must start with '/' (or be *) in '%s'", key, v);
+            return fail(err, errlen, "--%s: namespace must start with '/' (or be *) in '%s'", key,
+                        v);
         p += l;
         if (*p == ',') p++;
     }
@@ -288,7 +294,8 @@ static int set_owner(gw_config *c, const char *v, char *err, size_t errlen)
     const char *colon = strchr(v, ':');
     size_t ul = colon ? (size_t)(colon - v) : strlen(v);
     const char *grp = colon ? colon + 1 : "";
-    if (!ul && !*grp) return fail(err, errlen, "--fastcgi-socket-owner wants USER[:GROUP], got '%s'", v);
+    if (!ul && !*grp)
+        return fail(err, errlen, "--fastcgi-socket-owner wants USER[:GROUP], got '%s'", v);
     char user[256];
     if (ul >= sizeof user) return fail(err, errlen, "--fastcgi-socket-owner: user name too long");
     memcpy(user, v, ul);
@@ -297,15 +304,21 @@ static int set_owner(gw_config *c, const char *v, char *err, size_t errlen)
     long uid = -1, gid = -1;
     if (ul) {
         struct passwd *pw = getpwnam(user);
-        if (pw) uid = (long)pw->pw_uid;
-        else if (parse_uint(user, INT_MAX, &n) == 0) uid = (long)n;
-        else return fail(err, errlen, "--fastcgi-socket-owner: no user '%s'", user);
+        if (pw)
+            uid = (long)pw->pw_uid;
+        else if (parse_uint(user, INT_MAX, &n) == 0)
+            uid = (long)n;
+        else
+            return fail(err, errlen, "--fastcgi-socket-owner: no user '%s'", user);
     }
     if (*grp) {
         struct group *gr = getgrnam(grp);
-        if (gr) gid = (long)gr->gr_gid;
-        else if (parse_uint(grp, INT_MAX, &n) == 0) gid = (long)n;
-        else return fail(err, errlen, "--fastcgi-socket-owner: no group '%s'", grp);
+        if (gr)
+            gid = (long)gr->gr_gid;
+        else if (parse_uint(grp, INT_MAX, &n) == 0)
+            gid = (long)n;
+        else
+            return fail(err, errlen, "--fastcgi-socket-owner: no group '%s'", grp);
     }
     c->eio.fastcgi_socket_uid = uid;
     c->eio.fastcgi_socket_gid = gid;
@@ -344,8 +357,10 @@ static int set_recovery(gw_config *c, const char *key, const char *v, char *err,
         }
         int b = parse_bool(v);
         if (b < 0)
-            return fail(err, errlen, "--recovery-skip-middlewares wants a namespace (/…), "
-                                     "true or false, got '%s'", v);
+            return fail(err, errlen,
+                        "--recovery-skip-middlewares wants a namespace (/…), "
+                        "true or false, got '%s'",
+                        v);
         c->recovery_skip = b;
         return 0;
     }
@@ -353,13 +368,19 @@ static int set_recovery(gw_config *c, const char *key, const char *v, char *err,
     if (v[0] == '/' && !eq) return fail(err, errlen, "--recovery-window wants NSP=MS, got '%s'", v);
     const char *ms = eq ? eq + 1 : v;
     unsigned long long n;
-    if (!strcmp(ms, "on") || !strcmp(ms, "true")) n = 120000;
-    else if (!strcmp(ms, "off") || !strcmp(ms, "false")) n = 0;
+    if (!strcmp(ms, "on") || !strcmp(ms, "true"))
+        n = 120000;
+    else if (!strcmp(ms, "off") || !strcmp(ms, "false"))
+        n = 0;
     else if (parse_uint(ms, 24ull * 3600 * 1000, &n))
-        return fail(err, errlen, "--recovery-window: '%s' is not a number of ms (at most a day), "
-                                 "on or off", ms);
-    if (eq) recovery_for(c, v, (size_t)(eq - v))->window_ms = (long)n;
-    else c->recovery_window_ms = (unsigned)n;
+        return fail(err, errlen,
+                    "--recovery-window: '%s' is not a number of ms (at most a day), "
+                    "on or off",
+                    ms);
+    if (eq)
+        recovery_for(c, v, (size_t)(eq - v))->window_ms = (long)n;
+    else
+        c->recovery_window_ms = (unsigned)n;
     return 0;
 }
 
@@ -373,11 +394,16 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     if (!strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3") ||
         !strcmp(key, "redis-sharded")) {
         int b = parse_bool(v);
-        if (b < 0) return fail(err, errlen, "--%s takes no value (or true/false), got '%s'", key, v);
-        if (key[0] == 'r') c->redis_sharded = b;
-        else if (key[0] == 'e') c->echo = b;
-        else if (key[0] == 'a') c->eio.allow_eio3 = b;
-        else c->eio.cors_credentials = b;
+        if (b < 0)
+            return fail(err, errlen, "--%s takes no value (or true/false), got '%s'", key, v);
+        if (key[0] == 'r')
+            c->redis_sharded = b;
+        else if (key[0] == 'e')
+            c->echo = b;
+        else if (key[0] == 'a')
+            c->eio.allow_eio3 = b;
+        else
+            c->eio.cors_credentials = b;
         return 0;
     }
     if (!v) return fail(err, errlen, "--%s needs a value", key);
@@ -427,7 +453,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     }
     if (!strcmp(key, "max-payload")) {
         if (parse_uint(v, (unsigned long long)1 << 30, &n) || n == 0)
-            return fail(err, errlen, "--max-payload wants a positive number of bytes (max 1 GiB), got '%s'", v);
+            return fail(err, errlen,
+                        "--max-payload wants a positive number of bytes (max 1 GiB), got '%s'", v);
         c->eio.max_payload = (size_t)n;
         return 0;
     }
@@ -462,9 +489,13 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         const char *p = v;
         while (*p) {
             size_t l = strcspn(p, ",");
-            if (l == 7 && !strncmp(p, "polling", 7)) mask |= EIO_TRANSPORT_POLLING;
-            else if (l == 9 && !strncmp(p, "websocket", 9)) mask |= EIO_TRANSPORT_WEBSOCKET;
-            else return fail(err, errlen, "--transports: unknown transport in '%s' (polling, websocket)", v);
+            if (l == 7 && !strncmp(p, "polling", 7))
+                mask |= EIO_TRANSPORT_POLLING;
+            else if (l == 9 && !strncmp(p, "websocket", 9))
+                mask |= EIO_TRANSPORT_WEBSOCKET;
+            else
+                return fail(err, errlen,
+                            "--transports: unknown transport in '%s' (polling, websocket)", v);
             p += l;
             if (*p == ',') p++;
         }
@@ -484,7 +515,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         return 0;
     }
     if (!strcmp(key, "cookie")) {
-        if (!*v || strpbrk(v, "=;, \t\r\n")) return fail(err, errlen, "--cookie: invalid cookie name '%s'", v);
+        if (!*v || strpbrk(v, "=;, \t\r\n"))
+            return fail(err, errlen, "--cookie: invalid cookie name '%s'", v);
         set_str(&c->cookie, v);
         c->eio.cookie = c->cookie;
         return 0;
@@ -492,7 +524,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     if (!strcmp(key, "static")) {
         set_str(&c->static_dir, v);
         size_t l = strlen(c->static_dir);
-        while (l > 1 && c->static_dir[l - 1] == '/') c->static_dir[--l] = '\0';
+        while (l > 1 && c->static_dir[l - 1] == '/')
+            c->static_dir[--l] = '\0';
         c->eio.static_dir = c->static_dir;
         return 0;
     }
@@ -503,7 +536,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     }
     if (!strcmp(key, "trust-proxy")) {
         if (gw_trust_check(v) < 0)
-            return fail(err, errlen, "--trust-proxy wants an IP address, ADDR/BITS or 'loopback', got '%s'", v);
+            return fail(err, errlen,
+                        "--trust-proxy wants an IP address, ADDR/BITS or 'loopback', got '%s'", v);
         if (c->trust_from_file && !from_file) clear_trust(c);
         c->trust_from_file = from_file;
         c->trust = xrealloc(c->trust, (c->ntrust + 2) * sizeof *c->trust);
@@ -515,8 +549,9 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     if (!strcmp(key, "fastcgi")) {
         const char *colon = strrchr(v, ':');
         unsigned long long port;
-        int ok = !strncmp(v, "unix:", 5) ? v[5] == '/' || (v[5] && v[5] != ':')
-                                          : colon && parse_uint(colon + 1, 65535, &port) == 0 && port;
+        int ok = !strncmp(v, "unix:", 5)
+                     ? v[5] == '/' || (v[5] && v[5] != ':')
+                     : colon && parse_uint(colon + 1, 65535, &port) == 0 && port;
         if (!ok) return fail(err, errlen, "--fastcgi wants HOST:PORT or unix:PATH, got '%s'", v);
         set_str(&c->fastcgi, v);
         c->eio.fastcgi = c->fastcgi;
@@ -524,7 +559,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     }
     if (!strcmp(key, "fastcgi-max-threads")) {
         if (parse_uint(v, 100000, &n) || n < 2)
-            return fail(err, errlen, "--fastcgi-max-threads wants a count from 2 to 100000, got '%s'", v);
+            return fail(err, errlen,
+                        "--fastcgi-max-threads wants a count from 2 to 100000, got '%s'", v);
         c->eio.fastcgi_max_threads = (unsigned)n;
         return 0;
     }
@@ -533,7 +569,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         errno = 0;
         unsigned long m = strtoul(v, &end, 8);
         if (!*v || *end || errno || m > 07777)
-            return fail(err, errlen, "--fastcgi-socket-mode wants octal permissions like 0660, got '%s'", v);
+            return fail(err, errlen,
+                        "--fastcgi-socket-mode wants octal permissions like 0660, got '%s'", v);
         c->eio.fastcgi_socket_mode = (unsigned)m | GW_FCGI_MODE_SET;
         return 0;
     }
@@ -545,7 +582,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     }
     if (!strcmp(key, "admission")) {
         if (v[0] != '/' || strchr(v, ','))
-            return fail(err, errlen, "--admission wants a namespace starting with '/', got '%s'", v);
+            return fail(err, errlen, "--admission wants a namespace starting with '/', got '%s'",
+                        v);
         set_str(&c->admission, v);
         c->eio.admission = c->admission;
         return 0;
@@ -557,7 +595,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         } else {
             cl_url u;
             char why[300];
-            if (cl_url_parse(v, &u, why, sizeof why) < 0) return fail(err, errlen, "--redis: %s", why);
+            if (cl_url_parse(v, &u, why, sizeof why) < 0)
+                return fail(err, errlen, "--redis: %s", why);
             set_str(&c->redis, v);
         }
         return 0;
@@ -588,7 +627,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     }
     if (!strcmp(key, "log-level")) {
         int l = gw_log_level_parse(v);
-        if (l < 0) return fail(err, errlen, "--log-level: unknown level '%s' (error|warn|info|debug)", v);
+        if (l < 0)
+            return fail(err, errlen, "--log-level: unknown level '%s' (error|warn|info|debug)", v);
         c->log_level = l;
         return 0;
     }
@@ -597,7 +637,10 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
     if (!strcmp(key, "worker")) {
         const char *eq = strchr(v, '=');
         if (!eq || eq == v || !eq[1] || (v[0] != '/' && v[0] != '^'))
-            return fail(err, errlen, "--worker wants NAMESPACE=COMMAND with NAMESPACE starting with '/' (or a pattern starting with '^'), got '%s'", v);
+            return fail(err, errlen,
+                        "--worker wants NAMESPACE=COMMAND with NAMESPACE starting with '/' (or a "
+                        "pattern starting with '^'), got '%s'",
+                        v);
         if (c->workers_from_file && !from_file) clear_workers(c);
         c->workers_from_file = from_file;
         /* One namespace, one worker: two would take it from each other
@@ -605,7 +648,8 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         for (size_t i = 0; i < c->nworkers; i++)
             if (strlen(c->workers[i].nsp) == (size_t)(eq - v) &&
                 !strncmp(c->workers[i].nsp, v, (size_t)(eq - v)))
-                return fail(err, errlen, "--worker: namespace %.*s is given twice (one worker per namespace)",
+                return fail(err, errlen,
+                            "--worker: namespace %.*s is given twice (one worker per namespace)",
                             (int)(eq - v), v);
         c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
         c->workers[c->nworkers].nsp = xstrndup(v, (size_t)(eq - v));
@@ -618,17 +662,19 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
 
 static char *trim(char *s)
 {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     size_t l = strlen(s);
-    while (l && isspace((unsigned char)s[l - 1])) s[--l] = '\0';
+    while (l && isspace((unsigned char)s[l - 1]))
+        s[--l] = '\0';
     return s;
 }
 
 static int is_bare(const char *key)
 {
     return !strcmp(key, "cors-credentials") || !strcmp(key, "echo") || !strcmp(key, "allow-eio3") ||
-           !strcmp(key, "recovery-skip-middlewares") || !strcmp(key, "redis-sharded") || !strcmp(key, "help") ||
-           !strcmp(key, "version");
+           !strcmp(key, "recovery-skip-middlewares") || !strcmp(key, "redis-sharded") ||
+           !strcmp(key, "help") || !strcmp(key, "version");
 }
 
 /* The --help text is the list of options: a name it does not show is
@@ -662,12 +708,13 @@ int gw_config_load(gw_config *c, const char *file, char *err, size_t errlen)
             val = trim(eq + 1);
             key = trim(s);
         } else if (!is_bare(key)) {
-            rc = fail(err, errlen, "%s:%d: '%s' has no '=' (lines are 'key = value'%s)", file, lineno, key,
-                      is_known(key) ? "" : "; and it is not a known option either");
+            rc = fail(err, errlen, "%s:%d: '%s' has no '=' (lines are 'key = value'%s)", file,
+                      lineno, key, is_known(key) ? "" : "; and it is not a known option either");
             break;
         }
         if (!strcmp(key, "config") || !strcmp(key, "help") || !strcmp(key, "version")) {
-            rc = fail(err, errlen, "%s:%d: '%s' is not allowed in a config file", file, lineno, key);
+            rc =
+                fail(err, errlen, "%s:%d: '%s' is not allowed in a config file", file, lineno, key);
             break;
         }
         char e[512];
@@ -680,15 +727,16 @@ int gw_config_load(gw_config *c, const char *file, char *err, size_t errlen)
     return rc;
 }
 
-
 int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errlen)
 {
     /* pass 1: --help, --version, --config; pass 2: everything else */
     for (int pass = 1; pass <= 2; pass++) {
         for (int i = 1; i < argc; i++) {
             const char *a = argv[i];
-            if (!strcmp(a, "-h")) a = "--help";
-            else if (!strcmp(a, "-v")) a = "--version";
+            if (!strcmp(a, "-h"))
+                a = "--help";
+            else if (!strcmp(a, "-v"))
+                a = "--version";
             if (strncmp(a, "--", 2) != 0 || !a[2])
                 return fail(err, errlen, "unexpected argument '%s'", a);
             char key[64];
@@ -724,7 +772,8 @@ int gw_config_parse(gw_config *c, int argc, char **argv, char *err, size_t errle
         for (size_t i = 0; i < 4; i++)
             if (!strcmp(c->admin_host, any[i]) || !strcmp(c->host, any[i])) same = 1;
         if (same)
-            return fail(err, errlen, "--admin-listen %s:%d is the public --listen address; give it its own port",
+            return fail(err, errlen,
+                        "--admin-listen %s:%d is the public --listen address; give it its own port",
                         c->admin_host, c->admin_port),
                    GW_CONFIG_ERROR;
     }

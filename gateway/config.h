@@ -26,9 +26,9 @@ typedef struct {
     size_t ncors;
     gw_cfg_worker *workers;
     size_t nworkers;
-    char *ipc;                   /* --ipc ENDPOINT, NULL = the Socket.IO layer picks */
-    unsigned connect_timeout_ms; /* 45000 */
-    unsigned max_attachments;    /* 10 */
+    char *ipc;                      /* --ipc ENDPOINT, NULL = the Socket.IO layer picks */
+    unsigned connect_timeout_ms;    /* 45000 */
+    unsigned max_attachments;       /* 10 */
     unsigned worker_heartbeat_ms;   /* 5000: IPC heartbeat; 3 missed = worker dead */
     unsigned worker_restart_ms;     /* 100: first restart delay, doubling ... */
     unsigned worker_restart_max_ms; /* 10000: ... up to this */
@@ -57,11 +57,11 @@ typedef struct {
         char *nsp;
         long window_ms; /* -1: as for all namespaces */
         int skip;       /* -1: as for all namespaces */
-    } *recovery;
+    } * recovery;
     size_t nrecovery;
     int echo;
-    int log_level; /* GW_LOG_* */
-    int log_format; /* GW_LOG_TEXT / GW_LOG_JSON (--log-format) */
+    int log_level;    /* GW_LOG_* */
+    int log_format;   /* GW_LOG_TEXT / GW_LOG_JSON (--log-format) */
     char *admin_host; /* --admin-listen HOST:PORT (/healthz, /metrics); NULL = off */
     int admin_port;
     /* behind a web server: --trust-proxy (repeatable), --fastcgi */

@@ -37,7 +37,7 @@ static eio_server *g_srv; /* --echo mode */
 static gw_app *g_app;     /* Socket.IO mode */
 static gw_worker_spec *g_specs;
 static gw_admin *g_admin; /* --admin-listen */
-static tls_ctx *g_tls; /* --tls-cert/--tls-key */
+static tls_ctx *g_tls;    /* --tls-cert/--tls-key */
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -115,7 +115,8 @@ static int start_app(struct ev_loop *loop, gw_config *cfg)
 {
     if (cfg->echo) {
         log_info("echo mode: every message is sent back, no Socket.IO");
-        if (cfg->admission) log_warn("--admission is ignored in echo mode: there is no worker to ask");
+        if (cfg->admission)
+            log_warn("--admission is ignored in echo mode: there is no worker to ask");
         g_srv = eio_server_new(loop, &cfg->eio, gw_echo_handler(), NULL);
         if (!g_srv) return 1;
         if (eio_server_listen(g_srv) < 0) return 1;
@@ -172,8 +173,10 @@ int main(int argc, char **argv)
     gw_config_init(&cfg);
     int r = gw_config_parse(&cfg, argc, argv, err, sizeof err);
     if (r == GW_CONFIG_HELP || r == GW_CONFIG_VERSION) {
-        if (r == GW_CONFIG_HELP) fputs(gw_config_usage(), stdout);
-        else printf("iogate %s\n", IOGATE_VERSION);
+        if (r == GW_CONFIG_HELP)
+            fputs(gw_config_usage(), stdout);
+        else
+            printf("iogate %s\n", IOGATE_VERSION);
         gw_config_free(&cfg);
         return 0;
     }
@@ -213,7 +216,8 @@ int main(int argc, char **argv)
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     int rc = start_app(loop, &cfg);
-    if (!rc && cfg.admin_host && !(g_admin = gw_admin_new(loop, cfg.admin_host, cfg.admin_port, g_app, g_srv))) {
+    if (!rc && cfg.admin_host &&
+        !(g_admin = gw_admin_new(loop, cfg.admin_host, cfg.admin_port, g_app, g_srv))) {
         log_error("--admin-listen %s:%d: cannot listen; stopping", cfg.admin_host, cfg.admin_port);
         if (g_app) gw_app_shutdown(g_app);
         rc = 1;

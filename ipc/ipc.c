@@ -6,13 +6,26 @@
 #include <string.h>
 
 static const char *const type_names[IPC_TYPE_COUNT] = {
-    [IPC_HELLO] = "HELLO",           [IPC_WELCOME] = "WELCOME", [IPC_PING] = "PING",
-    [IPC_PONG] = "PONG",             [IPC_BYE] = "BYE",         [IPC_CONNECT] = "CONNECT",
-    [IPC_EVENT] = "EVENT",           [IPC_ACK] = "ACK",         [IPC_DISCONNECT] = "DISCONNECT",
-    [IPC_CONN] = "CONN",             [IPC_ACCEPT] = "ACCEPT",   [IPC_REFUSE] = "REFUSE",
-    [IPC_EMIT] = "EMIT",             [IPC_BROADCAST] = "BROADCAST", [IPC_JOIN] = "JOIN",
-    [IPC_LEAVE] = "LEAVE",           [IPC_QUERY] = "QUERY",     [IPC_REPLY] = "REPLY",
-    [IPC_ERROR] = "ERROR",           [IPC_PROCESSED] = "PROCESSED",
+    [IPC_HELLO] = "HELLO",
+    [IPC_WELCOME] = "WELCOME",
+    [IPC_PING] = "PING",
+    [IPC_PONG] = "PONG",
+    [IPC_BYE] = "BYE",
+    [IPC_CONNECT] = "CONNECT",
+    [IPC_EVENT] = "EVENT",
+    [IPC_ACK] = "ACK",
+    [IPC_DISCONNECT] = "DISCONNECT",
+    [IPC_CONN] = "CONN",
+    [IPC_ACCEPT] = "ACCEPT",
+    [IPC_REFUSE] = "REFUSE",
+    [IPC_EMIT] = "EMIT",
+    [IPC_BROADCAST] = "BROADCAST",
+    [IPC_JOIN] = "JOIN",
+    [IPC_LEAVE] = "LEAVE",
+    [IPC_QUERY] = "QUERY",
+    [IPC_REPLY] = "REPLY",
+    [IPC_ERROR] = "ERROR",
+    [IPC_PROCESSED] = "PROCESSED",
     [IPC_ADMIT] = "ADMIT",
     [IPC_BROADCAST_ACK] = "BROADCAST_ACK",
     [IPC_SERVER_EMIT] = "SERVER_EMIT",
@@ -26,17 +39,15 @@ static const struct {
     int dirs;
     int needs_sid;
 } type_rules[IPC_TYPE_COUNT] = {
-    [IPC_HELLO] = {W, 0},     [IPC_WELCOME] = {G, 0},    [IPC_PING] = {W | G, 0},
-    [IPC_PONG] = {W | G, 0},  [IPC_BYE] = {W | G, 0},    [IPC_CONNECT] = {G, 1},
-    [IPC_EVENT] = {G, 1},     [IPC_ACK] = {W | G, 1},    [IPC_DISCONNECT] = {W | G, 1},
-    [IPC_CONN] = {G, 1},      [IPC_ACCEPT] = {W, 1},     [IPC_REFUSE] = {W, 1},
-    [IPC_EMIT] = {W, 1},      [IPC_BROADCAST] = {W, 0},  [IPC_JOIN] = {W, 1},
-    [IPC_LEAVE] = {W, 1},     [IPC_QUERY] = {W, 0},      [IPC_REPLY] = {G, 0},
-    [IPC_ERROR] = {G, 0},     [IPC_PROCESSED] = {W, 0},
-    [IPC_ADMIT] = {W | G, 0},
+    [IPC_HELLO] = {W, 0},         [IPC_WELCOME] = {G, 0},         [IPC_PING] = {W | G, 0},
+    [IPC_PONG] = {W | G, 0},      [IPC_BYE] = {W | G, 0},         [IPC_CONNECT] = {G, 1},
+    [IPC_EVENT] = {G, 1},         [IPC_ACK] = {W | G, 1},         [IPC_DISCONNECT] = {W | G, 1},
+    [IPC_CONN] = {G, 1},          [IPC_ACCEPT] = {W, 1},          [IPC_REFUSE] = {W, 1},
+    [IPC_EMIT] = {W, 1},          [IPC_BROADCAST] = {W, 0},       [IPC_JOIN] = {W, 1},
+    [IPC_LEAVE] = {W, 1},         [IPC_QUERY] = {W, 0},           [IPC_REPLY] = {G, 0},
+    [IPC_ERROR] = {G, 0},         [IPC_PROCESSED] = {W, 0},       [IPC_ADMIT] = {W | G, 0},
     [IPC_BROADCAST_ACK] = {G, 0}, /* the count has no socket, each answer its socket */
-    [IPC_SERVER_EMIT] = {W, 0},
-    [IPC_SERVER_EMIT_ACK] = {G, 0},
+    [IPC_SERVER_EMIT] = {W, 0},   [IPC_SERVER_EMIT_ACK] = {G, 0},
 };
 #undef W
 #undef G
@@ -60,8 +71,8 @@ int ipc_type_directions(ipc_type t)
 
 static int is_id_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static int fail(const char **code, const char **why, const char *c, const char *w)
@@ -77,7 +88,8 @@ static int fail(const char **code, const char **why, const char *c, const char *
 static int looks_like_array(const char *p, size_t n)
 {
     size_t a = 0, b = n;
-    while (a < b && (p[a] == ' ' || p[a] == '\t' || p[a] == '\n' || p[a] == '\r')) a++;
+    while (a < b && (p[a] == ' ' || p[a] == '\t' || p[a] == '\n' || p[a] == '\r'))
+        a++;
     while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t' || p[b - 1] == '\n' || p[b - 1] == '\r'))
         b--;
     return b - a >= 2 && p[a] == '[' && p[b - 1] == ']';
@@ -106,7 +118,8 @@ int ipc_decode(const ipc_buf *f, size_t n, int from, ipc_msg *out, const char **
 
     out->sid = f[3];
     if (out->sid.len != 0) {
-        if (out->sid.len != IPC_ID_LEN) return fail(code, why, "meta", "socket id is not 20 characters");
+        if (out->sid.len != IPC_ID_LEN)
+            return fail(code, why, "meta", "socket id is not 20 characters");
         for (size_t i = 0; i < IPC_ID_LEN; i++)
             if (!is_id_char(out->sid.data[i]))
                 return fail(code, why, "meta", "socket id has a character outside [A-Za-z0-9_-]");

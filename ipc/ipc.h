@@ -40,8 +40,8 @@ typedef enum {
     IPC_REPLY,
     IPC_ERROR,
     IPC_PROCESSED,
-    IPC_ADMIT, /* handshake admission, both ways (PROTOCOL.md rule 39) */
-    IPC_BROADCAST_ACK, /* rule 25a: count and answers of a BROADCAST that asked for acks */
+    IPC_ADMIT,           /* handshake admission, both ways (PROTOCOL.md rule 39) */
+    IPC_BROADCAST_ACK,   /* rule 25a: count and answers of a BROADCAST that asked for acks */
     IPC_SERVER_EMIT,     /* rule 25b: to the other worker processes of the namespace */
     IPC_SERVER_EMIT_ACK, /* rule 25b: their count and answers */
     IPC_TYPE_COUNT
@@ -113,13 +113,13 @@ typedef struct {
 int ipc_send(void *zsock, const ipc_buf *rid, const ipc_out *m, int flags);
 /* Same, from the fields one by one (meta as JSON text, NULL = {}; nsp and
  * sid NUL-terminated or NULL). */
-int ipc_send_parts(void *zsock, const ipc_buf *rid, ipc_type type, const char *nsp,
-                   const char *sid, const char *meta, size_t meta_len, const char *data,
-                   size_t data_len, const ipc_buf *att, size_t n_att, int flags);
+int ipc_send_parts(void *zsock, const ipc_buf *rid, ipc_type type, const char *nsp, const char *sid,
+                   const char *meta, size_t meta_len, const char *data, size_t data_len,
+                   const ipc_buf *att, size_t n_att, int flags);
 /* Same, with meta built from a jansson object (not consumed; NULL = {}). */
-int ipc_send_json(void *zsock, const ipc_buf *rid, ipc_type type, const char *nsp,
-                  const char *sid, json_t *meta, const char *data, size_t data_len,
-                  const ipc_buf *att, size_t n_att, int flags);
+int ipc_send_json(void *zsock, const ipc_buf *rid, ipc_type type, const char *nsp, const char *sid,
+                  json_t *meta, const char *data, size_t data_len, const ipc_buf *att, size_t n_att,
+                  int flags);
 
 /* The frames of one received multipart message. */
 typedef struct {

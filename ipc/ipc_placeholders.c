@@ -65,8 +65,7 @@ static int walk(json_t *v, int depth, walk_state *st)
     if (json_is_array(v)) {
         size_t i;
         json_t *e;
-        json_array_foreach(v, i, e)
-        {
+        json_array_foreach(v, i, e) {
             if (walk(e, depth + 1, st) < 0) return -1;
         }
         return 0;
@@ -74,8 +73,7 @@ static int walk(json_t *v, int depth, walk_state *st)
     if (json_object_get(v, "_placeholder") != NULL) return check_one(v, st);
     const char *key;
     json_t *e;
-    json_object_foreach(v, key, e)
-    {
+    json_object_foreach(v, key, e) {
         if (walk(e, depth + 1, st) < 0) return -1;
     }
     return 0;

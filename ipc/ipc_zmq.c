@@ -55,8 +55,8 @@ int ipc_send_parts(void *z, const ipc_buf *rid, ipc_type type, const char *nsp, 
 }
 
 int ipc_send_json(void *z, const ipc_buf *rid, ipc_type type, const char *nsp, const char *sid,
-                  json_t *meta, const char *data, size_t data_len, const ipc_buf *att,
-                  size_t n_att, int flags)
+                  json_t *meta, const char *data, size_t data_len, const ipc_buf *att, size_t n_att,
+                  int flags)
 {
     char *mt = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     int rc = ipc_send_parts(z, rid, type, nsp, sid, mt, mt ? strlen(mt) : 0, data, data_len, att,
@@ -69,7 +69,8 @@ int ipc_send_json(void *z, const ipc_buf *rid, ipc_type type, const char *nsp, c
 
 void ipc_frames_reset(ipc_frames *f)
 {
-    for (size_t i = 0; i < f->n; i++) zmq_msg_close(&f->parts[i]);
+    for (size_t i = 0; i < f->n; i++)
+        zmq_msg_close(&f->parts[i]);
     f->n = 0;
 }
 

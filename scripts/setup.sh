@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="gcc make pkg-config libev-dev libzmq3-dev libjansson-dev libfcgi-dev
+PKGS="gcc make pkg-config clang-format libev-dev libzmq3-dev libjansson-dev libfcgi-dev
       libwslay-dev libhttp-parser-dev libssl-dev libcmocka-dev uthash-dev libpcre2-dev
       libhiredis-dev libmsgpack-dev redis-server
       python3-zmq python3-venv python3-setuptools python3-wheel nginx chromium openssl curl"

@@ -63,6 +63,10 @@ if [ "${ONLY:-unit}" = unit ] || [ -z "${ONLY:-}" ]; then
     if out=$(bash scripts/check_layers.sh 2>&1); then pass=$((pass + 1)); f=0
     else echo "$out"; fail=$((fail + 1)); f=1; fi
     printf '%-40s %3d passed, %d failed\n' "layers: include direction" "$((1 - f))" "$f"
+    # Every C file is formatted as .clang-format says (`make format` fixes it).
+    if out=$(bash scripts/check_format.sh 2>&1); then pass=$((pass + 1)); f=0
+    else echo "$out"; fail=$((fail + 1)); f=1; fi
+    printf '%-40s %3d passed, %d failed\n' "format: clang-format" "$((1 - f))" "$f"
 fi
 
 if [ "${ONLY:-fuzz}" = fuzz ] || [ -z "${ONLY:-}" ]; then

@@ -21,7 +21,10 @@
 
 static iog_worker *worker;
 
-static void on_signal(int sig) { iog_worker_stop(worker); }
+static void on_signal(int sig)
+{
+    iog_worker_stop(worker);
+}
 
 /* The raw path (issue 12): the client's ["echo", arg…] goes back as the
  * same bytes, never parsed or dumped; the ack is "[" + the arguments. */

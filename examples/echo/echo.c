@@ -119,8 +119,7 @@ static void on_fetch(iog_socket *s, json_t *args, iog_ack *ack, void *user)
     json_t *out = json_array();
     size_t i;
     json_t *e;
-    json_array_foreach(all, i, e)
-    {
+    json_array_foreach(all, i, e) {
         json_array_append_new(out, json_pack("{s:O,s:O,s:O}", "id", json_object_get(e, "id"),
                                              "rooms", json_object_get(e, "rooms"), "data",
                                              json_object_get(e, "data")));

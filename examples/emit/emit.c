@@ -18,7 +18,8 @@
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s NAMESPACE EVENT JSON-ARGS [--to ID | --room ROOM]...\n", argv[0]);
+        fprintf(stderr, "usage: %s NAMESPACE EVENT JSON-ARGS [--to ID | --room ROOM]...\n",
+                argv[0]);
         return 2;
     }
     json_error_t jerr;
@@ -31,8 +32,10 @@ int main(int argc, char **argv)
     const char *rooms[64] = {NULL};
     size_t nr = 0;
     for (int i = 4; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--to") == 0) to = argv[i + 1];
-        else if (strcmp(argv[i], "--room") == 0 && nr < 63) rooms[nr++] = argv[i + 1];
+        if (strcmp(argv[i], "--to") == 0)
+            to = argv[i + 1];
+        else if (strcmp(argv[i], "--room") == 0 && nr < 63)
+            rooms[nr++] = argv[i + 1];
     }
     iog_emitter *e = iog_emitter_new(NULL, NULL, 5000);
     if (!e) {

@@ -4,7 +4,10 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-size_t b64_len(size_t n) { return (n + 2) / 3 * 4; }
+size_t b64_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
 
 size_t b64_encode(const void *in, size_t n, char *out)
 {
@@ -35,7 +38,8 @@ long b64_decode(const char *in, size_t n, unsigned char *out)
      * '=' padding as zero bytes in its result, so validate here first and
      * decode the unpadded tail separately. */
     size_t pad = 0;
-    while (pad < 2 && n > pad && in[n - 1 - pad] == '=') pad++;
+    while (pad < 2 && n > pad && in[n - 1 - pad] == '=')
+        pad++;
     if (pad && n % 4) return -1;
     size_t body = n - pad;
     for (size_t i = 0; i < body; i++)

@@ -25,7 +25,10 @@ void gw_buf_put(gw_buf *b, const void *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-void gw_buf_str(gw_buf *b, const char *s) { gw_buf_put(b, s, strlen(s)); }
+void gw_buf_str(gw_buf *b, const char *s)
+{
+    gw_buf_put(b, s, strlen(s));
+}
 
 void gw_buf_free(gw_buf *b)
 {

@@ -42,7 +42,8 @@ gw_nsp_counters *gw_metrics_nsp(const char *name)
 
 void gw_metrics_nsp_each(void (*fn)(const char *name, const gw_nsp_counters *c, void *ud), void *ud)
 {
-    for (nsp_entry *e = head; e; e = e->next) fn(e->name, &e->c, ud);
+    for (nsp_entry *e = head; e; e = e->next)
+        fn(e->name, &e->c, ud);
 }
 
 void gw_metrics_free(void)
@@ -77,6 +78,8 @@ size_t gw_metrics_escape(char *buf, size_t len, size_t cap, const char *v)
 
 void gw_metrics_parse_error(const char *why)
 {
-    if (!strcmp(why, "too many attachments")) GW_LIMIT(GW_LIMIT_ATTACHMENTS);
-    else if (!strcmp(why, "JSON nested too deeply")) GW_LIMIT(GW_LIMIT_DEPTH);
+    if (!strcmp(why, "too many attachments"))
+        GW_LIMIT(GW_LIMIT_ATTACHMENTS);
+    else if (!strcmp(why, "JSON nested too deeply"))
+        GW_LIMIT(GW_LIMIT_DEPTH);
 }

@@ -12,18 +12,18 @@
 
 /* Limits hit, by kind (the flag or rule that refused or dropped). */
 enum {
-    GW_LIMIT_MAX_BUFFERED = 0, /* --max-buffered: one slow client dropped */
+    GW_LIMIT_MAX_BUFFERED = 0,   /* --max-buffered: one slow client dropped */
     GW_LIMIT_MAX_BUFFERED_TOTAL, /* --max-buffered-total: biggest holders dropped */
-    GW_LIMIT_PAYLOAD,          /* --max-payload: 413 or close 1009 */
-    GW_LIMIT_ATTACHMENTS,      /* --max-attachments */
-    GW_LIMIT_DEPTH,            /* --max-depth */
-    GW_LIMIT_CONNECT_TIMEOUT,  /* --connect-timeout */
-    GW_LIMIT_CREDIT,           /* --worker-credit: worker too slow */
-    GW_LIMIT_HOLD,             /* hold full while a worker restarts */
-    GW_LIMIT_HEADER_BYTES,     /* 431 */
-    GW_LIMIT_URL_BYTES,        /* 414 */
-    GW_LIMIT_HEADER_TIMEOUT,   /* 408 */
-    GW_LIMIT_TCP_CONNECTIONS,  /* TCP connections past the cap: 503 at accept */
+    GW_LIMIT_PAYLOAD,            /* --max-payload: 413 or close 1009 */
+    GW_LIMIT_ATTACHMENTS,        /* --max-attachments */
+    GW_LIMIT_DEPTH,              /* --max-depth */
+    GW_LIMIT_CONNECT_TIMEOUT,    /* --connect-timeout */
+    GW_LIMIT_CREDIT,             /* --worker-credit: worker too slow */
+    GW_LIMIT_HOLD,               /* hold full while a worker restarts */
+    GW_LIMIT_HEADER_BYTES,       /* 431 */
+    GW_LIMIT_URL_BYTES,          /* 414 */
+    GW_LIMIT_HEADER_TIMEOUT,     /* 408 */
+    GW_LIMIT_TCP_CONNECTIONS,    /* TCP connections past the cap: 503 at accept */
     GW_LIMIT_N
 };
 
@@ -36,13 +36,14 @@ enum {
 };
 
 typedef struct {
-    int64_t sessions[2];        /* gauge: open Engine.IO sessions, [0] polling [1] websocket */
-    uint64_t handshakes;        /* sessions opened */
+    int64_t sessions[2]; /* gauge: open Engine.IO sessions, [0] polling [1] websocket */
+    uint64_t handshakes; /* sessions opened */
     uint64_t refused[GW_REFUSE_N];
-    uint64_t upgrades;          /* polling → websocket completed */
+    uint64_t upgrades;                  /* polling → websocket completed */
     uint64_t bytes_read, bytes_written; /* HTTP/WebSocket bytes on the public sockets */
-    uint64_t broadcasts, deliveries; /* BROADCAST messages from workers; packets they queued */
-    uint64_t redis_published, redis_dropped; /* --redis: messages sent to Redis; dropped, queue full */
+    uint64_t broadcasts, deliveries;    /* BROADCAST messages from workers; packets they queued */
+    uint64_t redis_published,
+        redis_dropped; /* --redis: messages sent to Redis; dropped, queue full */
     uint64_t limits[GW_LIMIT_N];
     double start_time; /* process start, seconds since the epoch (main.c) */
 } gw_metrics_t;
@@ -68,11 +69,11 @@ gw_nsp_counters *gw_metrics_nsp(const char *name);
 /* Cached on the gw_nsp: (nsp)->mc must be a gw_nsp_counters* field. */
 #define GW_NSP_M(nsp) ((nsp)->mc ? (nsp)->mc : ((nsp)->mc = gw_metrics_nsp((nsp)->name)))
 
-#define GW_NSP_COUNT2(nsp, count, bytes, n)                                              \
-    do {                                                                                 \
-        gw_nsp_counters *mc_ = GW_NSP_M(nsp);                                            \
-        mc_->count++;                                                                    \
-        mc_->bytes += (uint64_t)(n);                                                     \
+#define GW_NSP_COUNT2(nsp, count, bytes, n)                                                        \
+    do {                                                                                           \
+        gw_nsp_counters *mc_ = GW_NSP_M(nsp);                                                      \
+        mc_->count++;                                                                              \
+        mc_->bytes += (uint64_t)(n);                                                               \
     } while (0)
 
 /* A client packet refused by sio_decode: count the limits among the
@@ -80,7 +81,8 @@ gw_nsp_counters *gw_metrics_nsp(const char *name);
 void gw_metrics_parse_error(const char *why);
 
 /* Call fn for each namespace with counters, in first-use order. */
-void gw_metrics_nsp_each(void (*fn)(const char *name, const gw_nsp_counters *c, void *ud), void *ud);
+void gw_metrics_nsp_each(void (*fn)(const char *name, const gw_nsp_counters *c, void *ud),
+                         void *ud);
 /* Free the table (at exit, for leak checkers). */
 void gw_metrics_free(void);
 

@@ -35,7 +35,10 @@ static inline void gw_tlist_init(gw_tlist *l, struct ev_loop *loop, ev_tstamp du
     l->timer.data = data;
 }
 
-static inline int gw_tnode_linked(const gw_tnode *n) { return n->next != NULL; }
+static inline int gw_tnode_linked(const gw_tnode *n)
+{
+    return n->next != NULL;
+}
 
 static inline void gw_tlist_rearm(gw_tlist *l)
 {
@@ -82,6 +85,6 @@ static inline void gw_tlist_stop(gw_tlist *l)
         gw_tlist_del(l->head.next);
 }
 
-#define gw_container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+#define gw_container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
 #endif

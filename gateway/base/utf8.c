@@ -13,10 +13,14 @@ int utf8_valid(const char *str, size_t len)
         }
         size_t n;
         unsigned min, cp;
-        if ((c & 0xe0) == 0xc0) n = 1, min = 0x80, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0) n = 2, min = 0x800, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0) n = 3, min = 0x10000, cp = c & 0x07;
-        else return 0;
+        if ((c & 0xe0) == 0xc0)
+            n = 1, min = 0x80, cp = c & 0x1f;
+        else if ((c & 0xf0) == 0xe0)
+            n = 2, min = 0x800, cp = c & 0x0f;
+        else if ((c & 0xf8) == 0xf0)
+            n = 3, min = 0x10000, cp = c & 0x07;
+        else
+            return 0;
         if ((size_t)(end - s) < n + 1) return 0;
         for (size_t i = 1; i <= n; i++) {
             if ((s[i] & 0xc0) != 0x80) return 0;

@@ -202,9 +202,10 @@ void gw_log_socket(const char *event, const char *nsp, const char *sid, const ch
                    const char *reason)
 {
     if (gw_log_level < GW_LOG_DEBUG) return;
-    const char *f[] = {"event", event, "nsp", nsp, "sid", sid, "address", address, "reason", reason, NULL};
-    gw_log_fields(GW_LOG_DEBUG, f, "socket %s: namespace %s, socket %s, address %s, reason: %s", event,
-                  nsp, sid, address, reason);
+    const char *f[] = {"event",   event,   "nsp",    nsp,    "sid", sid,
+                       "address", address, "reason", reason, NULL};
+    gw_log_fields(GW_LOG_DEBUG, f, "socket %s: namespace %s, socket %s, address %s, reason: %s",
+                  event, nsp, sid, address, reason);
 }
 
 static void oom(size_t n)
@@ -234,7 +235,10 @@ void *xrealloc(void *p, size_t n)
     return p;
 }
 
-char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
 
 char *xstrndup(const char *s, size_t n)
 {

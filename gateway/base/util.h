@@ -46,9 +46,9 @@ size_t gw_log_format_line(char *buf, size_t cap, int format, const char *ts, int
 #define log_error(...) gw_log(GW_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) gw_log(GW_LOG_WARN, __VA_ARGS__)
 #define log_info(...) gw_log(GW_LOG_INFO, __VA_ARGS__)
-#define log_debug(...)                                                                   \
-    do {                                                                                 \
-        if (gw_log_level >= GW_LOG_DEBUG) gw_log(GW_LOG_DEBUG, __VA_ARGS__);             \
+#define log_debug(...)                                                                             \
+    do {                                                                                           \
+        if (gw_log_level >= GW_LOG_DEBUG) gw_log(GW_LOG_DEBUG, __VA_ARGS__);                       \
     } while (0)
 
 /* At debug: one line per Socket.IO socket connect/disconnect, with the

@@ -10,7 +10,8 @@
 
 void clc_atts_free(clc_atts *a)
 {
-    for (size_t i = 0; i < a->n; i++) free(a->data[i]);
+    for (size_t i = 0; i < a->n; i++)
+        free(a->data[i]);
     a->n = 0;
 }
 
@@ -161,7 +162,8 @@ static int to_pk(msgpack_packer *pk, const json_t *j, const ipc_buf *att, size_t
         size_t i;
         json_t *v;
         if (msgpack_pack_array(pk, json_array_size(j)) < 0) return -1;
-        json_array_foreach(j, i, v) if (to_pk(pk, v, att, n_att, depth + 1) < 0) return -1;
+        json_array_foreach(j, i, v)
+            if (to_pk(pk, v, att, n_att, depth + 1) < 0) return -1;
         return 0;
     }
     case JSON_OBJECT: {
@@ -173,8 +175,7 @@ static int to_pk(msgpack_packer *pk, const json_t *j, const ipc_buf *att, size_t
         const char *k;
         json_t *v;
         if (msgpack_pack_map(pk, json_object_size(j)) < 0) return -1;
-        json_object_foreach((json_t *)j, k, v)
-        {
+        json_object_foreach((json_t *)j, k, v) {
             size_t kl = strlen(k);
             if (msgpack_pack_str(pk, kl) < 0 || msgpack_pack_str_body(pk, k, kl) < 0) return -1;
             if (to_pk(pk, v, att, n_att, depth + 1) < 0) return -1;

@@ -74,7 +74,8 @@ int cl_url_parse(const char *url, cl_url *o, char *err, size_t errlen)
     o->port = 6379;
     if (!strncmp(url, "unix:", 5)) {
         const char *p = url + 5;
-        while (p[0] == '/' && p[1] == '/') p++; /* unix:///path and unix:/path */
+        while (p[0] == '/' && p[1] == '/')
+            p++; /* unix:///path and unix:/path */
         if (!*p || strlen(p) >= sizeof o->unix_path) {
             snprintf(err, errlen, "unix socket path missing or too long in '%s'", url);
             return -1;
@@ -83,7 +84,8 @@ int cl_url_parse(const char *url, cl_url *o, char *err, size_t errlen)
         return 0;
     }
     if (strncmp(url, "redis://", 8)) {
-        snprintf(err, errlen, "want redis://[:password@]host[:port][/db] or unix:/path, got '%s'", url);
+        snprintf(err, errlen, "want redis://[:password@]host[:port][/db] or unix:/path, got '%s'",
+                 url);
         return -1;
     }
     const char *p = url + 8, *at = strrchr(p, '@');
@@ -258,9 +260,12 @@ static void sub_connect(cl_node *n);
 static const char *kind_cmd(cl_sub_kind k, int on)
 {
     switch (k) {
-    case CL_SUB: return on ? "SUBSCRIBE" : "UNSUBSCRIBE";
-    case CL_PSUB: return on ? "PSUBSCRIBE" : "PUNSUBSCRIBE";
-    default: return on ? "SSUBSCRIBE" : "SUNSUBSCRIBE";
+    case CL_SUB:
+        return on ? "SUBSCRIBE" : "UNSUBSCRIBE";
+    case CL_PSUB:
+        return on ? "PSUBSCRIBE" : "PUNSUBSCRIBE";
+    default:
+        return on ? "SSUBSCRIBE" : "SUNSUBSCRIBE";
     }
 }
 
@@ -314,7 +319,8 @@ static void sub_dispatch(cl_node *n, redisReply *r)
         log_warn("redis: subscribed connection got an error: %s", r->str);
         return;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
         return; /* +OK of AUTH, or a (un)subscribe count */
     const char *t = r->element[0]->str;
     cl_sub_kind k;
@@ -383,7 +389,8 @@ static void sub_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
             redisAppendCommandArgv(n->sub, 2, argv, argl);
         }
         size_t cnt = 0;
-        for (cl_sub *s = n->subs; s; s = s->hh.next, cnt++) sub_cmd(n, s->kind, 1, s->channel);
+        for (cl_sub *s = n->subs; s; s = s->hh.next, cnt++)
+            sub_cmd(n, s->kind, 1, s->channel);
         log_info("redis: subscribed connection to %s up, %zu subscription(s) sent",
                  where(n, wh, sizeof wh), cnt);
         ev_io_start(n->loop, &n->sub_rd);
@@ -434,10 +441,12 @@ cl_node *cl_node_new(struct ev_loop *loop, const cl_options *o, const cl_handler
     unsigned char rnd[8];
     FILE *f = fopen("/dev/urandom", "rb");
     if (!f || fread(rnd, 1, sizeof rnd, f) != sizeof rnd) {
-        for (size_t i = 0; i < sizeof rnd; i++) rnd[i] = (unsigned char)(rand() ^ (int)(i * 37));
+        for (size_t i = 0; i < sizeof rnd; i++)
+            rnd[i] = (unsigned char)(rand() ^ (int)(i * 37));
     }
     if (f) fclose(f);
-    for (size_t i = 0; i < 8; i++) snprintf(n->uid + 2 * i, 3, "%02x", rnd[i]);
+    for (size_t i = 0; i < 8; i++)
+        snprintf(n->uid + 2 * i, 3, "%02x", rnd[i]);
     ev_init(&n->pub_retry, pub_retry_cb);
     ev_init(&n->sub_retry, sub_retry_cb);
     n->pub_retry.data = n->sub_retry.data = n;
@@ -460,8 +469,7 @@ void cl_node_destroy(cl_node **pn)
     n->pub = NULL;
     sub_close(n, "shutting down");
     cl_sub *s, *t;
-    HASH_ITER(hh, n->subs, s, t)
-    {
+    HASH_ITER(hh, n->subs, s, t) {
         HASH_DEL(n->subs, s);
         free(s->id);
         free(s->channel);
@@ -481,11 +489,26 @@ void cl_node_destroy(cl_node **pn)
     *pn = NULL;
 }
 
-const char *cl_uid(const cl_node *n) { return n->uid; }
-const char *cl_key(const cl_node *n) { return n->key; }
-int cl_sharded(const cl_node *n) { return n->sharded; }
-uint64_t cl_dropped(const cl_node *n) { return n->dropped; }
-int cl_connected(const cl_node *n) { return n->pub_ready && n->sub_ready; }
+const char *cl_uid(const cl_node *n)
+{
+    return n->uid;
+}
+const char *cl_key(const cl_node *n)
+{
+    return n->key;
+}
+int cl_sharded(const cl_node *n)
+{
+    return n->sharded;
+}
+uint64_t cl_dropped(const cl_node *n)
+{
+    return n->dropped;
+}
+int cl_connected(const cl_node *n)
+{
+    return n->pub_ready && n->sub_ready;
+}
 
 int cl_subscribe(cl_node *n, cl_sub_kind kind, const char *channel, const char *nsp, int role)
 {

@@ -28,8 +28,8 @@ typedef struct {
 typedef struct {
     /* A message on a subscription: `role` and `nsp` as given to
      * cl_subscribe(); `channel` is the channel it came on. */
-    void (*on_message)(void *ud, int role, const char *nsp, const char *channel,
-                       const char *data, size_t len);
+    void (*on_message)(void *ud, int role, const char *nsp, const char *channel, const char *data,
+                       size_t len);
 } cl_handler;
 
 /* Parse url into its parts (pure; tested).  0, or -1 with why in err. */

@@ -63,7 +63,9 @@ static void refuse_403(adm_queue *q, http_conn *c, int upgrade, const char *mess
     char hdr[HDR_BUF];
     eio_cors_headers(q->st.cfg, http_header(http_conn_request(c), "origin"), NULL, hdr, sizeof hdr);
     json_t *j = json_pack("{s:i, s:s}", "code", EIO_ERR_FORBIDDEN, "message", message);
-    if (!j) j = json_pack("{s:i, s:s}", "code", EIO_ERR_FORBIDDEN, "message", "Forbidden"); /* bad UTF-8 */
+    if (!j)
+        j = json_pack("{s:i, s:s}", "code", EIO_ERR_FORBIDDEN, "message",
+                      "Forbidden"); /* bad UTF-8 */
     char *body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     http_respond(c, 403, "application/json", hdr, body, strlen(body), 0);
     free(body);
@@ -207,4 +209,7 @@ void adm_gone(adm_queue *q, void *owner)
     release(q, s);
 }
 
-size_t adm_pending(const adm_queue *q) { return q->n; }
+size_t adm_pending(const adm_queue *q)
+{
+    return q->n;
+}

@@ -65,8 +65,8 @@
 
 const char *eio_close_reason_str(eio_close_reason r)
 {
-    static const char *s[] = {"transport close", "transport error",      "parse error",
-                              "forced close",    "ping timeout",         "server shutting down",
+    static const char *s[] = {"transport close",    "transport error", "parse error",
+                              "forced close",       "ping timeout",    "server shutting down",
                               "forced server close"};
     return (unsigned)r < sizeof s / sizeof s[0] ? s[r] : "unknown";
 }
@@ -193,14 +193,15 @@ void eio_session_end(eio_session *s, eio_close_reason reason)
 
 /* CORS (and optionally the sid cookie) header lines for a response. */
 const char *eio_extra_headers(eio_server *srv, const http_request *r, const char *cookie_sid,
-                                 char *buf)
+                              char *buf)
 {
     eio_cors_headers(&srv->cfg, http_header(r, "origin"), cookie_sid, buf, HDR_BUF);
     return buf;
 }
 
-static const char *err_msgs[] = {"Transport unknown", "Session ID unknown", "Bad handshake method",
-                                  "Bad request",       "Forbidden",          "Unsupported protocol version"};
+static const char *err_msgs[] = {
+    "Transport unknown", "Session ID unknown", "Bad handshake method",
+    "Bad request",       "Forbidden",          "Unsupported protocol version"};
 
 void eio_respond_error(eio_server *srv, http_conn *c, const http_request *r, int code, int close)
 {
@@ -247,8 +248,10 @@ int eio_session_send(eio_session *s, eio_msg *m)
     if (s->srv->h.on_packet) s->srv->h.on_packet(s, EIO_PKT_MESSAGE, 1, s->srv->ud);
     if (s->state != S_OPEN) return -1;
     if (s->transport == EIO_TRANSPORT_WEBSOCKET) {
-        if (s->ws && s->v3) eio3_ws_send(s->ws, m, s->v3_b64);
-        else if (s->ws) ws_send_msg(s->ws, m);
+        if (s->ws && s->v3)
+            eio3_ws_send(s->ws, m, s->v3_b64);
+        else if (s->ws)
+            ws_send_msg(s->ws, m);
     } else {
         push(s, EIO_PKT_MESSAGE, m);
     }
@@ -279,12 +282,16 @@ int eio_on_pkt(eio_session *s, int type, const char *data, size_t len, int binar
     if (srv->h.on_packet) srv->h.on_packet(s, type, 0, srv->ud);
     if (s->state != S_OPEN) return 1;
     switch (type) {
-    case EIO_PKT_MESSAGE: srv->h.on_message(s, data, len, binary, srv->ud); break;
+    case EIO_PKT_MESSAGE:
+        srv->h.on_message(s, data, len, binary, srv->ud);
+        break;
     case EIO_PKT_PONG:
         if (s->v3) goto wrong_direction;
         got_pong(s);
         break;
-    case EIO_PKT_CLOSE: eio_session_end(s, EIO_CLOSE_TRANSPORT_CLOSE); break;
+    case EIO_PKT_CLOSE:
+        eio_session_end(s, EIO_CLOSE_TRANSPORT_CLOSE);
+        break;
     case EIO_PKT_PING:
         if (!s->v3) goto wrong_direction;
         /* v3: the client pings; its next ping is due within the window */
@@ -297,7 +304,8 @@ int eio_on_pkt(eio_session *s, int type, const char *data, size_t len, int binar
                  s->sid, s->hs.address, s->v3 ? 3 : 4);
         eio_session_end(s, EIO_CLOSE_TRANSPORT_ERROR);
         break;
-    default: break;                                                        /* open, upgrade, noop */
+    default:
+        break; /* open, upgrade, noop */
     }
     return s->state == S_OPEN ? 0 : 1;
 }
@@ -402,8 +410,10 @@ int eio_check_query(eio_server *srv, const http_request *r, char *transport, cha
     if (eio3_query_protocol(r->query, srv->cfg.allow_eio3) < 0)
         return EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
     long sl = http_query_get(r->query, "sid", sid, GW_ID_LEN + 8);
-    if (sl == -1) sid[0] = '\0';                 /* absent: a handshake */
-    else if (sl < 0 || sl == 0) strcpy(sid, "?"); /* present but no such sid */
+    if (sl == -1)
+        sid[0] = '\0'; /* absent: a handshake */
+    else if (sl < 0 || sl == 0)
+        strcpy(sid, "?"); /* present but no such sid */
     return -1;
 }
 
@@ -420,7 +430,8 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
     if (cfg->client_js) {
         size_t pl = strlen(cfg->path);
         if (strncmp(r->path, cfg->path, pl) == 0 && http_client_js_name(r->path + pl)) {
-            http_respond_client_js(c, cfg->client_js, r->path + pl, eio_extra_headers(srv, r, NULL, hdr));
+            http_respond_client_js(c, cfg->client_js, r->path + pl,
+                                   eio_extra_headers(srv, r, NULL, hdr));
             return;
         }
     }
@@ -449,8 +460,10 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
         return;
     }
     if (!sid[0]) {
-        if (r->method != HTTP_GET) eio_respond_error(srv, c, r, EIO_ERR_BAD_HANDSHAKE_METHOD, 0);
-        else eio_handshake_polling(srv, c, r);
+        if (r->method != HTTP_GET)
+            eio_respond_error(srv, c, r, EIO_ERR_BAD_HANDSHAKE_METHOD, 0);
+        else
+            eio_handshake_polling(srv, c, r);
         return;
     }
     eio_session *s = eio_table_get(srv, sid);
@@ -462,9 +475,12 @@ static void on_head(http_conn *c, const http_request *r, void *ud)
         eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 0);
         return;
     }
-    if (r->method == HTTP_GET) eio_poll_get(srv, s, c, r);
-    else if (r->method == HTTP_POST) eio_poll_post(srv, s, c, r);
-    else eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 0);
+    if (r->method == HTTP_GET)
+        eio_poll_get(srv, s, c, r);
+    else if (r->method == HTTP_POST)
+        eio_poll_post(srv, s, c, r);
+    else
+        eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 0);
 }
 
 static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
@@ -487,7 +503,8 @@ static void on_gone(http_conn *c, void *owner, http_gone why, void *ud)
             log_info("session %s from %s: WebSocket message over --max-payload %zu: close 1009",
                      s->sid, http_conn_addr(c), s->srv->cfg.max_payload);
         if (why == HTTP_GONE_TOOBIG) GW_LIMIT(GW_LIMIT_PAYLOAD);
-        eio_session_end(s, why == HTTP_GONE_EOF ? EIO_CLOSE_TRANSPORT_CLOSE : EIO_CLOSE_TRANSPORT_ERROR);
+        eio_session_end(s, why == HTTP_GONE_EOF ? EIO_CLOSE_TRANSPORT_CLOSE
+                                                : EIO_CLOSE_TRANSPORT_ERROR);
     } else if (c == s->probe) {
         s->probe = NULL;
         gw_tlist_del(&s->upg);
@@ -564,7 +581,8 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
      * window anyway; the same bound cuts off silent and slow-loris peers */
     double idle = (cfg->ping_interval_ms + cfg->ping_timeout_ms) / 1000.0;
     if (cfg->idle_timeout_ms) idle = cfg->idle_timeout_ms / 1000.0;
-    srv->max_buffered = cfg->max_buffered ? cfg->max_buffered : cfg->max_payload * 4 + 16 * 1024 * 1024;
+    srv->max_buffered =
+        cfg->max_buffered ? cfg->max_buffered : cfg->max_payload * 4 + 16 * 1024 * 1024;
     srv->max_sessions = cfg->max_connections;
     if (!srv->max_sessions) { /* what the descriptor limit allows, keeping some for the rest */
         struct rlimit rl;
@@ -605,13 +623,18 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
                   eio3_ping_cb, srv);
     gw_tlist_init(&srv->upgrade_list, loop, cfg->upgrade_timeout_ms / 1000.0, upgrade_cb, srv);
     double linger = cfg->ping_timeout_ms / 1000.0;
-    gw_tlist_init(&srv->linger_list, loop, linger < LINGER_MAX ? linger : LINGER_MAX, linger_cb, srv);
+    gw_tlist_init(&srv->linger_list, loop, linger < LINGER_MAX ? linger : LINGER_MAX, linger_cb,
+                  srv);
     ev_init(&srv->noop_timer, noop_cb);
     srv->noop_timer.repeat = NOOP_PERIOD;
     srv->noop_timer.data = srv;
     if (cfg->admission && h->on_admission) {
-        adm_setup as = {.loop = loop, .cfg = &srv->cfg, .ask = h->on_admission,
-                        .ask_ud = ud, .resume = adm_resume, .ud = srv};
+        adm_setup as = {.loop = loop,
+                        .cfg = &srv->cfg,
+                        .ask = h->on_admission,
+                        .ask_ud = ud,
+                        .resume = adm_resume,
+                        .ud = srv};
         srv->adm = adm_new(&as);
     }
     return srv;
@@ -622,7 +645,10 @@ int eio_admission_answer(eio_server *srv, uint64_t id, int ok, const char *messa
     return srv->adm ? adm_answer(srv->adm, id, ok, message) : -1;
 }
 
-size_t eio_server_buffered(const eio_server *srv) { return http_server_buffered(srv->http); }
+size_t eio_server_buffered(const eio_server *srv)
+{
+    return http_server_buffered(srv->http);
+}
 
 int eio_server_bind(eio_server *srv)
 {
@@ -649,7 +675,10 @@ int eio_server_listen(eio_server *srv)
     return 0;
 }
 
-size_t eio_server_sessions(const eio_server *srv) { return srv->nopen; }
+size_t eio_server_sessions(const eio_server *srv)
+{
+    return srv->nopen;
+}
 
 void eio_server_adopt(eio_server *srv, int fd, const char *addr)
 {
@@ -669,13 +698,15 @@ void eio_server_shutdown(eio_server *srv)
             eio_session_end(s, EIO_CLOSE_SHUTDOWN);
         }
     }
-    on_prepare(srv);               /* answer held polls, deliver on_close */
+    on_prepare(srv);                  /* answer held polls, deliver on_close */
     http_server_close_all(srv->http); /* last flush, then close every socket */
     for (size_t i = 0; i < srv->nbuckets; i++) {
         while (srv->buckets[i]) {
             eio_session *s = srv->buckets[i];
-            if (s->lingering) eio_stop_linger(s);
-            else eio_table_del(srv, s);
+            if (s->lingering)
+                eio_stop_linger(s);
+            else
+                eio_table_del(srv, s);
         }
     }
     on_prepare(srv);

@@ -65,29 +65,29 @@ typedef struct {
     size_t max_url_bytes;        /* 8192: longer URL → 414 */
     /* Exhaustion limits (README "Security and limits").  Each refusal is
      * logged with the client's address and touches nobody else. */
-    size_t max_connections;      /* open sessions; 0 = from RLIMIT_NOFILE (at most 10000);
-                                    a handshake past it → 503 */
+    size_t max_connections;          /* open sessions; 0 = from RLIMIT_NOFILE (at most 10000);
+                                        a handshake past it → 503 */
     size_t max_sessions_per_address; /* 0 = off; a handshake past it from one IP → 429 */
-    unsigned header_timeout_ms;  /* 10000: a request head must be complete by then (408) */
-    unsigned idle_timeout_ms;    /* 0 = pingInterval + pingTimeout: a keep-alive connection
-                                    with no request in flight is closed after it */
-    size_t max_buffered;         /* 0 = 4 × max_payload + 16 MiB: bytes queued for one
-                                    client; past it the session closes (transport error) */
-    size_t max_buffered_total;   /* 0 = 1 GiB or 4 × max_buffered if more: bytes queued over
-                                    all connections; past it the biggest holders are dropped */
+    unsigned header_timeout_ms;      /* 10000: a request head must be complete by then (408) */
+    unsigned idle_timeout_ms;        /* 0 = pingInterval + pingTimeout: a keep-alive connection
+                                        with no request in flight is closed after it */
+    size_t max_buffered;             /* 0 = 4 × max_payload + 16 MiB: bytes queued for one
+                                        client; past it the session closes (transport error) */
+    size_t max_buffered_total;       /* 0 = 1 GiB or 4 × max_buffered if more: bytes queued over
+                                        all connections; past it the biggest holders are dropped */
     /* Behind a web server (README "Behind nginx / FastCGI"): */
-    const char **trust_proxies;  /* NULL-terminated --trust-proxy specs (proxy.h), NULL = none */
-    const char *fastcgi;         /* FastCGI responder "HOST:PORT" or "unix:PATH", NULL = off */
+    const char **trust_proxies;   /* NULL-terminated --trust-proxy specs (proxy.h), NULL = none */
+    const char *fastcgi;          /* FastCGI responder "HOST:PORT" or "unix:PATH", NULL = off */
     unsigned fastcgi_max_threads; /* 4096: requests served through FastCGI at once */
     unsigned fastcgi_socket_mode; /* unix socket permissions | GW_FCGI_MODE_SET, 0 = umask */
     long fastcgi_socket_uid, fastcgi_socket_gid; /* unix socket owner, -1 = unchanged */
-    struct tls_ctx *tls;         /* serve HTTPS/WSS on the listener (tls.h), NULL = plain;
-                                    borrowed: the caller keeps it alive and may reload it */
+    struct tls_ctx *tls; /* serve HTTPS/WSS on the listener (tls.h), NULL = plain;
+                            borrowed: the caller keeps it alive and may reload it */
     /* Handshake admission (admission.h, README "Refusing handshakes"): */
     const char *admission;         /* namespace whose worker decides, NULL = off */
     unsigned admission_timeout_ms; /* 2000: no answer by then → 503 */
     size_t admission_max_pending;  /* 1024: handshakes waiting at once; more → 503 */
-    int allow_eio3;              /* --allow-eio3: accept Engine.IO v3 clients (eio3.h) */
+    int allow_eio3;                /* --allow-eio3: accept Engine.IO v3 clients (eio3.h) */
 } eio_config;
 
 /* Fill *cfg with the defaults above. */
@@ -178,8 +178,8 @@ int eio_session_send(eio_session *s, eio_msg *m);
 void eio_session_close(eio_session *s, eio_close_reason reason);
 
 /* --- what the upper layer may read about a session ---------------------- */
-const char *eio_session_id(const eio_session *s); /* private Engine.IO sid */
-int eio_session_transport(const eio_session *s);  /* EIO_TRANSPORT_* now */
+const char *eio_session_id(const eio_session *s);             /* private Engine.IO sid */
+int eio_session_transport(const eio_session *s);              /* EIO_TRANSPORT_* now */
 const char *eio_session_transport_name(const eio_session *s); /* "polling" / "websocket" */
 void eio_session_set_userdata(eio_session *s, void *p);
 void *eio_session_userdata(const eio_session *s);
@@ -189,14 +189,14 @@ typedef http_field eio_header;
 typedef struct eio_handshake {
     const eio_header *headers; /* n_headers entries */
     size_t n_headers;
-    const char *url;         /* request target, e.g. "/socket.io/?EIO=4&transport=polling" */
-    const char *query;       /* raw query string without '?' */
-    const char *address;     /* client IP address as text: the peer, or what trusted
-                                proxies said (X-Forwarded-For, FastCGI REMOTE_ADDR) */
-    int secure;              /* 1 if the client's connection was TLS, as far as the
-                                gateway or a trusted proxy / web server knows */
-    int xdomain;             /* 1 if an Origin header was present */
-    double time_ms;          /* handshake time, ms since the epoch */
+    const char *url;     /* request target, e.g. "/socket.io/?EIO=4&transport=polling" */
+    const char *query;   /* raw query string without '?' */
+    const char *address; /* client IP address as text: the peer, or what trusted
+                            proxies said (X-Forwarded-For, FastCGI REMOTE_ADDR) */
+    int secure;          /* 1 if the client's connection was TLS, as far as the
+                            gateway or a trusted proxy / web server knows */
+    int xdomain;         /* 1 if an Origin header was present */
+    double time_ms;      /* handshake time, ms since the epoch */
 } eio_handshake;
 const eio_handshake *eio_session_handshake(const eio_session *s);
 /* The client's Engine.IO protocol: 4, or 3 for a socket.io-client 2.x

@@ -89,8 +89,10 @@ void eio3_poll_respond(http_conn *c, const eio_pend *q, size_t nq, char tail, in
             d = (char)('0' + q[i].type);
         }
         if (!m) {
-            if (binary) http_conn_write(c, bp, eio3_bin_prefix(bp, 0, 1));
-            else http_conn_write(c, tp, eio3_text_prefix(tp, 1));
+            if (binary)
+                http_conn_write(c, bp, eio3_bin_prefix(bp, 0, 1));
+            else
+                http_conn_write(c, tp, eio3_text_prefix(tp, 1));
             http_conn_write(c, &d, 1);
         } else if (binary) {
             int bin = eio_msg_binary(m);

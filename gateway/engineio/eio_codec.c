@@ -119,12 +119,30 @@ eio_msg *eio_msg_copy(int binary, const void *data, size_t len)
     return m;
 }
 
-char *eio_msg_data(eio_msg *m) { return wire_msg_data(m); }
-size_t eio_msg_len(const eio_msg *m) { return wire_msg_len(m); }
-int eio_msg_binary(const eio_msg *m) { return wire_msg_binary(m); }
-eio_msg *eio_msg_ref(eio_msg *m) { return wire_msg_ref(m); }
-void eio_msg_unref(eio_msg **mp) { wire_msg_unref(mp); }
-const char *eio_msg_ws_frame(eio_msg *m, size_t *len) { return wire_msg_ws_frame(m, len); }
+char *eio_msg_data(eio_msg *m)
+{
+    return wire_msg_data(m);
+}
+size_t eio_msg_len(const eio_msg *m)
+{
+    return wire_msg_len(m);
+}
+int eio_msg_binary(const eio_msg *m)
+{
+    return wire_msg_binary(m);
+}
+eio_msg *eio_msg_ref(eio_msg *m)
+{
+    return wire_msg_ref(m);
+}
+void eio_msg_unref(eio_msg **mp)
+{
+    wire_msg_unref(mp);
+}
+const char *eio_msg_ws_frame(eio_msg *m, size_t *len)
+{
+    return wire_msg_ws_frame(m, len);
+}
 
 const char *eio_msg_polling(eio_msg *m, size_t *len)
 {

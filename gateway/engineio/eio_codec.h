@@ -32,11 +32,11 @@ typedef enum {
 /* The error codes of an HTTP 400 {"code":N,"message":...} answer, as the
  * reference server numbers them (its Server.errors). */
 typedef enum {
-    EIO_ERR_UNKNOWN_TRANSPORT = 0, /* "Transport unknown" */
-    EIO_ERR_UNKNOWN_SID = 1,       /* "Session ID unknown" */
-    EIO_ERR_BAD_HANDSHAKE_METHOD = 2, /* "Bad handshake method" */
-    EIO_ERR_BAD_REQUEST = 3,       /* "Bad request" */
-    EIO_ERR_FORBIDDEN = 4,         /* "Forbidden" */
+    EIO_ERR_UNKNOWN_TRANSPORT = 0,            /* "Transport unknown" */
+    EIO_ERR_UNKNOWN_SID = 1,                  /* "Session ID unknown" */
+    EIO_ERR_BAD_HANDSHAKE_METHOD = 2,         /* "Bad handshake method" */
+    EIO_ERR_BAD_REQUEST = 3,                  /* "Bad request" */
+    EIO_ERR_FORBIDDEN = 4,                    /* "Forbidden" */
     EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION = 5, /* "Unsupported protocol version" */
 } eio_error_code;
 
@@ -82,7 +82,6 @@ const char *eio_msg_polling(eio_msg *m, size_t *len);
 const char *eio_msg_ws_frame(eio_msg *m, size_t *len);
 int eio_msg_binary(const eio_msg *m);
 
-
 /* --- Engine.IO protocol v3 (--allow-eio3), pure --------------------------
  * socket.io-client 2.x speaks v3.  Its polling payload is length-prefixed
  * instead of separated: text `<n>:<packet>` where n counts the packet's
@@ -121,11 +120,11 @@ typedef struct {
     eio_payload_cb cb;
     void *ud;
     int binary_body;
-    int st;              /* 0 length / kind byte, 1 length digits (binary), 2 data */
-    int kind;            /* binary body: 0 text record, 1 binary record */
+    int st;   /* 0 length / kind byte, 1 length digits (binary), 2 data */
+    int kind; /* binary body: 0 text record, 1 binary record */
     unsigned ndigits;
-    size_t want, units;  /* text: UTF-16 units wanted / seen; binary: bytes */
-    unsigned pending;    /* UTF-8 continuation bytes still due */
+    size_t want, units; /* text: UTF-16 units wanted / seen; binary: bytes */
+    unsigned pending;   /* UTF-8 continuation bytes still due */
     size_t records;
     char *buf;
     size_t len, cap;

@@ -26,8 +26,10 @@ size_t eio_cors_headers(const eio_config *cfg, const char *origin, const char *c
     if (cfg->cors_origins) {
         int wild = 0, listed = 0;
         for (const char **o = cfg->cors_origins; *o; o++) {
-            if (strcmp(*o, "*") == 0) wild = 1;
-            else if (origin && strcmp(*o, origin) == 0) listed = 1;
+            if (strcmp(*o, "*") == 0)
+                wild = 1;
+            else if (origin && strcmp(*o, origin) == 0)
+                listed = 1;
         }
         if (cfg->cors_credentials) {
             if (origin && (wild || listed))

@@ -22,8 +22,8 @@
 #include "tlist.h"
 #include "util.h"
 
-#define LINGER_MAX 2.0   /* seconds a closed polling session waits for a GET */
-#define NOOP_PERIOD 0.1  /* noop cadence while an upgrade is pending */
+#define LINGER_MAX 2.0  /* seconds a closed polling session waits for a GET */
+#define NOOP_PERIOD 0.1 /* noop cadence while an upgrade is pending */
 #define HDR_BUF 4096
 
 /* A session's life (the table at the top of eio.c has the events).  States
@@ -47,7 +47,7 @@ struct eio_session {
     eio_close_reason reason;
     unsigned dirty : 1, in_table : 1, lingering : 1;
     unsigned probed : 1, noop_due : 1, awaiting_pong : 1, post_bad : 1, send_close : 1;
-    unsigned from_above : 1; /* closed by eio_session_close() */
+    unsigned from_above : 1;     /* closed by eio_session_close() */
     unsigned v3 : 1, v3_b64 : 1; /* Engine.IO v3 client (eio3.h); `b64` in its query */
     eio3_payload_dec *dec3;      /* v3 POST bodies, NULL for v4 */
     http_conn *get, *post, *ws, *probe;
@@ -55,11 +55,11 @@ struct eio_session {
     size_t nq, qcap;
     eio_payload_dec dec;
     size_t post_bytes;
-    size_t q_bytes; /* payload bytes waiting in q (polling) */
+    size_t q_bytes;              /* payload bytes waiting in q (polling) */
     struct addr_count *per_addr; /* counted here while open, or NULL */
-    gw_tnode hb;  /* ping_list or pong_list */
-    gw_tnode upg; /* upgrade_list */
-    gw_tnode lng; /* linger_list */
+    gw_tnode hb;                 /* ping_list or pong_list */
+    gw_tnode upg;                /* upgrade_list */
+    gw_tnode lng;                /* linger_list */
     eio_session *hnext, *dnext, *cnext, *rnext;
     eio_handshake hs;
     void *hs_mem;
@@ -92,7 +92,10 @@ struct eio_server {
     adm_queue *adm; /* --admission, NULL = off */
 };
 
-static inline void eio_detach(http_conn *c) { http_conn_set_owner(c, NULL); }
+static inline void eio_detach(http_conn *c)
+{
+    http_conn_set_owner(c, NULL);
+}
 
 /* eio.c: lifetime, sending, receiving, timeouts, the server */
 void eio_mark_dirty(eio_session *s);

@@ -36,8 +36,11 @@ void eio_answer_poll(eio_session *s, int noop_only)
     total += (size_t)closing + (size_t)noop + (count ? count - 1 : 0);
     char hdr[HDR_BUF];
     if (s->v3)
-        eio3_poll_respond(c, s->q, nq, closing ? '1' : noop ? '6' : 0, s->v3_b64,
-                          eio_extra_headers(srv, http_conn_request(c), NULL, hdr));
+        eio3_poll_respond(c, s->q, nq,
+                          closing ? '1'
+                          : noop  ? '6'
+                                  : 0,
+                          s->v3_b64, eio_extra_headers(srv, http_conn_request(c), NULL, hdr));
     else
         http_response_head(c, 200, "text/plain; charset=UTF-8",
                            eio_extra_headers(srv, http_conn_request(c), NULL, hdr), total, 0);
@@ -156,8 +159,8 @@ void eio_on_body(http_conn *c, const char *p, size_t n, void *ud)
                  http_conn_addr(c), srv->cfg.max_payload);
         GW_LIMIT(GW_LIMIT_PAYLOAD);
         http_respond(c, 413, "text/plain; charset=UTF-8",
-                     eio_extra_headers(srv, http_conn_request(c), NULL, hdr), "Payload Too Large", 17,
-                     1);
+                     eio_extra_headers(srv, http_conn_request(c), NULL, hdr), "Payload Too Large",
+                     17, 1);
         post_done(s, c);
         eio_session_end(s, EIO_CLOSE_TRANSPORT_ERROR);
         return;
@@ -190,6 +193,6 @@ void eio_on_end(http_conn *c, void *ud)
     }
     char hdr[HDR_BUF];
     /* text/html like the reference: text/plain made some browsers download */
-    http_respond(c, 200, "text/html", eio_extra_headers(srv, http_conn_request(c), NULL, hdr), "ok", 2,
-                 0);
+    http_respond(c, 200, "text/html", eio_extra_headers(srv, http_conn_request(c), NULL, hdr), "ok",
+                 2, 0);
 }

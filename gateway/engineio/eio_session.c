@@ -74,12 +74,12 @@ static void copy_handshake(eio_session *s, const http_request *r)
     char *mem = xmalloc(need);
     eio_header *hd = (eio_header *)mem;
     char *p = mem + r->n_headers * sizeof(eio_header);
-#define PUT(dst, src)                                                                        \
-    do {                                                                                     \
-        size_t l_ = strlen(src) + 1;                                                         \
-        memcpy(p, src, l_);                                                                  \
-        dst = p;                                                                             \
-        p += l_;                                                                             \
+#define PUT(dst, src)                                                                              \
+    do {                                                                                           \
+        size_t l_ = strlen(src) + 1;                                                               \
+        memcpy(p, src, l_);                                                                        \
+        dst = p;                                                                                   \
+        p += l_;                                                                                   \
     } while (0)
     for (size_t i = 0; i < r->n_headers; i++) {
         PUT(hd[i].name, r->headers[i].name);
@@ -114,7 +114,8 @@ int eio_admit(eio_server *srv, const http_request *r)
         HASH_FIND_STR(srv->addrs, r->address, a);
         if (a && a->n >= per) {
             log_warn("refusing handshake from %s: %zu sessions open from that address "
-                     "(--max-sessions-per-address)", r->address, a->n);
+                     "(--max-sessions-per-address)",
+                     r->address, a->n);
             GW_COUNT(refused[GW_REFUSE_PER_ADDRESS]);
             return 429;
         }
@@ -165,7 +166,8 @@ eio_session *eio_session_new(eio_server *srv, const http_request *r, int transpo
 
 int eio_open_packet(eio_server *srv, eio_session *s, char *buf, size_t cap)
 {
-    int up = s->transport == EIO_TRANSPORT_POLLING && (srv->cfg.transports & EIO_TRANSPORT_WEBSOCKET);
+    int up =
+        s->transport == EIO_TRANSPORT_POLLING && (srv->cfg.transports & EIO_TRANSPORT_WEBSOCKET);
     return snprintf(buf, cap,
                     "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%u,\"pingTimeout\":%u,"
                     "\"maxPayload\":%zu}",
@@ -175,7 +177,8 @@ int eio_open_packet(eio_server *srv, eio_session *s, char *buf, size_t cap)
 
 void eio_opened(eio_server *srv, eio_session *s)
 {
-    log_debug("session %s eio_opened (%s), %zu open", s->sid, eio_session_transport_name(s), srv->nopen);
+    log_debug("session %s eio_opened (%s), %zu open", s->sid, eio_session_transport_name(s),
+              srv->nopen);
     GW_COUNT(handshakes);
     if (srv->h.on_packet) srv->h.on_packet(s, EIO_PKT_OPEN, 1, srv->ud);
     /* v4: the server pings; v3: the client does, and must within the window */
@@ -183,19 +186,37 @@ void eio_opened(eio_server *srv, eio_session *s)
     if (srv->h.on_open) srv->h.on_open(s, srv->ud);
 }
 
-const char *eio_session_id(const eio_session *s) { return s->sid; }
+const char *eio_session_id(const eio_session *s)
+{
+    return s->sid;
+}
 
-int eio_session_transport(const eio_session *s) { return s->transport; }
+int eio_session_transport(const eio_session *s)
+{
+    return s->transport;
+}
 
 const char *eio_session_transport_name(const eio_session *s)
 {
     return s->transport == EIO_TRANSPORT_WEBSOCKET ? "websocket" : "polling";
 }
 
-void eio_session_set_userdata(eio_session *s, void *p) { s->userdata = p; }
+void eio_session_set_userdata(eio_session *s, void *p)
+{
+    s->userdata = p;
+}
 
-void *eio_session_userdata(const eio_session *s) { return s->userdata; }
+void *eio_session_userdata(const eio_session *s)
+{
+    return s->userdata;
+}
 
-const eio_handshake *eio_session_handshake(const eio_session *s) { return &s->hs; }
+const eio_handshake *eio_session_handshake(const eio_session *s)
+{
+    return &s->hs;
+}
 
-int eio_session_protocol(const eio_session *s) { return s->v3 ? 3 : 4; }
+int eio_session_protocol(const eio_session *s)
+{
+    return s->v3 ? 3 : 4;
+}

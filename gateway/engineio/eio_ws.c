@@ -25,7 +25,8 @@ void eio_on_upgrade(http_conn *c, const http_request *r, void *ud)
     }
     const char *why = ws_check_handshake(r, accept);
     if (why || strcmp(transport, "websocket") != 0) {
-        log_debug("refused upgrade from %s: %s", r->address, why ? why : "transport is not websocket");
+        log_debug("refused upgrade from %s: %s", r->address,
+                  why ? why : "transport is not websocket");
         eio_respond_error(srv, c, r, EIO_ERR_BAD_REQUEST, 1);
         return;
     }
@@ -81,12 +82,15 @@ static void complete_upgrade(eio_session *s)
     s->probed = 0;
     s->ws = s->probe;
     s->probe = NULL;
-    if (s->transport == EIO_TRANSPORT_POLLING && s->state == S_OPEN) gw_metrics.sessions[0]--, gw_metrics.sessions[1]++;
+    if (s->transport == EIO_TRANSPORT_POLLING && s->state == S_OPEN)
+        gw_metrics.sessions[0]--, gw_metrics.sessions[1]++;
     s->transport = EIO_TRANSPORT_WEBSOCKET;
     for (size_t i = 0; i < s->nq; i++) {
         if (s->q[i].msg) {
-            if (s->v3) eio3_ws_send(s->ws, s->q[i].msg, s->v3_b64);
-            else ws_send_msg(s->ws, s->q[i].msg);
+            if (s->v3)
+                eio3_ws_send(s->ws, s->q[i].msg, s->v3_b64);
+            else
+                ws_send_msg(s->ws, s->q[i].msg);
             eio_msg_unref(&s->q[i].msg);
         } else {
             char d = (char)('0' + s->q[i].type);

@@ -92,11 +92,11 @@ struct sio_socket {
     struct held_msg *held, *held_tail;
     size_t n_held, held_bytes;
     size_t n_replay, replay_bytes; /* of the hold: a dead worker's, not bounded by it */
-    int quarantined; /* a poison packet of it was not replayed: it goes (rule 37) */
-    size_t n_lost;   /* packets dropped with its poison packet, for the log */
-    json_t *auth; /* the CONNECT auth, kept while unsent */
-    sio_rec *rec;     /* connection state recovery on: its session (pid, log) */
-    sio_rec *restore; /* PENDING: the detached session it takes back on ACCEPT */
+    int quarantined;               /* a poison packet of it was not replayed: it goes (rule 37) */
+    size_t n_lost;                 /* packets dropped with its poison packet, for the log */
+    json_t *auth;                  /* the CONNECT auth, kept while unsent */
+    sio_rec *rec;                  /* connection state recovery on: its session (pid, log) */
+    sio_rec *restore;              /* PENDING: the detached session it takes back on ACCEPT */
     gw_nsp *nsp;
     sio_client *client;
     gw_member *rooms;          /* routing copy of the socket's rooms */
@@ -107,17 +107,20 @@ struct sio_socket {
 };
 
 /* Accepted by the worker side: CONNECTED, ORPHANED or RECOVERING. */
-static inline int sio_accepted(const sio_socket *s) { return s->state >= SOCK_CONNECTED; }
+static inline int sio_accepted(const sio_socket *s)
+{
+    return s->state >= SOCK_CONNECTED;
+}
 
 struct gw_nsp {
     double last_active; /* ev_now of the last socket added or removed */
     char *name;
-    gw_worker *worker; /* NULL: nobody serves it now */
-    int draining;      /* removed by a reload: no new sockets; worker stops when empty */
-    gw_room *rooms;    /* by name */
+    gw_worker *worker;   /* NULL: nobody serves it now */
+    int draining;        /* removed by a reload: no new sockets; worker stops when empty */
+    gw_room *rooms;      /* by name */
     sio_socket *sockets; /* connected sockets */
     size_t n_sockets;
-    double grace_until; /* ev_now: CONNECTs wait for a keyed worker until then (authority.c) */
+    double grace_until;  /* ev_now: CONNECTs wait for a keyed worker until then (authority.c) */
     gw_nsp_counters *mc; /* its /metrics counters (GW_NSP_M) */
     UT_hash_handle hh;
 };
@@ -134,8 +137,8 @@ struct sio_client {
     gw_app *app;
     eio_session *session;
     sio_socket *sockets;
-    int ever_connected;   /* a namespace accepted: connect timeout is off */
-    double deadline;      /* connect timeout (ev_now based) */
+    int ever_connected;        /* a namespace accepted: connect timeout is off */
+    double deadline;           /* connect timeout (ev_now based) */
     sio_client *tprev, *tnext; /* connect-timeout queue (utlist DL) */
     int in_timeout_queue;
     sio_partial *partial; /* binary packet awaiting attachments */
@@ -306,9 +309,9 @@ void sio_admission_reply(gw_app *app, gw_worker *w, const ipc_msg *m);
 json_t *sio_handshake_json(const eio_handshake *h, json_t *auth);
 
 /* sio_recovery.c: connection state recovery (sio_recovery.h) */
-#define GW_REC_MAX_MSGS 1000            /* packets logged per socket */
-#define GW_REC_MAX_BYTES (1u << 20)     /* ... and their bytes */
-#define GW_REC_MAX_TOTAL (64u << 20)    /* bytes logged for all sockets */
+#define GW_REC_MAX_MSGS 1000         /* packets logged per socket */
+#define GW_REC_MAX_BYTES (1u << 20)  /* ... and their bytes */
+#define GW_REC_MAX_TOTAL (64u << 20) /* bytes logged for all sockets */
 /* The window (ms, 0 = off) and skip-middlewares setting of nsp. */
 unsigned sio_rec_window(const gw_app *app, const gw_nsp *nsp, int *skip);
 /* A socket just ACCEPTed: give it a session when its namespace has
@@ -369,7 +372,7 @@ size_t gw_rooms_select(gw_app *app, gw_nsp *nsp, json_t *rooms, json_t *except,
  * without --redis.  sio.c and rooms.c call these at the points named. */
 int sio_cluster_start(gw_app *app);
 void sio_cluster_stop(gw_app *app);
-void sio_cluster_nsp(gw_app *app, gw_nsp *nsp);      /* a namespace appeared */
+void sio_cluster_nsp(gw_app *app, gw_nsp *nsp); /* a namespace appeared */
 void sio_cluster_room(gw_app *app, gw_nsp *nsp, const char *room, int created);
 void sio_cluster_broadcast(gw_app *app, gw_nsp *nsp, const ipc_msg *m); /* after local delivery */
 /* sio.c, for sio_cluster.c: deliver an event to this node's sockets in

@@ -10,7 +10,6 @@
 #include "eio.h"
 #include "router.h" /* gw_worker_spec */
 
-
 /* Connection state recovery for one namespace (-1: as for all). */
 typedef struct {
     const char *nsp;
@@ -19,21 +18,21 @@ typedef struct {
 } gw_recovery_spec;
 
 typedef struct {
-    unsigned connect_timeout_ms; /* 45000: no namespace joined by then → close */
-    const char *ipc_endpoint;    /* NULL → ipc://<private rundir>/workers.sock */
+    unsigned connect_timeout_ms;  /* 45000: no namespace joined by then → close */
+    const char *ipc_endpoint;     /* NULL → ipc://<private rundir>/workers.sock */
     const char *ipc_curve_secret; /* file with the Z85 CURVE secret key, or NULL (PROTOCOL.md §1) */
     const gw_worker_spec *workers;
     size_t n_workers;
-    size_t max_attachments; /* 10 */
-    int max_depth;          /* JSON nesting accepted from clients, 32 */
-    unsigned heartbeat_ms;  /* 5000: worker PING period; 3 missed = dead */
+    size_t max_attachments;   /* 10 */
+    int max_depth;            /* JSON nesting accepted from clients, 32 */
+    unsigned heartbeat_ms;    /* 5000: worker PING period; 3 missed = dead */
     unsigned startup_wait_ms; /* 5000: wait this long for spawned workers' HELLO */
-    int sndhwm;             /* 100000 messages queued per worker */
+    int sndhwm;               /* 100000 messages queued per worker */
     size_t max_dynamic;       /* 100: processes started for patterns at once */
     unsigned dynamic_idle_ms; /* 60000: a dynamic namespace's worker stops after this long unused */
     size_t credit;            /* 10000: client packets in flight per worker (sent, not PROCESSED) */
     size_t hold_max_msgs;     /* 1000: packets held per socket while its worker restarts */
-    size_t hold_max_bytes;    /* 1 MiB: ... and their bytes; past either, the socket is disconnected */
+    size_t hold_max_bytes; /* 1 MiB: ... and their bytes; past either, the socket is disconnected */
     unsigned restart_min_ms;  /* 100: first restart delay */
     unsigned restart_max_ms;  /* 10000: backoff cap */
     unsigned crash_limit;     /* 10 exits ... */
@@ -48,9 +47,9 @@ typedef struct {
     size_t n_worker_keys;
     const char *const *emitter_keys;
     size_t n_emitter_keys;
-    unsigned worker_grace_ms; /* 0: heartbeat_ms + 1000 */
-    unsigned recovery_window_ms;   /* 0 = off: connection state recovery (README) */
-    int recovery_skip_middlewares; /* a recovered socket skips the namespace middleware */
+    unsigned worker_grace_ms;         /* 0: heartbeat_ms + 1000 */
+    unsigned recovery_window_ms;      /* 0 = off: connection state recovery (README) */
+    int recovery_skip_middlewares;    /* a recovered socket skips the namespace middleware */
     const gw_recovery_spec *recovery; /* per-namespace overrides */
     size_t n_recovery;
 } gw_app_options;

@@ -62,10 +62,14 @@ void gw_room_leave(gw_app *app, sio_socket *s, const char *room, size_t len)
 void gw_room_leave_all(gw_app *app, sio_socket *s)
 {
     (void)app;
-    while (s->rooms) unlink_member(app, s, s->rooms);
+    while (s->rooms)
+        unlink_member(app, s, s->rooms);
 }
 
-static int valid_name_list(json_t *a) { return a == NULL || json_is_array(a); }
+static int valid_name_list(json_t *a)
+{
+    return a == NULL || json_is_array(a);
+}
 
 size_t gw_rooms_select(gw_app *app, gw_nsp *nsp, json_t *rooms, json_t *except,
                        void (*fn)(sio_socket *s, void *ud), void *ud)
@@ -76,14 +80,15 @@ size_t gw_rooms_select(gw_app *app, gw_nsp *nsp, json_t *rooms, json_t *except,
     uint64_t epoch = ++app->epoch;
     size_t i, n = 0;
     json_t *v;
-    if (except) json_array_foreach(except, i, v)
-    {
-        if (!json_is_string(v)) continue;
-        gw_room *r;
-        HASH_FIND(hh, nsp->rooms, json_string_value(v), json_string_length(v), r);
-        if (!r) continue;
-        for (gw_member *m = r->members; m; m = m->rnext) m->sock->mark = epoch;
-    }
+    if (except)
+        json_array_foreach(except, i, v) {
+            if (!json_is_string(v)) continue;
+            gw_room *r;
+            HASH_FIND(hh, nsp->rooms, json_string_value(v), json_string_length(v), r);
+            if (!r) continue;
+            for (gw_member *m = r->members; m; m = m->rnext)
+                m->sock->mark = epoch;
+        }
     if (!rooms || json_array_size(rooms) == 0) {
         for (sio_socket *s = nsp->sockets; s; s = s->nnext) {
             if (s->mark == epoch) continue;
@@ -93,8 +98,7 @@ size_t gw_rooms_select(gw_app *app, gw_nsp *nsp, json_t *rooms, json_t *except,
         }
         return n;
     }
-    json_array_foreach(rooms, i, v)
-    {
+    json_array_foreach(rooms, i, v) {
         if (!json_is_string(v)) continue;
         gw_room *r;
         HASH_FIND(hh, nsp->rooms, json_string_value(v), json_string_length(v), r);

@@ -54,7 +54,8 @@ static size_t build_packet(eio_msg **out, sio_type type, const char *nsp, size_t
     if (json_len) memcpy(eio_msg_data(m) + hl, json, json_len);
     if (head != small) free(head);
     out[0] = m;
-    for (size_t i = 0; i < n_att; i++) out[1 + i] = eio_msg_copy(1, att[i].data, att[i].len);
+    for (size_t i = 0; i < n_att; i++)
+        out[1 + i] = eio_msg_copy(1, att[i].data, att[i].len);
     return 1 + n_att;
 }
 
@@ -66,16 +67,18 @@ size_t sio_build_packet(eio_msg **out, sio_type type, const char *nsp, size_t ns
 
 void sio_send_msgs(sio_client *c, eio_msg **msgs, size_t n)
 {
-    for (size_t i = 0; i < n; i++) eio_session_send(c->session, msgs[i]);
+    for (size_t i = 0; i < n; i++)
+        eio_session_send(c->session, msgs[i]);
 }
 
 void sio_free_msgs(eio_msg **msgs, size_t n)
 {
-    for (size_t i = 0; i < n; i++) eio_msg_unref(&msgs[i]);
+    for (size_t i = 0; i < n; i++)
+        eio_msg_unref(&msgs[i]);
 }
 
 void sio_send_packet(sio_client *c, sio_type type, const char *nsp, size_t nsp_len, int64_t id,
-                        const char *json, size_t json_len, const ipc_buf *att, size_t n_att)
+                     const char *json, size_t json_len, const ipc_buf *att, size_t n_att)
 {
     eio_msg *stack[16];
     eio_msg **msgs = n_att + 1 <= 16 ? stack : xmalloc((n_att + 1) * sizeof *msgs);
@@ -137,8 +140,8 @@ static int notify(gw_app *app, sio_socket *s, ipc_type type, const char *meta, s
                   const char *data, size_t data_len, const ipc_buf *att, size_t n_att)
 {
     if (!s->nsp->worker || s->state == SOCK_UNSENT || s->state == SOCK_ORPHANED) return -1;
-    return gw_router_send(app->router, s->nsp->worker, type, s->nsp->name, s->id, meta, meta_len, data,
-                          data_len, att, n_att);
+    return gw_router_send(app->router, s->nsp->worker, type, s->nsp->name, s->id, meta, meta_len,
+                          data, data_len, att, n_att);
 }
 
 void sio_timeout_dequeue(gw_app *app, sio_client *c)
@@ -152,10 +155,14 @@ static json_t *connect_meta(sio_socket *s, int recovered);
 
 /* sio_socket_remove(), and `cause` (when given) goes into the DISCONNECT's
  * meta beside the reason: why the gateway disconnected it (rule 19). */
-static void socket_remove(gw_app *app, sio_socket *s, const char *notify_reason,
-                          const char *cause)
+static void socket_remove(gw_app *app, sio_socket *s, const char *notify_reason, const char *cause)
 {
-    gw_log_socket("disconnect", s->nsp->name, s->id, eio_session_handshake(s->client->session)->address, cause ? cause : notify_reason ? notify_reason : sio_accepted(s) ? "server side (see the line before)" : "not accepted");
+    gw_log_socket("disconnect", s->nsp->name, s->id,
+                  eio_session_handshake(s->client->session)->address,
+                  cause             ? cause
+                  : notify_reason   ? notify_reason
+                  : sio_accepted(s) ? "server side (see the line before)"
+                                    : "not accepted");
     sio_held_free_all(s);
     sio_rec_free(app, &s->rec);
     sio_rec_unclaim(app, s);
@@ -166,8 +173,7 @@ static void socket_remove(gw_app *app, sio_socket *s, const char *notify_reason,
          * (a ghost, rule 37), so that no application state is left behind. */
         json_t *meta = connect_meta(s, 1);
         char *mt = json_dumps(meta, JSON_COMPACT);
-        gw_ghost_add(app, s->nsp, s->id, mt, notify_reason, cause,
-                     s->state == SOCK_RECOVERING);
+        gw_ghost_add(app, s->nsp, s->id, mt, notify_reason, cause, s->state == SOCK_RECOVERING);
         free(mt);
         json_decref(meta);
     } else if (notify_reason) {
@@ -215,9 +221,9 @@ void sio_close_client(sio_client *c, eio_close_reason why)
 static json_t *connect_meta(sio_socket *s, int recovered)
 {
     sio_client *c = s->client;
-    json_t *meta = json_pack("{s:o, s:s, s:b}", "handshake", handshake_json(c, s->auth),
-                             "transport", eio_session_transport_name(c->session), "recovered",
-                             recovered);
+    json_t *meta =
+        json_pack("{s:o, s:s, s:b}", "handshake", handshake_json(c, s->auth), "transport",
+                  eio_session_transport_name(c->session), "recovered", recovered);
     if (eio_session_protocol(c->session) == 3) /* PROTOCOL.md: only for v3 clients */
         json_object_set_new(meta, "protocol", json_integer(3));
     if (recovered) {
@@ -259,10 +265,11 @@ void sio_drop_socket(gw_app *app, sio_socket *s, const char *cause, size_t lost)
 {
     sio_client *c = s->client;
     lost += s->n_held + s->n_lost;
-    log_warn("namespace %s: socket %s disconnected (%s); %zu packet(s) of it dropped",
-             s->nsp->name, s->id, cause, lost);
+    log_warn("namespace %s: socket %s disconnected (%s); %zu packet(s) of it dropped", s->nsp->name,
+             s->id, cause, lost);
     if (!c->closing) {
-        sio_send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0, NULL, 0);
+        sio_send_packet(c, SIO_DISCONNECT, s->nsp->name, strlen(s->nsp->name), -1, NULL, 0, NULL,
+                        0);
         sio_tomb_add(c, s->nsp);
     }
     socket_remove(app, s, "server namespace disconnect", cause);
@@ -346,7 +353,8 @@ static void handle_connect_v(sio_client *c, const sio_packet *p)
     if (!dup) sio_tomb_clear(c, p->nsp, p->nsp_len);
     if (dup) {
         /* A CONNECT for a namespace already connected is a violation. */
-        log_info("client %s: duplicate CONNECT for %s, closing", eio_session_handshake(c->session)->address, nspname);
+        log_info("client %s: duplicate CONNECT for %s, closing",
+                 eio_session_handshake(c->session)->address, nspname);
         free(nspname);
         sio_close_client(c, EIO_CLOSE_FORCED_SERVER);
         return;
@@ -362,9 +370,11 @@ static void handle_connect_v(sio_client *c, const sio_packet *p)
     if (!nsp || (!nsp->worker && !wait) || app->shutting_down) {
         /* A configured namespace whose worker was given up (crash loop)
          * exists but cannot serve: say so, as the README promises. */
-        int down = nsp && !nsp->worker && !app->shutting_down && gw_sup_given_up(app->router, nsp->name);
+        int down =
+            nsp && !nsp->worker && !app->shutting_down && gw_sup_given_up(app->router, nsp->name);
         log_debug("CONNECT to %s namespace %s", down ? "unavailable" : "unknown", nspname);
-        sio_send_connect_error(c, nspname, down ? "Namespace unavailable" : "Invalid namespace", NULL);
+        sio_send_connect_error(c, nspname, down ? "Namespace unavailable" : "Invalid namespace",
+                               NULL);
         free(nspname);
         return;
     }
@@ -404,8 +414,8 @@ static void dispatch(sio_client *c, const sio_packet *p, const ipc_buf *att, siz
         /* Sent before the client read our `41` for this namespace: the
          * race of a server-side disconnect, not a violation (rule 38). */
         log_debug("client %s: packet type %d for %.*s, which the gateway just disconnected; "
-                  "ignored", eio_session_handshake(c->session)->address, p->type,
-                  (int)p->nsp_len, p->nsp);
+                  "ignored",
+                  eio_session_handshake(c->session)->address, p->type, (int)p->nsp_len, p->nsp);
         return;
     }
     if (!s || !sio_accepted(s)) {
@@ -458,7 +468,8 @@ static void partial_free(sio_partial **pp)
     sio_partial *p = *pp;
     if (!p) return;
     sio_packet_clear(&p->pkt);
-    for (size_t i = 0; i < p->n_att; i++) free((void *)p->att[i].data);
+    for (size_t i = 0; i < p->n_att; i++)
+        free((void *)p->att[i].data);
     free(p->att);
     free(p->text);
     free(p);
@@ -544,9 +555,11 @@ void sio_connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
             char asked[256] = "";
             size_t al = 0;
             for (sio_socket *s = c->sockets; s && al + 2 < sizeof asked; s = s->cnext)
-                al += (size_t)snprintf(asked + al, sizeof asked - al, "%s%s", al ? " " : "", s->nsp->name);
+                al += (size_t)snprintf(asked + al, sizeof asked - al, "%s%s", al ? " " : "",
+                                       s->nsp->name);
             if (al >= sizeof asked) al = sizeof asked - 1;
-            log_info("client %s: no namespace joined within %u ms, closing (session %s, --connect-timeout; %s%s)",
+            log_info("client %s: no namespace joined within %u ms, closing (session %s, "
+                     "--connect-timeout; %s%s)",
                      eio_session_handshake(c->session)->address, app->opt.connect_timeout_ms,
                      eio_session_id(c->session),
                      al ? "CONNECT still unanswered for " : "it sent no CONNECT", asked);
@@ -597,7 +610,8 @@ static void conn_notice(gw_app *app, sio_client *c, unsigned kind, const char *m
 static void on_upgrade(eio_session *es, void *ud)
 {
     sio_client *c = eio_session_userdata(es);
-    if (c) conn_notice(ud, c, CONN_EV_UPGRADE, "{\"event\":\"upgrade\",\"transport\":\"websocket\"}");
+    if (c)
+        conn_notice(ud, c, CONN_EV_UPGRADE, "{\"event\":\"upgrade\",\"transport\":\"websocket\"}");
 }
 
 static void on_packet(eio_session *es, int type, int outgoing, void *ud)
@@ -632,8 +646,7 @@ static void on_close(eio_session *es, eio_close_reason reason, void *ud)
          * socket's session is kept and its worker hears nothing yet
          * (sio_recovery.c).  Sockets waiting for a restarting worker go as
          * before (their hold cannot wait for two things at once). */
-        int keep = s->rec && s->state == SOCK_CONNECTED &&
-                   !s->n_held && !app->shutting_down &&
+        int keep = s->rec && s->state == SOCK_CONNECTED && !s->n_held && !app->shutting_down &&
                    (reason == EIO_CLOSE_TRANSPORT_CLOSE || reason == EIO_CLOSE_TRANSPORT_ERROR ||
                     reason == EIO_CLOSE_PING_TIMEOUT || reason == EIO_CLOSE_FORCED ||
                     reason == EIO_CLOSE_FORCED_SERVER);

@@ -30,8 +30,8 @@ int sio_admission_ask(uint64_t id, const struct eio_handshake *hs, void *ud)
     json_t *meta = json_pack("{s:I, s:o}", "req", (json_int_t)id, "handshake", h);
     char *mt = json_dumps(meta, JSON_COMPACT);
     json_decref(meta);
-    int rc = gw_router_send(app->router, nsp->worker, IPC_ADMIT, nsp->name, NULL, mt, strlen(mt), NULL, 0,
-                            NULL, 0);
+    int rc = gw_router_send(app->router, nsp->worker, IPC_ADMIT, nsp->name, NULL, mt, strlen(mt),
+                            NULL, 0, NULL, 0);
     free(mt);
     if (rc < 0)
         log_warn("admission: cannot ask the worker of %s (%s): refusing the handshake from %s "

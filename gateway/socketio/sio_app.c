@@ -30,7 +30,10 @@ void gw_app_options_defaults(gw_app_options *o)
 
 /* ---- what the workers layer tells the Socket.IO layer ---------------------- */
 
-static void on_ready(void *ud) { sio_app_start_listening(ud); }
+static void on_ready(void *ud)
+{
+    sio_app_start_listening(ud);
+}
 
 static void on_worker_arrived(void *ud, gw_worker *w)
 {
@@ -63,7 +66,10 @@ static void on_processed(void *ud, gw_worker *w, uint64_t seq)
     sio_worker_processed(ud, w, seq);
 }
 
-static void on_msg(void *ud, gw_worker *w, const ipc_msg *m) { sio_handle_worker_msg(ud, w, m); }
+static void on_msg(void *ud, gw_worker *w, const ipc_msg *m)
+{
+    sio_handle_worker_msg(ud, w, m);
+}
 
 static void on_emitter_msg(void *ud, gw_worker *w, const ipc_msg *m)
 {
@@ -87,11 +93,15 @@ static int nsp_in_use(void *ud, const char *name, double *last_active)
     if (!nsp) return 0;
     if (nsp->n_sockets > 0) return 1;
     sio_socket *s, *tmp;
-    HASH_ITER(hh, app->sockets, s, tmp) if (s->nsp == nsp) return 1; /* pending */
+    HASH_ITER(hh, app->sockets, s, tmp)
+        if (s->nsp == nsp) return 1; /* pending */
     return 0;
 }
 
-static int nsp_holds_sockets(void *ud, const char *name) { return gw_nsp_holds_sockets(ud, name); }
+static int nsp_holds_sockets(void *ud, const char *name)
+{
+    return gw_nsp_holds_sockets(ud, name);
+}
 
 static void nsp_expected(void *ud, const char *name)
 {
@@ -195,7 +205,10 @@ void sio_app_start_listening(gw_app *app)
     }
 }
 
-int gw_app_failed(const gw_app *app) { return app->failed; }
+int gw_app_failed(const gw_app *app)
+{
+    return app->failed;
+}
 
 void gw_app_shutdown(gw_app *app)
 {
@@ -205,7 +218,8 @@ void gw_app_shutdown(gw_app *app)
     /* Workers hear "server shutting down" for every socket first (rule 15),
      * then the clients' connections close. */
     sio_socket *s, *tmp;
-    HASH_ITER(hh, app->sockets, s, tmp) sio_socket_remove(app, s, "server shutting down");
+    HASH_ITER(hh, app->sockets, s, tmp)
+        sio_socket_remove(app, s, "server shutting down");
     sio_rec_shutdown(app);
     gw_ghosts_free_all(app);
     sio_cluster_stop(app);
@@ -226,11 +240,9 @@ void gw_app_destroy(gw_app **pa)
     gw_bcast_acks_free_all(app);
     gw_router_free(&app->router);
     gw_nsp *n, *tn;
-    HASH_ITER(hh, app->nsps, n, tn)
-    {
+    HASH_ITER(hh, app->nsps, n, tn) {
         gw_room *r, *tr;
-        HASH_ITER(hh, n->rooms, r, tr)
-        {
+        HASH_ITER(hh, n->rooms, r, tr) {
             HASH_DEL(n->rooms, r);
             free(r->name);
             free(r);
@@ -243,7 +255,10 @@ void gw_app_destroy(gw_app **pa)
     *pa = NULL;
 }
 
-const char *gw_app_endpoint(const gw_app *app) { return gw_router_endpoint(app->router); }
+const char *gw_app_endpoint(const gw_app *app)
+{
+    return gw_router_endpoint(app->router);
+}
 
 void gw_app_reload(gw_app *app, const gw_worker_spec *specs, size_t n)
 {

@@ -24,8 +24,8 @@
 #include <string.h>
 #include <utlist.h>
 
-#define GRACE_S 1.0                    /* answers on their way at the worker's timeout */
-#define MAX_TIMEOUT_MS (3600LL * 1000) /* a broadcast waits an hour at most */
+#define GRACE_S 1.0                      /* answers on their way at the worker's timeout */
+#define MAX_TIMEOUT_MS (3600LL * 1000)   /* a broadcast waits an hour at most */
 #define MAX_WORKER_ID 9007199254740991LL /* 2^53 - 1: exact in every library */
 
 typedef struct {
@@ -46,8 +46,8 @@ struct gw_bcast_wait {
 /* One broadcast waiting for its answers. */
 struct gw_bcast_ack {
     gw_app *app;
-    int64_t wid;   /* the worker's "ack" of the BROADCAST */
-    char *rid;     /* routing id of the worker that asked */
+    int64_t wid; /* the worker's "ack" of the BROADCAST */
+    char *rid;   /* routing id of the worker that asked */
     size_t rid_len;
     char *nsp;
     size_t count, pending;
@@ -88,8 +88,8 @@ static void refuse(gw_app *app, gw_worker *w, const char *why)
 {
     log_info("namespace %s: BROADCAST from the worker not sent: %s (ERROR meta)", w->nsp->name,
              why);
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "code", "meta", "message", why, "type",
-                             "BROADCAST");
+    json_t *meta =
+        json_pack("{s:s, s:s, s:s}", "code", "meta", "message", why, "type", "BROADCAST");
     char *mt = json_dumps(meta, JSON_COMPACT);
     gw_router_send(app->router, w, IPC_ERROR, w->nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
     free(mt);
@@ -148,7 +148,8 @@ void gw_bcast_ack_sent(gw_app *app, gw_worker *w, gw_bcast_ack **pb)
     b->m = NULL;
     char meta[96];
     int ml = snprintf(meta, sizeof meta, "{\"id\":%" PRId64 ",\"count\":%zu}", b->wid, b->count);
-    gw_router_send(app->router, w, IPC_BROADCAST_ACK, b->nsp, NULL, meta, (size_t)ml, NULL, 0, NULL, 0);
+    gw_router_send(app->router, w, IPC_BROADCAST_ACK, b->nsp, NULL, meta, (size_t)ml, NULL, 0, NULL,
+                   0);
     if (b->count == 0)
         bcast_free(app, &b);
     else

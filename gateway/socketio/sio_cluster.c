@@ -17,11 +17,31 @@
 enum { R_BCAST, R_REQ, R_RESP, R_SHARD, R_SRESP };
 
 /* classic request types (RequestType in redis-adapter 8.3) */
-enum { RQ_SOCKETS, RQ_ALL_ROOMS, RQ_JOIN, RQ_LEAVE, RQ_DISCONNECT, RQ_FETCH, RQ_SSE, RQ_BROADCAST,
-       RQ_CLIENT_COUNT, RQ_ACK };
+enum {
+    RQ_SOCKETS,
+    RQ_ALL_ROOMS,
+    RQ_JOIN,
+    RQ_LEAVE,
+    RQ_DISCONNECT,
+    RQ_FETCH,
+    RQ_SSE,
+    RQ_BROADCAST,
+    RQ_CLIENT_COUNT,
+    RQ_ACK
+};
 /* sharded message types (MessageType in socket.io-adapter 2.5) */
-enum { MT_BROADCAST = 3, MT_JOIN, MT_LEAVE, MT_DISCONNECT, MT_FETCH, MT_FETCH_RESP, MT_SSE,
-       MT_SSE_RESP, MT_CLIENT_COUNT, MT_ACK };
+enum {
+    MT_BROADCAST = 3,
+    MT_JOIN,
+    MT_LEAVE,
+    MT_DISCONNECT,
+    MT_FETCH,
+    MT_FETCH_RESP,
+    MT_SSE,
+    MT_SSE_RESP,
+    MT_CLIENT_COUNT,
+    MT_ACK
+};
 
 static char *chan(const cl_node *n, const char *mid, const char *nsp, const char *tail)
 {
@@ -85,7 +105,8 @@ static json_t *str_array(json_t *a)
     size_t i;
     json_t *v;
     if (json_is_array(a))
-        json_array_foreach(a, i, v) if (json_is_string(v)) json_array_append(out, v);
+        json_array_foreach(a, i, v)
+            if (json_is_string(v)) json_array_append(out, v);
     return out;
 }
 
@@ -103,7 +124,8 @@ void sio_cluster_broadcast(gw_app *app, gw_nsp *nsp, const ipc_msg *m)
         json_object_set_new(flags, "volatile", json_true());
     json_t *packet = json_pack("{s:i, s:o, s:s}", "type", 2, "data", data, "nsp", nsp->name);
     json_t *opts = json_pack("{s:o, s:o, s:o}", "rooms", rooms, "except", except, "flags", flags);
-    const char *one = json_array_size(rooms) == 1 ? json_string_value(json_array_get(rooms, 0)) : NULL;
+    const char *one =
+        json_array_size(rooms) == 1 ? json_string_value(json_array_get(rooms, 0)) : NULL;
     char *c, *body = NULL;
     size_t len = 0;
     char tail[512] = "";
@@ -111,7 +133,8 @@ void sio_cluster_broadcast(gw_app *app, gw_nsp *nsp, const ipc_msg *m)
         json_t *msg = json_pack("{s:i, s:{s:O, s:O}, s:s, s:s}", "type", MT_BROADCAST, "data",
                                 "packet", packet, "opts", opts, "uid", cl_uid(n), "nsp", nsp->name);
         /* JSON unless there is binary, as the sharded adapter encodes */
-        body = m->n_att ? clc_to_msgpack(msg, m->att, m->n_att, &len) : json_dumps(msg, JSON_COMPACT);
+        body =
+            m->n_att ? clc_to_msgpack(msg, m->att, m->n_att, &len) : json_dumps(msg, JSON_COMPACT);
         if (body && !m->n_att) len = strlen(body);
         json_decref(msg);
         if (one && strlen(one) != IPC_ID_LEN) snprintf(tail, sizeof tail, "%s#", one);
@@ -172,8 +195,7 @@ static void join_one(sio_socket *s, void *ud)
     visit_ctx *v = ud;
     size_t i;
     json_t *r;
-    json_array_foreach(v->rooms, i, r)
-    {
+    json_array_foreach(v->rooms, i, r) {
         if (!json_is_string(r)) continue;
         if (v->join)
             gw_room_join(v->app, s, json_string_value(r), json_string_length(r));
@@ -193,8 +215,7 @@ static void kick_list(gw_app *app, gw_nsp *nsp, json_t *ids, int close)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(ids, i, v)
-    {
+    json_array_foreach(ids, i, v) {
         sio_socket *s;
         HASH_FIND(hh, app->sockets, json_string_value(v), IPC_ID_LEN, s);
         if (s && s->nsp == nsp && s->state == SOCK_CONNECTED && !s->client->closing)
@@ -214,8 +235,7 @@ static void rooms_change(gw_app *app, gw_nsp *nsp, json_t *opts, json_t *rooms, 
     select_opts(app, nsp, opts, gather, &v);
     size_t i;
     json_t *id;
-    json_array_foreach(v.list, i, id)
-    {
+    json_array_foreach(v.list, i, id) {
         sio_socket *s;
         HASH_FIND(hh, app->sockets, json_string_value(id), IPC_ID_LEN, s);
         if (s && s->nsp == nsp && s->state == SOCK_CONNECTED) join_one(s, &v);
@@ -226,8 +246,8 @@ static void rooms_change(gw_app *app, gw_nsp *nsp, json_t *opts, json_t *rooms, 
 static size_t select_opts(gw_app *app, gw_nsp *nsp, json_t *opts, void (*fn)(sio_socket *, void *),
                           void *ud)
 {
-    return gw_rooms_select(app, nsp, json_object_get(opts, "rooms"), json_object_get(opts, "except"),
-                           fn, ud);
+    return gw_rooms_select(app, nsp, json_object_get(opts, "rooms"),
+                           json_object_get(opts, "except"), fn, ud);
 }
 
 /* Deliver a packet {type, data, nsp} from another node to this node's
@@ -237,16 +257,18 @@ static int deliver(gw_app *app, gw_nsp *nsp, json_t *packet, json_t *opts, clc_a
 {
     json_t *type = json_object_get(packet, "type");
     json_t *data = json_object_get(packet, "data");
-    if (!json_is_integer(type) || (json_integer_value(type) != 2 && json_integer_value(type) != 5) ||
-        !json_is_array(data) || !json_is_string(json_array_get(data, 0))) {
-        log_warn("namespace %s: broadcast from node %s ignored: not an event with a name", nsp->name,
-                 from);
+    if (!json_is_integer(type) ||
+        (json_integer_value(type) != 2 && json_integer_value(type) != 5) || !json_is_array(data) ||
+        !json_is_string(json_array_get(data, 0))) {
+        log_warn("namespace %s: broadcast from node %s ignored: not an event with a name",
+                 nsp->name, from);
         return -1;
     }
     char *text = json_dumps(data, JSON_COMPACT);
     if (!text) return -1;
     ipc_buf att[CLC_MAX_ATT];
-    for (size_t i = 0; i < atts->n; i++) att[i] = (ipc_buf){atts->data[i], atts->len[i]};
+    for (size_t i = 0; i < atts->n; i++)
+        att[i] = (ipc_buf){atts->data[i], atts->len[i]};
     sio_broadcast_local(app, nsp, text, strlen(text), att, atts->n, json_object_get(opts, "rooms"),
                         json_object_get(opts, "except"));
     free(text);
@@ -264,7 +286,8 @@ static void publish_json(gw_app *app, const char *channel, json_t *msg)
 static json_t *all_rooms(gw_nsp *nsp)
 {
     json_t *a = json_array();
-    for (gw_room *r = nsp->rooms; r; r = r->hh.next) json_array_append_new(a, json_string(r->name));
+    for (gw_room *r = nsp->rooms; r; r = r->hh.next)
+        json_array_append_new(a, json_string(r->name));
     return a;
 }
 
@@ -422,7 +445,8 @@ static void on_message(void *ud, int role, const char *nspname, const char *chan
     json_t *j = len && data[0] == '{' ? json_loadb(data, len, 0, NULL)
                                       : clc_from_msgpack(data, len, &atts, err, sizeof err);
     if (!j) {
-        log_warn("namespace %s: malformed message on %s ignored (%zu bytes)", nsp->name, channel, len);
+        log_warn("namespace %s: malformed message on %s ignored (%zu bytes)", nsp->name, channel,
+                 len);
         return;
     }
     if (role == R_BCAST) {
@@ -453,8 +477,12 @@ int sio_cluster_start(gw_app *app)
     static const cl_handler h = {on_message};
     app->cluster = cl_node_new(app->loop, &o, &h, app);
     if (!app->cluster) return -1;
-    for (gw_nsp *nsp = app->nsps; nsp; nsp = nsp->hh.next) sio_cluster_nsp(app, nsp);
+    for (gw_nsp *nsp = app->nsps; nsp; nsp = nsp->hh.next)
+        sio_cluster_nsp(app, nsp);
     return 0;
 }
 
-void sio_cluster_stop(gw_app *app) { cl_node_destroy(&app->cluster); }
+void sio_cluster_stop(gw_app *app)
+{
+    cl_node_destroy(&app->cluster);
+}

@@ -30,7 +30,10 @@
 
 static const char root_nsp[] = "/";
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF) and
  * no NUL.  A namespace is echoed back to the client (`44/nsp,{…}`) and sent
@@ -231,7 +234,8 @@ static size_t put_uint(char *out, uint64_t v)
         tmp[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    for (size_t k = 0; k < n; k++) out[k] = tmp[n - 1 - k];
+    for (size_t k = 0; k < n; k++)
+        out[k] = tmp[n - 1 - k];
     return n;
 }
 
@@ -240,8 +244,7 @@ size_t sio_encode_head(char *out, sio_type type, size_t attachments, const char 
 {
     size_t n = 0;
     out[n++] = (char)('0' + (int)type);
-    if (type == SIO_BINARY_EVENT || type == SIO_BINARY_ACK)
-    {
+    if (type == SIO_BINARY_EVENT || type == SIO_BINARY_ACK) {
         n += put_uint(out + n, attachments);
         out[n++] = '-';
     }

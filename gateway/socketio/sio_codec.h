@@ -36,15 +36,15 @@ typedef struct {
 /* A decoded packet head.  Pointers are views into the input buffer. */
 typedef struct {
     sio_type type;
-    size_t attachments;   /* 0 unless BINARY_* */
-    const char *nsp;      /* "/" when absent (points to a static "/") */
+    size_t attachments; /* 0 unless BINARY_* */
+    const char *nsp;    /* "/" when absent (points to a static "/") */
     size_t nsp_len;
-    int64_t id;           /* ack id, -1 when absent */
-    const char *data;     /* raw JSON text, NULL/0 when absent */
+    int64_t id;       /* ack id, -1 when absent */
+    const char *data; /* raw JSON text, NULL/0 when absent */
     size_t data_len;
-    json_t *json;         /* CONNECT only: the auth object (new reference), or
-                           * NULL; the data of other types is validated by
-                           * jscan_check() and never parsed (issue 12) */
+    json_t *json; /* CONNECT only: the auth object (new reference), or
+                   * NULL; the data of other types is validated by
+                   * jscan_check() and never parsed (issue 12) */
 } sio_packet;
 
 /* Decode one packet from buf[0..len).  Validates by type:
@@ -69,6 +69,9 @@ void sio_packet_clear(sio_packet *p);
  * none.  Returns the number of bytes written.  The caller appends the JSON. */
 size_t sio_encode_head(char *out, sio_type type, size_t attachments, const char *nsp,
                        size_t nsp_len, int64_t id);
-static inline size_t sio_head_max(size_t nsp_len) { return 1 + 21 + nsp_len + 1 + 21; }
+static inline size_t sio_head_max(size_t nsp_len)
+{
+    return 1 + 21 + nsp_len + 1 + 21;
+}
 
 #endif

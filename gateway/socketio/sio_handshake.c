@@ -99,8 +99,8 @@ json_t *sio_handshake_json(const eio_handshake *h, json_t *auth)
     char date[96];
     js_date_string(date, sizeof date, now);
     json_t *url = json_string(h->url ? h->url : "");
-    return json_pack("{s:o, s:o, s:O, s:s, s:I, s:o*, s:s, s:b, s:b}", "headers", headers,
-                     "query", sio_parse_query(h->query), "auth", auth, "time", date, "issued",
+    return json_pack("{s:o, s:o, s:O, s:s, s:I, s:o*, s:s, s:b, s:b}", "headers", headers, "query",
+                     sio_parse_query(h->query), "auth", auth, "time", date, "issued",
                      (json_int_t)now, "url", url, "address", h->address ? h->address : "",
                      "xdomain", h->xdomain, "secure", h->secure);
 }

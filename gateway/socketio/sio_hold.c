@@ -28,7 +28,7 @@ struct held_msg {
 };
 
 held_msg *sio_held_new(ipc_type type, int64_t id, const char *data, size_t data_len,
-                          const ipc_buf *att, size_t n_att)
+                       const ipc_buf *att, size_t n_att)
 {
     held_msg *h = xcalloc(1, sizeof *h);
     h->type = type;
@@ -50,7 +50,8 @@ held_msg *sio_held_new(ipc_type type, int64_t id, const char *data, size_t data_
 
 static void held_free(held_msg *h)
 {
-    for (size_t i = 0; i < h->n_att; i++) free((void *)h->att[i].data);
+    for (size_t i = 0; i < h->n_att; i++)
+        free((void *)h->att[i].data);
     free(h->att);
     free(h->data);
     free(h);
@@ -111,7 +112,7 @@ const char *sio_loss_cause(int e, int replay)
  * 0, or -1 with errno — ENOBUFS past the credit, EAGAIN at the ROUTER's
  * high-water mark — and nothing retained (a given h is freed). */
 int sio_forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const char *data,
-                   size_t data_len, const ipc_buf *att, size_t n_att, held_msg *h)
+                size_t data_len, const ipc_buf *att, size_t n_att, held_msg *h)
 {
     gw_worker *w = s->nsp->worker;
     if (!w || s->state == SOCK_UNSENT || s->state == SOCK_ORPHANED) {
@@ -122,8 +123,9 @@ int sio_forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const cha
     if (w->n_ret >= app->opt.credit) {
         /* The worker is this far behind: it is slow (or not reporting).
          * Say so once per episode; the caller applies rule 31. */
-        if (!w->slow) log_warn("namespace %s: worker has %zu packets in flight; it is too slow",
-                               s->nsp->name, w->n_ret);
+        if (!w->slow)
+            log_warn("namespace %s: worker has %zu packets in flight; it is too slow", s->nsp->name,
+                     w->n_ret);
         w->slow = 1;
         if (h) held_free(h);
         errno = ENOBUFS; /* EAGAIN is the ROUTER's high-water mark */
@@ -144,8 +146,8 @@ int sio_forward(gw_app *app, sio_socket *s, ipc_type type, int64_t id, const cha
                       (unsigned long long)seq);
     else
         ml = snprintf(meta, sizeof meta, "{\"seq\":%llu}", (unsigned long long)seq);
-    if (gw_router_send(app->router, w, type, s->nsp->name, s->id, meta, (size_t)ml, data, data_len, att,
-                       n_att) < 0 &&
+    if (gw_router_send(app->router, w, type, s->nsp->name, s->id, meta, (size_t)ml, data, data_len,
+                       att, n_att) < 0 &&
         errno != EHOSTUNREACH) {
         int e = errno;
         if (h) held_free(h);
@@ -248,8 +250,9 @@ void sio_worker_requeue(gw_app *app, gw_worker *w)
     }
     w->ret_tail = NULL;
     w->n_ret = 0;
-    if (n) log_info("namespace %s: %zu packet(s) the worker had not handled will be replayed",
-                    w->nsp ? w->nsp->name : "?", n);
+    if (n)
+        log_info("namespace %s: %zu packet(s) the worker had not handled will be replayed",
+                 w->nsp ? w->nsp->name : "?", n);
 }
 
 /* The worker ACCEPTed recovered socket s: replay what its client sent
@@ -283,6 +286,6 @@ void sio_hold_replay(gw_app *app, sio_socket *s)
         h = next;
     }
     GW_NSP_M(nsp)->replayed += n;
-    log_info("namespace %s: socket %s recovered, %zu held packet(s) delivered", nsp->name,
-             s->id, n);
+    log_info("namespace %s: socket %s recovered, %zu held packet(s) delivered", nsp->name, s->id,
+             n);
 }

@@ -48,8 +48,8 @@ static void ghost_free(gw_app *app, gw_ghost **pg)
 static int ghost_send(gw_app *app, gw_ghost *g)
 {
     if (!g->nsp->worker) return -1;
-    if (gw_router_send(app->router, g->nsp->worker, IPC_CONNECT, g->nsp->name, g->id, g->connect_meta,
-                       strlen(g->connect_meta), NULL, 0, NULL, 0) < 0)
+    if (gw_router_send(app->router, g->nsp->worker, IPC_CONNECT, g->nsp->name, g->id,
+                       g->connect_meta, strlen(g->connect_meta), NULL, 0, NULL, 0) < 0)
         return -1;
     g->sent = 1;
     return 0;
@@ -74,8 +74,7 @@ void gw_ghost_add(gw_app *app, gw_nsp *nsp, const char *sid, const char *connect
 void gw_ghosts_send(gw_app *app, gw_nsp *nsp)
 {
     gw_ghost *g, *tmp;
-    HASH_ITER(hh, app->ghosts, g, tmp)
-    {
+    HASH_ITER(hh, app->ghosts, g, tmp) {
         if (g->nsp != nsp || g->sent) continue;
         if (ghost_send(app, g) < 0)
             log_warn("namespace %s: could not give disconnected socket %s back to the worker; "
@@ -94,8 +93,8 @@ void gw_ghost_answer(gw_app *app, gw_worker *w, const ipc_msg *m)
         json_t *meta = json_pack("{s:s, s:s*}", "reason", g->reason, "cause", g->cause);
         char *mt = json_dumps(meta, JSON_COMPACT);
         json_decref(meta);
-        int rc = gw_router_send(app->router, w, IPC_DISCONNECT, g->nsp->name, g->id, mt, strlen(mt), NULL,
-                                0, NULL, 0);
+        int rc = gw_router_send(app->router, w, IPC_DISCONNECT, g->nsp->name, g->id, mt, strlen(mt),
+                                NULL, 0, NULL, 0);
         free(mt);
         if (rc < 0) {
             /* At its high-water mark, or gone (then the next one is told). */
@@ -116,8 +115,7 @@ void gw_ghosts_worker_gone(gw_app *app, gw_nsp *nsp, int expected)
 {
     size_t n = 0;
     gw_ghost *g, *tmp;
-    HASH_ITER(hh, app->ghosts, g, tmp)
-    {
+    HASH_ITER(hh, app->ghosts, g, tmp) {
         if (g->nsp != nsp) continue;
         if (expected) {
             g->sent = 0;
@@ -135,14 +133,16 @@ void gw_ghosts_worker_gone(gw_app *app, gw_nsp *nsp, int expected)
 void gw_ghosts_free_all(gw_app *app)
 {
     gw_ghost *g, *tmp;
-    HASH_ITER(hh, app->ghosts, g, tmp) ghost_free(app, &g);
+    HASH_ITER(hh, app->ghosts, g, tmp)
+        ghost_free(app, &g);
 }
 
 size_t gw_ghost_count(gw_app *app, const gw_nsp *nsp)
 {
     size_t n = 0;
     gw_ghost *g, *tmp;
-    HASH_ITER(hh, app->ghosts, g, tmp) if (!nsp || g->nsp == nsp) n++;
+    HASH_ITER(hh, app->ghosts, g, tmp)
+        if (!nsp || g->nsp == nsp) n++;
     return n;
 }
 
@@ -181,6 +181,6 @@ int gw_nsp_holds_sockets(gw_app *app, const char *name)
     if (!nsp) return 0;
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp)
-    if (s->nsp == nsp && (s->state == SOCK_ORPHANED || s->state == SOCK_UNSENT)) return 1;
+        if (s->nsp == nsp && (s->state == SOCK_ORPHANED || s->state == SOCK_UNSENT)) return 1;
     return 0;
 }

@@ -45,12 +45,14 @@ static void pop_front(rec_log *l, rec_budget *b)
 
 void rec_log_clear(rec_log *l, rec_budget *b)
 {
-    while (l->head) pop_front(l, b);
+    while (l->head)
+        pop_front(l, b);
 }
 
 void rec_log_expire(rec_log *l, rec_budget *b, const rec_limits *lim, double now)
 {
-    while (l->head && l->head->t + lim->window_ms < now) pop_front(l, b);
+    while (l->head && l->head->t + lim->window_ms < now)
+        pop_front(l, b);
 }
 
 int rec_log_append(rec_log *l, rec_budget *b, const rec_limits *lim, uint64_t off, double now,
@@ -65,8 +67,10 @@ int rec_log_append(rec_log *l, rec_budget *b, const rec_limits *lim, uint64_t of
     it->t = now;
     it->bytes = bytes;
     it->payload = payload;
-    if (l->tail) l->tail->next = it;
-    else l->head = it;
+    if (l->tail)
+        l->tail->next = it;
+    else
+        l->head = it;
     l->tail = it;
     l->n++;
     l->bytes += bytes;
@@ -129,12 +133,12 @@ struct sio_rec {
     rec_log log;
     /* detached (its socket is gone from app->sockets) */
     int detached;
-    double deadline;      /* ev_now based */
-    char *reason;         /* why the transport went: the worker hears it at the end */
-    char *connect_meta;   /* a recovered CONNECT's meta, for a ghost (sio_loss.c) */
-    json_t *rooms;        /* its rooms, kept up to date by JOIN/LEAVE meanwhile */
+    double deadline;       /* ev_now based */
+    char *reason;          /* why the transport went: the worker hears it at the end */
+    char *connect_meta;    /* a recovered CONNECT's meta, for a ghost (sio_loss.c) */
+    json_t *rooms;         /* its rooms, kept up to date by JOIN/LEAVE meanwhile */
     sio_socket *restoring; /* a pending socket taking it back */
-    uint64_t from;        /* ... from after this offset */
+    uint64_t from;         /* ... from after this offset */
     UT_hash_handle hh;     /* store->by_pid (detached only) */
     UT_hash_handle hs;     /* store->by_sid (detached only) */
 };
@@ -155,7 +159,8 @@ struct sio_rec_store {
 static void payload_free(void *p)
 {
     rec_payload *rp = p;
-    for (size_t i = 0; i < rp->n; i++) eio_msg_unref(&rp->msgs[i]);
+    for (size_t i = 0; i < rp->n; i++)
+        eio_msg_unref(&rp->msgs[i]);
     free(rp->msgs);
     free(rp);
 }
@@ -172,7 +177,8 @@ static sio_rec_store *store(gw_app *app)
          * lookup is exact anyway (rec_log_after). */
         char r[GW_ID_LEN + 1];
         gw_random_id(r);
-        for (int i = 0; i < 5; i++) app->rec->next_off = app->rec->next_off << 6 | ((unsigned char)r[i] & 63);
+        for (int i = 0; i < 5; i++)
+            app->rec->next_off = app->rec->next_off << 6 | ((unsigned char)r[i] & 63);
         app->rec->next_off = (app->rec->next_off << 16) + 1;
         ev_init(&app->rec->timer, expire_cb);
         app->rec->timer.data = app->rec;
@@ -258,8 +264,8 @@ static void end_session(gw_app *app, sio_rec *r, const char *why)
     json_t *meta = json_pack("{s:s}", "reason", reason);
     char *mt = json_dumps(meta, JSON_COMPACT);
     json_decref(meta);
-    if (!nsp->worker || gw_router_send(app->router, nsp->worker, IPC_DISCONNECT, nsp->name, r->sid, mt,
-                                       strlen(mt), NULL, 0, NULL, 0) < 0) {
+    if (!nsp->worker || gw_router_send(app->router, nsp->worker, IPC_DISCONNECT, nsp->name, r->sid,
+                                       mt, strlen(mt), NULL, 0, NULL, 0) < 0) {
         if (gw_sup_worker_expected(app->router, nsp->name) && !app->shutting_down)
             gw_ghost_add(app, nsp, r->sid, r->connect_meta, reason, NULL, 0);
         else
@@ -288,9 +294,9 @@ static void expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
     sio_rec_store *st = w->data;
     double now = ev_now(loop);
     sio_rec *r, *tmp;
-    HASH_ITER(hh, st->by_pid, r, tmp)
-    {
-        if (!r->restoring && r->deadline <= now) end_session(st->app, r, "its recovery window ended");
+    HASH_ITER(hh, st->by_pid, r, tmp) {
+        if (!r->restoring && r->deadline <= now)
+            end_session(st->app, r, "its recovery window ended");
     }
     arm(st);
 }
@@ -429,7 +435,8 @@ static void log_msgs(gw_app *app, sio_rec *r, uint64_t off, eio_msg **msgs, size
 static char *with_offset(const char *data, size_t len, uint64_t off, size_t *out_len)
 {
     size_t end = len;
-    while (end > 0 && data[end - 1] != ']') end--;
+    while (end > 0 && data[end - 1] != ']')
+        end--;
     if (end == 0) return NULL;
     char o[17];
     rec_off_format(off, o);
@@ -447,8 +454,7 @@ static char *with_offset(const char *data, size_t len, uint64_t off, size_t *out
     return d;
 }
 
-char *sio_rec_offset_data(gw_app *app, gw_nsp *nsp, const ipc_msg *m, uint64_t *off,
-                          size_t *len)
+char *sio_rec_offset_data(gw_app *app, gw_nsp *nsp, const ipc_msg *m, uint64_t *off, size_t *len)
 {
     if (!sio_rec_window(app, nsp, NULL) || json_is_true(json_object_get(m->meta, "volatile")) ||
         json_object_get(m->meta, "ack"))
@@ -459,16 +465,17 @@ char *sio_rec_offset_data(gw_app *app, gw_nsp *nsp, const ipc_msg *m, uint64_t *
 
 void sio_rec_log(gw_app *app, sio_socket *s, uint64_t off, eio_msg **msgs, size_t n)
 {
-    if (s->restore) log_msgs(app, s->restore, off, msgs, n);
-    else if (s->rec) log_msgs(app, s->rec, off, msgs, n);
+    if (s->restore)
+        log_msgs(app, s->restore, off, msgs, n);
+    else if (s->rec)
+        log_msgs(app, s->rec, off, msgs, n);
 }
 
 static int in_list(json_t *names, const char *room, size_t len)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(names, i, v)
-    {
+    json_array_foreach(names, i, v) {
         if (json_is_string(v) && json_string_length(v) == len &&
             memcmp(json_string_value(v), room, len) == 0)
             return 1;
@@ -486,11 +493,11 @@ static int receives(const sio_rec *r, json_t *meta)
     size_t i;
     json_t *v;
     int in = !json_is_array(rooms) || json_array_size(rooms) == 0;
-    json_array_foreach(r->rooms, i, v)
-    {
+    json_array_foreach(r->rooms, i, v) {
         if (json_is_array(except) && in_list(except, json_string_value(v), json_string_length(v)))
             return 0;
-        if (!in && json_is_array(rooms) && in_list(rooms, json_string_value(v), json_string_length(v)))
+        if (!in && json_is_array(rooms) &&
+            in_list(rooms, json_string_value(v), json_string_length(v)))
             in = 1;
     }
     return in;
@@ -501,8 +508,7 @@ void sio_rec_broadcast(gw_app *app, gw_nsp *nsp, json_t *meta, uint64_t off, eio
 {
     if (!app->rec) return;
     sio_rec *r, *tmp;
-    HASH_ITER(hh, app->rec->by_pid, r, tmp)
-    {
+    HASH_ITER(hh, app->rec->by_pid, r, tmp) {
         /* A restoring one too: its pending socket is in no room yet. */
         if (r->nsp == nsp && receives(r, meta)) log_msgs(app, r, off, msgs, n);
     }
@@ -514,8 +520,8 @@ static void refuse(gw_app *app, gw_worker *w, const char *sid, const char *why, 
 {
     log_info("namespace %s: %s from the worker for socket %s not sent: %s (ERROR state)",
              w->nsp->name, ipc_type_name(t), sid, why);
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "code", "state", "message", why, "type",
-                             ipc_type_name(t));
+    json_t *meta =
+        json_pack("{s:s, s:s, s:s}", "code", "state", "message", why, "type", ipc_type_name(t));
     char *mt = json_dumps(meta, JSON_COMPACT);
     gw_router_send(app->router, w, IPC_ERROR, w->nsp->name, sid, mt, strlen(mt), NULL, 0, NULL, 0);
     free(mt);
@@ -527,15 +533,13 @@ static void rooms_edit(sio_rec *r, json_t *rooms, int join)
     size_t i;
     json_t *v;
     if (!json_is_array(rooms)) return;
-    json_array_foreach(rooms, i, v)
-    {
+    json_array_foreach(rooms, i, v) {
         if (!json_is_string(v)) continue;
         const char *name = json_string_value(v);
         size_t len = json_string_length(v), k;
         json_t *x;
         int found = 0;
-        json_array_foreach(r->rooms, k, x)
-        {
+        json_array_foreach(r->rooms, k, x) {
             if (json_string_length(x) == len && memcmp(json_string_value(x), name, len) == 0) {
                 found = 1;
                 if (!join) json_array_remove(r->rooms, k);
@@ -570,7 +574,8 @@ int sio_rec_worker_msg(gw_app *app, gw_worker *w, sio_rec *r, const ipc_msg *m)
         size_t n = sio_build_packet(msgs, SIO_EVENT, r->nsp->name, strlen(r->nsp->name), -1, data,
                                     dl, m->att, m->n_att);
         log_msgs(app, r, off, msgs, n); /* may end r */
-        for (size_t i = 0; i < n; i++) eio_msg_unref(&msgs[i]);
+        for (size_t i = 0; i < n; i++)
+            eio_msg_unref(&msgs[i]);
         if (msgs != stack) free(msgs);
         free(data);
         return 1;
@@ -605,8 +610,7 @@ void sio_rec_shutdown(gw_app *app)
 {
     if (!app->rec) return;
     sio_rec *r, *tmp;
-    HASH_ITER(hh, app->rec->by_pid, r, tmp)
-    {
+    HASH_ITER(hh, app->rec->by_pid, r, tmp) {
         if (r->restoring) continue; /* its pending socket is told */
         free(r->reason);
         r->reason = xstrdup("server shutting down");
@@ -619,7 +623,8 @@ void sio_rec_destroy(gw_app *app)
 {
     if (!app->rec) return;
     sio_rec *r, *tmp;
-    HASH_ITER(hh, app->rec->by_pid, r, tmp) sio_rec_free(app, &r);
+    HASH_ITER(hh, app->rec->by_pid, r, tmp)
+        sio_rec_free(app, &r);
     ev_timer_stop(app->loop, &app->rec->timer);
     free(app->rec);
     app->rec = NULL;

@@ -35,10 +35,11 @@ void gw_server_emit(gw_app *app, gw_worker *w, const ipc_msg *m)
     if (bad) {
         log_info("namespace %s: SERVER_EMIT from the worker not relayed: %s (ERROR meta)",
                  w->nsp->name, bad);
-        json_t *meta = json_pack("{s:s, s:s, s:s}", "code", "meta", "message", bad, "type",
-                                 "SERVER_EMIT");
+        json_t *meta =
+            json_pack("{s:s, s:s, s:s}", "code", "meta", "message", bad, "type", "SERVER_EMIT");
         char *mt = json_dumps(meta, JSON_COMPACT);
-        gw_router_send(app->router, w, IPC_ERROR, w->nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
+        gw_router_send(app->router, w, IPC_ERROR, w->nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL,
+                       0);
         free(mt);
         json_decref(meta);
         return;
@@ -49,6 +50,6 @@ void gw_server_emit(gw_app *app, gw_worker *w, const ipc_msg *m)
     char meta[96];
     int ml = snprintf(meta, sizeof meta, "{\"id\":%" PRId64 ",\"count\":0}",
                       (int64_t)json_integer_value(ack));
-    gw_router_send(app->router, w, IPC_SERVER_EMIT_ACK, w->nsp->name, NULL, meta, (size_t)ml, NULL, 0,
-                   NULL, 0);
+    gw_router_send(app->router, w, IPC_SERVER_EMIT_ACK, w->nsp->name, NULL, meta, (size_t)ml, NULL,
+                   0, NULL, 0);
 }

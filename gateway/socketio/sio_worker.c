@@ -22,7 +22,9 @@ typedef struct {
 static void bcast_one(sio_socket *s, void *ud)
 {
     bcast_ctx *b = ud;
-    if (!s->client->closing) GW_COUNT(deliveries), GW_NSP_M(s->nsp)->packets_out++, sio_send_msgs(s->client, b->msgs, b->n);
+    if (!s->client->closing)
+        GW_COUNT(deliveries), GW_NSP_M(s->nsp)->packets_out++,
+            sio_send_msgs(s->client, b->msgs, b->n);
     if (b->off) sio_rec_log(b->app, s, b->off, b->msgs, b->n);
 }
 
@@ -33,9 +35,9 @@ static void reply_sockets(gw_app *app, gw_worker *w, gw_nsp *nsp, json_t *req)
         json_t *rooms = json_array();
         for (gw_member *m = s->rooms; m; m = m->snext)
             json_array_append_new(rooms, json_string(m->room->name));
-        json_array_append_new(list, json_pack("{s:s, s:o, s:s}", "id", s->id, "rooms", rooms,
-                                              "transport",
-                                              eio_session_transport_name(s->client->session)));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:o, s:s}", "id", s->id, "rooms", rooms, "transport",
+                                        eio_session_transport_name(s->client->session)));
     }
     json_t *meta = json_pack("{s:O, s:o}", "req", req ? req : json_null(), "sockets", list);
     char *mt = json_dumps(meta, JSON_COMPACT);
@@ -49,8 +51,7 @@ static void join_rooms(gw_app *app, sio_socket *s, json_t *rooms, int join)
     size_t i;
     json_t *v;
     if (!json_is_array(rooms)) return;
-    json_array_foreach(rooms, i, v)
-    {
+    json_array_foreach(rooms, i, v) {
         if (!json_is_string(v)) continue;
         if (join)
             gw_room_join(app, s, json_string_value(v), json_string_length(v));
@@ -67,8 +68,7 @@ static void select_listed(gw_app *app, gw_nsp *nsp, json_t *ids,
     uint64_t epoch = ++app->epoch; /* a socket listed twice gets it once */
     size_t i;
     json_t *v;
-    json_array_foreach(ids, i, v)
-    {
+    json_array_foreach(ids, i, v) {
         if (!json_is_string(v) || json_string_length(v) != IPC_ID_LEN) continue;
         sio_socket *s;
         HASH_FIND(hh, app->sockets, json_string_value(v), IPC_ID_LEN, s);
@@ -89,7 +89,8 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
         snprintf(meta, sizeof meta,
                  "{\"code\":\"meta\",\"message\":\"more than %d sockets\",\"type\":\"BROADCAST\"}",
                  GW_MAX_SOCKET_LIST);
-        gw_router_send(app->router, w, IPC_ERROR, nsp->name, NULL, meta, strlen(meta), NULL, 0, NULL, 0);
+        gw_router_send(app->router, w, IPC_ERROR, nsp->name, NULL, meta, strlen(meta), NULL, 0,
+                       NULL, 0);
         return;
     }
     if (json_object_get(m->meta, "ack")) {
@@ -112,9 +113,10 @@ static void broadcast(gw_app *app, gw_worker *w, const ipc_msg *m)
     uint64_t off = 0;
     size_t dl = 0;
     char *d = sio_rec_offset_data(app, nsp, m, &off, &dl);
-    bcast_ctx b = {msgs, sio_build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1,
-                                      d ? d : m->data.data, d ? dl : m->data.len, m->att,
-                                      m->n_att), app, off};
+    bcast_ctx b = {msgs,
+                   sio_build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1,
+                                    d ? d : m->data.data, d ? dl : m->data.len, m->att, m->n_att),
+                   app, off};
     if (json_is_array(ids))
         select_listed(app, nsp, ids, bcast_one, &b);
     else
@@ -133,10 +135,10 @@ void sio_broadcast_local(gw_app *app, gw_nsp *nsp, const char *data, size_t len,
 {
     eio_msg *stack[16];
     eio_msg **msgs = n_att + 1 <= 16 ? stack : xmalloc((n_att + 1) * sizeof *msgs);
-    bcast_ctx b = {msgs,
-                   sio_build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, data, len,
-                                    att, n_att),
-                   app, 0};
+    bcast_ctx b = {
+        msgs,
+        sio_build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, data, len, att, n_att),
+        app, 0};
     gw_rooms_select(app, nsp, rooms, except, bcast_one, &b);
     sio_free_msgs(msgs, b.n);
     if (msgs != stack) free(msgs);
@@ -172,8 +174,8 @@ static void tell_worker(gw_app *app, gw_worker *w, const char *sid, const char *
 {
     log_info("namespace %s: %s from the worker%s%s not sent: %s (ERROR %s)", w->nsp->name,
              ipc_type_name(t), sid ? " for socket " : "", sid ? sid : "", why, code);
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "code", code, "message", why, "type",
-                             ipc_type_name(t));
+    json_t *meta =
+        json_pack("{s:s, s:s, s:s}", "code", code, "message", why, "type", ipc_type_name(t));
     char *mt = json_dumps(meta, JSON_COMPACT);
     gw_router_send(app->router, w, IPC_ERROR, w->nsp->name, sid, mt, strlen(mt), NULL, 0, NULL, 0);
     free(mt);
@@ -189,12 +191,13 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         if (json_is_string(op) && strcmp(json_string_value(op), "sockets") == 0) {
             reply_sockets(app, w, nsp, json_object_get(m->meta, "req"));
         } else {
-            json_t *meta = json_pack("{s:O, s:s}", "req",
-                                     json_object_get(m->meta, "req") ? json_object_get(m->meta, "req")
-                                                                     : json_null(),
-                                     "error", "unknown op");
+            json_t *meta = json_pack(
+                "{s:O, s:s}", "req",
+                json_object_get(m->meta, "req") ? json_object_get(m->meta, "req") : json_null(),
+                "error", "unknown op");
             char *mt = json_dumps(meta, JSON_COMPACT);
-            gw_router_send(app->router, w, IPC_REPLY, nsp->name, NULL, mt, strlen(mt), NULL, 0, NULL, 0);
+            gw_router_send(app->router, w, IPC_REPLY, nsp->name, NULL, mt, strlen(mt), NULL, 0,
+                           NULL, 0);
             free(mt);
             json_decref(meta);
         }
@@ -253,7 +256,8 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         nsp->n_sockets++;
         gw_room_join(app, s, s->id, IPC_ID_LEN);
         c->ever_connected = 1;
-        gw_log_socket("connect", nsp->name, s->id, eio_session_handshake(c->session)->address, "accepted by the worker");
+        gw_log_socket("connect", nsp->name, s->id, eio_session_handshake(c->session)->address,
+                      "accepted by the worker");
         sio_timeout_dequeue(app, c);
         {
             /* A recovered session: rooms back and the missed packets
@@ -267,8 +271,8 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
             if (!broken && !v3) sio_rec_attach_new(app, s);
             char body[96];
             size_t bl = v3 ? 0 : sio_rec_connect_body(s, body, sizeof body);
-            sio_send_packet(c, SIO_CONNECT, nsp->name, strlen(nsp->name), -1, bl ? body : NULL, bl, NULL,
-                        0);
+            sio_send_packet(c, SIO_CONNECT, nsp->name, strlen(nsp->name), -1, bl ? body : NULL, bl,
+                            NULL, 0);
             if (broken) {
                 /* What it missed overflowed the bounds while its worker
                  * took it back: it cannot be given whole (README). */
@@ -277,14 +281,15 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
             }
             if (restored)
                 log_info("namespace %s: socket %s recovered by its client, %zu missed packet(s) "
-                         "delivered", nsp->name, s->id, missed);
+                         "delivered",
+                         nsp->name, s->id, missed);
         }
         return;
     case IPC_REFUSE: {
         if (sio_accepted(s)) return;
         json_t *msg = json_object_get(m->meta, "message");
         sio_send_refusal(c, nsp->name, json_is_string(msg) ? json_string_value(msg) : "refused",
-                     json_object_get(m->meta, "data"));
+                         json_object_get(m->meta, "data"));
         sio_socket_remove(app, s, NULL);
         return;
     }
@@ -321,8 +326,8 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
             if (d) {
                 eio_msg *st[16];
                 eio_msg **msgs = m->n_att + 1 <= 16 ? st : xmalloc((m->n_att + 1) * sizeof *msgs);
-                size_t n = sio_build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, d, dl,
-                                        m->att, m->n_att);
+                size_t n = sio_build_packet(msgs, SIO_EVENT, nsp->name, strlen(nsp->name), -1, d,
+                                            dl, m->att, m->n_att);
                 sio_send_msgs(c, msgs, n);
                 sio_rec_log(app, s, off, msgs, n);
                 sio_free_msgs(msgs, n);
@@ -332,8 +337,8 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
             }
         }
         sio_send_packet(c, SIO_EVENT, nsp->name, strlen(nsp->name),
-                    json_is_integer(ack) ? (int64_t)json_integer_value(ack) : -1, m->data.data,
-                    m->data.len, m->att, m->n_att);
+                        json_is_integer(ack) ? (int64_t)json_integer_value(ack) : -1, m->data.data,
+                        m->data.len, m->att, m->n_att);
         return;
     }
     case IPC_ACK: {
@@ -341,8 +346,8 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         if (!json_is_integer(id)) return;
         GW_NSP_COUNT2(nsp, packets_out, bytes_out, m->data.len);
         sio_send_packet(c, SIO_ACK, nsp->name, strlen(nsp->name), (int64_t)json_integer_value(id),
-                    m->data.len ? m->data.data : "[]", m->data.len ? m->data.len : 2, m->att,
-                    m->n_att);
+                        m->data.len ? m->data.data : "[]", m->data.len ? m->data.len : 2, m->att,
+                        m->n_att);
         return;
     }
     case IPC_JOIN:
@@ -361,7 +366,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
                 sio_socket *o = c->sockets;
                 if (sio_accepted(o))
                     sio_send_packet(c, SIO_DISCONNECT, o->nsp->name, strlen(o->nsp->name), -1, NULL,
-                                0, NULL, 0);
+                                    0, NULL, 0);
                 sio_socket_remove(app, o, "server namespace disconnect");
             }
         }
@@ -382,8 +387,7 @@ void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
     size_t n = 0, held = 0, lost = 0;
     int expected = gw_sup_worker_expected(app->router, nsp->name);
     sio_socket *s, *tmp;
-    HASH_ITER(hh, app->sockets, s, tmp)
-    {
+    HASH_ITER(hh, app->sockets, s, tmp) {
         if (s->nsp != nsp) continue;
         sio_client *c = s->client;
         if (s->quarantined && sio_accepted(s) && expected && !c->closing) {
@@ -416,18 +420,19 @@ void sio_worker_gone(gw_app *app, gw_nsp *nsp, const char *why)
         n++;
     }
     gw_ghosts_worker_gone(app, nsp, expected);
-    log_warn("namespace %s: worker gone (%s); %zu socket(s) disconnected, %zu kept for the next worker", nsp->name,
-             why, n, held);
+    log_warn(
+        "namespace %s: worker gone (%s); %zu socket(s) disconnected, %zu kept for the next worker",
+        nsp->name, why, n, held);
     if (lost)
         log_warn("namespace %s: %zu packet(s) of the disconnected sockets dropped: no worker "
-                 "will handle them", nsp->name, lost);
+                 "will handle them",
+                 nsp->name, lost);
 }
 
 void sio_worker_arrived(gw_app *app, gw_nsp *nsp)
 {
     sio_socket *s, *tmp;
-    HASH_ITER(hh, app->sockets, s, tmp)
-    {
+    HASH_ITER(hh, app->sockets, s, tmp) {
         if (s->nsp == nsp && (s->state == SOCK_UNSENT || s->state == SOCK_ORPHANED) &&
             !s->client->closing)
             sio_send_connect(app, s);

@@ -705,7 +705,8 @@ static int socket_access(const char *path, const fastcgi_options *opt)
     }
     if ((opt->socket_uid >= 0 || opt->socket_gid >= 0) &&
         chown(path, (uid_t)opt->socket_uid, (gid_t)opt->socket_gid) < 0) {
-        log_error("fastcgi: chown %ld:%ld %s: %s", opt->socket_uid, opt->socket_gid, path, strerror(errno));
+        log_error("fastcgi: chown %ld:%ld %s: %s", opt->socket_uid, opt->socket_gid, path,
+                  strerror(errno));
         return -1;
     }
     return 0;

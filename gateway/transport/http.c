@@ -62,8 +62,10 @@ static void conn_kill(http_conn *c, http_gone why)
     c->fd = -1;
     gw_tlist_del(&c->linger);
     gw_tlist_del(&c->idle);
-    if (c->prev) c->prev->next = c->next;
-    else s->conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     s->nconns--;
     drop_output(c);
@@ -86,9 +88,18 @@ static void conn_free(http_conn *c)
     free(c);
 }
 
-void http_conn_close(http_conn *c) { conn_kill(c, HTTP_GONE_LOCAL); }
-void http_conn_fail(http_conn *c, http_gone why) { conn_kill(c, why); }
-void http_conn_detach(http_conn *c, http_gone why) { notify_gone(c, why); }
+void http_conn_close(http_conn *c)
+{
+    conn_kill(c, HTTP_GONE_LOCAL);
+}
+void http_conn_fail(http_conn *c, http_gone why)
+{
+    conn_kill(c, why);
+}
+void http_conn_detach(http_conn *c, http_gone why)
+{
+    notify_gone(c, why);
+}
 
 void http_conn_deliver_ws(http_conn *c, int opcode, const char *p, size_t n)
 {
@@ -101,7 +112,10 @@ void http_conn_set_owner(http_conn *c, void *owner)
     if (owner) gw_tlist_del(&c->idle); /* the owner's own timeouts govern now */
 }
 
-void http_conn_want_body(http_conn *c) { c->want_body = 1; }
+void http_conn_want_body(http_conn *c)
+{
+    c->want_body = 1;
+}
 
 void http_conn_mark_dirty(http_conn *c)
 {
@@ -150,7 +164,6 @@ static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
     gw_tlist_rearm(&s->idle);
 }
 
-
 static void head_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     http_server *s = w->data;
@@ -159,9 +172,9 @@ static void head_cb(struct ev_loop *loop, ev_timer *w, int revents)
         http_conn *c = gw_container_of(n, http_conn, idle);
         if (c->owner || c->ws || c->life >= HTTP_C_LINGERING) continue;
         log_info("request %s from %s not complete within %.0f ms (--header-timeout), closing",
-                 c->in_head                     ? "head"
+                 c->in_head                   ? "head"
                  : tls_handshake_done(c->tls) ? "(nothing sent)"
-                                                : "(TLS handshake not done)",
+                                              : "(TLS handshake not done)",
                  c->addr, s->lim.header_timeout * 1000);
         if (!c->in_head || c->in_parse || c->responded || c->nseg > c->seg_head) {
             conn_kill(c, HTTP_GONE_LOCAL);
@@ -269,8 +282,10 @@ static void conn_flush(http_conn *c)
         while (left) {
             struct http_seg *g = &c->segs[c->seg_head];
             if (left < g->len) {
-                if (g->msg) g->p += left;
-                else g->off += left;
+                if (g->msg)
+                    g->p += left;
+                else
+                    g->off += left;
                 g->len -= left;
                 break;
             }
@@ -310,22 +325,38 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
 const char *http_status_text(int st)
 {
     switch (st) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
@@ -350,9 +381,11 @@ void http_response_end(http_conn *c)
 {
     c->responded = 1;
     c->want_body = 0;
-    if (c->resp_close && c->life < HTTP_C_CLOSING) c->life = HTTP_C_CLOSING;
-    else if (!c->ws) gw_tlist_add(&c->srv->idle, &c->idle); /* next request due within idle */
-    http_conn_mark_dirty(c); /* flush, then parse any pipelined request */
+    if (c->resp_close && c->life < HTTP_C_CLOSING)
+        c->life = HTTP_C_CLOSING;
+    else if (!c->ws)
+        gw_tlist_add(&c->srv->idle, &c->idle); /* next request due within idle */
+    http_conn_mark_dirty(c);                   /* flush, then parse any pipelined request */
 }
 
 void http_respond(http_conn *c, int status, const char *ctype, const char *extra, const char *body,
@@ -495,8 +528,8 @@ static void refuse(http_server *s, int fd, const char *addr)
     s->refused++;
     double now = ev_now(s->loop);
     if (now - s->refused_logged >= 1.0) {
-        log_warn("refusing connection from %s: %zu connections open (cap %zu); %zu refused",
-                 addr, s->nconns, s->lim.max_conns, s->refused);
+        log_warn("refusing connection from %s: %zu connections open (cap %zu); %zu refused", addr,
+                 s->nconns, s->lim.max_conns, s->refused);
         s->refused_logged = now;
         s->refused = 0;
     }
@@ -523,7 +556,10 @@ static http_conn *conn_new(http_server *s, int fd, const char *addr, int secure)
     return c;
 }
 
-size_t http_server_conns(const http_server *s) { return s->nconns; }
+size_t http_server_conns(const http_server *s)
+{
+    return s->nconns;
+}
 
 http_conn *http_server_adopt(http_server *s, int fd, const char *addr, int secure)
 {
@@ -648,7 +684,10 @@ http_server *http_server_new(struct ev_loop *loop, const http_limits *lim, const
     return s;
 }
 
-struct ev_loop *http_server_loop(http_server *s) { return s->loop; }
+struct ev_loop *http_server_loop(http_server *s)
+{
+    return s->loop;
+}
 
 int http_server_bind(http_server *s, const char *host, int port)
 {
@@ -688,7 +727,10 @@ int http_server_listen(http_server *s, const char *host, int port)
     return 0;
 }
 
-void http_server_set_tls(http_server *s, struct tls_ctx *tls) { s->tls = tls; }
+void http_server_set_tls(http_server *s, struct tls_ctx *tls)
+{
+    s->tls = tls;
+}
 
 void http_server_stop_listening(http_server *s)
 {
@@ -729,13 +771,25 @@ void http_server_destroy(http_server **sp)
     free(s);
 }
 
-size_t http_server_buffered(const http_server *s) { return s->out_total; }
+size_t http_server_buffered(const http_server *s)
+{
+    return s->out_total;
+}
 
 /* --- accessors for the layers above (the struct is private: http_int.h) --- */
 
-const http_request *http_conn_request(const http_conn *c) { return &c->req; }
-void *http_conn_owner(const http_conn *c) { return c->owner; }
-const char *http_conn_addr(const http_conn *c) { return c->addr; }
+const http_request *http_conn_request(const http_conn *c)
+{
+    return &c->req;
+}
+void *http_conn_owner(const http_conn *c)
+{
+    return c->owner;
+}
+const char *http_conn_addr(const http_conn *c)
+{
+    return c->addr;
+}
 int http_conn_answered(const http_conn *c)
 {
     return c->life == HTTP_C_DEAD || c->ws || c->responded;

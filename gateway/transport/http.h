@@ -37,10 +37,10 @@ typedef struct {
 
 /* A parsed request head; valid until the response to it has ended. */
 typedef struct {
-    int method;               /* enum http_method */
-    const char *url;          /* request target, NUL-terminated */
-    const char *path;         /* path part of url (NUL-terminated copy) */
-    const char *query;        /* after '?', "" if none */
+    int method;                /* enum http_method */
+    const char *url;           /* request target, NUL-terminated */
+    const char *path;          /* path part of url (NUL-terminated copy) */
+    const char *query;         /* after '?', "" if none */
     const http_field *headers; /* names lower-cased */
     size_t n_headers;
     int keep_alive;
@@ -51,10 +51,10 @@ typedef struct {
 
 /* Why a connection stopped being usable for its owner. */
 typedef enum {
-    HTTP_GONE_EOF = 0,  /* peer closed (or sent a WebSocket close) */
-    HTTP_GONE_ERROR,    /* socket error, protocol error, slow reader */
-    HTTP_GONE_LOCAL,    /* we closed it */
-    HTTP_GONE_TOOBIG,   /* WebSocket message over the limit (close 1009 sent) */
+    HTTP_GONE_EOF = 0, /* peer closed (or sent a WebSocket close) */
+    HTTP_GONE_ERROR,   /* socket error, protocol error, slow reader */
+    HTTP_GONE_LOCAL,   /* we closed it */
+    HTTP_GONE_TOOBIG,  /* WebSocket message over the limit (close 1009 sent) */
 } http_gone;
 
 typedef struct {

@@ -67,12 +67,12 @@ struct http_server {
     gw_tlist head;
     size_t nconns;
     /* --max-buffered-total: what every connection's output queue holds */
-    size_t out_total; /* sum of out_bytes */
-    size_t live_segs; /* queued segments, each sizeof(struct http_seg) */
+    size_t out_total;      /* sum of out_bytes */
+    size_t live_segs;      /* queued segments, each sizeof(struct http_seg) */
     double refused_logged; /* ev_now of the last "refusing connection" line */
     size_t refused;        /* refused since that line */
-    char *scratch; /* IN_SCRATCH bytes, see read_cb */
-    struct tls_ctx *tls; /* accepted connections speak TLS (borrowed) */
+    char *scratch;         /* IN_SCRATCH bytes, see read_cb */
+    struct tls_ctx *tls;   /* accepted connections speak TLS (borrowed) */
     ev_timer accept_pause;
 };
 
@@ -86,17 +86,17 @@ struct http_conn {
      * progress of the current request, which http.c resets per request
      * (on_message_begin): a response may begin before its body has
      * arrived (413), a body is delivered only when asked for. */
-    unsigned ws : 1;          /* WebSocket mode */
-    unsigned dirty : 1;       /* on the flush list */
+    unsigned ws : 1;    /* WebSocket mode */
+    unsigned dirty : 1; /* on the flush list */
     unsigned in_parse : 1;
     unsigned msg_complete : 1;
     unsigned responded : 1;
-    unsigned in_head : 1;     /* a request head has begun and is not complete */
+    unsigned in_head : 1; /* a request head has begun and is not complete */
     unsigned want_body : 1;
     unsigned upgrade_pending : 1;
     unsigned read_paused : 1;
     unsigned secure : 1; /* see http_server_adopt */
-    int resp_close; /* the current response ends the connection */
+    int resp_close;      /* the current response ends the connection */
     http_parser parser;
     /* input */
     char *in;
@@ -137,8 +137,8 @@ void ws_free(http_conn *c);
 
 /* http_request.c */
 void http_request_settings(http_parser_settings *st);
-void http_req_reset(http_conn *c);    /* ready for the next request on c */
-void http_bad_request(http_conn *c);  /* answer the parse error or limit, close */
+void http_req_reset(http_conn *c);     /* ready for the next request on c */
+void http_bad_request(http_conn *c);   /* answer the parse error or limit, close */
 void http_process_input(http_conn *c); /* parse what c->in holds (or ws.c's frames) */
 
 #endif

@@ -228,8 +228,8 @@ void http_process_input(http_conn *c)
             http_req_reset(c);
         }
         if (c->upgrade_pending || c->in_off >= c->in_len) break;
-        size_t n = http_parser_execute(&c->parser, &s->settings, c->in + c->in_off,
-                                       c->in_len - c->in_off);
+        size_t n =
+            http_parser_execute(&c->parser, &s->settings, c->in + c->in_off, c->in_len - c->in_off);
         c->in_off += n;
         if (c->life == HTTP_C_DEAD) break;
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
@@ -261,7 +261,6 @@ void http_process_input(http_conn *c)
         if (tls_pending(c->tls)) ev_feed_event(s->loop, &c->rio, EV_READ);
     }
 }
-
 
 void http_request_settings(http_parser_settings *st)
 {

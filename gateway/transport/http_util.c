@@ -47,10 +47,12 @@ int http_has_token(const char *v, const char *tok)
 {
     size_t tl = strlen(tok);
     while (v && *v) {
-        while (*v == ' ' || *v == '\t' || *v == ',') v++;
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
         size_t len = strcspn(v, ",");
         size_t l = len;
-        while (l && (v[l - 1] == ' ' || v[l - 1] == '\t')) l--;
+        while (l && (v[l - 1] == ' ' || v[l - 1] == '\t'))
+            l--;
         if (l == tl && strncasecmp(v, tok, tl) == 0) return 1;
         v += len;
     }
@@ -77,14 +79,22 @@ int http_safe_path(const char *root, const char *urlpath, char *out, size_t outl
 const char *http_mime_type(const char *path)
 {
     static const char *map[][2] = {
-        {".html", "text/html; charset=UTF-8"}, {".htm", "text/html; charset=UTF-8"},
-        {".js", "application/javascript; charset=UTF-8"}, {".mjs", "application/javascript; charset=UTF-8"},
-        {".css", "text/css; charset=UTF-8"},   {".json", "application/json"},
-        {".map", "application/json"},          {".txt", "text/plain; charset=UTF-8"},
-        {".svg", "image/svg+xml"},             {".png", "image/png"},
-        {".jpg", "image/jpeg"},                {".jpeg", "image/jpeg"},
-        {".gif", "image/gif"},                 {".ico", "image/x-icon"},
-        {".wasm", "application/wasm"},         {".woff2", "font/woff2"},
+        {".html", "text/html; charset=UTF-8"},
+        {".htm", "text/html; charset=UTF-8"},
+        {".js", "application/javascript; charset=UTF-8"},
+        {".mjs", "application/javascript; charset=UTF-8"},
+        {".css", "text/css; charset=UTF-8"},
+        {".json", "application/json"},
+        {".map", "application/json"},
+        {".txt", "text/plain; charset=UTF-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},
+        {".gif", "image/gif"},
+        {".ico", "image/x-icon"},
+        {".wasm", "application/wasm"},
+        {".woff2", "font/woff2"},
     };
     const char *dot = strrchr(path, '.');
     const char *sl = strrchr(path, '/');
@@ -103,11 +113,13 @@ int http_not_modified(const http_request *r, const char *etag, time_t mtime)
     if (inm) {
         size_t el = strlen(etag);
         for (const char *p = inm; *p;) {
-            while (*p == ' ' || *p == '\t' || *p == ',') p++;
+            while (*p == ' ' || *p == '\t' || *p == ',')
+                p++;
             if (!strncmp(p, "W/", 2)) p += 2; /* weak comparison for GET */
             size_t len = strcspn(p, ",");
             size_t l = len;
-            while (l && (p[l - 1] == ' ' || p[l - 1] == '\t')) l--;
+            while (l && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+                l--;
             if ((l == 1 && p[0] == '*') || (l == el && !memcmp(p, etag, el))) return 1;
             p += len;
         }
@@ -127,7 +139,8 @@ void http_respond_path(http_conn *c, const char *file, const char *extra)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 28)) {
         if (fd >= 0) close(fd);
-        http_respond(c, 404, "text/plain; charset=UTF-8", extra, not_found, sizeof not_found - 1, 0);
+        http_respond(c, 404, "text/plain; charset=UTF-8", extra, not_found, sizeof not_found - 1,
+                     0);
         return;
     }
     /* Validators, so a browser's reload costs a 304 and no body: the ETag
@@ -135,11 +148,13 @@ void http_respond_path(http_conn *c, const char *file, const char *extra)
      * browser ask every time, so an edited page is seen at once. */
     char etag[64], lm[64], hdr[1024];
     snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.st_size,
-             (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
+             (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
+                 (unsigned long long)st.st_mtim.tv_nsec);
     struct tm tm;
     strftime(lm, sizeof lm, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&st.st_mtime, &tm));
-    int hn = snprintf(hdr, sizeof hdr, "ETag: %s\r\nLast-Modified: %s\r\nCache-Control: no-cache\r\n%s",
-                      etag, lm, extra ? extra : "");
+    int hn =
+        snprintf(hdr, sizeof hdr, "ETag: %s\r\nLast-Modified: %s\r\nCache-Control: no-cache\r\n%s",
+                 etag, lm, extra ? extra : "");
     const char *h = hn > 0 && (size_t)hn < sizeof hdr ? hdr : extra;
     if (http_not_modified(&c->req, etag, st.st_mtime)) {
         close(fd);
@@ -181,7 +196,8 @@ void http_respond_client_js(http_conn *c, const char *where, const char *name, c
     } else if (!strcmp(name, "socket.io.js.map")) {
         snprintf(path, sizeof path, "%s.map", where); /* the map beside the one file */
     } else {
-        http_respond(c, 404, "text/plain; charset=UTF-8", extra, not_found, sizeof not_found - 1, 0);
+        http_respond(c, 404, "text/plain; charset=UTF-8", extra, not_found, sizeof not_found - 1,
+                     0);
         return;
     }
     http_respond_path(c, path, extra);
@@ -193,7 +209,8 @@ void http_respond_file(http_conn *c, const char *root, const char *urlpath, cons
     struct stat st;
     if ((c->req.method != HTTP_GET && c->req.method != HTTP_HEAD) ||
         http_safe_path(root, urlpath, path, sizeof path) < 0) {
-        http_respond(c, 404, "text/plain; charset=UTF-8", extra, not_found, sizeof not_found - 1, 0);
+        http_respond(c, 404, "text/plain; charset=UTF-8", extra, not_found, sizeof not_found - 1,
+                     0);
         return;
     }
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {

@@ -20,11 +20,11 @@ struct tls_ctx {
 struct tls_conn {
     SSL *ssl;
     int fd;
-    unsigned peeked : 1;      /* the first byte was checked for plain HTTP */
-    unsigned read_ww : 1;     /* last read wants the socket writable */
-    unsigned write_wr : 1;    /* last write wants the socket readable */
-    unsigned failed : 1;      /* a TLS error: nothing more goes through */
-    unsigned shut : 1;        /* close_notify sent */
+    unsigned peeked : 1;   /* the first byte was checked for plain HTTP */
+    unsigned read_ww : 1;  /* last read wants the socket writable */
+    unsigned write_wr : 1; /* last write wants the socket readable */
+    unsigned failed : 1;   /* a TLS error: nothing more goes through */
+    unsigned shut : 1;     /* close_notify sent */
     char addr[64];
 };
 
@@ -172,8 +172,8 @@ static void fail_log(tls_conn *c, const char *op)
     char why[512];
     ssl_errors(why, sizeof why);
     c->failed = 1;
-    log_info("TLS %s from %s failed: %s", SSL_is_init_finished(c->ssl) ? op : "handshake",
-             c->addr, why);
+    log_info("TLS %s from %s failed: %s", SSL_is_init_finished(c->ssl) ? op : "handshake", c->addr,
+             why);
 }
 
 ssize_t tls_read(tls_conn *c, int fd, void *buf, size_t n)
@@ -212,9 +212,13 @@ ssize_t tls_read(tls_conn *c, int fd, void *buf, size_t n)
             return (ssize_t)total; /* a later call reports EOF or the error */
         }
         switch (e) {
-        case SSL_ERROR_WANT_WRITE: c->read_ww = 1; /* fall through */
-        case SSL_ERROR_WANT_READ: errno = EAGAIN; return -1;
-        case SSL_ERROR_ZERO_RETURN: return 0; /* close_notify (or EOF, see load) */
+        case SSL_ERROR_WANT_WRITE:
+            c->read_ww = 1; /* fall through */
+        case SSL_ERROR_WANT_READ:
+            errno = EAGAIN;
+            return -1;
+        case SSL_ERROR_ZERO_RETURN:
+            return 0; /* close_notify (or EOF, see load) */
         case SSL_ERROR_SYSCALL:
             ERR_clear_error();
             if (!saved) return 0;
@@ -260,13 +264,18 @@ ssize_t tls_writev(tls_conn *c, int fd, const struct iovec *iov, int iovcnt)
     int e = SSL_get_error(c->ssl, r);
     int saved = errno;
     switch (e) {
-    case SSL_ERROR_WANT_READ: c->write_wr = 1; /* fall through */
-    case SSL_ERROR_WANT_WRITE: errno = EAGAIN; return -1;
+    case SSL_ERROR_WANT_READ:
+        c->write_wr = 1; /* fall through */
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
     case SSL_ERROR_SYSCALL:
         ERR_clear_error();
         errno = saved ? saved : EPIPE;
         return -1;
-    case SSL_ERROR_ZERO_RETURN: errno = EPIPE; return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        errno = EPIPE;
+        return -1;
     default:
         fail_log(c, "write");
         errno = EPROTO;
@@ -274,15 +283,24 @@ ssize_t tls_writev(tls_conn *c, int fd, const struct iovec *iov, int iovcnt)
     }
 }
 
-int tls_read_wants_write(const tls_conn *c) { return c && c->read_ww; }
-int tls_write_wants_read(const tls_conn *c) { return c && c->write_wr; }
+int tls_read_wants_write(const tls_conn *c)
+{
+    return c && c->read_ww;
+}
+int tls_write_wants_read(const tls_conn *c)
+{
+    return c && c->write_wr;
+}
 
 int tls_pending(const tls_conn *c)
 {
     return c && !c->failed && (SSL_pending(c->ssl) > 0 || SSL_has_pending(c->ssl));
 }
 
-int tls_handshake_done(const tls_conn *c) { return !c || SSL_is_init_finished(c->ssl); }
+int tls_handshake_done(const tls_conn *c)
+{
+    return !c || SSL_is_init_finished(c->ssl);
+}
 
 void tls_close_notify(tls_conn *c)
 {

@@ -33,9 +33,18 @@ wire_msg *wire_msg_new(int binary, int prefix, size_t len)
     return m;
 }
 
-char *wire_msg_data(wire_msg *m) { return (char *)m->raw + WIRE_MSG_HEADROOM; }
-size_t wire_msg_len(const wire_msg *m) { return m->len; }
-int wire_msg_binary(const wire_msg *m) { return m->binary; }
+char *wire_msg_data(wire_msg *m)
+{
+    return (char *)m->raw + WIRE_MSG_HEADROOM;
+}
+size_t wire_msg_len(const wire_msg *m)
+{
+    return m->len;
+}
+int wire_msg_binary(const wire_msg *m)
+{
+    return m->binary;
+}
 
 wire_msg *wire_msg_ref(wire_msg *m)
 {

@@ -51,8 +51,7 @@ const char *ws_check_handshake(const http_request *r, char accept[29])
     return NULL;
 }
 
-static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                       void *ud)
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
     struct ws_state *w = ud;
     http_conn *c = w->c;
@@ -102,8 +101,10 @@ static void after_io(http_conn *c)
         w->closing = 1;
         http_gone why = HTTP_GONE_ERROR;
         uint16_t code = wslay_event_get_status_code_sent(w->ctx);
-        if (wslay_event_get_close_received(w->ctx)) why = HTTP_GONE_EOF;
-        else if (code == WSLAY_CODE_MESSAGE_TOO_BIG) why = HTTP_GONE_TOOBIG;
+        if (wslay_event_get_close_received(w->ctx))
+            why = HTTP_GONE_EOF;
+        else if (code == WSLAY_CODE_MESSAGE_TOO_BIG)
+            why = HTTP_GONE_TOOBIG;
         http_conn_detach(c, why);
         http_conn_close_after_flush(c);
     }

@@ -98,8 +98,10 @@ static int read_key(const char *file, unsigned char out[GW_KEY_DIGEST])
         return -1;
     }
     size_t a = 0;
-    while (a < n && isspace((unsigned char)buf[a])) a++;
-    while (n > a && isspace((unsigned char)buf[n - 1])) n--;
+    while (a < n && isspace((unsigned char)buf[a]))
+        a++;
+    while (n > a && isspace((unsigned char)buf[n - 1]))
+        n--;
     if (n - a < KEY_MIN) {
         log_error("key file %s: the key must have at least %d characters", file, KEY_MIN);
         memset(buf, 0, sizeof buf);
@@ -126,7 +128,8 @@ static gw_authkey *key_new(const char *spec, int emitter)
         if (*p == ',') p++;
     }
     if (read_key(k->file, k->digest) < 0) {
-        for (size_t i = 0; i < k->n_nsps; i++) free(k->nsps[i]);
+        for (size_t i = 0; i < k->n_nsps; i++)
+            free(k->nsps[i]);
         free(k->nsps);
         free(k->file);
         free(k);
@@ -176,8 +179,7 @@ void gw_auth_stop(gw_router *r)
     if (!a) return;
     ev_timer_stop(r->loop, &a->grace);
     gw_grace *g, *gt;
-    HASH_ITER(hh, a->graces, g, gt)
-    {
+    HASH_ITER(hh, a->graces, g, gt) {
         HASH_DEL(a->graces, g);
         free(g->nsp);
         free(g);
@@ -185,7 +187,8 @@ void gw_auth_stop(gw_router *r)
     while (a->keys) {
         gw_authkey *k = a->keys;
         a->keys = k->next;
-        for (size_t i = 0; i < k->n_nsps; i++) free(k->nsps[i]);
+        for (size_t i = 0; i < k->n_nsps; i++)
+            free(k->nsps[i]);
         free(k->nsps);
         free(k->file);
         free(k);
@@ -291,16 +294,16 @@ void gw_auth_emitter_msg(gw_router *r, gw_worker *w, const ipc_msg *m)
     if (json_object_get(m->meta, "ack")) { /* EMIT, or BROADCAST (rule 25a): it hears nothing */
         log_warn("emitter %s (pid %ld): %s asking for an ack refused", w->incarnation, w->pid,
                  tname);
-        send_err(r, w, m->nsp.data, m->nsp.len, "meta", "an emitter cannot ask for acknowledgements",
-                 tname);
+        send_err(r, w, m->nsp.data, m->nsp.len, "meta",
+                 "an emitter cannot ask for acknowledgements", tname);
         return;
     }
     if (!m->nsp.len || !names(w->ekey, m->nsp.data, m->nsp.len, 1)) {
         log_warn("emitter %s (pid %ld): %s into %.*s refused: its key (%s) does not name that "
                  "namespace",
                  w->incarnation, w->pid, tname, nl, m->nsp.data, w->ekey->file);
-        send_err(r, w, m->nsp.data, m->nsp.len, "auth", "namespace not allowed for this emitter key",
-                 tname);
+        send_err(r, w, m->nsp.data, m->nsp.len, "auth",
+                 "namespace not allowed for this emitter key", tname);
         return;
     }
     r->h->on_emitter_msg(r->ud, w, m);
@@ -319,7 +322,7 @@ static void arm(gw_router *r)
     double now = ev_now(r->loop), next = 0;
     gw_grace *g, *tmp;
     HASH_ITER(hh, a->graces, g, tmp)
-    if (g->until > 0 && (next == 0 || g->until < next)) next = g->until;
+        if (g->until > 0 && (next == 0 || g->until < next)) next = g->until;
     ev_timer_stop(r->loop, &a->grace);
     if (next > 0) {
         ev_timer_set(&a->grace, next > now ? next - now + 0.001 : 0.001, 0);
@@ -353,8 +356,7 @@ static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
     gw_router *r = t->data;
     double now = ev_now(loop);
     gw_grace *g, *tmp;
-    HASH_ITER(hh, r->auth->graces, g, tmp)
-    {
+    HASH_ITER(hh, r->auth->graces, g, tmp) {
         if (g->until <= 0 || now < g->until) continue;
         g->until = 0;
         if (gw_router_served(r, g->nsp) || gw_sup_worker_expected(r, g->nsp)) continue;

@@ -33,8 +33,8 @@ int gw_router_send(gw_router *r, gw_worker *w, ipc_type type, const char *nsp, c
                    const ipc_buf *att, size_t n_att)
 {
     ipc_buf rid = {w->rid, w->rid_len};
-    if (ipc_send_parts(r->router, &rid, type, nsp, sid, meta, meta_len, data, data_len, att,
-                       n_att, ZMQ_DONTWAIT) == 0)
+    if (ipc_send_parts(r->router, &rid, type, nsp, sid, meta, meta_len, data, data_len, att, n_att,
+                       ZMQ_DONTWAIT) == 0)
         return 0;
     int e = errno;
     if (e == EHOSTUNREACH) {
@@ -52,8 +52,7 @@ int gw_router_send(gw_router *r, gw_worker *w, ipc_type type, const char *nsp, c
 
 static void send_simple(gw_router *r, gw_worker *w, ipc_type t, const char *meta)
 {
-    gw_router_send(r, w, t, w->name, NULL, meta, meta ? strlen(meta) : 0,
-                   NULL, 0, NULL, 0);
+    gw_router_send(r, w, t, w->name, NULL, meta, meta ? strlen(meta) : 0, NULL, 0, NULL, 0);
 }
 
 static void send_error(gw_router *r, const ipc_buf *rid, const char *code, const char *why,
@@ -98,8 +97,10 @@ static unsigned parse_conn_events(json_t *list)
     size_t i;
     json_t *v;
     if (!json_is_array(list)) return 0;
-    json_array_foreach(list, i, v) for (size_t k = 0; k < sizeof names / sizeof *names; k++) if (
-        json_is_string(v) && strcmp(json_string_value(v), names[k].name) == 0) mask |= names[k].bit;
+    json_array_foreach(list, i, v)
+        for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+            if (json_is_string(v) && strcmp(json_string_value(v), names[k].name) == 0)
+                mask |= names[k].bit;
     return mask;
 }
 
@@ -111,7 +112,8 @@ static void hello_emitter(gw_router *r, const ipc_buf *rid, gw_worker *w, const 
     const char *refusal = NULL;
     const gw_authkey *k = gw_auth_emitter(r, key, &refusal);
     if (!k) {
-        log_warn("emitter HELLO refused (pid %ld, incarnation %.40s): %s", pid, incarnation, refusal);
+        log_warn("emitter HELLO refused (pid %ld, incarnation %.40s): %s", pid, incarnation,
+                 refusal);
         send_error(r, rid, "auth", refusal, "HELLO");
         return;
     }
@@ -155,7 +157,8 @@ static void handle_hello(gw_router *r, const ipc_buf *rid, gw_worker *w, const i
     json_t *role = json_object_get(m->meta, "role"), *jkey = json_object_get(m->meta, "key");
     json_t *jpid = json_object_get(m->meta, "pid");
     long claimed_pid = json_is_integer(jpid) ? (long)json_integer_value(jpid) : 0;
-    const char *key = json_is_string(jkey) && json_string_length(jkey) ? json_string_value(jkey) : NULL;
+    const char *key =
+        json_is_string(jkey) && json_string_length(jkey) ? json_string_value(jkey) : NULL;
     if (role && !(json_is_string(role) && (strcmp(json_string_value(role), "worker") == 0 ||
                                            strcmp(json_string_value(role), "emitter") == 0))) {
         send_error(r, rid, "meta", "unknown role", "HELLO");
@@ -187,7 +190,8 @@ static void handle_hello(gw_router *r, const ipc_buf *rid, gw_worker *w, const i
     }
     if (w && w->state == GW_WORKER_SERVING &&
         (w->name[0] != m->nsp.data[0] || strlen(w->name) != m->nsp.len ||
-         memcmp(w->name, m->nsp.data, m->nsp.len) != 0 || strcmp(w->incarnation, incarnation) != 0)) {
+         memcmp(w->name, m->nsp.data, m->nsp.len) != 0 ||
+         strcmp(w->incarnation, incarnation) != 0)) {
         /* Same connection, new life or new namespace: start over. */
         gw_worker_drop(r, w, "worker said HELLO again");
         w = NULL;
@@ -247,7 +251,9 @@ static void handle_frames(gw_router *r, ipc_frames *f)
         log_warn("bad message from worker %s (namespace %s): %s (%s)", w ? w->incarnation : "(new)",
                  w && w->name ? w->name : "?", why, code);
         char tname[16] = "?";
-        if (f->n > 2) snprintf(tname, sizeof tname, "%.*s", (int)(f->bufs[2].len < 15 ? f->bufs[2].len : 15), f->bufs[2].data);
+        if (f->n > 2)
+            snprintf(tname, sizeof tname, "%.*s", (int)(f->bufs[2].len < 15 ? f->bufs[2].len : 15),
+                     f->bufs[2].data);
         send_error(r, rid, code, why, tname);
         return;
     }
@@ -272,7 +278,8 @@ static void handle_frames(gw_router *r, ipc_frames *f)
         break;
     case IPC_PROCESSED: {
         json_t *seq = json_object_get(m.meta, "seq");
-        if (w && json_is_integer(seq)) r->h->on_processed(r->ud, w, (uint64_t)json_integer_value(seq));
+        if (w && json_is_integer(seq))
+            r->h->on_processed(r->ud, w, (uint64_t)json_integer_value(seq));
         if (!w) send_error(r, rid, "hello", "unknown connection: HELLO first", "PROCESSED");
         break;
     }
@@ -288,8 +295,8 @@ static void handle_frames(gw_router *r, ipc_frames *f)
             send_error(r, rid, "hello", "HELLO first", ipc_type_name(m.type));
             break;
         }
-        if (m.nsp.len && (strlen(w->name) != m.nsp.len ||
-                          memcmp(w->name, m.nsp.data, m.nsp.len) != 0)) {
+        if (m.nsp.len &&
+            (strlen(w->name) != m.nsp.len || memcmp(w->name, m.nsp.data, m.nsp.len) != 0)) {
             send_error(r, rid, "meta", "namespace is not the one this worker serves",
                        ipc_type_name(m.type));
             break;
@@ -343,7 +350,10 @@ static void zidle_cb(struct ev_loop *loop, ev_idle *w, int revents)
     kick(r);
 }
 
-static void zprep_cb(struct ev_loop *loop, ev_prepare *w, int revents) { kick(w->data); }
+static void zprep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    kick(w->data);
+}
 
 static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -351,8 +361,7 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
     double now = ev_now(loop);
     double limit = 3.0 * r->opt.heartbeat_ms / 1000.0;
     gw_worker *w, *tmp;
-    HASH_ITER(hh, r->workers, w, tmp)
-    {
+    HASH_ITER(hh, r->workers, w, tmp) {
         if (now - w->last_seen > limit) {
             long pid = w->pid;
             int hung = w->last_seen >= 0, w_spawned = w->spawned;
@@ -361,7 +370,8 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
             if (hung && w_spawned) gw_sup_kill_hung(r, pid);
             continue;
         }
-        if (revents & EV_TIMER && t->repeat > 0) w->ping_sent = ev_time(), send_simple(r, w, IPC_PING, NULL);
+        if (revents & EV_TIMER && t->repeat > 0)
+            w->ping_sent = ev_time(), send_simple(r, w, IPC_PING, NULL);
     }
 }
 
@@ -404,7 +414,8 @@ int gw_router_start(gw_router *r)
         if (ipc_curve_read_key(r->opt.ipc_curve_secret, secret) < 0 ||
             ipc_curve_server(r->router, secret, pub) < 0) {
             log_error("--ipc-curve-secret %s: %s", r->opt.ipc_curve_secret,
-                      errno == EINVAL ? "not a Z85 CURVE secret key (40 characters)" : strerror(errno));
+                      errno == EINVAL ? "not a Z85 CURVE secret key (40 characters)"
+                                      : strerror(errno));
             memset(secret, 0, sizeof secret);
             return -1;
         }
@@ -440,8 +451,7 @@ void gw_router_stop(gw_router *r)
 {
     struct ev_loop *loop = r->loop;
     gw_worker *w, *tmp;
-    HASH_ITER(hh, r->workers, w, tmp)
-    {
+    HASH_ITER(hh, r->workers, w, tmp) {
         send_simple(r, w, IPC_BYE, "{\"reason\":\"server shutting down\"}");
         gw_worker_drop(r, w, "server shutting down");
     }
@@ -504,4 +514,7 @@ void gw_router_retire(gw_router *r, const char *nsp)
     w->name = NULL;
 }
 
-const char *gw_router_endpoint(const gw_router *r) { return r->endpoint; }
+const char *gw_router_endpoint(const gw_router *r)
+{
+    return r->endpoint;
+}

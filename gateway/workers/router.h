@@ -81,7 +81,7 @@ typedef enum {
 
 struct gw_worker {
     gw_worker_state state;
-    char *name;      /* the namespace it serves (NULL: an emitter) */
+    char *name;         /* the namespace it serves (NULL: an emitter) */
     struct gw_nsp *nsp; /* the layer above's handle for it: set and read there only */
     /* Client packets in flight (sent, not yet PROCESSED): the layer above's. */
     uint64_t next_seq; /* seq of the next EVENT/ACK sent */
@@ -93,12 +93,12 @@ struct gw_worker {
     char incarnation[64];
     long pid;
     unsigned conn_events;
-    double last_seen; /* ev_now */
-    int spawned;      /* authenticated by the key of a child we spawned: pid is ours */
+    double last_seen;              /* ev_now */
+    int spawned;                   /* authenticated by the key of a child we spawned: pid is ours */
     const struct gw_authkey *ekey; /* the emitter key it presented */
-    double ping_sent, rtt; /* ev_time of our last PING; seconds to its PONG (-1 none yet) */
-    UT_hash_handle hh;     /* gw_router.workers, by rid */
-    UT_hash_handle hh_served; /* gw_router.served, by name (SERVING only) */
+    double ping_sent, rtt;         /* ev_time of our last PING; seconds to its PONG (-1 none yet) */
+    UT_hash_handle hh;             /* gw_router.workers, by rid */
+    UT_hash_handle hh_served;      /* gw_router.served, by name (SERVING only) */
 };
 
 /* What the layer above hears; ud is gw_router_new's. */
@@ -138,8 +138,8 @@ struct gw_router {
     gw_router_options opt;
     const gw_router_handler *h;
     void *ud;
-    int shutting_down; /* set by the layer above when its shutdown begins */
-    int ready;         /* on_ready was called */
+    int shutting_down;  /* set by the layer above when its shutdown begins */
+    int ready;          /* on_ready was called */
     gw_worker *workers; /* by routing id */
     gw_worker *served;  /* SERVING ones by namespace name */
     void *zctx;

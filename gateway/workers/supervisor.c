@@ -26,7 +26,6 @@
 #define STOP_WAIT_MS 2000 /* at shutdown, a spawned worker's time to exit after SIGTERM */
 #define STOP_POLL_MS 10   /* ... checked this often */
 
-
 /* A spawned worker we sent BYE to (replaced by a worker with the
  * namespace's key) stays quiet by rule 15; once the namespace has no worker
  * again it is needed: restart it (not counted as a crash, child_cb). */
@@ -184,8 +183,7 @@ int gw_sup_pattern_matches(gw_router *r, const char *nsp, size_t len)
 int gw_sup_given_up(gw_router *r, const char *nsp)
 {
     for (gw_child *c = r->children; c; c = c->next)
-        if (c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp) == 0)
-            return 1;
+        if (c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp) == 0) return 1;
     return 0;
 }
 
@@ -194,8 +192,7 @@ int gw_sup_worker_expected(gw_router *r, const char *nsp)
     if (r->shutting_down) return 0;
     if (gw_auth_in_grace(r, nsp)) return 1;
     for (gw_child *c = r->children; c; c = c->next)
-        if (!c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp) == 0)
-            return 1;
+        if (!c->given_up && !c->retiring && !c->draining && strcmp(c->nsp, nsp) == 0) return 1;
     return 0;
 }
 
@@ -276,17 +273,21 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     gw_wout_destroy(&c->out); /* its last words come before the exit line */
     int st = w->rstatus;
     if (WIFSIGNALED(st))
-        gw_log_fields(GW_LOG_WARN, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "signal", GW_FNUM(WTERMSIG(st))),
-                      "worker for %s (pid %d) killed by signal %d", c->nsp, (int)c->pid, WTERMSIG(st));
+        gw_log_fields(
+            GW_LOG_WARN,
+            GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "signal", GW_FNUM(WTERMSIG(st))),
+            "worker for %s (pid %d) killed by signal %d", c->nsp, (int)c->pid, WTERMSIG(st));
     else
-        gw_log_fields(GW_LOG_WARN, GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "status", GW_FNUM(WEXITSTATUS(st))),
-                      "worker for %s (pid %d) exited with status %d", c->nsp, (int)c->pid, WEXITSTATUS(st));
+        gw_log_fields(
+            GW_LOG_WARN,
+            GW_FIELDS("nsp", c->nsp, "pid", GW_FNUM(c->pid), "status", GW_FNUM(WEXITSTATUS(st))),
+            "worker for %s (pid %d) exited with status %d", c->nsp, (int)c->pid, WEXITSTATUS(st));
     gw_worker *wk, *tmp;
     long dead = (long)c->pid;
-    c->pid = 0; /* reaped: never signal that number again (gw_sup_wake_dismissed) */
+    c->pid = 0;           /* reaped: never signal that number again (gw_sup_wake_dismissed) */
     c->key_hex[0] = '\0'; /* its key dies with it */
-    HASH_ITER(hh, r->workers, wk, tmp) if (wk->spawned && wk->pid == dead)
-        gw_worker_drop(r, wk, "worker process exited");
+    HASH_ITER(hh, r->workers, wk, tmp)
+        if (wk->spawned && wk->pid == dead) gw_worker_drop(r, wk, "worker process exited");
     c->hello_seen = 1; /* do not hold the listener for a dead worker */
     if (!r->ready) maybe_listen(r);
     if (c->retiring || c->draining) {
@@ -317,7 +318,8 @@ static int spawn(gw_router *r, gw_child *c)
      * thread held at fork time). */
     extern char **environ;
     size_t n = 0;
-    while (environ[n]) n++;
+    while (environ[n])
+        n++;
     char **envp = xcalloc(n + 7, sizeof *envp);
     gw_auth_new_spawn_key(c); /* rule 10a: this process's own key, for its namespace only */
     size_t k = 0;
@@ -341,7 +343,8 @@ static int spawn(gw_router *r, gw_child *c)
     snprintf(pidenv, sizeof pidenv, "IOGATE_GATEWAY_PID=%ld", (long)getpid());
     envp[k++] = pidenv;
     char *own[4];
-    size_t l0 = strlen(r->endpoint) + 17, l1 = strlen(c->nsp) + 18, l2 = strlen(r->incarnation) + 16;
+    size_t l0 = strlen(r->endpoint) + 17, l1 = strlen(c->nsp) + 18,
+           l2 = strlen(r->incarnation) + 16;
     own[0] = xmalloc(l0);
     snprintf(own[0], l0, "IOGATE_ENDPOINT=%s", r->endpoint);
     own[1] = xmalloc(l1);
@@ -378,7 +381,8 @@ static int spawn(gw_router *r, gw_child *c)
     }
     int e = errno;
     free(line);
-    for (int i = 0; i < 4; i++) free(own[i]);
+    for (int i = 0; i < 4; i++)
+        free(own[i]);
     free(envp);
     if (pid < 0) {
         log_error("fork for worker %s: %s", c->nsp, strerror(e));
@@ -402,7 +406,8 @@ static void startup_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     gw_router *r = t->data;
     for (gw_child *c = r->children; c; c = c->next)
-        if (!c->hello_seen) log_warn("worker for %s has not said HELLO yet; listening anyway", c->nsp);
+        if (!c->hello_seen)
+            log_warn("worker for %s has not said HELLO yet; listening anyway", c->nsp);
     r->ready = 1;
     r->h->on_ready(r->ud);
 }

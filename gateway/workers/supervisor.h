@@ -20,9 +20,9 @@
  * dying young, and after crash_limit exits within crash_window_ms the
  * gateway gives up on it (logged) until a SIGHUP or restart. */
 struct gw_child {
-    int dynamic;  /* started for a pattern: retired when idle */
-    int retiring; /* SIGTERM sent on purpose: do not restart */
-    int draining; /* removed by a reload: stop once its namespace is empty */
+    int dynamic;              /* started for a pattern: retired when idle */
+    int retiring;             /* SIGTERM sent on purpose: do not restart */
+    int draining;             /* removed by a reload: stop once its namespace is empty */
     struct gw_template *tmpl; /* the pattern a dynamic child was started for */
     ev_child watcher;
     ev_timer restart;
@@ -33,13 +33,13 @@ struct gw_child {
     int hello_seen;
     int given_up;
     unsigned backoff_ms;
-    double started;          /* ev_now at the last spawn */
-    double window_start;     /* ev_now when the current crash window opened */
-    unsigned n_crashes;      /* exits within that window */
-    char key_hex[65];        /* IOGATE_WORKER_KEY of the running process (authority.c) */
+    double started;      /* ev_now at the last spawn */
+    double window_start; /* ev_now when the current crash window opened */
+    unsigned n_crashes;  /* exits within that window */
+    char key_hex[65];    /* IOGATE_WORKER_KEY of the running process (authority.c) */
     unsigned char key_digest[32];
-    int bye_sent;            /* its worker got BYE: its exit is not a crash */
-    struct gw_wout *out;     /* its stdout/stderr pipes, re-emitted as log lines (wout.c) */
+    int bye_sent;        /* its worker got BYE: its exit is not a crash */
+    struct gw_wout *out; /* its stdout/stderr pipes, re-emitted as log lines (wout.c) */
     struct gw_child *next;
 };
 

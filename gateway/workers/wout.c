@@ -34,7 +34,8 @@ static void emit(stream *st, const char *p, size_t n, const char *note)
     snprintf(label, sizeof label, "worker[%s pid %ld]", o->nsp, (long)o->pid);
     snprintf(pid, sizeof pid, "#%ld", (long)o->pid);
     if (n && p[n - 1] == '\r') n--;
-    const char *f[] = {"nsp", o->nsp, "pid", pid, "stream", st->name, note ? "note" : NULL, note, NULL};
+    const char *f[] = {"nsp", o->nsp, "pid", pid, "stream", st->name, note ? "note" : NULL,
+                       note,  NULL};
     if (!note) {
         gw_log_raw(GW_LOG_INFO, "worker", label, f, p, n);
         return;
@@ -53,18 +54,22 @@ static void lines(stream *st, int flush)
     size_t start = 0;
     for (size_t i = 0; i < st->len; i++) {
         if (st->buf[i] != '\n') continue;
-        if (st->skipping) st->skipping = 0;
-        else emit(st, st->buf + start, i - start, NULL);
+        if (st->skipping)
+            st->skipping = 0;
+        else
+            emit(st, st->buf + start, i - start, NULL);
         start = i + 1;
     }
-    if (st->skipping) start = st->len; /* still inside the cut line */
+    if (st->skipping)
+        start = st->len; /* still inside the cut line */
     else if (st->len - start == sizeof st->buf || (flush && st->len > start)) {
         /* A full buffer without a newline: emit it cut; the rest of that
          * line is skipped.  At exit a partial last line is emitted as is. */
         int cut = st->len - start == sizeof st->buf && !flush;
         emit(st, st->buf + start, st->len - start,
              cut ? "line cut at " GW_WOUT_STR(GW_WOUT_MAX_LINE) " bytes; the rest of it is dropped"
-                 : flush ? "no newline at exit" : NULL);
+             : flush ? "no newline at exit"
+                     : NULL);
         st->skipping = cut;
         start = st->len;
     }
@@ -116,8 +121,9 @@ gw_wout *gw_wout_new(struct ev_loop *loop, const char *nsp)
         int fds[2];
         /* O_CLOEXEC: other workers must not inherit this one's pipe. */
         if (pipe2(fds, O_CLOEXEC) < 0) {
-            log_warn("worker for %s: cannot make an output pipe (%s); it writes to the gateway's stderr",
-                     nsp, strerror(errno));
+            log_warn(
+                "worker for %s: cannot make an output pipe (%s); it writes to the gateway's stderr",
+                nsp, strerror(errno));
             st->rfd = st->wfd = -1;
             if (i) close(o->s[0].rfd), close(o->s[0].wfd);
             free(o->nsp);
@@ -154,7 +160,8 @@ void gw_wout_started(gw_wout *o, pid_t pid)
 void gw_wout_drain(gw_wout *o)
 {
     if (!o) return;
-    for (int i = 0; i < 2; i++) pump(o, &o->s[i], 16);
+    for (int i = 0; i < 2; i++)
+        pump(o, &o->s[i], 16);
 }
 
 void gw_wout_destroy(gw_wout **po)

@@ -37,9 +37,9 @@ typedef struct {
     char path[256];          /* Engine.IO path, with trailing '/' */
     char nsp[128];           /* namespace, "/" by default */
     size_t nsp_len;
-    struct in_addr *src;     /* source addresses to bind (round robin), may be empty */
+    struct in_addr *src; /* source addresses to bind (round robin), may be empty */
     size_t nsrc;
-    void *tls;               /* SSL_CTX for https:// targets (WSS, HTTPS polling), NULL = plain */
+    void *tls; /* SSL_CTX for https:// targets (WSS, HTTPS polling), NULL = plain */
 } bench_target;
 
 /* ------------------------------------------------------------------ */
@@ -48,14 +48,14 @@ typedef struct {
 enum bconn_transport { BT_WEBSOCKET = 0, BT_POLLING = 1 };
 
 enum bconn_state {
-    BC_IDLE = 0,   /* no socket */
-    BC_TCP,        /* connect() in progress */
-    BC_HTTP,       /* waiting for an HTTP response (upgrade or polling) */
-    BC_EIO_OPEN,   /* WebSocket up, waiting for the Engine.IO open packet */
-    BC_SIO_WAIT,   /* Socket.IO CONNECT sent, waiting for its answer */
-    BC_READY,      /* namespace connected */
-    BC_CLOSING,    /* polling: close packet posted, waiting for "ok" */
-    BC_CLOSED      /* closed; the owner may reopen the slot */
+    BC_IDLE = 0, /* no socket */
+    BC_TCP,      /* connect() in progress */
+    BC_HTTP,     /* waiting for an HTTP response (upgrade or polling) */
+    BC_EIO_OPEN, /* WebSocket up, waiting for the Engine.IO open packet */
+    BC_SIO_WAIT, /* Socket.IO CONNECT sent, waiting for its answer */
+    BC_READY,    /* namespace connected */
+    BC_CLOSING,  /* polling: close packet posted, waiting for "ok" */
+    BC_CLOSED    /* closed; the owner may reopen the slot */
 };
 
 typedef struct bconn bconn;
@@ -64,12 +64,12 @@ typedef struct bconn bconn;
  * connection and may close it (bconn_close), but must not reopen a slot
  * from inside a callback: mark it and reopen from a prepare/timer. */
 typedef struct {
-    void (*ready)(bconn *c);              /* Socket.IO CONNECT answered */
+    void (*ready)(bconn *c); /* Socket.IO CONNECT answered */
     /* An EVENT: name (not NUL-terminated) and the whole Socket.IO packet
      * text; ack_id >= 0 when the server asked for an ack. */
     void (*event)(bconn *c, const char *name, size_t name_len, const char *pkt, size_t len,
                   int64_t ack_id);
-    void (*ack)(bconn *c, int64_t id);    /* an ACK for one of our emits */
+    void (*ack)(bconn *c, int64_t id); /* an ACK for one of our emits */
     void (*closed)(bconn *c, const char *why, bool error);
 } bconn_ops;
 
@@ -81,38 +81,38 @@ typedef struct {
 
 struct bconn {
     int fd;
-    void *ssl;                      /* SSL of a TLS target, else NULL */
-    bool ssl_read_ww;               /* the last SSL_read must write first */
-    int slot;                       /* index in the owner's array */
+    void *ssl;        /* SSL of a TLS target, else NULL */
+    bool ssl_read_ww; /* the last SSL_read must write first */
+    int slot;         /* index in the owner's array */
     enum bconn_state state;
     enum bconn_transport transport;
     ev_io rio, wio;
-    bbuf out;                       /* bytes to write */
-    bbuf in;                        /* unparsed bytes kept between reads */
-    bbuf msg;                       /* WebSocket fragments / HTTP body */
-    int msg_op;                     /* opcode of a fragmented message */
+    bbuf out;   /* bytes to write */
+    bbuf in;    /* unparsed bytes kept between reads */
+    bbuf msg;   /* WebSocket fragments / HTTP body */
+    int msg_op; /* opcode of a fragmented message */
     http_parser hp;
-    int http_done;                  /* the current HTTP response is complete */
-    int hdr_accept;                 /* last header field was Sec-WebSocket-Accept */
+    int http_done;  /* the current HTTP response is complete */
+    int hdr_accept; /* last header field was Sec-WebSocket-Accept */
     int accept_ok;
-    bool poll_post;                 /* the request in flight is a POST */
-    char ws_accept[32];             /* expected Sec-WebSocket-Accept */
-    char sid[64];                   /* Engine.IO session id (polling) */
-    bool dirty;                     /* on the flush list */
+    bool poll_post;     /* the request in flight is a POST */
+    char ws_accept[32]; /* expected Sec-WebSocket-Accept */
+    char sid[64];       /* Engine.IO session id (polling) */
+    bool dirty;         /* on the flush list */
     bconn *next_dirty;
-    uint64_t t_start;               /* when this connection attempt began */
-    uint64_t gen;                   /* bumped on every open */
+    uint64_t t_start; /* when this connection attempt began */
+    uint64_t gen;     /* bumped on every open */
     const bconn_ops *ops;
-    void *user;                     /* the scenario's per-connection state */
+    void *user; /* the scenario's per-connection state */
 };
 
 /* Process-wide client statistics (all connections). */
 typedef struct {
     uint64_t bytes_in, bytes_out;
-    uint64_t msgs_in, msgs_out;     /* Engine.IO messages */
-    uint64_t pings;                 /* Engine.IO pings answered */
-    uint64_t conn_errors;           /* failed or lost connections */
-    uint64_t proto_errors;          /* unexpected bytes from the server */
+    uint64_t msgs_in, msgs_out; /* Engine.IO messages */
+    uint64_t pings;             /* Engine.IO pings answered */
+    uint64_t conn_errors;       /* failed or lost connections */
+    uint64_t proto_errors;      /* unexpected bytes from the server */
     const char *last_error;
 } bconn_stats;
 extern bconn_stats g_cstats;
@@ -160,7 +160,7 @@ uint64_t hist_quantile(const hist *h, double q);
 /* Server processes (/proc) */
 
 typedef struct {
-    int pid[64];      /* the given pids and their descendants */
+    int pid[64]; /* the given pids and their descendants */
     size_t n;
     uint64_t cpu_ticks; /* utime+stime summed */
     uint64_t rss_kb;    /* VmRSS summed */

@@ -30,7 +30,7 @@ static bconn *g_dirty;          /* connections with output to flush */
 static char g_rbuf[256 * 1024]; /* shared read buffer */
 static uint8_t g_rand[4096];    /* pool of random bytes for frame masks */
 static size_t g_rand_off = sizeof(g_rand);
-static size_t g_src_next;       /* round robin over source addresses */
+static size_t g_src_next; /* round robin over source addresses */
 
 uint64_t now_ns(void)
 {
@@ -70,7 +70,8 @@ static void bbuf_reserve(bbuf *b, size_t extra)
         if (b->len + extra <= b->cap) return;
     }
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra) cap *= 2;
+    while (cap < b->len + extra)
+        cap *= 2;
     b->p = xrealloc(b->p, cap);
     b->cap = cap;
 }
@@ -117,7 +118,8 @@ static void ws_frame(bconn *c, int opcode, const char *a, size_t alen, const cha
         hl = 4;
     } else {
         h[1] = 0x80 | 127;
-        for (int i = 0; i < 8; i++) h[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
         hl = 10;
     }
     uint8_t mask[4];
@@ -140,7 +142,8 @@ static void ws_frame(bconn *c, int opcode, const char *a, size_t alen, const cha
         v ^= m8;
         memcpy(p + k, &v, 8);
     }
-    for (; k < n; k++) p[k] ^= mask[k & 3];
+    for (; k < n; k++)
+        p[k] ^= mask[k & 3];
     c->out.len += hl + n;
     g_cstats.msgs_out++;
     mark_dirty(c);
@@ -193,10 +196,17 @@ static ssize_t ssl_io(bconn *c, void *buf, size_t n, bool wr)
         if (!ev_is_active(&c->wio)) ev_io_start(g_loop, &c->wio);
         errno = EAGAIN;
         return -1;
-    case SSL_ERROR_WANT_READ: errno = EAGAIN; return -1;
-    case SSL_ERROR_ZERO_RETURN: return 0;
-    case SSL_ERROR_SYSCALL: errno = saved ? saved : EPIPE; return saved ? -1 : 0;
-    default: errno = EPROTO; return -1;
+    case SSL_ERROR_WANT_READ:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        errno = saved ? saved : EPIPE;
+        return saved ? -1 : 0;
+    default:
+        errno = EPROTO;
+        return -1;
     }
 }
 
@@ -346,7 +356,8 @@ static void sio_packet(bconn *c, const char *p, size_t n)
     size_t nsp_len = 1;
     if (i < n && p[i] == '/') {
         size_t j = i;
-        while (j < n && p[j] != ',') j++;
+        while (j < n && p[j] != ',')
+            j++;
         if (j == n) {
             nsp = p + i;
             nsp_len = j - i;
@@ -381,7 +392,8 @@ static void sio_packet(bconn *c, const char *p, size_t n)
         /* ["name", …] — the name is a JSON string; ours have no escapes. */
         if (i + 2 > n || p[i] != '[' || p[i + 1] != '"') goto bad;
         size_t s = i + 2, e = s;
-        while (e < n && p[e] != '"') e++;
+        while (e < n && p[e] != '"')
+            e++;
         if (e == n) goto bad;
         if (c->ops->event) c->ops->event(c, p + s, e - s, p, n, id);
         return;
@@ -447,7 +459,8 @@ static ssize_t ws_input(bconn *c, uint8_t *buf, size_t len)
         } else if (plen == 127) {
             if (len - off < 10) break;
             plen = 0;
-            for (int i = 0; i < 8; i++) plen = (plen << 8) | h[2 + i];
+            for (int i = 0; i < 8; i++)
+                plen = (plen << 8) | h[2 + i];
             hl = 10;
         }
         if (plen > (64u << 20)) {
@@ -458,7 +471,8 @@ static ssize_t ws_input(bconn *c, uint8_t *buf, size_t len)
         if (len - off < hl + plen) break;
         uint8_t *p = h + hl;
         if (masked)
-            for (uint64_t i = 0; i < plen; i++) p[i] ^= h[hl - 4 + (i & 3)];
+            for (uint64_t i = 0; i < plen; i++)
+                p[i] ^= h[hl - 4 + (i & 3)];
         off += hl + (size_t)plen;
         switch (op) {
         case 0x0: /* continuation */
@@ -608,7 +622,8 @@ static void polling_response(bconn *c)
         }
         s += 7;
         size_t k = 0;
-        while (s + k < b + n && s[k] != '"' && k < sizeof(c->sid) - 1) k++;
+        while (s + k < b + n && s[k] != '"' && k < sizeof(c->sid) - 1)
+            k++;
         memcpy(c->sid, s, k);
         c->sid[k] = 0;
         g_cstats.msgs_in++;

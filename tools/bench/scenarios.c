@@ -27,7 +27,7 @@ bench_opts O;
 bench_run R;
 
 static struct ev_loop *loop;
-static bconn *conns;      /* O.clients slots (+1 for the broadcast sender) */
+static bconn *conns; /* O.clients slots (+1 for the broadcast sender) */
 static size_t nconns;
 static ev_prepare prep;
 /* fixed-rate wakes at each scheduled send time from a timerfd: libev's
@@ -40,37 +40,43 @@ static ev_timer tick, hard;
 
 /* Per-connection scenario state. */
 typedef struct {
-    uint64_t *ts;         /* send (or scheduled) times of outstanding emits */
+    uint64_t *ts; /* send (or scheduled) times of outstanding emits */
     size_t cap, head, tail;
     int64_t next_id;
     uint64_t recvd;
     bool joined;
-    bool up;              /* counted as ready (broadcast receivers: joined) */
-    uint64_t retry_at;    /* connect scenario: no reopen before this */
+    bool up;           /* counted as ready (broadcast receivers: joined) */
+    uint64_t retry_at; /* connect scenario: no reopen before this */
 } cstate;
 static cstate *cs;
 
-static char *payload;     /* "xxxx…" as a JSON string */
+static char *payload; /* "xxxx…" as a JSON string */
 static size_t payload_len;
-static char *bcast_args;  /* "room","xxxx…" */
+static char *bcast_args; /* "room","xxxx…" */
 static size_t bcast_args_len;
 static char room_arg[160];
 
 /* broadcast */
-static uint64_t *bts;     /* send time of outstanding broadcasts, by seq % window */
-static uint32_t *bdone;   /* receivers that got it, by seq % window */
+static uint64_t *bts;   /* send time of outstanding broadcasts, by seq % window */
+static uint32_t *bdone; /* receivers that got it, by seq % window */
 static uint64_t bsent, bcompleted;
-static size_t receivers;  /* receivers joined when traffic started */
+static size_t receivers; /* receivers joined when traffic started */
 
 /* fixed-rate */
-static uint64_t fr_next;  /* next message number */
+static uint64_t fr_next; /* next message number */
 static uint64_t fr_t0;
 static size_t *ready_list, nready;
 
 static uint64_t opened, pending; /* setup: connections opened / not yet ready */
 
-static double secs(uint64_t ns) { return (double)ns / 1e9; }
-static cstate *st(bconn *c) { return &cs[c->slot]; }
+static double secs(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+static cstate *st(bconn *c)
+{
+    return &cs[c->slot];
+}
 
 static uint64_t client_cpu_ns(void)
 {
@@ -88,7 +94,8 @@ static void ring_push(cstate *s, uint64_t t)
     if (s->head - s->tail == s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 16;
         uint64_t *n = xmalloc(ncap * sizeof(*n));
-        for (size_t i = 0; i < s->head - s->tail; i++) n[i] = s->ts[(s->tail + i) % s->cap];
+        for (size_t i = 0; i < s->head - s->tail; i++)
+            n[i] = s->ts[(s->tail + i) % s->cap];
         free(s->ts);
         s->ts = n;
         s->head -= s->tail;
@@ -105,7 +112,10 @@ static bool ring_pop(cstate *s, uint64_t *t)
     return true;
 }
 
-static size_t ring_len(const cstate *s) { return s->head - s->tail; }
+static size_t ring_len(const cstate *s)
+{
+    return s->head - s->tail;
+}
 
 /* ------------------------------------------------------------------ */
 /* Counting */
@@ -122,7 +132,10 @@ static void count_op(uint64_t lat_ns, uint64_t sent_at)
 /* ------------------------------------------------------------------ */
 /* echo and fixed-rate */
 
-static bool traffic_on(void) { return R.phase == PH_WARMUP || R.phase == PH_MEASURE; }
+static bool traffic_on(void)
+{
+    return R.phase == PH_WARMUP || R.phase == PH_MEASURE;
+}
 
 static void echo_send(bconn *c, uint64_t t)
 {
@@ -135,7 +148,8 @@ static void echo_fill(bconn *c)
 {
     if (!traffic_on() || c->state != BC_READY) return;
     cstate *s = st(c);
-    while (ring_len(s) < (size_t)O.window) echo_send(c, now_ns());
+    while (ring_len(s) < (size_t)O.window)
+        echo_send(c, now_ns());
 }
 
 static void echo_answer(bconn *c)
@@ -205,9 +219,10 @@ static void start_timerfd(void)
 {
     uint64_t period = (uint64_t)(1e9 / O.rate);
     if (period == 0) period = 1;
-    struct itimerspec its = {
-        .it_interval = {.tv_sec = (time_t)(period / 1000000000u), .tv_nsec = (long)(period % 1000000000u)},
-        .it_value = {.tv_sec = (time_t)(fr_t0 / 1000000000u), .tv_nsec = (long)(fr_t0 % 1000000000u)}};
+    struct itimerspec its = {.it_interval = {.tv_sec = (time_t)(period / 1000000000u),
+                                             .tv_nsec = (long)(period % 1000000000u)},
+                             .it_value = {.tv_sec = (time_t)(fr_t0 / 1000000000u),
+                                          .tv_nsec = (long)(fr_t0 % 1000000000u)}};
     timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
@@ -330,7 +345,8 @@ static void start_traffic(void)
         start_timerfd();
     }
     if (O.scenario == SC_ECHO)
-        for (size_t i = 0; i < nconns; i++) echo_fill(&conns[i]);
+        for (size_t i = 0; i < nconns; i++)
+            echo_fill(&conns[i]);
     if (O.warmup <= 0 || O.scenario == SC_IDLE) {
         R.phase = PH_MEASURE;
         R.t_meas = R.t_warm;
@@ -504,7 +520,8 @@ int bench_run_scenario(void)
 
     ev_run(loop, 0);
 
-    for (size_t i = 0; i < nconns; i++) bconn_close(&conns[i], true);
+    for (size_t i = 0; i < nconns; i++)
+        bconn_close(&conns[i], true);
     for (size_t i = 0; i < nconns; i++) {
         bconn_free(&conns[i]);
         free(cs[i].ts);

@@ -27,19 +27,19 @@ typedef struct {
 typedef struct {
     enum phase phase;
     uint64_t t0, t_setup, t_warm, t_meas, t_end; /* now_ns() at each phase */
-    uint64_t ops;           /* operations completed during measure */
-    uint64_t ops_total;     /* … in every phase */
-    hist lat;               /* latencies of the measured operations */
-    uint64_t ready, joined; /* clients connected / joined the room */
-    uint64_t failed;        /* clients that never became ready */
-    uint64_t lost;          /* clients lost after being ready */
-    uint64_t unexpected;    /* packets the scenario did not expect */
-    uint64_t extra;         /* echo events besides acks (--ack) */
-    uint64_t skipped;       /* fixed-rate sends skipped (server far behind) */
+    uint64_t ops;                                /* operations completed during measure */
+    uint64_t ops_total;                          /* … in every phase */
+    hist lat;                                    /* latencies of the measured operations */
+    uint64_t ready, joined;                      /* clients connected / joined the room */
+    uint64_t failed;                             /* clients that never became ready */
+    uint64_t lost;                               /* clients lost after being ready */
+    uint64_t unexpected;                         /* packets the scenario did not expect */
+    uint64_t extra;                              /* echo events besides acks (--ack) */
+    uint64_t skipped;                            /* fixed-rate sends skipped (server far behind) */
     bool timed_out;
     proc_sample pbase, p0, p1; /* server: before setup, measure start/end */
-    uint64_t cpu0, cpu1;    /* this process's CPU (ns) at measure start/end */
-    bconn_stats cs0, cs1;   /* client counters at measure start/end */
+    uint64_t cpu0, cpu1;       /* this process's CPU (ns) at measure start/end */
+    bconn_stats cs0, cs1;      /* client counters at measure start/end */
 } bench_run;
 
 extern bench_opts O;

@@ -47,10 +47,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define HWM 100000       /* gateway/sio.c's --ipc-sndhwm default, workers/c HWM */
-#define BATCH 1024       /* messages handled per wake-up before polling again */
+#define HWM 100000 /* gateway/sio.c's --ipc-sndhwm default, workers/c HWM */
+#define BATCH 1024 /* messages handled per wake-up before polling again */
 #define MAX_FRAMES 16
-#define MAX_THREADS 32   /* per process: main + libzmq's I/O and reaper threads */
+#define MAX_THREADS 32 /* per process: main + libzmq's I/O and reaper threads */
 
 enum mode { M_FIXED = 0, M_SATURATED };
 enum fphase { F_SETUP = 0, F_WARMUP, F_MEASURE, F_DONE };
@@ -62,19 +62,27 @@ static struct {
     const char *json_path, *label;
     bool quiet;
     uint64_t min_ops;
-} O = {.rate = 20000, .duration = 5, .warmup = 1, .setup_timeout = 10, .max_time = -1,
-       .window = 400, .size = 100, .frames = 1, .cpu = -1, .min_ops = 1};
+} O = {.rate = 20000,
+       .duration = 5,
+       .warmup = 1,
+       .setup_timeout = 10,
+       .max_time = -1,
+       .window = 400,
+       .size = 100,
+       .frames = 1,
+       .cpu = -1,
+       .min_ops = 1};
 
 /* Shared (MAP_SHARED, before fork) between this process and the gateway
  * side: phases go down, counts and latencies come up. */
 typedef struct {
     _Atomic int phase;
-    _Atomic int ready;            /* the gateway side heard the worker's hello */
+    _Atomic int ready;              /* the gateway side heard the worker's hello */
     _Atomic uint64_t t_meas, t_end; /* CLOCK_MONOTONIC ns, set by the orchestrator */
-    uint64_t ops;                 /* round trips measured */
-    uint64_t sent, received;      /* every phase */
-    uint64_t skipped;             /* sends refused with EAGAIN (high-water mark) */
-    uint64_t unroutable;          /* EHOSTUNREACH (ROUTER_MANDATORY) */
+    uint64_t ops;                   /* round trips measured */
+    uint64_t sent, received;        /* every phase */
+    uint64_t skipped;               /* sends refused with EAGAIN (high-water mark) */
+    uint64_t unroutable;            /* EHOSTUNREACH (ROUTER_MANDATORY) */
     char error[200];
     hist lat;
 } shared_t;
@@ -90,7 +98,10 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void on_stop(int sig) { g_stop = 1; }
+static void on_stop(int sig)
+{
+    g_stop = 1;
+}
 
 static void child_setup(void)
 {
@@ -102,7 +113,8 @@ static void child_setup(void)
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(O.cpu, &set);
-        if (sched_setaffinity(0, sizeof set, &set) != 0) perror("iogate-zmq-floor: sched_setaffinity");
+        if (sched_setaffinity(0, sizeof set, &set) != 0)
+            perror("iogate-zmq-floor: sched_setaffinity");
     }
 }
 
@@ -191,9 +203,12 @@ static int send_one(void *r, uint64_t t)
     S->sent++;
     return 0;
 fail:
-    if (errno == EAGAIN) S->skipped++;
-    else if (errno == EHOSTUNREACH) S->unroutable++;
-    else set_error("gateway: send");
+    if (errno == EAGAIN)
+        S->skipped++;
+    else if (errno == EHOSTUNREACH)
+        S->unroutable++;
+    else
+        set_error("gateway: send");
     return -1;
 }
 
@@ -265,9 +280,10 @@ static int run_gateway(void)
             t0 = mono_ns();
             if (O.mode == M_FIXED) {
                 uint64_t per = (uint64_t)period ? (uint64_t)period : 1;
-                struct itimerspec its = {
-                    .it_interval = {.tv_sec = (time_t)(per / 1000000000u), .tv_nsec = (long)(per % 1000000000u)},
-                    .it_value = {.tv_sec = (time_t)(t0 / 1000000000u), .tv_nsec = (long)(t0 % 1000000000u)}};
+                struct itimerspec its = {.it_interval = {.tv_sec = (time_t)(per / 1000000000u),
+                                                         .tv_nsec = (long)(per % 1000000000u)},
+                                         .it_value = {.tv_sec = (time_t)(t0 / 1000000000u),
+                                                      .tv_nsec = (long)(t0 % 1000000000u)}};
                 timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
             }
         }
@@ -311,8 +327,8 @@ static int run_gateway(void)
 typedef struct {
     int pid, tid;
     char comm[32];
-    uint64_t ticks;      /* utime+stime */
-    uint64_t csw, icsw;  /* context switches: all; the involuntary ones (preempted) */
+    uint64_t ticks;     /* utime+stime */
+    uint64_t csw, icsw; /* context switches: all; the involuntary ones (preempted) */
 } thread_sample;
 
 typedef struct {
@@ -347,8 +363,7 @@ static int read_thread(int pid, int tid, thread_sample *ts)
     char line[256];
     while (fgets(line, sizeof line, f))
         if (strncmp(line, "voluntary_ctxt_switches:", 24) == 0 ||
-            strncmp(line, "nonvoluntary_ctxt_switches:", 27) == 0)
-        {
+            strncmp(line, "nonvoluntary_ctxt_switches:", 27) == 0) {
             uint64_t v = strtoull(strchr(line, ':') + 1, NULL, 10);
             ts->csw += v;
             if (line[0] == 'n') ts->icsw += v;
@@ -398,7 +413,8 @@ static void reap(void)
     for (int i = 0; i < 2; i++) {
         if (pids[i] <= 0) continue;
         int st;
-        for (int k = 0; k < 100 && waitpid(pids[i], &st, WNOHANG) == 0; k++) usleep(20000);
+        for (int k = 0; k < 100 && waitpid(pids[i], &st, WNOHANG) == 0; k++)
+            usleep(20000);
         if (waitpid(pids[i], &st, WNOHANG) == 0) {
             kill(pids[i], SIGKILL);
             waitpid(pids[i], &st, 0);
@@ -481,31 +497,69 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     enum { OPT_SETUP = 256, OPT_MAXT, OPT_MINOPS };
-    static const struct option lo[] = {
-        {"rate", 1, 0, 'r'},       {"window", 1, 0, 'w'},   {"size", 1, 0, 's'},
-        {"frames", 1, 0, 'f'},     {"cpu", 1, 0, 'C'},      {"duration", 1, 0, 'd'},
-        {"warmup", 1, 0, 'W'},     {"setup-timeout", 1, 0, OPT_SETUP},
-        {"max-time", 1, 0, OPT_MAXT}, {"json", 1, 0, 'j'},  {"label", 1, 0, 'l'},
-        {"min-ops", 1, 0, OPT_MINOPS}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"rate", 1, 0, 'r'},
+                                       {"window", 1, 0, 'w'},
+                                       {"size", 1, 0, 's'},
+                                       {"frames", 1, 0, 'f'},
+                                       {"cpu", 1, 0, 'C'},
+                                       {"duration", 1, 0, 'd'},
+                                       {"warmup", 1, 0, 'W'},
+                                       {"setup-timeout", 1, 0, OPT_SETUP},
+                                       {"max-time", 1, 0, OPT_MAXT},
+                                       {"json", 1, 0, 'j'},
+                                       {"label", 1, 0, 'l'},
+                                       {"min-ops", 1, 0, OPT_MINOPS},
+                                       {"quiet", 0, 0, 'q'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "r:w:s:f:C:d:W:j:l:qh", lo, NULL)) != -1) {
         switch (ch) {
-        case 'r': O.rate = atof(optarg); break;
-        case 'w': O.window = atoi(optarg); break;
-        case 's': O.size = atoi(optarg); break;
-        case 'f': O.frames = atoi(optarg); break;
-        case 'C': O.cpu = atoi(optarg); break;
-        case 'd': O.duration = atof(optarg); break;
-        case 'W': O.warmup = atof(optarg); break;
-        case OPT_SETUP: O.setup_timeout = atof(optarg); break;
-        case OPT_MAXT: O.max_time = atof(optarg); break;
-        case 'j': O.json_path = optarg; break;
-        case 'l': O.label = optarg; break;
-        case OPT_MINOPS: O.min_ops = strtoull(optarg, NULL, 10); break;
-        case 'q': O.quiet = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'r':
+            O.rate = atof(optarg);
+            break;
+        case 'w':
+            O.window = atoi(optarg);
+            break;
+        case 's':
+            O.size = atoi(optarg);
+            break;
+        case 'f':
+            O.frames = atoi(optarg);
+            break;
+        case 'C':
+            O.cpu = atoi(optarg);
+            break;
+        case 'd':
+            O.duration = atof(optarg);
+            break;
+        case 'W':
+            O.warmup = atof(optarg);
+            break;
+        case OPT_SETUP:
+            O.setup_timeout = atof(optarg);
+            break;
+        case OPT_MAXT:
+            O.max_time = atof(optarg);
+            break;
+        case 'j':
+            O.json_path = optarg;
+            break;
+        case 'l':
+            O.label = optarg;
+            break;
+        case OPT_MINOPS:
+            O.min_ops = strtoull(optarg, NULL, 10);
+            break;
+        case 'q':
+            O.quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc - 1) {
@@ -610,16 +664,17 @@ int main(int argc, char **argv)
         icsw += (double)(b->icsw - a->icsw);
         cpu_us += us;
         csw += sw;
-        json_array_append_new(
-            threads, json_pack("{s:s, s:s, s:b, s:f, s:f, s:f}", "process",
-                               b->pid == procs[0] ? "gateway" : "worker", "thread", b->comm,
-                               "main", b->tid == b->pid, "cpu_us", us,
-                               "cpu_us_per_op", ops ? us / (double)ops : 0.0,
-                               "ctx_switches_per_op", ops ? sw / (double)ops : 0.0));
+        json_array_append_new(threads,
+                              json_pack("{s:s, s:s, s:b, s:f, s:f, s:f}", "process",
+                                        b->pid == procs[0] ? "gateway" : "worker", "thread",
+                                        b->comm, "main", b->tid == b->pid, "cpu_us", us,
+                                        "cpu_us_per_op", ops ? us / (double)ops : 0.0,
+                                        "ctx_switches_per_op", ops ? sw / (double)ops : 0.0));
     }
     double lat[6];
     static const double q[] = {0.5, 0.9, 0.99, 0.999, 1.0};
-    for (int i = 0; i < 5; i++) lat[i] = (double)hist_quantile(&S->lat, q[i]) / 1e3;
+    for (int i = 0; i < 5; i++)
+        lat[i] = (double)hist_quantile(&S->lat, q[i]) / 1e3;
     lat[5] = S->lat.count ? (double)S->lat.sum_ns / (double)S->lat.count / 1e3 : 0;
     double rate = secs > 0 ? (double)ops / secs : 0;
     uint64_t unanswered = S->sent - S->received;
@@ -628,15 +683,17 @@ int main(int argc, char **argv)
     printf("\n== iogate-zmq-floor %s%s%s ==\n", mode, O.label ? " — " : "", O.label ? O.label : "");
     printf("path        ROUTER (ROUTER_MANDATORY) ⇄ DEALER over %s\n", g_endpoint);
     printf("load        %d frame(s), %d bytes  ", O.frames, O.size);
-    if (O.mode == M_FIXED) printf("rate %.0f/s", O.rate);
-    else printf("window %d", O.window);
+    if (O.mode == M_FIXED)
+        printf("rate %.0f/s", O.rate);
+    else
+        printf("window %d", O.window);
     if (O.cpu >= 0) printf("  both processes on CPU %d", O.cpu);
     printf("\n");
     printf("measured    %.2f s  (setup %.2f s)\n", secs, setup_s);
     printf("round trips %llu  (%.0f/s)\n", (unsigned long long)ops, rate);
     if (S->lat.count)
-        printf("latency µs  p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f  mean %.0f\n", lat[0],
-               lat[1], lat[2], lat[3], lat[4], lat[5]);
+        printf("latency µs  p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f  mean %.0f\n",
+               lat[0], lat[1], lat[2], lat[3], lat[4], lat[5]);
     printf("CPU         %.2f µs/round trip, both processes, all threads  (%.0f%% of a core)\n",
            ops ? cpu_us / (double)ops : 0.0, secs > 0 ? cpu_us / (secs * 1e6) * 100 : 0.0);
     printf("switches    %.2f context switches/round trip (%.2f of them involuntary)\n",
@@ -671,12 +728,13 @@ int main(int argc, char **argv)
             "ops_per_sec", rate, "latency_us", "p50", lat[0], "p90", lat[1], "p99", lat[2], "p999",
             lat[3], "max", lat[4], "mean", lat[5], "count", (json_int_t)S->lat.count, "server",
             "pids", procs[0], procs[1], "cpu_us", cpu_us, "cpu_us_per_op",
-            ops ? cpu_us / (double)ops : 0.0, "cpu_pct", secs > 0 ? cpu_us / (secs * 1e6) * 100 : 0.0,
-            "ctx_switches_per_op", ops ? csw / (double)ops : 0.0, "involuntary_switches_per_op",
-            ops ? icsw / (double)ops : 0.0, "threads", threads, "errors",
-            "skipped", (json_int_t)S->skipped, "unroutable", (json_int_t)S->unroutable,
-            "unanswered", (json_int_t)unanswered, "last", S->error[0] ? S->error : NULL,
-            "timed_out", timed_out, "loadavg", load[0], load[1]);
+            ops ? cpu_us / (double)ops : 0.0, "cpu_pct",
+            secs > 0 ? cpu_us / (secs * 1e6) * 100 : 0.0, "ctx_switches_per_op",
+            ops ? csw / (double)ops : 0.0, "involuntary_switches_per_op",
+            ops ? icsw / (double)ops : 0.0, "threads", threads, "errors", "skipped",
+            (json_int_t)S->skipped, "unroutable", (json_int_t)S->unroutable, "unanswered",
+            (json_int_t)unanswered, "last", S->error[0] ? S->error : NULL, "timed_out", timed_out,
+            "loadavg", load[0], load[1]);
         threads = NULL;
         if (!o || json_dump_file(o, O.json_path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) < 0) {
             fprintf(stderr, "iogate-zmq-floor: cannot write %s\n", O.json_path);
@@ -687,7 +745,8 @@ int main(int argc, char **argv)
     json_decref(threads);
     if (timed_out) return 3;
     if (ops < O.min_ops) {
-        fprintf(stderr, "iogate-zmq-floor: only %llu round trips measured (at least %llu wanted)%s%s\n",
+        fprintf(stderr,
+                "iogate-zmq-floor: only %llu round trips measured (at least %llu wanted)%s%s\n",
                 (unsigned long long)ops, (unsigned long long)O.min_ops, S->error[0] ? ": " : "",
                 S->error);
         return 1;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 struct iog_admission {
-    iog_gw *g;        /* gateways are never freed before the worker */
+    iog_gw *g; /* gateways are never freed before the worker */
     json_int_t req;
 };
 
@@ -29,8 +29,10 @@ void iog_admission_answer(iog_admission **ap, bool ok, const char *message)
         if (m) json_object_set_new(meta, "message", m);
     }
     if (iog_send(a->g, IPC_ADMIT, NULL, meta, NULL, 0) != 0)
-        iog_log(IOG_LOG_WARN, "admission answer not sent (%s): the gateway refuses that handshake "
-                              "after its timeout", iog_strerror());
+        iog_log(IOG_LOG_WARN,
+                "admission answer not sent (%s): the gateway refuses that handshake "
+                "after its timeout",
+                iog_strerror());
     json_decref(meta);
     free(a);
 }

@@ -91,8 +91,7 @@ static bool has_binary(json_t *v, int depth)
     } else if (json_is_object(v)) {
         const char *key;
         json_t *e;
-        json_object_foreach(v, key, e)
-        {
+        json_object_foreach(v, key, e) {
             if (has_binary(e, depth + 1)) return true;
         }
     }
@@ -132,8 +131,7 @@ static json_t *to_wire(json_t *v, iog_atts *a, int depth)
     const char *key;
     size_t key_len;
     json_t *e;
-    json_object_keylen_foreach(v, key, key_len, e)
-    {
+    json_object_keylen_foreach(v, key, key_len, e) {
         json_object_setn_new_nocheck(out, key, key_len, to_wire(e, a, depth + 1));
     }
     return out;

@@ -48,9 +48,10 @@ void iog_log(int level, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     const char *nsp = getenv("IOGATE_NAMESPACE");
     char line[2048];
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s iogate.worker[%.200s] ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(ts.tv_nsec / 1000000), tags[level], nsp && *nsp ? nsp : "-");
+    int n =
+        snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s iogate.worker[%.200s] ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ts.tv_nsec / 1000000), tags[level], nsp && *nsp ? nsp : "-");
     if (n < 0 || (size_t)n >= sizeof line) n = 0;
     va_list ap;
     va_start(ap, fmt);

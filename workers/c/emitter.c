@@ -39,7 +39,8 @@ static int pump(iog_emitter *e, int want, int wait_ms)
         int64_t left = end - iog_now_ms();
         zmq_pollitem_t it = {e->zsock, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&it, 1, left > 0 ? (long)left : 0);
-        if (n <= 0) return want == IPC_TYPE_COUNT ? 0 : iog_fail(ETIMEDOUT, "no answer from the gateway");
+        if (n <= 0)
+            return want == IPC_TYPE_COUNT ? 0 : iog_fail(ETIMEDOUT, "no answer from the gateway");
         if (ipc_recv(e->zsock, &e->frames, ZMQ_DONTWAIT) < 0) continue;
         ipc_msg m;
         const char *code, *why;
@@ -105,14 +106,14 @@ iog_emitter *iog_emitter_new(const char *endpoint, const char *key, int timeout_
     e->key = strdup(key);
     unsigned char rnd[16];
     if (RAND_bytes(rnd, sizeof rnd) != 1) memset(rnd, 0, sizeof rnd);
-    for (size_t i = 0; i < sizeof rnd; i++) snprintf(e->incarnation + 2 * i, 3, "%02x", rnd[i]);
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(e->incarnation + 2 * i, 3, "%02x", rnd[i]);
     e->zctx = zmq_ctx_new();
     e->zsock = e->zctx ? zmq_socket(e->zctx, ZMQ_DEALER) : NULL;
     /* What was sent still reaches the gateway after destroy, for a while. */
     int linger = e->timeout_ms;
     const char *curve = getenv("IOGATE_CURVE_SERVERKEY");
-    if (!e->key || !e->zsock ||
-        zmq_setsockopt(e->zsock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+    if (!e->key || !e->zsock || zmq_setsockopt(e->zsock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
         (curve && *curve && ipc_curve_client(e->zsock, curve) < 0) ||
         zmq_connect(e->zsock, endpoint) < 0) {
         iog_fail(errno ? errno : EINVAL, "cannot connect the emitter");
@@ -152,14 +153,16 @@ void iog_emitter_destroy(iog_emitter **pe)
  * what the gateway sent meanwhile: an ERROR about an earlier message makes
  * this call fail, and a gateway that forgot us (ERROR hello) is greeted
  * again. */
-static int send_one(iog_emitter *e, ipc_type type, const char *nsp, const char *sid,
-                    json_t *meta, const char *event, json_t *args)
+static int send_one(iog_emitter *e, ipc_type type, const char *nsp, const char *sid, json_t *meta,
+                    const char *event, json_t *args)
 {
     int rc = -1;
     json_t *data = iog_jcheck(json_array());
     json_array_append_new(data, iog_jcheck(json_string(event)));
-    if (args && json_is_array(args)) json_array_extend(data, args);
-    else if (args) json_array_append(data, args);
+    if (args && json_is_array(args))
+        json_array_extend(data, args);
+    else if (args)
+        json_array_append(data, args);
     char *text = json_dumps(data, JSON_COMPACT | JSON_ENSURE_ASCII);
     if (!event || !nsp || nsp[0] != '/' || !text) {
         iog_fail(EINVAL, "emit needs a namespace starting with '/' and an event name");
@@ -203,7 +206,8 @@ int iog_emitter_emit(iog_emitter *e, const char *nsp, const char *sid, const cha
 static json_t *str_list(const char *const *v)
 {
     json_t *a = iog_jcheck(json_array());
-    for (size_t i = 0; v && v[i]; i++) json_array_append_new(a, iog_jcheck(json_string(v[i])));
+    for (size_t i = 0; v && v[i]; i++)
+        json_array_append_new(a, iog_jcheck(json_string(v[i])));
     return a;
 }
 

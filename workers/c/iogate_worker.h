@@ -561,8 +561,8 @@ void iog_disconnect_sockets(iog_worker *w, const char *const *rooms, bool close)
  * its refusal).  Raised by the library, which owns the rooms; none on
  * iog_worker_destroy.  Strings borrowed for the call.  iog_off_adapter
  * removes fn's registrations (NULL: all). */
-typedef void (*iog_adapter_fn)(iog_worker *w, const char *event, const char *room,
-                               const char *sid, void *user);
+typedef void (*iog_adapter_fn)(iog_worker *w, const char *event, const char *room, const char *sid,
+                               void *user);
 void iog_on_adapter(iog_worker *w, iog_adapter_fn fn, void *user);
 void iog_off_adapter(iog_worker *w, iog_adapter_fn fn);
 /* Number of connected sockets. */

@@ -190,17 +190,16 @@ int iog_socket_emit_raw(iog_socket *s, const char *text, size_t len, const iog_b
 {
     if (check_event_array(text, len) != 0) return -1;
     if (s->state != IOG_S_CONNECTED) return iog_fail(ENOTCONN, "socket is not connected");
-    return iog_send_raw(s->gw, IPC_EMIT, s->id, NULL, text, len, (const ipc_buf *)att,
-                        n_att, 0);
+    return iog_send_raw(s->gw, IPC_EMIT, s->id, NULL, text, len, (const ipc_buf *)att, n_att, 0);
 }
 
-int iog_ack_send_raw(iog_ack **pa, const char *text, size_t len, const iog_buf *att,
-                     size_t n_att)
+int iog_ack_send_raw(iog_ack **pa, const char *text, size_t len, const iog_buf *att, size_t n_att)
 {
     iog_ack *a = pa ? *pa : NULL;
     if (!a) return iog_fail(EINVAL, "no ack");
     *pa = NULL;
-    if (a->sent || !a->s) return iog_fail(EALREADY, a->sent ? "ack already sent" : "socket is gone");
+    if (a->sent || !a->s)
+        return iog_fail(EALREADY, a->sent ? "ack already sent" : "socket is gone");
     iog_socket *s = a->s;
     size_t i = 0;
     while (text && i < len && is_ws(text[i]))
@@ -212,8 +211,7 @@ int iog_ack_send_raw(iog_ack **pa, const char *text, size_t len, const iog_buf *
         rc = iog_fail(ENOTCONN, "socket is not connected");
     } else {
         json_t *meta = iog_jcheck(json_pack("{s:I}", "id", (json_int_t)a->id));
-        rc = iog_send_raw(s->gw, IPC_ACK, s->id, meta, text, len, (const ipc_buf *)att,
-                          n_att, 0);
+        rc = iog_send_raw(s->gw, IPC_ACK, s->id, meta, text, len, (const ipc_buf *)att, n_att, 0);
         json_decref(meta);
     }
     /* Sent or not, this ack is used up, as with iog_ack_send. */
@@ -250,8 +248,8 @@ int iog_bc_emit_raw(iog_broadcast **pb, const char *text, size_t len, const iog_
     for (size_t i = 0; i < w->n_gws; i++) {
         if (!w->gws[i]->welcomed) continue; /* its sockets are gone with it */
         up++;
-        if (iog_send_raw(w->gws[i], IPC_BROADCAST, NULL, meta, text, len,
-                         (const ipc_buf *)att, n_att, b->vol) != 0) {
+        if (iog_send_raw(w->gws[i], IPC_BROADCAST, NULL, meta, text, len, (const ipc_buf *)att,
+                         n_att, b->vol) != 0) {
             rc = -1;
             err = errno;
             why = iog_strerror();

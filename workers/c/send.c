@@ -1,14 +1,13 @@
 /* send.c — sending to the gateways: one message to one gateway connection
- * (iog_send, or iog_send_raw with the data frame already serialized) or a BROADCAST to each (iog_send_all), with binary values as
- * attachment frames, the "done" mark of PROTOCOL.md rule 36, and a failed
- * send flagged for worker.c to resynchronise.  Below socket.c, admission.c,
+ * (iog_send, or iog_send_raw with the data frame already serialized) or a BROADCAST to each
+ * (iog_send_all), with binary values as attachment frames, the "done" mark of PROTOCOL.md rule 36,
+ * and a failed send flagged for worker.c to resynchronise.  Below socket.c, admission.c,
  * broadcast.c and worker.c: it calls none of them. */
 #include "worker_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 /* Send one message whose data frame is already serialized (text, att). */
 static int send_text(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const char *text,
@@ -36,8 +35,8 @@ int iog_send_raw(iog_gw *g, ipc_type t, const char *sid, json_t *meta, const cha
         json_object_set_new(own, "done", json_integer(g->seq_done));
         meta = own;
     }
-    int rc = ipc_send_json(g->zsock, NULL, t, nsp, sid ? sid : "", meta, text, text_len, att,
-                           n_att, vol ? ZMQ_DONTWAIT : 0);
+    int rc = ipc_send_json(g->zsock, NULL, t, nsp, sid ? sid : "", meta, text, text_len, att, n_att,
+                           vol ? ZMQ_DONTWAIT : 0);
     int err = errno;
     json_decref(own);
     if (rc == 0) {

@@ -70,8 +70,8 @@ iog_socket *iog_socket_create(iog_gw *g, const char *sid, json_t *meta)
     json_t *rooms = json_object_get(meta, "rooms");
     size_t i;
     json_t *r;
-    if (s->recovered && json_is_array(rooms)) json_array_foreach(rooms, i, r)
-        {
+    if (s->recovered && json_is_array(rooms))
+        json_array_foreach(rooms, i, r) {
             const char *name = json_string_value(r);
             if (!name || iog_socket_in_room(s, name)) continue;
             add_room(s, name);
@@ -281,8 +281,7 @@ static bool in_list(json_t *list, const char *name)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(list, i, r)
-    {
+    json_array_foreach(list, i, r) {
         if (strcmp(json_string_value(r), name) == 0) return true;
     }
     return false;
@@ -303,8 +302,7 @@ static void accept_socket(iog_socket *s)
             json_array_append_new(join, json_string(s->rooms[i]));
     size_t i;
     json_t *r;
-    json_array_foreach(s->gw_rooms, i, r)
-    {
+    json_array_foreach(s->gw_rooms, i, r) {
         if (!iog_socket_in_room(s, json_string_value(r))) json_array_append(leave, r);
     }
     json_decref(s->gw_rooms);
@@ -482,8 +480,7 @@ static size_t raw_dispatch_parsed(iog_socket *s, const char *ev, json_t *packet,
     char *text = iog_dump_wire(packet, &att);
     if (!text) {
         free(att.v);
-        iog_log(IOG_LOG_WARN, "EVENT %s for %s: cannot be serialized for raw handlers", ev,
-                s->id);
+        iog_log(IOG_LOG_WARN, "EVENT %s for %s: cannot be serialized for raw handlers", ev, s->id);
         return 0;
     }
     size_t called = iog_socket_run_raw(s, ev, text, strlen(text), att.v, att.n, ack);
@@ -491,7 +488,6 @@ static size_t raw_dispatch_parsed(iog_socket *s, const char *ev, json_t *packet,
     free(att.v);
     return called;
 }
-
 
 static void dispatch(iog_socket *s, json_t *packet, iog_ack *ack)
 {

@@ -23,7 +23,7 @@
 #define HELLO_RETRY_MS 20  /* a HELLO that could not be queued (pipe full) */
 #define HELLO_MAX_MS 60000 /* longest pause between unanswered HELLOs */
 #define HWM 100000
-#define STOP_GRACE_MS 250 /* iog_worker_run after a stop: wait for BYE */
+#define STOP_GRACE_MS 250    /* iog_worker_run after a stop: wait for BYE */
 #define PROCESSED_EVERY 1000 /* PROTOCOL.md rule 36: report at least this often */
 #define DRAIN_MAX 10000      /* messages read per gateway per turn */
 
@@ -124,8 +124,9 @@ iog_worker *iog_worker_new(const char *endpoint, const char *nsp)
     if (!nsp) nsp = getenv("IOGATE_NAMESPACE");
     if (!nsp || !*nsp) nsp = "/";
     if (!endpoint || !*endpoint) {
-        iog_log(IOG_LOG_ERROR, "no gateway endpoint: IOGATE_ENDPOINT is not set (run the worker under the "
-                               "gateway, iogate --worker NSP=COMMAND, or set it yourself)");
+        iog_log(IOG_LOG_ERROR,
+                "no gateway endpoint: IOGATE_ENDPOINT is not set (run the worker under the "
+                "gateway, iogate --worker NSP=COMMAND, or set it yourself)");
         iog_fail(EINVAL, "no gateway endpoint");
         return NULL;
     }
@@ -383,7 +384,8 @@ static json_t *parse_data(const ipc_msg *m)
     }
     const char *why;
     d = iog_resolve_placeholders(d, m->att, m->n_att, &why);
-    if (!d) iog_log(IOG_LOG_WARN, "%s: bad placeholders (%s), dropped", ipc_type_name(m->type), why);
+    if (!d)
+        iog_log(IOG_LOG_WARN, "%s: bad placeholders (%s), dropped", ipc_type_name(m->type), why);
     return d;
 }
 

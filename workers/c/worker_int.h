@@ -120,8 +120,8 @@ struct iog_socket {
     json_t *handshake;
     char *transport;
     bool recovered;
-    bool restored;  /* its client recovered it (PROTOCOL.md rule 16a) */
-    bool skip_mw;   /* ... and the namespace middleware is skipped */
+    bool restored; /* its client recovered it (PROTOCOL.md rule 16a) */
+    bool skip_mw;  /* ... and the namespace middleware is skipped */
     char **rooms;
     size_t n_rooms, cap_rooms;
     json_t *gw_rooms; /* until ACCEPT: the rooms the gateway already routes
@@ -131,7 +131,7 @@ struct iog_socket {
     void (*ufree)(void *);
     iog_cbs on_event, on_any, on_error, on_disconnecting, on_disconnect, on_conn, mw;
     iog_cbs on_any_out; /* any.c */
-    iog_cbs on_raw; /* raw.c: iog_socket_on_raw handlers */
+    iog_cbs on_raw;     /* raw.c: iog_socket_on_raw handlers */
     int64_t next_ack_id;
     iog_pending_ack *acks_out; /* emit_with_ack waiting */
     iog_ack *acks_in;          /* client acks not answered yet */
@@ -193,7 +193,7 @@ struct iog_worker {
     iog_socket *graveyard;
     size_t n_connected;
 
-    iog_pending_ack *timed; /* emit_with_ack with a deadline */
+    iog_pending_ack *timed;            /* emit_with_ack with a deadline */
     struct iog_bc_pending *bc_pending; /* broadcasts waiting for acks (bcast_ack.c) */
     int64_t bc_next_id;
 

@@ -62,11 +62,25 @@ static void test_limits(void **st)
 {
     gw_config c;
     char err[256];
-    const char *a[] = {"--max-depth", "8", "--max-connections", "100",
-                       "--max-sessions-per-address", "3", "--header-timeout", "500",
-                       "--idle-timeout", "700", "--max-buffered", "65536",
-                       "--max-header-bytes", "1024", "--max-url-bytes", "512",
-                       "--ipc-curve-secret", "/etc/iogate/secret", NULL};
+    const char *a[] = {"--max-depth",
+                       "8",
+                       "--max-connections",
+                       "100",
+                       "--max-sessions-per-address",
+                       "3",
+                       "--header-timeout",
+                       "500",
+                       "--idle-timeout",
+                       "700",
+                       "--max-buffered",
+                       "65536",
+                       "--max-header-bytes",
+                       "1024",
+                       "--max-url-bytes",
+                       "512",
+                       "--ipc-curve-secret",
+                       "/etc/iogate/secret",
+                       NULL};
     assert_int_equal(parse(&c, err, a), GW_CONFIG_OK);
     assert_int_equal(c.max_depth, 8);
     assert_int_equal(c.eio.max_connections, 100);
@@ -79,8 +93,10 @@ static void test_limits(void **st)
     assert_string_equal(c.ipc_curve_secret, "/etc/iogate/secret");
     gw_config_free(&c);
     static const char *bad[][3] = {
-        {"--max-depth", "0", NULL},          {"--max-connections", "0", NULL},
-        {"--max-buffered", "-1", NULL},      {"--header-timeout", "0", NULL},
+        {"--max-depth", "0", NULL},
+        {"--max-connections", "0", NULL},
+        {"--max-buffered", "-1", NULL},
+        {"--header-timeout", "0", NULL},
         {"--max-sessions-per-address", "x", NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -95,13 +111,44 @@ static void test_valid(void **st)
 {
     gw_config c;
     char err[256];
-    const char *a[] = {"--listen", "0.0.0.0:8080", "--path=/io", "--ping-interval", "300",
-                       "--ping-timeout", "200", "--upgrade-timeout", "1000", "--max-payload", "1000",
-                       "--transports", "websocket", "--cors-origin", "http://a", "--cors-origin",
-                       "http://b", "--cors-credentials", "--cookie", "io", "--static", "/tmp/",
-                       "--client-js", "/x.js", "--log-level", "debug", "--echo", "--worker",
-                       "/chat=node w.js --x=1", "--worker", "/=./w", "--connect-timeout", "5000",
-                       "--ipc", "ipc:///tmp/x", "--max-attachments", "3", NULL};
+    const char *a[] = {"--listen",
+                       "0.0.0.0:8080",
+                       "--path=/io",
+                       "--ping-interval",
+                       "300",
+                       "--ping-timeout",
+                       "200",
+                       "--upgrade-timeout",
+                       "1000",
+                       "--max-payload",
+                       "1000",
+                       "--transports",
+                       "websocket",
+                       "--cors-origin",
+                       "http://a",
+                       "--cors-origin",
+                       "http://b",
+                       "--cors-credentials",
+                       "--cookie",
+                       "io",
+                       "--static",
+                       "/tmp/",
+                       "--client-js",
+                       "/x.js",
+                       "--log-level",
+                       "debug",
+                       "--echo",
+                       "--worker",
+                       "/chat=node w.js --x=1",
+                       "--worker",
+                       "/=./w",
+                       "--connect-timeout",
+                       "5000",
+                       "--ipc",
+                       "ipc:///tmp/x",
+                       "--max-attachments",
+                       "3",
+                       NULL};
     assert_int_equal(parse(&c, err, a), GW_CONFIG_OK);
     assert_string_equal(c.eio.host, "0.0.0.0");
     assert_int_equal(c.eio.port, 8080);
@@ -201,7 +248,8 @@ static void test_config_file(void **st)
     close(fd);
     gw_config c;
     char err[256];
-    const char *a[] = {"--config", path, "--ping-interval", "99", "--cors-origin", "http://cli", NULL};
+    const char *a[] = {"--config",   path, "--ping-interval", "99", "--cors-origin",
+                       "http://cli", NULL};
     assert_int_equal(parse(&c, err, a), GW_CONFIG_OK);
     assert_int_equal(c.eio.port, 4000);
     assert_int_equal(c.eio.ping_interval_ms, 99); /* the command line wins */
@@ -230,9 +278,17 @@ static void test_web_server(void **st)
 {
     gw_config c;
     char err[256];
-    const char *a[] = {"--trust-proxy", "127.0.0.1", "--trust-proxy", "10.0.0.0/8", "--trust-proxy",
-                       "loopback", "--fastcgi", "unix:/run/iogate/f.sock", "--fastcgi-max-threads",
-                       "2000", NULL};
+    const char *a[] = {"--trust-proxy",
+                       "127.0.0.1",
+                       "--trust-proxy",
+                       "10.0.0.0/8",
+                       "--trust-proxy",
+                       "loopback",
+                       "--fastcgi",
+                       "unix:/run/iogate/f.sock",
+                       "--fastcgi-max-threads",
+                       "2000",
+                       NULL};
     assert_int_equal(parse(&c, err, a), GW_CONFIG_OK);
     assert_string_equal(c.eio.trust_proxies[0], "127.0.0.1");
     assert_string_equal(c.eio.trust_proxies[1], "10.0.0.0/8");
@@ -270,7 +326,8 @@ static void test_web_server(void **st)
     char path[] = "/tmp/iogate-test-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
-    const char *txt = "trust-proxy = 192.0.2.1\ntrust-proxy = 192.0.2.2\nfastcgi = 127.0.0.1:9001\n";
+    const char *txt =
+        "trust-proxy = 192.0.2.1\ntrust-proxy = 192.0.2.2\nfastcgi = 127.0.0.1:9001\n";
     assert_int_equal(write(fd, txt, strlen(txt)), (int)strlen(txt));
     close(fd);
     const char *f1[] = {"--config", path, NULL};
@@ -289,10 +346,10 @@ static void test_web_server(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_valid),
-        cmocka_unit_test(test_invalid),      cmocka_unit_test(test_help_version),
-        cmocka_unit_test(test_config_file),
-        cmocka_unit_test(test_web_server),  cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_invalid),     cmocka_unit_test(test_help_version),
+        cmocka_unit_test(test_config_file), cmocka_unit_test(test_web_server),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

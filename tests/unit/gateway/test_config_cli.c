@@ -18,7 +18,8 @@ static int parse(gw_config *c, char *err, const char **args)
     char *argv[32];
     int argc = 0;
     argv[argc++] = "iogate";
-    for (; *args && argc < 31; args++) argv[argc++] = (char *)*args;
+    for (; *args && argc < 31; args++)
+        argv[argc++] = (char *)*args;
     argv[argc] = NULL;
     gw_config_init(c);
     err[0] = '\0';
@@ -72,7 +73,10 @@ static void test_config_line_without_eq(void **st)
     char err[256], want[256];
     gw_config_init(&c);
     assert_int_equal(gw_config_load(&c, path, err, sizeof err), -1);
-    snprintf(want, sizeof want, "%s:4: 'ping-interval 100' has no '=' (lines are 'key = value'; and it is not a known option either)", path);
+    snprintf(want, sizeof want,
+             "%s:4: 'ping-interval 100' has no '=' (lines are 'key = value'; and it is not a known "
+             "option either)",
+             path);
     assert_string_equal(err, want);
     gw_config_free(&c);
     FILE *f = fopen(path, "w");
@@ -108,8 +112,10 @@ static void test_fastcgi_socket_options(void **st)
     assert_int_equal(c.eio.fastcgi_socket_gid, 0);
     assert_int_equal(c.eio.fastcgi_socket_mode, GW_FCGI_MODE_SET); /* 0000 is a mode too */
     gw_config_free(&c);
-    const char *bad[][3] = {{"--fastcgi-socket-mode", "0999", NULL}, {"--fastcgi-socket-mode", "", NULL},
-                            {"--fastcgi-socket-mode", "010000", NULL}, {"--fastcgi-socket-owner", ":", NULL},
+    const char *bad[][3] = {{"--fastcgi-socket-mode", "0999", NULL},
+                            {"--fastcgi-socket-mode", "", NULL},
+                            {"--fastcgi-socket-mode", "010000", NULL},
+                            {"--fastcgi-socket-owner", ":", NULL},
                             {"--fastcgi-socket-owner", "no-such-user-iogate", NULL},
                             {"--fastcgi-socket-owner", ":no-such-group-iogate", NULL}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -63,7 +63,9 @@ static void empty_meta_is_empty_object(void **st)
 {
     ipc_msg m;
     const char *code;
-    assert_int_equal(decode_line("IOG1|ACCEPT|/|" SID "|\xe2\x88\x85|\xe2\x88\x85", IPC_FROM_WORKER, &m, &code), 0);
+    assert_int_equal(
+        decode_line("IOG1|ACCEPT|/|" SID "|\xe2\x88\x85|\xe2\x88\x85", IPC_FROM_WORKER, &m, &code),
+        0);
     assert_true(json_is_object(m.meta));
     assert_int_equal(json_object_size(m.meta), 0);
     assert_int_equal(m.data.len, 0);
@@ -74,8 +76,11 @@ static void attachments_counted(void **st)
 {
     ipc_msg m;
     const char *code;
-    assert_int_equal(decode_line("IOG1|EMIT|/|" SID "|\xe2\x88\x85|[\"f\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]|ab|cd",
-                                 IPC_FROM_WORKER, &m, &code), 0);
+    assert_int_equal(decode_line("IOG1|EMIT|/|" SID
+                                 "|\xe2\x88\x85|[\"f\",{\"_placeholder\":true,\"num\":0},{\"_"
+                                 "placeholder\":true,\"num\":1}]|ab|cd",
+                                 IPC_FROM_WORKER, &m, &code),
+                     0);
     assert_int_equal(m.n_att, 2);
     assert_memory_equal(m.att[1].data, "cd", 2);
     ipc_msg_clear(&m);
@@ -117,12 +122,16 @@ static void type_names_round_trip(void **st)
     assert_int_equal(ipc_type_parse("EVEN", 4), -1);
 }
 
-static json_t *J(const char *s) { return json_loads(s, JSON_DECODE_ANY, NULL); }
+static json_t *J(const char *s)
+{
+    return json_loads(s, JSON_DECODE_ANY, NULL);
+}
 
 static void placeholders(void **st)
 {
     const char *why;
-    json_t *v = J("[\"a\",{\"x\":[{\"num\":1,\"_placeholder\":true}]},{\"_placeholder\":true,\"num\":0}]");
+    json_t *v =
+        J("[\"a\",{\"x\":[{\"num\":1,\"_placeholder\":true}]},{\"_placeholder\":true,\"num\":0}]");
     assert_int_equal(ipc_check_placeholders(v, 2, 32, &why), 0);
     assert_int_equal(ipc_check_placeholders(v, 3, 32, &why), -1); /* #2 unreferenced */
     assert_int_equal(ipc_check_placeholders(v, 1, 32, &why), -1); /* num 1 out of range */
@@ -193,11 +202,11 @@ static void zmq_round_trip(void **st)
     assert_int_equal(zmq_bind(router, "inproc://t"), 0);
     assert_int_equal(zmq_connect(dealer, "inproc://t"), 0);
     ipc_buf att[2] = {{"\x00\x01", 2}, {"", 0}};
-    const char *data = "[\"f\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]";
+    const char *data =
+        "[\"f\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]";
     json_t *meta = json_pack("{s:i}", "ack", 5);
-    assert_int_equal(ipc_send_json(dealer, NULL, IPC_EMIT, "/x", SID, meta, data, strlen(data),
-                                   att, 2, 0),
-                     0);
+    assert_int_equal(
+        ipc_send_json(dealer, NULL, IPC_EMIT, "/x", SID, meta, data, strlen(data), att, 2, 0), 0);
     json_decref(meta);
     ipc_frames fr = {0};
     assert_int_equal(ipc_recv(router, &fr, 0), 0);
@@ -216,7 +225,8 @@ static void zmq_round_trip(void **st)
     memcpy(ridcopy, rid.data, rid.len);
     rid.data = ridcopy;
     ipc_msg_clear(&m);
-    assert_int_equal(ipc_send_json(router, &rid, IPC_PONG, NULL, NULL, NULL, NULL, 0, NULL, 0, 0), 0);
+    assert_int_equal(ipc_send_json(router, &rid, IPC_PONG, NULL, NULL, NULL, NULL, 0, NULL, 0, 0),
+                     0);
     assert_int_equal(ipc_recv(dealer, &fr, 0), 0);
     assert_int_equal(fr.n, 6);
     assert_int_equal(ipc_decode(fr.bufs, fr.n, IPC_FROM_GATEWAY, &m, &code, &why), 0);
@@ -233,14 +243,10 @@ static void zmq_round_trip(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(decodes_event_with_ack),
-        cmocka_unit_test(empty_meta_is_empty_object),
-        cmocka_unit_test(attachments_counted),
-        cmocka_unit_test(refuses_bad_messages),
-        cmocka_unit_test(type_names_round_trip),
-        cmocka_unit_test(placeholders),
-        cmocka_unit_test(protocol_examples_decode),
-        cmocka_unit_test(zmq_round_trip),
+        cmocka_unit_test(decodes_event_with_ack),   cmocka_unit_test(empty_meta_is_empty_object),
+        cmocka_unit_test(attachments_counted),      cmocka_unit_test(refuses_bad_messages),
+        cmocka_unit_test(type_names_round_trip),    cmocka_unit_test(placeholders),
+        cmocka_unit_test(protocol_examples_decode), cmocka_unit_test(zmq_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,8 @@
 static void send_emit(void *z, const ipc_buf *rid, size_t n_att)
 {
     ipc_buf *att = calloc(n_att ? n_att : 1, sizeof *att);
-    for (size_t i = 0; i < n_att; i++) att[i] = (ipc_buf){"a", 1};
+    for (size_t i = 0; i < n_att; i++)
+        att[i] = (ipc_buf){"a", 1};
     ipc_out m = {.type = IPC_EMIT,
                  .nsp = "/a",
                  .nsp_len = 2,

@@ -51,7 +51,8 @@ static void placeholders_any_depth_any_order(void **st)
 {
     ok("[{\"_placeholder\":true,\"num\":0}]", 1);
     ok("[{\"num\":0,\"_placeholder\":true}]", 1);
-    ok("{\"a\":[[{\"b\":{\"num\":1,\"_placeholder\":true}}]],\"c\":{\"_placeholder\":true,\"num\":0}}",
+    ok("{\"a\":[[{\"b\":{\"num\":1,\"_placeholder\":true}}]],\"c\":{\"_placeholder\":true,\"num\":"
+       "0}}",
        2);
     ok("[{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":0}]", 1);
 }

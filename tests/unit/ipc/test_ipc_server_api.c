@@ -15,8 +15,8 @@
 static int decode(const char *type, const char *sid, const char *meta, int from, ipc_msg *m,
                   const char **code)
 {
-    ipc_buf f[6] = {{"IOG1", 4}, {type, strlen(type)}, {"/chat", 5}, {sid, strlen(sid)},
-                    {meta, strlen(meta)}, {"[\"yes\"]", 7}};
+    ipc_buf f[6] = {{"IOG1", 4},        {type, strlen(type)}, {"/chat", 5},
+                    {sid, strlen(sid)}, {meta, strlen(meta)}, {"[\"yes\"]", 7}};
     const char *why;
     return ipc_decode(f, 6, from, m, code, &why);
 }
@@ -37,12 +37,14 @@ static void directions(void **state)
     const char *code = NULL;
     /* The gateway sends counts and answers, with and without a socket. */
     memset(&m, 0, sizeof m);
-    assert_int_equal(decode("BROADCAST_ACK", "", "{\"id\":7,\"count\":2}", IPC_FROM_GATEWAY, &m, &code), 0);
+    assert_int_equal(
+        decode("BROADCAST_ACK", "", "{\"id\":7,\"count\":2}", IPC_FROM_GATEWAY, &m, &code), 0);
     ipc_msg_clear(&m);
     assert_int_equal(decode("BROADCAST_ACK", SID, "{\"id\":7}", IPC_FROM_GATEWAY, &m, &code), 0);
     assert_int_equal(m.sid.len, 20);
     ipc_msg_clear(&m);
-    assert_int_equal(decode("SERVER_EMIT_ACK", "", "{\"id\":8,\"count\":0}", IPC_FROM_GATEWAY, &m, &code), 0);
+    assert_int_equal(
+        decode("SERVER_EMIT_ACK", "", "{\"id\":8,\"count\":0}", IPC_FROM_GATEWAY, &m, &code), 0);
     ipc_msg_clear(&m);
     /* A worker may not send them; the gateway may not send SERVER_EMIT. */
     assert_int_equal(decode("BROADCAST_ACK", "", "{\"id\":7}", IPC_FROM_WORKER, &m, &code), -1);
@@ -51,7 +53,8 @@ static void directions(void **state)
     assert_string_equal(code, "type");
     assert_int_equal(decode("SERVER_EMIT", "", "{}", IPC_FROM_GATEWAY, &m, &code), -1);
     assert_string_equal(code, "type");
-    assert_int_equal(decode("SERVER_EMIT", "", "{\"ack\":1,\"timeout\":5000}", IPC_FROM_WORKER, &m, &code), 0);
+    assert_int_equal(
+        decode("SERVER_EMIT", "", "{\"ack\":1,\"timeout\":5000}", IPC_FROM_WORKER, &m, &code), 0);
     ipc_msg_clear(&m);
 }
 

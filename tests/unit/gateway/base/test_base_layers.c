@@ -106,8 +106,8 @@ static void test_b64_roundtrip(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grow), cmocka_unit_test(test_buf),
-        cmocka_unit_test(test_pct),  cmocka_unit_test(test_utf8_nul_and_bounds),
+        cmocka_unit_test(test_grow),          cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_pct),           cmocka_unit_test(test_utf8_nul_and_bounds),
         cmocka_unit_test(test_b64_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

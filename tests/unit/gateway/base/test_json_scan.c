@@ -79,19 +79,76 @@ static void same_as_jansson(const char *text, size_t len)
 static void grammar(void **st)
 {
     static const char *const good[] = {
-        "[]", "{}", " [ ] ", "\t\r\n[1]\n", "0", "-0", "1.5", "-1.5e10", "1E+2", "1e-2",
-        "true", "false", "null", "\"\"", "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
-        "[1,\"a\",true,false,null,{},[]]", "{\"a\":1,\"b\":[{\"c\":{}}]}",
-        "{\"a\":1,\"a\":2}", "\"\\u00e9\\uD83D\\uDE00\"", "\"\x7f\"", "[[[[[]]]]]",
+        "[]",
+        "{}",
+        " [ ] ",
+        "\t\r\n[1]\n",
+        "0",
+        "-0",
+        "1.5",
+        "-1.5e10",
+        "1E+2",
+        "1e-2",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
+        "[1,\"a\",true,false,null,{},[]]",
+        "{\"a\":1,\"b\":[{\"c\":{}}]}",
+        "{\"a\":1,\"a\":2}",
+        "\"\\u00e9\\uD83D\\uDE00\"",
+        "\"\x7f\"",
+        "[[[[[]]]]]",
         "12345678901234567890123", /* JSON.parse: a double; see the header */
     };
     static const char *const broken[] = {
-        "", " ", "[", "]", "[1,]", "[,1]", "[1 2]", "{\"a\"}", "{\"a\":}", "{a:1}", "{1:1}",
-        "{\"a\":1,}", "[1}", "{\"a\":1]", "01", "1.", ".1", "1e", "1e+", "-", "+1", "- 1",
-        "tru", "truee", "nul", "True", "NaN", "Infinity", "'a'", "\"a", "\"\\x\"", "\"\\u12\"",
-        "\"\\u12G4\"", "[1][2]", "[1] x", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"",
-        "\"\\ud800x\"", "\"\\u0000\"", "[\"\x01\"]", "[\"a\tb\"]", "[\"\x1e\"]",
-        "[1]\x1e" "42/b,[\"pwned\"]", "/*c*/[]",
+        "",
+        " ",
+        "[",
+        "]",
+        "[1,]",
+        "[,1]",
+        "[1 2]",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{a:1}",
+        "{1:1}",
+        "{\"a\":1,}",
+        "[1}",
+        "{\"a\":1]",
+        "01",
+        "1.",
+        ".1",
+        "1e",
+        "1e+",
+        "-",
+        "+1",
+        "- 1",
+        "tru",
+        "truee",
+        "nul",
+        "True",
+        "NaN",
+        "Infinity",
+        "'a'",
+        "\"a",
+        "\"\\x\"",
+        "\"\\u12\"",
+        "\"\\u12G4\"",
+        "[1][2]",
+        "[1] x",
+        "\"\\ud800\"",
+        "\"\\udc00\"",
+        "\"\\ud800\\u0041\"",
+        "\"\\ud800x\"",
+        "\"\\u0000\"",
+        "[\"\x01\"]",
+        "[\"a\tb\"]",
+        "[\"\x1e\"]",
+        "[1]\x1e"
+        "42/b,[\"pwned\"]",
+        "/*c*/[]",
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         ok(good[i], &any);
@@ -111,8 +168,12 @@ static void grammar(void **st)
 static void reasons_and_offsets(void **st)
 {
     bad("[1,}]", &any, "invalid JSON value", 3);
-    bad("[\"x\"]\x1e" "1", &any, "trailing data", 5);
-    bad("[\"x\x1e" "1\"]", &any, "control character", 3);
+    bad("[\"x\"]\x1e"
+        "1",
+        &any, "trailing data", 5);
+    bad("[\"x\x1e"
+        "1\"]",
+        &any, "control character", 3);
     bad("[1 2]", &any, "',' or a closing bracket expected", 3);
     bad("{\"a\" 1}", &any, "':' expected", 5);
     bad("[1}", &any, "mismatched bracket", 2);
@@ -129,10 +190,14 @@ static void utf8(void **st)
     ok("[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"]", &any);
     ok("{\"\xc3\xa9\":\"\xf4\x8f\xbf\xbf\"}", &any);
     static const char *const broken[] = {
-        "[\"\xff\"]",             "[\"\xc0\xaf\"]",     /* overlong */
-        "[\"\xe0\x80\xaf\"]",     "[\"\xed\xa0\x80\"]", /* surrogate */
-        "[\"\xf4\x90\x80\x80\"]", "[\"\xe2\x82\"]",     /* truncated */
-        "[\"\x80\"]",             "[\"\xc3\"]",
+        "[\"\xff\"]",
+        "[\"\xc0\xaf\"]", /* overlong */
+        "[\"\xe0\x80\xaf\"]",
+        "[\"\xed\xa0\x80\"]", /* surrogate */
+        "[\"\xf4\x90\x80\x80\"]",
+        "[\"\xe2\x82\"]", /* truncated */
+        "[\"\x80\"]",
+        "[\"\xc3\"]",
         "[\xc3\xa9]", /* outside a string */
     };
     for (size_t i = 0; i < sizeof broken / sizeof *broken; i++) {
@@ -160,8 +225,8 @@ static void top_level_shapes(void **st)
     bad("[[\"x\"]]", &ev, "event name is not a string", 1);
     bad("{\"0\":\"x\"}", &ev, "not a JSON array", 0);
     static const char *const reserved[] = {
-        "[\"connect\"]",       "[\"connect_error\",1]", "[\"disconnect\"]",
-        "[\"disconnecting\"]", "[\"newListener\"]",     "[ \"removeListener\" ]",
+        "[\"connect\"]",          "[\"connect_error\",1]", "[\"disconnect\"]",
+        "[\"disconnecting\"]",    "[\"newListener\"]",     "[ \"removeListener\" ]",
         "[\"disconn\\u0065ct\"]", "[\"\\u0063onnect\"]",
     };
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
@@ -205,18 +270,19 @@ static void placeholders(void **st)
     const char *one_ph = "[\"f\",{\"_placeholder\":true,\"num\":0}]";
     assert_int_equal(scan_n(one_ph, strlen(one_ph), &one, &r, &why), 0);
     assert_int_equal(r.placeholders, 1);
-    ok("[\"f\",{\"num\":0,\"_placeholder\":true}]", &one);        /* keys in any order */
+    ok("[\"f\",{\"num\":0,\"_placeholder\":true}]", &one);                   /* keys in any order */
     ok("[\"f\",{\"a\":[{\"x\":{\"_placeholder\":true,\"num\":0}}]}]", &one); /* any depth */
-    ok("[\"f\",{\"_pl\\u0061ceholder\":true,\"num\":0}]", &one);  /* escaped key */
+    ok("[\"f\",{\"_pl\\u0061ceholder\":true,\"num\":0}]", &one);             /* escaped key */
     ok("[\"f\",{ \"_placeholder\" : true , \"num\" : 0 }]", &one);
     ok("[\"f\",{\"_placeholder\":true,\"num\":-0}]", &one);
-    assert_int_equal(scan_n("[\"f\",{\"_placeholder\":true,\"num\":1},{\"_placeholder\":true,\"num\":0},"
-                            "{\"_placeholder\":true,\"num\":1}]",
-                            strlen("[\"f\",{\"_placeholder\":true,\"num\":1},{\"_placeholder\":true,"
-                                   "\"num\":0},{\"_placeholder\":true,\"num\":1}]"),
-                            &two, &r, &why),
-                     0);
-    assert_int_equal(r.placeholders, 3); /* two may share one attachment */
+    assert_int_equal(
+        scan_n("[\"f\",{\"_placeholder\":true,\"num\":1},{\"_placeholder\":true,\"num\":0},"
+               "{\"_placeholder\":true,\"num\":1}]",
+               strlen("[\"f\",{\"_placeholder\":true,\"num\":1},{\"_placeholder\":true,"
+                      "\"num\":0},{\"_placeholder\":true,\"num\":1}]"),
+               &two, &r, &why),
+        0);
+    assert_int_equal(r.placeholders, 3);                    /* two may share one attachment */
     ok("[\"f\",{\"num\":5},{\"placeholder\":true}]", &any); /* not placeholders */
     /* A member a repeated key hides (jansson and JSON.parse keep the last
      * one) is checked all the same. */
@@ -228,7 +294,8 @@ static void placeholders(void **st)
     bad("[\"f\",{\"_placeholder\":true,\"num\":0}]", &any, "out of range", -1);
     bad("[\"f\",{\"_placeholder\":true,\"num\":1}]", &one, "out of range", -1);
     bad("[\"f\",{\"_placeholder\":true,\"num\":-1}]", &one, "out of range", -1);
-    bad("[\"f\",{\"_placeholder\":true,\"num\":99999999999999999999999}]", &one, "out of range", -1);
+    bad("[\"f\",{\"_placeholder\":true,\"num\":99999999999999999999999}]", &one, "out of range",
+        -1);
     bad("[\"f\",{\"_placeholder\":true,\"num\":0.0}]", &one, "not an integer", -1);
     bad("[\"f\",{\"_placeholder\":true,\"num\":0e0}]", &one, "not an integer", -1);
     bad("[\"f\",{\"_placeholder\":true,\"num\":\"0\"}]", &one, "not an integer", -1);
@@ -284,10 +351,14 @@ static void null_result_and_why(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(grammar),          cmocka_unit_test(reasons_and_offsets),
-        cmocka_unit_test(utf8),             cmocka_unit_test(top_level_shapes),
-        cmocka_unit_test(depth),            cmocka_unit_test(placeholders),
-        cmocka_unit_test(attachment_limits), cmocka_unit_test(null_result_and_why),
+        cmocka_unit_test(grammar),
+        cmocka_unit_test(reasons_and_offsets),
+        cmocka_unit_test(utf8),
+        cmocka_unit_test(top_level_shapes),
+        cmocka_unit_test(depth),
+        cmocka_unit_test(placeholders),
+        cmocka_unit_test(attachment_limits),
+        cmocka_unit_test(null_result_and_why),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

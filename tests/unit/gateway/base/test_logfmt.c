@@ -38,21 +38,28 @@ static char *capture(void (*fn)(void))
     return out;
 }
 
-static void say_text(void) { gw_log(GW_LOG_WARN, "hello %d", 42); }
+static void say_text(void)
+{
+    gw_log(GW_LOG_WARN, "hello %d", 42);
+}
 
 static void text_format(void **st)
 {
     gw_log_format = GW_LOG_TEXT;
     char *out = capture(say_text);
     regex_t re;
-    assert_int_equal(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z WARN  gateway hello 42\n$",
-                             REG_EXTENDED), 0);
+    assert_int_equal(regcomp(&re,
+                             "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+                             "WARN  gateway hello 42\n$",
+                             REG_EXTENDED),
+                     0);
     assert_int_equal(regexec(&re, out, 0, NULL, 0), 0);
     regfree(&re);
     free(out);
 }
 
-static const char nasty[] = "q\"\\\n\t\x01\x7f ok \xc3\xa9 bad \xff \xe0\x80\x80 \xed\xa0\x80 \xf0\x9f\x98\x80 cut \xe2\x82";
+static const char nasty[] = "q\"\\\n\t\x01\x7f ok \xc3\xa9 bad \xff \xe0\x80\x80 \xed\xa0\x80 "
+                            "\xf0\x9f\x98\x80 cut \xe2\x82";
 
 static void say_raw(void)
 {
@@ -76,14 +83,18 @@ static void json_format(void **st)
     assert_string_equal(json_string_value(json_object_get(j, "nsp")), "/a\"b");
     assert_int_equal(json_integer_value(json_object_get(j, "pid")), 123);
     /* valid sequences kept, each invalid byte one U+FFFD */
-    assert_string_equal(json_string_value(json_object_get(j, "msg")),
-                        "q\"\\\n\t\x01\x7f ok \xc3\xa9 bad \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
-                        "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80 cut \xef\xbf\xbd\xef\xbf\xbd");
+    assert_string_equal(
+        json_string_value(json_object_get(j, "msg")),
+        "q\"\\\n\t\x01\x7f ok \xc3\xa9 bad \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+        "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80 cut \xef\xbf\xbd\xef\xbf\xbd");
     json_decref(j);
     free(out);
 }
 
-static void say_text_raw(void) { gw_log_raw(GW_LOG_INFO, "worker", "worker[/x pid 9]", NULL, "a line", 6); }
+static void say_text_raw(void)
+{
+    gw_log_raw(GW_LOG_INFO, "worker", "worker[/x pid 9]", NULL, "a line", 6);
+}
 
 static void text_raw_label(void **st)
 {
@@ -124,7 +135,7 @@ static void nsp_cap(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(text_format),  cmocka_unit_test(json_format),
+        cmocka_unit_test(text_format),    cmocka_unit_test(json_format),
         cmocka_unit_test(text_raw_label), cmocka_unit_test(label_escape),
         cmocka_unit_test(nsp_cap),
     };

@@ -41,7 +41,8 @@ static void both_ways(const char *json, const char *hex)
     size_t wl = unhex(hex, want);
     if (len != wl || memcmp(got, want, wl)) {
         char h[2100] = "";
-        for (size_t i = 0; i < len && i < 1000; i++) sprintf(h + 2 * i, "%02x", (unsigned char)got[i]);
+        for (size_t i = 0; i < len && i < 1000; i++)
+            sprintf(h + 2 * i, "%02x", (unsigned char)got[i]);
         fail_msg("%s\n got  %s\n want %s", json, h, hex);
     }
     /* exact-size copy: a read past the end is an ASan report */
@@ -62,11 +63,12 @@ static void both_ways(const char *json, const char *hex)
 static void test_broadcast_bytes(void **st)
 {
     (void)st;
-    both_ways("[\"0123456789abcdef\",{\"type\":2,\"data\":[\"room-message\",\"hello\",42],\"nsp\":\"/\"},"
-              "{\"rooms\":[\"r\"],\"except\":[\"AAAAAAAAAAAAAAAAAAAA\"],\"flags\":{}}]",
-              "93b03031323334353637383961626364656683a47479706502a46461746193ac726f6f6d2d6d657373"
-              "616765a568656c6c6f2aa36e7370a12f83a5726f6f6d7391a172a665786365707491b441414141414141"
-              "41414141414141414141414141a5666c61677380");
+    both_ways(
+        "[\"0123456789abcdef\",{\"type\":2,\"data\":[\"room-message\",\"hello\",42],\"nsp\":\"/\"},"
+        "{\"rooms\":[\"r\"],\"except\":[\"AAAAAAAAAAAAAAAAAAAA\"],\"flags\":{}}]",
+        "93b03031323334353637383961626364656683a47479706502a46461746193ac726f6f6d2d6d657373"
+        "616765a568656c6c6f2aa36e7370a12f83a5726f6f6d7391a172a665786365707491b441414141414141"
+        "41414141414141414141414141a5666c61677380");
 }
 
 static void test_numbers_and_strings(void **st)
@@ -76,15 +78,17 @@ static void test_numbers_and_strings(void **st)
               "99ffd1ff38cd012cce00011170cf000000012a05f200cb3ff8000000000000c3c2c0");
     /* 40-byte string: str8 (0xd9), as notepack writes it */
     both_ways("{\"s\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
-              "81a173d92878787878787878787878787878787878787878787878787878787878787878787878787878787878");
+              "81a173d92878787878787878787878787878787878787878787878787878787878787878787878787878"
+              "787878");
 }
 
 /* A Buffer in an emitter's packet: bin8 ⇄ placeholder + attachment. */
 static void test_binary(void **st)
 {
     (void)st;
-    const char *hex = "93a7656d697474657283a47479706502a46461746192a362696ec403010203a36e7370a12f83a572"
-                      "6f6f6d7390a665786365707490a5666c61677380";
+    const char *hex =
+        "93a7656d697474657283a47479706502a46461746192a362696ec403010203a36e7370a12f83a572"
+        "6f6f6d7390a665786365707490a5666c61677380";
     char buf[256];
     size_t n = unhex(hex, buf);
     clc_atts atts = {0};
@@ -94,7 +98,8 @@ static void test_binary(void **st)
     assert_int_equal(atts.n, 1);
     assert_int_equal(atts.len[0], 3);
     assert_memory_equal(atts.data[0], "\x01\x02\x03", 3);
-    char *text = json_dumps(json_object_get(json_array_get(j, 1), "data"), JSON_COMPACT | JSON_SORT_KEYS);
+    char *text =
+        json_dumps(json_object_get(json_array_get(j, 1), "data"), JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(text, "[\"bin\",{\"_placeholder\":true,\"num\":0}]");
     free(text);
     ipc_buf att = {atts.data[0], atts.len[0]};
@@ -167,8 +172,10 @@ static void test_url(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_broadcast_bytes), cmocka_unit_test(test_numbers_and_strings),
-        cmocka_unit_test(test_binary),          cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_broadcast_bytes),
+        cmocka_unit_test(test_numbers_and_strings),
+        cmocka_unit_test(test_binary),
+        cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,12 +36,16 @@ static int on_admission(uint64_t id, const struct eio_handshake *hs, void *ud)
     asked[n_asked++] = id;
     return 0;
 }
-static void on_open(eio_session *s, void *ud) { n_open++; }
+static void on_open(eio_session *s, void *ud)
+{
+    n_open++;
+}
 static void on_message(eio_session *s, const char *d, size_t n, int b, void *ud) {}
 
 static void turn(int n)
 {
-    for (int i = 0; i < n; i++) ev_run(loop, EVRUN_NOWAIT);
+    for (int i = 0; i < n; i++)
+        ev_run(loop, EVRUN_NOWAIT);
 }
 
 /* A client: one end of a socketpair, the other adopted by the server. */
@@ -59,8 +63,8 @@ static int client(const char *request)
 static int poll_get(const char *query)
 {
     char req[256];
-    snprintf(req, sizeof req, "GET /socket.io/?EIO=4&transport=polling%s HTTP/1.1\r\nHost: x\r\n\r\n",
-             query);
+    snprintf(req, sizeof req,
+             "GET /socket.io/?EIO=4&transport=polling%s HTTP/1.1\r\nHost: x\r\n\r\n", query);
     return client(req);
 }
 
@@ -81,8 +85,8 @@ static void setup_server(unsigned timeout_ms, size_t max_pending)
     cfg.admission = "/";
     cfg.admission_timeout_ms = timeout_ms;
     cfg.admission_max_pending = max_pending;
-    static const eio_handler h = {.on_open = on_open, .on_message = on_message,
-                                  .on_admission = on_admission};
+    static const eio_handler h = {
+        .on_open = on_open, .on_message = on_message, .on_admission = on_admission};
     srv = eio_server_new(loop, &cfg, &h, NULL);
     assert_non_null(srv);
     n_asked = n_open = refuse_to_ask = 0;

@@ -150,11 +150,26 @@ static void test_invalid(void **st)
     got_t g;
     /* text: a length in bytes where UTF-16 units were due, a length that
      * ends inside a surrogate pair, junk, truncation, empty body, … */
-    static const char *bad[] = {"",      "3:4\xc3\xa9",  "1:4\xf0\x9f\x98\x80", "2:4\xf0\x9f\x98\x80",
-                                ":",     "x:2",          "1:x",                  "2:2",
-                                "1:2 ",  "01234567890:4", "1:",                  "3:b4%",
-                                "3:b2A", "2:b4=",        "2:4\xff",              "2:4\xed\xa0\x80",
-                                "-1:2",  "1:2:",         "2:4\x80",              "1:\xc3\xa9"};
+    static const char *bad[] = {"",
+                                "3:4\xc3\xa9",
+                                "1:4\xf0\x9f\x98\x80",
+                                "2:4\xf0\x9f\x98\x80",
+                                ":",
+                                "x:2",
+                                "1:x",
+                                "2:2",
+                                "1:2 ",
+                                "01234567890:4",
+                                "1:",
+                                "3:b4%",
+                                "3:b2A",
+                                "2:b4=",
+                                "2:4\xff",
+                                "2:4\xed\xa0\x80",
+                                "-1:2",
+                                "1:2:",
+                                "2:4\x80",
+                                "1:\xc3\xa9"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         size_t len = strlen(bad[i]);
         assert_int_equal(decode_split(0, bad[i], len, NULL, 0, &g), -1);
@@ -171,9 +186,23 @@ static void test_invalid(void **st)
     static const struct {
         const char *p;
         size_t n;
-    } badb[] = {{"\x02\x01\xff" "2", 4}, {"\x00\xff", 2},         {"\x00\x00\xff", 3},
-                {"\x00\x02\xff" "4", 4}, {"\x01\x01\xff\x02", 4}, {"\x00\x0a\xff", 3},
-                {"", 0},                 {"\x00\x01\xff" "x", 4}, {"\x00\x02\xff" "4\xff", 5}};
+    } badb[] = {{"\x02\x01\xff"
+                 "2",
+                 4},
+                {"\x00\xff", 2},
+                {"\x00\x00\xff", 3},
+                {"\x00\x02\xff"
+                 "4",
+                 4},
+                {"\x01\x01\xff\x02", 4},
+                {"\x00\x0a\xff", 3},
+                {"", 0},
+                {"\x00\x01\xff"
+                 "x",
+                 4},
+                {"\x00\x02\xff"
+                 "4\xff",
+                 5}};
     for (size_t i = 0; i < sizeof badb / sizeof badb[0]; i++) {
         assert_int_equal(decode_split(1, badb[i].p, badb[i].n, NULL, 0, &g), -1);
         for (size_t c = 0; c <= badb[i].n; c++) {
@@ -196,7 +225,11 @@ static void test_stop_and_reset(void **st)
     assert_int_equal(g.type[0], EIO_PKT_CLOSE);
     eio3_payload_reset(&d, 1); /* reusable, now for a binary body */
     g.stop_after = 0;
-    assert_int_equal(eio3_payload_feed(&d, "\x00\x02\xff" "4y", 5), 0);
+    assert_int_equal(eio3_payload_feed(&d,
+                                       "\x00\x02\xff"
+                                       "4y",
+                                       5),
+                     0);
     assert_int_equal(eio3_payload_finish(&d), 0);
     assert_int_equal(g.n, 2);
     assert_memory_equal(g.data[1], "y", 1);
@@ -210,31 +243,43 @@ static void test_packet_decode(void **st)
     size_t dlen, cap = 0;
     unsigned char *scratch = NULL;
     /* a WebSocket binary frame: the 0x04 type byte, then the data */
-    assert_int_equal(eio3_packet_decode(1, "\x04\x00\x01", 3, &type, &data, &dlen, &binary, &scratch, &cap), 0);
+    assert_int_equal(
+        eio3_packet_decode(1, "\x04\x00\x01", 3, &type, &data, &dlen, &binary, &scratch, &cap), 0);
     assert_int_equal(type, EIO_PKT_MESSAGE);
     assert_int_equal(binary, 1);
     assert_int_equal(dlen, 2);
     assert_memory_equal(data, "\x00\x01", 2);
-    assert_int_equal(eio3_packet_decode(1, "\x04", 1, &type, &data, &dlen, &binary, &scratch, &cap), 0);
+    assert_int_equal(eio3_packet_decode(1, "\x04", 1, &type, &data, &dlen, &binary, &scratch, &cap),
+                     0);
     assert_int_equal(dlen, 0);
-    assert_int_equal(eio3_packet_decode(1, "", 0, &type, &data, &dlen, &binary, &scratch, &cap), -1);
-    assert_int_equal(eio3_packet_decode(1, "4ab", 3, &type, &data, &dlen, &binary, &scratch, &cap), -1);
-    assert_int_equal(eio3_packet_decode(1, "\x02", 1, &type, &data, &dlen, &binary, &scratch, &cap), -1);
+    assert_int_equal(eio3_packet_decode(1, "", 0, &type, &data, &dlen, &binary, &scratch, &cap),
+                     -1);
+    assert_int_equal(eio3_packet_decode(1, "4ab", 3, &type, &data, &dlen, &binary, &scratch, &cap),
+                     -1);
+    assert_int_equal(eio3_packet_decode(1, "\x02", 1, &type, &data, &dlen, &binary, &scratch, &cap),
+                     -1);
     /* text: as v4, plus `b4` base64 */
-    assert_int_equal(eio3_packet_decode(0, "2probe", 6, &type, &data, &dlen, &binary, &scratch, &cap), 0);
+    assert_int_equal(
+        eio3_packet_decode(0, "2probe", 6, &type, &data, &dlen, &binary, &scratch, &cap), 0);
     assert_int_equal(type, EIO_PKT_PING);
     assert_int_equal(binary, 0);
     assert_memory_equal(data, "probe", 5);
-    assert_int_equal(eio3_packet_decode(0, "b4AQID", 6, &type, &data, &dlen, &binary, &scratch, &cap), 0);
+    assert_int_equal(
+        eio3_packet_decode(0, "b4AQID", 6, &type, &data, &dlen, &binary, &scratch, &cap), 0);
     assert_int_equal(binary, 1);
     assert_int_equal(dlen, 3);
     assert_memory_equal(data, "\x01\x02\x03", 3);
-    assert_int_equal(eio3_packet_decode(0, "b4", 2, &type, &data, &dlen, &binary, &scratch, &cap), 0);
+    assert_int_equal(eio3_packet_decode(0, "b4", 2, &type, &data, &dlen, &binary, &scratch, &cap),
+                     0);
     assert_int_equal(dlen, 0);
-    assert_int_equal(eio3_packet_decode(0, "b", 1, &type, &data, &dlen, &binary, &scratch, &cap), -1);
-    assert_int_equal(eio3_packet_decode(0, "bAQID", 5, &type, &data, &dlen, &binary, &scratch, &cap), -1);
-    assert_int_equal(eio3_packet_decode(0, "7", 1, &type, &data, &dlen, &binary, &scratch, &cap), -1);
-    assert_int_equal(eio3_packet_decode(0, "4\xc3", 2, &type, &data, &dlen, &binary, &scratch, &cap), -1);
+    assert_int_equal(eio3_packet_decode(0, "b", 1, &type, &data, &dlen, &binary, &scratch, &cap),
+                     -1);
+    assert_int_equal(
+        eio3_packet_decode(0, "bAQID", 5, &type, &data, &dlen, &binary, &scratch, &cap), -1);
+    assert_int_equal(eio3_packet_decode(0, "7", 1, &type, &data, &dlen, &binary, &scratch, &cap),
+                     -1);
+    assert_int_equal(
+        eio3_packet_decode(0, "4\xc3", 2, &type, &data, &dlen, &binary, &scratch, &cap), -1);
     free(scratch);
 }
 

@@ -107,8 +107,18 @@ static void test_pitfall1_payload_split_every_byte(void **st)
 static void test_pitfall8_payload_invalid(void **st)
 {
     got_t g;
-    static const char *bad[] = {"abc", "", "7x", ("4a\x1e\x1e" "4b"), "bA", "b====", "b!!!!",
-                                "4\xff", "4\xc3", "4\xed\xa0\x80", "4a\x1e"};
+    static const char *bad[] = {"abc",
+                                "",
+                                "7x",
+                                ("4a\x1e\x1e"
+                                 "4b"),
+                                "bA",
+                                "b====",
+                                "b!!!!",
+                                "4\xff",
+                                "4\xc3",
+                                "4\xed\xa0\x80",
+                                "4a\x1e"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         size_t len = strlen(bad[i]);
         assert_int_equal(decode_split(bad[i], len, NULL, 0, &g), -1);
@@ -118,7 +128,10 @@ static void test_pitfall8_payload_invalid(void **st)
         }
     }
     /* packets before the bad one were delivered */
-    assert_int_equal(decode_split("4a\x1e" "x", 4, NULL, 0, &g), -1);
+    assert_int_equal(decode_split("4a\x1e"
+                                  "x",
+                                  4, NULL, 0, &g),
+                     -1);
     assert_int_equal(g.n, 1);
 }
 
@@ -129,7 +142,11 @@ static void test_payload_stop(void **st)
     memset(&g, 0, sizeof g);
     g.stop_after = 1;
     eio_payload_init(&d, collect, &g);
-    assert_int_equal(eio_payload_feed(&d, "1\x1e" "4x\x1e", 5), 1);
+    assert_int_equal(eio_payload_feed(&d,
+                                      "1\x1e"
+                                      "4x\x1e",
+                                      5),
+                     1);
     assert_int_equal(g.n, 1);
     assert_int_equal(g.type[0], EIO_PKT_CLOSE);
     /* reset makes the decoder reusable */
@@ -181,8 +198,12 @@ static void test_base64(void **st)
         const char *raw;
         size_t n;
         const char *b64;
-    } v[] = {{"", 0, ""},        {"f", 1, "Zg=="},      {"fo", 2, "Zm8="},
-             {"foo", 3, "Zm9v"}, {"foob", 4, "Zm9vYg=="}, {"\xe1\x02\x03", 3, "4QID"},
+    } v[] = {{"", 0, ""},
+             {"f", 1, "Zg=="},
+             {"fo", 2, "Zm8="},
+             {"foo", 3, "Zm9v"},
+             {"foob", 4, "Zm9vYg=="},
+             {"\xe1\x02\x03", 3, "4QID"},
              {"\x00\xff\xfe", 3, "AP/+"}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char out[32];
@@ -264,8 +285,8 @@ static void test_random_id(void **st)
         assert_int_equal(strlen(ids[i]), 20);
         for (int k = 0; k < 20; k++) {
             char c = ids[i][k];
-            assert_true((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                        c == '-' || c == '_');
+            assert_true((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_');
         }
         for (int j = 0; j < i; j++)
             assert_string_not_equal(ids[i], ids[j]);

@@ -50,9 +50,10 @@ static void on_open(eio_session *s, void *ud)
     int host = 0;
     for (size_t i = 0; i < hs->n_headers; i++)
         if (!strcmp(hs->headers[i].name, "host") && !strcmp(hs->headers[i].value, "x")) host = 1;
-    if (!host || strncmp(hs->query, "EIO=4&transport=", 16) || strncmp(hs->url, "/socket.io/?EIO=4", 17) ||
-        strcmp(hs->address, "127.0.0.1") || hs->xdomain || hs->time_ms < 1e12 ||
-        strlen(eio_session_id(s)) != 20 || eio_session_userdata(s))
+    if (!host || strncmp(hs->query, "EIO=4&transport=", 16) ||
+        strncmp(hs->url, "/socket.io/?EIO=4", 17) || strcmp(hs->address, "127.0.0.1") ||
+        hs->xdomain || hs->time_ms < 1e12 || strlen(eio_session_id(s)) != 20 ||
+        eio_session_userdata(s))
         handshake_ok = 0;
     eio_session_set_userdata(s, &handshake_ok);
     for (int i = 0; i < 8; i++)
@@ -84,14 +85,22 @@ static void on_message(eio_session *s, const char *d, size_t n, int binary, void
     }
 }
 
-static void on_upgrade(eio_session *s, void *ud) { n_upgrade_cb++; }
-static void on_drain(eio_session *s, void *ud) { n_drain_cb++; }
+static void on_upgrade(eio_session *s, void *ud)
+{
+    n_upgrade_cb++;
+}
+static void on_drain(eio_session *s, void *ud)
+{
+    n_drain_cb++;
+}
 
 static int packets_in, packets_out;
 static void on_packet(eio_session *s, int type, int outgoing, void *ud)
 {
-    if (outgoing) packets_out++;
-    else packets_in++;
+    if (outgoing)
+        packets_out++;
+    else
+        packets_in++;
 }
 
 static void on_close(eio_session *s, eio_close_reason r, void *ud)
@@ -104,16 +113,20 @@ static void on_close(eio_session *s, eio_close_reason r, void *ud)
     trace("close(%s);", eio_close_reason_str(r));
 }
 
-static void done_cb(struct ev_loop *l, ev_async *w, int revents) { ev_break(l, EVBREAK_ALL); }
+static void done_cb(struct ev_loop *l, ev_async *w, int revents)
+{
+    ev_break(l, EVBREAK_ALL);
+}
 
 /* --- client side (second thread) ---------------------------------------------- */
 
 static int port;
 static char failure[512];
 
-#define CHECK(cond)                                                                           \
-    do {                                                                                      \
-        if (!(cond) && !failure[0]) snprintf(failure, sizeof failure, "line %d: %s", __LINE__, #cond); \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond) && !failure[0])                                                                \
+            snprintf(failure, sizeof failure, "line %d: %s", __LINE__, #cond);                     \
     } while (0)
 
 static int dial(void)
@@ -177,11 +190,12 @@ static int ws_connect(const char *query)
 {
     int fd = dial();
     char req[512];
-    int n = snprintf(req, sizeof req,
-                     "GET /socket.io/?EIO=4&transport=websocket%s HTTP/1.1\r\nHost: x\r\n"
-                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     query);
+    int n =
+        snprintf(req, sizeof req,
+                 "GET /socket.io/?EIO=4&transport=websocket%s HTTP/1.1\r\nHost: x\r\n"
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                 query);
     if (write(fd, req, (size_t)n) != n) return -1;
     char head[1024];
     size_t got = 0;
@@ -204,7 +218,8 @@ static void *client(void *arg)
     CHECK(http("POST", q, "4close-me", body, sizeof body) == 200);
     CHECK(strcmp(body, "ok") == 0);
     CHECK(http("GET", q, NULL, body, sizeof body) == 200);
-    CHECK(strcmp(body, "4bye\x1e" "1") == 0);
+    CHECK(strcmp(body, "4bye\x1e"
+                       "1") == 0);
     CHECK(http("GET", q, NULL, body, sizeof body) == 400); /* gone now */
 
     /* 2. a broadcast to two sessions (one polling, one websocket): one eio_msg */
@@ -215,7 +230,8 @@ static void *client(void *arg)
     CHECK(ws >= 0);
     CHECK(ws_read(ws, body, sizeof body, &len) == 1 && body[0] == '0');
     ws_write_text(ws, "4bcast");
-    CHECK(ws_read(ws, body, sizeof body, &len) == 2 && len == 3 && !memcmp(body, "\x01\x02\x03", 3));
+    CHECK(ws_read(ws, body, sizeof body, &len) == 2 && len == 3 &&
+          !memcmp(body, "\x01\x02\x03", 3));
     CHECK(http("GET", q, NULL, body, sizeof body) == 200);
     CHECK(strcmp(body, "bAQID") == 0);
 
@@ -249,8 +265,12 @@ static void test_eio_server_contract(void **st)
     eio_config cfg;
     eio_config_defaults(&cfg);
     cfg.port = port;
-    eio_handler h = {.on_open = on_open, .on_message = on_message, .on_upgrade = on_upgrade,
-                     .on_drain = on_drain, .on_close = on_close, .on_packet = on_packet};
+    eio_handler h = {.on_open = on_open,
+                     .on_message = on_message,
+                     .on_upgrade = on_upgrade,
+                     .on_drain = on_drain,
+                     .on_close = on_close,
+                     .on_packet = on_packet};
     eio_server *srv = eio_server_new(loop, &cfg, &h, NULL);
     assert_non_null(srv);
     assert_int_equal(eio_server_listen(srv), 0);

@@ -33,7 +33,8 @@ static void setup_sockets(void)
 
 static void teardown_sockets(void)
 {
-    for (int i = 0; i < 4; i++) gw_room_leave_all(&app, &socks[i]);
+    for (int i = 0; i < 4; i++)
+        gw_room_leave_all(&app, &socks[i]);
     assert_null(nsp.rooms); /* empty rooms are freed */
 }
 
@@ -65,7 +66,7 @@ static void broadcast_selection(void **st)
     gw_room_join(&app, &socks[2], "b", 1);
     gw_room_join(&app, &socks[2], "b", 1); /* joining twice is not an error */
 
-    assert_int_equal(select_(NULL, NULL), 0xf);          /* everyone */
+    assert_int_equal(select_(NULL, NULL), 0xf); /* everyone */
     assert_int_equal(select_("[]", NULL), 0xf);
     assert_int_equal(select_("[\"a\"]", NULL), 0x3);
     assert_int_equal(select_("[\"a\",\"b\"]", NULL), 0x7); /* socket 1 once */

@@ -38,7 +38,10 @@ static void bad_buf(const char *s, size_t len, const sio_limits *lim)
     assert_non_null(why);
     assert_null(p.json);
 }
-static void bad(const char *s) { bad_buf(s, strlen(s), &defaults); }
+static void bad(const char *s)
+{
+    bad_buf(s, strlen(s), &defaults);
+}
 
 static void assert_nsp(const sio_packet *p, const char *nsp)
 {
@@ -303,8 +306,10 @@ static void json_depth_exactly_at_limit(void **st)
     buf[n++] = '2';
     buf[n++] = '[';
     buf[n++] = '"', buf[n++] = 'a', buf[n++] = '"', buf[n++] = ',';
-    for (int k = 1; k < SIO_MAX_DEPTH_DEFAULT; k++) buf[n++] = '[';
-    for (int k = 0; k < SIO_MAX_DEPTH_DEFAULT; k++) buf[n++] = ']';
+    for (int k = 1; k < SIO_MAX_DEPTH_DEFAULT; k++)
+        buf[n++] = '[';
+    for (int k = 0; k < SIO_MAX_DEPTH_DEFAULT; k++)
+        buf[n++] = ']';
     sio_packet p;
     const char *why = NULL;
     assert_int_equal(sio_decode(buf, n, &defaults, &p, &why), 0);
@@ -321,7 +326,8 @@ static void json_brackets_inside_strings_do_not_count(void **st)
 {
     char buf[512];
     size_t n = (size_t)snprintf(buf, sizeof buf, "2[\"a\",\"");
-    for (int k = 0; k < 100; k++) buf[n++] = '[';
+    for (int k = 0; k < 100; k++)
+        buf[n++] = '[';
     n += (size_t)snprintf(buf + n, sizeof buf - n, "\\\"{{{\"]");
     sio_packet p;
     const char *why = NULL;
@@ -406,7 +412,7 @@ static void invalid_disconnect_with_data(void **st)
 
 static void pitfall_12_ack_id_not_digits(void **st)
 {
-    bad("2abc[\"a\"]");     /* 42abc[…] once Engine.IO's '4' is stripped */
+    bad("2abc[\"a\"]"); /* 42abc[…] once Engine.IO's '4' is stripped */
     bad("2/chat,abc[\"a\"]");
     bad("312x[]");
 }
@@ -470,22 +476,22 @@ static void invalid_json(void **st)
     bad("2[\"a\",]");
     bad("2['a']");
     bad_buf("2[\"a\"]\0", 7, &defaults);
-    bad("2[\"a\xff\"]");           /* not UTF-8 */
-    bad("2[\"a\\u0000b\"]");       /* NUL inside a string: refused on purpose */
-    bad("2/chat[\"a\"]");          /* no comma: all of it is the namespace */
+    bad("2[\"a\xff\"]");     /* not UTF-8 */
+    bad("2[\"a\\u0000b\"]"); /* NUL inside a string: refused on purpose */
+    bad("2/chat[\"a\"]");    /* no comma: all of it is the namespace */
 }
 
 static void invalid_namespace_not_utf8_text(void **st)
 {
     bad_buf("2/ch\0t,[\"a\"]", 12, &defaults);
     bad_buf("1/\0", 3, &defaults);
-    bad("0/caf\xa9,");             /* stray continuation byte */
-    bad("0/caf\xc3,");             /* truncated sequence */
-    bad("0/caf\xc3");              /* truncated at the end */
-    bad("0/\xc0\xaf,");           /* overlong '/' */
-    bad("0/\xe0\x80\xaf,");       /* overlong, 3 bytes */
-    bad("0/\xed\xa0\x80,");       /* UTF-16 surrogate */
-    bad("0/\xf4\x90\x80\x80,");   /* above U+10FFFF */
+    bad("0/caf\xa9,");          /* stray continuation byte */
+    bad("0/caf\xc3,");          /* truncated sequence */
+    bad("0/caf\xc3");           /* truncated at the end */
+    bad("0/\xc0\xaf,");         /* overlong '/' */
+    bad("0/\xe0\x80\xaf,");     /* overlong, 3 bytes */
+    bad("0/\xed\xa0\x80,");     /* UTF-16 surrogate */
+    bad("0/\xf4\x90\x80\x80,"); /* above U+10FFFF */
     bad("0/\xf8\x88\x80\x80\x80,");
     sio_packet p;
     ok("0/\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf,", &p); /* €😀U+FFFF U+10FFFF */
@@ -570,7 +576,8 @@ static void invalid_too_deep(void **st)
     char buf[64];
     size_t n = 0;
     buf[n++] = '2';
-    for (int k = 0; k < 40; k++) buf[n++] = '[';
+    for (int k = 0; k < 40; k++)
+        buf[n++] = '[';
     bad_buf(buf, n, &defaults); /* unbalanced as well: the depth check comes first */
 }
 
@@ -586,8 +593,10 @@ static void hostile_100000_nested_arrays_refused_fast(void **st)
     buf[n++] = '[';
     memcpy(buf + n, "\"a\",", 4);
     n += 4;
-    for (size_t k = 1; k < depth; k++) buf[n++] = '[';
-    for (size_t k = 0; k < depth; k++) buf[n++] = ']';
+    for (size_t k = 1; k < depth; k++)
+        buf[n++] = '[';
+    for (size_t k = 0; k < depth; k++)
+        buf[n++] = ']';
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     bad_buf(buf, n, &defaults);
@@ -606,7 +615,8 @@ static void long_flat_array_accepted(void **st)
     char *buf = malloc(count * 2 + 16);
     assert_non_null(buf);
     n += (size_t)sprintf(buf, "2[\"a\"");
-    for (size_t k = 0; k < count; k++) buf[n++] = ',', buf[n++] = '1';
+    for (size_t k = 0; k < count; k++)
+        buf[n++] = ',', buf[n++] = '1';
     buf[n++] = ']';
     sio_packet p;
     assert_int_equal(sio_decode(buf, n, &defaults, &p, NULL), 0);

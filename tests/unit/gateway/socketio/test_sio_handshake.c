@@ -10,7 +10,10 @@
 
 #include "app.h"
 
-static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+static const char *str(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
 
 static void query_decoding(void **state)
 {
@@ -20,9 +23,9 @@ static void query_decoding(void **state)
     assert_string_equal(str(q, "c"), "Ab/");         /* either case of hex */
     assert_string_equal(str(q, "d"), "");            /* a key without '=' */
     assert_string_equal(str(q, "e"), "");
-    assert_string_equal(str(q, ""), "x");            /* an empty key is a key */
-    assert_string_equal(str(q, "f"), "%zz%4");       /* bad escapes stay as they are */
-    assert_int_equal(json_object_size(q), 7);        /* "&&" adds nothing */
+    assert_string_equal(str(q, ""), "x");      /* an empty key is a key */
+    assert_string_equal(str(q, "f"), "%zz%4"); /* bad escapes stay as they are */
+    assert_int_equal(json_object_size(q), 7);  /* "&&" adds nothing */
     json_decref(q);
 }
 
@@ -49,15 +52,20 @@ static void query_repeats_and_bad_utf8(void **state)
 static void handshake_fields(void **state)
 {
     eio_header hdr[] = {{"accept", "a/b"}, {"cookie", "x=1"}, {"cookie", "y=2"}, {"bad", "\xff"}};
-    eio_handshake h = {.headers = hdr, .n_headers = 4, .url = "/socket.io/?EIO=4&t=1",
-                       .query = "EIO=4&t=1", .address = "10.0.0.9", .secure = 1, .xdomain = 0};
+    eio_handshake h = {.headers = hdr,
+                       .n_headers = 4,
+                       .url = "/socket.io/?EIO=4&t=1",
+                       .query = "EIO=4&t=1",
+                       .address = "10.0.0.9",
+                       .secure = 1,
+                       .xdomain = 0};
     json_t *auth = json_pack("{s:s}", "token", "abc");
     json_t *j = sio_handshake_json(&h, auth);
     assert_int_equal(auth->refcount, 2); /* not consumed: the handshake holds one */
     json_t *headers = json_object_get(j, "headers");
     assert_string_equal(str(headers, "accept"), "a/b");
     assert_string_equal(str(headers, "cookie"), "x=1, y=2"); /* as Node joins them */
-    assert_null(json_object_get(headers, "bad"));             /* not UTF-8: left out */
+    assert_null(json_object_get(headers, "bad"));            /* not UTF-8: left out */
     assert_string_equal(str(json_object_get(j, "query"), "EIO"), "4");
     assert_ptr_equal(json_object_get(j, "auth"), auth);
     assert_string_equal(str(j, "url"), "/socket.io/?EIO=4&t=1");

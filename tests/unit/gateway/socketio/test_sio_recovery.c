@@ -39,7 +39,8 @@ static int after(const rec_log *l, uint64_t off, uint64_t *out, size_t *n)
     rec_item *it;
     *n = 0;
     if (rec_log_after(l, off, &it) < 0) return -1;
-    for (; it; it = it->next) out[(*n)++] = it->off;
+    for (; it; it = it->next)
+        out[(*n)++] = it->off;
     return 0;
 }
 
@@ -56,7 +57,8 @@ static void test_offsets(void **state)
     assert_int_equal(rec_off_parse(s, strlen(s), &v), 0);
     assert_true(v == UINT64_MAX);
     /* only what format produces */
-    const char *bad[] = {"", "0", "01", "3866D4350003", "12345678901234567", "zz", "1 ", "-1", "0x1f"};
+    const char *bad[] = {"",   "0",  "01", "3866D4350003", "12345678901234567",
+                         "zz", "1 ", "-1", "0x1f"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(rec_off_parse(bad[i], strlen(bad[i]), &v), -1);
 }
@@ -67,7 +69,8 @@ static void test_after(void **state)
     rec_log l = {.free_payload = free_payload};
     rec_budget b = {0};
     rec_limits L = lim(100, 1 << 20, 0, 60000);
-    for (int i = 1; i <= 5; i++) assert_int_equal(rec_log_append(&l, &b, &L, 10 + i, 0, 10, item(i), 0), 0);
+    for (int i = 1; i <= 5; i++)
+        assert_int_equal(rec_log_append(&l, &b, &L, 10 + i, 0, 10, item(i), 0), 0);
     uint64_t out[8];
     size_t n;
     assert_int_equal(after(&l, 13, out, &n), 0);
@@ -94,7 +97,8 @@ static void test_connected_trims_oldest(void **state)
     rec_log l = {.free_payload = free_payload};
     rec_budget b = {0};
     rec_limits L = lim(3, 1 << 20, 0, 60000);
-    for (int i = 1; i <= 5; i++) assert_int_equal(rec_log_append(&l, &b, &L, i, 0, 1, item(i), 0), 0);
+    for (int i = 1; i <= 5; i++)
+        assert_int_equal(rec_log_append(&l, &b, &L, i, 0, 1, item(i), 0), 0);
     assert_int_equal(l.n, 3);
     uint64_t out[8];
     size_t n;
@@ -107,7 +111,8 @@ static void test_connected_trims_oldest(void **state)
     /* bytes bound */
     rec_limits LB = lim(100, 25, 0, 60000);
     rec_log_clear(&l, &b);
-    for (int i = 1; i <= 4; i++) assert_int_equal(rec_log_append(&l, &b, &LB, 10 + i, 0, 10, item(i), 0), 0);
+    for (int i = 1; i <= 4; i++)
+        assert_int_equal(rec_log_append(&l, &b, &LB, 10 + i, 0, 10, item(i), 0), 0);
     assert_int_equal(l.n, 2);
     assert_int_equal(l.bytes, 20);
     rec_log_clear(&l, &b);
@@ -142,7 +147,8 @@ static void test_total_budget(void **state)
     rec_log a = {.free_payload = free_payload}, c = {.free_payload = free_payload};
     rec_budget b = {0};
     rec_limits L = lim(100, 1000, 50, 60000);
-    for (int i = 1; i <= 4; i++) assert_int_equal(rec_log_append(&a, &b, &L, i, 0, 10, item(i), 0), 0);
+    for (int i = 1; i <= 4; i++)
+        assert_int_equal(rec_log_append(&a, &b, &L, i, 0, 10, item(i), 0), 0);
     assert_int_equal(b.bytes, 40);
     /* c connected: over the total it trims its own oldest — here its only
      * one, the packet just sent, which its client most likely has: that

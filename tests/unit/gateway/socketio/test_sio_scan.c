@@ -43,7 +43,10 @@ static void refused_buf(const char *s, size_t len, const sio_limits *lim)
         fail_msg("expected refusal: %.*s", (int)len, s);
     }
 }
-static void refused(const char *s) { refused_buf(s, strlen(s), &defaults); }
+static void refused(const char *s)
+{
+    refused_buf(s, strlen(s), &defaults);
+}
 
 /* The data of EVENT/ACK is a view into the input, and no tree is built. */
 static void data_is_the_input_bytes(void **st)
@@ -98,8 +101,8 @@ static void real_beyond_double_range(void **st)
     accepted("2[\"n\",1e400]");
     accepted("31[-1e400]");
     refused("0{\"n\":1e400}");
-    refused("21e400");            /* still not an array */
-    refused("2[\"n\",1e]");       /* nor a number */
+    refused("21e400");      /* still not an array */
+    refused("2[\"n\",1e]"); /* nor a number */
 }
 
 /* jansson 2.14 skips a NUL after a number ("[1\0]" loads); JSON.parse
@@ -157,11 +160,13 @@ static void depth_and_grammar_either_order(void **st)
     size_t n = 0;
     buf[n++] = '2', buf[n++] = '[', buf[n++] = '"', buf[n++] = 'a', buf[n++] = '"';
     buf[n++] = ',', buf[n++] = 'x';
-    for (int k = 0; k < 40; k++) buf[n++] = '[';
+    for (int k = 0; k < 40; k++)
+        buf[n++] = '[';
     refused_buf(buf, n, &defaults);
     n = 0;
     buf[n++] = '2', buf[n++] = '[', buf[n++] = '"', buf[n++] = 'a', buf[n++] = '"';
-    for (int k = 0; k < 40; k++) buf[n++] = ',', buf[n++] = '[';
+    for (int k = 0; k < 40; k++)
+        buf[n++] = ',', buf[n++] = '[';
     buf[n++] = 'x';
     refused_buf(buf, n, &defaults);
 }

@@ -88,8 +88,8 @@ static void test_ws_handshake(void **st)
                        {"connection", "Upgrade"},
                        {"sec-websocket-version", "13"},
                        {"sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="}};
-    http_request r = {.method = HTTP_GET, .url = "/", .path = "/", .query = "", .headers = h,
-                      .n_headers = 4};
+    http_request r = {
+        .method = HTTP_GET, .url = "/", .path = "/", .query = "", .headers = h, .n_headers = 4};
     char acc[29];
     assert_null(ws_check_handshake(&r, acc));
     assert_string_equal(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
@@ -136,8 +136,9 @@ static void test_cors_policy(void **st)
     /* never "*" with credentials */
     cfg.cors_credentials = 1;
     eio_cors_headers(&cfg, "http://x", NULL, b, sizeof b);
-    assert_string_equal(b, "Access-Control-Allow-Origin: http://x\r\nAccess-Control-Allow-Credentials: "
-                           "true\r\nVary: Origin\r\n");
+    assert_string_equal(
+        b, "Access-Control-Allow-Origin: http://x\r\nAccess-Control-Allow-Credentials: "
+           "true\r\nVary: Origin\r\n");
     eio_cors_headers(&cfg, NULL, NULL, b, sizeof b);
     assert_null(strstr(b, "*"));
     cfg.cors_origins = list;
@@ -175,9 +176,9 @@ static void test_cors_policy(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_query_get), cmocka_unit_test(test_safe_path),
-        cmocka_unit_test(test_mime),      cmocka_unit_test(test_tokens),
-        cmocka_unit_test(test_accept_key), cmocka_unit_test(test_ws_handshake),
+        cmocka_unit_test(test_query_get),   cmocka_unit_test(test_safe_path),
+        cmocka_unit_test(test_mime),        cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_accept_key),  cmocka_unit_test(test_ws_handshake),
         cmocka_unit_test(test_cors_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,11 @@
 static int nm(const char *name, const char *value, const char *etag, time_t mtime)
 {
     http_field h[1] = {{name, value}};
-    http_request r = {.method = HTTP_GET, .url = "/", .path = "/", .query = "", .headers = h,
+    http_request r = {.method = HTTP_GET,
+                      .url = "/",
+                      .path = "/",
+                      .query = "",
+                      .headers = h,
                       .n_headers = name ? 1 : 0};
     return http_not_modified(&r, etag, mtime);
 }
@@ -38,17 +42,26 @@ static void test_if_modified_since(void **st)
     assert_int_equal(nm("if-modified-since", "Tue, 14 Nov 2023 22:13:21 GMT", "\"e\"", t), 1);
     assert_int_equal(nm("if-modified-since", "Tue, 14 Nov 2023 22:13:19 GMT", "\"e\"", t), 0);
     assert_int_equal(nm("if-modified-since", "yesterday", "\"e\"", t), 0);
-    assert_int_equal(nm("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT trailing", "\"e\"", t), 0);
+    assert_int_equal(nm("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT trailing", "\"e\"", t),
+                     0);
 }
 
 static void test_client_js_names(void **st)
 {
-    const char *ok[] = {"socket.io.js", "socket.io.min.js", "socket.io.js.map", "socket.io.min.js.map",
-                        "socket.io.esm.min.js", "socket.io.msgpack.min.js"};
-    const char *no[] = {"", "socket.io", "socket.io.", "socket.io.json", "socket.io../x.js",
-                        "socket.io.min.js/x", "socket.io.JS", "socket.io.%2e.js", "other.js",
+    const char *ok[] = {"socket.io.js",         "socket.io.min.js",     "socket.io.js.map",
+                        "socket.io.min.js.map", "socket.io.esm.min.js", "socket.io.msgpack.min.js"};
+    const char *no[] = {"",
+                        "socket.io",
+                        "socket.io.",
+                        "socket.io.json",
+                        "socket.io../x.js",
+                        "socket.io.min.js/x",
+                        "socket.io.JS",
+                        "socket.io.%2e.js",
+                        "other.js",
                         "socket.io.js.mapx"};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) assert_true(http_client_js_name(ok[i]));
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        assert_true(http_client_js_name(ok[i]));
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
         if (http_client_js_name(no[i])) fail_msg("accepted '%s'", no[i]);
     }

@@ -38,7 +38,8 @@ static void make_cert(const char *name, char *crt, char *key)
     X509_gmtime_adj(X509_getm_notAfter(x), 3600);
     X509_set_pubkey(x, pk);
     X509_NAME *n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
     X509_set_issuer_name(x, n);
     assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
     FILE *f = fopen(crt, "w");
@@ -140,7 +141,8 @@ static void test_round_trip(void **st)
     handshake(&p);
     /* client → server: a request split over records, read in one call */
     char req[40000];
-    for (size_t i = 0; i < sizeof req; i++) req[i] = (char)('a' + i % 26);
+    for (size_t i = 0; i < sizeof req; i++)
+        req[i] = (char)('a' + i % 26);
     size_t sent = 0, got = 0;
     static char in[65536];
     while (got < sizeof req) {
@@ -149,15 +151,18 @@ static void test_round_trip(void **st)
             if (w > 0) sent += (size_t)w;
         }
         ssize_t n = tls_read(p.srv, p.sfd, in + got, sizeof in - got);
-        if (n > 0) got += (size_t)n;
-        else assert_int_equal(errno, EAGAIN);
+        if (n > 0)
+            got += (size_t)n;
+        else
+            assert_int_equal(errno, EAGAIN);
     }
     assert_memory_equal(in, req, sizeof req);
     /* a record read into a small buffer: the rest waits inside OpenSSL,
      * where no socket readiness will announce it (http.c feeds the event) */
     assert_int_equal(SSL_write(p.cli, req, 1000), 1000);
     ssize_t k;
-    while ((k = tls_read(p.srv, p.sfd, in, 10)) < 0) assert_int_equal(errno, EAGAIN);
+    while ((k = tls_read(p.srv, p.sfd, in, 10)) < 0)
+        assert_int_equal(errno, EAGAIN);
     assert_int_equal(k, 10);
     assert_true(tls_pending(p.srv));
     assert_int_equal(tls_read(p.srv, p.sfd, in + 10, sizeof in - 10), 990);
@@ -166,7 +171,8 @@ static void test_round_trip(void **st)
     /* server → client through tiny buffers: short writes and EAGAIN; each
      * retry starts with what was not taken and is never shorter */
     static char out[300000], back[300000];
-    for (size_t i = 0; i < sizeof out; i++) out[i] = (char)(i * 7);
+    for (size_t i = 0; i < sizeof out; i++)
+        out[i] = (char)(i * 7);
     size_t off = 0, rd = 0;
     int eagain = 0;
     while (rd < sizeof out) {
@@ -177,7 +183,8 @@ static void test_round_trip(void **st)
                                    {NULL, 0}};
             iov[1].iov_len = left - iov[0].iov_len;
             ssize_t w = tls_writev(p.srv, p.sfd, iov, iov[1].iov_len ? 2 : 1);
-            if (w > 0) off += (size_t)w;
+            if (w > 0)
+                off += (size_t)w;
             else {
                 assert_int_equal(errno, EAGAIN);
                 assert_false(tls_write_wants_read(p.srv));
@@ -272,10 +279,8 @@ static int teardown(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_and_reload),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_plain_http_gets_400),
-        cmocka_unit_test(test_garbage_handshake),
+        cmocka_unit_test(test_load_and_reload),     cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_plain_http_gets_400), cmocka_unit_test(test_garbage_handshake),
         cmocka_unit_test(test_plain_fallback),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

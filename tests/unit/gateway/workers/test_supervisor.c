@@ -13,7 +13,7 @@
 static void backoff(void **state)
 {
     /* (prev, ran for, min, max, window, holds sockets, held cap) */
-    assert_int_equal(gw_sup_backoff(0, 0.1, 100, 10000, 60000, 0, 500), 100); /* first restart */
+    assert_int_equal(gw_sup_backoff(0, 0.1, 100, 10000, 60000, 0, 500), 100);   /* first restart */
     assert_int_equal(gw_sup_backoff(100, 0.1, 100, 10000, 60000, 0, 500), 200); /* doubles */
     assert_int_equal(gw_sup_backoff(400, 5, 100, 10000, 60000, 0, 500), 800);
     assert_int_equal(gw_sup_backoff(8000, 5, 100, 10000, 60000, 0, 500), 10000); /* capped */
@@ -29,14 +29,20 @@ static void backoff(void **state)
 }
 
 static int ready;
-static void on_ready(void *ud) { ready++; }
+static void on_ready(void *ud)
+{
+    ready++;
+}
 static const gw_router_handler handler = {.on_ready = on_ready};
 
 static void patterns(void **state)
 {
     gw_worker_spec specs[] = {{"^/room-\\d+$", "true"}, {"^/team/[a-z]+$", "true"}};
-    gw_router_options opt = {.workers = specs, .n_workers = 2, .dynamic_idle_ms = 60000,
-                             .max_dynamic = 0, .startup_wait_ms = 5000};
+    gw_router_options opt = {.workers = specs,
+                             .n_workers = 2,
+                             .dynamic_idle_ms = 60000,
+                             .max_dynamic = 0,
+                             .startup_wait_ms = 5000};
     gw_router *r = gw_router_new(EV_DEFAULT, &opt, &handler, NULL);
     ready = 0;
     assert_int_equal(gw_sup_start(r), 0);

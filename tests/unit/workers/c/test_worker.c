@@ -117,13 +117,13 @@ static void pump(int ms)
 #define WORKER_ G.w
 /* Run the worker until `cond` holds or 5 s pass: what a test waits for is an
  * event, not a fixed time (a loaded machine can take longer than any pause). */
-#define pump_until(cond)                                                        \
-    do {                                                                        \
-        long long end_ = now_ms() + 5000;                                       \
-        while (!(cond) && now_ms() < end_) {                                    \
-            iog_worker_process(WORKER_);                                        \
-            usleep(1000);                                                       \
-        }                                                                       \
+#define pump_until(cond)                                                                           \
+    do {                                                                                           \
+        long long end_ = now_ms() + 5000;                                                          \
+        while (!(cond) && now_ms() < end_) {                                                       \
+            iog_worker_process(WORKER_);                                                           \
+            usleep(1000);                                                                          \
+        }                                                                                          \
     } while (0)
 
 static void gw_send(ipc_type t, const char *sid, const char *meta, const char *data,

@@ -118,13 +118,13 @@ static void pump(int ms)
 
 /* Run the worker until `cond` holds or 5 s pass: what a test waits for is an
  * event, not a fixed time (a loaded machine can take longer than any pause). */
-#define pump_until(cond)                                                        \
-    do {                                                                        \
-        long long end_ = now_ms() + 5000;                                       \
-        while (!(cond) && now_ms() < end_) {                                    \
-            iog_worker_process(W);                                              \
-            usleep(1000);                                                       \
-        }                                                                       \
+#define pump_until(cond)                                                                           \
+    do {                                                                                           \
+        long long end_ = now_ms() + 5000;                                                          \
+        while (!(cond) && now_ms() < end_) {                                                       \
+            iog_worker_process(W);                                                                 \
+            usleep(1000);                                                                          \
+        }                                                                                          \
     } while (0)
 
 static size_t gateways_up(void)
@@ -407,8 +407,7 @@ static void broadcast_and_fetch_across(void **st)
     int on_a = 0, on_b = 0;
     size_t i;
     json_t *e;
-    json_array_foreach(all, i, e)
-    {
+    json_array_foreach(all, i, e) {
         const char *gw = json_string_value(json_object_get(json_object_get(e, "data"), "gw"));
         on_a += strcmp(gw, A.ep) == 0;
         on_b += strcmp(gw, B.ep) == 0;
@@ -482,7 +481,8 @@ static void new_incarnation_of_one(void **st)
     four_sockets();
     send_on(&B, IPC_WELCOME, NULL, "{\"version\":1,\"gateway\":\"gwB2\",\"heartbeat_ms\":5000}",
             NULL);
-    pump_until(strlen(trace) >= strlen("disconnect(BBB,transport close);disconnect(BBB,transport close);"));
+    pump_until(strlen(trace) >=
+               strlen("disconnect(BBB,transport close);disconnect(BBB,transport close);"));
     assert_string_equal(trace, "disconnect(BBB,transport close);disconnect(BBB,transport close);");
     assert_int_equal(iog_worker_socket_count(W), 2);
     assert_non_null(by_id[0]);
@@ -523,7 +523,7 @@ static void bye_survives_gateway_close(void **st)
     A.router = NULL;
     usleep(100000); /* the worker's I/O thread sees the connection go */
     pump_until(strlen(trace) >= strlen("disconnect(AAA,server shutting down);"
-                               "disconnect(AAA,server shutting down);"));
+                                       "disconnect(AAA,server shutting down);"));
     assert_string_equal(trace, "disconnect(AAA,server shutting down);"
                                "disconnect(AAA,server shutting down);");
     size_t up = 0;

@@ -124,13 +124,13 @@ static void pump(int ms)
 #define WORKER_ G.w
 /* Run the worker until `cond` holds or 5 s pass: what a test waits for is an
  * event, not a fixed time (a loaded machine can take longer than any pause). */
-#define pump_until(cond)                                                        \
-    do {                                                                        \
-        long long end_ = now_ms() + 5000;                                       \
-        while (!(cond) && now_ms() < end_) {                                    \
-            iog_worker_process(WORKER_);                                        \
-            usleep(1000);                                                       \
-        }                                                                       \
+#define pump_until(cond)                                                                           \
+    do {                                                                                           \
+        long long end_ = now_ms() + 5000;                                                          \
+        while (!(cond) && now_ms() < end_) {                                                       \
+            iog_worker_process(WORKER_);                                                           \
+            usleep(1000);                                                                          \
+        }                                                                                          \
     } while (0)
 
 static void gw_send(ipc_type t, const char *sid, const char *meta, const char *data,
@@ -316,7 +316,8 @@ static void raw_event_with_attachments(void **st)
     iog_on_connection(G.w, on_connection, reg_raw_echo);
     connect_ok(SID1);
     ipc_buf att[2] = {{"abc", 3}, {"\0\xff", 2}};
-    const char *data = "[\"echo\",{\"_placeholder\":true,\"num\":1},{\"num\":0,\"_placeholder\":true}]";
+    const char *data =
+        "[\"echo\",{\"_placeholder\":true,\"num\":1},{\"num\":0,\"_placeholder\":true}]";
     gw_send(IPC_EVENT, SID1, "{\"ack\":1}", data, att, 2);
     expect(IPC_EMIT);
     data_is(data);
@@ -468,9 +469,9 @@ static void raw_broadcast(void **st)
     free(r);
     b = iog_bc_volatile(iog_broadcast_new(G.w));
     ipc_buf att[1] = {{"z", 1}};
-    assert_int_equal(
-        iog_bc_emit_raw(&b, "[\"f\",{\"_placeholder\":true,\"num\":0}]", 35, (const iog_buf *)att, 1),
-        0);
+    assert_int_equal(iog_bc_emit_raw(&b, "[\"f\",{\"_placeholder\":true,\"num\":0}]", 35,
+                                     (const iog_buf *)att, 1),
+                     0);
     expect(IPC_BROADCAST);
     assert_true(json_is_true(json_object_get(G.m.meta, "volatile")));
     assert_int_equal(G.m.n_att, 1);
@@ -565,7 +566,8 @@ static void big_numbers(void **st)
     gw_send(IPC_EVENT, SID1, NULL, "[\"big\",18446744073709551616]", NULL, 0);
     gw_send(IPC_EVENT, SID1, NULL, "[\"inf\",1e400]", NULL, 0);
     expect_nothing(30);
-    assert_string_equal(trace, "conn(" SID1 ");big(real,18446744073709551616);raw([\"inf\",1e400]);");
+    assert_string_equal(trace,
+                        "conn(" SID1 ");big(real,18446744073709551616);raw([\"inf\",1e400]);");
 }
 
 int main(void)

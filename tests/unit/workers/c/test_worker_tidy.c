@@ -53,13 +53,13 @@ static void placeholders_refused(void **st)
         const char *text;
         size_t n_att;
     } bad[] = {
-        {"[{\"_placeholder\":true,\"num\":1}]", 1},            /* num out of range */
-        {"[{\"_placeholder\":true,\"num\":0}]", 2},            /* attachment 1 unused */
-        {"[{\"_placeholder\":true,\"num\":0,\"x\":1}]", 1},    /* extra key */
-        {"[{\"_placeholder\":true,\"num\":\"0\"}]", 1},        /* num not an integer */
-        {"[{\"_placeholder\":false,\"num\":0}]", 1},           /* not true */
-        {"[{\"_placeholder\":true,\"num\":-1}]", 1},           /* negative */
-        {"[{\"_placeholder\":true,\"num\":0}]", 0},            /* none announced */
+        {"[{\"_placeholder\":true,\"num\":1}]", 1},         /* num out of range */
+        {"[{\"_placeholder\":true,\"num\":0}]", 2},         /* attachment 1 unused */
+        {"[{\"_placeholder\":true,\"num\":0,\"x\":1}]", 1}, /* extra key */
+        {"[{\"_placeholder\":true,\"num\":\"0\"}]", 1},     /* num not an integer */
+        {"[{\"_placeholder\":false,\"num\":0}]", 1},        /* not true */
+        {"[{\"_placeholder\":true,\"num\":-1}]", 1},        /* negative */
+        {"[{\"_placeholder\":true,\"num\":0}]", 0},         /* none announced */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         const char *why = NULL;
