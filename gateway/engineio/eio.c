@@ -122,6 +122,7 @@ static void session_free(eio_session *s)
     for (size_t i = 0; i < s->nq; i++)
         eio_msg_unref(&s->q[i].msg);
     free(s->q);
+    eio_q_clear(s);
     eio_payload_free(&s->dec);
     if (s->dec3) eio3_payload_free(s->dec3);
     free(s->dec3);
@@ -219,7 +220,9 @@ static void push(eio_session *s, int type, eio_msg *m)
     s->q[s->nq].type = type;
     s->q[s->nq].msg = m ? eio_msg_ref(m) : NULL;
     s->nq++;
-    s->q_bytes += m ? eio_msg_len(m) + 1 : 1;
+    size_t add = m ? eio_msg_len(m) + 1 : 1;
+    s->q_bytes += add;
+    s->srv->q_total += add;
     if (s->get) eio_mark_dirty(s);
     if (s->q_bytes > s->srv->max_buffered && s->state == S_OPEN) {
         /* a polling client that does not come back for what waits: the
@@ -522,6 +525,44 @@ void eio_on_drain(http_conn *c, void *ud)
     if (s && c == s->ws && s->state == S_OPEN && srv->h.on_drain) srv->h.on_drain(s, srv->ud);
 }
 
+static int by_queue_desc(const void *a, const void *b)
+{
+    size_t x = (*(eio_session *const *)a)->q_bytes, y = (*(eio_session *const *)b)->q_bytes;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* --max-buffered-total over what polling clients have not come for: past
+ * the cap (with what the connections hold, which http.c caps the same
+ * way), the open sessions holding the most are closed first, "transport
+ * error" as for --max-buffered, until the total is under it.  A closed
+ * session's queue is forgotten at once for this count (it goes out with
+ * the closing GET or not at all). */
+static void enforce_poll_total(eio_server *srv)
+{
+    size_t conns = http_server_buffered(srv->http);
+    if (srv->q_total + conns <= srv->max_total) return;
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < srv->nbuckets; i++)
+        for (eio_session *s = srv->buckets[i]; s; s = s->hnext)
+            n += s->state == S_OPEN && s->q_bytes;
+    if (!n) return;
+    eio_session **v = xmalloc(n * sizeof *v);
+    for (size_t i = 0; i < srv->nbuckets; i++)
+        for (eio_session *s = srv->buckets[i]; s && k < n; s = s->hnext)
+            if (s->state == S_OPEN && s->q_bytes) v[k++] = s;
+    qsort(v, k, sizeof *v, by_queue_desc);
+    for (size_t i = 0; i < k && srv->q_total + conns > srv->max_total; i++) {
+        eio_session *s = v[i];
+        log_warn("dropping slow poller %s (session %s): %zu bytes waiting for a poll, the most of "
+                 "any session (--max-buffered-total %zu reached: %zu queued in all)",
+                 s->hs.address, s->sid, s->q_bytes, srv->max_total, srv->q_total + conns);
+        GW_LIMIT(GW_LIMIT_MAX_BUFFERED_TOTAL);
+        eio_q_clear(s);
+        eio_session_end(s, EIO_CLOSE_TRANSPORT_ERROR);
+    }
+    free(v);
+}
+
 /* The loop's safe point: answer polls, deliver on_close, free sessions. */
 static int on_prepare(void *ud)
 {
@@ -534,6 +575,7 @@ static int on_prepare(void *ud)
         eio_answer_poll(s, 0);
         work = 1;
     }
+    if (srv->max_total && srv->q_total > srv->max_total / 64) enforce_poll_total(srv);
     while (srv->closed) {
         eio_session *s = srv->closed;
         srv->closed = s->cnext;
@@ -591,13 +633,14 @@ eio_server *eio_server_new(struct ev_loop *loop, const eio_config *cfg, const ei
             rl.rlim_cur < srv->max_sessions + 64)
             srv->max_sessions = rl.rlim_cur > 128 ? (size_t)rl.rlim_cur - 64 : 64;
     }
+    srv->max_total = cfg->max_buffered_total                     ? cfg->max_buffered_total
+                     : srv->max_buffered * 4 > ((size_t)1 << 30) ? srv->max_buffered * 4
+                                                                 : (size_t)1 << 30;
     http_limits lim = {
         .max_header_bytes = cfg->max_header_bytes,
         .max_url_bytes = cfg->max_url_bytes,
         .max_output = srv->max_buffered,
-        .max_output_total = cfg->max_buffered_total                     ? cfg->max_buffered_total
-                            : srv->max_buffered * 4 > ((size_t)1 << 30) ? srv->max_buffered * 4
-                                                                        : (size_t)1 << 30,
+        .max_output_total = srv->max_total,
         .idle_timeout = idle < 0.1 ? 0.1 : idle,
         .header_timeout =
             (cfg->header_timeout_ms ? cfg->header_timeout_ms : HTTP_HEADER_TIMEOUT_MS) / 1000.0,

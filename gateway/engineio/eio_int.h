@@ -88,9 +88,20 @@ struct eio_server {
     eio_session *dirty, *closed, *reap;
     int shut;
     size_t max_sessions, max_buffered;
+    /* --max-buffered-total counts the polling queues too (what waits for a
+     * GET): q_total is their sum, max_total the cap http.c also applies */
+    size_t q_total, max_total;
     struct addr_count *addrs;
     adm_queue *adm; /* --admission, NULL = off */
 };
+
+/* A session's queue went out (or away): it no longer counts toward
+ * --max-buffered-total. */
+static inline void eio_q_clear(eio_session *s)
+{
+    s->srv->q_total -= s->q_bytes;
+    s->q_bytes = 0;
+}
 
 static inline void eio_detach(http_conn *c)
 {

@@ -66,7 +66,7 @@ void eio_answer_poll(eio_session *s, int noop_only)
         for (size_t i = 0; i < s->nq; i++)
             eio_msg_unref(&s->q[i].msg);
         s->nq = 0;
-        s->q_bytes = 0;
+        eio_q_clear(s);
     }
     s->get = NULL;
     eio_detach(c);

@@ -98,7 +98,7 @@ static void complete_upgrade(eio_session *s)
         }
     }
     s->nq = 0;
-    s->q_bytes = 0;
+    eio_q_clear(s);
     /* a GET still held: finish it with a noop (the queue went to the websocket) */
     if (s->get) eio_answer_poll(s, 1);
     log_debug("session %s upgraded to websocket", s->sid);

@@ -9,7 +9,8 @@
 //   - a crash loop: connected sockets get a server disconnect, new CONNECTs
 //     "Namespace unavailable"; SIGHUP starts the worker again;
 //   - SIGUSR1/SIGUSR2 do not kill the gateway;
-//   - --max-buffered-total: many non-reading clients under a broadcast flood
+//   - --max-buffered-total: many non-reading clients (WebSocket, and polling
+//     sessions that stop polling) under a broadcast flood
 //     are dropped biggest first, RSS stays bounded, a bystander is served.
 'use strict';
 const { test, describe } = require('node:test');
@@ -21,6 +22,7 @@ const os = require('node:os');
 const path = require('node:path');
 const WebSocket = require('ws');
 const sh = require('./sio_harness');
+const h = require('./helpers');
 
 const BIN = path.join(sh.BUILD, 'iogate');
 const ECHO_C = path.join(sh.BUILD, 'examples', 'echo');
@@ -328,6 +330,75 @@ describe('slow readers in bulk: --max-buffered-total', () => {
       assert.equal(await bystander.timeout(5000).emitWithAck('message-with-ack', 'after'), 'after');
     } finally {
       for (const s of sockets) s.ws.terminate();
+      await gw.stop();
+    }
+  });
+
+  // A polling client that joined "flood" and then stopped coming for its
+  // packets: they wait in its session's queue, which counts toward the cap
+  // as much as a connection's output does.
+  async function pollSleeper(port) {
+    const { sid } = await h.handshake(port);
+    const need = async (pred, what) => {
+      for (let i = 0; i < 20; i++) {
+        const r = await h.poll(port, sid);
+        if (r.body.split('\x1e').some(pred)) return;
+      }
+      throw new Error(`${sid}: no ${what}`);
+    };
+    assert.equal((await h.post(port, sid, '40')).body, 'ok');
+    await need((m) => m.startsWith('40{'), 'CONNECT reply');
+    assert.equal((await h.post(port, sid, '421["join","flood"]')).body, 'ok');
+    await need((m) => m.startsWith('431['), 'join ack');
+    return sid;
+  }
+
+  test('polling clients that stop polling: their queues count, the biggest go first, a bystander is served', async () => {
+    const CAP = 4 * 1024 * 1024;
+    const gw = await sh.startGateway({
+      workers: { '/': ECHO_C },
+      args: ['--max-buffered-total', String(CAP), '--max-buffered', String(256 * 1024 * 1024), '--max-payload', '200000'],
+    });
+    try {
+      const flooder = gw.client('/');
+      const bystander = gw.client('/');
+      await Promise.all([sh.once(flooder, 'connect'), sh.once(bystander, 'connect')]);
+      const payload = 'p'.repeat(64 * 1024);
+      const flood = async (n) => {
+        for (let i = 0; i < n; i++) await flooder.timeout(10000).emitWithAck('to-room', 'flood', payload);
+      };
+      // the first five stop polling before 8 broadcasts (512 KiB) the
+      // others never miss: they hold the most
+      const early = [];
+      for (let i = 0; i < 5; i++) early.push(await pollSleeper(gw.port));
+      await flood(8);
+      assert.doesNotMatch(gw.logs, /dropping slow poller/, 'nothing dropped under the cap');
+      const late = await Promise.all(Array.from({ length: 25 }, () => pollSleeper(gw.port)));
+      const drops = () => [...gw.logs.matchAll(/dropping slow poller 127\.0\.0\.1 \(session (\S+)\): (\d+) bytes waiting for a poll, the most of any session \(--max-buffered-total (\d+) reached: (\d+) queued in all\)/g)];
+      let worst = 0;
+      for (let round = 0; round < 8; round++) {
+        await flood(2);
+        const t0 = Date.now();
+        assert.equal(await bystander.timeout(10000).emitWithAck('message-with-ack', round), round);
+        worst = Math.max(worst, Date.now() - t0);
+      }
+      await sh.waitFor(() => drops().length >= 5, 5000, () => gw.logs.slice(-2000));
+      const d = drops();
+      console.log(`# ${d.length} polling sessions dropped; bystander worst ${worst} ms`);
+      for (const m of d) assert.equal(+m[3], CAP);
+      assert.deepEqual(new Set(d.slice(0, 5).map((m) => m[1])), new Set(early),
+        `first drops ${d.slice(0, 8).map((m) => `${m[1]}:${m[2]}`).join(' ')}`);
+      // a dropped session's next poll ends it (the close packet, or 400 once gone)
+      const r = await h.poll(gw.port, early[0]);
+      assert.ok(r.status === 400 || r.body.split('\x1e').includes('1'), `${r.status} ${r.body.slice(0, 80)}`);
+      // the survivors are still there: their next poll brings what waited
+      const alive = late.filter((sid) => !d.some((m) => m[1] === sid));
+      assert.ok(alive.length > 0, 'every late poller was dropped');
+      const got = await h.poll(gw.port, alive[0]);
+      assert.equal(got.status, 200);
+      assert.ok(/^42\["room-message",/m.test(got.body), `no broadcast waited: ${got.body.slice(0, 80)}`);
+      assert.ok(worst < 3000, `bystander round trip took ${worst} ms`);
+    } finally {
       await gw.stop();
     }
   });
