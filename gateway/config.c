@@ -535,7 +535,7 @@ int gw_config_set(gw_config *c, const char *key, const char *v, int from_file, c
         return 0;
     }
     if (!strcmp(key, "trust-proxy")) {
-        if (gw_trust_check(v) < 0)
+        if (proxy_trust_check(v) < 0)
             return fail(err, errlen,
                         "--trust-proxy wants an IP address, ADDR/BITS or 'loopback', got '%s'", v);
         if (c->trust_from_file && !from_file) clear_trust(c);

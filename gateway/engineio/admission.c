@@ -136,8 +136,8 @@ int adm_check(adm_queue *q, http_conn *c, const http_request *r, int upgrade)
     if (c == q->resuming) return 0;
     char addr[64];
     int secure;
-    gw_proxy_resolve(q->st.cfg->trust_proxies, r->address, r->secure, r->headers, r->n_headers,
-                     addr, sizeof addr, &secure);
+    proxy_resolve(q->st.cfg->trust_proxies, r->address, r->secure, r->headers, r->n_headers, addr,
+                  sizeof addr, &secure);
     if (!q->free_list) {
         log_warn("admission: refusing the handshake from %s with 503: %zu handshakes already "
                  "wait for an answer (--admission-max-pending)",

@@ -542,17 +542,16 @@ static void enforce_poll_total(eio_server *srv)
     size_t conns = http_server_buffered(srv->http);
     if (srv->q_total + conns <= srv->max_total) return;
     size_t n = 0, k = 0;
-    for (size_t i = 0; i < srv->nbuckets; i++)
-        for (eio_session *s = srv->buckets[i]; s; s = s->hnext)
-            n += s->state == S_OPEN && s->q_bytes;
+    eio_session *s, *tmp;
+    HASH_ITER(hh, srv->table, s, tmp)
+        n += s->state == S_OPEN && s->q_bytes;
     if (!n) return;
     eio_session **v = xmalloc(n * sizeof *v);
-    for (size_t i = 0; i < srv->nbuckets; i++)
-        for (eio_session *s = srv->buckets[i]; s && k < n; s = s->hnext)
-            if (s->state == S_OPEN && s->q_bytes) v[k++] = s;
+    HASH_ITER(hh, srv->table, s, tmp)
+        if (k < n && s->state == S_OPEN && s->q_bytes) v[k++] = s;
     qsort(v, k, sizeof *v, by_queue_desc);
     for (size_t i = 0; i < k && srv->q_total + conns > srv->max_total; i++) {
-        eio_session *s = v[i];
+        s = v[i];
         log_warn("dropping slow poller %s (session %s): %zu bytes waiting for a poll, the most of "
                  "any session (--max-buffered-total %zu reached: %zu queued in all)",
                  s->hs.address, s->sid, s->q_bytes, srv->max_total, srv->q_total + conns);
@@ -735,22 +734,17 @@ void eio_server_shutdown(eio_server *srv)
     http_server_stop_listening(srv->http);
     fastcgi_front_stop(srv->fcgi);
     adm_destroy(&srv->adm); /* parked handshakes get 503 */
-    for (size_t i = 0; i < srv->nbuckets; i++) {
-        for (eio_session *s = srv->buckets[i], *nx; s; s = nx) {
-            nx = s->hnext;
-            eio_session_end(s, EIO_CLOSE_SHUTDOWN);
-        }
-    }
+    eio_session *s, *tmp;
+    HASH_ITER(hh, srv->table, s, tmp)
+        eio_session_end(s, EIO_CLOSE_SHUTDOWN);
     on_prepare(srv);                  /* answer held polls, deliver on_close */
     http_server_close_all(srv->http); /* last flush, then close every socket */
-    for (size_t i = 0; i < srv->nbuckets; i++) {
-        while (srv->buckets[i]) {
-            eio_session *s = srv->buckets[i];
-            if (s->lingering)
-                eio_stop_linger(s);
-            else
-                eio_table_del(srv, s);
-        }
+    while (srv->table) {
+        s = srv->table;
+        if (s->lingering)
+            eio_stop_linger(s);
+        else
+            eio_table_del(srv, s);
     }
     on_prepare(srv);
     gw_tlist_stop(&srv->ping_list);
@@ -775,7 +769,7 @@ void eio_server_destroy(eio_server **sp)
         HASH_DEL(srv->addrs, a);
         free(a);
     }
-    free(srv->buckets);
+    HASH_CLEAR(hh, srv->table);
     free(srv);
 }
 

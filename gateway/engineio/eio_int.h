@@ -60,7 +60,8 @@ struct eio_session {
     gw_tnode hb;                 /* ping_list or pong_list */
     gw_tnode upg;                /* upgrade_list */
     gw_tnode lng;                /* linger_list */
-    eio_session *hnext, *dnext, *cnext, *rnext;
+    eio_session *dnext, *cnext, *rnext;
+    UT_hash_handle hh; /* srv->table by sid */
     eio_handshake hs;
     void *hs_mem;
     void *userdata;
@@ -80,8 +81,8 @@ struct eio_server {
     void *ud;
     http_server *http;
     fastcgi_front *fcgi; /* --fastcgi: bridged requests arrive on `http` */
-    eio_session **buckets;
-    size_t nbuckets, ntable, nopen;
+    eio_session *table;  /* by sid (uthash) */
+    size_t ntable, nopen;
     gw_tlist ping_list, pong_list, upgrade_list, linger_list;
     gw_tlist eio3_list; /* v3: the client's ping is due (pingInterval + pingTimeout) */
     ev_timer noop_timer;

@@ -1,6 +1,5 @@
-/* eio_session.c — the session table (sid → session, chained buckets
- * hashed with FNV-1a) and a new session from its handshake: the limits that may
- * refuse it, the copy of the request it keeps, the open packet. */
+/* eio_session.c — the session table (sid → session, uthash) and a new session from its handshake:
+ * the limits that may refuse it, the copy of the request it keeps, the open packet. */
 #include "eio_int.h"
 
 #include <stdio.h>
@@ -9,52 +8,24 @@
 
 #include "proxy.h"
 
-static size_t hash_sid(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static void table_put(eio_server *srv, eio_session *s)
 {
-    if (srv->ntable + 1 > srv->nbuckets) {
-        size_t nb = srv->nbuckets ? srv->nbuckets * 2 : 64;
-        eio_session **b = xcalloc(nb, sizeof *b);
-        for (size_t i = 0; i < srv->nbuckets; i++)
-            for (eio_session *x = srv->buckets[i], *nx; x; x = nx) {
-                nx = x->hnext;
-                size_t k = hash_sid(x->sid) & (nb - 1);
-                x->hnext = b[k];
-                b[k] = x;
-            }
-        free(srv->buckets);
-        srv->buckets = b;
-        srv->nbuckets = nb;
-    }
-    size_t k = hash_sid(s->sid) & (srv->nbuckets - 1);
-    s->hnext = srv->buckets[k];
-    srv->buckets[k] = s;
+    HASH_ADD_STR(srv->table, sid, s);
     s->in_table = 1;
     srv->ntable++;
 }
 
 eio_session *eio_table_get(eio_server *srv, const char *sid)
 {
-    if (!srv->nbuckets) return NULL;
-    for (eio_session *x = srv->buckets[hash_sid(sid) & (srv->nbuckets - 1)]; x; x = x->hnext)
-        if (strcmp(x->sid, sid) == 0) return x;
-    return NULL;
+    eio_session *x;
+    HASH_FIND_STR(srv->table, sid, x);
+    return x;
 }
 
 void eio_table_del(eio_server *srv, eio_session *s)
 {
     if (!s->in_table) return;
-    eio_session **pp = &srv->buckets[hash_sid(s->sid) & (srv->nbuckets - 1)];
-    while (*pp != s)
-        pp = &(*pp)->hnext;
-    *pp = s->hnext;
+    HASH_DEL(srv->table, s);
     s->in_table = 0;
     srv->ntable--;
 }
@@ -65,8 +36,8 @@ static void copy_handshake(eio_session *s, const http_request *r)
      * trusted proxy (proxy.h) */
     char addr[64];
     int secure;
-    gw_proxy_resolve(s->srv->cfg.trust_proxies, r->address, r->secure, r->headers, r->n_headers,
-                     addr, sizeof addr, &secure);
+    proxy_resolve(s->srv->cfg.trust_proxies, r->address, r->secure, r->headers, r->n_headers, addr,
+                  sizeof addr, &secure);
     size_t need = strlen(r->url) + 1 + strlen(r->query) + 1 + strlen(addr) + 1;
     need += r->n_headers * sizeof(eio_header);
     for (size_t i = 0; i < r->n_headers; i++)

@@ -4,32 +4,19 @@
  * (apart from the clock).
  */
 #include "app.h"
+#include "pct.h"
 #include "util.h"
 
 #include <string.h>
 #include <time.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode (and '+' → ' ') into a new string. */
+/* Percent-decode (and '+' → ' ') into a new string, as Node's querystring
+ * does: a malformed '%' stays as it is. */
 static char *url_decode(const char *s, size_t n)
 {
-    char *out = xmalloc(n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            *o++ = s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    *o = '\0';
+    char *out = xmalloc(n + 1);
+    if (pct_decode(s, n, out, n + 1, PCT_PLUS | PCT_LENIENT) < 0)
+        out[0] = '\0'; /* cannot: n + 1 fits */
     return out;
 }
 

@@ -71,7 +71,7 @@ static int prefix_match(const ipaddr *a, const ipaddr *net, int bits)
     return (a->b[full] & mask) == (net->b[full] & mask);
 }
 
-int gw_trust_check(const char *spec)
+int proxy_trust_check(const char *spec)
 {
     ipaddr net;
     int bits;
@@ -96,7 +96,7 @@ static int match_ip(const char *const *specs, const ipaddr *a)
     return 0;
 }
 
-int gw_trust_match(const char *const *specs, const char *addr)
+int proxy_trust_match(const char *const *specs, const char *addr)
 {
     ipaddr a;
     if (!addr || parse_ip(addr, strlen(addr), &a) < 0) return 0;
@@ -144,9 +144,9 @@ static int walk_xff(const char *const *trusted, const char *v, char *addr, size_
     }
 }
 
-void gw_proxy_resolve(const char *const *trusted, const char *peer, int peer_secure,
-                      const http_field *headers, size_t n_headers, char *addr, size_t addrlen,
-                      int *secure)
+void proxy_resolve(const char *const *trusted, const char *peer, int peer_secure,
+                   const http_field *headers, size_t n_headers, char *addr, size_t addrlen,
+                   int *secure)
 {
     ipaddr p;
     int peer_ok = peer && parse_ip(peer, strlen(peer), &p) == 0;

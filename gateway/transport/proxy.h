@@ -27,18 +27,18 @@
 
 /* A --trust-proxy value: an IPv4/IPv6 address, ADDR/BITS, or "loopback"
  * (127.0.0.0/8 and ::1).  0 if valid, -1 if not. */
-int gw_trust_check(const char *spec);
+int proxy_trust_check(const char *spec);
 
 /* 1 if the textual address `addr` matches one of the NULL-terminated
  * `specs` (NULL: none), else 0.  IPv4-mapped IPv6 addresses match as IPv4. */
-int gw_trust_match(const char *const *specs, const char *addr);
+int proxy_trust_match(const char *const *specs, const char *addr);
 
 /* The client's address and scheme for a request from `peer` (itself secure
  * or not, e.g. HTTPS from a FastCGI web server) with these headers (names
  * lower-cased).  Writes the address (NUL-terminated, truncated to addrlen)
  * and *secure. */
-void gw_proxy_resolve(const char *const *trusted, const char *peer, int peer_secure,
-                      const http_field *headers, size_t n_headers, char *addr, size_t addrlen,
-                      int *secure);
+void proxy_resolve(const char *const *trusted, const char *peer, int peer_secure,
+                   const http_field *headers, size_t n_headers, char *addr, size_t addrlen,
+                   int *secure);
 
 #endif

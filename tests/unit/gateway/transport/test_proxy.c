@@ -15,28 +15,28 @@ static void test_check(void **st)
     const char *bad[] = {"",         "localhost", "10.0.0.0/33", "::/129",  "1.2.3",
                          "1.2.3.4/", "1.2.3.4/x", "1.2.3.4/-1",  "1.2.3.4 "};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        assert_int_equal(gw_trust_check(ok[i]), 0);
+        assert_int_equal(proxy_trust_check(ok[i]), 0);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(gw_trust_check(bad[i]), -1);
+        assert_int_equal(proxy_trust_check(bad[i]), -1);
 }
 
 static void test_match(void **st)
 {
     const char *lo[] = {"loopback", NULL};
     const char *nets[] = {"10.1.0.0/16", "2001:db8::/32", "192.0.2.1", NULL};
-    assert_true(gw_trust_match(lo, "127.0.0.1"));
-    assert_true(gw_trust_match(lo, "127.9.9.9"));
-    assert_true(gw_trust_match(lo, "::1"));
-    assert_true(gw_trust_match(lo, "::ffff:127.0.0.1"));
-    assert_false(gw_trust_match(lo, "128.0.0.1"));
-    assert_true(gw_trust_match(nets, "10.1.255.3"));
-    assert_false(gw_trust_match(nets, "10.2.0.1"));
-    assert_true(gw_trust_match(nets, "2001:db8:1::5"));
-    assert_false(gw_trust_match(nets, "2001:db9::5"));
-    assert_true(gw_trust_match(nets, "192.0.2.1"));
-    assert_false(gw_trust_match(nets, "192.0.2.2"));
-    assert_false(gw_trust_match(NULL, "127.0.0.1"));
-    assert_false(gw_trust_match(lo, "garbage"));
+    assert_true(proxy_trust_match(lo, "127.0.0.1"));
+    assert_true(proxy_trust_match(lo, "127.9.9.9"));
+    assert_true(proxy_trust_match(lo, "::1"));
+    assert_true(proxy_trust_match(lo, "::ffff:127.0.0.1"));
+    assert_false(proxy_trust_match(lo, "128.0.0.1"));
+    assert_true(proxy_trust_match(nets, "10.1.255.3"));
+    assert_false(proxy_trust_match(nets, "10.2.0.1"));
+    assert_true(proxy_trust_match(nets, "2001:db8:1::5"));
+    assert_false(proxy_trust_match(nets, "2001:db9::5"));
+    assert_true(proxy_trust_match(nets, "192.0.2.1"));
+    assert_false(proxy_trust_match(nets, "192.0.2.2"));
+    assert_false(proxy_trust_match(NULL, "127.0.0.1"));
+    assert_false(proxy_trust_match(lo, "garbage"));
 }
 
 static void resolve(const char *const *trusted, const char *peer, int peer_secure, const char *xff,
@@ -49,7 +49,7 @@ static void resolve(const char *const *trusted, const char *peer, int peer_secur
     if (xfp) h[n++] = (http_field){"x-forwarded-proto", xfp};
     char addr[64];
     int secure = -1;
-    gw_proxy_resolve(trusted, peer, peer_secure, h, n, addr, sizeof addr, &secure);
+    proxy_resolve(trusted, peer, peer_secure, h, n, addr, sizeof addr, &secure);
     assert_string_equal(addr, want_addr);
     assert_int_equal(secure, want_secure);
 }
@@ -94,12 +94,12 @@ static void test_several_headers(void **st)
                       {"x-forwarded-proto", " "}};
     char addr[64];
     int secure;
-    gw_proxy_resolve(lo, "127.0.0.1", 0, h, 4, addr, sizeof addr, &secure);
+    proxy_resolve(lo, "127.0.0.1", 0, h, 4, addr, sizeof addr, &secure);
     assert_string_equal(addr, "5.5.5.5");
     assert_int_equal(secure, 1);
     /* a short buffer truncates, never overflows */
     char tiny[4];
-    gw_proxy_resolve(lo, "127.0.0.1", 0, h, 4, tiny, sizeof tiny, &secure);
+    proxy_resolve(lo, "127.0.0.1", 0, h, 4, tiny, sizeof tiny, &secure);
     assert_string_equal(tiny, "5.5");
 }
 
