@@ -21,6 +21,7 @@
  *   → FCGX_Finish_r.
  */
 #include "fastcgi.h"
+#include "fastcgi_int.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
@@ -618,100 +619,6 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
     }
 }
 
-/* --- the listening socket --------------------------------------------------------- */
-
-/* libfcgi's FCGX_OpenSocket exit()s on a bind failure and knows IPv4 only;
- * the socket is opened here and handed to FCGX_InitRequest instead. */
-static int open_unix(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        if (errno != EADDRINUSE) goto fail;
-        /* a socket file left by a previous run, or a live server? */
-        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
-        if (probe >= 0) close(probe);
-        if (live) {
-            close(fd);
-            errno = EADDRINUSE;
-            return -1;
-        }
-        unlink(path);
-        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) goto fail;
-    }
-    if (listen(fd, 1024) < 0) goto fail;
-    return fd;
-fail:;
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-}
-
-static int open_tcp(const char *spec)
-{
-    const char *colon = strrchr(spec, ':');
-    char host[256];
-    size_t hl = (size_t)(colon - spec);
-    if (hl >= sizeof host) {
-        errno = EINVAL;
-        return -1;
-    }
-    memcpy(host, spec, hl);
-    host[hl] = '\0';
-    char *h = host;
-    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-        h[hl - 1] = '\0';
-        h++;
-    }
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int r = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
-    if (r) {
-        log_error("fastcgi: %s: %s", spec, gai_strerror(r));
-        errno = EINVAL;
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-        int e = errno;
-        if (fd >= 0) close(fd);
-        freeaddrinfo(ai);
-        errno = e;
-        return -1;
-    }
-    freeaddrinfo(ai);
-    return fd;
-}
-
-/* --fastcgi-socket-mode / -owner.  Distributions run the web server's
- * workers as an unprivileged user (www-data): without these, a socket made
- * by a gateway running as another user is refused to them (nginx: 502). */
-static int socket_access(const char *path, const fastcgi_options *opt)
-{
-    if (opt->socket_mode & GW_FCGI_MODE_SET && chmod(path, opt->socket_mode & 07777) < 0) {
-        log_error("fastcgi: chmod %04o %s: %s", opt->socket_mode & 07777, path, strerror(errno));
-        return -1;
-    }
-    if ((opt->socket_uid >= 0 || opt->socket_gid >= 0) &&
-        chown(path, (uid_t)opt->socket_uid, (gid_t)opt->socket_gid) < 0) {
-        log_error("fastcgi: chown %ld:%ld %s: %s", opt->socket_uid, opt->socket_gid, path,
-                  strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http,
                                  const fastcgi_options *opt)
 {
@@ -722,12 +629,12 @@ fastcgi_front *fastcgi_front_new(struct ev_loop *loop, http_server *http,
     }
     const char *ep = opt->endpoint;
     int is_unix = !strncmp(ep, "unix:", 5);
-    int lfd = is_unix ? open_unix(ep + 5) : open_tcp(ep);
+    int lfd = is_unix ? fcgi_open_unix(ep + 5) : fcgi_open_tcp(ep);
     if (lfd < 0) {
         log_error("fastcgi: cannot listen on %s: %s", ep, strerror(errno));
         return NULL;
     }
-    if (is_unix && socket_access(ep + 5, opt) < 0) {
+    if (is_unix && fcgi_socket_access(ep + 5, opt) < 0) {
         close(lfd);
         unlink(ep + 5);
         return NULL;
