@@ -74,6 +74,7 @@ describe('no packet lost silently (issue 10, items 4-8)', () => {
       const { a, b, aId } = await pair(gw);
       const pid = await pidOf(a);
       const aGone = once(a, 'disconnect', 15000);
+      const mark = gw.logs.length;
       process.kill(pid, 'SIGKILL');
       await gw.waitLog(/restarting worker for \/a in 2000 ms/);
       for (let i = 0; i < 1500; i++) a.emit('msg', i); // 1000 fit, the rest overflows
@@ -81,7 +82,13 @@ describe('no packet lost silently (issue 10, items 4-8)', () => {
       const m = await gw.waitLog(
         new RegExp(`namespace /a: socket ${esc(aId)} disconnected \\(hold full while its worker restarts\\); (\\d+) packet\\(s\\) of it dropped`),
       );
-      assert.equal(Number(m[1]), 1001, 'the 1000 held and the one that overflowed');
+      // Packets the dead worker had not reported handled (pidOf's request,
+      // when its done report had not come yet: a loaded machine) are held
+      // for replay besides the 1000 of the bound, and dropped with them.
+      const rep = /namespace \/a: (\d+) packet\(s\) the worker had not handled will be replayed/.exec(gw.logs.slice(mark));
+      const replayed = rep ? Number(rep[1]) : 0;
+      assert.ok(replayed <= 1, rep && rep[0]);
+      assert.equal(Number(m[1]), 1001 + replayed, 'the 1000 held, the one that overflowed and any held for replay');
       // The next worker gets the socket back, then hears that it is gone.
       await gw.waitLog(
         new RegExp(`loss-worker connect ${esc(aId)} recovered=1[\\s\\S]*loss-worker disconnect ${esc(aId)} reason=server namespace disconnect cause=hold full while its worker restarts`),
