@@ -93,6 +93,7 @@ struct sio_socket {
     size_t n_held, held_bytes;
     size_t n_replay, replay_bytes; /* of the hold: a dead worker's, not bounded by it */
     int quarantined;               /* a poison packet of it was not replayed: it goes (rule 37) */
+    int told_polling;              /* its worker's last CONNECT said "polling" (rule 20) */
     size_t n_lost;                 /* packets dropped with its poison packet, for the log */
     json_t *auth;                  /* the CONNECT auth, kept while unsent */
     sio_rec *rec;                  /* connection state recovery on: its session (pid, log) */
@@ -207,6 +208,9 @@ void sio_send_connect_error(sio_client *c, const char *nsp, const char *message,
 void sio_timeout_dequeue(gw_app *app, sio_client *c);
 /* Close the client's Engine.IO session; c may be freed when it returns. */
 void sio_close_client(sio_client *c, eio_close_reason why);
+/* s was just accepted: if its transport was upgraded after the worker got
+ * its CONNECT, tell the worker now (CONN upgrade, rule 20). */
+void sio_conn_catch_up(gw_app *app, sio_socket *s);
 /* The client has no namespace left: the connect timeout applies again. */
 void sio_client_idle(gw_app *app, sio_client *c);
 /* The gateway disconnects connected socket s on its own (rules 31, 35, 37):

@@ -221,6 +221,7 @@ void sio_close_client(sio_client *c, eio_close_reason why)
 static json_t *connect_meta(sio_socket *s, int recovered)
 {
     sio_client *c = s->client;
+    s->told_polling = eio_session_transport(c->session) == EIO_TRANSPORT_POLLING;
     json_t *meta =
         json_pack("{s:o, s:s, s:b}", "handshake", handshake_json(c, s->auth), "transport",
                   eio_session_transport_name(c->session), "recovered", recovered);
@@ -607,11 +608,26 @@ static void conn_notice(gw_app *app, sio_client *c, unsigned kind, const char *m
     }
 }
 
+#define CONN_UPGRADE_META "{\"event\":\"upgrade\",\"transport\":\"websocket\"}"
+
+/* An upgrade while a socket waited for its ACCEPT reached no worker
+ * (conn_notice skips sockets not accepted): the worker hears it now. */
+void sio_conn_catch_up(gw_app *app, sio_socket *s)
+{
+    gw_worker *w = s->nsp->worker;
+    if (!s->told_polling || !w || !(w->conn_events & CONN_EV_UPGRADE)) return;
+    if (eio_session_transport(s->client->session) != EIO_TRANSPORT_WEBSOCKET) return;
+    s->told_polling = 0;
+    notify(app, s, IPC_CONN, CONN_UPGRADE_META, strlen(CONN_UPGRADE_META), NULL, 0, NULL, 0);
+}
+
 static void on_upgrade(eio_session *es, void *ud)
 {
     sio_client *c = eio_session_userdata(es);
-    if (c)
-        conn_notice(ud, c, CONN_EV_UPGRADE, "{\"event\":\"upgrade\",\"transport\":\"websocket\"}");
+    if (!c) return;
+    for (sio_socket *s = c->sockets; s; s = s->cnext)
+        if (sio_accepted(s)) s->told_polling = 0; /* told now; pending ones at ACCEPT */
+    conn_notice(ud, c, CONN_EV_UPGRADE, CONN_UPGRADE_META);
 }
 
 static void on_packet(eio_session *es, int type, int outgoing, void *ud)

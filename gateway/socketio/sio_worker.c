@@ -259,6 +259,7 @@ void sio_handle_worker_msg(gw_app *app, gw_worker *w, const ipc_msg *m)
         gw_log_socket("connect", nsp->name, s->id, eio_session_handshake(c->session)->address,
                       "accepted by the worker");
         sio_timeout_dequeue(app, c);
+        sio_conn_catch_up(app, s); /* an upgrade it missed while pending (rule 20) */
         {
             /* A recovered session: rooms back and the missed packets
              * first, then the reply, as the reference sends them. */
