@@ -233,7 +233,7 @@ int gw_admin_health(gw_admin *a, char *buf, size_t cap)
     json_t *down = json_array(), *given = json_array();
     for (gw_child *c = app->router->children; c; c = c->next) {
         if (c->dynamic || c->retiring || c->draining) continue;
-        gw_nsp *n = gw_nsp_get(app, c->nsp, strlen(c->nsp), 0);
+        gw_nsp *n = sio_nsp_get(app, c->nsp, strlen(c->nsp), 0);
         if (c->given_up)
             json_array_append_new(given, json_string(c->nsp));
         else if (!n || !n->worker)

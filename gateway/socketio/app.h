@@ -194,7 +194,7 @@ struct gw_app {
 #define GW_MAX_SOCKET_LIST 10000 /* BROADCAST to a list: at most this many ids */
 
 /* sio.c: clients — their packets in, CONNECT handling, sending to them */
-gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create);
+gw_nsp *sio_nsp_get(gw_app *app, const char *name, size_t len, int create);
 void sio_socket_remove(gw_app *app, sio_socket *s, const char *notify_reason);
 extern const eio_handler sio_client_handler; /* the engine's callbacks */
 void sio_connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);

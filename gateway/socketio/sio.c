@@ -23,7 +23,7 @@
 
 /* ---- namespaces ------------------------------------------------------- */
 
-gw_nsp *gw_nsp_get(gw_app *app, const char *name, size_t len, int create)
+gw_nsp *sio_nsp_get(gw_app *app, const char *name, size_t len, int create)
 {
     gw_nsp *n;
     HASH_FIND(hh, app->nsps, name, len, n);
@@ -360,12 +360,12 @@ static void handle_connect_v(sio_client *c, const sio_packet *p)
         sio_close_client(c, EIO_CLOSE_FORCED_SERVER);
         return;
     }
-    gw_nsp *nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 0);
+    gw_nsp *nsp = sio_nsp_get(app, p->nsp, p->nsp_len, 0);
     if (nsp && nsp->draining) nsp = NULL; /* removed by a reload */
     int wait = nsp && !nsp->worker && gw_sup_worker_expected(app->router, nsp->name);
     if ((!nsp || !nsp->worker) && !wait && !app->shutting_down &&
         gw_sup_spawn_dynamic(app->router, p->nsp, p->nsp_len)) {
-        nsp = gw_nsp_get(app, p->nsp, p->nsp_len, 1);
+        nsp = sio_nsp_get(app, p->nsp, p->nsp_len, 1);
         wait = 1;
     }
     if (!nsp || (!nsp->worker && !wait) || app->shutting_down) {
@@ -589,7 +589,7 @@ static void on_open(eio_session *es, void *ud)
          * CONNECT (the reference's Client does client.connect("/")).  Only
          * where "/" is served: an error for "/" would reach every socket of
          * a 2.x client, which treats a root error as its own. */
-        if (gw_nsp_get(app, "/", 1, 0)) {
+        if (sio_nsp_get(app, "/", 1, 0)) {
             sio_packet p = {.type = SIO_CONNECT, .nsp = "/", .nsp_len = 1, .id = -1};
             handle_connect(c, &p);
         } else {

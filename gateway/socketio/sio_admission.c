@@ -18,7 +18,7 @@ int sio_admission_ask(uint64_t id, const struct eio_handshake *hs, void *ud)
 {
     gw_app *app = ud;
     const char *name = app->ecfg.admission;
-    gw_nsp *nsp = gw_nsp_get(app, name, strlen(name), 0);
+    gw_nsp *nsp = sio_nsp_get(app, name, strlen(name), 0);
     if (!nsp || !nsp->worker) {
         log_warn("admission: no worker serves %s (--admission): refusing the handshake from %s "
                  "with 503",

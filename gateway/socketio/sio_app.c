@@ -38,7 +38,7 @@ static void on_ready(void *ud)
 static void on_worker_arrived(void *ud, gw_worker *w)
 {
     gw_app *app = ud;
-    gw_nsp *nsp = gw_nsp_get(app, w->name, strlen(w->name), 1);
+    gw_nsp *nsp = sio_nsp_get(app, w->name, strlen(w->name), 1);
     w->nsp = nsp;
     nsp->worker = w;
     sio_worker_arrived(app, nsp);
@@ -74,7 +74,7 @@ static void on_msg(void *ud, gw_worker *w, const ipc_msg *m)
 static void on_emitter_msg(void *ud, gw_worker *w, const ipc_msg *m)
 {
     gw_app *app = ud;
-    gw_nsp *nsp = gw_nsp_get(app, m->nsp.data, m->nsp.len, 0);
+    gw_nsp *nsp = sio_nsp_get(app, m->nsp.data, m->nsp.len, 0);
     if (!nsp) return; /* no socket there: nothing to deliver (rule 28) */
     /* The Socket.IO layer delivers for "a worker of nsp"; an emitter is one
      * for this message only, and never nsp->worker: it does not displace
@@ -88,7 +88,7 @@ static void on_emitter_msg(void *ud, gw_worker *w, const ipc_msg *m)
 static int nsp_in_use(void *ud, const char *name, double *last_active)
 {
     gw_app *app = ud;
-    gw_nsp *nsp = gw_nsp_get(app, name, strlen(name), 0);
+    gw_nsp *nsp = sio_nsp_get(app, name, strlen(name), 0);
     *last_active = nsp ? nsp->last_active : -1e18;
     if (!nsp) return 0;
     if (nsp->n_sockets > 0) return 1;
@@ -105,20 +105,20 @@ static int nsp_holds_sockets(void *ud, const char *name)
 
 static void nsp_expected(void *ud, const char *name)
 {
-    gw_nsp *nsp = gw_nsp_get(ud, name, strlen(name), 1);
+    gw_nsp *nsp = sio_nsp_get(ud, name, strlen(name), 1);
     nsp->draining = 0;
 }
 
 static void nsp_draining(void *ud, const char *name)
 {
-    gw_nsp *nsp = gw_nsp_get(ud, name, strlen(name), 0);
+    gw_nsp *nsp = sio_nsp_get(ud, name, strlen(name), 0);
     if (nsp) nsp->draining = 1;
 }
 
 static size_t nsp_unserved(void *ud, const char *name, const char *why)
 {
     gw_app *app = ud;
-    gw_nsp *nsp = gw_nsp_get(app, name, strlen(name), 0);
+    gw_nsp *nsp = sio_nsp_get(app, name, strlen(name), 0);
     size_t n = nsp ? nsp->n_sockets : 0;
     if (nsp && !nsp->worker) sio_worker_gone(app, nsp, why);
     return n;
@@ -178,7 +178,7 @@ gw_app *gw_app_new(struct ev_loop *loop, const eio_config *ecfg, const gw_app_op
      * CONNECT that comes first waits for it (gw_sup_worker_expected). */
     for (size_t i = 0; i < opt->n_workers; i++)
         if (opt->workers[i].nsp[0] != '^') /* patterns create theirs on demand */
-            gw_nsp_get(app, opt->workers[i].nsp, strlen(opt->workers[i].nsp), 1);
+            sio_nsp_get(app, opt->workers[i].nsp, strlen(opt->workers[i].nsp), 1);
     gw_router_options ro;
     router_options(opt, &ro);
     app->router = gw_router_new(loop, &ro, &router_handler, app);

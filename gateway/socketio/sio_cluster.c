@@ -438,7 +438,7 @@ static void on_message(void *ud, int role, const char *nspname, const char *chan
                        const char *data, size_t len)
 {
     gw_app *app = ud;
-    gw_nsp *nsp = gw_nsp_get(app, nspname, strlen(nspname), 0);
+    gw_nsp *nsp = sio_nsp_get(app, nspname, strlen(nspname), 0);
     if (!nsp || role == R_RESP || role == R_SRESP) return; /* this node asks nothing (yet) */
     clc_atts atts = {0};
     char err[128];

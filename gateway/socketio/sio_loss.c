@@ -177,7 +177,7 @@ void sio_tomb_clear(sio_client *c, const char *nsp, size_t len)
 
 int gw_nsp_holds_sockets(gw_app *app, const char *name)
 {
-    gw_nsp *nsp = gw_nsp_get(app, name, strlen(name), 0);
+    gw_nsp *nsp = sio_nsp_get(app, name, strlen(name), 0);
     if (!nsp) return 0;
     sio_socket *s, *tmp;
     HASH_ITER(hh, app->sockets, s, tmp)
