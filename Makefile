@@ -103,7 +103,7 @@ $(BUILD)/examples/%: $(BUILD)/libiogate-worker.a $$(wildcard examples/$$*/*.c) w
 define unit_rule
 $(BUILD)/tests/$(basename $(notdir $(1))): $(1) $(BUILD)/libiogate.a $(BUILD)/libiogate-worker.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$< $$(WORKER_OBJ) $$(BUILD)/libiogate.a $$(GW_LIBS) $$(TEST_LIBS)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(LDFLAGS) -MMD -MP -o $$@ $$< $$(WORKER_OBJ) $$(BUILD)/libiogate.a $$(GW_LIBS) $$(TEST_LIBS)
 endef
 $(foreach s,$(UNIT_SRC),$(eval $(call unit_rule,$(s))))
 
@@ -139,7 +139,7 @@ format-check:
 clean:
 	rm -rf build build-san
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
 
 # ---- Fuzzing (fuzz/README.md) ---------------------------------------------
 # Every fuzz/fuzz_<name>.c is one libFuzzer driver for one parser a peer can
